@@ -1,0 +1,42 @@
+"""ORM models, re-exported so that `from models import Activity` works everywhere."""
+
+from models.activity import (
+    ActionEntry,
+    Activity,
+    PilotProject,
+    Transition,
+    activity_conventions,
+    activity_provisions,
+    activity_watchers,
+    workflow_id_for,
+)
+from models.base import Base, utcnow
+from models.enums import (
+    ActionKind,
+    BodyKind,
+    Channel,
+    DeliveryStatus,
+    MeetingKind,
+    ProvisionStatus,
+    Role,
+    Stage,
+)
+from models.notification import Delivery, Notification, ReminderEvent, StoredReport, Subscription
+from models.people import ApiToken, Body, Person, TaskTeam, body_members, task_team_members
+from models.reference import (
+    Convention,
+    Decision,
+    Meeting,
+    Provision,
+    decision_provisions,
+    meeting_conventions,
+)
+
+__all__ = [
+    "ActionEntry", "ActionKind", "Activity", "ApiToken", "Base", "Body", "BodyKind", "Channel",
+    "Convention", "Decision", "Delivery", "DeliveryStatus", "Meeting", "MeetingKind", "Notification",
+    "PilotProject", "Person", "Provision", "ProvisionStatus", "ReminderEvent", "Role", "Stage",
+    "StoredReport", "Subscription", "TaskTeam", "Transition", "activity_conventions",
+    "activity_provisions", "activity_watchers", "body_members", "decision_provisions",
+    "meeting_conventions", "task_team_members", "utcnow", "workflow_id_for",
+]

@@ -1,0 +1,215 @@
+"""The stage machine of a joint activity: one pure table.
+
+The workflow validator, the API (allowed moves) and the docs all read this module, so it imports
+neither SQLAlchemy nor temporalio. Guards that need data receive an `ActivityFacts` snapshot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+
+
+class Stage(StrEnum):
+    THEMATIC_GROUP = "thematic_group"
+    TASK_TEAM = "task_team"
+    PILOT_PROJECT = "pilot_project"
+    REPORT_TO_COP = "report_to_cop"
+    CLOSED = "closed"
+    WITHDRAWN = "withdrawn"
+
+    @property
+    def is_open(self) -> bool:
+        return self not in TERMINAL_STAGES
+
+
+TERMINAL_STAGES = frozenset({Stage.CLOSED, Stage.WITHDRAWN})
+OPEN_STAGES = (Stage.THEMATIC_GROUP, Stage.TASK_TEAM, Stage.PILOT_PROJECT, Stage.REPORT_TO_COP)
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    COORDINATOR = "coordinator"
+    TASK_TEAM_LEAD = "task_team_lead"
+    OVERSIGHT = "oversight"
+
+
+MOVERS = frozenset({Role.COORDINATOR, Role.ADMIN})
+
+
+class MoveKind(StrEnum):
+    FORWARD = "forward"
+    SKIP_PILOT = "skip_pilot"
+    REWORK = "rework"
+    WITHDRAW = "withdraw"
+    CLOSE = "close"
+
+
+@dataclass(frozen=True)
+class Move:
+    source: Stage
+    target: Stage
+    kind: MoveKind
+    reason_required: bool = False
+    meeting_required: bool = False
+
+
+def _build_moves() -> tuple[Move, ...]:
+    moves: list[Move] = []
+    for here, there in zip(OPEN_STAGES, OPEN_STAGES[1:], strict=False):
+        moves.append(Move(here, there, MoveKind.FORWARD))
+        moves.append(Move(there, here, MoveKind.REWORK, reason_required=True))
+    moves.append(Move(Stage.TASK_TEAM, Stage.REPORT_TO_COP, MoveKind.SKIP_PILOT, reason_required=True))
+    moves.append(Move(Stage.REPORT_TO_COP, Stage.CLOSED, MoveKind.CLOSE, meeting_required=True))
+    moves.extend(
+        Move(stage, Stage.WITHDRAWN, MoveKind.WITHDRAW, reason_required=True) for stage in OPEN_STAGES
+    )
+    return tuple(moves)
+
+
+MOVES: tuple[Move, ...] = _build_moves()
+_MOVE_BY_PAIR = {(move.source, move.target): move for move in MOVES}
+
+
+@dataclass(frozen=True)
+class PilotFacts:
+    region: str | None = None
+    countries: tuple[str, ...] = ()
+    lessons_learned: str | None = None
+
+
+@dataclass(frozen=True)
+class ActivityFacts:
+    """What the guards need to know about an activity, gathered before a move."""
+
+    conventions: tuple[str, ...] = ()
+    single_convention_reason: str | None = None
+    task_team_lead_id: int | None = None
+    task_team_ends_on: date | None = None
+    pilots: tuple[PilotFacts, ...] = ()
+    target_meeting_id: int | None = None
+    closing_meeting_id: int | None = None
+    meeting_ids: frozenset[int] = field(default_factory=frozenset)
+
+
+class TransitionError(Exception):
+    """A move that the stage machine refuses; `code` is stable for clients, `status` for HTTP."""
+
+    def __init__(self, code: str, message: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+def _guard_think_synergies_first(facts: ActivityFacts) -> str | None:
+    if len(facts.conventions) <= 1 and not (facts.single_convention_reason or "").strip():
+        return (
+            "think synergies first: an activity involving a single convention needs a recorded "
+            "reason why it is not joint (single_convention_reason) before it can leave thematic_group"
+        )
+    return None
+
+
+def _guard_task_team(facts: ActivityFacts) -> str | None:
+    missing = []
+    if facts.task_team_lead_id is None:
+        missing.append("a task team with a lead")
+    if facts.task_team_ends_on is None:
+        missing.append("a task team end date (task teams are time-limited)")
+    return f"entering task_team needs {' and '.join(missing)}" if missing else None
+
+
+def _guard_pilot_entry(facts: ActivityFacts) -> str | None:
+    if not any(p.region and p.countries for p in facts.pilots):
+        return "entering pilot_project needs at least one pilot project with a region and countries"
+    return None
+
+
+def _guard_pilot_exit(facts: ActivityFacts) -> str | None:
+    if not facts.pilots or not all((p.lessons_learned or "").strip() for p in facts.pilots):
+        return "leaving pilot_project needs lessons learned recorded on every pilot project"
+    return None
+
+
+def _guard_target_meeting(facts: ActivityFacts) -> str | None:
+    if facts.target_meeting_id is None:
+        return "entering report_to_cop needs a target COP meeting (target_meeting_id)"
+    return None
+
+
+def guard_failures(move: Move, facts: ActivityFacts) -> list[str]:
+    """Every data guard that blocks `move`, in a stable order; empty when the move may go."""
+    failures: list[str] = []
+    if move.source is Stage.THEMATIC_GROUP and move.target is not Stage.WITHDRAWN:
+        failures.append(_guard_think_synergies_first(facts) or "")
+    if move.target is Stage.TASK_TEAM and move.kind is MoveKind.FORWARD:
+        failures.append(_guard_task_team(facts) or "")
+    if move.target is Stage.PILOT_PROJECT and move.kind is MoveKind.FORWARD:
+        failures.append(_guard_pilot_entry(facts) or "")
+    if move.source is Stage.PILOT_PROJECT and move.kind is MoveKind.FORWARD:
+        failures.append(_guard_pilot_exit(facts) or "")
+    if move.target is Stage.REPORT_TO_COP and move.kind in (MoveKind.FORWARD, MoveKind.SKIP_PILOT):
+        failures.append(_guard_target_meeting(facts) or "")
+    return [failure for failure in failures if failure]
+
+
+def find_move(source: Stage, target: Stage) -> Move | None:
+    return _MOVE_BY_PAIR.get((source, target))
+
+
+def moves_from(source: Stage) -> list[Move]:
+    return [move for move in MOVES if move.source is source]
+
+
+def check_transition(
+    source: Stage,
+    target: Stage,
+    *,
+    role: Role,
+    reason: str | None,
+    facts: ActivityFacts,
+) -> Move:
+    """Return the move from `source` to `target`, or raise `TransitionError` saying why not."""
+    if role not in MOVERS:
+        raise TransitionError(
+            "forbidden_role",
+            f"role {role.value!r} cannot move activities; the coordinators group (and admins) can",
+            status=403,
+        )
+    move = find_move(source, target)
+    if move is None:
+        allowed = ", ".join(m.target.value for m in moves_from(source)) or "none (terminal stage)"
+        raise TransitionError(
+            "illegal_move",
+            f"cannot move from {source.value} to {target.value}; allowed from {source.value}: {allowed}",
+        )
+    if move.reason_required and not (reason or "").strip():
+        raise TransitionError(
+            "reason_required", f"a {move.kind.value} move ({source} → {target}) needs a reason"
+        )
+    if move.meeting_required:
+        if facts.closing_meeting_id is None:
+            raise TransitionError(
+                "meeting_required",
+                "closing needs the meeting that considered the report (meeting_id)",
+            )
+    failures = guard_failures(move, facts)
+    if failures:
+        raise TransitionError("guard_failed", "; ".join(failures))
+    return move
+
+
+def describe_table() -> list[dict[str, str | bool]]:
+    """The table as plain rows, for the docs and the API."""
+    return [
+        {
+            "from": move.source.value,
+            "to": move.target.value,
+            "kind": move.kind.value,
+            "reason_required": move.reason_required,
+            "meeting_required": move.meeting_required,
+        }
+        for move in MOVES
+    ]
