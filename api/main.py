@@ -1,0 +1,62 @@
+"""The ASGI app: `api.main:app` (settings from the environment) or `create_app(settings)` in tests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from api.deps import ApiTokenAuthenticator, SessionDep
+from api.errors import install_error_handlers
+from api.ratelimit import AuthFailureLimiter
+from api.routes import ROUTERS
+from api.settings import Settings, get_settings
+from models.db import create_engine, session_factory
+from workflows.client import connect
+
+DESCRIPTION = """Tracks the joint activities of the Basel, Rotterdam, Stockholm and Minamata
+conventions through their stages (thematic group → task team → pilot project → report to COP),
+with every transition recorded and reported to the COPs."""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    engine = create_engine(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await engine.dispose()
+
+    app = FastAPI(
+        title="Synergies Tracker", version="0.1.0", description=DESCRIPTION, lifespan=lifespan
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = session_factory(engine)
+    app.state.temporal = None
+    app.state.temporal_lock = asyncio.Lock()
+    app.state.connect_temporal = lambda: connect(settings)
+    app.state.authenticators = [ApiTokenAuthenticator()]
+    app.state.auth_failures = AuthFailureLimiter(settings.auth_failures_per_minute)
+    install_error_handlers(app)
+
+    @app.get("/health", tags=["health"], summary="Liveness and the database it reaches")
+    async def health(session: SessionDep) -> dict[str, str]:
+        await session.execute(text("SELECT 1"))
+        return {"status": "ok", "database": "ok"}
+
+    for router in ROUTERS:
+        app.include_router(router)
+    return app
+
+
+def __getattr__(name: str) -> FastAPI:
+    # `api.main:app` is built on first access, so importing this module reads no settings.
+    if name == "app":
+        globals()["app"] = application = create_app()
+        return application
+    raise AttributeError(name)

@@ -1,0 +1,222 @@
+"""Shared fixtures: every DB test runs on SQLite and on PostgreSQL, against real Temporal servers.
+
+- `database_url` is parametrized over both backends (session scope, migrated to head); each
+  PostgreSQL session gets its own database so parallel runs do not collide.
+- Each test starts from empty tables (`db` fixture); `reference_data` loads the seed reference data.
+- `temporal_env` is a dev server (real time); `time_env` the time-skipping test server. Both come
+  from PyPI packages next to the interpreter: nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from api.settings import Settings
+from models import Base, Person, Role
+from models.db import create_engine, session_factory
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+TEMPORAL_CLI = BIN / "temporal"
+TEMPORAL_TEST_SERVER = BIN / "temporal-test-server"
+POSTGRES_ADMIN_URL = os.environ.get(
+    "SYNERGIES_TEST_POSTGRES", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+BACKENDS = os.environ.get("SYNERGIES_TEST_BACKENDS", "sqlite,postgresql").split(",")
+
+
+def alembic_config(url: str) -> Config:
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("sqlalchemy.url", url)
+    config.attributes["configure_logger"] = False
+    return config
+
+
+async def _admin_execute(statement: str) -> None:
+    import asyncpg
+
+    dsn = POSTGRES_ADMIN_URL.replace("postgresql+asyncpg", "postgresql")
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    backend = request.param
+    if backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('sqlite') / 'test.db'}"
+        command.upgrade(alembic_config(url), "head")
+        yield url
+        return
+    name = f"synergies_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    asyncio.run(_admin_execute(f'CREATE DATABASE "{name}"'))
+    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        command.upgrade(alembic_config(url), "head")
+        yield url
+    finally:
+        asyncio.run(_admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return session_factory(engine)
+
+
+async def empty_all_tables(engine: AsyncEngine) -> None:
+    tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
+    async with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            await connection.execute(
+                text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+            )
+        else:
+            for table in tables:
+                await connection.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture
+async def db(engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Empty tables at the start of the test; yields the session factory."""
+    await empty_all_tables(engine)
+    yield sessionmaker
+
+
+@pytest.fixture
+async def reference_data(db: async_sessionmaker[AsyncSession]) -> async_sessionmaker[AsyncSession]:
+    from models.seed import load_reference_data
+
+    async with db() as session, session.begin():
+        await load_reference_data(session)
+    return db
+
+
+# --- Temporal -----------------------------------------------------------------------------------
+
+SEARCH_ATTRIBUTES: list[Any] = []  # filled from workflows.search_attributes when it exists
+
+
+def _search_attributes() -> list[Any]:
+    try:
+        from workflows.search import SEARCH_ATTRIBUTE_KEYS
+    except ImportError:
+        return []
+    return list(SEARCH_ATTRIBUTE_KEYS)
+
+
+@pytest.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A real dev server (real time), in memory."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(TEMPORAL_CLI),
+        dev_server_log_level="error",
+        data_converter=pydantic_data_converter,
+        search_attributes=_search_attributes(),
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def time_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The time-skipping test server: timers of months fire in fractions of a second."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(TEMPORAL_TEST_SERVER),
+        data_converter=pydantic_data_converter,
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture
+def task_queue() -> str:
+    return f"test-{uuid.uuid4().hex}"
+
+
+# --- API ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def settings(database_url: str, task_queue: str, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=database_url,
+        temporal_task_queue=task_queue,
+        data_dir=tmp_path,
+        public_url="http://testserver",
+        smtp_port=0,
+    )
+
+
+@pytest.fixture
+async def app(settings: Settings, db: async_sessionmaker[AsyncSession]) -> AsyncIterator[Any]:
+    from api.main import create_app
+
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+class People:
+    """One person and token per role: `people.headers(Role.COORDINATOR)`, `people[Role.ADMIN]`."""
+
+    def __init__(self) -> None:
+        self.persons: dict[Role, Person] = {}
+        self.tokens: dict[Role, str] = {}
+
+    def __getitem__(self, role: Role) -> Person:
+        return self.persons[role]
+
+    def headers(self, role: Role) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[role]}"}
+
+    async def add(self, sessionmaker: async_sessionmaker[AsyncSession], role: Role, name: str) -> Person:
+        from api.security import issue_token
+
+        async with sessionmaker() as session, session.begin():
+            person = Person(name=name, email=f"{name.lower().replace(' ', '.')}@example.org", role=role)
+            session.add(person)
+            await session.flush()
+            _, token = await issue_token(session, person, name="test")
+        self.persons.setdefault(role, person)
+        self.tokens.setdefault(role, token)
+        return person
+
+
+@pytest.fixture
+async def people(db: async_sessionmaker[AsyncSession]) -> People:
+    registry = People()
+    for role in Role:
+        await registry.add(db, role, f"Test {role.value.replace('_', ' ').title()}")
+    return registry

@@ -1,0 +1,22 @@
+from tests.conftest import People
+from workflows.stages import Role
+
+
+async def test_health_reports_the_database(client) -> None:
+    response = await client.get("/health")
+    assert response.status_code == 200
+    assert response.json()["database"] == "ok"
+
+
+async def test_openapi_document_is_served(client) -> None:
+    response = await client.get("/openapi.json")
+    assert response.status_code == 200
+    assert response.json()["info"]["title"] == "Synergies Tracker"
+
+
+async def test_people_fixture_issues_working_tokens(client, people: People, db) -> None:
+    from api.security import person_for_token
+
+    async with db() as session:
+        person = await person_for_token(session, people.tokens[Role.OVERSIGHT])
+    assert person is not None and person.role == Role.OVERSIGHT

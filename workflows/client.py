@@ -1,0 +1,17 @@
+"""The one way to connect to Temporal: every client, worker and test uses the pydantic converter
+(bare datetimes and timedeltas are silently dropped by the default one; see docs/temporal.md)."""
+
+from __future__ import annotations
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from api.settings import Settings
+
+
+async def connect(settings: Settings) -> Client:
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        data_converter=pydantic_data_converter,
+    )
