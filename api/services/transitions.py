@@ -1,0 +1,81 @@
+"""The one write path for a stage change: append the transition and update the activity row in the
+same DB transaction, idempotent on (activity, seq). Nothing else writes `Activity.stage`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.errors import Conflict, NotFound
+from models import Activity, Transition
+from workflows.stages import Stage
+
+
+@dataclass(frozen=True)
+class TransitionRecord:
+    activity_id: int
+    seq: int
+    from_stage: Stage | None
+    to_stage: Stage
+    actor_id: int | None
+    at: datetime
+    reason: str | None = None
+    meeting_id: int | None = None
+    due_on: date | None = None
+    expected_version: int | None = None
+
+
+async def record_transition(session: AsyncSession, record: TransitionRecord) -> tuple[Transition, int]:
+    """Write `record` once; a replay with the same (activity, seq) returns the stored row.
+
+    Returns the transition and the activity's version after it. Raises `Conflict` when the activity
+    moved on since (its transition count or version is not what the caller expected).
+    """
+    existing = await session.scalar(
+        select(Transition).where(
+            Transition.activity_id == record.activity_id, Transition.seq == record.seq
+        )
+    )
+    if existing is not None:
+        version = await session.scalar(
+            select(Activity.version).where(Activity.id == record.activity_id)
+        )
+        return existing, int(version or 0)
+
+    conditions = [Activity.id == record.activity_id, Activity.transition_count == record.seq - 1]
+    if record.expected_version is not None:
+        conditions.append(Activity.version == record.expected_version)
+    values: dict[str, object] = {
+        "stage": record.to_stage,
+        "stage_entered_at": record.at,
+        "stage_due_on": record.due_on,
+        "transition_count": record.seq,
+        "version": Activity.version + 1,
+        "updated_at": record.at,
+    }
+    if record.to_stage is Stage.CLOSED:
+        values["closed_at_meeting_id"] = record.meeting_id
+    result = await session.execute(
+        update(Activity).where(*conditions).values(**values)
+        .returning(Activity.version)
+        .execution_options(synchronize_session=False)
+    )
+    new_version = result.scalar_one_or_none()
+    if new_version is None:
+        if await session.get(Activity, record.activity_id) is None:
+            raise NotFound(f"activity {record.activity_id} does not exist")
+        raise Conflict(
+            f"activity {record.activity_id} changed since version {record.expected_version}; "
+            "fetch it again", code="stale_version",
+        )
+    transition = Transition(
+        activity_id=record.activity_id, seq=record.seq, from_stage=record.from_stage,
+        to_stage=record.to_stage, actor_id=record.actor_id, at=record.at, reason=record.reason,
+        meeting_id=record.meeting_id, due_on=record.due_on,
+    )
+    session.add(transition)
+    await session.flush()
+    return transition, int(new_version)
