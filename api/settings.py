@@ -60,7 +60,10 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     otel_enabled: bool = False
     otel_endpoint: str | None = None
+    otel_service_name: str = "synergies-tracker"
     metrics_enabled: bool = True
+    # Temporal SDK worker metrics (Prometheus), e.g. "0.0.0.0:9464"; None = off.
+    worker_metrics_address: str | None = None
 
     @model_validator(mode="after")
     def _refuse_default_secret_outside_local(self) -> Settings:
