@@ -1,0 +1,49 @@
+# syntax=docker/dockerfile:1
+# One image for the API (default command), the worker (`synergies worker`) and the one-shot
+# migration job (`alembic upgrade head`). Build: docker build -t synergies-tracker .
+
+ARG PYTHON_IMAGE=python:3.11-slim
+
+# --- builder: the project and its dependencies in a self-contained venv ----------------------
+FROM ${PYTHON_IMAGE} AS builder
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+WORKDIR /src
+# Dependencies first (a layer that survives code changes): install the project's requirements
+# from pyproject.toml alone, then the code itself without re-resolving.
+COPY pyproject.toml README* ./
+RUN python -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))' \
+        > /tmp/requirements.txt \
+    && pip install -r /tmp/requirements.txt
+COPY api ./api
+COPY workflows ./workflows
+COPY models ./models
+RUN pip install --no-deps . && pip check
+
+# --- runtime: slim, WeasyPrint's system libraries, unprivileged ------------------------------
+FROM ${PYTHON_IMAGE} AS runtime
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PATH=/opt/venv/bin:$PATH \
+    SYNERGIES_DATA_DIR=/app/var \
+    SYNERGIES_LOG_JSON=true
+# Pango/HarfBuzz/fontconfig for WeasyPrint (PDF reports); a font so PDFs render text.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends \
+        libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 libfontconfig1 \
+        fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
+RUN groupadd --system --gid 10001 synergies \
+    && useradd --system --uid 10001 --gid synergies --home-dir /app --no-create-home \
+        --shell /usr/sbin/nologin synergies
+COPY --from=builder /opt/venv /opt/venv
+WORKDIR /app
+COPY alembic.ini ./
+COPY migrations ./migrations
+RUN mkdir -p /app/var && chown synergies:synergies /app/var
+USER 10001:10001
+EXPOSE 8000
+# Access lines come from the app's request middleware (JSON, with request ids), not uvicorn's.
+CMD ["uvicorn", "api.main:app", "--host", "0.0.0.0", "--port", "8000", \
+     "--proxy-headers", "--forwarded-allow-ips", "*", "--no-access-log"]
