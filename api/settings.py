@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     temporal_task_queue: str = "synergies"
     temporal_ui_port: int = 8233
+    # Off only where the server cannot register them (the time-skipping test server).
+    temporal_search_attributes: bool = True
+    # Installations (or test runs) sharing one Temporal namespace keep their workflow ids apart.
+    workflow_id_prefix: str = "activity-"
 
     # Stage defaults (days) applied on entering a stage; report_to_cop uses the meeting deadline.
     stage_due_days: dict[str, int] = {"thematic_group": 90, "task_team": 180, "pilot_project": 365}
@@ -74,6 +78,9 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    def workflow_id(self, activity_id: int) -> str:
+        return f"{self.workflow_id_prefix}{activity_id}"
 
     def stage_due_delta(self, stage: str) -> timedelta | None:
         days = self.stage_due_days.get(stage)

@@ -8,7 +8,6 @@ from models.activity import (
     activity_conventions,
     activity_provisions,
     activity_watchers,
-    workflow_id_for,
 )
 from models.base import Base, utcnow
 from models.enums import (
@@ -38,5 +37,5 @@ __all__ = [
     "PilotProject", "Person", "Provision", "ProvisionStatus", "ReminderEvent", "Role", "Stage",
     "StoredReport", "Subscription", "TaskTeam", "Transition", "activity_conventions",
     "activity_provisions", "activity_watchers", "body_members", "decision_provisions",
-    "meeting_conventions", "task_team_members", "utcnow", "workflow_id_for",
+    "meeting_conventions", "task_team_members", "utcnow",
 ]

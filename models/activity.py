@@ -35,10 +35,6 @@ activity_watchers = Table(
 )
 
 
-def workflow_id_for(activity_id: int) -> str:
-    return f"activity-{activity_id}"
-
-
 class Activity(TimestampMixin, Base):
     """A joint activity. Its lifecycle columns are written only by the lifecycle workflow's activities."""
 
@@ -79,10 +75,6 @@ class Activity(TimestampMixin, Base):
     )
 
     __mapper_args__ = {"version_id_col": version}
-
-    @property
-    def workflow_id(self) -> str:
-        return workflow_id_for(self.id)
 
     @property
     def convention_codes(self) -> list[str]:

@@ -169,6 +169,7 @@ def settings(database_url: str, task_queue: str, tmp_path: Path) -> Settings:
         data_dir=tmp_path,
         public_url="http://testserver",
         smtp_port=0,
+        workflow_id_prefix=f"activity-{uuid.uuid4().hex[:8]}-",
     )
 
 

@@ -1,0 +1,95 @@
+"""Helpers for lifecycle tests: activity rows created the way the API creates them."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from api.services.transitions import TransitionRecord, record_transition
+from api.settings import Settings
+from models import Activity, Convention, Meeting, MeetingKind, PilotProject, TaskTeam
+from workflows.events import NotificationEvent
+from workflows.stages import Stage
+
+
+async def make_activity(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    at: datetime,
+    conventions: tuple[str, ...] = ("basel", "rotterdam"),
+    lead_id: int | None = None,
+    due_on: date | None = None,
+    **fields: object,
+) -> Activity:
+    async with sessionmaker() as session, session.begin():
+        for code in conventions:
+            if await session.get(Convention, code) is None:
+                session.add(Convention(code=code, acronym=code[:2].upper(), name=code.title(),
+                                       short_name=code.title()))
+        await session.flush()
+        activity = Activity(title="Joint workshop", lead_id=lead_id, stage_entered_at=at, **fields)
+        activity.conventions = list(
+            await session.scalars(select(Convention).where(Convention.code.in_(conventions)))
+        )
+        session.add(activity)
+        await session.flush()
+        await record_transition(session, TransitionRecord(
+            activity_id=activity.id, seq=1, from_stage=None, to_stage=Stage.THEMATIC_GROUP,
+            actor_id=lead_id, at=at, due_on=due_on,
+        ))
+    async with sessionmaker() as session:
+        return await session.get_one(Activity, activity.id)
+
+
+async def add_task_team(sessionmaker, lead_id: int, ends_on: date) -> int:  # type: ignore[no-untyped-def]
+    async with sessionmaker() as session, session.begin():
+        team = TaskTeam(name="Task team", lead_id=lead_id, ends_on=ends_on)
+        session.add(team)
+        await session.flush()
+        return team.id
+
+
+async def add_pilot(sessionmaker, activity_id: int, *, lessons: str | None = None) -> None:  # type: ignore[no-untyped-def]
+    async with sessionmaker() as session, session.begin():
+        session.add(PilotProject(activity_id=activity_id, title="Pilot", region="Africa",
+                                 countries=["ZA", "KE"], lessons_learned=lessons))
+
+
+async def add_meeting(sessionmaker, starts_on: date, code: str = "SC-COP5") -> int:  # type: ignore[no-untyped-def]
+    async with sessionmaker() as session, session.begin():
+        meeting = Meeting(code=code, kind=MeetingKind.COP, number=5, title=code, venue="Geneva",
+                          starts_on=starts_on, ends_on=starts_on)
+        session.add(meeting)
+        await session.flush()
+        return meeting.id
+
+
+class EventLog:
+    """Captures the events the workflow hands to `plan_deliveries`."""
+
+    def __init__(self) -> None:
+        self.events: list[NotificationEvent] = []
+
+    @activity.defn(name="plan_deliveries")
+    async def plan_deliveries(self, event: NotificationEvent) -> list[int]:
+        self.events.append(event)
+        return []
+
+
+@asynccontextmanager
+async def running_worker(
+    client: Client, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession],
+    *extra_activities: object,
+) -> AsyncIterator[Worker]:
+    from workflows.worker import build_worker
+
+    worker = build_worker(client, settings, sessionmaker, extra_activities=list(extra_activities))
+    async with worker:
+        yield worker

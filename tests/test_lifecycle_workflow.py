@@ -1,0 +1,131 @@
+"""The lifecycle workflow on the time-skipping server, against the real database."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from api.errors import DomainError
+from api.services import lifecycle
+from models import Activity, ReminderEvent, Transition
+from tests.lifecycle_support import (
+    EventLog,
+    add_meeting,
+    add_pilot,
+    add_task_team,
+    make_activity,
+    running_worker,
+)
+from workflows.lifecycle import ActivityLifecycle
+from workflows.messages import EditRequest, MoveRequest
+from workflows.stages import Role, Stage
+
+
+@pytest.fixture
+def time_settings(settings):
+    return settings.model_copy(update={"temporal_search_attributes": False})
+
+
+async def move(client, settings, activity_id, db, to, version, *, role=Role.COORDINATOR, reason=None,
+               meeting_id=None, actor_id=None):
+    async with db() as session:
+        activity = await lifecycle.load_activity(session, activity_id)
+        facts = await lifecycle.gather_facts(session, activity, meeting_id)
+        deadline = await lifecycle.target_meeting_deadline(session, activity)
+    return await lifecycle.send_update(client, settings, activity_id, ActivityLifecycle.move, MoveRequest(
+        to=to, actor_id=actor_id or 1, role=role, expected_version=version, facts=facts,
+        reason=reason, meeting_id=meeting_id, target_meeting_deadline=deadline,
+    ))
+
+
+async def test_full_lifecycle_records_every_transition(time_env, db, people, time_settings):
+    now = await time_env.get_current_time()
+    lead = people[Role.TASK_TEAM_LEAD]
+    activity = await make_activity(db, at=now, lead_id=lead.id)
+    log = EventLog()
+    async with running_worker(time_env.client, time_settings, db, log.plan_deliveries):
+        await lifecycle.start_workflow(time_env.client, time_settings, activity)
+        meeting_id = await add_meeting(db, (now + timedelta(days=400)).date())
+        with pytest.raises(DomainError) as refused:
+            await move(time_env.client, time_settings, activity.id, db, Stage.TASK_TEAM, activity.version)
+        assert "task team with a lead" in refused.value.detail
+        team_id = await add_task_team(db, lead.id, (now + timedelta(days=200)).date())
+        outcome = await edit(time_env.client, time_settings, activity.id, activity.version, task_team_id=team_id)
+        outcome = await move(time_env.client, time_settings, activity.id, db, Stage.TASK_TEAM, outcome.version)
+        assert outcome.stage is Stage.TASK_TEAM and outcome.seq == 2
+        assert outcome.due_on == (now + timedelta(days=180)).date()
+
+        await add_pilot(db, activity.id)
+        outcome = await move(time_env.client, time_settings, activity.id, db, Stage.PILOT_PROJECT, outcome.version)
+        with pytest.raises(DomainError) as refused:
+            await move(time_env.client, time_settings, activity.id, db, Stage.REPORT_TO_COP, outcome.version)
+        assert refused.value.code == "guard_failed" and "lessons learned" in refused.value.detail
+
+        with pytest.raises(DomainError) as stale:
+            await edit(time_env.client, time_settings, activity.id, outcome.version - 1, target_meeting_id=meeting_id)
+        assert stale.value.code == "stale_version" and stale.value.status == 409
+        outcome = await edit(time_env.client, time_settings, activity.id, outcome.version, target_meeting_id=meeting_id)
+        await add_pilot_lessons(db, activity.id)
+        outcome = await move(time_env.client, time_settings, activity.id, db, Stage.REPORT_TO_COP, outcome.version)
+        assert outcome.due_on == (now + timedelta(days=400 - 42)).date()
+        outcome = await move(time_env.client, time_settings, activity.id, db, Stage.CLOSED, outcome.version,
+                             meeting_id=meeting_id)
+        assert outcome.stage is Stage.CLOSED
+        result = await time_env.client.get_workflow_handle_for(ActivityLifecycle.run, time_settings.workflow_id(activity.id)).result()
+        assert result.stage is Stage.CLOSED
+
+    async with db() as session:
+        rows = list(await session.scalars(
+            select(Transition).where(Transition.activity_id == activity.id).order_by(Transition.seq)
+        ))
+        stored = await session.get_one(Activity, activity.id)
+    assert [(r.seq, r.from_stage, r.to_stage) for r in rows] == [
+        (1, None, Stage.THEMATIC_GROUP), (2, Stage.THEMATIC_GROUP, Stage.TASK_TEAM),
+        (3, Stage.TASK_TEAM, Stage.PILOT_PROJECT), (4, Stage.PILOT_PROJECT, Stage.REPORT_TO_COP),
+        (5, Stage.REPORT_TO_COP, Stage.CLOSED),
+    ]
+    assert stored.stage is Stage.CLOSED and stored.closed_at_meeting_id == meeting_id
+    assert [e.type.value for e in log.events].count("transition") == 4
+
+
+async def edit(client, settings, activity_id, version, **changes):
+    return await lifecycle.send_update(client, settings, activity_id, ActivityLifecycle.edit,
+                                       EditRequest(actor_id=1, expected_version=version, changes=changes))
+
+
+async def add_pilot_lessons(db, activity_id):
+    from models import PilotProject
+
+    async with db() as session, session.begin():
+        for pilot in await session.scalars(
+            select(PilotProject).where(PilotProject.activity_id == activity_id)
+        ):
+            pilot.lessons_learned = "Regional centres deliver best when involved from the start."
+
+
+async def test_reminders_fire_at_simulated_times_and_escalate_weekly(time_env, db, people, time_settings):
+    now = await time_env.get_current_time()
+    lead = people[Role.TASK_TEAM_LEAD]
+    due = (now + timedelta(days=20)).date()
+    activity = await make_activity(db, at=now, lead_id=lead.id, due_on=due)
+    log = EventLog()
+    async with running_worker(time_env.client, time_settings, db, log.plan_deliveries):
+        await lifecycle.start_workflow(time_env.client, time_settings, activity)
+        await time_env.sleep(timedelta(days=20 + 45))
+        async with db() as session:
+            fired = list(await session.scalars(
+                select(ReminderEvent).where(ReminderEvent.activity_id == activity.id)
+                .order_by(ReminderEvent.fired_at)
+            ))
+    labels = [r.kind for r in fired]
+    assert labels == ["before-14", "before-3", "due+0", "escalation+7", "escalation+14",
+                      "escalation+21", "escalation+28", "management+30", "management+35",
+                      "management+42"]
+    for reminder in fired:
+        offset = int(reminder.kind.split("+")[-1] if "+" in reminder.kind else reminder.kind.split("-")[-1])
+        sign = -1 if "-" in reminder.kind else 1
+        assert reminder.fired_at.date() == due + timedelta(days=sign * offset)
+    escalations = [e for e in log.events if e.type.value == "escalation"]
+    assert any("joint_management_group" in e.audiences for e in escalations)

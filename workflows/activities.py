@@ -1,0 +1,108 @@
+"""The lifecycle workflow's DB activities. Each is idempotent: a retry after a crash between the
+commit and the reply finds its own write (keys from workflow id + sequence) and returns it."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from api import metrics
+from api.errors import DomainError
+from api.services.activity_edits import apply_edit as apply_edit_to_row
+from api.services.transitions import TransitionRecord, record_transition
+from models import ReminderEvent
+from models.db import transaction
+from models.sql import insert_ignore
+from workflows.messages import (
+    EditInput,
+    EditOutput,
+    ReminderInput,
+    ReminderResponseInput,
+    TransitionInput,
+    TransitionOutput,
+)
+
+
+def _as_application_error(exc: DomainError) -> ApplicationError:
+    kind = "NotFound" if exc.status == 404 else "Conflict"
+    return ApplicationError(exc.detail, {"code": exc.code, "status": exc.status}, type=kind,
+                            non_retryable=True)
+
+
+class LifecycleActivities:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self.sessionmaker = sessionmaker
+
+    @activity.defn
+    async def record_transition(self, data: TransitionInput) -> TransitionOutput:
+        try:
+            async with transaction(self.sessionmaker) as session:
+                row, version = await record_transition(session, TransitionRecord(
+                    activity_id=data.activity_id, seq=data.seq, from_stage=data.from_stage,
+                    to_stage=data.to_stage, actor_id=data.actor_id, at=data.at,
+                    reason=data.reason, meeting_id=data.meeting_id, due_on=data.due_on,
+                    expected_version=data.expected_version,
+                ))
+                output = TransitionOutput(transition_id=row.id, version=version)
+        except DomainError as exc:
+            raise _as_application_error(exc) from None
+        metrics.MOVES.labels(str(data.from_stage), str(data.to_stage)).inc()
+        return output
+
+    @activity.defn
+    async def apply_edit(self, data: EditInput) -> EditOutput:
+        try:
+            async with transaction(self.sessionmaker) as session:
+                row = await apply_edit_to_row(
+                    session, data.activity_id, data.expected_version, data.changes
+                )
+                return EditOutput(
+                    version=row.version, due_on=row.stage_due_on, lead_id=row.lead_id,
+                    conventions=row.convention_codes, thematic_group_id=row.thematic_group_id,
+                )
+        except DomainError as exc:
+            raise _as_application_error(exc) from None
+
+    @activity.defn
+    async def record_reminder(self, data: ReminderInput) -> None:
+        async with transaction(self.sessionmaker) as session:
+            await session.execute(insert_ignore(session, ReminderEvent, dict(
+                key=data.key, activity_id=data.activity_id, stage=data.stage.value,
+                kind=data.kind, due_on=data.due_on, fired_at=data.fired_at,
+            ), "key"))
+        metrics.REMINDERS.labels(data.kind.rstrip("+-0123456789")).inc()
+
+    @activity.defn
+    async def record_reminder_response(self, data: ReminderResponseInput) -> None:
+        """Acknowledge or snooze the latest reminder of the current stage (or record a standalone
+        snooze when none fired yet)."""
+        async with transaction(self.sessionmaker) as session:
+            latest = await session.scalar(
+                select(ReminderEvent)
+                .where(ReminderEvent.activity_id == data.activity_id,
+                       ReminderEvent.stage == data.stage.value)
+                .order_by(ReminderEvent.fired_at.desc(), ReminderEvent.id.desc()).limit(1)
+            )
+            values = (
+                {"snoozed_until": data.snoozed_until, "snoozed_by_id": data.actor_id}
+                if data.snoozed_until else
+                {"acknowledged_at": data.at, "acknowledged_by_id": data.actor_id}
+            )
+            if data.note:
+                values["note"] = data.note
+            if latest is not None:
+                await session.execute(
+                    update(ReminderEvent).where(ReminderEvent.id == latest.id).values(**values)
+                )
+                return
+            await session.execute(insert_ignore(session, ReminderEvent, dict(
+                key=f"activity-{data.activity_id}/response/{data.at.isoformat()}",
+                activity_id=data.activity_id, stage=data.stage.value, kind="response",
+                due_on=data.snoozed_until or data.at.date(), fired_at=data.at, **values,
+            ), "key"))
+
+    def all(self) -> list[object]:
+        return [self.record_transition, self.apply_edit, self.record_reminder,
+                self.record_reminder_response]

@@ -1,0 +1,142 @@
+"""Inputs and outputs of the lifecycle workflow and its activities (dataclasses, pydantic-converted)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from workflows.reminders import ReminderPolicy
+from workflows.stages import ActivityFacts, Role, Stage
+
+
+@dataclass
+class LifecycleState:
+    """Everything the workflow carries, including across continue-as-new."""
+
+    activity_id: int
+    stage: Stage
+    version: int
+    seq: int
+    due_on: date | None = None
+    lead_id: int | None = None
+    conventions: list[str] = field(default_factory=list)
+    thematic_group_id: int | None = None
+    stage_due_days: dict[str, int] = field(default_factory=dict)
+    policy: ReminderPolicy = field(default_factory=ReminderPolicy)
+    reminder_watermark: datetime | None = None
+    snoozed_until: date | None = None
+    event_seq: int = 0
+    search_attributes: bool = True
+
+
+@dataclass
+class MoveRequest:
+    to: Stage
+    actor_id: int
+    role: Role
+    expected_version: int
+    facts: ActivityFacts
+    reason: str | None = None
+    meeting_id: int | None = None
+    target_meeting_deadline: date | None = None
+
+
+@dataclass
+class EditRequest:
+    """Changes to the activity row; `changes` holds validated column values and relation lists."""
+
+    actor_id: int
+    expected_version: int
+    changes: dict[str, Any]
+
+
+@dataclass
+class MeetingChange:
+    meeting_id: int
+    document_deadline: date
+
+
+@dataclass
+class SnoozeRequest:
+    actor_id: int
+    until: date
+    note: str | None = None
+
+
+@dataclass
+class AcknowledgeRequest:
+    actor_id: int
+    note: str | None = None
+
+
+@dataclass
+class Outcome:
+    """What an update answers: the activity's lifecycle fields after the change."""
+
+    activity_id: int
+    stage: Stage
+    version: int
+    seq: int
+    due_on: date | None
+    transition_id: int | None = None
+
+
+# --- activity inputs ---------------------------------------------------------------------------
+
+
+@dataclass
+class TransitionInput:
+    activity_id: int
+    seq: int
+    from_stage: Stage | None
+    to_stage: Stage
+    actor_id: int | None
+    at: datetime
+    expected_version: int
+    reason: str | None = None
+    meeting_id: int | None = None
+    due_on: date | None = None
+
+
+@dataclass
+class TransitionOutput:
+    transition_id: int
+    version: int
+
+
+@dataclass
+class EditInput:
+    activity_id: int
+    expected_version: int
+    changes: dict[str, Any]
+    actor_id: int | None
+
+
+@dataclass
+class EditOutput:
+    version: int
+    due_on: date | None
+    lead_id: int | None
+    conventions: list[str]
+    thematic_group_id: int | None
+
+
+@dataclass
+class ReminderInput:
+    key: str
+    activity_id: int
+    stage: Stage
+    kind: str
+    due_on: date
+    fired_at: datetime
+
+
+@dataclass
+class ReminderResponseInput:
+    activity_id: int
+    stage: Stage
+    actor_id: int
+    at: datetime
+    snoozed_until: date | None = None
+    note: str | None = None
