@@ -90,6 +90,11 @@ async def test_full_lifecycle_records_every_transition(time_env, db, people, tim
     assert [e.type.value for e in log.events].count("transition") == 4
 
 
+async def stop(env, settings, activity_id):
+    """A workflow left running would hold the shared time-skipping clock for later tests."""
+    await env.client.get_workflow_handle(settings.workflow_id(activity_id)).terminate("test over")
+
+
 async def edit(client, settings, activity_id, version, **changes):
     return await lifecycle.send_update(client, settings, activity_id, ActivityLifecycle.edit,
                                        EditRequest(actor_id=1, expected_version=version, changes=changes))
@@ -113,7 +118,10 @@ async def test_reminders_fire_at_simulated_times_and_escalate_weekly(time_env, d
     log = EventLog()
     async with running_worker(time_env.client, time_settings, db, log.plan_deliveries):
         await lifecycle.start_workflow(time_env.client, time_settings, activity)
-        await time_env.sleep(timedelta(days=20 + 45))
+        try:
+            await time_env.sleep(timedelta(days=20 + 45))
+        finally:
+            await stop(time_env, time_settings, activity.id)
         async with db() as session:
             fired = list(await session.scalars(
                 select(ReminderEvent).where(ReminderEvent.activity_id == activity.id)
