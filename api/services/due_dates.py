@@ -1,0 +1,27 @@
+"""When a stage falls due: one rule shared by the demo loader, the API and the lifecycle workflow."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Protocol
+
+from api.settings import Settings
+from workflows.stages import Stage
+
+
+class HasDocumentDeadline(Protocol):
+    @property
+    def document_deadline(self) -> date: ...
+
+
+def due_date_on_entry(
+    stage: Stage, entered_on: date, meeting: HasDocumentDeadline | None, settings: Settings
+) -> date | None:
+    """report_to_cop is due at the target meeting's document deadline; other open stages a set
+    number of days after entry (Settings.stage_due_days); closed and withdrawn are never due."""
+    if stage is Stage.REPORT_TO_COP:
+        if meeting is None:
+            raise ValueError("report_to_cop is due at its target meeting's deadline: give the meeting")
+        return meeting.document_deadline
+    delta = settings.stage_due_delta(stage.value)
+    return entered_on + delta if delta is not None else None

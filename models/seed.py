@@ -1,0 +1,595 @@
+"""Reference and demo data from models/data/*.yaml, the product's own transcription of the sources.
+
+Both loaders are idempotent, so `synergies seed` and `synergies demo load` can run at every start.
+The demo history is written only through `record_transition`, the one write path of stage changes,
+after `check_transition` has accepted each move: the demo never shows a move the API would refuse.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from importlib.resources import files
+from typing import Any, Self, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, model_validator
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.services.due_dates import due_date_on_entry
+from api.services.transitions import TransitionRecord, record_transition
+from api.settings import Settings, get_settings
+from models.activity import ActionEntry, Activity, PilotProject
+from models.enums import ActionKind, BodyKind, MeetingKind, ProvisionStatus
+from models.people import Body, Person, TaskTeam
+from models.reference import Convention, Decision, Meeting, Provision
+from workflows.stages import (
+    MOVERS,
+    ActivityFacts,
+    PilotFacts,
+    Role,
+    Stage,
+    TransitionError,
+    check_transition,
+)
+
+DEMO_TODAY = date(2010, 2, 25)
+"""The demo's "today": the day after the simultaneous extraordinary meetings in Bali ended."""
+
+ANCHOR_MEETING = "EXCOPS-1"
+"""The meeting whose stored dates reveal the shift the meetings were loaded with."""
+
+
+class SeedDataError(ValueError):
+    """A data file that is malformed or refers to something that does not exist."""
+
+
+# --- Schemas of the data files ------------------------------------------------------------------
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
+
+
+class ConventionData(_Record):
+    code: str
+    acronym: str
+    name: str
+    short_name: str
+
+
+class DecisionData(_Record):
+    symbol: str
+    convention: str
+    title: str
+    adopted_at: str | None = None
+    adopted_on: date | None = None
+
+
+class ProvisionData(_Record):
+    element_code: str
+    parent: str | None = None
+    section: str | None = None
+    subsection: str | None = None
+    paragraph: str
+    subparagraph: str | None = None
+    sort_key: str
+    decisions: list[str] = Field(min_length=1)
+    status: ProvisionStatus = ProvisionStatus.ACTIVE
+    text: str = Field(min_length=1)
+
+
+class BodyData(_Record):
+    code: str
+    kind: BodyKind
+    name: str
+    mandate: str | None = None
+    region: str | None = None
+    city: str | None = None
+    email: EmailStr | None = None
+
+
+class MeetingData(_Record):
+    code: str
+    kind: MeetingKind
+    number: int
+    title: str
+    venue: str
+    starts_on: date
+    ends_on: date
+    conventions: list[str] = Field(min_length=1)
+    document_symbol_prefix: str | None = None
+
+
+def _duplicates(values: list[str]) -> list[str]:
+    return sorted(value for value, count in Counter(values).items() if count > 1)
+
+
+def _require(problems: list[str]) -> None:
+    if problems:
+        raise ValueError("; ".join(problems))
+
+
+class ReferenceData(_Record):
+    conventions: list[ConventionData]
+    decisions: list[DecisionData]
+    section_titles: dict[str, str]
+    provisions: list[ProvisionData]
+    bodies: list[BodyData]
+    meetings: list[MeetingData]
+
+    @model_validator(mode="after")
+    def _check_references(self) -> Self:
+        problems: list[str] = []
+        conventions = {c.code for c in self.conventions}
+        symbols = {d.symbol for d in self.decisions}
+        for kind, keys in (
+            ("convention", [c.code for c in self.conventions]),
+            ("decision", [d.symbol for d in self.decisions]),
+            ("provision", [p.element_code for p in self.provisions]),
+            ("body", [b.code for b in self.bodies]),
+            ("meeting", [m.code for m in self.meetings]),
+        ):
+            problems += [f"duplicate {kind} {key!r}" for key in _duplicates(keys)]
+        problems += [
+            f"decision {d.symbol!r}: unknown convention {d.convention!r}"
+            for d in self.decisions if d.convention not in conventions
+        ]
+        seen: set[str] = set()
+        for p in self.provisions:
+            problems += [
+                f"provision {p.element_code!r}: unknown decision {s!r}"
+                for s in p.decisions if s not in symbols
+            ]
+            if p.parent is not None and p.parent not in seen:
+                problems.append(f"provision {p.element_code!r}: parent {p.parent!r} must come first")
+            for title_key in _title_keys(p):
+                if title_key not in self.section_titles:
+                    problems.append(f"provision {p.element_code!r}: no section title for {title_key!r}")
+            seen.add(p.element_code)
+        for m in self.meetings:
+            problems += [
+                f"meeting {m.code!r}: unknown convention {c!r}"
+                for c in m.conventions if c not in conventions
+            ]
+            if m.ends_on < m.starts_on:
+                problems.append(f"meeting {m.code!r} ends before it starts")
+        if ANCHOR_MEETING not in {m.code for m in self.meetings}:
+            problems.append(f"meeting {ANCHOR_MEETING!r} is missing")
+        _require(problems)
+        return self
+
+
+def _title_keys(provision: ProvisionData) -> list[str]:
+    if provision.section is None:
+        return []
+    if provision.subsection is None:
+        return [provision.section]
+    return [provision.section, f"{provision.section}.{provision.subsection}"]
+
+
+class PersonData(_Record):
+    key: str
+    name: str
+    email: EmailStr
+    role: Role
+    secretariat: str | None = None
+    bodies: list[str] = []
+
+
+class TaskTeamData(_Record):
+    name: str
+    lead: str
+    members: list[str] = []
+    starts_on: date
+    ends_on: date
+
+
+class PilotData(_Record):
+    title: str
+    region: str | None = None
+    countries: list[str] = []
+    partners: list[str] = []
+    starts_on: date | None = None
+    ends_on: date | None = None
+    lessons_learned: str | None = None
+
+
+class ActionData(_Record):
+    on_date: date
+    kind: ActionKind
+    text: str = Field(min_length=1)
+    provision: str | None = None
+    author: str | None = None
+
+
+class MoveData(_Record):
+    on_date: date
+    to: Stage
+    reason: str | None = None
+    meeting: str | None = None
+
+
+class ActivityData(_Record):
+    title: str
+    description: str = ""
+    provisions: list[str] = Field(min_length=1)
+    conventions: list[str] = Field(min_length=1)
+    single_convention_reason: str | None = None
+    thematic_group: str
+    lead: str
+    coordinator: str
+    target_meeting: str | None = None
+    task_team: TaskTeamData | None = None
+    pilots: list[PilotData] = []
+    actions: list[ActionData] = []
+    history: list[MoveData] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check_history(self) -> Self:
+        problems: list[str] = []
+        if self.history[0].to is not Stage.THEMATIC_GROUP:
+            problems.append("the first history entry must create the activity in thematic_group")
+        days = [move.on_date for move in self.history]
+        if days != sorted(days):
+            problems.append("history dates must not go backwards")
+        problems += [
+            f"action provision {a.provision!r} is not among the activity's provisions"
+            for a in self.actions if a.provision is not None and a.provision not in self.provisions
+        ]
+        _require(problems)
+        return self
+
+    def person_keys(self) -> set[str]:
+        keys = {self.lead, self.coordinator}
+        keys.update(a.author for a in self.actions if a.author)
+        if self.task_team:
+            keys.add(self.task_team.lead)
+            keys.update(self.task_team.members)
+        return keys
+
+
+class DemoData(_Record):
+    people: list[PersonData]
+    activities: list[ActivityData]
+
+    @model_validator(mode="after")
+    def _check_people(self) -> Self:
+        roles = {p.key: p.role for p in self.people}
+        problems = [f"duplicate person {key!r}" for key in _duplicates([p.key for p in self.people])]
+        problems += [f"duplicate email {e!r}" for e in _duplicates([p.email for p in self.people])]
+        problems += [
+            f"duplicate activity title {t!r}" for t in _duplicates([a.title for a in self.activities])
+        ]
+        for activity in self.activities:
+            problems += [
+                f"activity {activity.title!r}: unknown person {key!r}"
+                for key in sorted(activity.person_keys() - roles.keys())
+            ]
+            if roles.get(activity.coordinator, Role.COORDINATOR) not in MOVERS:
+                problems.append(
+                    f"activity {activity.title!r}: {activity.coordinator!r} cannot move activities"
+                )
+        _require(problems)
+        return self
+
+
+_Data = TypeVar("_Data", bound=BaseModel)
+
+
+def _parse(schema: type[_Data], filename: str) -> _Data:
+    text = files("models").joinpath("data", filename).read_text(encoding="utf-8")
+    try:
+        return schema.model_validate(yaml.safe_load(text))
+    except ValidationError as error:
+        raise SeedDataError(f"models/data/{filename} is invalid: {error}") from error
+
+
+@lru_cache
+def reference_data() -> ReferenceData:
+    return _parse(ReferenceData, "reference.yaml")
+
+
+@lru_cache
+def demo_data() -> DemoData:
+    return _parse(DemoData, "demo.yaml")
+
+
+# --- Reference data -----------------------------------------------------------------------------
+
+_Row = TypeVar("_Row")
+
+
+async def _upsert(
+    session: AsyncSession, model: type[_Row], key: dict[str, Any], values: dict[str, Any],
+    tally: Counter[str],
+) -> _Row:
+    """Insert, or update only the columns that differ, so an unchanged row keeps its version."""
+    row = await session.scalar(select(model).filter_by(**key))
+    if row is None:
+        row = model(**key, **values)
+        session.add(row)
+        await session.flush()
+        tally["created"] += 1
+        return row
+    changed = {name: value for name, value in values.items() if getattr(row, name) != value}
+    for name, value in changed.items():
+        setattr(row, name, value)
+    if changed:
+        tally["updated"] += 1
+    return row
+
+
+async def stored_shift(session: AsyncSession) -> timedelta | None:
+    """How far the stored meetings were moved from their real dates; None before any seeding."""
+    starts_on = await session.scalar(select(Meeting.starts_on).where(Meeting.code == ANCHOR_MEETING))
+    if starts_on is None:
+        return None
+    anchor = next(m for m in reference_data().meetings if m.code == ANCHOR_MEETING)
+    return starts_on - anchor.starts_on
+
+
+async def load_reference_data(
+    session: AsyncSession, *, shift: timedelta | None = None
+) -> dict[str, int]:
+    """Upsert conventions, decisions, provisions, bodies and meetings by their natural keys.
+
+    Meetings are moved by `shift`; None keeps the shift already stored (zero on an empty database),
+    so re-seeding after a shifted demo does not pull the meetings away from the activities.
+    Returns the number of rows of each kind in the data set, and how many were created and updated.
+    """
+    data = reference_data()
+    if shift is None:
+        shift = await stored_shift(session) or timedelta(0)
+    tally: Counter[str] = Counter()
+
+    conventions: dict[str, Convention] = {}
+    for c in data.conventions:
+        conventions[c.code] = await _upsert(
+            session, Convention, {"code": c.code},
+            {"acronym": c.acronym, "name": c.name, "short_name": c.short_name}, tally,
+        )
+
+    decisions: dict[str, Decision] = {}
+    for d in data.decisions:
+        decisions[d.symbol] = await _upsert(
+            session, Decision, {"symbol": d.symbol},
+            {"convention_code": d.convention, "title": d.title, "adopted_at": d.adopted_at,
+             "adopted_on": d.adopted_on}, tally,
+        )
+
+    provisions: dict[str, Provision] = {}
+    for p in data.provisions:
+        provisions[p.element_code] = await _upsert(
+            session, Provision, {"element_code": p.element_code},
+            {
+                "section": p.section,
+                "section_title": data.section_titles.get(p.section or ""),
+                "subsection": p.subsection,
+                "subsection_title": data.section_titles.get(f"{p.section}.{p.subsection}"),
+                "paragraph": p.paragraph,
+                "subparagraph": p.subparagraph,
+                "text": p.text,
+                "status": p.status,
+                "parent_id": provisions[p.parent].id if p.parent else None,
+                "sort_key": p.sort_key,
+                "decisions": sorted((decisions[s] for s in p.decisions), key=lambda d: d.symbol),
+            },
+            tally,
+        )
+
+    for b in data.bodies:
+        await _upsert(
+            session, Body, {"code": b.code},
+            {"kind": b.kind, "name": b.name, "mandate": b.mandate, "region": b.region,
+             "city": b.city, "email": b.email}, tally,
+        )
+
+    for m in data.meetings:
+        await _upsert(
+            session, Meeting, {"code": m.code},
+            {
+                "kind": m.kind, "number": m.number, "title": m.title, "venue": m.venue,
+                "starts_on": m.starts_on + shift, "ends_on": m.ends_on + shift,
+                "document_symbol_prefix": m.document_symbol_prefix,
+                "conventions": [conventions[code] for code in sorted(m.conventions)],
+            },
+            tally,
+        )
+    await session.flush()
+    return {
+        "conventions": len(data.conventions),
+        "decisions": len(data.decisions),
+        "provisions": len(data.provisions),
+        "bodies": len(data.bodies),
+        "meetings": len(data.meetings),
+        "created": tally["created"],
+        "updated": tally["updated"],
+    }
+
+
+# --- Demo data ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    """`activity_ids`: every demo activity in file order (one lifecycle workflow each);
+    `created_ids`: those this run added; `shift`: how far the demo dates are from the real ones."""
+
+    activity_ids: list[int]
+    created_ids: list[int]
+    shift: timedelta
+
+
+def shift_to_today(today: date) -> timedelta:
+    """The offset that makes `today` the day after the Bali ExCOPs ended (25 February 2010)."""
+    return today - DEMO_TODAY
+
+
+@dataclass(frozen=True)
+class _Lookup:
+    """Rows the demo refers to by natural key; unknown keys fail with the activity named."""
+
+    conventions: dict[str, Convention]
+    provisions: dict[str, Provision]
+    bodies: dict[str, Body]
+    meetings: dict[str, Meeting]
+    people: dict[str, Person]
+
+    def get(self, table: str, key: str, activity: str) -> Any:
+        rows: dict[str, Any] = getattr(self, table)
+        if key not in rows:
+            raise SeedDataError(f"demo activity {activity!r}: no {table} row with key {key!r}")
+        return rows[key]
+
+
+async def _ensure_people(session: AsyncSession, people: list[PersonData], bodies: dict[str, Body]) -> dict[str, Person]:
+    """Demo people by key; existing people (same email) are reused untouched."""
+    by_key: dict[str, Person] = {}
+    for p in people:
+        person = await session.scalar(select(Person).where(Person.email == p.email))
+        if person is None:
+            unknown = [code for code in p.bodies if code not in bodies]
+            if unknown:
+                raise SeedDataError(f"demo person {p.key!r}: unknown bodies {unknown}")
+            person = Person(name=p.name, email=p.email, role=p.role, secretariat=p.secretariat)
+            session.add(person)
+            for code in p.bodies:
+                bodies[code].members.append(person)
+            await session.flush()
+        by_key[p.key] = person
+    return by_key
+
+
+def _moment(day: date, seq: int) -> datetime:
+    """Office hours on `day`, a minute per step so same-day moves keep their order in time."""
+    return datetime.combine(day, time(9, 0), tzinfo=UTC) + timedelta(minutes=seq)
+
+
+async def _create_activity(
+    session: AsyncSession, item: ActivityData, lookup: _Lookup, shift: timedelta, settings: Settings
+) -> int:
+    title = item.title
+    people = lookup.people
+    group: Body = lookup.get("bodies", item.thematic_group, title)
+    target: Meeting | None = (
+        lookup.get("meetings", item.target_meeting, title) if item.target_meeting else None
+    )
+    provisions = {code: lookup.get("provisions", code, title) for code in item.provisions}
+
+    task_team: TaskTeam | None = None
+    if item.task_team is not None:
+        task_team = TaskTeam(
+            name=item.task_team.name, thematic_group_id=group.id,
+            lead_id=people[item.task_team.lead].id,
+            starts_on=item.task_team.starts_on + shift, ends_on=item.task_team.ends_on + shift,
+            members=[people[key] for key in item.task_team.members],
+        )
+        session.add(task_team)
+        await session.flush()
+
+    created_at = _moment(item.history[0].on_date + shift, 1)
+    activity = Activity(
+        title=title, description=item.description, thematic_group_id=group.id,
+        task_team_id=task_team.id if task_team else None, lead_id=people[item.lead].id,
+        target_meeting_id=target.id if target else None,
+        single_convention_reason=item.single_convention_reason,
+        provisions=sorted(provisions.values(), key=lambda p: p.sort_key),
+        conventions=[lookup.get("conventions", code, title) for code in sorted(item.conventions)],
+        created_at=created_at, updated_at=created_at, stage_entered_at=created_at,
+    )
+    session.add(activity)
+    await session.flush()
+
+    for pilot in item.pilots:
+        session.add(PilotProject(
+            activity_id=activity.id, title=pilot.title, region=pilot.region,
+            countries=list(pilot.countries), partners=list(pilot.partners),
+            starts_on=pilot.starts_on + shift if pilot.starts_on else None,
+            ends_on=pilot.ends_on + shift if pilot.ends_on else None,
+            lessons_learned=pilot.lessons_learned,
+        ))
+    for action in item.actions:
+        session.add(ActionEntry(
+            activity_id=activity.id, provision_id=provisions[action.provision or item.provisions[0]].id,
+            kind=action.kind, on_date=action.on_date + shift, text=action.text,
+            author_id=people[action.author or item.lead].id,
+        ))
+    await session.flush()
+
+    facts = ActivityFacts(
+        conventions=tuple(item.conventions),
+        single_convention_reason=item.single_convention_reason,
+        task_team_lead_id=task_team.lead_id if task_team else None,
+        task_team_ends_on=task_team.ends_on if task_team else None,
+        pilots=tuple(PilotFacts(p.region, tuple(p.countries), p.lessons_learned) for p in item.pilots),
+        target_meeting_id=target.id if target else None,
+    )
+    actor = people[item.coordinator]
+    previous: Stage | None = None
+    for seq, move in enumerate(item.history, start=1):
+        meeting: Meeting | None = lookup.get("meetings", move.meeting, title) if move.meeting else None
+        if previous is not None:
+            try:
+                check_transition(
+                    previous, move.to, role=actor.role, reason=move.reason,
+                    facts=replace(facts, closing_meeting_id=meeting.id if meeting else None),
+                )
+            except TransitionError as error:
+                raise SeedDataError(
+                    f"demo activity {title!r}, history entry {seq} ({previous} → {move.to}): "
+                    f"{error.message}"
+                ) from error
+        if move.to is Stage.REPORT_TO_COP:
+            meeting = target
+        entered_on = move.on_date + shift
+        await record_transition(session, TransitionRecord(
+            activity_id=activity.id, seq=seq, from_stage=previous, to_stage=move.to,
+            actor_id=actor.id, at=_moment(entered_on, seq), reason=move.reason,
+            meeting_id=meeting.id if meeting else None,
+            due_on=due_date_on_entry(move.to, entered_on, target, settings),
+        ))
+        previous = move.to
+    return activity.id
+
+
+async def load_demo_data(
+    session: AsyncSession, *, shift: timedelta = timedelta(0), settings: Settings | None = None
+) -> DemoResult:
+    """Load the reference data and the demo activities with their history, every date moved by
+    `shift`. Idempotent by activity title: once demo activities exist nothing is added again, and
+    the shift they were loaded with is kept (and returned) whatever `shift` says."""
+    data = demo_data()
+    settings = settings or get_settings()
+    titles = [item.title for item in data.activities]
+    existing: dict[str, int] = {
+        title: activity_id
+        for title, activity_id in (
+            await session.execute(select(Activity.title, Activity.id).where(Activity.title.in_(titles)))
+        ).tuples()
+    }
+    if existing:
+        shift = await stored_shift(session) or timedelta(0)
+    await load_reference_data(session, shift=shift)
+
+    bodies = {body.code: body for body in await session.scalars(select(Body))}
+    lookup = _Lookup(
+        conventions={c.code: c for c in await session.scalars(select(Convention))},
+        provisions={p.element_code: p for p in await session.scalars(select(Provision))},
+        bodies=bodies,
+        meetings={m.code: m for m in await session.scalars(select(Meeting))},
+        people=await _ensure_people(session, data.people, bodies),
+    )
+    activity_ids: list[int] = []
+    created_ids: list[int] = []
+    for item in data.activities:
+        if item.title in existing:
+            activity_ids.append(existing[item.title])
+            continue
+        activity_id = await _create_activity(session, item, lookup, shift, settings)
+        activity_ids.append(activity_id)
+        created_ids.append(activity_id)
+    return DemoResult(activity_ids=activity_ids, created_ids=created_ids, shift=shift)
