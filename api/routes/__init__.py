@@ -2,4 +2,8 @@
 
 from fastapi import APIRouter
 
-ROUTERS: list[APIRouter] = []
+from api.routes.calendar import router as calendar_router
+from api.routes.dashboard import router as dashboard_router
+from api.routes.events import router as events_router
+
+ROUTERS: list[APIRouter] = [dashboard_router, events_router, calendar_router]

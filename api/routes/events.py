@@ -1,0 +1,133 @@
+"""The event feed: the transition log as a cursor-paginated list and as server-sent events.
+
+`EventSource` in browsers cannot send headers, so the stream (and the calendar feed) also accept
+the API token as `?token=`; `QueryTokenPrincipal` is that dependency.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from api.deps import Principal, Reader, SessionDep, get_principal
+from api.routes.dashboard import FilterDep
+from api.services.dashboard import DashboardFilter
+from api.services.events import MAX_PAGE, TransitionEvent, follow_transitions, transitions_after
+from workflows.stages import Stage
+
+router = APIRouter(tags=["events"])
+
+_bearer = HTTPBearer(auto_error=False, description="API token, or `?token=` on feed URLs")
+POLL_SECONDS = 1.0
+PING_SECONDS = 15
+
+
+async def query_token_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    token: Annotated[
+        str | None,
+        Query(description="API token, for clients that cannot send an Authorization header "
+                          "(EventSource, calendar programs); any active token of the person"),
+    ] = None,
+) -> Principal:
+    """The caller from `Authorization: Bearer` or `?token=`, checked in a short session of its own
+    (committed at once), so a long-lived response holds no database session."""
+    if credentials is None and token:
+        credentials = HTTPAuthorizationCredentials(scheme="Bearer", credentials=token)
+    async with request.app.state.sessionmaker() as session, session.begin():
+        return await get_principal(request, session, credentials)
+
+
+QueryTokenPrincipal = Annotated[Principal, Depends(query_token_principal)]
+
+
+class TransitionEventRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    activity_id: int
+    activity_title: str
+    seq: int
+    from_stage: Stage | None
+    to_stage: Stage
+    at: datetime
+    actor_id: int | None
+    actor_name: str | None
+    reason: str | None
+    meeting_id: int | None
+
+
+class EventPage(BaseModel):
+    items: list[TransitionEventRead]
+    next_after: int
+    has_more: bool
+
+
+@router.get("/events", response_model=EventPage, summary="The transition log, oldest first")
+async def list_events(
+    session: SessionDep, _: Reader, where: FilterDep,
+    after: Annotated[int, Query(ge=0, description="cursor: the last transition id you have")] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+    activity_id: int | None = None,
+) -> EventPage:
+    """Ascending by transition id. Pass the page's `next_after` as `after` to get the next one;
+    an empty page keeps the cursor, so polling with it picks up new transitions."""
+    events = await transitions_after(
+        session, after, limit=limit + 1, where=where, activity_id=activity_id
+    )
+    has_more = len(events) > limit
+    events = events[:limit]
+    return EventPage(
+        items=[TransitionEventRead.model_validate(e) for e in events],
+        next_after=events[-1].id if events else after,
+        has_more=has_more,
+    )
+
+
+def _as_sse(event: TransitionEvent) -> ServerSentEvent:
+    data = TransitionEventRead.model_validate(event).model_dump(mode="json")
+    return ServerSentEvent(data=json.dumps(data), event="transition", id=str(event.id))
+
+
+@router.get(
+    "/events/stream",
+    summary="New transitions as server-sent events",
+    response_class=EventSourceResponse,
+    responses={200: {"content": {"text/event-stream": {}},
+                     "description": "`event: transition`, `id:` the transition id, `data:` JSON"}},
+)
+async def stream_events(
+    request: Request, _: QueryTokenPrincipal, where: FilterDep,
+    after: Annotated[
+        int | None, Query(ge=0, description="start after this transition id; default: now")
+    ] = None,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> EventSourceResponse:
+    """Each new transition arrives as `event: transition` with its id, so a reconnecting
+    EventSource resumes from `Last-Event-ID` (it wins over `after`). The server polls the durable
+    transition log by id about once a second; the stream ends when the client disconnects or the
+    server shuts down. Token: `Authorization: Bearer` or `?token=`."""
+    cursor = after
+    if last_event_id and last_event_id.strip().isdigit():
+        cursor = int(last_event_id.strip())
+    factory = request.app.state.sessionmaker
+
+    async def events(filter_: DashboardFilter) -> AsyncIterator[ServerSentEvent]:
+        yield ServerSentEvent(comment="connected")
+        async for event in follow_transitions(
+            factory, cursor, where=filter_, poll_seconds=POLL_SECONDS
+        ):
+            yield _as_sse(event)
+
+    return EventSourceResponse(
+        events(where), ping=PING_SECONDS, headers={"Cache-Control": "no-store"},
+        send_timeout=30,
+    )
