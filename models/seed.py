@@ -136,24 +136,31 @@ class ReferenceData(_Record):
             problems += [f"duplicate {kind} {key!r}" for key in _duplicates(keys)]
         problems += [
             f"decision {d.symbol!r}: unknown convention {d.convention!r}"
-            for d in self.decisions if d.convention not in conventions
+            for d in self.decisions
+            if d.convention not in conventions
         ]
         seen: set[str] = set()
         for p in self.provisions:
             problems += [
                 f"provision {p.element_code!r}: unknown decision {s!r}"
-                for s in p.decisions if s not in symbols
+                for s in p.decisions
+                if s not in symbols
             ]
             if p.parent is not None and p.parent not in seen:
-                problems.append(f"provision {p.element_code!r}: parent {p.parent!r} must come first")
+                problems.append(
+                    f"provision {p.element_code!r}: parent {p.parent!r} must come first"
+                )
             for title_key in _title_keys(p):
                 if title_key not in self.section_titles:
-                    problems.append(f"provision {p.element_code!r}: no section title for {title_key!r}")
+                    problems.append(
+                        f"provision {p.element_code!r}: no section title for {title_key!r}"
+                    )
             seen.add(p.element_code)
         for m in self.meetings:
             problems += [
                 f"meeting {m.code!r}: unknown convention {c!r}"
-                for c in m.conventions if c not in conventions
+                for c in m.conventions
+                if c not in conventions
             ]
             if m.ends_on < m.starts_on:
                 problems.append(f"meeting {m.code!r} ends before it starts")
@@ -238,7 +245,8 @@ class ActivityData(_Record):
             problems.append("history dates must not go backwards")
         problems += [
             f"action provision {a.provision!r} is not among the activity's provisions"
-            for a in self.actions if a.provision is not None and a.provision not in self.provisions
+            for a in self.actions
+            if a.provision is not None and a.provision not in self.provisions
         ]
         _require(problems)
         return self
@@ -259,10 +267,13 @@ class DemoData(_Record):
     @model_validator(mode="after")
     def _check_people(self) -> Self:
         roles = {p.key: p.role for p in self.people}
-        problems = [f"duplicate person {key!r}" for key in _duplicates([p.key for p in self.people])]
+        problems = [
+            f"duplicate person {key!r}" for key in _duplicates([p.key for p in self.people])
+        ]
         problems += [f"duplicate email {e!r}" for e in _duplicates([p.email for p in self.people])]
         problems += [
-            f"duplicate activity title {t!r}" for t in _duplicates([a.title for a in self.activities])
+            f"duplicate activity title {t!r}"
+            for t in _duplicates([a.title for a in self.activities])
         ]
         for activity in self.activities:
             problems += [
@@ -304,7 +315,10 @@ _Row = TypeVar("_Row")
 
 
 async def _upsert(
-    session: AsyncSession, model: type[_Row], key: dict[str, Any], values: dict[str, Any],
+    session: AsyncSession,
+    model: type[_Row],
+    key: dict[str, Any],
+    values: dict[str, Any],
     tally: Counter[str],
 ) -> _Row:
     """Insert, or update only the columns that differ, so an unchanged row keeps its version."""
@@ -325,7 +339,9 @@ async def _upsert(
 
 async def stored_shift(session: AsyncSession) -> timedelta | None:
     """How far the stored meetings were moved from their real dates; None before any seeding."""
-    starts_on = await session.scalar(select(Meeting.starts_on).where(Meeting.code == ANCHOR_MEETING))
+    starts_on = await session.scalar(
+        select(Meeting.starts_on).where(Meeting.code == ANCHOR_MEETING)
+    )
     if starts_on is None:
         return None
     anchor = next(m for m in reference_data().meetings if m.code == ANCHOR_MEETING)
@@ -349,22 +365,34 @@ async def load_reference_data(
     conventions: dict[str, Convention] = {}
     for c in data.conventions:
         conventions[c.code] = await _upsert(
-            session, Convention, {"code": c.code},
-            {"acronym": c.acronym, "name": c.name, "short_name": c.short_name}, tally,
+            session,
+            Convention,
+            {"code": c.code},
+            {"acronym": c.acronym, "name": c.name, "short_name": c.short_name},
+            tally,
         )
 
     decisions: dict[str, Decision] = {}
     for d in data.decisions:
         decisions[d.symbol] = await _upsert(
-            session, Decision, {"symbol": d.symbol},
-            {"convention_code": d.convention, "title": d.title, "adopted_at": d.adopted_at,
-             "adopted_on": d.adopted_on}, tally,
+            session,
+            Decision,
+            {"symbol": d.symbol},
+            {
+                "convention_code": d.convention,
+                "title": d.title,
+                "adopted_at": d.adopted_at,
+                "adopted_on": d.adopted_on,
+            },
+            tally,
         )
 
     provisions: dict[str, Provision] = {}
     for p in data.provisions:
         provisions[p.element_code] = await _upsert(
-            session, Provision, {"element_code": p.element_code},
+            session,
+            Provision,
+            {"element_code": p.element_code},
             {
                 "section": p.section,
                 "section_title": data.section_titles.get(p.section or ""),
@@ -383,17 +411,32 @@ async def load_reference_data(
 
     for b in data.bodies:
         await _upsert(
-            session, Body, {"code": b.code},
-            {"kind": b.kind, "name": b.name, "mandate": b.mandate, "region": b.region,
-             "city": b.city, "email": b.email}, tally,
+            session,
+            Body,
+            {"code": b.code},
+            {
+                "kind": b.kind,
+                "name": b.name,
+                "mandate": b.mandate,
+                "region": b.region,
+                "city": b.city,
+                "email": b.email,
+            },
+            tally,
         )
 
     for m in data.meetings:
         await _upsert(
-            session, Meeting, {"code": m.code},
+            session,
+            Meeting,
+            {"code": m.code},
             {
-                "kind": m.kind, "number": m.number, "title": m.title, "venue": m.venue,
-                "starts_on": m.starts_on + shift, "ends_on": m.ends_on + shift,
+                "kind": m.kind,
+                "number": m.number,
+                "title": m.title,
+                "venue": m.venue,
+                "starts_on": m.starts_on + shift,
+                "ends_on": m.ends_on + shift,
                 "document_symbol_prefix": m.document_symbol_prefix,
                 "conventions": [conventions[code] for code in sorted(m.conventions)],
             },
@@ -446,7 +489,9 @@ class _Lookup:
         return rows[key]
 
 
-async def _ensure_people(session: AsyncSession, people: list[PersonData], bodies: dict[str, Body]) -> dict[str, Person]:
+async def _ensure_people(
+    session: AsyncSession, people: list[PersonData], bodies: dict[str, Body]
+) -> dict[str, Person]:
     """Demo people by key; existing people (same email) are reused untouched."""
     by_key: dict[str, Person] = {}
     for p in people:
@@ -483,9 +528,11 @@ async def _create_activity(
     task_team: TaskTeam | None = None
     if item.task_team is not None:
         task_team = TaskTeam(
-            name=item.task_team.name, thematic_group_id=group.id,
+            name=item.task_team.name,
+            thematic_group_id=group.id,
             lead_id=people[item.task_team.lead].id,
-            starts_on=item.task_team.starts_on + shift, ends_on=item.task_team.ends_on + shift,
+            starts_on=item.task_team.starts_on + shift,
+            ends_on=item.task_team.ends_on + shift,
             members=[people[key] for key in item.task_team.members],
         )
         session.add(task_team)
@@ -493,31 +540,46 @@ async def _create_activity(
 
     created_at = _moment(item.history[0].on_date + shift, 1)
     activity = Activity(
-        title=title, description=item.description, thematic_group_id=group.id,
-        task_team_id=task_team.id if task_team else None, lead_id=people[item.lead].id,
+        title=title,
+        description=item.description,
+        thematic_group_id=group.id,
+        task_team_id=task_team.id if task_team else None,
+        lead_id=people[item.lead].id,
         target_meeting_id=target.id if target else None,
         single_convention_reason=item.single_convention_reason,
         provisions=sorted(provisions.values(), key=lambda p: p.sort_key),
         conventions=[lookup.get("conventions", code, title) for code in sorted(item.conventions)],
-        created_at=created_at, updated_at=created_at, stage_entered_at=created_at,
+        created_at=created_at,
+        updated_at=created_at,
+        stage_entered_at=created_at,
     )
     session.add(activity)
     await session.flush()
 
     for pilot in item.pilots:
-        session.add(PilotProject(
-            activity_id=activity.id, title=pilot.title, region=pilot.region,
-            countries=list(pilot.countries), partners=list(pilot.partners),
-            starts_on=pilot.starts_on + shift if pilot.starts_on else None,
-            ends_on=pilot.ends_on + shift if pilot.ends_on else None,
-            lessons_learned=pilot.lessons_learned,
-        ))
+        session.add(
+            PilotProject(
+                activity_id=activity.id,
+                title=pilot.title,
+                region=pilot.region,
+                countries=list(pilot.countries),
+                partners=list(pilot.partners),
+                starts_on=pilot.starts_on + shift if pilot.starts_on else None,
+                ends_on=pilot.ends_on + shift if pilot.ends_on else None,
+                lessons_learned=pilot.lessons_learned,
+            )
+        )
     for action in item.actions:
-        session.add(ActionEntry(
-            activity_id=activity.id, provision_id=provisions[action.provision or item.provisions[0]].id,
-            kind=action.kind, on_date=action.on_date + shift, text=action.text,
-            author_id=people[action.author or item.lead].id,
-        ))
+        session.add(
+            ActionEntry(
+                activity_id=activity.id,
+                provision_id=provisions[action.provision or item.provisions[0]].id,
+                kind=action.kind,
+                on_date=action.on_date + shift,
+                text=action.text,
+                author_id=people[action.author or item.lead].id,
+            )
+        )
     await session.flush()
 
     facts = ActivityFacts(
@@ -525,17 +587,24 @@ async def _create_activity(
         single_convention_reason=item.single_convention_reason,
         task_team_lead_id=task_team.lead_id if task_team else None,
         task_team_ends_on=task_team.ends_on if task_team else None,
-        pilots=tuple(PilotFacts(p.region, tuple(p.countries), p.lessons_learned) for p in item.pilots),
+        pilots=tuple(
+            PilotFacts(p.region, tuple(p.countries), p.lessons_learned) for p in item.pilots
+        ),
         target_meeting_id=target.id if target else None,
     )
     actor = people[item.coordinator]
     previous: Stage | None = None
     for seq, move in enumerate(item.history, start=1):
-        meeting: Meeting | None = lookup.get("meetings", move.meeting, title) if move.meeting else None
+        meeting: Meeting | None = (
+            lookup.get("meetings", move.meeting, title) if move.meeting else None
+        )
         if previous is not None:
             try:
                 check_transition(
-                    previous, move.to, role=actor.role, reason=move.reason,
+                    previous,
+                    move.to,
+                    role=actor.role,
+                    reason=move.reason,
                     facts=replace(facts, closing_meeting_id=meeting.id if meeting else None),
                 )
             except TransitionError as error:
@@ -546,12 +615,20 @@ async def _create_activity(
         if move.to is Stage.REPORT_TO_COP:
             meeting = target
         entered_on = move.on_date + shift
-        await record_transition(session, TransitionRecord(
-            activity_id=activity.id, seq=seq, from_stage=previous, to_stage=move.to,
-            actor_id=actor.id, at=_moment(entered_on, seq), reason=move.reason,
-            meeting_id=meeting.id if meeting else None,
-            due_on=due_date_on_entry(move.to, entered_on, target, settings),
-        ))
+        await record_transition(
+            session,
+            TransitionRecord(
+                activity_id=activity.id,
+                seq=seq,
+                from_stage=previous,
+                to_stage=move.to,
+                actor_id=actor.id,
+                at=_moment(entered_on, seq),
+                reason=move.reason,
+                meeting_id=meeting.id if meeting else None,
+                due_on=due_date_on_entry(move.to, entered_on, target, settings),
+            ),
+        )
         previous = move.to
     return activity.id
 
@@ -568,7 +645,9 @@ async def load_demo_data(
     existing: dict[str, int] = {
         title: activity_id
         for title, activity_id in (
-            await session.execute(select(Activity.title, Activity.id).where(Activity.title.in_(titles)))
+            await session.execute(
+                select(Activity.title, Activity.id).where(Activity.title.in_(titles))
+            )
         ).tuples()
     }
     if existing:

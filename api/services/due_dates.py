@@ -1,4 +1,4 @@
-"""When a stage falls due: one rule shared by the demo loader, the API and the lifecycle workflow."""
+"""When a stage falls due: one rule for the demo loader, the API and the lifecycle workflow."""
 
 from __future__ import annotations
 
@@ -21,7 +21,9 @@ def due_date_on_entry(
     number of days after entry (Settings.stage_due_days); closed and withdrawn are never due."""
     if stage is Stage.REPORT_TO_COP:
         if meeting is None:
-            raise ValueError("report_to_cop is due at its target meeting's deadline: give the meeting")
+            raise ValueError(
+                "report_to_cop is due at its target meeting's deadline: give the meeting"
+            )
         return meeting.document_deadline
     delta = settings.stage_due_delta(stage.value)
     return entered_on + delta if delta is not None else None

@@ -1,0 +1,176 @@
+"""The `synergies` command line. Commands stay thin: the logic lives in models/seed.py,
+api/security.py and api/services/accounts.py. Each command runs in one committed transaction
+against DATABASE_URL; a refused input prints one line on stderr and exits with status 1.
+
+Add a command with `@app.command()` (or a group with `app.add_typer`) next to the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Annotated, NoReturn, TypeVar
+
+import typer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.errors import DomainError
+from api.security import issue_token, revoke_token
+from api.services.accounts import create_person, person_by_email, tokens_of
+from api.settings import get_settings
+from models import ApiToken, utcnow
+from models.db import create_engine, session_factory, transaction
+from models.seed import (
+    DemoResult,
+    SeedDataError,
+    load_demo_data,
+    load_reference_data,
+    shift_to_today,
+)
+from workflows.stages import Role
+
+app = typer.Typer(
+    no_args_is_help=True,
+    help="Synergies Tracker: joint activities of the Basel, Rotterdam, Stockholm and Minamata "
+    "conventions.",
+)
+demo_app = typer.Typer(
+    no_args_is_help=True, help="The demo data set (the 2009 annex of joint activities)."
+)
+person_app = typer.Typer(no_args_is_help=True, help="People who use the tracker.")
+token_app = typer.Typer(no_args_is_help=True, help="API tokens (bearer tokens, shown once).")
+app.add_typer(demo_app, name="demo")
+app.add_typer(person_app, name="person")
+app.add_typer(token_app, name="token")
+
+T = TypeVar("T")
+
+
+def run_in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run `work` in one committed transaction; domain and data errors end the command cleanly."""
+
+    async def main() -> T:
+        engine = create_engine(get_settings().database_url)
+        try:
+            async with transaction(session_factory(engine)) as session:
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(main())
+    except DomainError as error:
+        fail(error.detail)
+    except SeedDataError as error:
+        fail(str(error))
+
+
+def fail(message: str) -> NoReturn:
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(1)
+
+
+def _days(shift: timedelta) -> str:
+    return f"{shift.days:+d} days"
+
+
+@app.command()
+def seed() -> None:
+    """Load or update the reference data (conventions, decisions, provisions, bodies, meetings)."""
+    counts = run_in_transaction(lambda session: load_reference_data(session))
+    kinds = ("conventions", "decisions", "provisions", "bodies", "meetings")
+    typer.echo(
+        "Reference data: " + ", ".join(f"{counts[kind]} {kind}" for kind in kinds)
+        + f" ({counts['created']} created, {counts['updated']} updated)."
+    )
+
+
+@demo_app.command("load")
+def demo_load(
+    to_today: Annotated[
+        bool,
+        typer.Option(
+            "--shift-to-today/--historical",
+            help="Move every date so that today is the day after the Bali ExCOPs (25 February "
+            "2010), or keep the historical dates.",
+        ),
+    ] = True,
+) -> None:
+    """Load the demo activities with their history (reference data included); idempotent."""
+    shift = shift_to_today(utcnow().date()) if to_today else timedelta(0)
+    result: DemoResult = run_in_transaction(lambda session: load_demo_data(session, shift=shift))
+    already = len(result.activity_ids) - len(result.created_ids)
+    typer.echo(
+        f"Demo data: {len(result.created_ids)} activities created, {already} already present; "
+        f"dates shifted by {_days(result.shift)}."
+    )
+    if already and result.shift != shift:
+        typer.echo(
+            f"The demo was already loaded with that shift; the requested {_days(shift)} was not "
+            "applied (start from an empty database to change it)."
+        )
+
+
+@person_app.command("create")
+def person_create(
+    name: Annotated[str, typer.Option(help="Full name.")],
+    email: Annotated[str, typer.Option(help="Email address (unique).")],
+    role: Annotated[Role, typer.Option(help="What the person may do.")],
+    secretariat: Annotated[
+        str | None, typer.Option(help="e.g. basel, rotterdam, stockholm.")
+    ] = None,
+) -> None:
+    """Create a person."""
+    person = run_in_transaction(
+        lambda session: create_person(
+            session, name=name, email=email, role=role, secretariat=secretariat
+        )
+    )
+    typer.echo(f"Person {person.id} created: {person.name} <{person.email}> ({person.role.value}).")
+
+
+@token_app.command("create")
+def token_create(
+    email: Annotated[str, typer.Option(help="Email of the person the token acts for.")],
+    name: Annotated[str, typer.Option(help="A label to recognise the token by.")] = "cli",
+) -> None:
+    """Issue a token and print it once on stdout (only its digest is stored)."""
+
+    async def work(session: AsyncSession) -> tuple[int, str, str]:
+        person = await person_by_email(session, email)
+        row, token = await issue_token(session, person, name=name)
+        return row.id, person.email, token
+
+    token_id, owner, token = run_in_transaction(work)
+    typer.echo(f"Token {token_id} ({name}) for {owner}; it is shown only now:", err=True)
+    typer.echo(token)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[int, typer.Argument(help="The token id (see `token list`).")],
+) -> None:
+    """Revoke a token; requests carrying it are refused from now on."""
+    if not run_in_transaction(lambda session: revoke_token(session, token_id)):
+        fail(f"token {token_id} does not exist or is already revoked")
+    typer.echo(f"Token {token_id} revoked.")
+
+
+def _token_line(row: ApiToken) -> str:
+    used = f"last used {row.last_used_at:%Y-%m-%d %H:%M}" if row.last_used_at else "never used"
+    state = f"revoked {row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else "active"
+    created = f"created {row.created_at:%Y-%m-%d %H:%M}"
+    return "\t".join([str(row.id), row.name, f"{row.prefix}…", created, used, state])
+
+
+@token_app.command("list")
+def token_list(email: Annotated[str, typer.Option(help="Email of the person.")]) -> None:
+    """List a person's tokens, newest first (never the tokens themselves)."""
+
+    async def work(session: AsyncSession) -> list[str]:
+        person = await person_by_email(session, email)
+        return [_token_line(row) for row in await tokens_of(session, person)]
+
+    lines = run_in_transaction(work)
+    typer.echo("\n".join(lines) if lines else f"{email} has no tokens.")
