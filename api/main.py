@@ -11,6 +11,12 @@ from sqlalchemy import text
 
 from api.deps import ApiTokenAuthenticator, SessionDep
 from api.errors import install_error_handlers
+from api.observability import (
+    RequestContextMiddleware,
+    configure_logging,
+    instrument_app,
+    metrics_response,
+)
 from api.ratelimit import AuthFailureLimiter
 from api.routes import ROUTERS
 from api.settings import Settings, get_settings
@@ -24,6 +30,7 @@ with every transition recorded and reported to the COPs."""
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    configure_logging(settings)
     engine = create_engine(settings.database_url)
 
     @asynccontextmanager
@@ -41,8 +48,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.temporal_lock = asyncio.Lock()
     app.state.connect_temporal = lambda: connect(settings)
     app.state.authenticators = [ApiTokenAuthenticator()]
+    if settings.oidc_issuer:
+        from api.oidc import OIDCAuthenticator
+
+        app.state.authenticators.append(OIDCAuthenticator(settings))
     app.state.auth_failures = AuthFailureLimiter(settings.auth_failures_per_minute)
     install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+    instrument_app(app, settings)
+
+    if settings.metrics_enabled:
+        # Public on purpose (no secrets, no per-user data): scrape it on the internal network.
+        app.add_api_route("/metrics", metrics_response, methods=["GET"], tags=["health"],
+                          summary="Prometheus metrics", include_in_schema=False)
 
     @app.get("/health", tags=["health"], summary="Liveness and the database it reaches")
     async def health(session: SessionDep) -> dict[str, str]:

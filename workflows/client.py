@@ -5,13 +5,18 @@ from __future__ import annotations
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import Runtime
 
 from api.settings import Settings
+from workflows.observability import temporal_interceptors
 
 
-async def connect(settings: Settings) -> Client:
+async def connect(settings: Settings, *, runtime: Runtime | None = None) -> Client:
+    # runtime: the worker passes workflows.observability.worker_runtime(settings) for SDK metrics.
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=pydantic_data_converter,
+        interceptors=temporal_interceptors(settings),
+        runtime=runtime,
     )

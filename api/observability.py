@@ -1,0 +1,312 @@
+"""Logs, request ids, HTTP metrics and tracing for the API (the worker reuses logging and tracing).
+
+- `configure_logging(settings)`: structlog for our code *and* the stdlib loggers (uvicorn,
+  SQLAlchemy, temporalio), JSON lines when `SYNERGIES_LOG_JSON=true`, secrets redacted by
+  `redact_secrets`.
+- `RequestContextMiddleware`: an `X-Request-ID` per request (taken from the caller when it is sane,
+  else generated), bound to every log line of the request and echoed in the response; records
+  `synergies_http_request_duration_seconds` labelled by the *route template* (`/activities/{id}`),
+  never the raw path, so the label set stays bounded.
+- `metrics_response()`: the Prometheus exposition served at the public `GET /metrics`.
+- `configure_tracing(settings)` / `instrument_app(app, settings)`: OpenTelemetry, off by default.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import time
+import uuid
+from collections.abc import Mapping, MutableMapping
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.metrics import REQUEST_LATENCY
+from api.settings import Settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SpanExporter
+
+REQUEST_ID_HEADER = "X-Request-ID"
+UNMATCHED_ROUTE = "<unmatched>"
+REDACTED = "[REDACTED]"
+
+# --- Redaction ----------------------------------------------------------------------------------
+
+# Keys whose values are secrets wherever they appear in a log event (also nested, e.g. headers).
+_SECRET_KEY = re.compile(
+    r"(authorization|token|secret|password|passwd|pwd|api[_-]?key|cookie|credential|signature"
+    r"|private[_-]?key|client[_-]?secret)",
+    re.IGNORECASE,
+)
+# Secrets inside free text: bearer/basic credentials, our API tokens, JWTs, passwords in URLs,
+# and `key=value` pairs whose key names a secret.
+_SECRET_TEXT = [
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), r"\1 " + REDACTED),
+    (re.compile(r"\bsyn_[A-Za-z0-9_-]{8,}"), "syn_" + REDACTED),
+    (re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), REDACTED),
+    (re.compile(r"(?i)([a-z][a-z0-9+.-]*://[^:/@\s]+:)[^@\s]+@"), r"\1" + REDACTED + "@"),
+    (
+        re.compile(
+            r"(?i)\b([a-z_-]*(?:token|secret|password|passwd|api[_-]?key)[a-z_-]*)"
+            r"(\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;&]+)"
+        ),
+        r"\1\2" + REDACTED,
+    ),
+]
+
+
+def redact_text(text: str) -> str:
+    for pattern, replacement in _SECRET_TEXT:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _redact(value: Any, depth: int = 0) -> Any:
+    if depth > 6:
+        return value
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, Mapping):
+        return {
+            key: REDACTED if isinstance(key, str) and _SECRET_KEY.search(key)
+            else _redact(item, depth + 1)
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        # Header pairs from ASGI scopes: [(b"authorization", b"Bearer ..."), ...]
+        if len(value) == 2 and isinstance(value[0], str | bytes):
+            key = value[0].decode("latin-1") if isinstance(value[0], bytes) else value[0]
+            if _SECRET_KEY.search(key):
+                return (key, REDACTED) if isinstance(value, tuple) else [key, REDACTED]
+        return type(value)(_redact(item, depth + 1) for item in value)
+    if isinstance(value, bytes):
+        return redact_text(value.decode("utf-8", "replace"))
+    return value
+
+
+def redact_secrets(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> Any:
+    """structlog processor: drop the values of secret-named keys and scrub secrets from text."""
+    for key in list(event_dict):
+        value = event_dict[key]
+        if key != "event" and _SECRET_KEY.search(key):
+            event_dict[key] = REDACTED
+        else:
+            event_dict[key] = _redact(value)
+    return event_dict
+
+
+# --- Logging ------------------------------------------------------------------------------------
+
+
+def _render_exception_then_redact(
+    logger: Any, method: str, event_dict: MutableMapping[str, Any]
+) -> Any:
+    # Tracebacks quote argument values (a token passed to a function): render, then scrub.
+    event_dict = structlog.processors.format_exc_info(logger, method, event_dict)
+    if isinstance(event_dict.get("exception"), str):
+        event_dict["exception"] = redact_text(event_dict["exception"])
+    return event_dict
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is at emit time (test capture swaps it; never stale)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
+def configure_logging(settings: Settings) -> None:
+    """Route structlog and the stdlib loggers through one pipeline ending in the redactor.
+
+    Safe to call more than once (tests, API + worker in one process): the root handler is replaced.
+    """
+    level = logging.getLevelName(settings.log_level.upper())
+    if not isinstance(level, int):
+        level = logging.INFO
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if settings.log_json
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            _render_exception_then_redact,
+            redact_secrets,
+            renderer,
+        ],
+    )
+    handler = _StderrHandler()
+    handler.setFormatter(formatter)
+    handler.set_name("synergies")
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        if existing.get_name() == "synergies":
+            root.removeHandler(existing)
+    root.addHandler(handler)
+    root.setLevel(level)
+    # uvicorn installs its own handlers; let its records flow to ours (one format, redacted).
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        uvicorn_logger = logging.getLogger(name)
+        uvicorn_logger.handlers.clear()
+        uvicorn_logger.propagate = True
+    structlog.configure(
+        processors=[
+            *shared,
+            structlog.processors.StackInfoRenderer(),
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+
+
+# --- Request context and latency ----------------------------------------------------------------
+
+_SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+access_log = structlog.get_logger("synergies.access")
+
+
+def _incoming_request_id(scope: Scope) -> str:
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id":
+            candidate = value.decode("latin-1").strip()
+            if _SANE_REQUEST_ID.match(candidate):
+                return candidate
+            break
+    return uuid.uuid4().hex
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's path template (`/activities/{activity_id}`), or `<unmatched>`."""
+    route = scope.get("route")
+    path = getattr(route, "path_format", None) or getattr(route, "path", None)
+    if not path:
+        return UNMATCHED_ROUTE
+    root_path = scope.get("root_path", "") or ""
+    app_root = getattr(scope.get("app"), "root_path", "") or ""
+    # Mounted sub-apps: keep the mount prefix, not the deployment's root_path.
+    prefix = root_path[len(app_root):] if root_path.startswith(app_root) else ""
+    return f"{prefix}{path}"
+
+
+class RequestContextMiddleware:
+    """Pure ASGI middleware (no BaseHTTPMiddleware: streaming and contextvars stay intact)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _incoming_request_id(scope)
+        scope.setdefault("state", {})["request_id"] = request_id
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_request_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [
+                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"
+                ]
+                headers.append((b"x-request-id", request_id.encode("latin-1")))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        with structlog.contextvars.bound_contextvars(request_id=request_id):
+            try:
+                await self.app(scope, receive, send_with_request_id)
+            finally:
+                elapsed = time.perf_counter() - started
+                route = route_template(scope)
+                REQUEST_LATENCY.labels(scope.get("method", ""), route, str(status)).observe(elapsed)
+                access_log.info(
+                    "request", method=scope.get("method"), route=route, path=scope.get("path"),
+                    status=status, duration_ms=round(elapsed * 1000, 2),
+                )
+
+
+def metrics_response() -> Response:
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+
+# --- Tracing ------------------------------------------------------------------------------------
+
+_tracer_provider: TracerProvider | None = None
+
+
+def configure_tracing(
+    settings: Settings, exporter: SpanExporter | None = None
+) -> TracerProvider | None:
+    """The process-wide OpenTelemetry tracer provider, or None when `otel_enabled` is false.
+
+    Spans go to the OTLP/HTTP endpoint `settings.otel_endpoint` (e.g.
+    `http://otel-collector:4318/v1/traces`); tests pass an in-memory `exporter`. Set once per
+    process: OpenTelemetry allows one global provider, and the Temporal interceptor uses it.
+    """
+    global _tracer_provider
+    if not settings.otel_enabled:
+        return None
+    if _tracer_provider is not None:
+        if exporter is not None:
+            from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+            _tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+        return _tracer_provider
+    from opentelemetry import trace
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+
+    resource = Resource.create({"service.name": settings.otel_service_name})
+    provider = TracerProvider(resource=resource)
+    if exporter is not None:
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+    else:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        otlp = OTLPSpanExporter(endpoint=settings.otel_endpoint) if settings.otel_endpoint \
+            else OTLPSpanExporter()
+        provider.add_span_processor(BatchSpanProcessor(otlp))
+    trace.set_tracer_provider(provider)
+    _tracer_provider = provider
+    return provider
+
+
+def instrument_app(app: FastAPI, settings: Settings) -> None:
+    """OpenTelemetry spans for every request (health and metrics excluded); no-op when off."""
+    provider = configure_tracing(settings)
+    if provider is None:
+        return
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    FastAPIInstrumentor.instrument_app(
+        app, tracer_provider=provider, excluded_urls="/health,/metrics"
+    )
