@@ -648,7 +648,7 @@ async def load_demo_data(
             await session.execute(
                 select(Activity.title, Activity.id).where(Activity.title.in_(titles))
             )
-        ).tuples()
+        ).all()
     }
     if existing:
         shift = await stored_shift(session) or timedelta(0)
