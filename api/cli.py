@@ -174,3 +174,7 @@ def token_list(email: Annotated[str, typer.Option(help="Email of the person.")])
 
     lines = run_in_transaction(work)
     typer.echo("\n".join(lines) if lines else f"{email} has no tokens.")
+
+
+if __name__ == "__main__":  # `python -m api.cli` works before the package is installed
+    app()
