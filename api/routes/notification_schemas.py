@@ -1,0 +1,151 @@
+"""Schemas of the notification routes: subscriptions, the feed, the delivery log and /me."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from models.enums import Channel, DeliveryStatus, Role
+from workflows.events import EventType
+from workflows.stages import Stage
+
+EVENT_TYPES = ["*", *(event_type.value for event_type in EventType)]
+
+
+def _check_event_type(value: str | None) -> str | None:
+    if value is not None and value not in EVENT_TYPES:
+        raise ValueError(f"must be one of {', '.join(EVENT_TYPES)}")
+    return value
+
+
+class SubscriptionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    channel: Channel
+    event_type: str = Field("*", description=f"one of {', '.join(EVENT_TYPES)}")
+    convention_code: str | None = Field(
+        None, description="only events of activities of this convention"
+    )
+    thematic_group_id: int | None = Field(None, description="only events of this thematic group")
+    stage: Stage | None = Field(None, description="only events in this stage")
+    webhook_url: str | None = Field(
+        None, max_length=2000, description="required for channel=webhook"
+    )
+    webhook_secret: str | None = Field(
+        None,
+        min_length=16,
+        max_length=200,
+        description="HMAC key for X-Synergies-Signature; generated when omitted, returned once",
+    )
+    active: bool = True
+
+    _event_type = field_validator("event_type")(_check_event_type)
+
+
+class SubscriptionUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    event_type: str | None = None
+    convention_code: str | None = None
+    thematic_group_id: int | None = None
+    stage: Stage | None = None
+    webhook_url: str | None = Field(None, max_length=2000)
+    webhook_secret: str | None = Field(
+        None, min_length=16, max_length=200, description="write-only"
+    )
+    active: bool | None = None
+
+    _event_type = field_validator("event_type")(_check_event_type)
+
+
+class SubscriptionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    person_id: int
+    channel: Channel
+    event_type: str
+    convention_code: str | None
+    thematic_group_id: int | None
+    stage: str | None
+    webhook_url: str | None
+    active: bool
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class SubscriptionCreated(SubscriptionRead):
+    webhook_secret: str | None = Field(
+        None, description="shown only in this response: store it to verify X-Synergies-Signature"
+    )
+
+
+class NotificationRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    event_type: str
+    activity_id: int | None
+    title: str
+    body: str
+    link: str | None = None
+    stage: str | None = None
+    created_at: datetime
+    read_at: datetime | None
+
+    @classmethod
+    def of(cls, notification: Any) -> NotificationRead:
+        payload = notification.payload or {}
+        return cls.model_validate(notification).model_copy(
+            update={"link": payload.get("link"), "stage": payload.get("stage")}
+        )
+
+
+class NotificationPage(BaseModel):
+    items: list[NotificationRead]
+    next_cursor: str | None = None
+    unread_count: int
+
+
+class ReadAllResult(BaseModel):
+    marked_read: int
+
+
+class DeliveryRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    key: str
+    notification_id: int | None
+    subscription_id: int | None
+    channel: Channel
+    target: str
+    status: DeliveryStatus
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
+class DeliveryPage(BaseModel):
+    items: list[DeliveryRead]
+    next_cursor: str | None = None
+
+
+class MeRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    email: str
+    role: Role
+    daily_digest: bool
+
+
+class MeUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    daily_digest: bool = Field(description="true: e-mails come as one daily digest instead")
