@@ -1,0 +1,205 @@
+"""COPs and ExCOPs: admins manage them; a moved opening date or deadline re-times report_to_cop."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Select, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.deps import Admin, Reader, SessionDep
+from api.etag import IfMatch, check_if_match, set_etag
+from api.pagination import Page, PageQuery, Sorting, paginate
+from api.schemas import CodeList, NotNull, WriteModel
+from api.services.records import (
+    add_and_flush,
+    apply_changes,
+    delete_row,
+    ensure_period,
+    ensure_unique,
+    get_or_404,
+    load_by_keys,
+)
+from models import Convention, Meeting, MeetingKind
+
+router = APIRouter(prefix="/meetings", tags=["reference data"])
+
+
+class MeetingCreate(WriteModel):
+    code: str = Field(min_length=1, max_length=32, examples=["BC-17"])
+    kind: MeetingKind
+    number: int = Field(ge=1)
+    title: str = Field(min_length=1, max_length=300)
+    venue: str = Field(min_length=1, max_length=200)
+    starts_on: date
+    ends_on: date
+    document_deadline_override: date | None = None
+    document_symbol_prefix: str | None = Field(None, max_length=64)
+    conventions: list[str] = Field(default_factory=list, description="convention codes")
+
+
+class MeetingUpdate(WriteModel):
+    code: Annotated[str | None, NotNull] = Field(None, min_length=1, max_length=32)
+    kind: Annotated[MeetingKind | None, NotNull] = None
+    number: Annotated[int | None, NotNull] = Field(None, ge=1)
+    title: Annotated[str | None, NotNull] = Field(None, min_length=1, max_length=300)
+    venue: Annotated[str | None, NotNull] = Field(None, min_length=1, max_length=200)
+    starts_on: Annotated[date | None, NotNull] = None
+    ends_on: Annotated[date | None, NotNull] = None
+    document_deadline_override: date | None = None
+    document_symbol_prefix: str | None = Field(None, max_length=64)
+    conventions: Annotated[list[str] | None, NotNull] = Field(None, description="convention codes")
+
+
+class MeetingRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    code: str
+    kind: MeetingKind
+    number: int
+    title: str
+    venue: str
+    starts_on: date
+    ends_on: date
+    document_deadline_override: date | None
+    document_deadline: date = Field(description="the override, or six weeks before the opening")
+    document_symbol_prefix: str | None
+    conventions: CodeList
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+SORTING = Sorting(
+    {
+        "id": Meeting.id,
+        "code": Meeting.code,
+        "number": Meeting.number,
+        "starts_on": Meeting.starts_on,
+    },
+    default="starts_on",
+    tiebreak=Meeting.id,
+)
+
+
+def meeting_query(kind: MeetingKind | None, convention: str | None, q: str | None) -> Select[Any]:
+    statement = select(Meeting)
+    if kind is not None:
+        statement = statement.where(Meeting.kind == kind)
+    if convention:
+        statement = statement.where(Meeting.conventions.any(Convention.code == convention))
+    if q:
+        statement = statement.where(
+            or_(
+                Meeting.code.icontains(q, autoescape=True),
+                Meeting.title.icontains(q, autoescape=True),
+                Meeting.venue.icontains(q, autoescape=True),
+            )
+        )
+    return statement
+
+
+async def get_meeting_or_404(session: AsyncSession, meeting_id: int) -> Meeting:
+    return await get_or_404(session, Meeting, meeting_id, label="meeting")
+
+
+async def _conventions(session: AsyncSession, codes: list[str]) -> list[Convention]:
+    return await load_by_keys(
+        session, Convention.code, codes, field="conventions", label="convention"
+    )
+
+
+async def create_meeting(session: AsyncSession, data: MeetingCreate) -> Meeting:
+    await ensure_unique(session, Meeting.code, data.code, label="meeting")
+    ensure_period(data.starts_on, data.ends_on)
+    meeting = Meeting(
+        **data.model_dump(exclude={"conventions"}),
+        conventions=await _conventions(session, data.conventions),
+    )
+    return await add_and_flush(session, meeting)
+
+
+async def update_meeting(
+    session: AsyncSession, meeting: Meeting, data: MeetingUpdate, if_match: str | None
+) -> bool:
+    """Apply the change; True when the document deadline may have moved (opening or override)."""
+    check_if_match(if_match, meeting.version)
+    changes = data.model_dump(exclude_unset=True)
+    if "code" in changes:
+        await ensure_unique(session, Meeting.code, changes["code"], label="meeting",
+                            exclude_id=meeting.id)
+    if "conventions" in changes:
+        changes["conventions"] = await _conventions(session, changes["conventions"])
+    before = (meeting.starts_on, meeting.document_deadline_override)
+    apply_changes(meeting, changes)
+    ensure_period(meeting.starts_on, meeting.ends_on)
+    await session.flush()
+    return before != (meeting.starts_on, meeting.document_deadline_override)
+
+
+async def announce_meeting_change(request: Request, session: AsyncSession, meeting_id: int) -> None:
+    """Let the lifecycle workflow re-time report_to_cop due dates; commit first so it sees them."""
+    hooks = getattr(request.app.state, "lifecycle_hooks", None)
+    if hooks is not None:
+        await session.commit()
+        await hooks.meeting_changed(meeting_id)
+
+
+@router.get("", summary="List meetings", response_model=Page[MeetingRead])
+async def list_meetings(
+    principal: Reader,
+    session: SessionDep,
+    page: PageQuery,
+    kind: MeetingKind | None = None,
+    convention: Annotated[str | None, Query(description="convention code")] = None,
+    q: Annotated[str | None, Query(description="text in code, title or venue")] = None,
+) -> Page[MeetingRead]:
+    rows, next_cursor = await paginate(session, meeting_query(kind, convention, q), SORTING, page)
+    return Page(items=[MeetingRead.model_validate(row) for row in rows], next_cursor=next_cursor)
+
+
+@router.post("", status_code=201, summary="Create a meeting", response_model=MeetingRead)
+async def post_meeting(
+    principal: Admin, session: SessionDep, response: Response, data: MeetingCreate
+) -> MeetingRead:
+    meeting = await create_meeting(session, data)
+    set_etag(response, meeting.version)
+    return MeetingRead.model_validate(meeting)
+
+
+@router.get("/{meeting_id}", summary="One meeting", response_model=MeetingRead)
+async def read_meeting(
+    principal: Reader, session: SessionDep, response: Response, meeting_id: int
+) -> MeetingRead:
+    meeting = await get_meeting_or_404(session, meeting_id)
+    set_etag(response, meeting.version)
+    return MeetingRead.model_validate(meeting)
+
+
+@router.patch("/{meeting_id}", summary="Change a meeting", response_model=MeetingRead)
+async def patch_meeting(
+    principal: Admin,
+    session: SessionDep,
+    request: Request,
+    response: Response,
+    meeting_id: int,
+    data: MeetingUpdate,
+    if_match: IfMatch = None,
+) -> MeetingRead:
+    meeting = await get_meeting_or_404(session, meeting_id)
+    if await update_meeting(session, meeting, data, if_match):
+        await announce_meeting_change(request, session, meeting.id)
+    set_etag(response, meeting.version)
+    return MeetingRead.model_validate(meeting)
+
+
+@router.delete("/{meeting_id}", status_code=204, summary="Delete a meeting")
+async def delete_meeting(
+    principal: Admin, session: SessionDep, meeting_id: int, if_match: IfMatch = None
+) -> None:
+    meeting = await get_meeting_or_404(session, meeting_id)
+    await delete_row(session, meeting, if_match, label="meeting")

@@ -1,0 +1,57 @@
+"""Helpers for the REST API tests: rows created through the ORM, and page walking."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from models import Activity, Convention, Provision
+
+
+async def add_activity(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    conventions: Sequence[str] = ("basel", "rotterdam"),
+    provisions: Sequence[str] = (),
+    **fields: Any,
+) -> int:
+    """An activity row written straight through the ORM (POST /activities is the lifecycle's)."""
+    async with sessionmaker() as session, session.begin():
+        activity = Activity(**{"title": "Joint activity", **fields})
+        activity.conventions = list(
+            await session.scalars(select(Convention).where(Convention.code.in_(conventions)))
+        )
+        activity.provisions = list(
+            await session.scalars(select(Provision).where(Provision.element_code.in_(provisions)))
+        )
+        session.add(activity)
+        await session.flush()
+        return activity.id
+
+
+async def walk(
+    client: httpx.AsyncClient, url: str, headers: dict[str, str], **params: Any
+) -> list[dict[str, Any]]:
+    """Every item of a list endpoint, following next_cursor to the end."""
+    items: list[dict[str, Any]] = []
+    cursor: str | None = None
+    for _ in range(1000):
+        query = {**params, **({"cursor": cursor} if cursor else {})}
+        response = await client.get(url, headers=headers, params=query)
+        assert response.status_code == 200, response.text
+        page = response.json()
+        items.extend(page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return items
+    raise AssertionError("pagination never ended")
+
+
+def etag(response: httpx.Response) -> str:
+    value = response.headers["ETag"]
+    assert value.startswith('W/"'), value
+    return value
