@@ -45,5 +45,8 @@ RUN mkdir -p /app/var && chown synergies:synergies /app/var
 USER 10001:10001
 EXPOSE 8000
 # Access lines come from the app's request middleware (JSON, with request ids), not uvicorn's.
+# X-Forwarded-For is trusted only from FORWARDED_ALLOW_IPS (uvicorn reads it): set it to the
+# load balancer's address, or the rate limiter sees every client as the proxy.
+ENV FORWARDED_ALLOW_IPS=127.0.0.1
 CMD ["uvicorn", "api.main:app", "--host", "0.0.0.0", "--port", "8000", \
-     "--proxy-headers", "--forwarded-allow-ips", "*", "--no-access-log"]
+     "--proxy-headers", "--no-access-log"]
