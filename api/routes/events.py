@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated
 
+import anyio
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict
@@ -19,7 +20,13 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from api.deps import Principal, Reader, SessionDep, get_principal
 from api.routes.dashboard import FilterDep
 from api.services.dashboard import DashboardFilter
-from api.services.events import MAX_PAGE, TransitionEvent, follow_transitions, transitions_after
+from api.services.events import (
+    MAX_PAGE,
+    TransitionEvent,
+    follow_transitions,
+    last_transition_id,
+    transitions_after,
+)
 from workflows.stages import Stage
 
 router = APIRouter(tags=["events"])
@@ -27,6 +34,8 @@ router = APIRouter(tags=["events"])
 _bearer = HTTPBearer(auto_error=False, description="API token, or `?token=` on feed URLs")
 POLL_SECONDS = 1.0
 PING_SECONDS = 15
+RETRY_MILLISECONDS = 3000
+SHUTDOWN_GRACE_SECONDS = 2.0
 
 
 async def query_token_principal(
@@ -119,15 +128,23 @@ async def stream_events(
     if last_event_id and last_event_id.strip().isdigit():
         cursor = int(last_event_id.strip())
     factory = request.app.state.sessionmaker
+    if cursor is None:
+        # Fix "now" before answering, so nothing recorded after the client connects is missed.
+        async with factory() as session:
+            cursor = await last_transition_id(session)
+
+    # sse-starlette sets `stopping` when the server begins to shut down; the generator then ends
+    # within the grace period and the response completes properly instead of being cut off.
+    stopping = anyio.Event()
 
     async def events(filter_: DashboardFilter) -> AsyncIterator[ServerSentEvent]:
-        yield ServerSentEvent(comment="connected")
+        yield ServerSentEvent(comment="connected", retry=RETRY_MILLISECONDS)
         async for event in follow_transitions(
-            factory, cursor, where=filter_, poll_seconds=POLL_SECONDS
+            factory, cursor, where=filter_, poll_seconds=POLL_SECONDS, stop=stopping
         ):
             yield _as_sse(event)
 
     return EventSourceResponse(
         events(where), ping=PING_SECONDS, headers={"Cache-Control": "no-store"},
-        send_timeout=30,
+        send_timeout=30, shutdown_event=stopping, shutdown_grace_period=SHUTDOWN_GRACE_SECONDS,
     )

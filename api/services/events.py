@@ -6,7 +6,7 @@ id misses nothing, whichever API process it reaches.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -82,13 +82,14 @@ async def follow_transitions(
     where: DashboardFilter | None = None,
     poll_seconds: float = 1.0,
     batch: int = 200,
-    stopping: Callable[[], Awaitable[bool]] | None = None,
+    stop: anyio.Event | None = None,
 ) -> AsyncIterator[TransitionEvent]:
     """Yield transitions recorded after `after` (or after the newest one when None), forever.
 
     Each poll opens a short session and closes it before sleeping, so a long-lived stream holds no
     connection (and no SQLite lock) between polls. Cancellation (client gone, server stopping)
-    lands in the sleep or the query and simply ends the generator.
+    lands in the sleep or the query and simply ends the generator; setting `stop` ends it at once
+    and cleanly (the server is shutting down).
     """
     if after is None:
         async with factory() as session:
@@ -108,6 +109,10 @@ async def follow_transitions(
         if len(events) == batch:
             continue
         cursor = max(cursor, ceiling)
-        if stopping is not None and await stopping():
+        if stop is None:
+            await anyio.sleep(poll_seconds)
+            continue
+        with anyio.move_on_after(poll_seconds):
+            await stop.wait()
+        if stop.is_set():
             return
-        await anyio.sleep(poll_seconds)

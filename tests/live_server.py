@@ -1,0 +1,91 @@
+"""A real uvicorn server in a subprocess, for streaming (SSE) and browser tests.
+
+ASGITransport buffers responses, so server-sent events and a browser need a real socket. The
+server reads its settings from the environment like production (`api.main:create_app`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+UVICORN = Path(sys.executable).parent / "uvicorn"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    url: str
+    process: asyncio.subprocess.Process
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    async def stop(self, within: float = 15.0) -> int:
+        """SIGTERM, as a process manager would; returns the exit code."""
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return await asyncio.wait_for(self.process.wait(), within)
+        except TimeoutError:
+            self.process.kill()
+            await self.process.wait()
+            raise AssertionError(
+                f"the server did not stop within {within} s:\n{self.output()}"
+            ) from None
+
+
+@asynccontextmanager
+async def live_server(database_url: str, tmp_path: Path) -> AsyncIterator[LiveServer]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SYNERGIES_DATA_DIR": str(tmp_path),
+        "SYNERGIES_PUBLIC_URL": url,
+        "SYNERGIES_ENVIRONMENT": "local",
+    }
+    log = tmp_path / f"uvicorn-{port}.log"
+    with log.open("wb") as sink:
+        process = await asyncio.create_subprocess_exec(
+            str(UVICORN), "api.main:create_app", "--factory", "--host", "127.0.0.1",
+            "--port", str(port), "--log-level", "warning", "--no-access-log",
+            "--timeout-graceful-shutdown", "5",
+            cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT,
+        )
+    server = LiveServer(url, process, log)
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=2) as http:
+            for _ in range(300):
+                if process.returncode is not None:
+                    raise AssertionError(f"the server exited at start:\n{server.output()}")
+                try:
+                    if (await http.get("/health")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError(f"the server did not start in 30 s:\n{server.output()}")
+        yield server
+    finally:
+        if process.returncode is None:
+            await server.stop()
