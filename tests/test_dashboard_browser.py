@@ -76,6 +76,7 @@ async def test_dashboard_shows_the_figures_and_updates_live_without_reload(
     # The token leaves the address bar and stays in localStorage.
     await expect(page.get_by_test_id("status")).to_have_text("live", timeout=15_000)
     assert "token=" not in page.url
+    await expect(page.locator("#token-form")).to_be_hidden()
     assert await page.evaluate("localStorage.getItem('synergies.dashboard.token')") == token
 
     counts = {"thematic_group": "1", "task_team": "1", "pilot_project": "0",
@@ -123,5 +124,6 @@ async def test_dashboard_asks_for_a_token_and_rejects_a_wrong_one(
     await page.fill("#token-input", people.tokens[Role.OVERSIGHT])
     await page.click("#token-form button")
     await expect(page.get_by_test_id("total")).to_have_text("4", timeout=15_000)
+    await expect(page.locator("#token-form")).to_be_hidden()
     await page.reload()  # the token was remembered
     await expect(page.get_by_test_id("total")).to_have_text("4", timeout=15_000)
