@@ -78,6 +78,7 @@ async def get_principal(
     for authenticator in request.app.state.authenticators:
         principal = await authenticator.authenticate(credentials.credentials, session)
         if principal is not None:
+            await session.commit()  # release the token bookkeeping before the handler runs
             request.state.principal = principal
             return principal
     limiter.record(client)

@@ -13,7 +13,6 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from workflows.stages import TransitionError
 
 logger = logging.getLogger(__name__)
 
@@ -62,9 +61,9 @@ class Unavailable(DomainError):
     status, code = 503, "unavailable"
 
 
-def problem(
+def problem_body(
     status: int, code: str, detail: str, *, instance: str | None = None, **extra: Any
-) -> JSONResponse:
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "type": f"/problems/{code}",
         "title": HTTPStatus(status).phrase,
@@ -75,6 +74,13 @@ def problem(
     if instance:
         body["instance"] = instance
     body.update(extra)
+    return body
+
+
+def problem(
+    status: int, code: str, detail: str, *, instance: str | None = None, **extra: Any
+) -> JSONResponse:
+    body = problem_body(status, code, detail, instance=instance, **extra)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
@@ -88,10 +94,6 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
         return problem(exc.status, exc.code, exc.detail, instance=request.url.path, **exc.extra)
-
-    @app.exception_handler(TransitionError)
-    async def transition_error(request: Request, exc: TransitionError) -> JSONResponse:
-        return problem(exc.status, exc.code, exc.message, instance=request.url.path)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -19,6 +19,7 @@ from api.observability import (
 )
 from api.ratelimit import AuthFailureLimiter
 from api.routes import ROUTERS
+from api.services.lifecycle import LifecycleHooks
 from api.settings import Settings, get_settings
 from models.db import create_engine, session_factory
 from workflows.client import connect
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
         app.state.authenticators.append(OIDCAuthenticator(settings))
     app.state.auth_failures = AuthFailureLimiter(settings.auth_failures_per_minute)
+    app.state.lifecycle_hooks = LifecycleHooks(app.state)
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     instrument_app(app, settings)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models import ApiToken, Person, utcnow
 
 TOKEN_PREFIX = "syn_"
+# Writing last_used_at on every request would make every read a write (and hold SQLite's lock).
+LAST_USED_RESOLUTION = timedelta(minutes=5)
 
 
 def new_token() -> str:
@@ -42,10 +44,12 @@ async def person_for_token(session: AsyncSession, token: str) -> Person | None:
     )
     if row is None or not hmac.compare_digest(row.token_hash, digest) or not row.person.active:
         return None
-    await session.execute(
-        update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
+    now = utcnow()
+    if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
+        await session.execute(
+            update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now)
+            .execution_options(synchronize_session=False)
+        )
     return row.person
 
 

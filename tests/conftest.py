@@ -221,3 +221,27 @@ async def people(db: async_sessionmaker[AsyncSession]) -> People:
     for role in Role:
         await registry.add(db, role, f"Test {role.value.replace('_', ' ').title()}")
     return registry
+
+
+@pytest.fixture
+async def lifecycle_worker(
+    app: Any, temporal_env: WorkflowEnvironment, settings: Settings,
+    db: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[Any]:
+    """A real worker on the dev server for this test's task queue; the app talks to the same server."""
+    from workflows.worker import build_worker
+
+    app.state.temporal = temporal_env.client
+    async with httpx.AsyncClient() as http, build_worker(temporal_env.client, settings, db, http) as worker:
+        yield worker
+
+
+@pytest.fixture
+def smtp(settings: Settings) -> Iterator[Any]:
+    """A real SMTP server (aiosmtpd) on a free port; `settings` send to it."""
+    from tests.notification_support import SMTPServer
+
+    server = SMTPServer().start()
+    settings.smtp_port = server.port
+    yield server
+    server.stop()

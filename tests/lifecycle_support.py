@@ -8,14 +8,12 @@ from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio import activity
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from api.services.transitions import TransitionRecord, record_transition
 from api.settings import Settings
 from models import Activity, Convention, Meeting, MeetingKind, PilotProject, TaskTeam
-from workflows.events import NotificationEvent
 from workflows.stages import Stage
 
 
@@ -71,25 +69,14 @@ async def add_meeting(sessionmaker, starts_on: date, code: str = "SC-COP5") -> i
         return meeting.id
 
 
-class EventLog:
-    """Captures the events the workflow hands to `plan_deliveries`."""
-
-    def __init__(self) -> None:
-        self.events: list[NotificationEvent] = []
-
-    @activity.defn(name="plan_deliveries")
-    async def plan_deliveries(self, event: NotificationEvent) -> list[int]:
-        self.events.append(event)
-        return []
-
-
 @asynccontextmanager
 async def running_worker(
     client: Client, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession],
-    *extra_activities: object,
 ) -> AsyncIterator[Worker]:
+    import httpx
+
     from workflows.worker import build_worker
 
-    worker = build_worker(client, settings, sessionmaker, extra_activities=list(extra_activities))
-    async with worker:
-        yield worker
+    async with httpx.AsyncClient() as http:
+        async with build_worker(client, settings, sessionmaker, http) as worker:
+            yield worker

@@ -9,9 +9,8 @@ from sqlalchemy import select
 
 from api.errors import DomainError
 from api.services import lifecycle
-from models import Activity, ReminderEvent, Transition
+from models import Activity, Delivery, Notification, ReminderEvent, Transition
 from tests.lifecycle_support import (
-    EventLog,
     add_meeting,
     add_pilot,
     add_task_team,
@@ -24,7 +23,7 @@ from workflows.stages import Role, Stage
 
 
 @pytest.fixture
-def time_settings(settings):
+def time_settings(settings, smtp):
     return settings.model_copy(update={"temporal_search_attributes": False})
 
 
@@ -44,8 +43,7 @@ async def test_full_lifecycle_records_every_transition(time_env, db, people, tim
     now = await time_env.get_current_time()
     lead = people[Role.TASK_TEAM_LEAD]
     activity = await make_activity(db, at=now, lead_id=lead.id)
-    log = EventLog()
-    async with running_worker(time_env.client, time_settings, db, log.plan_deliveries):
+    async with running_worker(time_env.client, time_settings, db):
         await lifecycle.start_workflow(time_env.client, time_settings, activity)
         meeting_id = await add_meeting(db, (now + timedelta(days=400)).date())
         with pytest.raises(DomainError) as refused:
@@ -87,7 +85,11 @@ async def test_full_lifecycle_records_every_transition(time_env, db, people, tim
         (5, Stage.REPORT_TO_COP, Stage.CLOSED),
     ]
     assert stored.stage is Stage.CLOSED and stored.closed_at_meeting_id == meeting_id
-    assert [e.type.value for e in log.events].count("transition") == 4
+    async with db() as session:
+        feed = list(await session.scalars(
+            select(Notification.event_type).where(Notification.person_id == lead.id)
+        ))
+    assert feed.count("transition") == 4
 
 
 async def stop(env, settings, activity_id):
@@ -115,8 +117,7 @@ async def test_reminders_fire_at_simulated_times_and_escalate_weekly(time_env, d
     lead = people[Role.TASK_TEAM_LEAD]
     due = (now + timedelta(days=20)).date()
     activity = await make_activity(db, at=now, lead_id=lead.id, due_on=due)
-    log = EventLog()
-    async with running_worker(time_env.client, time_settings, db, log.plan_deliveries):
+    async with running_worker(time_env.client, time_settings, db):
         await lifecycle.start_workflow(time_env.client, time_settings, activity)
         try:
             await time_env.sleep(timedelta(days=20 + 45))
@@ -135,5 +136,9 @@ async def test_reminders_fire_at_simulated_times_and_escalate_weekly(time_env, d
         offset = int(reminder.kind.split("+")[-1] if "+" in reminder.kind else reminder.kind.split("-")[-1])
         sign = -1 if "-" in reminder.kind else 1
         assert reminder.fired_at.date() == due + timedelta(days=sign * offset)
-    escalations = [e for e in log.events if e.type.value == "escalation"]
-    assert any("joint_management_group" in e.audiences for e in escalations)
+    async with db() as session:
+        escalation_targets = set(await session.scalars(
+            select(Delivery.target).where(Delivery.key.contains("/management+30/"))
+        ))
+    assert time_settings.management_group_email in escalation_targets
+    assert time_settings.coordinators_group_email in escalation_targets

@@ -14,6 +14,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from workflows import search
     from workflows.events import Audience, EventType, NotificationEvent
+    from workflows.notifications import DELIVERY_RETRY_POLICY
     from workflows.messages import (
         AcknowledgeRequest,
         EditInput,
@@ -48,12 +49,6 @@ DB_BACKGROUND = {
     "start_to_close_timeout": timedelta(seconds=30),
     "retry_policy": RetryPolicy(maximum_interval=timedelta(minutes=5)),
 }
-DELIVERY_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=5),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=10),
-    maximum_attempts=30,
-)
 UPDATES_BEFORE_CONTINUE_AS_NEW = 500
 
 
@@ -345,7 +340,7 @@ class ActivityLifecycle:
         try:
             await workflow.execute_activity(
                 "deliver", delivery_id, start_to_close_timeout=timedelta(seconds=60),
-                retry_policy=DELIVERY_RETRY,
+                retry_policy=DELIVERY_RETRY_POLICY,
             )
         except ActivityError as exc:
             await workflow.execute_activity(

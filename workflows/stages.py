@@ -201,6 +201,31 @@ def check_transition(
     return move
 
 
+@dataclass(frozen=True)
+class MoveOption:
+    move: Move
+    blocked_by: tuple[str, ...]
+
+    @property
+    def allowed(self) -> bool:
+        return not self.blocked_by
+
+
+def evaluate_moves(source: Stage, *, role: Role, facts: ActivityFacts) -> list[MoveOption]:
+    """Every move from `source` with what blocks it now for this role ('allowed moves' in the API).
+
+    Reasons and the closing meeting are given with the move itself, so they are listed as needs,
+    not blocks."""
+    options = []
+    for move in moves_from(source):
+        blocked = []
+        if role not in MOVERS:
+            blocked.append(f"role {role.value!r} cannot move activities")
+        blocked += guard_failures(move, facts)
+        options.append(MoveOption(move, tuple(blocked)))
+    return options
+
+
 def describe_table() -> list[dict[str, str | bool]]:
     """The table as plain rows, for the docs and the API."""
     return [

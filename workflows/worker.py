@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -13,7 +15,9 @@ from api.settings import Settings, get_settings
 from models.db import create_engine, session_factory
 from workflows.activities import LifecycleActivities
 from workflows.client import connect
+from workflows.digest import DigestWorkflow
 from workflows.lifecycle import ActivityLifecycle
+from workflows.notifications import NotificationActivities
 
 logger = logging.getLogger(__name__)
 
@@ -22,18 +26,21 @@ def build_worker(
     client: Client,
     settings: Settings,
     sessionmaker: async_sessionmaker[AsyncSession],
+    http: httpx.AsyncClient,
     *,
     task_queue: str | None = None,
-    extra_activities: list[object] | None = None,
 ) -> Worker:
     """Every workflow and activity of the service on one task queue."""
     lifecycle = LifecycleActivities(sessionmaker)
+    notifications = NotificationActivities(settings, sessionmaker, http)
     return Worker(
         client,
         task_queue=task_queue or settings.temporal_task_queue,
-        workflows=[ActivityLifecycle],
-        activities=[*lifecycle.all(), *(extra_activities or [])],
+        workflows=[ActivityLifecycle, DigestWorkflow],
+        activities=[*lifecycle.all(), *notifications.all()],
         max_concurrent_activities=50,
+        # Let in-flight DB writes and sends finish on shutdown rather than cancel them midway.
+        graceful_shutdown_timeout=timedelta(seconds=10),
     )
 
 
@@ -41,12 +48,13 @@ async def run_worker(settings: Settings | None = None) -> None:
     settings = settings or get_settings()
     engine = create_engine(settings.database_url)
     client = await connect(settings)
-    worker = build_worker(client, settings, session_factory(engine))
-    logger.info("worker polling task queue %s", settings.temporal_task_queue)
-    try:
-        await worker.run()
-    finally:
-        await engine.dispose()
+    async with httpx.AsyncClient(timeout=settings.webhook_timeout_seconds) as http:
+        worker = build_worker(client, settings, session_factory(engine), http)
+        logger.info("worker polling task queue %s", settings.temporal_task_queue)
+        try:
+            await worker.run()
+        finally:
+            await engine.dispose()
 
 
 if __name__ == "__main__":

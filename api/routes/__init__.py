@@ -11,6 +11,7 @@ from api.routes.conventions import router as conventions_router
 from api.routes.dashboard import router as dashboard_router
 from api.routes.decisions import router as decisions_router
 from api.routes.events import router as events_router
+from api.routes.lifecycle import router as lifecycle_router
 from api.routes.meetings import router as meetings_router
 from api.routes.notifications import router as notifications_router
 from api.routes.people import router as people_router
@@ -19,8 +20,8 @@ from api.routes.provisions import router as provisions_router
 from api.routes.task_teams import router as task_teams_router
 
 ROUTERS: list[APIRouter] = [
-    activities_router, pilot_projects_router, actions_router, task_teams_router,
+    activities_router, lifecycle_router, pilot_projects_router, actions_router, task_teams_router,
     thematic_groups_router, bodies_router, conventions_router, meetings_router,
     decisions_router, provisions_router, people_router,
-    dashboard_router, events_router, calendar_router, notifications_router,
+    notifications_router, dashboard_router, events_router, calendar_router,
 ]

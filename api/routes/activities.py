@@ -12,16 +12,17 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
-from pydantic import BaseModel, ConfigDict, computed_field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 from sqlalchemy import Select, and_, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.deps import Principal, Reader, SessionDep, get_principal
+from api.deps import Principal, Reader, SessionDep, SettingsDep, get_principal
 from api.errors import Forbidden
 from api.etag import set_etag
 from api.pagination import Page, PageQuery, Sorting, paginate
 from api.schemas import CodeList, IdList
 from api.services.records import get_or_404
+from api.settings import Settings
 from models import Activity, Convention, Provision, TaskTeam
 from workflows.stages import OPEN_STAGES, Role, Stage
 
@@ -59,6 +60,9 @@ class ActivityRead(BaseModel):
     provisions: list[ProvisionRef]
     watchers: IdList
     version: int
+    workflow_id: str | None = Field(
+        None, description="the lifecycle workflow in Temporal (set by `activity_read`)"
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -69,6 +73,13 @@ class ActivityRead(BaseModel):
         return (
             self.stage.is_open and self.stage_due_on is not None and self.stage_due_on < today()
         )
+
+
+def activity_read(activity: Activity, settings: Settings) -> ActivityRead:
+    """The representation with its workflow id, which depends on the deployment's id prefix."""
+    read = ActivityRead.model_validate(activity)
+    read.workflow_id = settings.workflow_id(activity.id)
+    return read
 
 
 SORTING = Sorting(
@@ -177,20 +188,21 @@ async def list_activities(
     session: SessionDep,
     page: PageQuery,
     filters: Annotated[ActivityFilters, Depends(_activity_filters)],
+    settings: SettingsDep,
 ) -> Page[ActivityRead]:
     rows, next_cursor = await paginate(session, activity_query(filters), SORTING, page)
-    return Page(items=[ActivityRead.model_validate(row) for row in rows], next_cursor=next_cursor)
+    return Page(items=[activity_read(row, settings) for row in rows], next_cursor=next_cursor)
 
 
 @router.get("/{activity_id}", summary="One activity", response_model=ActivityRead)
 async def read_activity(
-    principal: Reader, response: Response, activity: CurrentActivity
+    principal: Reader, response: Response, activity: CurrentActivity, settings: SettingsDep
 ) -> ActivityRead:
     set_etag(response, activity.version)
-    return ActivityRead.model_validate(activity)
+    return activity_read(activity, settings)
 
 
 __all__ = [
-    "ActivityRead", "CurrentActivity", "activity_query", "ensure_progress_writer",
+    "ActivityRead", "CurrentActivity", "activity_query", "activity_read", "ensure_progress_writer",
     "get_activity_or_404", "router",
 ]

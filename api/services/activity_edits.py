@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
@@ -38,6 +39,8 @@ async def apply_edit(
         raise Conflict(f"fields not editable: {', '.join(sorted(unknown))}", code="not_editable")
     for name in SCALAR_FIELDS & changes.keys():
         setattr(activity, name, changes[name])
+    if isinstance(activity.stage_due_on, str):  # dates cross Temporal as ISO strings in a dict
+        activity.stage_due_on = date.fromisoformat(activity.stage_due_on)
     if "provision_codes" in changes:
         activity.provisions = list(await session.scalars(
             select(Provision).where(Provision.element_code.in_(changes["provision_codes"]))
@@ -57,6 +60,8 @@ async def apply_edit(
 
 def _already_applied(activity: Activity, changes: dict[str, Any]) -> bool:
     for name, value in changes.items():
+        if name == "stage_due_on" and isinstance(value, str):
+            value = date.fromisoformat(value)
         if name in SCALAR_FIELDS and getattr(activity, name) != value:
             return False
         if name == "provision_codes" and sorted(activity.provision_codes) != sorted(value):

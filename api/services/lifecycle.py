@@ -4,25 +4,53 @@ Temporal Updates, and turn the engine's answers into domain errors."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.common import TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api import metrics
+from api.deps import Principal
 from api.errors import Conflict, DomainError, NotFound, Unavailable
+from api.etag import check_if_match
+from api.services.activity_edits import SCALAR_FIELDS
+from api.services.due_dates import due_date_on_entry
+from api.services.records import InvalidInput, load_by_keys, require_reference
+from api.services.transitions import TransitionRecord, record_transition
 from api.settings import Settings
-from models import Activity, Meeting, PilotProject, TaskTeam, Transition
+from models import (
+    Activity,
+    Body,
+    BodyKind,
+    Convention,
+    Meeting,
+    Person,
+    PilotProject,
+    Provision,
+    ReminderEvent,
+    TaskTeam,
+    Transition,
+    utcnow,
+)
 from workflows import search
 from workflows.lifecycle import ActivityLifecycle
-from workflows.messages import LifecycleState, Outcome
+from workflows.messages import (
+    AcknowledgeRequest,
+    EditRequest,
+    LifecycleState,
+    MeetingChange,
+    MoveRequest,
+    Outcome,
+    SnoozeRequest,
+)
 from workflows.reminders import ReminderPolicy
-from workflows.stages import ActivityFacts, PilotFacts, Stage
+from workflows.stages import ActivityFacts, PilotFacts, Stage, TransitionError, check_transition
 
 
 def reminder_policy(settings: Settings) -> ReminderPolicy:
@@ -46,9 +74,9 @@ def initial_state(activity: Activity, settings: Settings) -> LifecycleState:
 
 def _search_attributes(state: LifecycleState) -> TypedSearchAttributes:
     return TypedSearchAttributes([
-        search.STAGE.value_set(state.stage.value),
-        search.CONVENTIONS.value_set(list(state.conventions)),
-        search.THEMATIC_GROUP.value_set(str(state.thematic_group_id or "")),
+        SearchAttributePair(search.STAGE, state.stage.value),
+        SearchAttributePair(search.CONVENTIONS, list(state.conventions)),
+        SearchAttributePair(search.THEMATIC_GROUP, str(state.thematic_group_id or "")),
     ])
 
 
@@ -188,3 +216,216 @@ async def activities_targeting(session: AsyncSession, meeting_id: int) -> list[i
         )
     ))
 
+
+
+# --- commands the routes call --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ActivityDraft:
+    title: str
+    description: str
+    provisions: list[str]
+    conventions: list[str] | None
+    thematic_group_id: int | None
+    lead_id: int | None
+    task_team_id: int | None
+    target_meeting_id: int | None
+    single_convention_reason: str | None
+    watcher_ids: list[int]
+    stage_due_on: date | None
+
+
+@dataclass(frozen=True)
+class MoveCommand:
+    to: Stage
+    expected_version: int
+    reason: str | None = None
+    meeting_id: int | None = None
+
+
+async def _check_references(session: AsyncSession, fields: dict[str, Any]) -> None:
+    """422 naming the field for any id that points nowhere, before the workflow sees the change."""
+    if fields.get("thematic_group_id") is not None:
+        body = await session.get(Body, fields["thematic_group_id"])
+        if body is None or body.kind != BodyKind.THEMATIC_GROUP:
+            raise InvalidInput(
+                f"thematic_group_id: {fields['thematic_group_id']} is not a thematic group",
+                field="thematic_group_id",
+            )
+    for name, model, label in (
+        ("lead_id", Person, "person"), ("task_team_id", TaskTeam, "task team"),
+        ("target_meeting_id", Meeting, "meeting"),
+    ):
+        await require_reference(session, model, fields.get(name), field=name, label=label)
+
+
+async def _relations(session: AsyncSession, fields: dict[str, Any]) -> dict[str, Any]:
+    """Relation lists as the edit activity expects them, every code and id checked."""
+    changes: dict[str, Any] = {}
+    if fields.get("provisions") is not None:
+        provisions = await load_by_keys(session, Provision.element_code, fields["provisions"],
+                                        field="provisions", label="provision")
+        changes["provision_codes"] = [p.element_code for p in provisions]
+    if fields.get("conventions") is not None:
+        conventions = await load_by_keys(session, Convention.code, fields["conventions"],
+                                         field="conventions", label="convention")
+        changes["convention_codes"] = [c.code for c in conventions]
+    if fields.get("watcher_ids") is not None:
+        watchers = await load_by_keys(session, Person.id, fields["watcher_ids"],
+                                      field="watcher_ids", label="person")
+        changes["watcher_ids"] = [p.id for p in watchers]
+    return changes
+
+
+async def create_activity(
+    session: AsyncSession, client: Client, settings: Settings, principal: Principal,
+    draft: ActivityDraft,
+) -> Activity:
+    """Insert the activity and its first transition, then start its workflow; if the workflow
+    cannot start, the insert is undone so that nothing half-exists."""
+    fields = asdict(draft)
+    await _check_references(session, fields)
+    provisions = await load_by_keys(session, Provision.element_code, draft.provisions,
+                                    field="provisions", label="provision")
+    codes = draft.conventions or sorted(
+        {decision.convention_code for p in provisions for decision in p.decisions}
+    )
+    conventions = await load_by_keys(session, Convention.code, codes, field="conventions",
+                                     label="convention")
+    watchers = await load_by_keys(session, Person.id, draft.watcher_ids, field="watcher_ids",
+                                  label="person")
+    now = utcnow()
+    activity = Activity(
+        title=draft.title, description=draft.description, stage=Stage.THEMATIC_GROUP,
+        stage_entered_at=now, thematic_group_id=draft.thematic_group_id, lead_id=draft.lead_id,
+        task_team_id=draft.task_team_id, target_meeting_id=draft.target_meeting_id,
+        single_convention_reason=draft.single_convention_reason,
+        provisions=provisions, conventions=conventions, watchers=watchers,
+    )
+    session.add(activity)
+    await session.flush()
+    due_on = draft.stage_due_on or due_date_on_entry(Stage.THEMATIC_GROUP, now.date(), None, settings)
+    await record_transition(session, TransitionRecord(
+        activity_id=activity.id, seq=1, from_stage=None, to_stage=Stage.THEMATIC_GROUP,
+        actor_id=principal.person_id, at=now, reason="created", due_on=due_on,
+    ))
+    await session.commit()
+    activity = await load_activity(session, activity.id)
+    try:
+        await start_workflow(client, settings, activity)
+    except DomainError:
+        await session.delete(activity)
+        await session.commit()
+        raise
+    return activity
+
+
+async def edit_activity(
+    session: AsyncSession, client: Client, settings: Settings, principal: Principal,
+    activity: Activity, fields: dict[str, Any], if_match: str | None,
+) -> Activity:
+    check_if_match(if_match, activity.version)
+    if not fields:
+        raise InvalidInput("nothing to change: send at least one field")
+    if "stage_due_on" in fields and not Stage(activity.stage).is_open:
+        raise InvalidInput("a closed or withdrawn activity has no due date", field="stage_due_on")
+    await _check_references(session, fields)
+    changes = {name: value for name, value in fields.items() if name in SCALAR_FIELDS}
+    changes.update(await _relations(session, fields))
+    version = activity.version
+    await session.commit()  # end the read transaction before the workflow writes
+    await send_update(client, settings, activity.id, ActivityLifecycle.edit,
+                      EditRequest(principal.person_id, version, changes))
+    return await load_activity(session, activity.id)
+
+
+async def move_activity(
+    session: AsyncSession, client: Client, settings: Settings, principal: Principal,
+    activity_id: int, command: MoveCommand, idempotency_key: str | None,
+) -> tuple[Activity, Transition | None]:
+    """Ask the workflow to move the activity. Without an Idempotency-Key the stage machine is
+    checked here first (a clear 4xx without a round trip); with one, a retry must reach the
+    engine, which answers it with the first result."""
+    activity = await load_activity(session, activity_id)
+    facts = await gather_facts(session, activity, command.meeting_id)
+    if command.meeting_id is not None and facts.closing_meeting_id is None:
+        raise InvalidInput(f"meeting_id: meeting {command.meeting_id} does not exist",
+                           field="meeting_id")
+    if idempotency_key is None:
+        if command.expected_version != activity.version:
+            raise Conflict(
+                f"the activity is at version {activity.version}, not {command.expected_version}; "
+                "fetch it again", code="stale_version",
+            )
+        try:
+            check_transition(Stage(activity.stage), command.to, role=principal.role,
+                             reason=command.reason, facts=facts)
+        except TransitionError as exc:
+            metrics.MOVE_REJECTIONS.labels(exc.code).inc()
+            raise DomainError(exc.message, status=exc.status, code=exc.code) from None
+    request = MoveRequest(
+        to=command.to, actor_id=principal.person_id, role=principal.role,
+        expected_version=command.expected_version, facts=facts, reason=command.reason,
+        meeting_id=command.meeting_id,
+        target_meeting_deadline=await target_meeting_deadline(session, activity),
+    )
+    await session.commit()  # end the read transaction before the workflow writes
+    outcome = await send_update(
+        client, settings, activity_id, ActivityLifecycle.move, request,
+        update_id=f"move-{idempotency_key}" if idempotency_key else None,
+    )
+    transition = (
+        await session.get(Transition, outcome.transition_id) if outcome.transition_id else None
+    )
+    return await load_activity(session, activity_id), transition
+
+
+async def acknowledge(
+    session: AsyncSession, client: Client, settings: Settings, principal: Principal,
+    activity: Activity, note: str | None,
+) -> Activity:
+    await session.commit()
+    await send_update(client, settings, activity.id, ActivityLifecycle.acknowledge,
+                      AcknowledgeRequest(principal.person_id, note))
+    return await load_activity(session, activity.id)
+
+
+async def snooze(
+    session: AsyncSession, client: Client, settings: Settings, principal: Principal,
+    activity: Activity, until: date, note: str | None,
+) -> Activity:
+    if until <= utcnow().date():
+        raise InvalidInput("until: snooze until a future date", field="until")
+    await session.commit()
+    await send_update(client, settings, activity.id, ActivityLifecycle.snooze,
+                      SnoozeRequest(principal.person_id, until, note))
+    return await load_activity(session, activity.id)
+
+
+async def reminders_of(session: AsyncSession, activity_id: int) -> list[ReminderEvent]:
+    return list(await session.scalars(
+        select(ReminderEvent).where(ReminderEvent.activity_id == activity_id)
+        .order_by(ReminderEvent.fired_at, ReminderEvent.id)
+    ))
+
+
+class LifecycleHooks:
+    """What other routes tell the workflows: a meeting moved (its document deadline with it)."""
+
+    def __init__(self, app_state: Any) -> None:
+        self.state = app_state
+
+    async def meeting_changed(self, meeting_id: int) -> int:
+        async with self.state.sessionmaker() as session:
+            meeting = await session.get(Meeting, meeting_id)
+            activity_ids = await activities_targeting(session, meeting_id) if meeting else []
+        if not activity_ids:
+            return 0
+        client = self.state.temporal or await self.state.connect_temporal()
+        self.state.temporal = client
+        change = MeetingChange(meeting_id, meeting.document_deadline)  # type: ignore[union-attr]
+        for activity_id in activity_ids:
+            await send_update(client, self.state.settings, activity_id,
+                              ActivityLifecycle.meeting_changed, change)
+        return len(activity_ids)
