@@ -178,3 +178,32 @@ def token_list(email: Annotated[str, typer.Option(help="Email of the person.")])
 
 if __name__ == "__main__":  # `python -m api.cli` works before the package is installed
     app()
+
+
+@app.command()
+def migrate() -> None:
+    """Upgrade the database schema to the latest migration (alembic upgrade head)."""
+    from api.runner import migrate as upgrade
+
+    upgrade(get_settings().database_url)
+    typer.echo("database at the latest migration")
+
+
+@app.command()
+def worker() -> None:
+    """Run a Temporal worker for every workflow and activity of the service."""
+    from workflows.worker import main
+
+    main()
+
+
+@app.command()
+def up(
+    host: Annotated[str, typer.Option(help="Address the API listens on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the API.")] = 8000,
+    demo: Annotated[bool, typer.Option(help="Load the demo data set (shifted to today).")] = True,
+) -> None:
+    """Run the whole system on this machine: migrations, data, Temporal dev server, worker, API."""
+    from api.runner import up as run_everything
+
+    run_everything(get_settings(), host=host, port=port, demo=demo)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import time, timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     escalate_after_days: int = 7
     escalate_every_days: int = 7
     escalate_management_after_days: int = 30
+    reminder_time_utc: time = time(9, 0)
     report_draft_days_before_deadline: int = 14
 
     smtp_host: str = "127.0.0.1"

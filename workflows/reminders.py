@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
-REMINDER_HOUR = time(9, 0, tzinfo=UTC)
 
 
 class ReminderKind(StrEnum):
@@ -29,6 +28,7 @@ class ReminderPolicy:
     escalate_after_days: int = 7
     escalate_every_days: int = 7
     management_after_days: int = 30
+    time_of_day: time = time(9, 0)  # UTC
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,8 @@ class Reminder:
         return self.kind in (ReminderKind.BEFORE, ReminderKind.DUE, ReminderKind.SNOOZED)
 
 
-def fire_time(day: date) -> datetime:
-    return datetime.combine(day, REMINDER_HOUR)
+def fire_time(day: date, policy: ReminderPolicy) -> datetime:
+    return datetime.combine(day, policy.time_of_day, tzinfo=UTC)
 
 
 def plan(due_on: date, policy: ReminderPolicy, snoozed_until: date | None = None) -> Iterator[Reminder]:
@@ -59,17 +59,18 @@ def plan(due_on: date, policy: ReminderPolicy, snoozed_until: date | None = None
         if snoozed_until is not None and day < snoozed_until:
             continue
         kind = ReminderKind.DUE if days == 0 else ReminderKind.BEFORE
-        lead_reminders.append(Reminder(kind, fire_time(day), -days))
+        lead_reminders.append(Reminder(kind, fire_time(day, policy), -days))
     if snoozed_until is not None:
         lead_reminders.append(
-            Reminder(ReminderKind.SNOOZED, fire_time(snoozed_until), (snoozed_until - due_on).days)
+            Reminder(ReminderKind.SNOOZED, fire_time(snoozed_until, policy),
+                     (snoozed_until - due_on).days)
         )
     yield from sorted(lead_reminders, key=lambda r: (r.fire_at, r.kind != ReminderKind.SNOOZED))
 
     escalations = _escalation_days(policy)
     for days in escalations:
         kind = ReminderKind.MANAGEMENT if days >= policy.management_after_days else ReminderKind.ESCALATION
-        yield Reminder(kind, fire_time(due_on + timedelta(days=days)), days)
+        yield Reminder(kind, fire_time(due_on + timedelta(days=days), policy), days)
 
 
 def _escalation_days(policy: ReminderPolicy) -> Iterator[int]:

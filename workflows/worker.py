@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from api.observability import configure_logging
 from api.settings import Settings, get_settings
 from models.db import create_engine, session_factory
 from workflows.activities import LifecycleActivities
@@ -18,6 +19,7 @@ from workflows.client import connect
 from workflows.digest import DigestWorkflow
 from workflows.lifecycle import ActivityLifecycle
 from workflows.notifications import NotificationActivities
+from workflows.observability import worker_interceptors, worker_runtime
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +40,7 @@ def build_worker(
         task_queue=task_queue or settings.temporal_task_queue,
         workflows=[ActivityLifecycle, DigestWorkflow],
         activities=[*lifecycle.all(), *notifications.all()],
+        interceptors=worker_interceptors(),
         max_concurrent_activities=50,
         # Let in-flight DB writes and sends finish on shutdown rather than cancel them midway.
         graceful_shutdown_timeout=timedelta(seconds=10),
@@ -47,7 +50,7 @@ def build_worker(
 async def run_worker(settings: Settings | None = None) -> None:
     settings = settings or get_settings()
     engine = create_engine(settings.database_url)
-    client = await connect(settings)
+    client = await connect(settings, runtime=worker_runtime(settings))
     async with httpx.AsyncClient(timeout=settings.webhook_timeout_seconds) as http:
         worker = build_worker(client, settings, session_factory(engine), http)
         logger.info("worker polling task queue %s", settings.temporal_task_queue)
@@ -57,6 +60,11 @@ async def run_worker(settings: Settings | None = None) -> None:
             await engine.dispose()
 
 
+def main() -> None:
+    settings = get_settings()
+    configure_logging(settings)
+    asyncio.run(run_worker(settings))
+
+
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO)
-    asyncio.run(run_worker())
+    main()

