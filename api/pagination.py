@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from sqlalchemy import Select, and_, nulls_last, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.types import TypeDecorator
 
 from api.errors import DomainError
 
@@ -100,7 +101,10 @@ def _to_json(value: Any) -> Any:
 def _from_json(column: InstrumentedAttribute[Any], raw: Any) -> Any:
     if raw is None:
         return None
-    python_type = column.type.python_type
+    sql_type = column.type
+    if isinstance(sql_type, TypeDecorator):  # e.g. UTCDateTime: its own python_type is `object`
+        sql_type = sql_type.impl_instance
+    python_type = sql_type.python_type
     if python_type is datetime:
         value = datetime.fromisoformat(raw)
         if value.tzinfo is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
 
 class WriteModel(BaseModel):
@@ -34,8 +34,8 @@ def _attribute_of_each(name: str) -> Callable[[Any], Any]:
     return convert
 
 
-IdList = Annotated[list[int], BeforeValidator(_attribute_of_each("id"))]
-"""Related rows shown by id (members, watchers)."""
+IdList = Annotated[list[int], BeforeValidator(_attribute_of_each("id")), AfterValidator(sorted)]
+"""Related rows shown by id (members, watchers), ascending: their relationships are unordered."""
 
 CodeList = Annotated[list[str], BeforeValidator(_attribute_of_each("code"))]
 """Conventions (or other coded rows) shown by code."""

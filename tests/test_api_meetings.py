@@ -1,4 +1,4 @@
-"""Meetings over the API: CRUD, the computed document deadline, concurrency and the lifecycle hook."""
+"""Meetings over the API: CRUD, the computed document deadline, If-Match and the lifecycle hook."""
 
 from __future__ import annotations
 
@@ -35,7 +35,9 @@ class RecordingHooks:
             self.seen.append((meeting_id, meeting.document_deadline))
 
 
-async def test_meeting_round_trip_with_computed_deadline(client, people: People, reference_data) -> None:
+async def test_meeting_round_trip_with_computed_deadline(
+    client, people: People, reference_data
+) -> None:
     created = await client.post("/meetings", json=NEW_MEETING, headers=people.headers(ADMIN))
     assert created.status_code == 201, created.text
     body = created.json()
@@ -62,7 +64,9 @@ async def test_meeting_round_trip_with_computed_deadline(client, people: People,
 
 
 async def test_stale_if_match_is_refused_with_412(client, people: People, reference_data) -> None:
-    created = (await client.post("/meetings", json=NEW_MEETING, headers=people.headers(ADMIN))).json()
+    created = (
+        await client.post("/meetings", json=NEW_MEETING, headers=people.headers(ADMIN))
+    ).json()
     url = f"/meetings/{created['id']}"
     first = await client.patch(url, json={"venue": "Bonn"},
                                headers={**people.headers(ADMIN), "If-Match": 'W/"1"'})
@@ -81,7 +85,9 @@ async def test_moving_the_opening_tells_the_lifecycle_after_commit(
     app, client, people: People, reference_data
 ) -> None:
     hooks = app.state.lifecycle_hooks = RecordingHooks(reference_data)
-    created = (await client.post("/meetings", json=NEW_MEETING, headers=people.headers(ADMIN))).json()
+    created = (
+        await client.post("/meetings", json=NEW_MEETING, headers=people.headers(ADMIN))
+    ).json()
     url = f"/meetings/{created['id']}"
 
     await client.patch(url, json={"title": "Renamed"}, headers=people.headers(ADMIN))
@@ -119,13 +125,17 @@ async def test_bad_meeting_input_is_a_problem_naming_the_field(
 
     listed = (await client.get("/meetings", params={"q": "BC-17"}, headers=headers)).json()
     meeting_id = listed["items"][0]["id"]
-    null_title = await client.patch(f"/meetings/{meeting_id}", json={"title": None}, headers=headers)
+    null_title = await client.patch(
+        f"/meetings/{meeting_id}", json={"title": None}, headers=headers
+    )
     assert null_title.status_code == 422 and "title" in null_title.json()["detail"]
     missing = await client.patch("/meetings/999999", json={"title": "x"}, headers=headers)
     assert missing.status_code == 404
 
 
-async def test_meetings_filter_by_convention_and_kind(client, people: People, reference_data) -> None:
+async def test_meetings_filter_by_convention_and_kind(
+    client, people: People, reference_data
+) -> None:
     headers = people.headers(Role.OVERSIGHT)
     minamata = (await client.get("/meetings", params={"convention": "minamata", "limit": 200},
                                  headers=headers)).json()["items"]

@@ -32,9 +32,9 @@ SELF_AUTHENTICATED = {"/events/stream", "/me/calendar.ics"}
 of through a RoleGuard: anonymous callers get 401, every role is admitted."""
 
 DUMMY_ID = "999999"
-"""Path parameters other than `activity_id` point at nothing: a guard must answer before a loader."""
+"""Path parameters other than `activity_id` point at nothing: guards must answer before loaders."""
 STREAM_SECONDS = 3.0
-"""A route still answering after this long has passed its guard (a stream): it counts as admitted."""
+"""A route still answering after this long passed its guard (a stream): it counts as admitted."""
 
 
 @dataclass(frozen=True)

@@ -104,11 +104,12 @@ async def add_and_flush(session: AsyncSession, row: M) -> M:
 async def delete_row(session: AsyncSession, row: Any, if_match: str | None, *, label: str) -> None:
     """Delete after the If-Match check; 409 when other records still point at it."""
     check_if_match(if_match, row.version)
+    row_id = row.id  # the row cannot be read once the failed flush has spoiled the transaction
     await session.delete(row)
     try:
         await session.flush()
     except IntegrityError as exc:
         raise Conflict(
-            f"{label} {row.id} is still referenced by other records; detach or delete those first",
+            f"{label} {row_id} is still referenced by other records; detach or delete those first",
             code="still_referenced",
         ) from exc
