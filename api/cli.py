@@ -207,3 +207,15 @@ def up(
     from api.runner import up as run_everything
 
     run_everything(get_settings(), host=host, port=port, demo=demo)
+
+
+docs_app = typer.Typer(no_args_is_help=True, help="Documentation generated from the code.")
+app.add_typer(docs_app, name="docs")
+
+
+@docs_app.command("stages")
+def docs_stages() -> None:
+    """Print docs/stages.md: the stage machine table and its guards."""
+    from workflows.stages import markdown
+
+    typer.echo(markdown(), nl=False)

@@ -25,6 +25,8 @@ activity_conventions = Table(
     Base.metadata,
     Column("activity_id", ForeignKey("activities.id", ondelete="CASCADE"), primary_key=True),
     Column("convention_code", ForeignKey("conventions.code", ondelete="CASCADE"), primary_key=True),
+    # Dashboards filter by convention first.
+    Index("ix_activity_conventions_convention_code", "convention_code", "activity_id"),
 )
 
 activity_watchers = Table(
@@ -50,7 +52,7 @@ class Activity(TimestampMixin, Base):
     thematic_group_id: Mapped[int | None] = mapped_column(ForeignKey("bodies.id"), index=True)
     task_team_id: Mapped[int | None] = mapped_column(ForeignKey("task_teams.id"))
     lead_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
-    target_meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id"))
+    target_meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id"), index=True)
     closed_at_meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id"))
     single_convention_reason: Mapped[str | None] = mapped_column(Text)
     transition_count: Mapped[int] = mapped_column(default=0)

@@ -6,6 +6,7 @@ neither SQLAlchemy nor temporalio. Guards that need data receive an `ActivityFac
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -103,7 +104,17 @@ class TransitionError(Exception):
         self.status = status
 
 
-def _guard_think_synergies_first(facts: ActivityFacts) -> str | None:
+@dataclass(frozen=True)
+class Guard:
+    """A rule checked before a move: `applies` picks the moves, `check` says what is missing."""
+
+    name: str
+    description: str
+    applies: Callable[[Move], bool]
+    check: Callable[[ActivityFacts], str | None]
+
+
+def _think_synergies_first(facts: ActivityFacts) -> str | None:
     if len(facts.conventions) <= 1 and not (facts.single_convention_reason or "").strip():
         return (
             "think synergies first: an activity involving a single convention needs a recorded "
@@ -112,7 +123,7 @@ def _guard_think_synergies_first(facts: ActivityFacts) -> str | None:
     return None
 
 
-def _guard_task_team(facts: ActivityFacts) -> str | None:
+def _task_team(facts: ActivityFacts) -> str | None:
     missing = []
     if facts.task_team_lead_id is None:
         missing.append("a task team with a lead")
@@ -121,37 +132,46 @@ def _guard_task_team(facts: ActivityFacts) -> str | None:
     return f"entering task_team needs {' and '.join(missing)}" if missing else None
 
 
-def _guard_pilot_entry(facts: ActivityFacts) -> str | None:
+def _pilot_entry(facts: ActivityFacts) -> str | None:
     if not any(p.region and p.countries for p in facts.pilots):
         return "entering pilot_project needs at least one pilot project with a region and countries"
     return None
 
 
-def _guard_pilot_exit(facts: ActivityFacts) -> str | None:
+def _pilot_exit(facts: ActivityFacts) -> str | None:
     if not facts.pilots or not all((p.lessons_learned or "").strip() for p in facts.pilots):
         return "leaving pilot_project needs lessons learned recorded on every pilot project"
     return None
 
 
-def _guard_target_meeting(facts: ActivityFacts) -> str | None:
+def _target_meeting(facts: ActivityFacts) -> str | None:
     if facts.target_meeting_id is None:
         return "entering report_to_cop needs a target COP meeting (target_meeting_id)"
     return None
 
 
+_ENTERING = (MoveKind.FORWARD, MoveKind.SKIP_PILOT)
+
+GUARDS: tuple[Guard, ...] = (
+    Guard("think_synergies_first",
+          "leaving thematic_group (except to withdraw) with one convention needs a reason",
+          lambda m: m.source is Stage.THEMATIC_GROUP and m.target is not Stage.WITHDRAWN,
+          _think_synergies_first),
+    Guard("task_team_ready", "entering task_team needs a task team with a lead and an end date",
+          lambda m: m.target is Stage.TASK_TEAM and m.kind is MoveKind.FORWARD, _task_team),
+    Guard("pilot_defined",
+          "entering pilot_project needs a pilot project with a region and countries",
+          lambda m: m.target is Stage.PILOT_PROJECT and m.kind is MoveKind.FORWARD, _pilot_entry),
+    Guard("lessons_learned", "leaving pilot_project forward needs lessons learned on every pilot",
+          lambda m: m.source is Stage.PILOT_PROJECT and m.kind is MoveKind.FORWARD, _pilot_exit),
+    Guard("target_meeting", "entering report_to_cop needs a target COP meeting",
+          lambda m: m.target is Stage.REPORT_TO_COP and m.kind in _ENTERING, _target_meeting),
+)
+
+
 def guard_failures(move: Move, facts: ActivityFacts) -> list[str]:
-    """Every data guard that blocks `move`, in a stable order; empty when the move may go."""
-    failures: list[str] = []
-    if move.source is Stage.THEMATIC_GROUP and move.target is not Stage.WITHDRAWN:
-        failures.append(_guard_think_synergies_first(facts) or "")
-    if move.target is Stage.TASK_TEAM and move.kind is MoveKind.FORWARD:
-        failures.append(_guard_task_team(facts) or "")
-    if move.target is Stage.PILOT_PROJECT and move.kind is MoveKind.FORWARD:
-        failures.append(_guard_pilot_entry(facts) or "")
-    if move.source is Stage.PILOT_PROJECT and move.kind is MoveKind.FORWARD:
-        failures.append(_guard_pilot_exit(facts) or "")
-    if move.target is Stage.REPORT_TO_COP and move.kind in (MoveKind.FORWARD, MoveKind.SKIP_PILOT):
-        failures.append(_guard_target_meeting(facts) or "")
+    """Every data guard that blocks `move`, in table order; empty when the move may go."""
+    failures = (guard.check(facts) for guard in GUARDS if guard.applies(move))
     return [failure for failure in failures if failure]
 
 
@@ -235,6 +255,31 @@ def describe_table() -> list[dict[str, str | bool]]:
             "kind": move.kind.value,
             "reason_required": move.reason_required,
             "meeting_required": move.meeting_required,
+            "guards": ", ".join(guard.name for guard in GUARDS if guard.applies(move)),
         }
         for move in MOVES
     ]
+
+
+def markdown() -> str:
+    """docs/stages.md, generated from this module (`synergies docs stages`)."""
+    lines = [
+        "# The stage machine",
+        "",
+        "Generated from `workflows/stages.py` by `synergies docs stages`; a test keeps it in sync.",
+        "",
+        "Stages: " + " → ".join(f"`{s}`" for s in OPEN_STAGES)
+        + ", then terminal " + " or ".join(f"`{s}`" for s in sorted(TERMINAL_STAGES)) + ".",
+        f"Who moves: {', '.join(sorted(role.value for role in MOVERS))}.",
+        "",
+        "| from | to | kind | reason required | meeting required | guards |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in describe_table():
+        lines.append("| " + " | ".join(
+            str(row[key]).lower() if isinstance(row[key], bool) else f"{row[key]}" or "—"
+            for key in ("from", "to", "kind", "reason_required", "meeting_required", "guards")
+        ) + " |")
+    lines += ["", "## Guards", "", "| guard | rule |", "|---|---|"]
+    lines += [f"| `{guard.name}` | {guard.description} |" for guard in GUARDS]
+    return "\n".join(lines) + "\n"
