@@ -14,7 +14,6 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from workflows import search
     from workflows.events import Audience, EventType, NotificationEvent
-    from workflows.notifications import DELIVERY_RETRY_POLICY
     from workflows.messages import (
         AcknowledgeRequest,
         EditInput,
@@ -30,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         TransitionInput,
         TransitionOutput,
     )
+    from workflows.notifications import DELIVERY_RETRY_POLICY
     from workflows.reminders import Reminder, ReminderKind, next_wakeup
     from workflows.stages import Stage, TransitionError, check_transition
 

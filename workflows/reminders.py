@@ -13,7 +13,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
 
-
 class ReminderKind(StrEnum):
     BEFORE = "before"
     DUE = "due"

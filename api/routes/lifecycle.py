@@ -16,9 +16,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import Coordinator, ProgressWriter, Reader, SessionDep, SettingsDep, TemporalDep
 from api.errors import DomainError, problem_body
 from api.etag import IfMatch, set_etag
-from api.routes.activities import ActivityRead, CurrentActivity, ensure_progress_writer
+from api.routes.activities import (
+    ActivityRead,
+    CurrentActivity,
+    activity_read,
+    ensure_progress_writer,
+)
 from api.schemas import WriteModel
 from api.services import lifecycle
+from api.settings import Settings
+from models import Activity
 from workflows.stages import Stage, describe_table, evaluate_moves
 
 router = APIRouter(tags=["lifecycle"])
@@ -137,8 +144,8 @@ class ReminderRead(BaseModel):
     note: str | None
 
 
-def _activity_read(activity: object, response: Response) -> ActivityRead:
-    read = ActivityRead.model_validate(activity)
+def _activity_read(activity: Activity, settings: Settings, response: Response) -> ActivityRead:
+    read = activity_read(activity, settings)
     set_etag(response, read.version)
     return read
 
@@ -158,20 +165,20 @@ async def create_activity(
         session, temporal, settings, principal, lifecycle.ActivityDraft(**body.model_dump())
     )
     response.headers["Location"] = f"/activities/{activity.id}"
-    return _activity_read(activity, response)
+    return _activity_read(activity, settings, response)
 
 
 @router.patch("/activities/{activity_id}", response_model=ActivityRead,
               summary="Edit an activity (through its workflow; If-Match honoured)")
 async def update_activity(
-    body: ActivityUpdate, activity: CurrentActivity, principal: Coordinator, session: SessionDep,
+    body: ActivityUpdate, principal: Coordinator, activity: CurrentActivity, session: SessionDep,
     settings: SettingsDep, temporal: TemporalDep, response: Response, if_match: IfMatch = None,
 ) -> ActivityRead:
     updated = await lifecycle.edit_activity(
         session, temporal, settings, principal, activity, body.model_dump(exclude_unset=True),
         if_match,
     )
-    return _activity_read(updated, response)
+    return _activity_read(updated, settings, response)
 
 
 @router.post("/activities/{activity_id}/transitions", response_model=MoveResult,
@@ -185,13 +192,13 @@ async def move_activity(
         session, temporal, settings, principal, activity_id,
         lifecycle.MoveCommand(**body.model_dump()), idempotency_key,
     )
-    return MoveResult(activity=_activity_read(activity, response),
+    return MoveResult(activity=_activity_read(activity, settings, response),
                       transition=TransitionRead.model_validate(transition) if transition else None)
 
 
 @router.get("/activities/{activity_id}/transitions", response_model=list[TransitionRead],
             summary="The transition log of an activity")
-async def list_transitions(activity: CurrentActivity, principal: Reader, session: SessionDep) -> list[TransitionRead]:
+async def list_transitions(principal: Reader, activity: CurrentActivity, session: SessionDep) -> list[TransitionRead]:
     rows = await lifecycle.transitions_of(session, activity.id)
     return [TransitionRead.model_validate(row) for row in rows]
 
@@ -199,7 +206,7 @@ async def list_transitions(activity: CurrentActivity, principal: Reader, session
 @router.get("/activities/{activity_id}/transitions/allowed", response_model=list[AllowedMove],
             summary="The moves allowed now for the caller, with what blocks the others")
 async def allowed_transitions(
-    activity: CurrentActivity, principal: Reader, session: SessionDep
+    principal: Reader, activity: CurrentActivity, session: SessionDep
 ) -> list[AllowedMove]:
     facts = await lifecycle.gather_facts(session, activity)
     return [
@@ -234,7 +241,7 @@ async def bulk_move(
                     problem=problem_body(exc.status, exc.code, exc.detail, **exc.extra),
                 )
             result = MoveResult(
-                activity=ActivityRead.model_validate(activity),
+                activity=activity_read(activity, settings),
                 transition=TransitionRead.model_validate(transition) if transition else None,
             )
             return BulkMoveOutcome(activity_id=item.activity_id, status=200, result=result)
@@ -244,30 +251,30 @@ async def bulk_move(
 
 @router.get("/activities/{activity_id}/reminders", response_model=list[ReminderRead],
             summary="Reminders and escalations fired for an activity, with acknowledgements")
-async def list_reminders(activity: CurrentActivity, principal: Reader, session: SessionDep) -> list[ReminderRead]:
+async def list_reminders(principal: Reader, activity: CurrentActivity, session: SessionDep) -> list[ReminderRead]:
     return [ReminderRead.model_validate(row) for row in await lifecycle.reminders_of(session, activity.id)]
 
 
 @router.post("/activities/{activity_id}/reminders/acknowledge", response_model=ActivityRead,
              summary="Acknowledge the latest reminder (the lead, or a coordinator)")
 async def acknowledge_reminder(
-    body: AcknowledgeCreate, activity: CurrentActivity, principal: ProgressWriter,
+    body: AcknowledgeCreate, principal: ProgressWriter, activity: CurrentActivity,
     session: SessionDep, settings: SettingsDep, temporal: TemporalDep, response: Response,
 ) -> ActivityRead:
     await ensure_progress_writer(session, principal, activity)
     updated = await lifecycle.acknowledge(session, temporal, settings, principal, activity, body.note)
-    return _activity_read(updated, response)
+    return _activity_read(updated, settings, response)
 
 
 @router.post("/activities/{activity_id}/reminders/snooze", response_model=ActivityRead,
              summary="Snooze reminders until a date (recorded; escalations continue)")
 async def snooze_reminders(
-    body: SnoozeCreate, activity: CurrentActivity, principal: ProgressWriter,
+    body: SnoozeCreate, principal: ProgressWriter, activity: CurrentActivity,
     session: SessionDep, settings: SettingsDep, temporal: TemporalDep, response: Response,
 ) -> ActivityRead:
     await ensure_progress_writer(session, principal, activity)
     updated = await lifecycle.snooze(
         session, temporal, settings, principal, activity, body.until, body.note
     )
-    return _activity_read(updated, response)
+    return _activity_read(updated, settings, response)
 
