@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -133,9 +133,24 @@ def install_error_handlers(app: FastAPI) -> None:
                 503, "database_unavailable", "the database is unreachable; nothing was changed",
                 instance=request.url.path,
             )
+        if isinstance(exc, DataError):  # e.g. an id beyond PostgreSQL's integer range
+            return problem(
+                422, "value_out_of_range",
+                "a value in the request is out of range for the database (a number too large?)",
+                instance=request.url.path,
+            )
         logger.exception("database error")
         return problem(400, "database_rejected", "the database rejected the request",
                        instance=request.url.path)
+
+    @app.exception_handler(OverflowError)
+    async def number_out_of_range(request: Request, exc: OverflowError) -> JSONResponse:
+        # SQLite's driver raises this for an integer beyond 64 bits (an id, a filter value).
+        return problem(
+            422, "number_out_of_range",
+            "a number in the request is too large for the database (integers are 64-bit at most)",
+            instance=request.url.path,
+        )
 
     @app.exception_handler(OSError)
     async def connection_refused(request: Request, exc: OSError) -> JSONResponse:
