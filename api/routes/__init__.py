@@ -17,6 +17,7 @@ from api.routes.notifications import router as notifications_router
 from api.routes.people import router as people_router
 from api.routes.pilot_projects import router as pilot_projects_router
 from api.routes.provisions import router as provisions_router
+from api.routes.reports import router as reports_router
 from api.routes.task_teams import router as task_teams_router
 
 ROUTERS: list[APIRouter] = [
@@ -24,4 +25,5 @@ ROUTERS: list[APIRouter] = [
     thematic_groups_router, bodies_router, conventions_router, meetings_router,
     decisions_router, provisions_router, people_router,
     notifications_router, dashboard_router, events_router, calendar_router,
+    reports_router,
 ]

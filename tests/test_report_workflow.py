@@ -1,0 +1,182 @@
+"""The report draft workflow on the time-skipping server: a draft at the right simulated date."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from temporalio import activity
+from temporalio.worker import Worker
+
+from models import Meeting, StoredReport
+from tests.report_data import build_report_data
+from workflows.events import Audience, EventType, NotificationEvent
+from workflows.reports import (
+    DRAFT_HOUR_UTC,
+    ReportActivities,
+    ReportDraftWorkflow,
+    ensure_report_workflows,
+    report_workflow_id,
+)
+
+
+async def _drafted(handle: Any) -> bool:
+    return (await handle.query(ReportDraftWorkflow.status)).drafted_as_of is not None
+
+
+async def _until(check: Callable[[], Awaitable[bool]], seconds: float = 30) -> None:
+    """Wait (real time) for activities started by a fired timer to finish."""
+    for _ in range(int(seconds * 10)):
+        if await check():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
+class FakeNotifications:
+    """Stands in for NotificationActivities (same activity names): records what it was handed."""
+
+    def __init__(self) -> None:
+        self.events: list[NotificationEvent] = []
+        self.delivered: list[int] = []
+
+    @activity.defn(name="plan_deliveries")
+    async def plan_deliveries(self, event: NotificationEvent) -> list[int]:
+        self.events.append(event)
+        return [len(self.events) * 10 + 1, len(self.events) * 10 + 2]
+
+    @activity.defn(name="deliver")
+    async def deliver(self, delivery_id: int) -> str:
+        self.delivered.append(delivery_id)
+        return "sent"
+
+    @activity.defn(name="mark_delivery_failed")
+    async def mark_delivery_failed(self, delivery_id: int, error: str) -> None:
+        raise AssertionError(f"delivery {delivery_id} failed: {error}")
+
+
+async def _meeting_opening_on(db: Any, meeting_id: int, starts_on: date) -> date:
+    """Move the meeting to `starts_on`; returns its document deadline (six weeks before)."""
+    async with db() as session, session.begin():
+        await session.execute(
+            update(Meeting)
+            .where(Meeting.id == meeting_id)
+            .values(starts_on=starts_on, ends_on=starts_on + timedelta(days=4))
+        )
+    async with db() as session:
+        meeting = await session.get(Meeting, meeting_id)
+        assert meeting is not None
+        return meeting.document_deadline
+
+
+async def _stored(db: Any) -> list[StoredReport]:
+    async with db() as session:
+        return list(await session.scalars(select(StoredReport).order_by(StoredReport.format)))
+
+
+def _worker(env: Any, task_queue: str, db: Any, settings: Any, fake: FakeNotifications) -> Worker:
+    return Worker(
+        env.client,
+        task_queue=task_queue,
+        workflows=[ReportDraftWorkflow],
+        activities=[
+            *ReportActivities(db, settings).all(),
+            fake.plan_deliveries,
+            fake.deliver,
+            fake.mark_delivery_failed,
+        ],
+    )
+
+
+async def test_draft_is_stored_and_announced_two_weeks_before_the_deadline(
+    time_env, db, settings, task_queue
+) -> None:
+    data = await build_report_data(db)
+    today = (await time_env.get_current_time()).date()
+    deadline = await _meeting_opening_on(db, data.sc_cop5, today + timedelta(days=100))
+    await _meeting_opening_on(db, data.mc_cop2, today - timedelta(days=10))  # past: no workflow
+    fake = FakeNotifications()
+
+    async with _worker(time_env, task_queue, db, settings, fake):
+        started = await ensure_report_workflows(
+            time_env.client, db, settings, today=today, task_queue=task_queue
+        )
+        assert started == [report_workflow_id("SC-COP5")]
+        handle = time_env.client.get_workflow_handle_for(ReportDraftWorkflow.run, started[0])
+        draft_on = deadline - timedelta(days=settings.report_draft_days_before_deadline)
+        status = await handle.query(ReportDraftWorkflow.status)
+        assert (status.deadline, status.draft_on, status.drafted_as_of) == (deadline, draft_on, None)
+
+        # (handles from get_workflow_handle do not skip time on their own: env.sleep does)
+        fire_at = datetime.combine(draft_on, time(DRAFT_HOUR_UTC), tzinfo=UTC)
+        await time_env.sleep(fire_at - await time_env.get_current_time() - timedelta(hours=1))
+        assert (await handle.query(ReportDraftWorkflow.status)).drafted_as_of is None
+        assert await _stored(db) == []  # nothing an hour before the timer fires
+
+        await time_env.sleep(timedelta(hours=2))
+        await _until(lambda: _drafted(handle))
+        assert (await time_env.get_current_time()).date() == draft_on
+        assert len(await _stored(db)) == 2
+
+        await time_env.sleep(timedelta(days=15))  # past the deadline: the workflow completes
+        [result] = await handle.result()
+
+    assert result.as_of == draft_on
+    stored = await _stored(db)
+    assert [(s.format, s.as_of) for s in stored] == [("docx", draft_on), ("pdf", draft_on)]
+    assert stored[1].content.startswith(b"%PDF")
+    [event] = fake.events
+    assert event.type is EventType.REPORT_READY
+    assert event.audiences == (Audience.COORDINATORS,)
+    docx = next(s for s in stored if s.format == "docx")
+    assert event.link == f"/reports/stored/{docx.id}"
+    assert event.data["as_of"] == draft_on.isoformat() and event.due_on == deadline
+    assert sorted(fake.delivered) == [11, 12]
+
+
+async def test_moved_meeting_reschedules_the_draft(time_env, db, settings, task_queue) -> None:
+    data = await build_report_data(db)
+    today = (await time_env.get_current_time()).date()
+    first_deadline = await _meeting_opening_on(db, data.sc_cop5, today + timedelta(days=90))
+    fake = FakeNotifications()
+
+    async with _worker(time_env, task_queue, db, settings, fake):
+        [workflow_id] = await ensure_report_workflows(
+            time_env.client, db, settings, today=today, task_queue=task_queue
+        )
+        # the COP is postponed by a month: running ensure again re-times the same workflow
+        moved = await _meeting_opening_on(db, data.sc_cop5, today + timedelta(days=120))
+        assert moved == first_deadline + timedelta(days=30)
+        assert await ensure_report_workflows(
+            time_env.client, db, settings, today=today, task_queue=task_queue
+        ) == [workflow_id]
+        handle = time_env.client.get_workflow_handle_for(ReportDraftWorkflow.run, workflow_id)
+        assert (await handle.query(ReportDraftWorkflow.status)).deadline == moved
+        # first draft date: today + 34 days; the new one: today + 64 days
+        await time_env.sleep(timedelta(days=50))  # past the first draft date: nothing drafted
+        assert await _stored(db) == []
+        await time_env.sleep(timedelta(days=20))  # past the new draft date
+        await _until(lambda: _drafted(handle))
+        await time_env.sleep(timedelta(days=20))
+        results = await handle.result()
+
+    assert [r.as_of for r in results] == [moved - timedelta(days=14)]
+    assert {s.as_of for s in await _stored(db)} == {moved - timedelta(days=14)}
+    assert len(fake.events) == 1
+
+
+async def test_draft_activity_is_idempotent(db, settings) -> None:
+    from workflows.reports import DraftReportRequest
+
+    data = await build_report_data(db)
+    activities = ReportActivities(db, settings)
+    request = DraftReportRequest(meeting_id=data.sc_cop5, as_of=date(2010, 12, 31))
+    first = await activities.draft_report(request)
+    again = await activities.draft_report(request)
+    assert first == again
+    assert [d.format for d in first.drafts] == ["docx", "pdf"]
+    assert first.activities == 2
+    assert len(await _stored(db)) == 2

@@ -1,0 +1,404 @@
+"""COP progress reports: the record as it stood on a day, in the shape of the 2009 annex."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date
+from html.parser import HTMLParser
+from typing import Any
+
+import pytest
+from docx import Document
+from sqlalchemy import event
+
+from api.services.report_render import FORMATS, MEDIA_TYPES, ReportFormat, render
+from api.services.reports import (
+    ACTIONS_COLUMN,
+    PROVISION_COLUMN,
+    Report,
+    build_report,
+    format_meeting_dates,
+    report_to_dict,
+)
+from tests.report_data import (
+    MERCURY_TAKEN,
+    REPORTING_TAKEN,
+    SYMBOL_PREFIX,
+    WORKSHOP_LATE,
+    WORKSHOP_PLANNED,
+    WORKSHOP_TAKEN,
+    ReportData,
+    build_report_data,
+)
+from workflows.stages import Role
+
+END_2010 = date(2010, 12, 31)
+
+
+@pytest.fixture
+async def data(db) -> ReportData:
+    return await build_report_data(db)
+
+
+async def report_for(db, meeting: str | int, as_of: date) -> Report:
+    async with db() as session:
+        return await build_report(session, meeting, as_of)
+
+
+def docx_text(content: bytes) -> tuple[Any, list[str]]:
+    document = Document(io.BytesIO(content))
+    texts = [p.text for p in document.paragraphs]
+    for table in document.tables:
+        for row in table.rows:
+            for cell in row.cells:
+                texts.extend(p.text for p in cell.paragraphs)
+    return document, texts
+
+
+def entry(report_data: dict[str, Any], activity_id: int) -> dict[str, Any]:
+    for section in report_data["sections"]:
+        for sub in section["subsections"]:
+            for row in sub["provisions"]:
+                for item in row["activities"]:
+                    if item["id"] == activity_id:
+                        return item
+    raise AssertionError(f"activity {activity_id} not in the report")
+
+
+# --- the model ----------------------------------------------------------------------------------
+
+
+async def test_report_groups_provisions_with_activities_by_section_and_subsection(db, data) -> None:
+    report = await report_for(db, "SC-COP5", END_2010)
+
+    assert [s.heading for s in report.sections] == [
+        "I. Organizational issues in the field",
+        "II. Technical issues",
+    ]
+    assert [sub.heading for sub in report.sections[0].subsections] == [
+        "A. Coordination at the national level",
+    ]
+    technical = report.sections[1].subsections
+    assert [sub.heading for sub in technical] == ["A. National reporting"]
+    assert [row.label for row in technical[0].provisions] == ["(1)", "(1) (a)"]
+    # II.2 (no activity) and I.10 (its activity was created in 2011) are left out
+    codes = [row.element_code for _, _, row in report.rows()]
+    assert codes == ["SYN-I-4", "SYN-II-1", "SYN-II-1-a"]
+    assert report.header.document_symbol == f"{SYMBOL_PREFIX}INF/xx"
+    assert report.header.dates == "25–29 April 2011"
+    assert report.header.title == "Progress report on joint activities"
+
+
+async def test_report_rebuilds_stage_and_actions_as_they_stood(db, data) -> None:
+    report = await report_for(db, "SC-COP5", END_2010)
+    workshops = report.sections[0].subsections[0].provisions[0].activities[0]
+
+    assert workshops.stage == "pilot_project"
+    assert workshops.stage_due_on == date(2011, 9, 1)
+    assert workshops.overdue is False
+    assert [line.text for line in workshops.taken] == [WORKSHOP_TAKEN]  # not the 2011 one
+    assert [line.text for line in workshops.planned] == [WORKSHOP_PLANNED]
+    assert [(c.from_stage, c.to_stage) for c in workshops.history] == [
+        ("thematic_group", "task_team"),
+        ("task_team", "pilot_project"),
+    ]
+
+    before_any_move = await report_for(db, "SC-COP5", date(2010, 1, 20))
+    early = before_any_move.sections[0].subsections[0].provisions[0].activities[0]
+    assert early.stage == "thematic_group" and early.history == ()
+    assert [line.text for line in early.planned] == [WORKSHOP_PLANNED]
+
+
+async def test_action_entry_for_one_provision_appears_only_under_it(db, data) -> None:
+    report = await report_for(db, "SC-COP5", END_2010)
+    rows = {row.element_code: row for _, _, row in report.rows()}
+    assert rows["SYN-II-1"].activities[0].taken == ()
+    assert [line.text for line in rows["SYN-II-1-a"].activities[0].taken] == [REPORTING_TAKEN]
+
+
+async def test_overdue_when_the_stage_due_date_passed_on_the_as_of_day(db, data) -> None:
+    report = await report_for(db, "SC-COP5", date(2010, 8, 31))
+    workshops = report.sections[0].subsections[0].provisions[0].activities[0]
+    assert (workshops.stage, workshops.stage_due_on, workshops.overdue) == (
+        "task_team",
+        date(2010, 8, 1),
+        True,
+    )
+    assert report.summary["overdue"] == 1
+
+
+async def test_reports_before_and_after_a_transition_differ_by_exactly_that_transition(db, data) -> None:
+    before = report_to_dict(await report_for(db, "SC-COP5", date(2010, 8, 31)))
+    after = report_to_dict(await report_for(db, "SC-COP5", date(2010, 9, 1)))
+
+    for report_data in (before, after):
+        report_data["header"].pop("as_of")
+        report_data.pop("summary")  # counts derived from the stages compared below
+    old, new = entry(before, data.workshops), entry(after, data.workshops)
+    assert new["history"][:-1] == old["history"]
+    assert new["history"][-1] == {
+        "seq": 2,
+        "at": "2010-09-01T09:00:00+00:00",
+        "from_stage": "task_team",
+        "to_stage": "pilot_project",
+        "reason": None,
+        "meeting_code": None,
+        "due_on": "2011-09-01",
+    }
+    assert (new["stage"], new["stage_due_on"], new["overdue"]) == ("pilot_project", "2011-09-01", False)
+    # apply exactly that transition to the old report: the result is the new report
+    old.update(
+        stage="pilot_project",
+        stage_due_on="2011-09-01",
+        overdue=False,
+        history=[*old["history"], new["history"][-1]],
+    )
+    assert before == after
+
+
+async def test_minamata_meeting_report_has_only_mc_provisions(db, data) -> None:
+    report = await report_for(db, "MC-COP2", date(2018, 10, 1))
+    rows = list(report.rows())
+    assert [row.element_code for _, _, row in rows] == ["MC-2-11-1"]
+    assert rows[0][2].decisions == ("MC-2/11",)
+    assert [line.text for line in rows[0][2].activities[0].taken] == [MERCURY_TAKEN]
+    assert report.header.document_symbol == "UNEP/MC/COP.2/INF/xx"
+
+
+async def test_brs_report_leaves_out_minamata_provisions(db, data) -> None:
+    report = await report_for(db, data.sc_cop5, date(2018, 10, 1))
+    codes = [row.element_code for _, _, row in report.rows()]
+    assert "MC-2-11-1" not in codes
+    assert "SYN-I-10" in codes  # created in 2011, reported by 2018
+    assert WORKSHOP_LATE in [
+        line.text for _, _, row in report.rows() for a in row.activities for line in a.taken
+    ]
+
+
+async def test_report_runs_a_constant_number_of_queries(db, data, engine) -> None:
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        await report_for(db, "SC-COP5", date(2010, 8, 31))
+        few = len(statements)
+        statements.clear()
+        await report_for(db, "SC-COP5", date(2018, 1, 1))  # more activities in scope
+        many = len(statements)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+    assert few == many <= 10
+
+
+def test_meeting_dates_read_like_un_documents() -> None:
+    assert format_meeting_dates(date(2010, 2, 22), date(2010, 2, 24)) == "22–24 February 2010"
+    assert format_meeting_dates(date(2011, 4, 28), date(2011, 5, 10)) == "28 April–10 May 2011"
+    assert format_meeting_dates(date(2010, 12, 28), date(2011, 1, 2)) == ("28 December 2010–2 January 2011")
+
+
+# --- rendering ----------------------------------------------------------------------------------
+
+
+async def test_docx_has_word_headings_two_column_tables_actions_and_symbol(db, data) -> None:
+    report = await report_for(db, "SC-COP5", END_2010)
+    content, media_type, filename = render(report, "docx")
+
+    assert media_type == MEDIA_TYPES[ReportFormat.DOCX]
+    assert filename == "SC-COP5-progress-report-2010-12-31.docx"
+    document, texts = docx_text(content)
+    headings = {p.text: p.style.name for p in document.paragraphs if p.style.name.startswith("Heading")}
+    assert headings["I. Organizational issues in the field"] == "Heading 1"
+    assert headings["II. Technical issues"] == "Heading 1"
+    assert headings["A. Coordination at the national level"] == "Heading 2"
+    assert headings["A. National reporting"] == "Heading 2"
+    assert len(document.tables) == 2
+    for table in document.tables:
+        assert [cell.text for cell in table.rows[0].cells] == [PROVISION_COLUMN, ACTIONS_COLUMN]
+        assert all(len(row.cells) == 2 for row in table.rows)
+    joined = "\n".join(texts)
+    for _, _, row in report.rows():
+        assert row.text in joined
+    assert WORKSHOP_TAKEN in joined and WORKSHOP_PLANNED in joined and REPORTING_TAKEN in joined
+    assert WORKSHOP_LATE not in joined
+    section = document.sections[0]
+    assert section.different_first_page_header_footer
+    symbol = section.first_page_header.paragraphs[0]
+    assert symbol.text == "UNEP/POPS/COP.5/INF/xx"
+    assert symbol.alignment == 2  # WD_ALIGN_PARAGRAPH.RIGHT
+    assert "Progress report on joint activities" in joined
+
+
+async def test_every_format_renders_valid_output(db, data) -> None:
+    report = await report_for(db, "SC-COP5", END_2010)
+    outputs = {fmt: render(report, fmt) for fmt in FORMATS}
+
+    assert {fmt: media for fmt, (_, media, _) in outputs.items()} == {
+        fmt.value: MEDIA_TYPES[fmt] for fmt in ReportFormat
+    }
+    assert outputs["pdf"][0].startswith(b"%PDF")
+    assert outputs["docx"][0].startswith(b"PK")
+
+    html = outputs["html"][0].decode()
+    parser = _TagBalance()
+    parser.feed(html)
+    assert parser.unclosed == [] and parser.tables == 2
+    assert WORKSHOP_TAKEN in html and "UNEP/POPS/COP.5/INF/xx" in html
+    assert "<h2>I. Organizational issues in the field</h2>" in html
+
+    markdown = outputs["md"][0].decode()
+    assert markdown.count(f"| {PROVISION_COLUMN} | {ACTIONS_COLUMN} |") == 2
+    assert "## II. Technical issues" in markdown and "### A. National reporting" in markdown
+    assert WORKSHOP_TAKEN in markdown
+
+    rows = list(csv.DictReader(io.StringIO(outputs["csv"][0].decode())))
+    assert [(r["element_code"], int(r["activity_id"])) for r in rows] == [
+        ("SYN-I-4", data.workshops),
+        ("SYN-II-1", data.reporting),
+        ("SYN-II-1-a", data.reporting),
+    ]
+    assert rows[0]["stage"] == "pilot_project" and WORKSHOP_TAKEN in rows[0]["actions_taken"]
+
+    model = json.loads(outputs["json"][0])
+    assert model == report_to_dict(report)
+    assert model["header"]["as_of"] == "2010-12-31"
+
+
+async def test_empty_report_still_renders_every_format(db, data) -> None:
+    report = await report_for(db, "SC-COP5", date(2009, 1, 1))
+    assert report.sections == ()
+    for fmt in FORMATS:
+        content, _, _ = render(report, fmt)
+        assert content
+
+
+class _TagBalance(HTMLParser):
+    VOID = {"meta", "br", "link", "img", "hr", "input"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[str] = []
+        self.tables = 0
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag not in self.VOID:
+            self.stack.append(tag)
+        self.tables += tag == "table"
+
+    def handle_endtag(self, tag: str) -> None:
+        assert self.stack and self.stack[-1] == tag, f"</{tag}> closes {self.stack[-1:]}"
+        self.stack.pop()
+
+    @property
+    def unclosed(self) -> list[str]:
+        return self.stack
+
+
+# --- routes -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+async def test_route_serves_each_format_with_its_media_type(client, people, db, data, fmt) -> None:
+    response = await client.get(
+        "/reports/meetings/SC-COP5",
+        params={"format": fmt, "as_of": "2010-12-31"},
+        headers=people.headers(Role.OVERSIGHT),
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == MEDIA_TYPES[ReportFormat(fmt)]
+    assert f"SC-COP5-progress-report-2010-12-31.{fmt}" in response.headers["content-disposition"]
+    if fmt == "pdf":
+        assert response.content.startswith(b"%PDF")
+    if fmt == "docx":
+        _, texts = docx_text(response.content)
+        assert WORKSHOP_TAKEN in "\n".join(texts)
+
+
+@pytest.mark.parametrize(
+    ("accept", "fmt"),
+    [
+        ("application/pdf", "pdf"),
+        ("text/html,application/xhtml+xml;q=0.9,*/*;q=0.8", "html"),
+        ("text/csv;q=0.5, text/markdown", "md"),
+        (MEDIA_TYPES[ReportFormat.DOCX], "docx"),
+        ("*/*", "json"),
+    ],
+)
+async def test_route_negotiates_the_format_from_accept(client, people, db, data, accept, fmt) -> None:
+    response = await client.get(
+        f"/reports/meetings/{data.sc_cop5}",
+        params={"as_of": "2010-12-31"},
+        headers={**people.headers(Role.TASK_TEAM_LEAD), "Accept": accept},
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == MEDIA_TYPES[ReportFormat(fmt)]
+
+
+async def test_route_json_is_the_report_model_as_of_the_day(client, people, db, data) -> None:
+    response = await client.get(
+        "/reports/meetings/sc-cop5",
+        params={"format": "json", "as_of": "2010-08-31"},
+        headers=people.headers(Role.COORDINATOR),
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["header"]["as_of"] == "2010-08-31"
+    assert entry(body, data.workshops)["stage"] == "task_team"
+
+
+async def test_route_refuses_bad_input_with_problems(client, people, db, data) -> None:
+    headers = people.headers(Role.OVERSIGHT)
+    missing = await client.get("/reports/meetings/XX-COP99", headers=headers)
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+    assert "XX-COP99" in missing.json()["detail"]
+
+    bad_format = await client.get("/reports/meetings/SC-COP5", params={"format": "rtf"}, headers=headers)
+    assert bad_format.status_code == 422
+    assert all(fmt in bad_format.json()["detail"] for fmt in FORMATS)
+
+    bad_date = await client.get("/reports/meetings/SC-COP5", params={"as_of": "2010-02-30"}, headers=headers)
+    assert bad_date.status_code == 422 and "as_of" in bad_date.json()["detail"]
+
+    unacceptable = await client.get("/reports/meetings/SC-COP5", headers={**headers, "Accept": "image/png"})
+    assert unacceptable.status_code == 406
+    assert unacceptable.json()["formats"] == list(FORMATS)
+
+    anonymous = await client.get("/reports/meetings/SC-COP5")
+    assert anonymous.status_code == 401
+
+
+async def test_stored_reports_are_listed_and_downloaded(client, people, db, data) -> None:
+    from models import StoredReport
+
+    report = await report_for(db, "SC-COP5", END_2010)
+    content, media_type, _ = render(report, "docx")
+    async with db() as session, session.begin():
+        stored = StoredReport(
+            key="test/docx",
+            meeting_id=data.sc_cop5,
+            format="docx",
+            as_of=END_2010,
+            media_type=media_type,
+            content=content,
+        )
+        session.add(stored)
+    headers = people.headers(Role.TASK_TEAM_LEAD)
+
+    listing = await client.get("/reports/stored", params={"meeting": "SC-COP5"}, headers=headers)
+    assert listing.status_code == 200
+    [item] = listing.json()
+    assert item["meeting_code"] == "SC-COP5" and item["format"] == "docx"
+    assert item["size"] == len(content) and item["download"] == f"/reports/stored/{stored.id}"
+    assert (await client.get("/reports/stored", params={"meeting": "MC-COP2"}, headers=headers)).json() == []
+
+    download = await client.get(item["download"], headers=headers)
+    assert download.status_code == 200
+    assert download.content == content
+    assert download.headers["content-type"] == media_type
+    assert "SC-COP5-progress-report-2010-12-31.docx" in download.headers["content-disposition"]
+    assert (await client.get("/reports/stored/999999", headers=headers)).status_code == 404
