@@ -1,0 +1,155 @@
+"""Dashboard summary and overdue list on a generated database, beside the raw SQL they stand for.
+
+    .venv/bin/python -m bench.dashboard --url sqlite+aiosqlite:///bench/results/db/gen_100000.db
+
+Per backend, each figure is timed N times after warm-up (p50/p95):
+- service: `api.services.dashboard.summary()` / `overdue()` on one session (what the route runs);
+- http: GET /dashboard/summary and /dashboard/overdue in-process (httpx ASGITransport: auth, the
+  queries, pydantic and JSON), a reader token;
+- raw: the same aggregate written as plain SQL on the driver (text(), no ORM): the cell GROUP BY
+  (activities × conventions × thematic group) plus the per-stage GROUP BY for the summary; the count
+  and first 500 rows for the overdue list.
+Targets: p95 < 50 ms and service p95 <= 2x raw p95.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from datetime import date
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select, text
+
+from bench.common import Section, Timing, save
+from models import Activity, Person, Role, Transition
+from models.db import create_engine, session_factory
+
+RAW_SUMMARY_CELLS = """
+SELECT a.stage, ac.convention_code, a.thematic_group_id, b.code, b.name, count(*)
+FROM activities a
+LEFT JOIN activity_conventions ac ON ac.activity_id = a.id
+LEFT JOIN bodies b ON b.id = a.thematic_group_id
+GROUP BY a.stage, ac.convention_code, a.thematic_group_id, b.code, b.name
+"""
+RAW_SUMMARY_STAGES = "SELECT stage, count(*) FROM activities GROUP BY stage"
+RAW_OVERDUE_COUNT = """
+SELECT count(*) FROM activities
+WHERE stage IN ('thematic_group','task_team','pilot_project','report_to_cop') AND stage_due_on < :d
+"""
+RAW_OVERDUE_ROWS = """
+SELECT a.id, a.title, a.stage, a.stage_due_on, a.lead_id, p.name, a.thematic_group_id
+FROM activities a LEFT JOIN people p ON p.id = a.lead_id
+WHERE a.stage IN ('thematic_group','task_team','pilot_project','report_to_cop') AND a.stage_due_on < :d
+ORDER BY a.stage_due_on, a.id LIMIT 500
+"""
+
+
+async def _time(call: Any, n: int, warmup: int = 3) -> Timing:
+    for _ in range(warmup):
+        await call()
+    latencies = []
+    start = time.perf_counter()
+    for _ in range(n):
+        t0 = time.perf_counter()
+        await call()
+        latencies.append(time.perf_counter() - t0)
+    return Timing(latencies, time.perf_counter() - start)
+
+
+async def _token(url: str) -> str:
+    from api.security import issue_token
+
+    engine = create_engine(url)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            person = await session.scalar(select(Person).where(Person.email == "bench.reader@example.org"))
+            if person is None:
+                person = Person(name="Bench reader", email="bench.reader@example.org", role=Role.OVERSIGHT)
+                session.add(person)
+                await session.flush()
+            _, secret = await issue_token(session, person, name="bench")
+            return secret
+    finally:
+        await engine.dispose()
+
+
+async def run(url: str, n: int, section: Section, label: str) -> None:
+    from api.main import create_app
+    from api.services import dashboard as service
+    from api.settings import Settings
+
+    today = date.today()
+    where = service.DashboardFilter()
+    engine = create_engine(url)
+    maker = session_factory(engine)
+    async with maker() as session:
+        activities = await session.scalar(select(func.count()).select_from(Activity))
+        transitions = await session.scalar(select(func.count()).select_from(Transition))
+    section.notes.append(f"{label}: {activities:,} activities, {transitions:,} transitions")
+    print(f"{label}: {activities:,} activities, {transitions:,} transitions", flush=True)
+
+    async def in_session(fn: Any) -> Any:
+        async with maker() as session:
+            return await fn(session)
+
+    timings: dict[str, Timing] = {}
+    timings["summary service"] = await _time(lambda: in_session(lambda s: service.summary(s, where)), n)
+    timings["summary raw SQL"] = await _time(lambda: in_session(lambda s: _raw(s, RAW_SUMMARY_CELLS, RAW_SUMMARY_STAGES)), n)
+    timings["overdue service"] = await _time(
+        lambda: in_session(lambda s: service.overdue(s, where, as_of=today, limit=500)), n)
+    timings["overdue raw SQL"] = await _time(
+        lambda: in_session(lambda s: _raw(s, RAW_OVERDUE_COUNT, RAW_OVERDUE_ROWS, d=today)), n)
+    await engine.dispose()
+
+    token = await _token(url)
+    app = create_app(Settings(database_url=url, metrics_enabled=False, log_level="WARNING"))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench",
+                                     headers={"Authorization": f"Bearer {token}"}) as http:
+            async def get(path: str) -> None:
+                response = await http.get(path)
+                response.raise_for_status()
+
+            timings["summary http"] = await _time(lambda: get("/dashboard/summary"), n)
+            timings["overdue http"] = await _time(lambda: get("/dashboard/overdue"), n)
+
+    for name, timing in timings.items():
+        ms_p95 = timing.p95 * 1000
+        kind = name.split()[0]
+        is_target = not name.endswith("raw SQL")
+        section.add(f"{label} {name} p50", timing.p50 * 1000, "ms")
+        if is_target:
+            section.add(f"{label} {name} p95", ms_p95, "ms", target="< 50 ms", met=ms_p95 < 50)
+        else:
+            section.add(f"{label} {name} p95", ms_p95, "ms")
+        if name.endswith("service"):
+            raw = timings[f"{kind} raw SQL"].p95 * 1000
+            ratio = ms_p95 / raw if raw else float("nan")
+            section.add(f"{label} {kind} service / raw p95", ratio, "x", target="<= 2x", met=ratio <= 2)
+
+
+async def _raw(session: Any, *statements: str, **params: Any) -> None:
+    for statement in statements:
+        bound = {k: v for k, v in params.items() if f":{k}" in statement}
+        (await session.execute(text(statement), bound)).all()
+
+
+def main(urls: list[str] | None = None, n: int = 30) -> Section:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--url", action="append", default=[])
+    parser.add_argument("-n", type=int, default=n)
+    args = parser.parse_args([] if urls is not None else None)
+    section = Section("Dashboard")
+    for url in urls or args.url:
+        label = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
+        asyncio.run(run(url, args.n, section, label))
+    save(section, "dashboard")
+    return section
+
+
+if __name__ == "__main__":
+    main()

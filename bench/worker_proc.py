@@ -1,0 +1,40 @@
+"""The bench worker process: the service's own worker (`build_worker`, settings from the environment)
+plus, on `<task queue>-bare`, the bare reference workflow. Stopped with SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import httpx
+from temporalio.worker import Worker
+
+from api.settings import get_settings
+from bench.bare import TASK_QUEUE_SUFFIX, BareActivities, BareWorkflow
+from models.db import create_engine, session_factory
+from workflows.client import connect
+from workflows.worker import build_worker
+
+
+async def main() -> None:
+    settings = get_settings()
+    engine = create_engine(settings.database_url)
+    sessionmaker = session_factory(engine)
+    client = await connect(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with httpx.AsyncClient(timeout=settings.webhook_timeout_seconds) as http:
+        service = build_worker(client, settings, sessionmaker, http)
+        bare = Worker(client, task_queue=settings.temporal_task_queue + TASK_QUEUE_SUFFIX,
+                      workflows=[BareWorkflow], activities=[BareActivities(sessionmaker).write_row],
+                      max_concurrent_activities=50)
+        async with service, bare:
+            print("worker ready", flush=True)
+            await stop.wait()
+    await engine.dispose()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
