@@ -176,6 +176,47 @@ def token_list(email: Annotated[str, typer.Option(help="Email of the person.")])
     typer.echo("\n".join(lines) if lines else f"{email} has no tokens.")
 
 
+@app.command()
+def report(
+    meeting: Annotated[str, typer.Argument(help="Meeting id or code, e.g. SC-COP5.")],
+    format: Annotated[
+        str, typer.Option("--format", "-f", help="docx, html, md, pdf, csv or json.")
+    ] = "docx",
+    as_of: Annotated[
+        str | None, typer.Option(help="Report the record as of this day (YYYY-MM-DD; default today).")
+    ] = None,
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="File to write ('-' for stdout).")
+    ] = None,
+) -> None:
+    """Write a COP progress report on joint activities (the annex of the synergies note)."""
+    import sys
+    from datetime import UTC, date, datetime
+    from pathlib import Path
+
+    from api.services.report_render import FORMATS, render
+    from api.services.reports import build_report
+
+    if format not in FORMATS:
+        fail(f"unknown format {format!r}; formats: {', '.join(FORMATS)}")
+    try:
+        day = date.fromisoformat(as_of) if as_of else datetime.now(UTC).date()
+    except ValueError:
+        fail(f"--as-of {as_of!r} is not a date (YYYY-MM-DD)")
+
+    async def work(session: AsyncSession) -> tuple[bytes, str]:
+        content, _, filename = render(await build_report(session, meeting, day), format)
+        return content, filename
+
+    content, filename = run_in_transaction(work)
+    if output == "-":
+        sys.stdout.buffer.write(content)
+        return
+    target = Path(output or filename)
+    target.write_bytes(content)
+    typer.echo(f"wrote {target} ({len(content)} bytes, as of {day.isoformat()})")
+
+
 if __name__ == "__main__":  # `python -m api.cli` works before the package is installed
     app()
 
@@ -195,6 +236,35 @@ def worker() -> None:
     from workflows.worker import main
 
     main()
+
+
+@app.command()
+def check(
+    repair: Annotated[bool, typer.Option(help="Start missing workflows; restart drifted ones "
+                                              "from the database row.")] = False,
+) -> None:
+    """Compare every activity's database row with its Temporal workflow; report (and repair) drift."""
+    from api.services.consistency import check_all
+    from workflows.client import connect
+
+    settings = get_settings()
+
+    async def main() -> tuple[int, list[str], bool]:
+        engine = create_engine(settings.database_url)
+        try:
+            client = await connect(settings)
+            checked, drifts = await check_all(client, session_factory(engine), settings,
+                                              repair=repair)
+        finally:
+            await engine.dispose()
+        return checked, [d.line() for d in drifts], all(d.repaired for d in drifts)
+
+    checked, lines, repaired = asyncio.run(main())
+    for line in lines:
+        typer.echo(line)
+    typer.echo(f"{checked} activities checked, {len(lines)} with drift")
+    if lines and not repaired:
+        raise typer.Exit(1)
 
 
 @app.command()

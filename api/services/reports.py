@@ -390,7 +390,7 @@ async def build_report(
         return ActivityEntry(
             id=activity.id,
             title=activity.title,
-            conventions=tuple(activity.convention_codes),
+            conventions=tuple(c.acronym for c in activity.conventions),
             stage=stage,
             stage_due_on=due_on,
             overdue=overdue,
@@ -464,7 +464,7 @@ async def build_report(
         starts_on=meeting.starts_on,
         ends_on=meeting.ends_on,
         dates=format_meeting_dates(meeting.starts_on, meeting.ends_on),
-        conventions=tuple(meeting.convention_codes),
+        conventions=tuple(c.acronym for c in meeting.conventions),
         document_symbol=document_symbol(meeting, document_number),
         document_deadline=meeting.document_deadline,
         title=REPORT_TITLE,
