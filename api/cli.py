@@ -217,10 +217,6 @@ def report(
     typer.echo(f"wrote {target} ({len(content)} bytes, as of {day.isoformat()})")
 
 
-if __name__ == "__main__":  # `python -m api.cli` works before the package is installed
-    app()
-
-
 @app.command()
 def migrate() -> None:
     """Upgrade the database schema to the latest migration (alembic upgrade head)."""
@@ -236,6 +232,35 @@ def worker() -> None:
     from workflows.worker import main
 
     main()
+
+
+@app.command()
+def check(
+    repair: Annotated[bool, typer.Option(help="Start missing workflows; restart drifted ones "
+                                              "from the database row.")] = False,
+) -> None:
+    """Compare every activity's database row with its Temporal workflow; report (and repair) drift."""
+    from api.services.consistency import check_all
+    from workflows.client import connect
+
+    settings = get_settings()
+
+    async def main() -> tuple[int, list[str], bool]:
+        engine = create_engine(settings.database_url)
+        try:
+            client = await connect(settings)
+            checked, drifts = await check_all(client, session_factory(engine), settings,
+                                              repair=repair)
+        finally:
+            await engine.dispose()
+        return checked, [d.line() for d in drifts], all(d.repaired for d in drifts)
+
+    checked, lines, repaired = asyncio.run(main())
+    for line in lines:
+        typer.echo(line)
+    typer.echo(f"{checked} activities checked, {len(lines)} with drift")
+    if lines and not repaired:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -260,3 +285,7 @@ def docs_stages() -> None:
     from workflows.stages import markdown
 
     typer.echo(markdown(), nl=False)
+
+
+if __name__ == "__main__":  # `python -m api.cli` works before the package is installed
+    app()

@@ -29,6 +29,7 @@ from models.seed import load_demo_data, load_reference_data, shift_to_today
 from workflows import search
 from workflows.client import connect
 from workflows.digest import ensure_digest_schedule
+from workflows.reports import ensure_report_workflows
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICKSTART_TOKEN = "quickstart"
@@ -104,9 +105,11 @@ async def prepare_workflows(settings: Settings) -> None:
     client = await wait_for_temporal(settings)
     engine = create_engine(settings.database_url)
     try:
-        started = await ensure_workflows(client, session_factory(engine), settings)
+        sessionmaker = session_factory(engine)
+        started = await ensure_workflows(client, sessionmaker, settings)
+        drafts = await ensure_report_workflows(client, sessionmaker, settings)
         await ensure_digest_schedule(client, settings)
-        print(f"workflows: {started} open activities followed")
+        print(f"workflows: {started} open activities followed, {len(drafts)} COP reports scheduled")
     finally:
         await engine.dispose()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import time, timedelta
+from datetime import time
 from functools import lru_cache
 from pathlib import Path
 
@@ -83,9 +83,6 @@ class Settings(BaseSettings):
     def workflow_id(self, activity_id: int) -> str:
         return f"{self.workflow_id_prefix}{activity_id}"
 
-    def stage_due_delta(self, stage: str) -> timedelta | None:
-        days = self.stage_due_days.get(stage)
-        return timedelta(days=days) if days is not None else None
 
 
 @lru_cache

@@ -31,7 +31,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.notifications import DELIVERY_RETRY_POLICY
     from workflows.reminders import Reminder, ReminderKind, next_wakeup
-    from workflows.stages import Stage, TransitionError, check_transition
+    from workflows.stages import Stage, TransitionError, check_transition, due_on_entry
 
 # A move waits for its DB write; if the database stays down the update fails (API: 503).
 DB_WRITE = {
@@ -99,7 +99,10 @@ class ActivityLifecycle:
             self._check_move(request)
             state = self.state
             now = workflow.now()
-            due_on = self._due_on_entry(request.to, request, now.date())
+            due_on = due_on_entry(
+                request.to, now.date(), meeting_deadline=request.target_meeting_deadline,
+                stage_due_days=state.stage_due_days,
+            )
             written = await workflow.execute_activity(
                 "record_transition",
                 TransitionInput(
@@ -212,12 +215,6 @@ class ActivityLifecycle:
             )
         except TransitionError as exc:
             raise rejection(exc.code, exc.message, exc.status) from None
-
-    def _due_on_entry(self, stage: Stage, request: MoveRequest, today: date) -> date | None:
-        if stage is Stage.REPORT_TO_COP:
-            return request.target_meeting_deadline
-        days = self.state.stage_due_days.get(stage.value)
-        return today + timedelta(days=days) if days is not None and stage.is_open else None
 
     async def _apply_edit(self, expected_version: int, changes: dict, actor_id: int | None) -> None:
         result = await workflow.execute_activity(

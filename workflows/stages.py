@@ -6,9 +6,9 @@ neither SQLAlchemy nor temporalio. Guards that need data receive an `ActivityFac
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 
 
@@ -173,6 +173,17 @@ def guard_failures(move: Move, facts: ActivityFacts) -> list[str]:
     """Every data guard that blocks `move`, in table order; empty when the move may go."""
     failures = (guard.check(facts) for guard in GUARDS if guard.applies(move))
     return [failure for failure in failures if failure]
+
+
+def due_on_entry(
+    stage: Stage, entered_on: date, *, meeting_deadline: date | None, stage_due_days: Mapping[str, int]
+) -> date | None:
+    """report_to_cop is due at the target meeting's document deadline; other open stages a set
+    number of days after entry; closed and withdrawn are never due."""
+    if stage is Stage.REPORT_TO_COP:
+        return meeting_deadline
+    days = stage_due_days.get(stage.value) if stage.is_open else None
+    return entered_on + timedelta(days=days) if days is not None else None
 
 
 def find_move(source: Stage, target: Stage) -> Move | None:

@@ -20,6 +20,7 @@ from workflows.digest import DigestWorkflow
 from workflows.lifecycle import ActivityLifecycle
 from workflows.notifications import NotificationActivities
 from workflows.observability import worker_interceptors, worker_runtime
+from workflows.reports import ReportActivities, ReportDraftWorkflow
 
 logger = logging.getLogger(__name__)
 
@@ -35,11 +36,12 @@ def build_worker(
     """Every workflow and activity of the service on one task queue."""
     lifecycle = LifecycleActivities(sessionmaker)
     notifications = NotificationActivities(settings, sessionmaker, http)
+    reports = ReportActivities(sessionmaker, settings)
     return Worker(
         client,
         task_queue=task_queue or settings.temporal_task_queue,
-        workflows=[ActivityLifecycle, DigestWorkflow],
-        activities=[*lifecycle.all(), *notifications.all()],
+        workflows=[ActivityLifecycle, DigestWorkflow, ReportDraftWorkflow],
+        activities=[*lifecycle.all(), *notifications.all(), *reports.all()],
         interceptors=worker_interceptors(),
         max_concurrent_activities=50,
         # Let in-flight DB writes and sends finish on shutdown rather than cancel them midway.

@@ -6,7 +6,7 @@ from datetime import date
 from typing import Protocol
 
 from api.settings import Settings
-from workflows.stages import Stage
+from workflows.stages import Stage, due_on_entry
 
 
 class HasDocumentDeadline(Protocol):
@@ -19,11 +19,9 @@ def due_date_on_entry(
 ) -> date | None:
     """report_to_cop is due at the target meeting's document deadline; other open stages a set
     number of days after entry (Settings.stage_due_days); closed and withdrawn are never due."""
-    if stage is Stage.REPORT_TO_COP:
-        if meeting is None:
-            raise ValueError(
-                "report_to_cop is due at its target meeting's deadline: give the meeting"
-            )
-        return meeting.document_deadline
-    delta = settings.stage_due_delta(stage.value)
-    return entered_on + delta if delta is not None else None
+    if stage is Stage.REPORT_TO_COP and meeting is None:
+        raise ValueError("report_to_cop is due at its target meeting's deadline: give the meeting")
+    return due_on_entry(
+        stage, entered_on, meeting_deadline=meeting.document_deadline if meeting else None,
+        stage_due_days=settings.stage_due_days,
+    )

@@ -55,6 +55,7 @@ from workflows.messages import (
     SnoozeRequest,
 )
 from workflows.reminders import ReminderPolicy
+from workflows.reports import ensure_report_workflow
 from workflows.stages import ActivityFacts, PilotFacts, Stage, TransitionError, check_transition
 
 
@@ -423,15 +424,18 @@ class LifecycleHooks:
         self.state = app_state
 
     async def meeting_changed(self, meeting_id: int) -> int:
+        """Re-time the report drafts and the report_to_cop due dates that follow the meeting."""
         async with self.state.sessionmaker() as session:
             meeting = await session.get(Meeting, meeting_id)
-            activity_ids = await activities_targeting(session, meeting_id) if meeting else []
-        if not activity_ids:
-            return 0
+            if meeting is None:
+                return 0
+            activity_ids = await activities_targeting(session, meeting_id)
         client = self.state.temporal or await self.state.connect_temporal()
         self.state.temporal = client
-        change = MeetingChange(meeting_id, meeting.document_deadline)  # type: ignore[union-attr]
+        settings: Settings = self.state.settings
+        if meeting.document_deadline >= utcnow().date():
+            await ensure_report_workflow(client, meeting, settings)
+        change = MeetingChange(meeting_id, meeting.document_deadline)
         for activity_id in activity_ids:
-            await send_update(client, self.state.settings, activity_id,
-                              ActivityLifecycle.meeting_changed, change)
+            await send_update(client, settings, activity_id, ActivityLifecycle.meeting_changed, change)
         return len(activity_ids)
