@@ -12,9 +12,11 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import select, update
@@ -32,6 +34,7 @@ from workflows.digest import ensure_digest_schedule
 from workflows.reports import ensure_report_workflows
 
 ROOT = Path(__file__).resolve().parent.parent
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 QUICKSTART_TOKEN = "quickstart"
 ADMIN_EMAIL = "demo.admin@brs.example.org"
 
@@ -61,6 +64,25 @@ def dev_server_command(settings: Settings) -> list[str]:
         "--namespace", settings.temporal_namespace, "--log-level", "error",
         *search.cli_flags(),
     ]
+
+
+def mail_catcher_command(settings: Settings) -> list[str]:
+    """A local SMTP server that keeps every mail in a Maildir, so notifications can be read."""
+    return [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"{settings.smtp_host}:{settings.smtp_port}",
+            "-c", "aiosmtpd.handlers.Mailbox", str(settings.data_dir / "mailbox")]
+
+
+def wait_for_http(url: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{url} did not answer within {timeout:.0f} s")
+        time.sleep(0.3)
 
 
 async def wait_for_temporal(settings: Settings, timeout: float = 60.0) -> Client:
@@ -153,16 +175,20 @@ def up(settings: Settings, *, host: str, port: int, demo: bool) -> None:
                SYNERGIES_PUBLIC_URL=f"http://{host}:{port}")
     supervisor = Supervisor()
     try:
+        if settings.smtp_host in LOCAL_HOSTS:
+            supervisor.start("mail", mail_catcher_command(settings), env)
         supervisor.start("temporal", dev_server_command(settings), env)
         asyncio.run(prepare_workflows(settings))
         supervisor.start("worker", [sys.executable, "-m", "workflows.worker"], env)
         supervisor.start("api", [sys.executable, "-m", "uvicorn", "api.main:app", "--host", host,
                                  "--port", str(port), "--no-access-log"], env)
+        wait_for_http(f"http://{host}:{port}/health")
         print(
             f"\nSynergies Tracker is running.\n"
             f"  API:         http://{host}:{port}  (OpenAPI: http://{host}:{port}/docs)\n"
             f"  Dashboard:   http://{host}:{port}/dashboard?token={token}\n"
             f"  Temporal UI: http://{host}:{settings.temporal_ui_port}\n"
+            f"  Mail:        {settings.data_dir / 'mailbox'} (what the local SMTP catcher received)\n"
             f"  Admin token: {token}\n"
             f"  Try: curl -H 'Authorization: Bearer {token}' http://{host}:{port}/activities\n"
             f"Press Ctrl-C to stop.\n",
