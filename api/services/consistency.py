@@ -1,0 +1,117 @@
+"""`synergies check [--repair]`: does every activity's workflow agree with its database row?
+
+The database is the record: the workflow of an open activity must be running and carry the row's
+stage, version, transition count and due date; a closed or withdrawn activity has no running
+workflow left behind in an open stage. `repair` starts missing workflows and replaces a workflow
+whose state differs from the row (terminate, then start from the row: `initial_state`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.services.lifecycle import start_workflow
+from api.settings import Settings
+from models import Activity
+from workflows.lifecycle import ActivityLifecycle
+from workflows.messages import LifecycleState
+from workflows.stages import Stage
+
+
+class DriftKind(StrEnum):
+    MISSING_WORKFLOW = "missing_workflow"
+    STATE_MISMATCH = "state_mismatch"
+    RUNNING_FOR_CLOSED = "running_for_closed"
+
+
+@dataclass
+class Drift:
+    activity_id: int
+    workflow_id: str
+    kind: DriftKind
+    detail: str
+    repaired: bool = False
+
+    def line(self) -> str:
+        done = " (repaired)" if self.repaired else ""
+        return f"activity {self.activity_id} [{self.workflow_id}] {self.kind}: {self.detail}{done}"
+
+
+def _row_state(activity: Activity) -> tuple[str, int, int, object]:
+    return (str(activity.stage), activity.version, activity.transition_count, activity.stage_due_on)
+
+
+def _workflow_state(state: LifecycleState) -> tuple[str, int, int, object]:
+    return (state.stage.value, state.version, state.seq, state.due_on)
+
+
+def _describe(values: tuple[str, int, int, object]) -> str:
+    stage, version, seq, due_on = values
+    return f"stage={stage} version={version} transitions={seq} due={due_on}"
+
+
+async def _running_state(client: Client, workflow_id: str) -> LifecycleState | None:
+    """The state of the running workflow, or None when there is none (never started or ended)."""
+    handle = client.get_workflow_handle(workflow_id)
+    try:
+        description = await handle.describe()
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+    if description.status != WorkflowExecutionStatus.RUNNING:
+        return None
+    return await handle.query(ActivityLifecycle.current)
+
+
+async def check_activity(
+    client: Client, settings: Settings, activity: Activity, *, repair: bool = False
+) -> Drift | None:
+    workflow_id = settings.workflow_id(activity.id)
+    state = await _running_state(client, workflow_id)
+    row = _row_state(activity)
+    is_open = Stage(activity.stage).is_open
+    drift: Drift | None = None
+    if state is None:
+        if is_open:
+            drift = Drift(activity.id, workflow_id, DriftKind.MISSING_WORKFLOW,
+                          f"no running workflow for an open activity ({_describe(row)})")
+    elif not is_open:
+        if state.stage.is_open:
+            drift = Drift(activity.id, workflow_id, DriftKind.RUNNING_FOR_CLOSED,
+                          f"the activity is {activity.stage} but its workflow is running in "
+                          f"{state.stage.value}")
+    elif _workflow_state(state) != row:
+        drift = Drift(activity.id, workflow_id, DriftKind.STATE_MISMATCH,
+                      f"database {_describe(row)}; workflow {_describe(_workflow_state(state))}")
+    if drift is None or not repair:
+        return drift
+    if state is not None:
+        await client.get_workflow_handle(workflow_id).terminate(
+            f"synergies check --repair: {drift.kind}"
+        )
+    if is_open:
+        await start_workflow(client, settings, activity)
+    drift.repaired = True
+    return drift
+
+
+async def check_all(
+    client: Client, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings,
+    *, repair: bool = False,
+) -> tuple[int, list[Drift]]:
+    """(activities checked, drifts found) over every activity, in id order."""
+    async with sessionmaker() as session:
+        activities = list(await session.scalars(select(Activity).order_by(Activity.id)))
+    drifts = []
+    for activity in activities:
+        drift = await check_activity(client, settings, activity, repair=repair)
+        if drift is not None:
+            drifts.append(drift)
+    return len(activities), drifts
