@@ -147,11 +147,22 @@ async def test_worker_runtime_serves_temporal_sdk_metrics(temporal_env: Workflow
     assert 'service="synergies-tracker"' in text
 
 
-# The "moves" counter after a real move (lead engineer, once moves exist):
-#
-# async def test_a_move_increments_the_moves_counter(client, people, ...):
-#     before = await metric(client, "synergies_moves_total",
-#                           from_stage="thematic_group", to_stage="task_team")
-#     <move an activity thematic_group -> task_team through the API>
-#     assert await metric(client, "synergies_moves_total",
-#                         from_stage="thematic_group", to_stage="task_team") == before + 1
+async def test_a_move_increments_the_moves_counter(client, people, lifecycle_worker,
+                                                   reference_data) -> None:
+    from workflows.stages import Role
+
+    labels = {"from_stage": "thematic_group", "to_stage": "withdrawn"}
+    before = await metric(client, "synergies_moves_total", **labels)
+    created = await client.post(
+        "/activities", json={"title": "Counted", "provisions": ["BRS/SYN/I.A.4"]},
+        headers=people.headers(Role.COORDINATOR),
+    )
+    assert created.status_code == 201, created.text
+    activity = created.json()
+    moved = await client.post(
+        f"/activities/{activity['id']}/transitions",
+        json={"to": "withdrawn", "expected_version": activity["version"], "reason": "merged"},
+        headers=people.headers(Role.COORDINATOR),
+    )
+    assert moved.status_code == 200, moved.text
+    assert await metric(client, "synergies_moves_total", **labels) == before + 1

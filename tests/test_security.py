@@ -1,0 +1,86 @@
+"""Security properties that no other test file owns.
+
+Covered elsewhere, not repeated here: the role matrix of every route (tests/test_role_matrix.py,
+which reads the guards from the routes themselves, so new routes are covered automatically),
+webhook URL validation (tests/test_notifications_api.py), no secrets in logs (tests/test_logging.py).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+
+from api.security import hash_token, revoke_token
+from api.settings import Settings
+from models import ApiToken
+from tests.conftest import People
+from workflows.stages import Role
+
+
+async def test_tokens_are_stored_only_as_digests(people: People, db) -> None:
+    async with db() as session:
+        rows = (await session.execute(text("SELECT * FROM api_tokens"))).mappings().all()
+    assert len(rows) == len(people.tokens)
+    stored = {str(value) for row in rows for value in row.values()}
+    for token in people.tokens.values():
+        assert token not in stored
+        assert not any(token in value for value in stored)
+        assert hash_token(token) in stored
+
+
+async def test_a_revoked_token_is_refused(client, people: People, db) -> None:
+    headers = people.headers(Role.COORDINATOR)
+    assert (await client.get("/me", headers=headers)).status_code == 200
+    async with db() as session, session.begin():
+        row = await session.scalar(select(ApiToken).where(
+            ApiToken.token_hash == hash_token(people.tokens[Role.COORDINATOR])))
+        assert await revoke_token(session, row.id)
+    response = await client.get("/me", headers=headers)
+    assert response.status_code == 401
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert "revoked" in response.json()["detail"]
+
+
+async def test_repeated_failed_authentication_is_rate_limited(
+    client, people: People, settings: Settings
+) -> None:
+    limit = settings.auth_failures_per_minute
+    bad = {"Authorization": "Bearer syn_not-a-real-token"}
+    for _ in range(limit):
+        assert (await client.get("/me", headers=bad)).status_code == 401
+    blocked = await client.get("/me", headers=bad)
+    assert blocked.status_code == 429
+    assert blocked.headers["content-type"].startswith("application/problem+json")
+    body = blocked.json()
+    assert body["code"] == "too_many_auth_failures" and body["status"] == 429
+    assert {"type", "title", "detail"} <= body.keys()
+
+
+PIP_AUDIT = Path(sys.executable).parent / "pip-audit"
+
+
+@pytest.mark.skipif(os.environ.get("SYNERGIES_PIP_AUDIT") != "1",
+                    reason="needs the vulnerability service (network access): run with "
+                           "SYNERGIES_PIP_AUDIT=1 (CI on a networked runner)")
+def test_installed_packages_have_no_known_vulnerabilities() -> None:
+    result = subprocess.run(
+        [str(PIP_AUDIT), "--progress-spinner", "off", "--skip-editable"],
+        capture_output=True, text=True, timeout=300,
+    )
+    output = result.stdout + result.stderr
+    if "ConnectionError" in output or "Max retries exceeded" in output or "Name or service" in output:
+        pytest.fail(f"pip-audit could not reach the vulnerability service:\n{output[-2000:]}")
+    assert result.returncode == 0, f"pip-audit found vulnerable packages:\n{output[-4000:]}"
+    # pip-audit exits 0 with "No known vulnerabilities found" even when the service knew none of
+    # the packages (an offline mirror): every package it could not audit is a failure here.
+    unaudited = [line.split()[0] for line in output.splitlines() if "could not be audited" in line]
+    assert not unaudited, (
+        f"pip-audit could not audit {len(unaudited)} packages (is the vulnerability service "
+        f"reachable?): {', '.join(unaudited[:20])}"
+    )
