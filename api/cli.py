@@ -264,35 +264,6 @@ def check(
 
 
 @app.command()
-def check(
-    repair: Annotated[bool, typer.Option(help="Start missing workflows; restart drifted ones "
-                                              "from the database row.")] = False,
-) -> None:
-    """Compare every activity's database row with its Temporal workflow; report (and repair) drift."""
-    from api.services.consistency import check_all
-    from workflows.client import connect
-
-    settings = get_settings()
-
-    async def main() -> tuple[int, list[str], bool]:
-        engine = create_engine(settings.database_url)
-        try:
-            client = await connect(settings)
-            checked, drifts = await check_all(client, session_factory(engine), settings,
-                                              repair=repair)
-        finally:
-            await engine.dispose()
-        return checked, [d.line() for d in drifts], all(d.repaired for d in drifts)
-
-    checked, lines, repaired = asyncio.run(main())
-    for line in lines:
-        typer.echo(line)
-    typer.echo(f"{checked} activities checked, {len(lines)} with drift")
-    if lines and not repaired:
-        raise typer.Exit(1)
-
-
-@app.command()
 def up(
     host: Annotated[str, typer.Option(help="Address the API listens on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port of the API.")] = 8000,
