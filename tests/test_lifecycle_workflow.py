@@ -142,3 +142,29 @@ async def test_reminders_fire_at_simulated_times_and_escalate_weekly(time_env, d
         ))
     assert time_settings.management_group_email in escalation_targets
     assert time_settings.coordinators_group_email in escalation_targets
+
+
+async def test_long_lived_workflow_continues_as_new_keeping_its_state(time_env, db, people, time_settings):
+    now = await time_env.get_current_time()
+    activity = await make_activity(db, at=now, lead_id=people[Role.TASK_TEAM_LEAD].id,
+                                   due_on=(now + timedelta(days=60)).date())
+    workflow_id = time_settings.workflow_id(activity.id)
+    async with running_worker(time_env.client, time_settings, db):
+        state = lifecycle.initial_state(activity, time_settings)
+        state.max_updates_per_run = 2
+        await time_env.client.start_workflow(ActivityLifecycle.run, state, id=workflow_id,
+                                             task_queue=time_settings.temporal_task_queue)
+        first_run = (await time_env.client.get_workflow_handle(workflow_id).describe()).run_id
+        version = activity.version
+        for n in range(5):
+            version = (await edit(time_env.client, time_settings, activity.id, version,
+                                  description=f"revision {n}")).version
+        try:
+            described = await time_env.client.get_workflow_handle(workflow_id).describe()
+            current = await time_env.client.get_workflow_handle(workflow_id).query(ActivityLifecycle.current)
+        finally:
+            await stop(time_env, time_settings, activity.id)
+    assert described.run_id != first_run
+    assert current.version == version and current.due_on == activity.stage_due_on
+    async with db() as session:
+        assert (await session.get_one(Activity, activity.id)).description == "revision 4"

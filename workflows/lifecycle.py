@@ -49,7 +49,6 @@ DB_BACKGROUND = {
     "start_to_close_timeout": timedelta(seconds=30),
     "retry_policy": RetryPolicy(maximum_interval=timedelta(minutes=5)),
 }
-UPDATES_BEFORE_CONTINUE_AS_NEW = 500
 
 
 def rejection(code: str, message: str, status: int) -> ApplicationError:
@@ -77,7 +76,7 @@ class ActivityLifecycle:
             await self._fire_due_reminder()
             if not self.state.stage.is_open:
                 break
-            if self._updates >= UPDATES_BEFORE_CONTINUE_AS_NEW or (
+            if self._updates >= self.state.max_updates_per_run or (
                 workflow.info().is_continue_as_new_suggested()
             ):
                 await self._settle()
@@ -254,7 +253,8 @@ class ActivityLifecycle:
         self._wake = False
         try:
             await workflow.wait_condition(
-                lambda: self._wake or bool(self._outbox) or not self.state.stage.is_open,
+                lambda: self._wake or bool(self._outbox) or not self.state.stage.is_open
+                or self._updates >= self.state.max_updates_per_run,
                 timeout=timeout,
             )
         except TimeoutError:
@@ -312,7 +312,6 @@ class ActivityLifecycle:
         self, type_: EventType, *, key: str, title: str, body: str, audiences: tuple[Audience, ...]
     ) -> None:
         state = self.state
-        state.event_seq += 1
         self._outbox.append(
             NotificationEvent(
                 key=f"{workflow.info().workflow_id}/{key}", type=type_, title=title, body=body,

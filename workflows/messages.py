@@ -26,8 +26,9 @@ class LifecycleState:
     policy: ReminderPolicy = field(default_factory=ReminderPolicy)
     reminder_watermark: datetime | None = None
     snoozed_until: date | None = None
-    event_seq: int = 0
     search_attributes: bool = True
+    # The server caps a run at 2,000 updates; a new run (continue-as-new) starts well before.
+    max_updates_per_run: int = 500
 
 
 @dataclass
