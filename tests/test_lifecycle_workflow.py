@@ -168,3 +168,54 @@ async def test_long_lived_workflow_continues_as_new_keeping_its_state(time_env, 
     assert current.version == version and current.due_on == activity.stage_due_on
     async with db() as session:
         assert (await session.get_one(Activity, activity.id)).description == "revision 4"
+
+
+async def fired_reminders(db, activity_id):
+    async with db() as session:
+        rows = await session.scalars(
+            select(ReminderEvent).where(ReminderEvent.activity_id == activity_id,
+                                        ReminderEvent.kind != "response")
+            .order_by(ReminderEvent.fired_at)
+        )
+        return [(row.kind, row.due_on) for row in rows]
+
+
+async def test_moving_the_due_date_reschedules_and_leaving_the_stage_cancels(
+    time_env, db, people, time_settings
+):
+    now = await time_env.get_current_time()
+    old_due, new_due = (now + timedelta(days=20)).date(), (now + timedelta(days=40)).date()
+    activity = await make_activity(db, at=now, lead_id=people[Role.TASK_TEAM_LEAD].id, due_on=old_due)
+    async with running_worker(time_env.client, time_settings, db):
+        await lifecycle.start_workflow(time_env.client, time_settings, activity)
+        await time_env.sleep(timedelta(days=7))
+        outcome = await edit(time_env.client, time_settings, activity.id, activity.version,
+                             stage_due_on=new_due)
+        await time_env.sleep(timedelta(days=18))
+        assert await fired_reminders(db, activity.id) == [("before-14", old_due)]
+        await time_env.sleep(timedelta(days=16))
+        await move(time_env.client, time_settings, activity.id, db, Stage.WITHDRAWN,
+                   outcome.version, reason="merged into another activity")
+        await time_env.sleep(timedelta(days=30))
+    assert await fired_reminders(db, activity.id) == [
+        ("before-14", old_due), ("before-14", new_due), ("before-3", new_due), ("due+0", new_due),
+    ]
+
+
+async def test_a_snooze_holds_lead_reminders_until_its_date(time_env, db, people, time_settings):
+    from workflows.messages import SnoozeRequest
+
+    now = await time_env.get_current_time()
+    due = (now + timedelta(days=20)).date()
+    lead = people[Role.TASK_TEAM_LEAD]
+    activity = await make_activity(db, at=now, lead_id=lead.id, due_on=due)
+    async with running_worker(time_env.client, time_settings, db):
+        await lifecycle.start_workflow(time_env.client, time_settings, activity)
+        await lifecycle.send_update(time_env.client, time_settings, activity.id,
+                                    ActivityLifecycle.snooze,
+                                    SnoozeRequest(lead.id, (now + timedelta(days=10)).date(), "mission"))
+        try:
+            await time_env.sleep(timedelta(days=18))
+        finally:
+            await stop(time_env, time_settings, activity.id)
+    assert await fired_reminders(db, activity.id) == [("snoozed-10", due), ("before-3", due)]
