@@ -4,7 +4,10 @@ plus, on `<task queue>-bare`, the bare reference workflow. Stopped with SIGINT."
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+from datetime import timedelta
+from typing import Any
 
 import httpx
 from temporalio.worker import Worker
@@ -14,6 +17,24 @@ from bench.bare import TASK_QUEUE_SUFFIX, BareActivities, BareWorkflow
 from models.db import create_engine, session_factory
 from workflows.client import connect
 from workflows.worker import build_worker
+
+
+def _worker_with_cache(client: Any, settings: Any, sessionmaker: Any, http: Any, cached: int) -> Worker:
+    """`workflows.worker.build_worker` with `max_cached_workflows` set (it does not take one)."""
+    from workflows.activities import LifecycleActivities
+    from workflows.digest import DigestWorkflow
+    from workflows.lifecycle import ActivityLifecycle
+    from workflows.notifications import NotificationActivities
+    from workflows.observability import worker_interceptors
+
+    return Worker(
+        client, task_queue=settings.temporal_task_queue,
+        workflows=[ActivityLifecycle, DigestWorkflow],
+        activities=[*LifecycleActivities(sessionmaker).all(),
+                    *NotificationActivities(settings, sessionmaker, http).all()],
+        interceptors=worker_interceptors(), max_concurrent_activities=50,
+        graceful_shutdown_timeout=timedelta(seconds=10), max_cached_workflows=cached,
+    )
 
 
 async def main() -> None:
@@ -26,7 +47,12 @@ async def main() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with httpx.AsyncClient(timeout=settings.webhook_timeout_seconds) as http:
-        service = build_worker(client, settings, sessionmaker, http)
+        cached = os.environ.get("BENCH_MAX_CACHED_WORKFLOWS")
+        if cached:  # the same worker with another workflow cache bound (memory bench)
+            service = _worker_with_cache(client, settings, sessionmaker, http, int(cached))
+        else:
+            service = build_worker(client, settings, sessionmaker, http)
+        print(f"max_cached_workflows={service._config.get('max_cached_workflows')}", flush=True)
         bare = Worker(client, task_queue=settings.temporal_task_queue + TASK_QUEUE_SUFFIX,
                       workflows=[BareWorkflow], activities=[BareActivities(sessionmaker).write_row],
                       max_concurrent_activities=50)
