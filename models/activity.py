@@ -41,7 +41,10 @@ class Activity(TimestampMixin, Base):
     """A joint activity. Its lifecycle columns are written only by the lifecycle workflow's activities."""
 
     __tablename__ = "activities"
-    __table_args__ = (Index("ix_activities_stage_due", "stage", "stage_due_on"),)
+    __table_args__ = (
+        Index("ix_activities_stage_due", "stage", "stage_due_on"),
+        Index("ix_activities_due_id", "stage_due_on", "id"),  # overdue/due-soon order (0003)
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(300))
