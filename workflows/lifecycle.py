@@ -9,10 +9,10 @@ from datetime import date, datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows import search
+    from workflows import search, sending
     from workflows.events import Audience, EventType, NotificationEvent
     from workflows.messages import (
         AcknowledgeRequest,
@@ -29,7 +29,6 @@ with workflow.unsafe.imports_passed_through():
         TransitionInput,
         TransitionOutput,
     )
-    from workflows.notifications import DELIVERY_RETRY_POLICY
     from workflows.reminders import Reminder, ReminderKind, next_wakeup
     from workflows.stages import Stage, TransitionError, check_transition, due_on_entry
 
@@ -323,26 +322,10 @@ class ActivityLifecycle:
 
     async def _send_outbox(self) -> None:
         while self._outbox:
-            event = self._outbox.pop(0)
-            delivery_ids = await workflow.execute_activity(
-                "plan_deliveries", event, result_type=list[int], **DB_BACKGROUND  # type: ignore[arg-type]
-            )
-            for delivery_id in delivery_ids:
-                task = asyncio.create_task(self._deliver(delivery_id))
+            for delivery_id in await sending.plan_deliveries(self._outbox.pop(0)):
+                task = asyncio.create_task(sending.deliver(delivery_id))
                 self._deliveries.add(task)
                 task.add_done_callback(self._deliveries.discard)
-
-    async def _deliver(self, delivery_id: int) -> None:
-        try:
-            await workflow.execute_activity(
-                "deliver", delivery_id, start_to_close_timeout=timedelta(seconds=60),
-                retry_policy=DELIVERY_RETRY_POLICY,
-            )
-        except ActivityError as exc:
-            await workflow.execute_activity(
-                "mark_delivery_failed", args=[delivery_id, str(exc.cause or exc)],
-                **DB_BACKGROUND,  # type: ignore[arg-type]
-            )
 
     async def _settle(self) -> None:
         """Before continue-as-new or completion: no update, notification or delivery left behind."""

@@ -63,7 +63,9 @@ DELIVERY_RETRY_POLICY = RetryPolicy(
 )
 """For `deliver`: about 3.5 days of attempts (5 s doubling to 10 min, then every 10 min)."""
 
-DELIVER_TIMEOUT = timedelta(minutes=1)
+# A send is bounded by the SMTP/webhook timeouts (<= 30 s): a send lost with a crashed worker
+# is retried after this, not after minutes.
+DELIVER_TIMEOUT = timedelta(seconds=35)
 PLAN_TIMEOUT = timedelta(minutes=1)
 DIGEST_TIMEOUT = timedelta(minutes=30)
 

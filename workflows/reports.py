@@ -23,7 +23,6 @@ from typing import Any
 
 from temporalio import activity, workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from sqlalchemy import select
@@ -35,8 +34,8 @@ with workflow.unsafe.imports_passed_through():
     from api.services.reports import build_report, get_meeting
     from api.settings import Settings
     from models import Meeting, StoredReport
+    from workflows import sending
     from workflows.events import Audience, EventType, NotificationEvent
-    from workflows.notifications import DELIVERY_RETRY_POLICY
 
 REPORT_WORKFLOW = "ReportDraftWorkflow"
 DRAFT_FORMATS = ("docx", "pdf")
@@ -48,10 +47,6 @@ DRAFT_RETRY_POLICY = RetryPolicy(
     maximum_interval=timedelta(minutes=30),
     maximum_attempts=20,
 )
-NOTIFY_OPTIONS: dict[str, Any] = {
-    "start_to_close_timeout": timedelta(seconds=60),
-    "retry_policy": RetryPolicy(maximum_interval=timedelta(minutes=5)),
-}
 
 
 def report_workflow_id(meeting_code: str) -> str:
@@ -251,24 +246,8 @@ class ReportDraftWorkflow:
             link=link,
             data={"meeting": result.meeting_code, "as_of": result.as_of.isoformat(), **links},
         )
-        delivery_ids = await workflow.execute_activity(
-            "plan_deliveries", event, result_type=list[int], **NOTIFY_OPTIONS
-        )
-        await asyncio.gather(*(self._deliver(delivery_id) for delivery_id in delivery_ids))
-
-    async def _deliver(self, delivery_id: int) -> None:
-        try:
-            await workflow.execute_activity(
-                "deliver",
-                delivery_id,
-                start_to_close_timeout=timedelta(seconds=60),
-                retry_policy=DELIVERY_RETRY_POLICY,
-            )
-        except ActivityError as exc:
-            await workflow.execute_activity(
-                "mark_delivery_failed", args=[delivery_id, str(exc.cause or exc)], **NOTIFY_OPTIONS
-            )
-
+        delivery_ids = await sending.plan_deliveries(event)
+        await asyncio.gather(*(sending.deliver(delivery_id) for delivery_id in delivery_ids))
 
 # --- starting and re-timing ---------------------------------------------------------------------
 

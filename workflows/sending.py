@@ -1,0 +1,42 @@
+"""Workflow-side steps for notifications, shared by every workflow that notifies: plan the
+deliveries of an event, then send each with retries, marking it failed after the last attempt.
+
+Call these from workflow code only (they schedule activities)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.events import NotificationEvent
+    from workflows.notifications import DELIVER_TIMEOUT, DELIVERY_RETRY_POLICY
+
+# Planning writes rows; it retries until the database answers.
+PLAN_OPTIONS = {
+    "start_to_close_timeout": timedelta(seconds=30),
+    "retry_policy": RetryPolicy(maximum_interval=timedelta(minutes=5)),
+}
+
+
+async def plan_deliveries(event: NotificationEvent) -> list[int]:
+    return await workflow.execute_activity(
+        "plan_deliveries", event, result_type=list[int], **PLAN_OPTIONS  # type: ignore[arg-type]
+    )
+
+
+async def deliver(delivery_id: int) -> None:
+    """Send one delivery; when every retry has failed, record the failure (never 'sent')."""
+    try:
+        await workflow.execute_activity(
+            "deliver", delivery_id, start_to_close_timeout=DELIVER_TIMEOUT,
+            retry_policy=DELIVERY_RETRY_POLICY,
+        )
+    except ActivityError as exc:
+        await workflow.execute_activity(
+            "mark_delivery_failed", args=[delivery_id, str(exc.cause or exc)],
+            **PLAN_OPTIONS,  # type: ignore[arg-type]
+        )
