@@ -97,12 +97,46 @@ def write_markdown(sections: list[Section], info: dict[str, str], quick: bool, s
     return "\n".join(lines) + "\n"
 
 
+def collect() -> None:
+    from bench.common import Figure
+
+    sections = []
+    info = None
+    for name in ("dashboard", "transitions", "reports", "worker_memory"):
+        path = RESULTS / f"{name}.json"
+        if not path.exists():
+            continue
+        data = json.loads(path.read_text())
+        info = info or data["machine"]
+        section = Section(f"{data['title']} (run {data['at']})", [Figure(**f) for f in data["figures"]],
+                          data["notes"])
+        sections.append(section)
+    text = write_markdown(sections, info or machine(), False, time.time())
+    text = text.replace("load average at start (1 min)", "load average at the first part's start")
+    (RESULTS / "latest.md").write_text(text)
+    _readme(text)
+    print(f"wrote {RESULTS / 'latest.md'}")
+
+
+def _readme(text: str) -> None:
+    if README.exists():
+        readme = README.read_text()
+        body = text.split("\n", 1)[1]
+        readme = re.sub(f"{START}.*{END}", lambda _: f"{START}\n{body}\n{END}", readme, flags=re.S)
+        README.write_text(readme)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", action="append",
                         choices=["dashboard", "transitions", "reports", "worker_memory"])
+    parser.add_argument("--collect", action="store_true",
+                        help="run nothing: assemble latest.md from the parts' last results/*.json")
     args = parser.parse_args()
+    if args.collect:
+        collect()
+        return
     only = set(args.only or ["dashboard", "transitions", "reports", "worker_memory"])
     started = time.time()
     info = machine()
@@ -131,11 +165,8 @@ def main() -> None:
     name = "latest.md" if not args.only else f"latest-{'-'.join(sorted(only))}.md"
     (RESULTS / name).write_text(text)
     print(f"wrote {RESULTS / name}")
-    if README.exists() and not args.only:
-        readme = README.read_text()
-        body = text.split("\n", 1)[1]
-        readme = re.sub(f"{START}.*{END}", lambda _: f"{START}\n{body}\n{END}", readme, flags=re.S)
-        README.write_text(readme)
+    if not args.only:
+        _readme(text)
 
 
 if __name__ == "__main__":
