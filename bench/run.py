@@ -113,6 +113,7 @@ def collect() -> None:
         sections.append(section)
     text = write_markdown(sections, info or machine(), False, time.time())
     text = text.replace("load average at start (1 min)", "load average at the first part's start")
+    text = re.sub(r"(Run [^,]*), \d+ s\.", r"\1 (assembled from the parts' last results).", text)
     (RESULTS / "latest.md").write_text(text)
     _readme(text)
     print(f"wrote {RESULTS / 'latest.md'}")
