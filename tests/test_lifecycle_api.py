@@ -217,3 +217,34 @@ async def test_temporal_unreachable_answers_503_and_changes_nothing(app, client,
     log = (await client.get(f"/activities/{activity['id']}/transitions",
                             headers=people.headers(Role.COORDINATOR))).json()
     assert len(log) == 1
+
+
+async def test_a_meeting_moved_while_temporal_is_down_is_re_timed_by_check_repair(
+    app, client, people, world, db, settings, temporal_env
+):
+    from temporalio.client import Client
+
+    from api.services.consistency import DriftKind, check_all
+
+    activity = await create(client, people, conventions=["basel", "stockholm"])
+    activity = await patch(client, people, activity, task_team_id=world["team_id"],
+                           target_meeting_id=world["meeting_id"])
+    activity = (await move(client, people, activity, "task_team")).json()["activity"]
+    activity = (await move(client, people, activity, "report_to_cop",
+                           reason="no pilot needed")).json()["activity"]
+    app.state.temporal = None
+    app.state.connect_temporal = lambda: Client.connect("127.0.0.1:1")
+    new_start = date.fromisoformat(str(world["deadline"])) + timedelta(weeks=6, days=21)
+    response = await client.patch(f"/meetings/{world['meeting_id']}", headers=people.headers(Role.ADMIN),
+                                  json={"starts_on": str(new_start), "ends_on": str(new_start)})
+    assert response.status_code == 200, response.text
+    stale = (await client.get(f"/activities/{activity['id']}", headers=people.headers(Role.OVERSIGHT))).json()
+    assert stale["stage_due_on"] == str(world["deadline"])
+
+    _, drifts = await check_all(temporal_env.client, db, settings, repair=True)
+    assert [(d.activity_id, d.kind, d.repaired) for d in drifts] == [
+        (activity["id"], DriftKind.DUE_DATE_BEHIND_MEETING, True)]
+    fixed = (await client.get(f"/activities/{activity['id']}", headers=people.headers(Role.OVERSIGHT))).json()
+    assert fixed["stage_due_on"] == str(new_start - timedelta(weeks=6))
+    _, after = await check_all(temporal_env.client, db, settings)
+    assert after == []

@@ -3,12 +3,14 @@
 The database is the record: the workflow of an open activity must be running and carry the row's
 stage, version, transition count and due date; a closed or withdrawn activity has no running
 workflow left behind in an open stage. `repair` starts missing workflows and replaces a workflow
-whose state differs from the row (terminate, then start from the row: `initial_state`).
+whose state differs from the row (terminate, then start from the row: `initial_state`). A
+report_to_cop due date left behind by a meeting that moved while the engine was down is re-timed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 
 from sqlalchemy import select
@@ -16,11 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.services.lifecycle import start_workflow
+from api.services.lifecycle import send_update, start_workflow
 from api.settings import Settings
-from models import Activity
+from models import Activity, Meeting
 from workflows.lifecycle import ActivityLifecycle
-from workflows.messages import LifecycleState
+from workflows.messages import LifecycleState, MeetingChange
 from workflows.stages import Stage
 
 
@@ -28,6 +30,7 @@ class DriftKind(StrEnum):
     MISSING_WORKFLOW = "missing_workflow"
     STATE_MISMATCH = "state_mismatch"
     RUNNING_FOR_CLOSED = "running_for_closed"
+    DUE_DATE_BEHIND_MEETING = "due_date_behind_meeting"
 
 
 @dataclass
@@ -71,7 +74,8 @@ async def _running_state(client: Client, workflow_id: str) -> LifecycleState | N
 
 
 async def check_activity(
-    client: Client, settings: Settings, activity: Activity, *, repair: bool = False
+    client: Client, settings: Settings, activity: Activity, *, repair: bool = False,
+    meeting_deadline: date | None = None,
 ) -> Drift | None:
     workflow_id = settings.workflow_id(activity.id)
     state = await _running_state(client, workflow_id)
@@ -90,6 +94,16 @@ async def check_activity(
     elif _workflow_state(state) != row:
         drift = Drift(activity.id, workflow_id, DriftKind.STATE_MISMATCH,
                       f"database {_describe(row)}; workflow {_describe(_workflow_state(state))}")
+    elif (activity.stage == Stage.REPORT_TO_COP and meeting_deadline is not None
+          and activity.stage_due_on != meeting_deadline):
+        drift = Drift(activity.id, workflow_id, DriftKind.DUE_DATE_BEHIND_MEETING,
+                      f"due {activity.stage_due_on}, but its meeting's documents are due "
+                      f"{meeting_deadline}")
+        if repair:
+            await send_update(client, settings, activity.id, ActivityLifecycle.meeting_changed,
+                              MeetingChange(activity.target_meeting_id or 0, meeting_deadline))
+            drift.repaired = True
+        return drift
     if drift is None or not repair:
         return drift
     if state is not None:
@@ -109,9 +123,13 @@ async def check_all(
     """(activities checked, drifts found) over every activity, in id order."""
     async with sessionmaker() as session:
         activities = list(await session.scalars(select(Activity).order_by(Activity.id)))
+        deadlines = {m.id: m.document_deadline for m in await session.scalars(select(Meeting))}
     drifts = []
     for activity in activities:
-        drift = await check_activity(client, settings, activity, repair=repair)
+        drift = await check_activity(
+            client, settings, activity, repair=repair,
+            meeting_deadline=deadlines.get(activity.target_meeting_id or 0),
+        )
         if drift is not None:
             drifts.append(drift)
     return len(activities), drifts

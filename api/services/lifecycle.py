@@ -3,6 +3,7 @@ Temporal Updates, and turn the engine's answers into domain errors."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import date
@@ -57,6 +58,8 @@ from workflows.messages import (
 from workflows.reminders import ReminderPolicy
 from workflows.reports import ensure_report_workflow
 from workflows.stages import ActivityFacts, PilotFacts, Stage, TransitionError, check_transition
+
+logger = logging.getLogger(__name__)
 
 
 def reminder_policy(settings: Settings) -> ReminderPolicy:
@@ -430,12 +433,18 @@ class LifecycleHooks:
             if meeting is None:
                 return 0
             activity_ids = await activities_targeting(session, meeting_id)
-        client = self.state.temporal or await self.state.connect_temporal()
-        self.state.temporal = client
         settings: Settings = self.state.settings
-        if meeting.document_deadline >= utcnow().date():
-            await ensure_report_workflow(client, meeting, settings)
-        change = MeetingChange(meeting_id, meeting.document_deadline)
-        for activity_id in activity_ids:
-            await send_update(client, settings, activity_id, ActivityLifecycle.meeting_changed, change)
+        try:
+            client = self.state.temporal or await self.state.connect_temporal()
+            self.state.temporal = client
+            if meeting.document_deadline >= utcnow().date():
+                await ensure_report_workflow(client, meeting, settings)
+            change = MeetingChange(meeting_id, meeting.document_deadline)
+            for activity_id in activity_ids:
+                await send_update(client, settings, activity_id, ActivityLifecycle.meeting_changed,
+                                  change)
+        except (DomainError, RPCError, RuntimeError) as exc:
+            # The meeting itself is saved; `synergies check --repair` re-times what was missed.
+            logger.warning("meeting %s moved but its workflows were not told (%s); run "
+                           "`synergies check --repair` once Temporal is back", meeting_id, exc)
         return len(activity_ids)
