@@ -30,8 +30,6 @@ from models.db import create_engine, session_factory, transaction
 from models.seed import load_demo_data, load_reference_data, shift_to_today
 from workflows import search
 from workflows.client import connect
-from workflows.digest import ensure_digest_schedule
-from workflows.reports import ensure_report_workflows
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -85,8 +83,8 @@ def wait_for_http(url: str, timeout: float = 60.0) -> None:
         time.sleep(0.3)
 
 
-async def wait_for_temporal(settings: Settings, timeout: float = 60.0) -> Client:
-    deadline = asyncio.get_running_loop().time() + timeout
+async def wait_for_temporal(settings: Settings, within: float = 60.0) -> Client:
+    deadline = asyncio.get_running_loop().time() + within
     while True:
         try:
             return await connect(settings)
@@ -127,11 +125,8 @@ async def prepare_workflows(settings: Settings) -> None:
     client = await wait_for_temporal(settings)
     engine = create_engine(settings.database_url)
     try:
-        sessionmaker = session_factory(engine)
-        started = await ensure_workflows(client, sessionmaker, settings)
-        drafts = await ensure_report_workflows(client, sessionmaker, settings)
-        await ensure_digest_schedule(client, settings)
-        print(f"workflows: {started} open activities followed, {len(drafts)} COP reports scheduled")
+        started = await ensure_workflows(client, session_factory(engine), settings)
+        print(f"workflows: {started} open activities followed")
     finally:
         await engine.dispose()
 

@@ -81,7 +81,7 @@ async def test_stale_if_match_is_refused_with_412(client, people: People, refere
     assert (await client.get(url, headers=people.headers(ADMIN))).json()["venue"] == "Bonn"
 
 
-async def test_moving_the_opening_tells_the_lifecycle_after_commit(
+async def test_creating_or_moving_a_meeting_tells_the_lifecycle_after_commit(
     app, client, people: People, reference_data
 ) -> None:
     hooks = app.state.lifecycle_hooks = RecordingHooks(reference_data)
@@ -89,9 +89,11 @@ async def test_moving_the_opening_tells_the_lifecycle_after_commit(
         await client.post("/meetings", json=NEW_MEETING, headers=people.headers(ADMIN))
     ).json()
     url = f"/meetings/{created['id']}"
+    announced_at_creation = [(created["id"], date.fromisoformat(created["document_deadline"]))]
+    assert hooks.seen == announced_at_creation  # so its report draft gets scheduled
 
     await client.patch(url, json={"title": "Renamed"}, headers=people.headers(ADMIN))
-    assert hooks.seen == []
+    assert hooks.seen == announced_at_creation
 
     moved = await client.patch(url, json={"starts_on": "2027-06-07", "ends_on": "2027-06-18"},
                                headers=people.headers(ADMIN))

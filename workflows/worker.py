@@ -16,11 +16,11 @@ from api.settings import Settings, get_settings
 from models.db import create_engine, session_factory
 from workflows.activities import LifecycleActivities
 from workflows.client import connect
-from workflows.digest import DigestWorkflow
+from workflows.digest import DigestWorkflow, ensure_digest_schedule
 from workflows.lifecycle import ActivityLifecycle
 from workflows.notifications import NotificationActivities
 from workflows.observability import worker_interceptors, worker_runtime
-from workflows.reports import ReportActivities, ReportDraftWorkflow
+from workflows.reports import ReportActivities, ReportDraftWorkflow, ensure_report_workflows
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +53,13 @@ async def run_worker(settings: Settings | None = None) -> None:
     settings = settings or get_settings()
     engine = create_engine(settings.database_url)
     client = await connect(settings, runtime=worker_runtime(settings))
+    sessionmaker = session_factory(engine)
+    # Idempotent, so every worker may do it at start: the daily digest schedule and one report
+    # draft workflow per upcoming meeting.
+    await ensure_digest_schedule(client, settings)
+    await ensure_report_workflows(client, sessionmaker, settings)
     async with httpx.AsyncClient(timeout=settings.webhook_timeout_seconds) as http:
-        worker = build_worker(client, settings, session_factory(engine), http)
+        worker = build_worker(client, settings, sessionmaker, http)
         logger.info("worker polling task queue %s", settings.temporal_task_queue)
         try:
             await worker.run()

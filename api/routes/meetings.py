@@ -142,7 +142,8 @@ async def update_meeting(
 
 
 async def announce_meeting_change(request: Request, session: AsyncSession, meeting_id: int) -> None:
-    """Let the lifecycle workflow re-time report_to_cop due dates; commit first so it sees them."""
+    """Let the workflows re-time the meeting's report draft and the report_to_cop due dates that
+    follow it; commit first so they see the change."""
     hooks = getattr(request.app.state, "lifecycle_hooks", None)
     if hooks is not None:
         await session.commit()
@@ -164,9 +165,10 @@ async def list_meetings(
 
 @router.post("", status_code=201, summary="Create a meeting", response_model=MeetingRead)
 async def post_meeting(
-    principal: Admin, session: SessionDep, response: Response, data: MeetingCreate
+    principal: Admin, session: SessionDep, request: Request, response: Response, data: MeetingCreate
 ) -> MeetingRead:
     meeting = await create_meeting(session, data)
+    await announce_meeting_change(request, session, meeting.id)  # schedules its report draft
     set_etag(response, meeting.version)
     return MeetingRead.model_validate(meeting)
 
