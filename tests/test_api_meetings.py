@@ -98,7 +98,7 @@ async def test_creating_or_moving_a_meeting_tells_the_lifecycle_after_commit(
     moved = await client.patch(url, json={"starts_on": "2027-06-07", "ends_on": "2027-06-18"},
                                headers=people.headers(ADMIN))
     assert moved.status_code == 200
-    assert hooks.seen == [(created["id"], date(2027, 4, 26))]
+    assert hooks.seen == [*announced_at_creation, (created["id"], date(2027, 4, 26))]
 
     await client.patch(url, json={"document_deadline_override": "2027-04-01"},
                        headers=people.headers(ADMIN))
