@@ -7,7 +7,7 @@ neither SQLAlchemy nor temporalio. Guards that need data receive an `ActivityFac
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 
@@ -91,7 +91,6 @@ class ActivityFacts:
     pilots: tuple[PilotFacts, ...] = ()
     target_meeting_id: int | None = None
     closing_meeting_id: int | None = None
-    meeting_ids: frozenset[int] = field(default_factory=frozenset)
 
 
 class TransitionError(Exception):

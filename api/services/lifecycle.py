@@ -131,7 +131,9 @@ async def gather_facts(
     pilots = await session.scalars(
         select(PilotProject).where(PilotProject.activity_id == activity.id)
     )
-    meeting_ids = frozenset(await session.scalars(select(Meeting.id)))
+    closing_meeting = (
+        await session.get(Meeting, closing_meeting_id) if closing_meeting_id is not None else None
+    )
     return ActivityFacts(
         conventions=tuple(activity.convention_codes),
         single_convention_reason=activity.single_convention_reason,
@@ -141,8 +143,7 @@ async def gather_facts(
             PilotFacts(p.region, tuple(p.countries or ()), p.lessons_learned) for p in pilots
         ),
         target_meeting_id=activity.target_meeting_id,
-        closing_meeting_id=closing_meeting_id if closing_meeting_id in meeting_ids else None,
-        meeting_ids=meeting_ids,
+        closing_meeting_id=closing_meeting.id if closing_meeting else None,
     )
 
 
