@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sys
 import uuid
@@ -29,6 +30,9 @@ from temporalio.testing import WorkflowEnvironment
 from api.settings import Settings
 from models import Base, Person, Role
 from models.db import create_engine, session_factory
+
+# aiosmtpd logs every SMTP session at INFO from its own thread, past pytest's capture.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
