@@ -248,3 +248,12 @@ async def test_a_meeting_moved_while_temporal_is_down_is_re_timed_by_check_repai
     assert fixed["stage_due_on"] == str(new_start - timedelta(weeks=6))
     _, after = await check_all(temporal_env.client, db, settings)
     assert after == []
+
+
+async def test_text_with_nul_characters_is_refused_before_reaching_the_database(client, people, world):
+    activity = await create(client, people)
+    for path, body in ((f"/activities/{activity['id']}/reminders/acknowledge", {"note": "a\x00b"}),
+                       ("/activities", {"title": "Nul\x00title", "provisions": ["BRS/SYN/I.A.4"]})):
+        response = await client.post(path, json=body, headers=people.headers(Role.COORDINATOR))
+        assert response.status_code == 422, response.text
+        assert "NUL" in response.json()["detail"]

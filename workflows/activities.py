@@ -4,6 +4,7 @@ commit and the reply finds its own write (keys from workflow id + sequence) and 
 from __future__ import annotations
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import DataError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -23,6 +24,13 @@ from workflows.messages import (
     TransitionInput,
     TransitionOutput,
 )
+
+
+def _rejected_data(exc: DataError) -> ApplicationError:
+    """The database refused a value (out of range, not storable): retrying cannot help."""
+    return ApplicationError(f"the database refused a value: {exc.orig}",
+                            {"code": "invalid_value", "status": 422}, type="Conflict",
+                            non_retryable=True)
 
 
 def _as_application_error(exc: DomainError) -> ApplicationError:
@@ -48,6 +56,8 @@ class LifecycleActivities:
                 output = TransitionOutput(transition_id=row.id, version=version)
         except DomainError as exc:
             raise _as_application_error(exc) from None
+        except DataError as exc:
+            raise _rejected_data(exc) from None
         metrics.MOVES.labels(str(data.from_stage), str(data.to_stage)).inc()
         return output
 
@@ -64,6 +74,8 @@ class LifecycleActivities:
                 )
         except DomainError as exc:
             raise _as_application_error(exc) from None
+        except DataError as exc:
+            raise _rejected_data(exc) from None
 
     @activity.defn
     async def record_reminder(self, data: ReminderInput) -> None:
@@ -78,6 +90,12 @@ class LifecycleActivities:
     async def record_reminder_response(self, data: ReminderResponseInput) -> None:
         """Acknowledge or snooze the latest reminder of the current stage (or record a standalone
         snooze when none fired yet)."""
+        try:
+            await self._record_reminder_response(data)
+        except DataError as exc:
+            raise _rejected_data(exc) from None
+
+    async def _record_reminder_response(self, data: ReminderResponseInput) -> None:
         async with transaction(self.sessionmaker) as session:
             latest = await session.scalar(
                 select(ReminderEvent)
