@@ -449,3 +449,30 @@ async def test_workflow_marks_a_delivery_failed_after_the_last_attempt(
     [row] = [d for d in await deliveries(db) if d.channel is Channel.EMAIL]
     assert row.status is DeliveryStatus.FAILED and row.attempts == 3
     assert row.sent_at is None and row.last_error
+
+
+async def test_a_batch_sends_what_it_can_fails_for_good_what_it_must_and_retries_the_rest(
+    db, world: World, acts: NotificationActivities, receiver: WebhookReceiver, smtp: SMTPServer,
+    settings: Settings,
+) -> None:
+    await add_subscription(
+        db, world.persons["sub-webhook"], channel=Channel.WEBHOOK, webhook_url=receiver.url(),
+        webhook_secret="s3cret-for-tests-only",
+    )
+    env = ActivityEnvironment()
+    ids = await env.run(acts.plan_deliveries, world.event())
+    settings.webhook_allow_private_targets = False  # the webhook is now refused for good
+    smtp.stop()
+    with pytest.raises(ApplicationError) as raised:
+        await env.run(acts.deliver_batch, ids)
+    assert not raised.value.non_retryable
+    rows = {d.id: d for d in await deliveries(db) if d.id in ids}
+    webhook = next(d for d in rows.values() if d.channel is Channel.WEBHOOK)
+    assert webhook.status is DeliveryStatus.FAILED
+    assert {d.status for d in rows.values() if d.channel is Channel.EMAIL} == {DeliveryStatus.RETRYING}
+
+    smtp.start()
+    sent = await env.run(acts.deliver_batch, ids)
+    assert sent == len(ids) - 1 and receiver.hooks == []
+    assert await env.run(acts.deliver_batch, ids) == 0  # a replay sends nothing twice
+    assert len(smtp.mails) == sent

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+import httpx
 from sqlalchemy import select, update
-from temporalio import activity
 from temporalio.worker import Worker
 
-from models import Meeting, StoredReport
+from models import Meeting, Notification, StoredReport
 from tests.report_data import build_report_data
-from workflows.events import Audience, EventType, NotificationEvent
+from workflows.events import Audience, EventType
+from workflows.notifications import NotificationActivities
 from workflows.reports import (
     DRAFT_HOUR_UTC,
     ReportActivities,
@@ -36,26 +38,11 @@ async def _until(check: Callable[[], Awaitable[bool]], seconds: float = 30) -> N
     raise AssertionError("condition not met in time")
 
 
-class FakeNotifications:
-    """Stands in for NotificationActivities (same activity names): records what it was handed."""
-
-    def __init__(self) -> None:
-        self.events: list[NotificationEvent] = []
-        self.delivered: list[int] = []
-
-    @activity.defn(name="plan_deliveries")
-    async def plan_deliveries(self, event: NotificationEvent) -> list[int]:
-        self.events.append(event)
-        return [len(self.events) * 10 + 1, len(self.events) * 10 + 2]
-
-    @activity.defn(name="deliver")
-    async def deliver(self, delivery_id: int) -> str:
-        self.delivered.append(delivery_id)
-        return "sent"
-
-    @activity.defn(name="mark_delivery_failed")
-    async def mark_delivery_failed(self, delivery_id: int, error: str) -> None:
-        raise AssertionError(f"delivery {delivery_id} failed: {error}")
+async def _announcements(db: Any) -> list[Notification]:
+    async with db() as session:
+        return list(await session.scalars(
+            select(Notification).where(Notification.event_type == EventType.REPORT_READY.value)
+        ))
 
 
 async def _meeting_opening_on(db: Any, meeting_id: int, starts_on: date) -> date:
@@ -77,30 +64,29 @@ async def _stored(db: Any) -> list[StoredReport]:
         return list(await session.scalars(select(StoredReport).order_by(StoredReport.format)))
 
 
-def _worker(env: Any, task_queue: str, db: Any, settings: Any, fake: FakeNotifications) -> Worker:
-    return Worker(
+@asynccontextmanager
+async def _worker(env: Any, task_queue: str, db: Any, settings: Any) -> AsyncIterator[Worker]:
+    async with httpx.AsyncClient() as http, Worker(
         env.client,
         task_queue=task_queue,
         workflows=[ReportDraftWorkflow],
         activities=[
             *ReportActivities(db, settings).all(),
-            fake.plan_deliveries,
-            fake.deliver,
-            fake.mark_delivery_failed,
+            *NotificationActivities(settings, db, http).all(),
         ],
-    )
+    ) as worker:
+        yield worker
 
 
 async def test_draft_is_stored_and_announced_two_weeks_before_the_deadline(
-    time_env, db, settings, task_queue
+    time_env, db, settings, task_queue, smtp
 ) -> None:
     data = await build_report_data(db)
     today = (await time_env.get_current_time()).date()
     deadline = await _meeting_opening_on(db, data.sc_cop5, today + timedelta(days=100))
     await _meeting_opening_on(db, data.mc_cop2, today - timedelta(days=10))  # past: no workflow
-    fake = FakeNotifications()
 
-    async with _worker(time_env, task_queue, db, settings, fake):
+    async with _worker(time_env, task_queue, db, settings):
         started = await ensure_report_workflows(
             time_env.client, db, settings, today=today, task_queue=task_queue
         )
@@ -128,22 +114,22 @@ async def test_draft_is_stored_and_announced_two_weeks_before_the_deadline(
     stored = await _stored(db)
     assert [(s.format, s.as_of) for s in stored] == [("docx", draft_on), ("pdf", draft_on)]
     assert stored[1].content.startswith(b"%PDF")
-    [event] = fake.events
-    assert event.type is EventType.REPORT_READY
-    assert event.audiences == (Audience.COORDINATORS,)
+    [announcement] = await _announcements(db)
+    event = announcement.payload
+    assert event["audiences"] == [Audience.COORDINATORS.value]
     docx = next(s for s in stored if s.format == "docx")
-    assert event.link == f"/reports/stored/{docx.id}"
-    assert event.data["as_of"] == draft_on.isoformat() and event.due_on == deadline
-    assert sorted(fake.delivered) == [11, 12]
+    assert event["link"] == f"/reports/stored/{docx.id}"
+    assert event["data"]["as_of"] == draft_on.isoformat()
+    assert event["due_on"] == deadline.isoformat()
+    assert smtp.recipients() == [settings.coordinators_group_email]
 
 
-async def test_moved_meeting_reschedules_the_draft(time_env, db, settings, task_queue) -> None:
+async def test_moved_meeting_reschedules_the_draft(time_env, db, settings, task_queue, smtp) -> None:
     data = await build_report_data(db)
     today = (await time_env.get_current_time()).date()
     first_deadline = await _meeting_opening_on(db, data.sc_cop5, today + timedelta(days=90))
-    fake = FakeNotifications()
 
-    async with _worker(time_env, task_queue, db, settings, fake):
+    async with _worker(time_env, task_queue, db, settings):
         [workflow_id] = await ensure_report_workflows(
             time_env.client, db, settings, today=today, task_queue=task_queue
         )
@@ -165,7 +151,7 @@ async def test_moved_meeting_reschedules_the_draft(time_env, db, settings, task_
 
     assert [r.as_of for r in results] == [moved - timedelta(days=14)]
     assert {s.as_of for s in await _stored(db)} == {moved - timedelta(days=14)}
-    assert len(fake.events) == 1
+    assert len(await _announcements(db)) == 1
 
 
 async def test_draft_activity_is_idempotent(db, settings) -> None:

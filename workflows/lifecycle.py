@@ -322,10 +322,10 @@ class ActivityLifecycle:
 
     async def _send_outbox(self) -> None:
         while self._outbox:
-            for delivery_id in await sending.plan_deliveries(self._outbox.pop(0)):
-                task = asyncio.create_task(sending.deliver(delivery_id))
-                self._deliveries.add(task)
-                task.add_done_callback(self._deliveries.discard)
+            delivery_ids = await sending.plan_deliveries(self._outbox.pop(0))
+            task = asyncio.create_task(sending.deliver_all(delivery_ids))
+            self._deliveries.add(task)
+            task.add_done_callback(self._deliveries.discard)
 
     async def _settle(self) -> None:
         """Before continue-as-new or completion: no update, notification or delivery left behind."""

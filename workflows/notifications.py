@@ -16,6 +16,7 @@ e-mail in the daily digest (`send_daily_digest`) instead. The group addresses
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
@@ -191,6 +192,7 @@ class NotificationActivities:
         return [
             self.plan_deliveries,
             self.deliver,
+            self.deliver_batch,
             self.mark_delivery_failed,
             self.send_daily_digest,
         ]
@@ -434,6 +436,26 @@ class NotificationActivities:
             )
         DELIVERIES.labels(channel=delivery.channel.value).inc()
         return "sent"
+
+    @activity.defn
+    async def deliver_batch(self, delivery_ids: list[int]) -> int:
+        """Send all deliveries of one event in one activity: a workflow round trip per event, not
+        per recipient. A retry sends only what is still unsent; a refusal no retry can fix is
+        marked failed at once. Returns how many were sent by this attempt."""
+        results = await asyncio.gather(
+            *(self.deliver(delivery_id) for delivery_id in delivery_ids), return_exceptions=True
+        )
+        failed = []
+        for delivery_id, result in zip(delivery_ids, results, strict=True):
+            if isinstance(result, ApplicationError) and result.non_retryable:
+                await self.mark_delivery_failed(delivery_id, str(result))
+            elif isinstance(result, BaseException):
+                failed.append(f"delivery {delivery_id}: {result}")
+        if failed:
+            raise ApplicationError(
+                f"{len(failed)} of {len(delivery_ids)} deliveries failed: " + "; ".join(failed)[:2000]
+            )
+        return sum(1 for result in results if result == "sent")
 
     async def _record_failure(self, delivery_id: int, error: str) -> None:
         async with self.sessionmaker() as session, session.begin():

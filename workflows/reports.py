@@ -247,7 +247,7 @@ class ReportDraftWorkflow:
             data={"meeting": result.meeting_code, "as_of": result.as_of.isoformat(), **links},
         )
         delivery_ids = await sending.plan_deliveries(event)
-        await asyncio.gather(*(sending.deliver(delivery_id) for delivery_id in delivery_ids))
+        await sending.deliver_all(delivery_ids)
 
 # --- starting and re-timing ---------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 """Workflow-side steps for notifications, shared by every workflow that notifies: plan the
-deliveries of an event, then send each with retries, marking it failed after the last attempt.
+deliveries of an event, then send them with retries, marking failed what is left after the last
+attempt.
 
 Call these from workflow code only (they schedule activities)."""
 
@@ -28,15 +29,19 @@ async def plan_deliveries(event: NotificationEvent) -> list[int]:
     )
 
 
-async def deliver(delivery_id: int) -> None:
-    """Send one delivery; when every retry has failed, record the failure (never 'sent')."""
+async def deliver_all(delivery_ids: list[int]) -> None:
+    """Send an event's deliveries with retries; when every retry has failed, record the failure
+    of those still unsent (never 'sent')."""
+    if not delivery_ids:
+        return
     try:
         await workflow.execute_activity(
-            "deliver", delivery_id, start_to_close_timeout=DELIVER_TIMEOUT,
+            "deliver_batch", delivery_ids, start_to_close_timeout=DELIVER_TIMEOUT,
             retry_policy=DELIVERY_RETRY_POLICY,
         )
     except ActivityError as exc:
-        await workflow.execute_activity(
-            "mark_delivery_failed", args=[delivery_id, str(exc.cause or exc)],
-            **PLAN_OPTIONS,  # type: ignore[arg-type]
-        )
+        for delivery_id in delivery_ids:
+            await workflow.execute_activity(
+                "mark_delivery_failed", args=[delivery_id, str(exc.cause or exc)],
+                **PLAN_OPTIONS,  # type: ignore[arg-type]
+            )
