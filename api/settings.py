@@ -6,10 +6,8 @@ from datetime import time
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-DEFAULT_SECRET = "change-me-local-only"
 
 
 class Settings(BaseSettings):
@@ -53,7 +51,6 @@ class Settings(BaseSettings):
     coordinators_group_email: str = "coordinators@brs.example.org"
     management_group_email: str = "jmg@brs.example.org"
 
-    secret_key: str = DEFAULT_SECRET
     auth_failures_per_minute: int = 20
 
     oidc_issuer: str | None = None
@@ -69,12 +66,6 @@ class Settings(BaseSettings):
     metrics_enabled: bool = True
     # Temporal SDK worker metrics (Prometheus), e.g. "0.0.0.0:9464"; None = off.
     worker_metrics_address: str | None = None
-
-    @model_validator(mode="after")
-    def _refuse_default_secret_outside_local(self) -> Settings:
-        if self.environment != "local" and self.secret_key == DEFAULT_SECRET:
-            raise ValueError("SYNERGIES_SECRET_KEY must be set outside the local environment")
-        return self
 
     @property
     def is_sqlite(self) -> bool:

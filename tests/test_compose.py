@@ -16,8 +16,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = ROOT / "docker-compose.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
-SECRETS = ("POSTGRES_PASSWORD", "SYNERGIES_DB_PASSWORD", "TEMPORAL_DB_PASSWORD",
-           "SYNERGIES_SECRET_KEY")
+SECRETS = ("POSTGRES_PASSWORD", "SYNERGIES_DB_PASSWORD", "TEMPORAL_DB_PASSWORD")
 
 
 def _docker_compose() -> str:

@@ -52,14 +52,6 @@ def metric(name: str, channel: str = "email") -> float:
 
 
 @pytest.fixture
-def smtp(settings: Settings) -> Iterator[SMTPServer]:
-    server = SMTPServer().start()
-    settings.smtp_port = server.port
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def receiver() -> Iterator[WebhookReceiver]:
     server = WebhookReceiver().start()
     yield server

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import httpx
@@ -22,14 +22,6 @@ from workflows.events import Audience
 from workflows.notifications import NotificationActivities
 
 EXTRA = {"watcher-digest-a": {"daily_digest": True}, "watcher-digest-b": {"daily_digest": True}}
-
-
-@pytest.fixture
-def smtp(settings: Settings) -> Iterator[SMTPServer]:
-    server = SMTPServer().start()
-    settings.smtp_port = server.port
-    yield server
-    server.stop()
 
 
 @pytest.fixture

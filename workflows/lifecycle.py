@@ -43,11 +43,6 @@ DB_WRITE = {
         non_retryable_error_types=["Conflict", "NotFound"],
     ),
 }
-# Background writes (reminders, notifications) retry until the database returns.
-DB_BACKGROUND = {
-    "start_to_close_timeout": timedelta(seconds=30),
-    "retry_policy": RetryPolicy(maximum_interval=timedelta(minutes=5)),
-}
 
 
 def rejection(code: str, message: str, status: int) -> ApplicationError:
@@ -280,7 +275,7 @@ class ActivityLifecycle:
             "record_reminder",
             ReminderInput(key, state.activity_id, state.stage, reminder.label, state.due_on,
                           workflow.now()),
-            **DB_BACKGROUND,  # type: ignore[arg-type]
+            **sending.BACKGROUND_WRITE,  # type: ignore[arg-type]
         )
         state.reminder_watermark = reminder.fire_at
         self._publish_reminder(reminder)

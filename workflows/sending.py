@@ -16,8 +16,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.events import NotificationEvent
     from workflows.notifications import DELIVER_TIMEOUT, DELIVERY_RETRY_POLICY
 
-# Planning writes rows; it retries until the database answers.
-PLAN_OPTIONS = {
+# Background writes (planning, reminders, failure marks) retry until the database answers.
+BACKGROUND_WRITE = {
     "start_to_close_timeout": timedelta(seconds=30),
     "retry_policy": RetryPolicy(maximum_interval=timedelta(minutes=5)),
 }
@@ -25,7 +25,7 @@ PLAN_OPTIONS = {
 
 async def plan_deliveries(event: NotificationEvent) -> list[int]:
     return await workflow.execute_activity(
-        "plan_deliveries", event, result_type=list[int], **PLAN_OPTIONS  # type: ignore[arg-type]
+        "plan_deliveries", event, result_type=list[int], **BACKGROUND_WRITE  # type: ignore[arg-type]
     )
 
 
@@ -43,5 +43,5 @@ async def deliver_all(delivery_ids: list[int]) -> None:
         for delivery_id in delivery_ids:
             await workflow.execute_activity(
                 "mark_delivery_failed", args=[delivery_id, str(exc.cause or exc)],
-                **PLAN_OPTIONS,  # type: ignore[arg-type]
+                **BACKGROUND_WRITE,  # type: ignore[arg-type]
             )

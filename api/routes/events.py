@@ -6,15 +6,13 @@ the API token as `?token=`; `QueryTokenPrincipal` is that dependency.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import Annotated
 
 import anyio
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, TypeAdapter
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api.deps import Principal, Reader, SessionDep, get_principal
@@ -27,7 +25,6 @@ from api.services.events import (
     last_transition_id,
     transitions_after,
 )
-from workflows.stages import Stage
 
 router = APIRouter(tags=["events"])
 
@@ -58,24 +55,8 @@ async def query_token_principal(
 QueryTokenPrincipal = Annotated[Principal, Depends(query_token_principal)]
 
 
-class TransitionEventRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    activity_id: int
-    activity_title: str
-    seq: int
-    from_stage: Stage | None
-    to_stage: Stage
-    at: datetime
-    actor_id: int | None
-    actor_name: str | None
-    reason: str | None
-    meeting_id: int | None
-
-
 class EventPage(BaseModel):
-    items: list[TransitionEventRead]
+    items: list[TransitionEvent]  # the service's dataclass, validated as is
     next_after: int
     has_more: bool
 
@@ -95,15 +76,18 @@ async def list_events(
     has_more = len(events) > limit
     events = events[:limit]
     return EventPage(
-        items=[TransitionEventRead.model_validate(e) for e in events],
+        items=events,
         next_after=events[-1].id if events else after,
         has_more=has_more,
     )
 
 
+_EVENT_JSON = TypeAdapter(TransitionEvent)
+
+
 def _as_sse(event: TransitionEvent) -> ServerSentEvent:
-    data = TransitionEventRead.model_validate(event).model_dump(mode="json")
-    return ServerSentEvent(data=json.dumps(data), event="transition", id=str(event.id))
+    data = _EVENT_JSON.dump_json(event).decode()
+    return ServerSentEvent(data=data, event="transition", id=str(event.id))
 
 
 @router.get(
