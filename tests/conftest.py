@@ -24,12 +24,12 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from api.settings import Settings
 from models import Base, Person, Role
 from models.db import create_engine, session_factory
+from workflows.client import DATA_CONVERTER
 
 # aiosmtpd logs every SMTP session at INFO from its own thread, past pytest's capture.
 logging.getLogger("mail.log").setLevel(logging.WARNING)
@@ -139,7 +139,7 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(TEMPORAL_CLI),
         dev_server_log_level="error",
-        data_converter=pydantic_data_converter,
+        data_converter=DATA_CONVERTER,
         search_attributes=_search_attributes(),
     )
     yield env
@@ -151,7 +151,7 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     """The time-skipping test server: timers of months fire in fractions of a second."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(TEMPORAL_TEST_SERVER),
-        data_converter=pydantic_data_converter,
+        data_converter=DATA_CONVERTER,
     )
     yield env
     await env.shutdown()

@@ -28,10 +28,10 @@ from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest, GetSystemInfoRequest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from tests.notification_support import free_port
 from workflows import search
+from workflows.client import DATA_CONVERTER
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -175,7 +175,7 @@ class Cluster:
             self.temporal.check_alive()
             try:
                 client = await Client.connect(self.temporal_address, namespace=NAMESPACE,
-                                              data_converter=pydantic_data_converter)
+                                              data_converter=DATA_CONVERTER)
                 await client.workflow_service.get_system_info(GetSystemInfoRequest())
                 return client
             except Exception:

@@ -21,11 +21,11 @@ from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 from temporalio import workflow
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from api.settings import Settings
+from workflows.client import DATA_CONVERTER
 from workflows.observability import worker_runtime
 
 LATENCY = "synergies_http_request_duration_seconds"
@@ -127,7 +127,7 @@ async def test_worker_runtime_serves_temporal_sdk_metrics(temporal_env: Workflow
     client = await Client.connect(
         temporal_env.client.service_client.config.target_host,
         namespace=temporal_env.client.namespace,
-        data_converter=pydantic_data_converter,
+        data_converter=DATA_CONVERTER,
         runtime=runtime,
     )
     async with Worker(client, task_queue=task_queue, workflows=[_Hello]):

@@ -340,6 +340,48 @@ async def test_mark_failed_never_overrides_a_sent_delivery(
     assert row.status is DeliveryStatus.SENT
 
 
+async def test_notify_plans_and_sends_once_and_a_retry_sends_only_the_unsent(
+    db, world: World, acts: NotificationActivities, settings: Settings
+) -> None:
+    smtp = SMTPServer()  # not started: every e-mail fails on the first attempt
+    settings.smtp_port = smtp.port
+    env = ActivityEnvironment()
+    event = world.event(audiences=(Audience.LEAD, Audience.COORDINATORS))
+    with pytest.raises(ApplicationError, match="deliveries failed"):
+        await env.run(acts.notify, event)
+    planned = await deliveries(db)
+    emails = [d for d in planned if d.channel is Channel.EMAIL]
+    assert emails and all(d.status is DeliveryStatus.RETRYING for d in emails)
+
+    smtp.start()
+    try:
+        assert await env.run(acts.notify, event) == len(emails)
+        assert await env.run(acts.notify, event) == 0  # a replayed attempt sends nothing again
+        assert sorted(smtp.recipients()) == sorted(d.target for d in emails)
+    finally:
+        smtp.stop()
+    after = await deliveries(db)
+    assert [d.id for d in after] == [d.id for d in planned]  # planned once
+    assert all(d.status is DeliveryStatus.SENT for d in after)
+
+
+async def test_mark_event_failed_marks_only_what_is_unsent(
+    db, world: World, acts: NotificationActivities, smtp: SMTPServer
+) -> None:
+    env = ActivityEnvironment()
+    lead_event = world.event(audiences=(Audience.LEAD,))
+    await env.run(acts.notify, lead_event)
+    await env.run(acts.mark_event_failed, lead_event, "gave up")
+    assert all(d.status is DeliveryStatus.SENT for d in await deliveries(db))
+
+    smtp.stop()
+    other = world.event("activity-1/ev-2", audiences=(Audience.LEAD,))
+    await env.run(acts.mark_event_failed, other, "smtp gone for days")
+    failed = [d for d in await deliveries(db) if d.status is DeliveryStatus.FAILED]
+    assert [d.target for d in failed] == [world.persons["task_team_lead"].email]
+    assert failed[0].last_error == "smtp gone for days"
+
+
 def test_delivery_retry_policy() -> None:
     assert DELIVERY_RETRY_POLICY.initial_interval.total_seconds() == 5
     assert DELIVERY_RETRY_POLICY.backoff_coefficient == 2.0

@@ -1,5 +1,8 @@
 """The lifecycle workflow's DB activities. Each is idempotent: a retry after a crash between the
-commit and the reply finds its own write (keys from workflow id + sequence) and returns it."""
+commit and the reply finds its own write (keys from workflow id + sequence) and returns it.
+
+The workflow runs them as local activities inside its updates: a move is one workflow task, not
+a round trip through the server's activity queue."""
 
 from __future__ import annotations
 

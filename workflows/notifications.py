@@ -1,10 +1,10 @@
 """Notification activities: who hears of an event, and the sends themselves (e-mail, webhook, feed).
 
-The lifecycle workflow hands a `NotificationEvent` to `plan_deliveries`, which writes one feed
-entry (`Notification`) per person and one `Delivery` per (channel, target), keyed on the event key
-so that a retried activity writes nothing twice, and returns the deliveries still to send. The
-workflow then runs `deliver(id)` for each with `DELIVERY_RETRY_POLICY` and, after the last attempt,
-calls `mark_delivery_failed(id, error)`. A delivery is marked sent only after the send succeeded.
+A workflow hands a `NotificationEvent` to `notify` (with `DELIVERY_RETRY_POLICY`), which plans
+it (`plan_deliveries`: one feed entry (`Notification`) per person and one `Delivery` per (channel,
+target), keyed on the event key so that a retried activity writes nothing twice) and sends the
+deliveries still unsent. After the last attempt the workflow calls `mark_event_failed`. A delivery
+is marked sent only after the send succeeded.
 
 Recipients: every person of the event's audiences (coordinators group / joint management group
 members, the activity's lead, its watchers) plus every active subscription matching the event.
@@ -190,11 +190,14 @@ class NotificationActivities:
     def all(self) -> list[Callable[..., Any]]:
         """The bound activity methods, for `Worker(activities=...)`."""
         return [
+            self.notify,
+            self.mark_event_failed,
+            self.send_daily_digest,
+            # what workflows begun before `notify` replay
             self.plan_deliveries,
             self.deliver,
             self.deliver_batch,
             self.mark_delivery_failed,
-            self.send_daily_digest,
         ]
 
     # --- planning -------------------------------------------------------------------------------
@@ -436,6 +439,19 @@ class NotificationActivities:
             )
         DELIVERIES.labels(channel=delivery.channel.value).inc()
         return "sent"
+
+    @activity.defn
+    async def notify(self, event: NotificationEvent) -> int:
+        """Plan and send an event's deliveries in one activity: one workflow round trip per event.
+        A retry plans again (idempotent: nothing is written twice) and sends only what is still
+        unsent. Returns how many were sent by this attempt."""
+        return await self.deliver_batch(await self.plan_deliveries(event))
+
+    @activity.defn
+    async def mark_event_failed(self, event: NotificationEvent, error: str) -> None:
+        """After `notify`'s last attempt: the deliveries still unsent are failed, never sent."""
+        for delivery_id in await self.plan_deliveries(event):
+            await self.mark_delivery_failed(delivery_id, error)
 
     @activity.defn
     async def deliver_batch(self, delivery_ids: list[int]) -> int:

@@ -6,7 +6,7 @@ harmless and a moved meeting re-times its draft). The workflow sleeps on a durab
 `settings.report_draft_days_before_deadline` days before the document deadline (06:00 UTC), runs
 `draft_report` (renders DOCX and PDF as the record stood that day and stores them as
 `StoredReport` rows, idempotent on meeting + as_of + format), hands a REPORT_READY
-`NotificationEvent` for the coordinators group to `plan_deliveries` / `deliver`, then waits until the
+`NotificationEvent` for the coordinators group to `notify`, then waits until the
 deadline has passed. If the deadline moves later after the draft, it drafts again at the new date.
 
 Worker registration: workflow `ReportDraftWorkflow`; activities `ReportActivities(sessionmaker,
@@ -38,6 +38,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.events import Audience, EventType, NotificationEvent
 
 REPORT_WORKFLOW = "ReportDraftWorkflow"
+ONE_NOTIFY_ACTIVITY = "one-notify-activity"
+"""Patch: the ready notice is planned and sent by one `notify` activity."""
 DRAFT_FORMATS = ("docx", "pdf")
 DRAFT_HOUR_UTC = 6
 DRAFT_TIMEOUT = timedelta(minutes=10)
@@ -246,8 +248,10 @@ class ReportDraftWorkflow:
             link=link,
             data={"meeting": result.meeting_code, "as_of": result.as_of.isoformat(), **links},
         )
-        delivery_ids = await sending.plan_deliveries(event)
-        await sending.deliver_all(delivery_ids)
+        if workflow.patched(ONE_NOTIFY_ACTIVITY):
+            await sending.notify(event)
+        else:  # a run begun before `notify`
+            await sending.deliver_all(await sending.plan_deliveries(event))
 
 # --- starting and re-timing ---------------------------------------------------------------------
 

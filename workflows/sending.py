@@ -1,6 +1,5 @@
-"""Workflow-side steps for notifications, shared by every workflow that notifies: plan the
-deliveries of an event, then send them with retries, marking failed what is left after the last
-attempt.
+"""Workflow-side steps for notifications, shared by every workflow that notifies: plan and send
+the deliveries of an event with retries, marking failed what is left after the last attempt.
 
 Call these from workflow code only (they schedule activities)."""
 
@@ -21,6 +20,24 @@ BACKGROUND_WRITE = {
     "start_to_close_timeout": timedelta(seconds=30),
     "retry_policy": RetryPolicy(maximum_interval=timedelta(minutes=5)),
 }
+
+
+async def notify(event: NotificationEvent) -> None:
+    """Plan and send an event's notifications with retries; when every retry has failed, record
+    the failure of those still unsent (never 'sent')."""
+    try:
+        await workflow.execute_activity(
+            "notify", event, start_to_close_timeout=DELIVER_TIMEOUT,
+            retry_policy=DELIVERY_RETRY_POLICY,
+        )
+    except ActivityError as exc:
+        await workflow.execute_activity(
+            "mark_event_failed", args=[event, str(exc.cause or exc)],
+            **BACKGROUND_WRITE,  # type: ignore[arg-type]
+        )
+
+
+# What workflows begun before `notify` replay: plan, then send in a second activity.
 
 
 async def plan_deliveries(event: NotificationEvent) -> list[int]:

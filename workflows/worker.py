@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import py_compile
+import sys
 from datetime import timedelta
 
 import httpx
@@ -24,6 +26,20 @@ from workflows.reports import ReportActivities, ReportDraftWorkflow, ensure_repo
 
 logger = logging.getLogger(__name__)
 
+WORKFLOWS = [ActivityLifecycle, DigestWorkflow, ReportDraftWorkflow]
+
+
+def cache_workflow_bytecode() -> None:
+    """The sandbox imports a workflow's module afresh for every workflow instance it creates (a
+    first task, or one evicted from the cache); without a .pyc (PYTHONDONTWRITEBYTECODE, as in the
+    image) each import compiles the source again. Write the bytecode once, where it can be."""
+    for workflow_class in WORKFLOWS:
+        source = sys.modules[workflow_class.__module__].__file__
+        try:
+            py_compile.compile(str(source), doraise=True)
+        except (OSError, py_compile.PyCompileError) as exc:
+            logger.info("workflow bytecode not cached for %s: %s", source, exc)
+
 
 def build_worker(
     client: Client,
@@ -34,13 +50,14 @@ def build_worker(
     task_queue: str | None = None,
 ) -> Worker:
     """Every workflow and activity of the service on one task queue."""
+    cache_workflow_bytecode()
     lifecycle = LifecycleActivities(sessionmaker)
     notifications = NotificationActivities(settings, sessionmaker, http)
     reports = ReportActivities(sessionmaker, settings)
     return Worker(
         client,
         task_queue=task_queue or settings.temporal_task_queue,
-        workflows=[ActivityLifecycle, DigestWorkflow, ReportDraftWorkflow],
+        workflows=WORKFLOWS,
         activities=[*lifecycle.all(), *notifications.all(), *reports.all()],
         interceptors=worker_interceptors(),
         max_concurrent_activities=50,

@@ -28,7 +28,7 @@ from api.etag import check_if_match
 from api.services.activity_edits import SCALAR_FIELDS
 from api.services.due_dates import due_date_on_entry
 from api.services.records import InvalidInput, load_by_keys, require_reference
-from api.services.transitions import TransitionRecord, record_transition
+from api.services.transitions import WRITTEN_COLUMNS, TransitionRecord, record_transition
 from api.settings import Settings
 from models import (
     Activity,
@@ -181,10 +181,9 @@ def _domain_error(cause: BaseException | None) -> DomainError:
     if isinstance(cause, ActivityError):
         if isinstance(cause.cause, ApplicationError) and cause.cause.non_retryable:
             return _domain_error(cause.cause)
-        return Unavailable(
-            "the database did not accept the change in time; nothing was changed",
-            code="database_unavailable",
-        )
+        return _database_unavailable()
+    if isinstance(cause, ApplicationError) and not cause.non_retryable:
+        return _database_unavailable()  # a local activity's write that ran out of retries
     if isinstance(cause, ApplicationError):
         details = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
         return DomainError(
@@ -192,6 +191,11 @@ def _domain_error(cause: BaseException | None) -> DomainError:
             code=str(details.get("code", cause.type or "rejected")),
         )
     return Conflict(str(cause) if cause else "the workflow rejected the change")
+
+
+def _database_unavailable() -> DomainError:
+    return Unavailable("the database did not accept the change in time; nothing was changed",
+                       code="database_unavailable")
 
 
 def _rpc_error(exc: RPCError) -> DomainError:
@@ -386,10 +390,12 @@ async def move_activity(
         client, settings, activity_id, ActivityLifecycle.move, request,
         update_id=f"move-{idempotency_key}" if idempotency_key else None,
     )
+    # Read back only what a move changes: its relations (provisions, conventions, watchers) stay.
+    await session.refresh(activity, attribute_names=WRITTEN_COLUMNS)
     transition = (
         await session.get(Transition, outcome.transition_id) if outcome.transition_id else None
     )
-    return await load_activity(session, activity_id), transition
+    return activity, transition
 
 
 async def acknowledge(

@@ -28,6 +28,11 @@ class TransitionRecord:
     expected_version: int | None = None
 
 
+WRITTEN_COLUMNS = ("stage", "stage_entered_at", "stage_due_on", "transition_count", "version",
+                   "updated_at", "closed_at_meeting_id")
+"""The activity columns `record_transition` writes: what a caller reads back after a move."""
+
+
 async def record_transition(session: AsyncSession, record: TransitionRecord) -> tuple[Transition, int]:
     """Write `record` once; a replay with the same (activity, seq) returns the stored row.
 
