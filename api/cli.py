@@ -237,29 +237,34 @@ def worker() -> None:
 @app.command()
 def check(
     repair: Annotated[bool, typer.Option(help="Start missing workflows; restart drifted ones "
-                                              "from the database row.")] = False,
+                                              "from the database row; recount the activity "
+                                              "counts.")] = False,
 ) -> None:
-    """Compare every activity's database row with its Temporal workflow; report (and repair) drift."""
-    from api.services.consistency import check_all
+    """Compare every activity's database row with its Temporal workflow, and the dashboard's
+    activity counts with the activities; report (and repair) drift."""
+    from api.services.consistency import check_all, check_counts
     from workflows.client import connect
 
     settings = get_settings()
 
-    async def main() -> tuple[int, list[str], bool]:
+    async def main() -> tuple[int, list[str], list[str], bool]:
         engine = create_engine(settings.database_url)
         try:
             client = await connect(settings)
             checked, drifts = await check_all(client, session_factory(engine), settings,
                                               repair=repair)
+            count_drifts = await check_counts(session_factory(engine), repair=repair)
         finally:
             await engine.dispose()
-        return checked, [d.line() for d in drifts], all(d.repaired for d in drifts)
+        repaired = all(d.repaired for d in drifts) and all(d.repaired for d in count_drifts)
+        return checked, [d.line() for d in drifts], [d.line() for d in count_drifts], repaired
 
-    checked, lines, repaired = asyncio.run(main())
-    for line in lines:
+    checked, lines, count_lines, repaired = asyncio.run(main())
+    for line in [*lines, *count_lines]:
         typer.echo(line)
     typer.echo(f"{checked} activities checked, {len(lines)} with drift")
-    if lines and not repaired:
+    typer.echo(f"activity counts: {len(count_lines)} keys with drift")
+    if (lines or count_lines) and not repaired:
         raise typer.Exit(1)
 
 

@@ -10,6 +10,7 @@ from models.activity import (
     activity_watchers,
 )
 from models.base import Base, utcnow
+from models.counts import ActivityCount
 from models.enums import (
     ActionKind,
     BodyKind,
@@ -32,7 +33,7 @@ from models.reference import (
 )
 
 __all__ = [
-    "ActionEntry", "ActionKind", "Activity", "ApiToken", "Base", "Body", "BodyKind", "Channel",
+    "ActionEntry", "ActionKind", "Activity", "ActivityCount", "ApiToken", "Base", "Body", "BodyKind", "Channel",
     "Convention", "Decision", "Delivery", "DeliveryStatus", "Meeting", "MeetingKind", "Notification",
     "PilotProject", "Person", "Provision", "ProvisionStatus", "ReminderEvent", "Role", "Stage",
     "StoredReport", "Subscription", "TaskTeam", "Transition", "activity_conventions",

@@ -5,6 +5,8 @@ stage, version, transition count and due date; a closed or withdrawn activity ha
 workflow left behind in an open stage. `repair` starts missing workflows and replaces a workflow
 whose state differs from the row (terminate, then start from the row: `initial_state`). A
 report_to_cop due date left behind by a meeting that moved while the engine was down is re-timed.
+The activity counts behind the dashboard summary (models.counts) are compared with the activities
+too; `repair` rebuilds them.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.services.lifecycle import send_update, start_workflow
 from api.settings import Settings
 from models import Activity, Meeting
+from models.counts import CountKey, count_drift, rebuild_counts
+from models.db import transaction
 from workflows.lifecycle import ActivityLifecycle
 from workflows.messages import LifecycleState, MeetingChange
 from workflows.stages import Stage
@@ -133,3 +137,30 @@ async def check_all(
         if drift is not None:
             drifts.append(drift)
     return len(activities), drifts
+
+
+@dataclass
+class CountDrift:
+    key: CountKey
+    stored: int
+    actual: int
+    repaired: bool = False
+
+    def line(self) -> str:
+        done = " (repaired)" if self.repaired else ""
+        return (f"activity count {self.key}: {self.stored} stored, {self.actual} activities"
+                f"{done}")
+
+
+async def check_counts(
+    sessionmaker: async_sessionmaker[AsyncSession], *, repair: bool = False
+) -> list[CountDrift]:
+    """Counts table rows that disagree with the activities; `repair` recounts the whole table."""
+    async with transaction(sessionmaker) as session:
+        drifts = [CountDrift(key, stored, actual)
+                  for key, (stored, actual) in (await count_drift(session)).items()]
+        if drifts and repair:
+            await rebuild_counts(session)
+            for drift in drifts:
+                drift.repaired = True
+    return drifts

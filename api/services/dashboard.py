@@ -39,7 +39,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from api.errors import DomainError
-from models import Activity, Body, Meeting, Person, Transition, activity_conventions
+from models import Activity, ActivityCount, Body, Meeting, Person, Transition, activity_conventions
+from models.counts import NO_ID, convention_codes
 from models.reference import DOCUMENT_DEADLINE_BEFORE_OPENING, meeting_conventions
 from workflows.stages import OPEN_STAGES, Stage
 
@@ -75,6 +76,18 @@ class DashboardFilter:
             clauses.append(Activity.thematic_group_id.in_(self.thematic_group_ids))
         if self.meeting_ids:
             clauses.append(Activity.target_meeting_id.in_(self.meeting_ids))
+        return clauses
+
+    def count_clauses(self) -> list[ColumnElement[bool]]:
+        """The thematic group and meeting filters on the counts table (where NO_ID is "none", which
+        no filter id names); conventions are matched on the key by the caller."""
+        clauses: list[ColumnElement[bool]] = []
+        if self.thematic_group_ids:
+            clauses.append(ActivityCount.thematic_group_id.in_(
+                [i for i in self.thematic_group_ids if i != NO_ID]))
+        if self.meeting_ids:
+            clauses.append(ActivityCount.target_meeting_id.in_(
+                [i for i in self.meeting_ids if i != NO_ID]))
         return clauses
 
 
@@ -163,53 +176,53 @@ class Summary:
     by_convention: dict[str, dict[Stage, int]]
     cells: list[SummaryCell]
 
+    @classmethod
+    def of(cls, cells: list[SummaryCell], by_stage: dict[Stage, int]) -> Summary:
+        """Sorts the cells and sums them per convention."""
+        cells.sort(key=lambda c: (stage_order(c.stage), c.convention or "",
+                                  c.thematic_group_code or "", c.thematic_group_id or 0))
+        by_convention: dict[str, dict[Stage, int]] = {}
+        for cell in cells:
+            if cell.convention is None:
+                continue
+            per_stage = by_convention.setdefault(cell.convention, dict.fromkeys(ALL_STAGES, 0))
+            per_stage[cell.stage] += cell.count
+        return cls(sum(by_stage.values()), by_stage, dict(sorted(by_convention.items())), cells)
+
 
 async def summary(session: AsyncSession, where: DashboardFilter) -> Summary:
     """Counts by stage × convention × thematic group; an activity counts once under each of its
-    conventions in the cells, and once in `by_stage`."""
-    join_on = activity_conventions.c.activity_id == Activity.id
-    if where.conventions:
-        join_on = and_(join_on, activity_conventions.c.convention_code.in_(where.conventions))
-    cell_rows = await session.execute(
+    conventions in the cells (only those in the filter, when it names some), and once in
+    `by_stage`. Read from the counts table (models.counts), a few thousand rows whatever the
+    number of activities."""
+    rows = await session.execute(
         select(
-            Activity.stage,
-            activity_conventions.c.convention_code,
-            Activity.thematic_group_id,
-            Body.code,
-            Body.name,
-            func.count(),
+            ActivityCount.stage, ActivityCount.thematic_group_id, ActivityCount.conventions_key,
+            Body.code, Body.name, func.sum(ActivityCount.count),
         )
-        .select_from(Activity)
-        .outerjoin(activity_conventions, join_on)
-        .outerjoin(Body, Body.id == Activity.thematic_group_id)
-        .where(*where.clauses())
+        .outerjoin(Body, Body.id == ActivityCount.thematic_group_id)
+        .where(*where.count_clauses())
         .group_by(
-            Activity.stage, activity_conventions.c.convention_code, Activity.thematic_group_id,
+            ActivityCount.stage, ActivityCount.thematic_group_id, ActivityCount.conventions_key,
             Body.code, Body.name,
         )
     )
-    cells = [
-        SummaryCell(Stage(stage), convention, group_id, code, name, int(count))
-        for stage, convention, group_id, code, name, count in cell_rows
-    ]
-    cells.sort(
-        key=lambda c: (stage_order(c.stage), c.convention or "", c.thematic_group_code or "")
-    )
-
-    stage_rows = await session.execute(
-        select(Activity.stage, func.count()).where(*where.clauses()).group_by(Activity.stage)
-    )
+    wanted = set(where.conventions)
     by_stage = dict.fromkeys(ALL_STAGES, 0)
-    for stage, count in stage_rows:
-        by_stage[Stage(stage)] = int(count)
-
-    by_convention: dict[str, dict[Stage, int]] = {}
-    for cell in cells:
-        if cell.convention is None:
+    cells: dict[tuple[Stage, str | None, int | None, str | None, str | None], int] = defaultdict(int)
+    for stage, group_id, key, code, name, count in rows:
+        conventions: list[str | None] = [
+            convention for convention in convention_codes(key)
+            if not wanted or convention in wanted
+        ]
+        if (wanted and not conventions) or not count:
             continue
-        per_stage = by_convention.setdefault(cell.convention, dict.fromkeys(ALL_STAGES, 0))
-        per_stage[cell.stage] += cell.count
-    return Summary(sum(by_stage.values()), by_stage, dict(sorted(by_convention.items())), cells)
+        by_stage[Stage(stage)] += int(count)
+        for convention in conventions or [None]:
+            cells[(Stage(stage), convention, group_id or None, code, name)] += int(count)
+    return Summary.of(
+        [SummaryCell(*cell, count) for cell, count in cells.items()], by_stage
+    )
 
 
 # --- overdue and due soon -------------------------------------------------------------------------

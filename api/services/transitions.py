@@ -1,16 +1,18 @@
-"""The one write path for a stage change: append the transition and update the activity row in the
-same DB transaction, idempotent on (activity, seq). Nothing else writes `Activity.stage`."""
+"""The one write path for a stage change: append the transition, update the activity row and its
+count (models.counts) in the same DB transaction, idempotent on (activity, seq). Nothing else
+writes `Activity.stage`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import Conflict, NotFound
-from models import Activity, Transition
+from models import Activity, Transition, activity_conventions
+from models.counts import CountKey, shift_count
 from workflows.stages import Stage
 
 
@@ -50,7 +52,13 @@ async def record_transition(session: AsyncSession, record: TransitionRecord) -> 
         )
         return existing, int(version or 0)
 
-    conditions = [Activity.id == record.activity_id, Activity.transition_count == record.seq - 1]
+    counted = await _counted_key(session, record.activity_id)
+    if counted is None:
+        raise NotFound(f"activity {record.activity_id} does not exist")
+    old_key, read_version = counted
+    # Every write to the row bumps its version: if it is unchanged, `old_key` is the stored key.
+    conditions = [Activity.id == record.activity_id, Activity.transition_count == record.seq - 1,
+                  Activity.version == read_version]
     if record.expected_version is not None:
         conditions.append(Activity.version == record.expected_version)
     values: dict[str, object] = {
@@ -73,9 +81,11 @@ async def record_transition(session: AsyncSession, record: TransitionRecord) -> 
         if await session.get(Activity, record.activity_id) is None:
             raise NotFound(f"activity {record.activity_id} does not exist")
         raise Conflict(
-            f"activity {record.activity_id} changed since version {record.expected_version}; "
+            f"activity {record.activity_id} changed since version "
+            f"{record.expected_version or read_version}; "
             "fetch it again", code="stale_version",
         )
+    await shift_count(session, old_key, replace(old_key, stage=str(record.to_stage)))
     transition = Transition(
         activity_id=record.activity_id, seq=record.seq, from_stage=record.from_stage,
         to_stage=record.to_stage, actor_id=record.actor_id, at=record.at, reason=record.reason,
@@ -84,3 +94,18 @@ async def record_transition(session: AsyncSession, record: TransitionRecord) -> 
     session.add(transition)
     await session.flush()
     return transition, int(new_version)
+
+
+async def _counted_key(session: AsyncSession, activity_id: int) -> tuple[CountKey, int] | None:
+    """The activity's count key and its row version (None when the activity does not exist)."""
+    rows = (await session.execute(
+        select(Activity.stage, Activity.thematic_group_id, Activity.target_meeting_id,
+               Activity.version, activity_conventions.c.convention_code)
+        .outerjoin(activity_conventions, activity_conventions.c.activity_id == Activity.id)
+        .where(Activity.id == activity_id)
+    )).all()
+    if not rows:
+        return None
+    stage, group_id, meeting_id, version, _ = rows[0]
+    codes = [row.convention_code for row in rows if row.convention_code is not None]
+    return CountKey.of(stage, group_id, meeting_id, codes), version

@@ -1,0 +1,258 @@
+"""Activity counts per (stage, thematic group, target meeting, set of conventions).
+
+The dashboard summary reads these few thousand rows instead of grouping 100,000 activities by
+their conventions (bench/README.md, "Dashboard"). With the whole set of conventions in the key,
+every dashboard filter is answered exactly: a convention filter keeps the keys whose set meets it.
+
+The counts change in the transaction of the write that changes an activity's key:
+- ORM flushes of `Activity` (creation, edits, deletion) through the `after_flush` listener below,
+  so that no code path that adds, edits or deletes an activity row can forget them;
+- `record_transition`, the one writer of the stage, which updates the row with a core UPDATE and
+  calls `shift_count` itself;
+- bulk loads (bench/generate.py, migration 0004, `synergies check --repair`): `rebuild_counts`.
+
+Every change is an atomic `INSERT … ON CONFLICT DO UPDATE SET count = count + excluded.count`, so
+concurrent moves never lose an increment. Rows that fall to 0 stay (no delete/insert races).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Insert,
+    Select,
+    String,
+    delete,
+    event,
+    func,
+    insert,
+    inspect,
+    literal,
+    literal_column,
+    select,
+    text,
+    union_all,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, Session, UOWTransaction, mapped_column
+from sqlalchemy.sql import Subquery
+
+from models.activity import Activity, activity_conventions
+from models.base import Base
+from models.enums import Stage, str_enum
+
+NO_ID = 0
+"""`thematic_group_id` / `target_meeting_id` of an activity that has none: key columns cannot be
+NULL (NULLs never conflict in a unique index), and database ids start at 1."""
+
+CONVENTIONS_SEPARATOR = ","
+
+
+class ActivityCount(Base):
+    """How many activities have this key; rows are never deleted, so a count may be 0."""
+
+    __tablename__ = "activity_counts"
+
+    stage: Mapped[Stage] = mapped_column(str_enum(Stage), primary_key=True)
+    thematic_group_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    target_meeting_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    conventions_key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    count: Mapped[int]
+
+
+KEY_COLUMNS = (ActivityCount.stage, ActivityCount.thematic_group_id,
+               ActivityCount.target_meeting_id, ActivityCount.conventions_key)
+
+@dataclass(frozen=True, order=True)
+class CountKey:
+    stage: str
+    thematic_group_id: int
+    target_meeting_id: int
+    conventions_key: str
+
+    @classmethod
+    def of(cls, stage: str, thematic_group_id: int | None, target_meeting_id: int | None,
+           convention_codes: Iterable[str]) -> CountKey:
+        return cls(str(stage), thematic_group_id or NO_ID, target_meeting_id or NO_ID,
+                   conventions_key(convention_codes))
+
+
+def conventions_key(codes: Iterable[str]) -> str:
+    """The sorted set of codes, joined: "BC,RC,SC" ("" for none). Sorted by code point, as the
+    rebuild's ORDER BY (binary collation) sorts them."""
+    return CONVENTIONS_SEPARATOR.join(sorted(set(codes)))
+
+
+def convention_codes(key: str) -> list[str]:
+    return key.split(CONVENTIONS_SEPARATOR) if key else []
+
+
+# --- incremental changes ---------------------------------------------------------------------------
+
+
+def _upsert(dialect: str, deltas: Mapping[CountKey, int]) -> Insert | None:
+    """One statement adding each delta to its row; rows in key order, so that two transactions
+    touching the same rows lock them in the same order (no deadlock on PostgreSQL)."""
+    rows = [
+        {"stage": key.stage, "thematic_group_id": key.thematic_group_id,
+         "target_meeting_id": key.target_meeting_id, "conventions_key": key.conventions_key,
+         "count": delta}
+        for key, delta in sorted(deltas.items()) if delta
+    ]
+    if not rows:
+        return None
+    upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = upsert(ActivityCount).values(rows)
+    return statement.on_conflict_do_update(
+        index_elements=list(KEY_COLUMNS),
+        set_={"count": ActivityCount.count + statement.excluded["count"]},
+    )
+
+
+def _deltas(moves: Iterable[tuple[CountKey | None, CountKey | None]]) -> Counter[CountKey]:
+    deltas: Counter[CountKey] = Counter()
+    for old, new in moves:
+        if old == new:
+            continue
+        if old is not None:
+            deltas[old] -= 1
+        if new is not None:
+            deltas[new] += 1
+    return deltas
+
+
+async def shift_count(session: AsyncSession, old: CountKey | None, new: CountKey | None) -> None:
+    """Move one activity from `old` to `new` (None: not counted, for a creation or a deletion)."""
+    statement = _upsert(session.get_bind().dialect.name, _deltas([(old, new)]))
+    if statement is not None:
+        await session.execute(statement)
+
+
+def _before_and_after(activity: Activity, is_new: bool, is_deleted: bool
+                      ) -> tuple[CountKey | None, CountKey | None]:
+    """The key at the last load (from attribute history) and the key being written."""
+    state = inspect(activity)
+
+    def before(name: str) -> list[Any]:
+        history = state.attrs[name].load_history()
+        return [*history.unchanged, *history.deleted]
+
+    def scalar_before(name: str) -> Any:
+        return next(iter(before(name)), None)
+
+    old = None
+    if not is_new:
+        old = CountKey.of(
+            scalar_before("stage"), scalar_before("thematic_group_id"),
+            scalar_before("target_meeting_id"),
+            (convention.code for convention in before("conventions")),
+        )
+    new = None
+    if not is_deleted:
+        new = CountKey.of(activity.stage, activity.thematic_group_id, activity.target_meeting_id,
+                          activity.convention_codes)
+    return old, new
+
+
+KEY_ATTRIBUTES = ("stage", "thematic_group_id", "target_meeting_id", "conventions")
+"""Activity attributes that make up its count key."""
+
+
+@event.listens_for(Session, "after_flush")
+def _count_flushed_activities(session: Session, _flush: UOWTransaction) -> None:
+    """Count activities inserted, re-keyed or deleted by this flush, in its transaction. The flush
+    checked each updated row's version, so the key loaded with it was still the stored one."""
+    moves = []
+    for activity in session.new:
+        if isinstance(activity, Activity):
+            moves.append(_before_and_after(activity, is_new=True, is_deleted=False))
+    for activity in session.deleted:
+        if isinstance(activity, Activity):
+            moves.append(_before_and_after(activity, is_new=False, is_deleted=True))
+    for activity in session.dirty:
+        if isinstance(activity, Activity) and any(
+            inspect(activity).attrs[name].history.has_changes() for name in KEY_ATTRIBUTES
+        ):
+            moves.append(_before_and_after(activity, is_new=False, is_deleted=False))
+    connection = session.connection()
+    statement = _upsert(connection.dialect.name, _deltas(moves))
+    if statement is not None:
+        connection.execute(statement)
+
+
+# --- rebuild and drift -----------------------------------------------------------------------------
+
+
+def _keys_of_activities(dialect: str) -> Subquery:
+    """One row per activity: its count key."""
+    columns: list[ColumnElement[Any]] = [
+        Activity.stage.label("stage"),
+        func.coalesce(Activity.thematic_group_id, NO_ID).label("thematic_group_id"),
+        func.coalesce(Activity.target_meeting_id, NO_ID).label("target_meeting_id"),
+    ]
+    activity_id, code = activity_conventions.c.activity_id, activity_conventions.c.convention_code
+    if dialect == "postgresql":
+        binary = code.collate("C")  # the code-point order of `conventions_key`, whatever the locale
+        joined = (
+            select(activity_id, func.string_agg(binary, postgresql.aggregate_order_by(
+                literal_column(f"'{CONVENTIONS_SEPARATOR}'"), binary)).label("conventions_key"))
+            .group_by(activity_id).subquery()
+        )
+        return (select(*columns, func.coalesce(joined.c.conventions_key, "").label("conventions_key"))
+                .outerjoin(joined, joined.c.activity_id == Activity.id).subquery())
+    # SQLite's group_concat (before 3.44) takes no ORDER BY: it concatenates in the order of its
+    # input, here an ordered subquery per activity (EXPLAIN: a co-routine, no sorter in between).
+    ordered = (select(code).where(activity_id == Activity.id).order_by(code)
+               .correlate(Activity).subquery())
+    joined_codes = select(func.group_concat(ordered.c.convention_code, CONVENTIONS_SEPARATOR))
+    return select(*columns, func.coalesce(joined_codes.scalar_subquery(), "").label(
+        "conventions_key")).subquery()
+
+
+def counts_from_activities(dialect: str) -> Select[Any]:
+    """What the counts table must hold: the activities grouped by key (one full scan)."""
+    keys = _keys_of_activities(dialect)
+    columns = [keys.c[column.key] for column in KEY_COLUMNS]
+    return select(*columns, func.count().label("count")).group_by(*columns)
+
+
+def rebuild(connection: Connection) -> None:
+    """Recount from the activities (synchronous: the migration calls it too). On PostgreSQL the
+    table is locked first: a concurrent move then waits and adds its delta to the rebuilt row, or
+    committed before the recount, which sees it."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("LOCK TABLE activity_counts IN EXCLUSIVE MODE"))
+    connection.execute(delete(ActivityCount))
+    connection.execute(insert(ActivityCount).from_select(
+        [column.key for column in KEY_COLUMNS] + ["count"],
+        counts_from_activities(connection.dialect.name),
+    ))
+
+
+async def rebuild_counts(session: AsyncSession) -> None:
+    """Recount from the activities, in the session's transaction."""
+    await session.run_sync(lambda sync_session: rebuild(sync_session.connection()))
+
+
+async def count_drift(session: AsyncSession) -> dict[CountKey, tuple[int, int]]:
+    """Keys whose stored count differs from the activities': key → (stored, actual). One
+    statement, so both sides come from the same snapshot even while activities move."""
+    actual = counts_from_activities(session.get_bind().dialect.name).subquery()
+    both = union_all(
+        select(*KEY_COLUMNS, ActivityCount.count.label("stored"), literal(0).label("actual")),
+        select(*(actual.c[column.key] for column in KEY_COLUMNS), literal(0), actual.c["count"]),
+    ).subquery()
+    key = [both.c[column.key] for column in KEY_COLUMNS]
+    stored, counted = func.sum(both.c.stored), func.sum(both.c.actual)
+    rows = await session.execute(
+        select(*key, stored, counted).group_by(*key).having(stored != counted).order_by(*key)
+    )
+    return {CountKey(str(row[0]), row[1], row[2], row[3]): (int(row[4]), int(row[5]))
+            for row in rows}
