@@ -21,18 +21,16 @@ COPY workflows ./workflows
 COPY models ./models
 RUN pip install --no-deps . && pip check
 
-# --- runtime: slim, WeasyPrint's system libraries, unprivileged ------------------------------
+# --- runtime: slim, the PDF reports' fonts, unprivileged -------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PATH=/opt/venv/bin:$PATH \
     SYNERGIES_DATA_DIR=/app/var \
     SYNERGIES_LOG_JSON=true
-# Pango/HarfBuzz/fontconfig for WeasyPrint (PDF reports); a font so PDFs render text.
+# DejaVu Serif (regular and bold in -core, italics in -extra): the type of the PDF reports.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends \
-        libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 libfontconfig1 \
-        fonts-dejavu-core \
+    && apt-get install -y --no-install-recommends fonts-dejavu-core fonts-dejavu-extra \
     && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 synergies \
     && useradd --system --uid 10001 --gid synergies --home-dir /app --no-create-home \

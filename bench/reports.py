@@ -6,7 +6,7 @@ A fresh database (SQLite by default) gets reference data and N generated activit
 transitions and 2 action entries each on average, every one citing 1-3 synergies provisions), then
 `api.services.reports.build_report(session, "SC-COP5", today)` and
 `api.services.report_render.render(report, "docx" | "pdf")` run R times each (first run reported
-apart: it imports weasyprint / python-docx and loads fonts). Targets: DOCX < 2 s, PDF < 5 s, each
+apart: it imports ReportLab / python-docx and loads fonts). Targets: DOCX < 2 s, PDF < 5 s, each
 measured as build + render (what a download costs).
 """
 

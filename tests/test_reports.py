@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
+import re
 from datetime import date
 from html.parser import HTMLParser
 from typing import Any
 
 import pytest
 from docx import Document
+from pypdf import PdfReader
 from sqlalchemy import event
 
 from api.services.report_render import FORMATS, MEDIA_TYPES, ReportFormat, render
@@ -20,6 +23,7 @@ from api.services.reports import (
     Report,
     build_report,
     format_meeting_dates,
+    history_line,
     report_to_dict,
 )
 from tests.report_data import (
@@ -55,6 +59,11 @@ def docx_text(content: bytes) -> tuple[Any, list[str]]:
             for cell in row.cells:
                 texts.extend(p.text for p in cell.paragraphs)
     return document, texts
+
+
+def pdf_pages(content: bytes) -> list[str]:
+    """Each page's text, its line breaks and runs of spaces made single spaces."""
+    return [" ".join(page.extract_text().split()) for page in PdfReader(io.BytesIO(content)).pages]
 
 
 def entry(report_data: dict[str, Any], activity_id: int) -> dict[str, Any]:
@@ -233,6 +242,64 @@ async def test_docx_has_word_headings_two_column_tables_actions_and_symbol(db, d
     assert "Progress report on joint activities" in joined
 
 
+async def test_pdf_has_the_symbol_block_sections_and_every_activity_with_its_history(db, data) -> None:
+    report = await report_for(db, "SC-COP5", END_2010)
+    content, media_type, filename = render(report, "pdf")
+
+    assert media_type == "application/pdf"
+    assert filename == "SC-COP5-progress-report-2010-12-31.pdf"
+    pages = pdf_pages(content)
+    text = " ".join(pages)
+    for fragment in ("UNEP/POPS/COP.5/INF/xx", "Distr.: General", "31 December 2010", "25–29 April 2011",
+                     "Progress report on joint activities", "I. Organizational issues in the field",
+                     "A. Coordination at the national level", "II. Technical issues", "A. National reporting",
+                     f"{PROVISION_COLUMN} {ACTIONS_COLUMN}"):
+        assert fragment in text
+    for _, _, row in report.rows():
+        assert row.citation in text
+        for item in row.activities:
+            assert item.title in text
+            assert all(history_line(change) in text for change in item.history)
+    assert "Stage: pilot project, due 2011-09-01" in text
+    assert f"{WORKSHOP_TAKEN} (" in text and f"Planned: {WORKSHOP_PLANNED}" in text
+    assert REPORTING_TAKEN in text and WORKSHOP_LATE not in text
+    page_numbers = [re.findall(r"\bPage (\d+)\b", page) for page in pages]
+    assert page_numbers == [[str(n)] for n in range(1, len(pages) + 1)]
+
+
+async def test_pdf_repeats_the_table_header_on_every_page_and_cuts_what_is_taller_than_a_page(
+    db, data
+) -> None:
+    report = await report_for(db, "SC-COP5", END_2010)
+    section = report.sections[0]
+    subsection = section.subsections[0]
+    row = subsection.provisions[0]
+    workshops = row.activities[0]
+    long_history = tuple(
+        dataclasses.replace(change, seq=seq, reason=f"move {seq}")
+        for seq, change in enumerate(workshops.history * 150, start=1)
+    )
+    many = tuple(
+        dataclasses.replace(workshops, id=n, title=f"Workshop {n} {'x' * 200 if n == 7 else ''}".strip())
+        for n in range(1, 120)
+    )
+    longest = dataclasses.replace(workshops, history=long_history)
+    long_subsection = dataclasses.replace(
+        subsection, provisions=(dataclasses.replace(row, activities=(*many, longest)),)
+    )
+    long_report = dataclasses.replace(
+        report, sections=(dataclasses.replace(section, subsections=(long_subsection,)),)
+    )
+
+    pages = pdf_pages(render(long_report, "pdf")[0])
+    text = " ".join(pages)
+    assert len(pages) > 10
+    assert all(f"{PROVISION_COLUMN} {ACTIONS_COLUMN}" in page for page in pages[1:])
+    assert all(f"Workshop {n}" in text for n in range(1, 120))
+    assert "x" * 40 in text and "x" * 200 not in text  # the 200-letter word, cut to the column's width
+    assert all(history_line(change) in text for change in long_history)
+
+
 async def test_every_format_renders_valid_output(db, data) -> None:
     report = await report_for(db, "SC-COP5", END_2010)
     outputs = {fmt: render(report, fmt) for fmt in FORMATS}
@@ -240,7 +307,7 @@ async def test_every_format_renders_valid_output(db, data) -> None:
     assert {fmt: media for fmt, (_, media, _) in outputs.items()} == {
         fmt.value: MEDIA_TYPES[fmt] for fmt in ReportFormat
     }
-    assert outputs["pdf"][0].startswith(b"%PDF")
+    assert WORKSHOP_TAKEN in " ".join(pdf_pages(outputs["pdf"][0]))
     assert outputs["docx"][0].startswith(b"PK")
 
     html = outputs["html"][0].decode()
@@ -312,7 +379,7 @@ async def test_route_serves_each_format_with_its_media_type(client, people, db, 
     assert response.headers["content-type"] == MEDIA_TYPES[ReportFormat(fmt)]
     assert f"SC-COP5-progress-report-2010-12-31.{fmt}" in response.headers["content-disposition"]
     if fmt == "pdf":
-        assert response.content.startswith(b"%PDF")
+        assert WORKSHOP_TAKEN in " ".join(pdf_pages(response.content))
     if fmt == "docx":
         _, texts = docx_text(response.content)
         assert WORKSHOP_TAKEN in "\n".join(texts)

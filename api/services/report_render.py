@@ -179,7 +179,7 @@ def render_markdown(report: Report) -> bytes:
     return ("\n".join(out) + "\n").encode()
 
 
-# --- HTML and PDF -------------------------------------------------------------------------------
+# --- HTML and PDF (the PDF's layout: api.services.report_pdf) -----------------------------------
 
 
 @lru_cache
@@ -200,20 +200,14 @@ def _jinja() -> Environment:
     return environment
 
 
-def render_html_text(report: Report, *, for_print: bool = False) -> str:
-    return _jinja().get_template("report.html").render(report=report, h=report.header, for_print=for_print)
-
-
 def render_html(report: Report) -> bytes:
-    return render_html_text(report).encode()
+    return _jinja().get_template("report.html").render(report=report, h=report.header).encode()
 
 
 def render_pdf(report: Report) -> bytes:
-    from weasyprint import HTML  # heavy import: only when a PDF is asked for
+    from api.services.report_pdf import render_pdf  # imports ReportLab: only when a PDF is asked for
 
-    pdf = HTML(string=render_html_text(report, for_print=True), base_url=str(TEMPLATES)).write_pdf()
-    assert pdf is not None
-    return bytes(pdf)
+    return render_pdf(report)
 
 
 # --- DOCX ---------------------------------------------------------------------------------------
