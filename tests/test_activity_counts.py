@@ -31,12 +31,15 @@ from models import (
     activity_conventions,
 )
 from models.counts import CountKey, count_drift, rebuild_counts
+from models.seed import load_demo_data
+from tests import test_lifecycle_api as lifecycle
 from workflows.stages import Stage
 
 # Mixed case on purpose: code-point order ("BC" < "RC" < "bc") is not a locale's order.
 CODES = ("SC", "BC", "mc", "RC", "bc")
 STAGES = list(Stage)
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
+world = lifecycle.world  # the fixture: reference data, people, a task team, a meeting, SMTP
 
 
 async def summary_from_activities(session: AsyncSession, where: DashboardFilter) -> Summary:
@@ -296,3 +299,34 @@ async def test_the_cli_reports_and_repairs_count_drift(db, settings, database_ur
     assert code == 0 and "(repaired)" in out, out
     code, out = await run()
     assert code == 0 and "activity counts: 0 keys with drift" in out, out
+
+
+async def test_the_demo_data_is_counted(db) -> None:
+    async with db() as session, session.begin():
+        await load_demo_data(session)
+    async with db() as session:
+        assert await count_drift(session) == {}
+        assert (await summary(session, DashboardFilter())).total > 0
+
+
+@pytest.mark.usefixtures("lifecycle_worker")
+async def test_creation_edits_and_moves_through_the_api_keep_the_counts(client, people, world, db):
+    """The paths the service takes: create (ORM insert + first transition), edit through the
+    workflow's apply_edit, move through record_transition."""
+    async with db() as session:
+        group_id = await session.scalar(
+            select(Body.id).where(Body.kind == BodyKind.THEMATIC_GROUP).limit(1))
+    activity = await lifecycle.create(client, people)
+    other = await lifecycle.create(client, people, title="Another", conventions=["minamata"])
+    activity = await lifecycle.patch(client, people, activity, conventions=["stockholm", "basel"],
+                                     thematic_group_id=group_id, target_meeting_id=world["meeting_id"])
+    moved = await lifecycle.move(client, people, other, "withdrawn", reason="merged")
+    assert moved.status_code == 200, moved.text
+    async with db() as session:
+        assert await count_drift(session) == {}
+        assert await summary(session, DashboardFilter()) == await summary_from_activities(
+            session, DashboardFilter())
+        by_group = await summary(session, DashboardFilter(thematic_group_ids=(group_id,)))
+    assert [(c.stage, c.convention) for c in by_group.cells] == [
+        (Stage.THEMATIC_GROUP, "basel"), (Stage.THEMATIC_GROUP, "stockholm")]
+    assert activity["version"] > 1

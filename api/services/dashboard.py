@@ -149,11 +149,7 @@ def percentile(sorted_values: Sequence[float], fraction: float) -> float | None:
     return float(sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (position - low))
 
 
-def stage_order(stage: str | None) -> int:
-    try:
-        return ALL_STAGES.index(Stage(stage)) if stage else -1
-    except ValueError:
-        return len(ALL_STAGES)
+STAGE_ORDER = {stage: rank for rank, stage in enumerate(ALL_STAGES)}
 
 
 # --- summary --------------------------------------------------------------------------------------
@@ -179,7 +175,7 @@ class Summary:
     @classmethod
     def of(cls, cells: list[SummaryCell], by_stage: dict[Stage, int]) -> Summary:
         """Sorts the cells and sums them per convention."""
-        cells.sort(key=lambda c: (stage_order(c.stage), c.convention or "",
+        cells.sort(key=lambda c: (STAGE_ORDER[c.stage], c.convention or "",
                                   c.thematic_group_code or "", c.thematic_group_id or 0))
         by_convention: dict[str, dict[Stage, int]] = {}
         for cell in cells:
@@ -208,18 +204,24 @@ async def summary(session: AsyncSession, where: DashboardFilter) -> Summary:
         )
     )
     wanted = set(where.conventions)
+    cell_conventions: dict[str, list[str | None]] = {}  # per key: none when the filter skips it
+
+    def conventions_of(key: str) -> list[str | None]:
+        if key not in cell_conventions:
+            codes = convention_codes(key)
+            matching = [code for code in codes if code in wanted] if wanted else codes
+            cell_conventions[key] = [*matching] or ([] if wanted else [None])
+        return cell_conventions[key]
+
     by_stage = dict.fromkeys(ALL_STAGES, 0)
     cells: dict[tuple[Stage, str | None, int | None, str | None, str | None], int] = defaultdict(int)
     for stage, group_id, key, code, name, count in rows:
-        conventions: list[str | None] = [
-            convention for convention in convention_codes(key)
-            if not wanted or convention in wanted
-        ]
-        if (wanted and not conventions) or not count:
+        conventions = conventions_of(key)
+        if not conventions or not count:
             continue
-        by_stage[Stage(stage)] += int(count)
-        for convention in conventions or [None]:
-            cells[(Stage(stage), convention, group_id or None, code, name)] += int(count)
+        by_stage[stage] += count
+        for convention in conventions:
+            cells[(stage, convention, group_id or None, code, name)] += count
     return Summary.of(
         [SummaryCell(*cell, count) for cell, count in cells.items()], by_stage
     )
