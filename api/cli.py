@@ -227,11 +227,19 @@ def migrate() -> None:
 
 
 @app.command()
-def worker() -> None:
+def worker(
+    only: Annotated[str | None, typer.Option(
+        help="Run one part: 'workflows' (workflows and their DB writes) or 'notifications' "
+             "(mail and webhook sends); both by default")] = None,
+) -> None:
     """Run a Temporal worker for every workflow and activity of the service."""
-    from workflows.worker import main
+    from workflows.worker import WorkerPart, main
 
-    main()
+    try:
+        parts = (WorkerPart(only),) if only else tuple(WorkerPart)
+    except ValueError:
+        raise typer.BadParameter(f"--only: one of {', '.join(WorkerPart)}") from None
+    main(parts)
 
 
 @app.command()

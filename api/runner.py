@@ -1,7 +1,7 @@
 """`synergies up`: the whole system on one machine (the embedded default).
 
-SQLite file + `temporal server start-dev` with a file database + one worker + the API, each its own
-process, stopped together on Ctrl-C. Every step is idempotent, so `up` after a restart resumes.
+SQLite file + `temporal server start-dev` with a file database + two workers (workflows; notification
+sends) + the API, each its own process, stopped together on Ctrl-C. Every step is idempotent, so `up` after a restart resumes.
 """
 
 from __future__ import annotations
@@ -174,7 +174,10 @@ def up(settings: Settings, *, host: str, port: int, demo: bool) -> None:
             supervisor.start("mail", mail_catcher_command(settings), env)
         supervisor.start("temporal", dev_server_command(settings), env)
         asyncio.run(prepare_workflows(settings))
-        supervisor.start("worker", [sys.executable, "-m", "workflows.worker"], env)
+        # Two worker processes, so that sending mail never holds up a move on these cores.
+        for part in ("workflows", "notifications"):
+            supervisor.start(f"worker-{part}",
+                             [sys.executable, "-m", "api.cli", "worker", "--only", part], env)
         supervisor.start("api", [sys.executable, "-m", "uvicorn", "api.main:app", "--host", host,
                                  "--port", str(port), "--no-access-log"], env)
         wait_for_http(f"http://{host}:{port}/health")

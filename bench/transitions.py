@@ -6,10 +6,11 @@ same dev server, worker process and database.
     .venv/bin/python -m bench.transitions --backend postgresql -n 300
 
 Processes (all on free ports, all stopped at the end): `temporal server start-dev` (in memory),
-an aiosmtpd sink (the notifications that every move sends go somewhere real), one worker process
-(`bench.worker_proc`: the service's `build_worker` + the bare workflow on its own task queue), the
-API as a real `uvicorn api.main:app` subprocess, and this driver (httpx for the API, a Temporal
-client for the bare updates).
+an aiosmtpd sink (the notifications that every move sends go somewhere real), two worker processes
+as `synergies up` runs them (`bench.worker_proc`: the workflows part of `build_worker` + the bare
+workflow on its own task queue; and the notifications part), the API as a real
+`uvicorn api.main:app` subprocess, and this driver (httpx for the API, a Temporal client for the
+bare updates).
 
 Every move is thematic_group → task_team of a distinct, prepared activity (its own workflow), so
 no move waits on another and no run nears the per-workflow update limits; the bare updates go
@@ -135,7 +136,10 @@ async def run(backend: str, url: str, tag: str, n: int, section: Section, keep: 
             except Exception:
                 await asyncio.sleep(0.5)
         assert client is not None
-        worker = children.start("worker", [sys.executable, "-m", "bench.worker_proc"], env)
+        worker = children.start("worker", [sys.executable, "-m", "bench.worker_proc"],
+                                env | {"BENCH_WORKER_PART": "workflows"})
+        children.start("notifier", [sys.executable, "-m", "bench.worker_proc"],
+                       env | {"BENCH_WORKER_PART": "notifications"})
         api = children.start("api", [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1",
                                      "--port", str(api_port), "--no-access-log", "--log-level", "warning"], env)
         await wait_port(api_port)
@@ -227,8 +231,9 @@ def main(backends: list[str] | None = None, n: int = 300) -> Section:
     parser.add_argument("-n", type=int, default=n)
     args = parser.parse_args([] if backends is not None else None)
     section = Section("Transitions: API end to end vs bare Update")
-    section.notes.append("API as a real uvicorn subprocess (1 process), worker as its own process, "
-                         "dev server in memory, driver in this process: 4 processes on the same cores.")
+    section.notes.append("API as a real uvicorn subprocess (1 process), workflows worker and "
+                         "notifications worker as their own processes, dev server in memory, SMTP "
+                         "sink, driver in this process: 6 processes on the same cores.")
     for backend in backends or args.backend or ["sqlite"]:
         url, tag = setup(backend)
         asyncio.run(run(backend, url, tag, args.n, section))

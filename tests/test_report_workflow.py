@@ -10,12 +10,10 @@ from typing import Any
 
 import httpx
 from sqlalchemy import select, update
-from temporalio.worker import Worker
 
 from models import Meeting, Notification, StoredReport
 from tests.report_data import build_report_data
 from workflows.events import Audience, EventType
-from workflows.notifications import NotificationActivities
 from workflows.reports import (
     DRAFT_HOUR_UTC,
     ReportActivities,
@@ -23,6 +21,7 @@ from workflows.reports import (
     ensure_report_workflows,
     report_workflow_id,
 )
+from workflows.worker import build_worker
 
 
 async def _drafted(handle: Any) -> bool:
@@ -65,15 +64,9 @@ async def _stored(db: Any) -> list[StoredReport]:
 
 
 @asynccontextmanager
-async def _worker(env: Any, task_queue: str, db: Any, settings: Any) -> AsyncIterator[Worker]:
-    async with httpx.AsyncClient() as http, Worker(
-        env.client,
-        task_queue=task_queue,
-        workflows=[ReportDraftWorkflow],
-        activities=[
-            *ReportActivities(db, settings).all(),
-            *NotificationActivities(settings, db, http).all(),
-        ],
+async def _worker(env: Any, task_queue: str, db: Any, settings: Any) -> AsyncIterator[Any]:
+    async with httpx.AsyncClient() as http, build_worker(
+        env.client, settings, db, http, task_queue=task_queue
     ) as worker:
         yield worker
 

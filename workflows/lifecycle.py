@@ -189,11 +189,16 @@ class ActivityLifecycle:
     async def _write(self, name: str, argument: object, result_type: type[T] | None = None) -> T:
         """An update's DB write: a local activity (no server round trip), or a regular one when
         replaying a workflow begun before LOCAL_WRITES."""
-        run = (
-            workflow.execute_local_activity if workflow.patched(LOCAL_WRITES)
-            else workflow.execute_activity
+        if workflow.patched(LOCAL_WRITES):
+            # No start_to_close on local activities: the SDK core leaves an earlier attempt's
+            # timer running, which can time out a later attempt (temporalio/sdk-rust#1454).
+            options = {k: v for k, v in DB_WRITE.items() if k != "start_to_close_timeout"}
+            return await workflow.execute_local_activity(  # type: ignore[no-any-return, call-overload]
+                name, argument, result_type=result_type, **options
+            )
+        return await workflow.execute_activity(  # type: ignore[no-any-return, call-overload]
+            name, argument, result_type=result_type, **DB_WRITE
         )
-        return await run(name, argument, result_type=result_type, **DB_WRITE)  # type: ignore[no-any-return, call-overload]
 
     def _check_version(self, expected: int) -> None:
         if expected != self.state.version:

@@ -22,17 +22,23 @@ BACKGROUND_WRITE = {
 }
 
 
+def notifications_task_queue(task_queue: str) -> str:
+    """Where a workflow on `task_queue` sends its notifications: their own queue and workers."""
+    return f"{task_queue}-notifications"
+
+
 async def notify(event: NotificationEvent) -> None:
     """Plan and send an event's notifications with retries; when every retry has failed, record
     the failure of those still unsent (never 'sent')."""
+    queue = notifications_task_queue(workflow.info().task_queue)
     try:
         await workflow.execute_activity(
-            "notify", event, start_to_close_timeout=DELIVER_TIMEOUT,
+            "notify", event, task_queue=queue, start_to_close_timeout=DELIVER_TIMEOUT,
             retry_policy=DELIVERY_RETRY_POLICY,
         )
     except ActivityError as exc:
         await workflow.execute_activity(
-            "mark_event_failed", args=[event, str(exc.cause or exc)],
+            "mark_event_failed", args=[event, str(exc.cause or exc)], task_queue=queue,
             **BACKGROUND_WRITE,  # type: ignore[arg-type]
         )
 

@@ -6,7 +6,11 @@ import asyncio
 import logging
 import py_compile
 import sys
+from collections.abc import Iterable
+from contextlib import AsyncExitStack
 from datetime import timedelta
+from enum import StrEnum
+from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -23,6 +27,7 @@ from workflows.lifecycle import ActivityLifecycle
 from workflows.notifications import NotificationActivities
 from workflows.observability import worker_interceptors, worker_runtime
 from workflows.reports import ReportActivities, ReportDraftWorkflow, ensure_report_workflows
+from workflows.sending import notifications_task_queue
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +46,32 @@ def cache_workflow_bytecode() -> None:
             logger.info("workflow bytecode not cached for %s: %s", source, exc)
 
 
+class WorkerPart(StrEnum):
+    WORKFLOWS = "workflows"
+    NOTIFICATIONS = "notifications"
+
+
+class ServiceWorkers:
+    """The service's workers: the workflows with their DB activities on the task queue, and the
+    notification sends on its own queue (`sending.notifications_task_queue`), so that mail and
+    webhooks never hold up a move. One process runs both unless told to run one part."""
+
+    def __init__(self, workers: list[Worker]) -> None:
+        self.workers = workers
+        self._stack = AsyncExitStack()
+
+    async def __aenter__(self) -> ServiceWorkers:
+        for worker in self.workers:
+            await self._stack.enter_async_context(worker)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._stack.__aexit__(*exc_info)
+
+    async def run(self) -> None:
+        await asyncio.gather(*(worker.run() for worker in self.workers))
+
+
 def build_worker(
     client: Client,
     settings: Settings,
@@ -48,46 +79,61 @@ def build_worker(
     http: httpx.AsyncClient,
     *,
     task_queue: str | None = None,
-) -> Worker:
-    """Every workflow and activity of the service on one task queue."""
-    cache_workflow_bytecode()
-    lifecycle = LifecycleActivities(sessionmaker)
+    parts: Iterable[WorkerPart] = tuple(WorkerPart),
+) -> ServiceWorkers:
+    """Every workflow and activity of the service (or only the given parts)."""
+    queue = task_queue or settings.temporal_task_queue
     notifications = NotificationActivities(settings, sessionmaker, http)
-    reports = ReportActivities(sessionmaker, settings)
-    return Worker(
-        client,
-        task_queue=task_queue or settings.temporal_task_queue,
-        workflows=WORKFLOWS,
-        activities=[*lifecycle.all(), *notifications.all(), *reports.all()],
-        interceptors=worker_interceptors(),
-        max_concurrent_activities=50,
+    options: dict[str, Any] = {
+        "interceptors": worker_interceptors(),
+        "max_concurrent_activities": 50,
         # Let in-flight DB writes and sends finish on shutdown rather than cancel them midway.
-        graceful_shutdown_timeout=timedelta(seconds=10),
-    )
+        "graceful_shutdown_timeout": timedelta(seconds=10),
+    }
+    workers = []
+    if WorkerPart.WORKFLOWS in parts:
+        cache_workflow_bytecode()
+        workers.append(Worker(
+            client, task_queue=queue, workflows=WORKFLOWS,
+            # The notification activities here serve runs begun before the notifications queue.
+            activities=[*LifecycleActivities(sessionmaker).all(), *notifications.all(),
+                        *ReportActivities(sessionmaker, settings).all()],
+            **options,
+        ))
+    if WorkerPart.NOTIFICATIONS in parts:
+        workers.append(Worker(
+            client, task_queue=notifications_task_queue(queue), activities=notifications.all(),
+            **options,
+        ))
+    return ServiceWorkers(workers)
 
 
-async def run_worker(settings: Settings | None = None) -> None:
+async def run_worker(
+    settings: Settings | None = None, parts: Iterable[WorkerPart] = tuple(WorkerPart)
+) -> None:
     settings = settings or get_settings()
+    parts = tuple(parts)
     engine = create_engine(settings.database_url)
     client = await connect(settings, runtime=worker_runtime(settings))
     sessionmaker = session_factory(engine)
-    # Idempotent, so every worker may do it at start: the daily digest schedule and one report
-    # draft workflow per upcoming meeting.
-    await ensure_digest_schedule(client, settings)
-    await ensure_report_workflows(client, sessionmaker, settings)
+    if WorkerPart.WORKFLOWS in parts:
+        # Idempotent, so every worker may do it at start: the daily digest schedule and one
+        # report draft workflow per upcoming meeting.
+        await ensure_digest_schedule(client, settings)
+        await ensure_report_workflows(client, sessionmaker, settings)
     async with httpx.AsyncClient(timeout=settings.webhook_timeout_seconds) as http:
-        worker = build_worker(client, settings, sessionmaker, http)
-        logger.info("worker polling task queue %s", settings.temporal_task_queue)
+        workers = build_worker(client, settings, sessionmaker, http, parts=parts)
+        logger.info("worker polling %s", ", ".join(w.task_queue for w in workers.workers))
         try:
-            await worker.run()
+            await workers.run()
         finally:
             await engine.dispose()
 
 
-def main() -> None:
+def main(parts: Iterable[WorkerPart] = tuple(WorkerPart)) -> None:
     settings = get_settings()
     configure_logging(settings)
-    asyncio.run(run_worker(settings))
+    asyncio.run(run_worker(settings, parts))
 
 
 if __name__ == "__main__":
