@@ -46,7 +46,8 @@ def _count(url: str) -> int:
 
 
 def dashboard_databases(activities: int, transitions: int) -> list[str]:
-    """Generated databases of that size: reused when present, generated (and timed) otherwise."""
+    """Generated databases of that size: reused (and migrated to head) when present, generated (and
+    timed) otherwise."""
     from api.runner import migrate
     from bench.generate import generate
 
@@ -57,6 +58,7 @@ def dashboard_databases(activities: int, transitions: int) -> list[str]:
               + f"/synergies_bench_gen_{activities}")
     for url, backend in ((sqlite_url(sqlite_path), "sqlite"), (pg_url, "postgresql")):
         if _count(url) == activities:
+            migrate(url)
             urls.append(url)
             continue
         if backend == "sqlite":

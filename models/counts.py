@@ -69,6 +69,9 @@ class ActivityCount(Base):
 
 KEY_COLUMNS = (ActivityCount.stage, ActivityCount.thematic_group_id,
                ActivityCount.target_meeting_id, ActivityCount.conventions_key)
+KEY_ATTRIBUTES = ("stage", "thematic_group_id", "target_meeting_id", "conventions")
+"""The attributes of `Activity` that make up its count key."""
+
 
 @dataclass(frozen=True, order=True)
 class CountKey:
@@ -161,10 +164,6 @@ def _before_and_after(activity: Activity, is_new: bool, is_deleted: bool
     return old, new
 
 
-KEY_ATTRIBUTES = ("stage", "thematic_group_id", "target_meeting_id", "conventions")
-"""Activity attributes that make up its count key."""
-
-
 @event.listens_for(Session, "after_flush")
 def _count_flushed_activities(session: Session, _flush: UOWTransaction) -> None:
     """Count activities inserted, re-keyed or deleted by this flush, in its transaction. The flush
@@ -181,6 +180,8 @@ def _count_flushed_activities(session: Session, _flush: UOWTransaction) -> None:
             inspect(activity).attrs[name].history.has_changes() for name in KEY_ATTRIBUTES
         ):
             moves.append(_before_and_after(activity, is_new=False, is_deleted=False))
+    if not moves:
+        return
     connection = session.connection()
     statement = _upsert(connection.dialect.name, _deltas(moves))
     if statement is not None:
