@@ -14,6 +14,7 @@ than the PDF standard fonts have.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -55,7 +56,7 @@ COLUMNS = (0.35 * (A4[0] - 2 * MARGIN), 0.65 * (A4[0] - 2 * MARGIN))
 CELL_WIDTH = COLUMNS[1] - 12  # less the table's default padding, 6 pt either side
 GREY = colors.HexColor("#444444")
 OVERDUE = colors.HexColor("#aa0000")
-_CONTROL = {i: None for i in range(32) if i not in (9, 10, 13)}
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")  # control characters, but tab, newline, return
 
 
 @dataclass(frozen=True)
@@ -195,7 +196,7 @@ def _styles() -> dict[str, ParagraphStyle]:
 
 def _markup(value: str) -> str:
     """Plain text as paragraph markup: escaped, line breaks kept."""
-    return escape(value.translate(_CONTROL)).replace("\n", "<br/>")
+    return escape(_CONTROL.sub("", value)).replace("\n", "<br/>")
 
 
 def _provision_cell(row: ProvisionRow) -> list[Flowable]:
@@ -222,7 +223,7 @@ def _activity_cell(entry: ActivityEntry) -> _Lines:
     if entry.history:
         history = "; ".join(history_line(change) for change in entry.history)
         blocks.append((fonts["small"], f"Stage history: {history}"))
-    return _Lines([(font, text.translate(_CONTROL)) for font, text in blocks])
+    return _Lines([(font, _CONTROL.sub("", text)) for font, text in blocks])
 
 
 def _annex_table(provisions: tuple[ProvisionRow, ...]) -> Table:
