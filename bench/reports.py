@@ -18,7 +18,7 @@ import time
 import uuid
 from datetime import date
 
-from bench.common import Section, fresh_database, save, drop_pg_database
+from bench.common import Section, drop_pg_database, fresh_database, save
 from bench.generate import generate
 from models.db import create_engine, session_factory
 
