@@ -61,7 +61,12 @@ class Meeting(TimestampMixin, Base):
 
     @property
     def document_deadline(self) -> date:
-        return self.document_deadline_override or self.starts_on - DOCUMENT_DEADLINE_BEFORE_OPENING
+        return self.deadline_of(self.starts_on, self.document_deadline_override)
+
+    @staticmethod
+    def deadline_of(starts_on: date, override: date | None) -> date:
+        """The document deadline from the two columns (for queries that skip loading a Meeting)."""
+        return override or starts_on - DOCUMENT_DEADLINE_BEFORE_OPENING
 
     @property
     def convention_codes(self) -> list[str]:

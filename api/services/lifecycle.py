@@ -124,34 +124,40 @@ async def ensure_workflows(
 async def gather_facts(
     session: AsyncSession, activity: Activity, closing_meeting_id: int | None = None
 ) -> ActivityFacts:
-    """The data the stage machine's guards read, as the record stands now."""
-    task_team = (
-        await session.get(TaskTeam, activity.task_team_id) if activity.task_team_id else None
+    """The data the stage machine's guards read, as the record stands now (columns only: a move
+    reads it on every request)."""
+    task_team = (await session.execute(
+        select(TaskTeam.lead_id, TaskTeam.ends_on).where(TaskTeam.id == activity.task_team_id)
+    )).first() if activity.task_team_id else None
+    pilots = await session.execute(
+        select(PilotProject.region, PilotProject.countries, PilotProject.lessons_learned)
+        .where(PilotProject.activity_id == activity.id)
     )
-    pilots = await session.scalars(
-        select(PilotProject).where(PilotProject.activity_id == activity.id)
-    )
-    closing_meeting = (
-        await session.get(Meeting, closing_meeting_id) if closing_meeting_id is not None else None
-    )
+    closing_meeting_id = await session.scalar(
+        select(Meeting.id).where(Meeting.id == closing_meeting_id)
+    ) if closing_meeting_id is not None else None
     return ActivityFacts(
         conventions=tuple(activity.convention_codes),
         single_convention_reason=activity.single_convention_reason,
         task_team_lead_id=task_team.lead_id if task_team else None,
         task_team_ends_on=task_team.ends_on if task_team else None,
         pilots=tuple(
-            PilotFacts(p.region, tuple(p.countries or ()), p.lessons_learned) for p in pilots
+            PilotFacts(region, tuple(countries or ()), lessons)
+            for region, countries, lessons in pilots
         ),
         target_meeting_id=activity.target_meeting_id,
-        closing_meeting_id=closing_meeting.id if closing_meeting else None,
+        closing_meeting_id=closing_meeting_id,
     )
 
 
 async def target_meeting_deadline(session: AsyncSession, activity: Activity) -> date | None:
     if activity.target_meeting_id is None:
         return None
-    meeting = await session.get(Meeting, activity.target_meeting_id)
-    return meeting.document_deadline if meeting else None
+    meeting = (await session.execute(
+        select(Meeting.starts_on, Meeting.document_deadline_override)
+        .where(Meeting.id == activity.target_meeting_id)
+    )).first()
+    return Meeting.deadline_of(*meeting) if meeting else None
 
 
 async def send_update(

@@ -41,17 +41,6 @@ async def record_transition(session: AsyncSession, record: TransitionRecord) -> 
     Returns the transition and the activity's version after it. Raises `Conflict` when the activity
     moved on since (its transition count or version is not what the caller expected).
     """
-    existing = await session.scalar(
-        select(Transition).where(
-            Transition.activity_id == record.activity_id, Transition.seq == record.seq
-        )
-    )
-    if existing is not None:
-        version = await session.scalar(
-            select(Activity.version).where(Activity.id == record.activity_id)
-        )
-        return existing, int(version or 0)
-
     counted = await _counted_key(session, record.activity_id)
     if counted is None:
         raise NotFound(f"activity {record.activity_id} does not exist")
@@ -78,8 +67,11 @@ async def record_transition(session: AsyncSession, record: TransitionRecord) -> 
     )
     new_version = result.scalar_one_or_none()
     if new_version is None:
-        if await session.get(Activity, record.activity_id) is None:
-            raise NotFound(f"activity {record.activity_id} does not exist")
+        existing = await session.scalar(select(Transition).where(
+            Transition.activity_id == record.activity_id, Transition.seq == record.seq
+        ))
+        if existing is not None:  # a replay: the first write stands
+            return existing, read_version
         raise Conflict(
             f"activity {record.activity_id} changed since version "
             f"{record.expected_version or read_version}; "
