@@ -84,7 +84,7 @@ async def _token(url: str) -> str:
 
 
 async def run(url: str, n: int, section: Section, label: str) -> None:
-    from api.main import create_app
+    from api.main import create_app, freeze_startup_heap
     from api.services import dashboard as service
     from api.settings import Settings
 
@@ -115,6 +115,7 @@ async def run(url: str, n: int, section: Section, label: str) -> None:
 
     token = await _token(url)
     app = create_app(Settings(database_url=url, metrics_enabled=False, log_level="WARNING"))
+    freeze_startup_heap()  # as `api.main:app` does in uvicorn
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench",

@@ -214,7 +214,9 @@ async def _write_postgres(url: str, data: tuple[list[tuple[Any, ...]], ...]) -> 
                 await connection.execute(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                     f"(SELECT coalesce(max(id), 1) FROM {table}))")
-        await connection.execute("ANALYZE")
+        # What autovacuum does soon after a bulk load (and what index-only scans need: the
+        # visibility map); the dev server may run with autovacuum off.
+        await connection.execute("VACUUM ANALYZE")
     finally:
         await connection.close()
 

@@ -26,6 +26,7 @@ from sqlalchemy import (
     ColumnElement,
     Date,
     Float,
+    FromClause,
     Select,
     and_,
     case,
@@ -78,15 +79,15 @@ class DashboardFilter:
             clauses.append(Activity.target_meeting_id.in_(self.meeting_ids))
         return clauses
 
-    def count_clauses(self) -> list[ColumnElement[bool]]:
+    def count_clauses(self, counts: FromClause) -> list[ColumnElement[bool]]:
         """The thematic group and meeting filters on the counts table (where NO_ID is "none", which
         no filter id names); conventions are matched on the key by the caller."""
         clauses: list[ColumnElement[bool]] = []
         if self.thematic_group_ids:
-            clauses.append(ActivityCount.thematic_group_id.in_(
+            clauses.append(counts.c.thematic_group_id.in_(
                 [i for i in self.thematic_group_ids if i != NO_ID]))
         if self.meeting_ids:
-            clauses.append(ActivityCount.target_meeting_id.in_(
+            clauses.append(counts.c.target_meeting_id.in_(
                 [i for i in self.meeting_ids if i != NO_ID]))
         return clauses
 
@@ -191,16 +192,18 @@ async def summary(session: AsyncSession, where: DashboardFilter) -> Summary:
     conventions in the cells (only those in the filter, when it names some), and once in
     `by_stage`. Read from the counts table (models.counts), a few thousand rows whatever the
     number of activities."""
+    # Table columns, not mapped attributes: the ORM's per-statement work was a sixth of the time.
+    counts, bodies = ActivityCount.__table__, Body.__table__
     rows = await session.execute(
         select(
-            ActivityCount.stage, ActivityCount.thematic_group_id, ActivityCount.conventions_key,
-            Body.code, Body.name, func.sum(ActivityCount.count),
+            counts.c.stage, counts.c.thematic_group_id, counts.c.conventions_key,
+            bodies.c.code, bodies.c.name, func.sum(counts.c.count),
         )
-        .outerjoin(Body, Body.id == ActivityCount.thematic_group_id)
-        .where(*where.count_clauses())
+        .outerjoin(bodies, bodies.c.id == counts.c.thematic_group_id)
+        .where(*where.count_clauses(counts))
         .group_by(
-            ActivityCount.stage, ActivityCount.thematic_group_id, ActivityCount.conventions_key,
-            Body.code, Body.name,
+            counts.c.stage, counts.c.thematic_group_id, counts.c.conventions_key,
+            bodies.c.code, bodies.c.name,
         )
     )
     wanted = set(where.conventions)
