@@ -1,7 +1,8 @@
 """`synergies up`: the whole system on one machine (the embedded default).
 
-SQLite file + `temporal server start-dev` with a file database + two workers (workflows; notification
-sends) + the API, each its own process, stopped together on Ctrl-C. Every step is idempotent, so `up` after a restart resumes.
+SQLite file + `temporal server start-dev` with a file database + two workers (workflows;
+notification sends) + the API, each its own process, stopped together on Ctrl-C. Every step is
+idempotent, so `up` after a restart resumes.
 """
 
 from __future__ import annotations

@@ -51,6 +51,7 @@ from bench.common import (
 )
 from bench.generate import generate
 from models import Activity, Person, Role, TaskTeam, Transition, activity_conventions
+from models.counts import rebuild_counts
 from models.db import create_engine, session_factory
 
 LANES = 20
@@ -89,6 +90,7 @@ async def prepare(url: str, count: int) -> tuple[list[int], str]:
             if not url.startswith("sqlite"):
                 await session.execute(text(
                     "SELECT setval(pg_get_serial_sequence('activities', 'id'), (SELECT max(id) FROM activities))"))
+            await rebuild_counts(session)  # core inserts bypass the counts hook
             _, token = await issue_token(session, coordinator, name="bench")
         return ids, token
     finally:
