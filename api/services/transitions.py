@@ -77,7 +77,6 @@ async def record_transition(session: AsyncSession, record: TransitionRecord) -> 
             f"{record.expected_version or read_version}; "
             "fetch it again", code="stale_version",
         )
-    await shift_count(session, old_key, replace(old_key, stage=str(record.to_stage)))
     transition = Transition(
         activity_id=record.activity_id, seq=record.seq, from_stage=record.from_stage,
         to_stage=record.to_stage, actor_id=record.actor_id, at=record.at, reason=record.reason,
@@ -85,6 +84,9 @@ async def record_transition(session: AsyncSession, record: TransitionRecord) -> 
     )
     session.add(transition)
     await session.flush()
+    # Last: every move between the same two keys updates the same count rows, so their row
+    # locks are held for as short a time as possible (until the caller's commit).
+    await shift_count(session, old_key, replace(old_key, stage=str(record.to_stage)))
     return transition, int(new_version)
 
 
