@@ -69,6 +69,21 @@ async def add_meeting(sessionmaker, starts_on: date, code: str = "SC-COP5") -> i
         return meeting.id
 
 
+async def team_and_meeting(reference_data, people) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """A task team led by the task-team lead, and the SC-COP5 meeting to move towards."""
+    from datetime import timedelta
+
+    from workflows.stages import Role
+
+    async with reference_data() as session, session.begin():
+        team = TaskTeam(name="Synergies workshops", lead_id=people[Role.TASK_TEAM_LEAD].id,
+                        ends_on=date.today() + timedelta(days=200))
+        session.add(team)
+        meeting = await session.scalar(select(Meeting).where(Meeting.code == "SC-COP5"))
+        await session.flush()
+        return {"team_id": team.id, "meeting_id": meeting.id, "deadline": meeting.document_deadline}
+
+
 @asynccontextmanager
 async def running_worker(
     client: Client, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession],

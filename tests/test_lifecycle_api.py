@@ -8,7 +8,8 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from models import Meeting, Notification, PilotProject, TaskTeam, Transition
+from models import Notification, PilotProject, Transition
+from tests.lifecycle_support import team_and_meeting
 from tests.notification_support import wait_for
 from workflows.stages import Role
 
@@ -18,13 +19,7 @@ pytestmark = pytest.mark.usefixtures("lifecycle_worker")
 @pytest.fixture
 async def world(reference_data, people, smtp):
     """Reference data, one person per role, and a task team and meeting to move towards."""
-    async with reference_data() as session, session.begin():
-        team = TaskTeam(name="Synergies workshops", lead_id=people[Role.TASK_TEAM_LEAD].id,
-                        ends_on=date.today() + timedelta(days=200))
-        session.add(team)
-        meeting = await session.scalar(select(Meeting).where(Meeting.code == "SC-COP5"))
-        await session.flush()
-        return {"team_id": team.id, "meeting_id": meeting.id, "deadline": meeting.document_deadline}
+    return await team_and_meeting(reference_data, people)
 
 
 async def create(client, people, **fields):

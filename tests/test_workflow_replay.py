@@ -14,11 +14,10 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from models import Meeting, TaskTeam
+from tests.lifecycle_support import team_and_meeting
 from workflows.client import DATA_CONVERTER
 from workflows.lifecycle import ActivityLifecycle
 from workflows.stages import Role
@@ -44,13 +43,7 @@ def test_a_history_of_an_earlier_version_is_stored() -> None:
 async def test_a_run_replays_its_own_history(app, client, people, reference_data, settings) -> None:
     """Create, edit, move, snooze and acknowledge; the recorded history replays without a
     nondeterminism error (and is saved when SYNERGIES_RECORD_HISTORY names a file)."""
-    async with reference_data() as session, session.begin():
-        team = TaskTeam(name="Synergies workshops", lead_id=people[Role.TASK_TEAM_LEAD].id,
-                        ends_on=date.today() + timedelta(days=200))
-        session.add(team)
-        meeting = await session.scalar(select(Meeting).where(Meeting.code == "SC-COP5"))
-        await session.flush()
-        team_id, meeting_id = team.id, meeting.id
+    world = await team_and_meeting(reference_data, people)
     coordinator, lead = people.headers(Role.COORDINATOR), people.headers(Role.TASK_TEAM_LEAD)
     created = await client.post("/activities", headers=coordinator, json={
         "title": "Regional synergies workshop, Asia", "provisions": ["BRS/SYN/I.A.4"],
@@ -59,8 +52,8 @@ async def test_a_run_replays_its_own_history(app, client, people, reference_data
     assert created.status_code == 201, created.text
     activity = created.json()
     edited = await client.patch(
-        f"/activities/{activity['id']}", json={"task_team_id": team_id,
-                                               "target_meeting_id": meeting_id},
+        f"/activities/{activity['id']}", json={"task_team_id": world["team_id"],
+                                               "target_meeting_id": world["meeting_id"]},
         headers=coordinator | {"If-Match": f'W/"{activity["version"]}"'},
     )
     assert edited.status_code == 200, edited.text
