@@ -163,11 +163,22 @@ class Supervisor:
                 pass
 
 
+def with_absolute_paths(settings: Settings) -> Settings:
+    """The children run in the repository: relative paths mean the caller's directory."""
+    url, prefix = settings.database_url, "sqlite+aiosqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/"):
+        url = prefix + str(Path(url.removeprefix(prefix)).resolve())
+    return settings.model_copy(update={"data_dir": settings.data_dir.resolve(),
+                                       "database_url": url})
+
+
 def up(settings: Settings, *, host: str, port: int, demo: bool) -> None:
+    settings = with_absolute_paths(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrate(settings.database_url)
     token = asyncio.run(prepare_data(settings, demo=demo))
     env = dict(os.environ, DATABASE_URL=settings.database_url,
+               SYNERGIES_DATA_DIR=str(settings.data_dir),
                SYNERGIES_PUBLIC_URL=f"http://{host}:{port}")
     supervisor = Supervisor()
     try:
