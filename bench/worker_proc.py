@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from datetime import timedelta
-from typing import Any
 
 import httpx
 from temporalio.worker import Worker
@@ -18,23 +16,6 @@ from bench.bare import TASK_QUEUE_SUFFIX, BareActivities, BareWorkflow
 from models.db import create_engine, session_factory
 from workflows.client import connect
 from workflows.worker import WorkerPart, build_worker
-
-
-def _worker_with_cache(client: Any, settings: Any, sessionmaker: Any, http: Any, cached: int) -> Worker:
-    """The workflows part of `workflows.worker.build_worker` with `max_cached_workflows` set (it
-    does not take one)."""
-    from workflows.activities import LifecycleActivities
-    from workflows.notifications import NotificationActivities
-    from workflows.observability import worker_interceptors
-    from workflows.worker import WORKFLOWS
-
-    return Worker(
-        client, task_queue=settings.temporal_task_queue, workflows=WORKFLOWS,
-        activities=[*LifecycleActivities(sessionmaker).all(),
-                    *NotificationActivities(settings, sessionmaker, http).all()],
-        interceptors=worker_interceptors(), max_concurrent_activities=50,
-        graceful_shutdown_timeout=timedelta(seconds=10), max_cached_workflows=cached,
-    )
 
 
 async def main() -> None:
@@ -49,11 +30,11 @@ async def main() -> None:
     async with httpx.AsyncClient(timeout=settings.webhook_timeout_seconds) as http:
         cached = os.environ.get("BENCH_MAX_CACHED_WORKFLOWS")
         part = os.environ.get("BENCH_WORKER_PART")  # one part per process, as `synergies up` runs them
-        if cached:  # the workflows with another workflow cache bound (memory bench)
-            service: Any = _worker_with_cache(client, settings, sessionmaker, http, int(cached))
-        else:
-            parts = (WorkerPart(part),) if part else tuple(WorkerPart)
-            service = build_worker(client, settings, sessionmaker, http, parts=parts)
+        parts = (WorkerPart(part),) if part else tuple(WorkerPart)
+        if cached:  # the memory bench: the workflows alone, with another workflow cache bound
+            parts = (WorkerPart.WORKFLOWS,)
+        service = build_worker(client, settings, sessionmaker, http, parts=parts,
+                               max_cached_workflows=int(cached or 1000))
         bare = Worker(client, task_queue=settings.temporal_task_queue + TASK_QUEUE_SUFFIX,
                       workflows=[BareWorkflow], activities=[BareActivities(sessionmaker).write_row],
                       max_concurrent_activities=50)

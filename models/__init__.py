@@ -33,7 +33,8 @@ from models.reference import (
 )
 
 __all__ = [
-    "ActionEntry", "ActionKind", "Activity", "ActivityCount", "ApiToken", "Base", "Body", "BodyKind", "Channel",
+    "ActionEntry", "ActionKind", "Activity", "ActivityCount", "ApiToken", "Base", "Body",
+    "BodyKind", "Channel",
     "Convention", "Decision", "Delivery", "DeliveryStatus", "Meeting", "MeetingKind", "Notification",
     "PilotProject", "Person", "Provision", "ProvisionStatus", "ReminderEvent", "Role", "Stage",
     "StoredReport", "Subscription", "TaskTeam", "Transition", "activity_conventions",

@@ -39,7 +39,7 @@ from sqlalchemy import (
     text,
     union_all,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, Session, UOWTransaction, mapped_column
 from sqlalchemy.sql import Subquery
@@ -47,6 +47,7 @@ from sqlalchemy.sql import Subquery
 from models.activity import Activity, activity_conventions
 from models.base import Base
 from models.enums import Stage, str_enum
+from models.sql import upsert_insert
 
 NO_ID = 0
 """`thematic_group_id` / `target_meeting_id` of an activity that has none: key columns cannot be
@@ -111,8 +112,7 @@ def _upsert(dialect: str, deltas: Mapping[CountKey, int]) -> Insert | None:
     ]
     if not rows:
         return None
-    upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = upsert(ActivityCount).values(rows)
+    statement = upsert_insert(dialect)(ActivityCount).values(rows)
     return statement.on_conflict_do_update(
         index_elements=list(KEY_COLUMNS),
         set_={"count": ActivityCount.count + statement.excluded["count"]},

@@ -9,8 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert
 
 
+def upsert_insert(dialect: str) -> Any:
+    """The dialect's `insert`, which has `on_conflict_do_nothing` / `on_conflict_do_update`."""
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
 def insert_ignore(session: AsyncSession, model: Any, values: dict[str, Any], *keys: str) -> Insert:
     """INSERT … ON CONFLICT (keys) DO NOTHING, for idempotent writes keyed by a natural key."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(model).values(**values).on_conflict_do_nothing(index_elements=list(keys))
+    insert = upsert_insert(session.get_bind().dialect.name)
+    return insert(model).values(**values).on_conflict_do_nothing(index_elements=list(keys))  # type: ignore[no-any-return]

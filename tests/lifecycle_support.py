@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date, datetime
@@ -95,3 +98,22 @@ async def running_worker(
     async with httpx.AsyncClient() as http:
         async with build_worker(client, settings, sessionmaker, http) as worker:
             yield worker
+
+
+async def synergies_check(database_url: str, settings: Settings, client: Client, *args: str
+                          ) -> tuple[int, str]:
+    """`synergies check` as a user runs it: its own process, against this test's database and
+    Temporal; returns the exit code and the output."""
+    env = os.environ | {
+        "DATABASE_URL": database_url,
+        "SYNERGIES_TEMPORAL_ADDRESS": client.service_client.config.target_host,
+        "SYNERGIES_TEMPORAL_TASK_QUEUE": settings.temporal_task_queue,
+        "SYNERGIES_WORKFLOW_ID_PREFIX": settings.workflow_id_prefix,
+        "SYNERGIES_TEMPORAL_SEARCH_ATTRIBUTES": str(settings.temporal_search_attributes).lower(),
+    }
+    process = await asyncio.create_subprocess_exec(
+        os.path.join(os.path.dirname(sys.executable), "synergies"), "check", *args,
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await process.communicate()
+    return process.returncode or 0, out.decode()

@@ -4,9 +4,7 @@ write that changes an activity's key, and giving the same summary as grouping th
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import sys
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
@@ -33,6 +31,7 @@ from models import (
 from models.counts import CountKey, count_drift, rebuild_counts
 from models.seed import load_demo_data
 from tests import test_lifecycle_api as lifecycle
+from tests.lifecycle_support import synergies_check
 from workflows.stages import Stage
 
 # Mixed case on purpose: code-point order ("BC" < "RC" < "bc") is not a locale's order.
@@ -278,20 +277,9 @@ async def test_the_cli_reports_and_repairs_count_drift(db, settings, database_ur
     activity_id = await create(db, world, random.Random(8))
     await move(db, activity_id, Stage.WITHDRAWN)  # no workflow expected for it
     await corrupt_counts(db)
-    env = os.environ | {
-        "DATABASE_URL": database_url,
-        "SYNERGIES_TEMPORAL_ADDRESS": temporal_env.client.service_client.config.target_host,
-        "SYNERGIES_TEMPORAL_TASK_QUEUE": settings.temporal_task_queue,
-        "SYNERGIES_WORKFLOW_ID_PREFIX": settings.workflow_id_prefix,
-    }
 
     async def run(*args: str) -> tuple[int, str]:
-        process = await asyncio.create_subprocess_exec(
-            str(os.path.join(os.path.dirname(sys.executable), "synergies")), "check", *args,
-            env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        )
-        out, _ = await process.communicate()
-        return process.returncode or 0, out.decode()
+        return await synergies_check(database_url, settings, temporal_env.client, *args)
 
     code, out = await run()
     assert code == 1 and "activity counts: 1 keys with drift" in out, out

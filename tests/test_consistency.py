@@ -3,10 +3,6 @@ drift between an activity's row and its workflow is reported, and repaired from 
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
-
 import pytest
 from sqlalchemy import update
 
@@ -14,7 +10,7 @@ from api.services.consistency import DriftKind, check_all
 from api.services.lifecycle import initial_state
 from models import Activity, utcnow
 from tests import test_lifecycle_api
-from tests.lifecycle_support import make_activity
+from tests.lifecycle_support import make_activity, synergies_check
 from tests.test_lifecycle_api import create, move
 from workflows.lifecycle import ActivityLifecycle
 from workflows.stages import Role
@@ -93,21 +89,9 @@ async def test_drift_is_reported_and_repaired(client, people, world, app, db, se
 async def test_the_cli_reports_and_repairs(people, world, app, db, settings, database_url,
                                            temporal_env):
     orphan = await make_activity(db, at=utcnow(), lead_id=people[Role.TASK_TEAM_LEAD].id)
-    env = os.environ | {
-        "DATABASE_URL": database_url,
-        "SYNERGIES_TEMPORAL_ADDRESS": temporal_env.client.service_client.config.target_host,
-        "SYNERGIES_TEMPORAL_TASK_QUEUE": settings.temporal_task_queue,
-        "SYNERGIES_WORKFLOW_ID_PREFIX": settings.workflow_id_prefix,
-        "SYNERGIES_TEMPORAL_SEARCH_ATTRIBUTES": str(settings.temporal_search_attributes).lower(),
-    }
 
     async def run(*args: str) -> tuple[int, str]:
-        process = await asyncio.create_subprocess_exec(
-            str(os.path.join(os.path.dirname(sys.executable), "synergies")), "check", *args,
-            env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        )
-        out, _ = await process.communicate()
-        return process.returncode or 0, out.decode()
+        return await synergies_check(database_url, settings, temporal_env.client, *args)
 
     code, out = await run()
     assert code == 1 and f"activity {orphan.id}" in out and "missing_workflow" in out, out

@@ -29,7 +29,6 @@ from typing import Any
 import aiosmtplib
 import httpx
 from sqlalchemy import Select, and_, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.common import RetryPolicy
@@ -50,6 +49,7 @@ from models import (
     Subscription,
     body_members,
 )
+from models.sql import upsert_insert
 from workflows.events import Audience, NotificationEvent
 
 DELIVERY_REJECTED = "DeliveryRejected"
@@ -124,9 +124,8 @@ async def _insert_ignore(
     """INSERT ... ON CONFLICT DO NOTHING; returns the `returning` columns of the new rows only."""
     if not rows:
         return []
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(model).values(rows).on_conflict_do_nothing()
+    statement = upsert_insert(session.get_bind().dialect.name)(model).values(rows)
+    statement = statement.on_conflict_do_nothing()
     statement = statement.returning(*(returning or (model.id,)))
     return list((await session.execute(statement)).all())
 

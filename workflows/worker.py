@@ -80,6 +80,7 @@ def build_worker(
     *,
     task_queue: str | None = None,
     parts: Iterable[WorkerPart] = tuple(WorkerPart),
+    max_cached_workflows: int = 1000,
 ) -> ServiceWorkers:
     """Every workflow and activity of the service (or only the given parts)."""
     queue = task_queue or settings.temporal_task_queue
@@ -94,7 +95,7 @@ def build_worker(
     if WorkerPart.WORKFLOWS in parts:
         cache_workflow_bytecode()
         workers.append(Worker(
-            client, task_queue=queue, workflows=WORKFLOWS,
+            client, task_queue=queue, workflows=WORKFLOWS, max_cached_workflows=max_cached_workflows,
             # The notification activities here serve runs begun before the notifications queue.
             activities=[*LifecycleActivities(sessionmaker).all(), *notifications.all(),
                         *ReportActivities(sessionmaker, settings).all()],

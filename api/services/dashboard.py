@@ -213,7 +213,7 @@ async def summary(session: AsyncSession, where: DashboardFilter) -> Summary:
         if key not in cell_conventions:
             codes = convention_codes(key)
             matching = [code for code in codes if code in wanted] if wanted else codes
-            cell_conventions[key] = [*matching] or ([] if wanted else [None])
+            cell_conventions[key] = matching or ([] if wanted else [None])
         return cell_conventions[key]
 
     by_stage = dict.fromkeys(ALL_STAGES, 0)
