@@ -32,12 +32,9 @@ from workflows.stages import Role
 
 app = typer.Typer(
     no_args_is_help=True,
-    help="Synergies Tracker: joint activities of the Basel, Rotterdam, Stockholm and Minamata "
-    "conventions.",
+    help="Synergies Tracker: joint activities of the Basel, Rotterdam, Stockholm and Minamata conventions.",
 )
-demo_app = typer.Typer(
-    no_args_is_help=True, help="The demo data set (the 2009 annex of joint activities)."
-)
+demo_app = typer.Typer(no_args_is_help=True, help="The demo data set (the 2009 annex of joint activities).")
 person_app = typer.Typer(no_args_is_help=True, help="People who use the tracker.")
 token_app = typer.Typer(no_args_is_help=True, help="API tokens (bearer tokens, shown once).")
 app.add_typer(demo_app, name="demo")
@@ -81,7 +78,8 @@ def seed() -> None:
     counts = run_in_transaction(lambda session: load_reference_data(session))
     kinds = ("conventions", "decisions", "provisions", "bodies", "meetings")
     typer.echo(
-        "Reference data: " + ", ".join(f"{counts[kind]} {kind}" for kind in kinds)
+        "Reference data: "
+        + ", ".join(f"{counts[kind]} {kind}" for kind in kinds)
         + f" ({counts['created']} created, {counts['updated']} updated)."
     )
 
@@ -117,15 +115,11 @@ def person_create(
     name: Annotated[str, typer.Option(help="Full name.")],
     email: Annotated[str, typer.Option(help="Email address (unique).")],
     role: Annotated[Role, typer.Option(help="What the person may do.")],
-    secretariat: Annotated[
-        str | None, typer.Option(help="e.g. basel, rotterdam, stockholm.")
-    ] = None,
+    secretariat: Annotated[str | None, typer.Option(help="e.g. basel, rotterdam, stockholm.")] = None,
 ) -> None:
     """Create a person."""
     person = run_in_transaction(
-        lambda session: create_person(
-            session, name=name, email=email, role=role, secretariat=secretariat
-        )
+        lambda session: create_person(session, name=name, email=email, role=role, secretariat=secretariat)
     )
     typer.echo(f"Person {person.id} created: {person.name} <{person.email}> ({person.role.value}).")
 
@@ -179,9 +173,7 @@ def token_list(email: Annotated[str, typer.Option(help="Email of the person.")])
 @app.command()
 def report(
     meeting: Annotated[str, typer.Argument(help="Meeting id or code, e.g. SC-COP5.")],
-    format: Annotated[
-        str, typer.Option("--format", "-f", help="docx, html, md, pdf, csv or json.")
-    ] = "docx",
+    format: Annotated[str, typer.Option("--format", "-f", help="docx, html, md, pdf, csv or json.")] = "docx",
     as_of: Annotated[
         str | None, typer.Option(help="Report the record as of this day (YYYY-MM-DD; default today).")
     ] = None,
@@ -228,9 +220,13 @@ def migrate() -> None:
 
 @app.command()
 def worker(
-    only: Annotated[str | None, typer.Option(
-        help="Run one part: 'workflows' (workflows and their DB writes) or 'notifications' "
-             "(mail and webhook sends); both by default")] = None,
+    only: Annotated[
+        str | None,
+        typer.Option(
+            help="Run one part: 'workflows' (workflows and their DB writes) or 'notifications' "
+            "(mail and webhook sends); both by default"
+        ),
+    ] = None,
 ) -> None:
     """Run a Temporal worker for every workflow and activity of the service."""
     from workflows.worker import WorkerPart, main
@@ -244,9 +240,14 @@ def worker(
 
 @app.command()
 def check(
-    repair: Annotated[bool, typer.Option(help="Start missing workflows; restart drifted ones "
-                                              "from the database row; recount the activity "
-                                              "counts.")] = False,
+    repair: Annotated[
+        bool,
+        typer.Option(
+            help="Start missing workflows; restart drifted ones "
+            "from the database row; recount the activity "
+            "counts."
+        ),
+    ] = False,
 ) -> None:
     """Compare every activity's database row with its Temporal workflow, and the dashboard's
     activity counts with the activities; report (and repair) drift."""
@@ -259,8 +260,7 @@ def check(
         engine = create_engine(settings.database_url)
         try:
             client = await connect(settings)
-            checked, drifts = await check_all(client, session_factory(engine), settings,
-                                              repair=repair)
+            checked, drifts = await check_all(client, session_factory(engine), settings, repair=repair)
             count_drifts = await check_counts(session_factory(engine), repair=repair)
         finally:
             await engine.dispose()

@@ -73,8 +73,11 @@ async def get_principal(
     limiter = request.app.state.auth_failures
     client = request.client.host if request.client else "unknown"
     if limiter.blocked(client):
-        raise Unauthorized("too many failed authentications; try again in a minute",
-                           status=429, code="too_many_auth_failures")
+        raise Unauthorized(
+            "too many failed authentications; try again in a minute",
+            status=429,
+            code="too_many_auth_failures",
+        )
     for authenticator in request.app.state.authenticators:
         principal = await authenticator.authenticate(credentials.credentials, session)
         if principal is not None:
@@ -100,9 +103,7 @@ class RoleGuard:
 
 ALL_ROLES = tuple(Role)
 Reader = Annotated[Principal, Depends(RoleGuard(*ALL_ROLES))]
-ProgressWriter = Annotated[
-    Principal, Depends(RoleGuard(Role.ADMIN, Role.COORDINATOR, Role.TASK_TEAM_LEAD))
-]
+ProgressWriter = Annotated[Principal, Depends(RoleGuard(Role.ADMIN, Role.COORDINATOR, Role.TASK_TEAM_LEAD))]
 Coordinator = Annotated[Principal, Depends(RoleGuard(Role.ADMIN, Role.COORDINATOR))]
 Admin = Annotated[Principal, Depends(RoleGuard(Role.ADMIN))]
 

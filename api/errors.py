@@ -97,8 +97,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
-            {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
-            for e in exc.errors()
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")} for e in exc.errors()
         ]
         detail = "; ".join(_describe_validation_error(e) for e in exc.errors()) or "invalid request"
         return problem(422, "validation_error", detail, instance=request.url.path, errors=errors)
@@ -111,7 +110,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StaleDataError)
     async def stale(request: Request, exc: StaleDataError) -> JSONResponse:
         return problem(
-            412, "stale_version", "the record changed since you read it; fetch it again",
+            412,
+            "stale_version",
+            "the record changed since you read it; fetch it again",
             instance=request.url.path,
         )
 
@@ -119,7 +120,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def integrity(request: Request, exc: IntegrityError) -> JSONResponse:
         logger.info("integrity error: %s", exc.orig)
         return problem(
-            409, "integrity_conflict",
+            409,
+            "integrity_conflict",
             "the change conflicts with existing data (a duplicate or a missing reference)",
             instance=request.url.path,
         )
@@ -129,24 +131,29 @@ def install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated:
             logger.warning("database unavailable: %s", exc.__class__.__name__)
             return problem(
-                503, "database_unavailable", "the database is unreachable; nothing was changed",
+                503,
+                "database_unavailable",
+                "the database is unreachable; nothing was changed",
                 instance=request.url.path,
             )
         if isinstance(exc, DataError):  # e.g. an id beyond PostgreSQL's integer range
             return problem(
-                422, "value_out_of_range",
+                422,
+                "value_out_of_range",
                 "a value in the request is out of range for the database (a number too large?)",
                 instance=request.url.path,
             )
         logger.exception("database error")
-        return problem(400, "database_rejected", "the database rejected the request",
-                       instance=request.url.path)
+        return problem(
+            400, "database_rejected", "the database rejected the request", instance=request.url.path
+        )
 
     @app.exception_handler(OverflowError)
     async def number_out_of_range(request: Request, exc: OverflowError) -> JSONResponse:
         # SQLite's driver raises this for an integer beyond 64 bits (an id, a filter value).
         return problem(
-            422, "number_out_of_range",
+            422,
+            "number_out_of_range",
             "a number in the request is too large for the database (integers are 64-bit at most)",
             instance=request.url.path,
         )
@@ -155,6 +162,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def connection_refused(request: Request, exc: OSError) -> JSONResponse:
         logger.warning("backing service unreachable: %s", exc)
         return problem(
-            503, "service_unavailable", "a backing service is unreachable; nothing was changed",
+            503,
+            "service_unavailable",
+            "a backing service is unreachable; nothing was changed",
             instance=request.url.path,
         )

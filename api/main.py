@@ -40,9 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         await engine.dispose()
 
-    app = FastAPI(
-        title="Synergies Tracker", version="0.1.0", description=DESCRIPTION, lifespan=lifespan
-    )
+    app = FastAPI(title="Synergies Tracker", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = session_factory(engine)
@@ -62,8 +60,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     if settings.metrics_enabled:
         # Public on purpose (no secrets, no per-user data): scrape it on the internal network.
-        app.add_api_route("/metrics", metrics_response, methods=["GET"], tags=["health"],
-                          summary="Prometheus metrics", include_in_schema=False)
+        app.add_api_route(
+            "/metrics",
+            metrics_response,
+            methods=["GET"],
+            tags=["health"],
+            summary="Prometheus metrics",
+            include_in_schema=False,
+        )
 
     @app.get("/health", tags=["health"], summary="Liveness and the database it reaches")
     async def health(session: SessionDep) -> dict[str, str]:

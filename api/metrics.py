@@ -6,9 +6,7 @@ from prometheus_client import Counter, Histogram
 
 MOVES = Counter("synergies_moves_total", "Stage moves recorded", ["from_stage", "to_stage"])
 MOVE_REJECTIONS = Counter("synergies_move_rejections_total", "Moves refused", ["code"])
-DELIVERIES = Counter(
-    "synergies_notification_deliveries_total", "Notification deliveries sent", ["channel"]
-)
+DELIVERIES = Counter("synergies_notification_deliveries_total", "Notification deliveries sent", ["channel"])
 DELIVERY_FAILURES = Counter(
     "synergies_notification_delivery_failures_total", "Failed delivery attempts", ["channel"]
 )

@@ -76,8 +76,7 @@ def _redact(value: Any, depth: int = 0) -> Any:
         return redact_text(value)
     if isinstance(value, Mapping):
         return {
-            key: REDACTED if isinstance(key, str) and _SECRET_KEY.search(key)
-            else _redact(item, depth + 1)
+            key: REDACTED if isinstance(key, str) and _SECRET_KEY.search(key) else _redact(item, depth + 1)
             for key, item in value.items()
         }
     if isinstance(value, list | tuple):
@@ -106,9 +105,7 @@ def redact_secrets(_logger: Any, _method: str, event_dict: MutableMapping[str, A
 # --- Logging ------------------------------------------------------------------------------------
 
 
-def _render_exception_then_redact(
-    logger: Any, method: str, event_dict: MutableMapping[str, Any]
-) -> Any:
+def _render_exception_then_redact(logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> Any:
     # Tracebacks quote argument values (a token passed to a function): render, then scrub.
     event_dict = structlog.processors.format_exc_info(logger, method, event_dict)
     if isinstance(event_dict.get("exception"), str):
@@ -210,7 +207,7 @@ def route_template(scope: Scope) -> str:
     root_path = scope.get("root_path", "") or ""
     app_root = getattr(scope.get("app"), "root_path", "") or ""
     # Mounted sub-apps: keep the mount prefix, not the deployment's root_path.
-    prefix = root_path[len(app_root):] if root_path.startswith(app_root) else ""
+    prefix = root_path[len(app_root) :] if root_path.startswith(app_root) else ""
     return f"{prefix}{path}"
 
 
@@ -233,9 +230,7 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = [
-                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"
-                ]
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"]
                 headers.append((b"x-request-id", request_id.encode("latin-1")))
                 message = {**message, "headers": headers}
             await send(message)
@@ -248,8 +243,12 @@ class RequestContextMiddleware:
                 route = route_template(scope)
                 REQUEST_LATENCY.labels(scope.get("method", ""), route, str(status)).observe(elapsed)
                 access_log.info(
-                    "request", method=scope.get("method"), route=route, path=scope.get("path"),
-                    status=status, duration_ms=round(elapsed * 1000, 2),
+                    "request",
+                    method=scope.get("method"),
+                    route=route,
+                    path=scope.get("path"),
+                    status=status,
+                    duration_ms=round(elapsed * 1000, 2),
                 )
 
 
@@ -262,9 +261,7 @@ def metrics_response() -> Response:
 _tracer_provider: TracerProvider | None = None
 
 
-def configure_tracing(
-    settings: Settings, exporter: SpanExporter | None = None
-) -> TracerProvider | None:
+def configure_tracing(settings: Settings, exporter: SpanExporter | None = None) -> TracerProvider | None:
     """The process-wide OpenTelemetry tracer provider, or None when `otel_enabled` is false.
 
     Spans go to the OTLP/HTTP endpoint `settings.otel_endpoint` (e.g.
@@ -292,8 +289,11 @@ def configure_tracing(
     else:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        otlp = OTLPSpanExporter(endpoint=settings.otel_endpoint) if settings.otel_endpoint \
+        otlp = (
+            OTLPSpanExporter(endpoint=settings.otel_endpoint)
+            if settings.otel_endpoint
             else OTLPSpanExporter()
+        )
         provider.add_span_processor(BatchSpanProcessor(otlp))
     trace.set_tracer_provider(provider)
     _tracer_provider = provider
@@ -307,6 +307,4 @@ def instrument_app(app: FastAPI, settings: Settings) -> None:
         return
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-    FastAPIInstrumentor.instrument_app(
-        app, tracer_provider=provider, excluded_urls="/health,/metrics"
-    )
+    FastAPIInstrumentor.instrument_app(app, tracer_provider=provider, excluded_urls="/health,/metrics")

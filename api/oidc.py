@@ -74,8 +74,7 @@ class OIDCAuthenticator:
         self.audience = settings.oidc_audience
         self.roles_claim = settings.oidc_roles_claim
         # Caches the key set (5 min) and refetches on an unknown `kid` (key rotation).
-        self.jwks = jwt.PyJWKClient(settings.oidc_jwks_url, cache_jwk_set=True, lifespan=300,
-                                    timeout=10)
+        self.jwks = jwt.PyJWKClient(settings.oidc_jwks_url, cache_jwk_set=True, lifespan=300, timeout=10)
 
     def _verify(self, token: str) -> dict[str, Any]:
         key = self.jwks.get_signing_key_from_jwt(token)
@@ -121,9 +120,7 @@ class OIDCAuthenticator:
             return None
         return Principal(person.id, role, person.name, person.email)
 
-    async def _person(
-        self, session: AsyncSession, email: str, name: str, role: Role
-    ) -> Person | None:
+    async def _person(self, session: AsyncSession, email: str, name: str, role: Role) -> Person | None:
         by_email = select(Person).where(func.lower(Person.email) == email.lower())
         person = await session.scalar(by_email)
         if person is None:
@@ -131,7 +128,8 @@ class OIDCAuthenticator:
             dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
             insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
             await session.execute(
-                insert(Person).values(name=name, email=email, role=role)
+                insert(Person)
+                .values(name=name, email=email, role=role)
                 .on_conflict_do_nothing(index_elements=["email"])
             )
             person = await session.scalar(by_email)

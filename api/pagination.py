@@ -50,9 +50,7 @@ class PageParams:
 
 
 def _page_params(
-    sort: Annotated[
-        str | None, Query(description="`field` ascending or `-field` descending")
-    ] = None,
+    sort: Annotated[str | None, Query(description="`field` ascending or `-field` descending")] = None,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> PageParams:
@@ -162,8 +160,8 @@ async def paginate(
     if params.cursor:
         value, last = decode_cursor(params.cursor, sort, sorting, column)
         statement = statement.where(_after(column, sorting.tiebreak, value, last, descending))
-    direction = (column.desc(), sorting.tiebreak.desc()) if descending else (
-        column.asc(), sorting.tiebreak.asc()
+    direction = (
+        (column.desc(), sorting.tiebreak.desc()) if descending else (column.asc(), sorting.tiebreak.asc())
     )
     statement = statement.order_by(nulls_last(direction[0]), direction[1]).limit(params.limit + 1)
     rows = list((await session.scalars(statement)).unique().all())
@@ -171,6 +169,4 @@ async def paginate(
         return rows, None
     rows = rows[: params.limit]
     last_row = rows[-1]
-    return rows, encode_cursor(
-        sort, getattr(last_row, column.key), getattr(last_row, sorting.tiebreak.key)
-    )
+    return rows, encode_cursor(sort, getattr(last_row, column.key), getattr(last_row, sorting.tiebreak.key))

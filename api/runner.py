@@ -57,18 +57,38 @@ def temporal_cli() -> str:
 def dev_server_command(settings: Settings) -> list[str]:
     host, port = settings.temporal_address.rsplit(":", 1)
     return [
-        temporal_cli(), "server", "start-dev",
-        "--db-filename", str(settings.data_dir / "temporal.db"),
-        "--ip", host, "--port", port, "--ui-port", str(settings.temporal_ui_port),
-        "--namespace", settings.temporal_namespace, "--log-level", "error",
+        temporal_cli(),
+        "server",
+        "start-dev",
+        "--db-filename",
+        str(settings.data_dir / "temporal.db"),
+        "--ip",
+        host,
+        "--port",
+        port,
+        "--ui-port",
+        str(settings.temporal_ui_port),
+        "--namespace",
+        settings.temporal_namespace,
+        "--log-level",
+        "error",
         *search.cli_flags(),
     ]
 
 
 def mail_catcher_command(settings: Settings) -> list[str]:
     """A local SMTP server that keeps every mail in a Maildir, so notifications can be read."""
-    return [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"{settings.smtp_host}:{settings.smtp_port}",
-            "-c", "aiosmtpd.handlers.Mailbox", str(settings.data_dir / "mailbox")]
+    return [
+        sys.executable,
+        "-m",
+        "aiosmtpd",
+        "-n",
+        "-l",
+        f"{settings.smtp_host}:{settings.smtp_port}",
+        "-c",
+        "aiosmtpd.handlers.Mailbox",
+        str(settings.data_dir / "mailbox"),
+    ]
 
 
 def wait_for_http(url: str, timeout: float = 60.0) -> None:
@@ -103,8 +123,10 @@ async def prepare_data(settings: Settings, *, demo: bool) -> str:
             await load_reference_data(session)
             if demo:
                 result = await load_demo_data(session, shift=shift_to_today(utcnow().date()))
-                print(f"demo data: {len(result.activity_ids)} activities, dates shifted by "
-                      f"{result.shift.days:+d} days")
+                print(
+                    f"demo data: {len(result.activity_ids)} activities, dates shifted by "
+                    f"{result.shift.days:+d} days"
+                )
             admin = await session.scalar(select(Person).where(Person.email == ADMIN_EMAIL))
             if admin is None:
                 admin = Person(name="Administrator", email=ADMIN_EMAIL, role=Role.ADMIN)
@@ -112,8 +134,11 @@ async def prepare_data(settings: Settings, *, demo: bool) -> str:
                 await session.flush()
             await session.execute(
                 update(ApiToken)
-                .where(ApiToken.person_id == admin.id, ApiToken.name == QUICKSTART_TOKEN,
-                       ApiToken.revoked_at.is_(None))
+                .where(
+                    ApiToken.person_id == admin.id,
+                    ApiToken.name == QUICKSTART_TOKEN,
+                    ApiToken.revoked_at.is_(None),
+                )
                 .values(revoked_at=utcnow())
             )
             _, secret = await issue_token(session, admin, name=QUICKSTART_TOKEN)
@@ -168,8 +193,7 @@ def with_absolute_paths(settings: Settings) -> Settings:
     url, prefix = settings.database_url, "sqlite+aiosqlite:///"
     if url.startswith(prefix) and not url.startswith(prefix + "/"):
         url = prefix + str(Path(url.removeprefix(prefix)).resolve())
-    return settings.model_copy(update={"data_dir": settings.data_dir.resolve(),
-                                       "database_url": url})
+    return settings.model_copy(update={"data_dir": settings.data_dir.resolve(), "database_url": url})
 
 
 def up(settings: Settings, *, host: str, port: int, demo: bool) -> None:
@@ -177,9 +201,12 @@ def up(settings: Settings, *, host: str, port: int, demo: bool) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrate(settings.database_url)
     token = asyncio.run(prepare_data(settings, demo=demo))
-    env = dict(os.environ, DATABASE_URL=settings.database_url,
-               SYNERGIES_DATA_DIR=str(settings.data_dir),
-               SYNERGIES_PUBLIC_URL=f"http://{host}:{port}")
+    env = dict(
+        os.environ,
+        DATABASE_URL=settings.database_url,
+        SYNERGIES_DATA_DIR=str(settings.data_dir),
+        SYNERGIES_PUBLIC_URL=f"http://{host}:{port}",
+    )
     supervisor = Supervisor()
     try:
         if settings.smtp_host in LOCAL_HOSTS:
@@ -188,10 +215,24 @@ def up(settings: Settings, *, host: str, port: int, demo: bool) -> None:
         asyncio.run(prepare_workflows(settings))
         # Two worker processes, so that sending mail never holds up a move on these cores.
         for part in ("workflows", "notifications"):
-            supervisor.start(f"worker-{part}",
-                             [sys.executable, "-m", "api.cli", "worker", "--only", part], env)
-        supervisor.start("api", [sys.executable, "-m", "uvicorn", "api.main:app", "--host", host,
-                                 "--port", str(port), "--no-access-log"], env)
+            supervisor.start(
+                f"worker-{part}", [sys.executable, "-m", "api.cli", "worker", "--only", part], env
+            )
+        supervisor.start(
+            "api",
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "api.main:app",
+                "--host",
+                host,
+                "--port",
+                str(port),
+                "--no-access-log",
+            ],
+            env,
+        )
         wait_for_http(f"http://{host}:{port}/health")
         print(
             f"\nSynergies Tracker is running.\n"

@@ -28,8 +28,11 @@ def hash_token(token: str) -> str:
 async def issue_token(session: AsyncSession, person: Person, name: str = "cli") -> tuple[ApiToken, str]:
     token = new_token()
     row = ApiToken(
-        person_id=person.id, name=name, prefix=token[: len(TOKEN_PREFIX) + 6],
-        token_hash=hash_token(token), created_at=utcnow(),
+        person_id=person.id,
+        name=name,
+        prefix=token[: len(TOKEN_PREFIX) + 6],
+        token_hash=hash_token(token),
+        created_at=utcnow(),
     )
     session.add(row)
     await session.flush()
@@ -47,7 +50,9 @@ async def person_for_token(session: AsyncSession, token: str) -> Person | None:
     now = utcnow()
     if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
         await session.execute(
-            update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now)
+            update(ApiToken)
+            .where(ApiToken.id == row.id)
+            .values(last_used_at=now)
             .execution_options(synchronize_session=False)
         )
     return row.person
@@ -55,7 +60,8 @@ async def person_for_token(session: AsyncSession, token: str) -> Person | None:
 
 async def revoke_token(session: AsyncSession, token_id: int, at: datetime | None = None) -> bool:
     result = await session.execute(
-        update(ApiToken).where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None))
+        update(ApiToken)
+        .where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None))
         .values(revoked_at=at or utcnow())
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]

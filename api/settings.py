@@ -17,9 +17,7 @@ class Settings(BaseSettings):
 
     environment: str = "local"
     data_dir: Path = Path("var")
-    database_url: str = Field(
-        default="sqlite+aiosqlite:///var/synergies.db", validation_alias="DATABASE_URL"
-    )
+    database_url: str = Field(default="sqlite+aiosqlite:///var/synergies.db", validation_alias="DATABASE_URL")
     public_url: str = "http://127.0.0.1:8000"
 
     temporal_address: str = "127.0.0.1:7233"
@@ -73,7 +71,6 @@ class Settings(BaseSettings):
 
     def workflow_id(self, activity_id: int) -> str:
         return f"{self.workflow_id_prefix}{activity_id}"
-
 
 
 @lru_cache

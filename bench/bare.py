@@ -14,8 +14,10 @@ with workflow.unsafe.imports_passed_through():
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 TASK_QUEUE_SUFFIX = "-bare"
-CREATE_TABLE = ("CREATE TABLE IF NOT EXISTS bench_rows (id INTEGER PRIMARY KEY{auto}, "
-                "workflow_id VARCHAR(100) NOT NULL, seq INTEGER NOT NULL, note VARCHAR(100))")
+CREATE_TABLE = (
+    "CREATE TABLE IF NOT EXISTS bench_rows (id INTEGER PRIMARY KEY{auto}, "
+    "workflow_id VARCHAR(100) NOT NULL, seq INTEGER NOT NULL, note VARCHAR(100))"
+)
 
 
 @dataclass
@@ -54,8 +56,10 @@ class BareWorkflow:
     async def write(self) -> int:
         self.seq += 1
         return await workflow.execute_activity(
-            "bench_write_row", WriteInput(workflow.info().workflow_id, self.seq),
-            result_type=int, start_to_close_timeout=timedelta(seconds=15),
+            "bench_write_row",
+            WriteInput(workflow.info().workflow_id, self.seq),
+            result_type=int,
+            start_to_close_timeout=timedelta(seconds=15),
         )
 
     @workflow.signal

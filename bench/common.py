@@ -45,8 +45,11 @@ def machine() -> dict[str, str]:
     except (OSError, ValueError, IndexError):
         pass
     return {
-        "nproc": str(os.cpu_count()), "ram": ram, "cpu": cpu,
-        "python": platform.python_version(), "temporalio": temporalio.__version__,
+        "nproc": str(os.cpu_count()),
+        "ram": ram,
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "temporalio": temporalio.__version__,
         "load_at_start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
 
@@ -75,19 +78,29 @@ class Section:
     def add(self, *args: Any, **kwargs: Any) -> Figure:
         figure = Figure(*args, **kwargs)
         self.figures.append(figure)
-        print(f"  {figure.name}: {figure.value:.4g} {figure.unit}"
-              + (f"  target {figure.target}: {'met' if figure.met else 'MISSED'}" if figure.target else ""),
-              flush=True)
+        print(
+            f"  {figure.name}: {figure.value:.4g} {figure.unit}"
+            + (f"  target {figure.target}: {'met' if figure.met else 'MISSED'}" if figure.target else ""),
+            flush=True,
+        )
         return figure
 
 
 def save(section: Section, name: str) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
-    path.write_text(json.dumps({"title": section.title, "figures": [asdict(f) for f in section.figures],
-                                "notes": section.notes, "machine": machine(),
-                                "at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())},
-                               indent=2))
+    path.write_text(
+        json.dumps(
+            {
+                "title": section.title,
+                "figures": [asdict(f) for f in section.figures],
+                "notes": section.notes,
+                "machine": machine(),
+                "at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+            },
+            indent=2,
+        )
+    )
     return path
 
 
@@ -129,9 +142,7 @@ async def timed_sequential(call: Callable[[int], Awaitable[Any]], n: int) -> Tim
     return Timing(latencies, time.perf_counter() - start)
 
 
-async def timed_concurrent(
-    call: Callable[[int, int], Awaitable[Any]], lanes: int, per_lane: int
-) -> Timing:
+async def timed_concurrent(call: Callable[[int, int], Awaitable[Any]], lanes: int, per_lane: int) -> Timing:
     """`lanes` concurrent loops, each `per_lane` sequential calls `call(lane, i)`."""
     latencies: list[float] = []
 
@@ -161,12 +172,14 @@ class Children:
     def __init__(self) -> None:
         self.processes: list[tuple[str, subprocess.Popen[bytes]]] = []
 
-    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None,
-              quiet: bool = True) -> subprocess.Popen[bytes]:
+    def start(
+        self, name: str, argv: list[str], env: dict[str, str] | None = None, quiet: bool = True
+    ) -> subprocess.Popen[bytes]:
         RESULTS.mkdir(parents=True, exist_ok=True)
         log = open(RESULTS / f"{name}.log", "wb") if quiet else None  # noqa: SIM115
-        process = subprocess.Popen(argv, env=env or dict(os.environ), cwd=ROOT,
-                                   stdout=log, stderr=subprocess.STDOUT if log else None)
+        process = subprocess.Popen(
+            argv, env=env or dict(os.environ), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT if log else None
+        )
         self.processes.append((name, process))
         return process
 
@@ -192,17 +205,28 @@ class Children:
 def dev_server_argv(port: int, ui_port: int) -> list[str]:
     from workflows import search
 
-    return [str(BIN / "temporal"), "server", "start-dev", "--ip", "127.0.0.1",
-            "--port", str(port), "--ui-port", str(ui_port), "--log-level", "error",
-            "--headless", *search.cli_flags()]
+    return [
+        str(BIN / "temporal"),
+        "server",
+        "start-dev",
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--ui-port",
+        str(ui_port),
+        "--log-level",
+        "error",
+        "--headless",
+        *search.cli_flags(),
+    ]
 
 
 def smtp_sink_argv(port: int) -> list[str]:
-    return [sys.executable, "-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.Sink",
-            "-l", f"127.0.0.1:{port}"]
+    return [sys.executable, "-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.Sink", "-l", f"127.0.0.1:{port}"]
 
 
-async def wait_port(port: int, timeout: float = 30.0) -> None:
+async def wait_port(port: int, timeout: float = 30.0) -> None:  # noqa: ASYNC109 (a deadline, not a cancel)
     deadline = time.monotonic() + timeout
     while True:
         try:

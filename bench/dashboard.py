@@ -106,11 +106,14 @@ async def run(url: str, n: int, section: Section, label: str) -> None:
     timings["summary service"] = await _time(lambda: in_session(lambda s: service.summary(s, where)), n)
     timings["summary raw SQL"] = await _time(lambda: in_session(lambda s: _raw(s, RAW_SUMMARY)), n)
     timings["summary GROUP BY raw SQL"] = await _time(
-        lambda: in_session(lambda s: _raw(s, RAW_SUMMARY_CELLS, RAW_SUMMARY_STAGES)), n)
+        lambda: in_session(lambda s: _raw(s, RAW_SUMMARY_CELLS, RAW_SUMMARY_STAGES)), n
+    )
     timings["overdue service"] = await _time(
-        lambda: in_session(lambda s: service.overdue(s, where, as_of=today, limit=500)), n)
+        lambda: in_session(lambda s: service.overdue(s, where, as_of=today, limit=500)), n
+    )
     timings["overdue raw SQL"] = await _time(
-        lambda: in_session(lambda s: _raw(s, RAW_OVERDUE_COUNT, RAW_OVERDUE_ROWS, d=today)), n)
+        lambda: in_session(lambda s: _raw(s, RAW_OVERDUE_COUNT, RAW_OVERDUE_ROWS, d=today)), n
+    )
     await engine.dispose()
 
     token = await _token(url)
@@ -118,8 +121,10 @@ async def run(url: str, n: int, section: Section, label: str) -> None:
     freeze_startup_heap()  # as `api.main:app` does in uvicorn
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://bench",
-                                     headers={"Authorization": f"Bearer {token}"}) as http:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://bench", headers={"Authorization": f"Bearer {token}"}
+        ) as http:
+
             async def get(path: str) -> None:
                 response = await http.get(path)
                 response.raise_for_status()

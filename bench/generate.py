@@ -51,8 +51,12 @@ from models.seed import load_reference_data
 from workflows.stages import OPEN_STAGES, Stage
 
 STAGE_MIX = [
-    (Stage.THEMATIC_GROUP, 25), (Stage.TASK_TEAM, 25), (Stage.PILOT_PROJECT, 18),
-    (Stage.REPORT_TO_COP, 10), (Stage.CLOSED, 17), (Stage.WITHDRAWN, 5),
+    (Stage.THEMATIC_GROUP, 25),
+    (Stage.TASK_TEAM, 25),
+    (Stage.PILOT_PROJECT, 18),
+    (Stage.REPORT_TO_COP, 10),
+    (Stage.CLOSED, 17),
+    (Stage.WITHDRAWN, 5),
 ]
 CHUNK = 20_000
 N_PEOPLE = 300
@@ -105,8 +109,15 @@ def plan(activities: int, transitions: int, seed: int, today: date) -> Iterator[
         due = None
         if stage.is_open:
             due = today + timedelta(days=rng.randint(-120, 300))
-        yield {"index": i, "stage": stage, "created": created, "entered": rows[-1][3],
-               "due": due, "transitions": rows, "rng": rng.random()}
+        yield {
+            "index": i,
+            "stage": stage,
+            "created": created,
+            "entered": rows[-1][3],
+            "due": due,
+            "transitions": rows,
+            "rng": rng.random(),
+        }
 
 
 async def _reference(url: str) -> dict[str, Any]:
@@ -115,83 +126,175 @@ async def _reference(url: str) -> dict[str, Any]:
         async with transaction(session_factory(engine)) as session:
             await load_reference_data(session)
             conventions = list(await session.scalars(select(Convention.code)))
-            provisions = list(await session.scalars(
-                select(Provision.id).where(Provision.element_code.like("BRS/SYN/%"))))
+            provisions = list(
+                await session.scalars(select(Provision.id).where(Provision.element_code.like("BRS/SYN/%")))
+            )
             if not provisions:
                 provisions = list(await session.scalars(select(Provision.id)))
-            groups = list(await session.scalars(
-                select(Body.id).where(Body.kind == BodyKind.THEMATIC_GROUP)))
+            groups = list(await session.scalars(select(Body.id).where(Body.kind == BodyKind.THEMATIC_GROUP)))
             meetings = list(await session.scalars(select(Meeting.id)))
             if await session.scalar(select(Person.id).limit(1)) is None:
-                people = [Person(name=f"Bench person {k}", email=f"bench{k}@example.org",
-                                 role=Role.COORDINATOR if k == 0 else Role.TASK_TEAM_LEAD)
-                          for k in range(N_PEOPLE)]
+                people = [
+                    Person(
+                        name=f"Bench person {k}",
+                        email=f"bench{k}@example.org",
+                        role=Role.COORDINATOR if k == 0 else Role.TASK_TEAM_LEAD,
+                    )
+                    for k in range(N_PEOPLE)
+                ]
                 session.add_all(people)
                 await session.flush()
-                session.add_all([TaskTeam(name=f"Bench team {k}", lead_id=people[k + 1].id,
-                                          thematic_group_id=groups[k % len(groups)] if groups else None,
-                                          ends_on=date.today() + timedelta(days=400))
-                                 for k in range(N_TEAMS)])
+                session.add_all(
+                    [
+                        TaskTeam(
+                            name=f"Bench team {k}",
+                            lead_id=people[k + 1].id,
+                            thematic_group_id=groups[k % len(groups)] if groups else None,
+                            ends_on=date.today() + timedelta(days=400),
+                        )
+                        for k in range(N_TEAMS)
+                    ]
+                )
             people_ids = list(await session.scalars(select(Person.id)))
             team_ids = list(await session.scalars(select(TaskTeam.id)))
-            first_id = int(await session.scalar(select(text("coalesce(max(id), 0)")).select_from(Activity)) or 0) + 1
-            first_tid = int(await session.scalar(select(text("coalesce(max(id), 0)")).select_from(Transition)) or 0) + 1
-        return {"conventions": conventions, "provisions": provisions, "groups": groups,
-                "meetings": meetings, "people": people_ids, "teams": team_ids,
-                "first_id": first_id, "first_tid": first_tid}
+            first_id = (
+                int(await session.scalar(select(text("coalesce(max(id), 0)")).select_from(Activity)) or 0) + 1
+            )
+            first_tid = (
+                int(await session.scalar(select(text("coalesce(max(id), 0)")).select_from(Transition)) or 0)
+                + 1
+            )
+        return {
+            "conventions": conventions,
+            "provisions": provisions,
+            "groups": groups,
+            "meetings": meetings,
+            "people": people_ids,
+            "teams": team_ids,
+            "first_id": first_id,
+            "first_tid": first_tid,
+        }
     finally:
         await engine.dispose()
 
 
-def _rows(activities: int, transitions: int, seed: int, ref: dict[str, Any], actions: int
-          ) -> tuple[list[tuple[Any, ...]], ...]:
+def _rows(
+    activities: int, transitions: int, seed: int, ref: dict[str, Any], actions: int
+) -> tuple[list[tuple[Any, ...]], ...]:
     today = date.today()
     rng = random.Random(seed + 1)
     act_rows, conv_rows, prov_rows, trans_rows, action_rows = [], [], [], [], []
     aid, tid = ref["first_id"], ref["first_tid"]
-    conventions = [c for c in ref["conventions"] if c in ("basel", "rotterdam", "stockholm", "minamata")] \
-        or ref["conventions"]
+    conventions = [
+        c for c in ref["conventions"] if c in ("basel", "rotterdam", "stockholm", "minamata")
+    ] or ref["conventions"]
     for item in plan(activities, transitions, seed, today):
         stage: Stage = item["stage"]
         lead = rng.choice(ref["people"])
         past_team = stage is not Stage.THEMATIC_GROUP
         closed_meeting = rng.choice(ref["meetings"]) if stage is Stage.CLOSED and ref["meetings"] else None
         n = len(item["transitions"])
-        act_rows.append((
-            aid, f"Joint activity {aid}: synergies workshop", "Generated for benchmarks.",
-            stage.value, item["entered"], item["due"],
-            rng.choice(ref["groups"]) if ref["groups"] else None,
-            rng.choice(ref["teams"]) if past_team and ref["teams"] else None, lead,
-            rng.choice(ref["meetings"]) if ref["meetings"] else None, closed_meeting, None,
-            n, n + 1, item["created"], item["entered"],
-        ))
+        act_rows.append(
+            (
+                aid,
+                f"Joint activity {aid}: synergies workshop",
+                "Generated for benchmarks.",
+                stage.value,
+                item["entered"],
+                item["due"],
+                rng.choice(ref["groups"]) if ref["groups"] else None,
+                rng.choice(ref["teams"]) if past_team and ref["teams"] else None,
+                lead,
+                rng.choice(ref["meetings"]) if ref["meetings"] else None,
+                closed_meeting,
+                None,
+                n,
+                n + 1,
+                item["created"],
+                item["entered"],
+            )
+        )
         for code in rng.sample(conventions, k=min(len(conventions), rng.choice((2, 2, 3, 3, 4)))):
             conv_rows.append((aid, code))
         for pid in rng.sample(ref["provisions"], k=min(len(ref["provisions"]), rng.choice((1, 2, 3)))):
             prov_rows.append((aid, pid))
         for seq, source, target, at in item["transitions"]:
-            trans_rows.append((tid, aid, seq, source.value if source else None, target.value,
-                               lead, at, "created" if source is None else None,
-                               closed_meeting if target is Stage.CLOSED else None,
-                               item["due"] if seq == n else None, "{}"))
+            trans_rows.append(
+                (
+                    tid,
+                    aid,
+                    seq,
+                    source.value if source else None,
+                    target.value,
+                    lead,
+                    at,
+                    "created" if source is None else None,
+                    closed_meeting if target is Stage.CLOSED else None,
+                    item["due"] if seq == n else None,
+                    "{}",
+                )
+            )
             tid += 1
         for k in range(actions):
-            action_rows.append((aid, prov_rows[-1][1], "taken" if k % 2 == 0 else "planned",
-                                (item["created"] + timedelta(days=30 * (k + 1))).date(),
-                                f"Action {k + 1} for activity {aid}: regional workshop held.",
-                                lead, 1, item["created"], item["created"]))
+            action_rows.append(
+                (
+                    aid,
+                    prov_rows[-1][1],
+                    "taken" if k % 2 == 0 else "planned",
+                    (item["created"] + timedelta(days=30 * (k + 1))).date(),
+                    f"Action {k + 1} for activity {aid}: regional workshop held.",
+                    lead,
+                    1,
+                    item["created"],
+                    item["created"],
+                )
+            )
         aid += 1
     return act_rows, conv_rows, prov_rows, trans_rows, action_rows
 
 
-ACT_COLS = ["id", "title", "description", "stage", "stage_entered_at", "stage_due_on",
-            "thematic_group_id", "task_team_id", "lead_id", "target_meeting_id",
-            "closed_at_meeting_id", "single_convention_reason", "transition_count", "version",
-            "created_at", "updated_at"]
-TRANS_COLS = ["id", "activity_id", "seq", "from_stage", "to_stage", "actor_id", "at", "reason",
-              "meeting_id", "due_on", "details"]
-ACTION_COLS = ["activity_id", "provision_id", "kind", "on_date", "text", "author_id", "version",
-               "created_at", "updated_at"]
+ACT_COLS = [
+    "id",
+    "title",
+    "description",
+    "stage",
+    "stage_entered_at",
+    "stage_due_on",
+    "thematic_group_id",
+    "task_team_id",
+    "lead_id",
+    "target_meeting_id",
+    "closed_at_meeting_id",
+    "single_convention_reason",
+    "transition_count",
+    "version",
+    "created_at",
+    "updated_at",
+]
+TRANS_COLS = [
+    "id",
+    "activity_id",
+    "seq",
+    "from_stage",
+    "to_stage",
+    "actor_id",
+    "at",
+    "reason",
+    "meeting_id",
+    "due_on",
+    "details",
+]
+ACTION_COLS = [
+    "activity_id",
+    "provision_id",
+    "kind",
+    "on_date",
+    "text",
+    "author_id",
+    "version",
+    "created_at",
+    "updated_at",
+]
 
 
 async def _write_postgres(url: str, data: tuple[list[tuple[Any, ...]], ...]) -> None:
@@ -203,17 +306,21 @@ async def _write_postgres(url: str, data: tuple[list[tuple[Any, ...]], ...]) -> 
         async with connection.transaction():
             await connection.copy_records_to_table("activities", records=act_rows, columns=ACT_COLS)
             await connection.copy_records_to_table(
-                "activity_conventions", records=conv_rows, columns=["activity_id", "convention_code"])
+                "activity_conventions", records=conv_rows, columns=["activity_id", "convention_code"]
+            )
             await connection.copy_records_to_table(
-                "activity_provisions", records=prov_rows, columns=["activity_id", "provision_id"])
+                "activity_provisions", records=prov_rows, columns=["activity_id", "provision_id"]
+            )
             await connection.copy_records_to_table("transitions", records=trans_rows, columns=TRANS_COLS)
             if action_rows:
-                await connection.copy_records_to_table("action_entries", records=action_rows,
-                                                       columns=ACTION_COLS)
+                await connection.copy_records_to_table(
+                    "action_entries", records=action_rows, columns=ACTION_COLS
+                )
             for table in ("activities", "transitions", "action_entries"):
                 await connection.execute(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                    f"(SELECT coalesce(max(id), 1) FROM {table}))")
+                    f"(SELECT coalesce(max(id), 1) FROM {table}))"
+                )
         # What autovacuum does soon after a bulk load (and what index-only scans need: the
         # visibility map); the dev server may run with autovacuum off.
         await connection.execute("VACUUM ANALYZE")
@@ -236,7 +343,7 @@ def _write_sqlite(url: str, data: tuple[list[tuple[Any, ...]], ...]) -> None:
     with engine.begin() as connection:
         for table, columns, rows in work:
             for offset in range(0, len(rows), CHUNK):
-                chunk = [dict(zip(columns, row, strict=True)) for row in rows[offset: offset + CHUNK]]
+                chunk = [dict(zip(columns, row, strict=True)) for row in rows[offset : offset + CHUNK]]
                 connection.execute(table.insert(), chunk)
     with engine.connect() as connection:
         connection.exec_driver_sql("ANALYZE")
@@ -253,7 +360,9 @@ async def _recount(url: str) -> None:
         await engine.dispose()
 
 
-def generate(url: str, activities: int, transitions: int, *, seed: int = 7, actions: int = 0) -> dict[str, Any]:
+def generate(
+    url: str, activities: int, transitions: int, *, seed: int = 7, actions: int = 0
+) -> dict[str, Any]:
     """Load reference data and bulk-insert the generated rows into the (migrated) database `url`."""
     t0 = time.perf_counter()
     ref = asyncio.run(_reference(url))
@@ -265,15 +374,23 @@ def generate(url: str, activities: int, transitions: int, *, seed: int = 7, acti
         _write_sqlite(url, data)
     asyncio.run(_recount(url))
     t2 = time.perf_counter()
-    stats = {"activities": len(data[0]), "transitions": len(data[3]), "links": len(data[1]) + len(data[2]),
-             "actions": len(data[4]), "build_s": round(t1 - t0, 1), "insert_s": round(t2 - t1, 1),
-             "total_s": round(t2 - t0, 1)}
+    stats = {
+        "activities": len(data[0]),
+        "transitions": len(data[3]),
+        "links": len(data[1]) + len(data[2]),
+        "actions": len(data[4]),
+        "build_s": round(t1 - t0, 1),
+        "insert_s": round(t2 - t1, 1),
+        "total_s": round(t2 - t0, 1),
+    }
     print(f"generated {json.dumps(stats)}", flush=True)
     return stats
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--url", help="an existing migrated database (default: a fresh bench one)")
     parser.add_argument("--activities", type=int, default=100_000)

@@ -45,8 +45,15 @@ async def measure(url: str, repeats: int, section: Section) -> None:
             t3 = time.perf_counter()
             if k == 0:
                 first = {"build": t1 - t0, "docx": t2 - t1, "pdf": t3 - t2}
-                entries = len({a.id for s in report.sections for sub in s.subsections
-                               for row in sub.provisions for a in row.activities})
+                entries = len(
+                    {
+                        a.id
+                        for s in report.sections
+                        for sub in s.subsections
+                        for row in sub.provisions
+                        for a in row.activities
+                    }
+                )
                 size = {"docx": len(content_docx), "pdf": len(content_pdf)}
                 continue
             builds.append(t1 - t0)
@@ -58,7 +65,8 @@ async def measure(url: str, repeats: int, section: Section) -> None:
     section.notes.append(
         f"report SC-COP5: {entries} activities in the report; DOCX {size['docx'] / 1024:.0f} KiB, "
         f"PDF {size['pdf'] / 1024:.0f} KiB; first (cold) run build {first['build']:.2f} s, "
-        f"DOCX {first['docx']:.2f} s, PDF {first['pdf']:.2f} s; best of {repeats} warm runs below")
+        f"DOCX {first['docx']:.2f} s, PDF {first['pdf']:.2f} s; best of {repeats} warm runs below"
+    )
     section.add("report build (queries + model)", build, "s")
     section.add("DOCX render", min(docx), "s")
     section.add("DOCX build + render", build + min(docx), "s", target="< 2 s", met=build + min(docx) < 2)

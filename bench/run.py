@@ -53,9 +53,12 @@ def dashboard_databases(activities: int, transitions: int) -> list[str]:
 
     urls = []
     sqlite_path = RESULTS / "db" / f"gen_{activities}.db"
-    pg_url = (os.environ.get("SYNERGIES_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
-              .rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-              + f"/synergies_bench_gen_{activities}")
+    pg_url = (
+        os.environ.get("SYNERGIES_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+        .rsplit("/", 1)[0]
+        .replace("postgresql://", "postgresql+asyncpg://")
+        + f"/synergies_bench_gen_{activities}"
+    )
     for url, backend in ((sqlite_url(sqlite_path), "sqlite"), (pg_url, "postgresql")):
         if _count(url) == activities:
             migrate(url)
@@ -80,9 +83,13 @@ def write_markdown(sections: list[Section], info: dict[str, str], quick: bool, s
         "",
         f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {time.time() - started:.0f} s.",
         "",
-        "| machine | |", "|---|---|",
-        f"| nproc | {info['nproc']} |", f"| RAM | {info['ram']} |", f"| CPU | {info['cpu']} |",
-        f"| python | {info['python']} |", f"| temporalio | {info['temporalio']} |",
+        "| machine | |",
+        "|---|---|",
+        f"| nproc | {info['nproc']} |",
+        f"| RAM | {info['ram']} |",
+        f"| CPU | {info['cpu']} |",
+        f"| python | {info['python']} |",
+        f"| temporalio | {info['temporalio']} |",
         f"| load average at start (1 min) | {info['load_at_start']} |",
         f"| load average at end | {' '.join(f'{x:.2f}' for x in os.getloadavg())} |",
         "",
@@ -110,8 +117,9 @@ def collect() -> None:
             continue
         data = json.loads(path.read_text())
         info = info or data["machine"]
-        section = Section(f"{data['title']} (run {data['at']})", [Figure(**f) for f in data["figures"]],
-                          data["notes"])
+        section = Section(
+            f"{data['title']} (run {data['at']})", [Figure(**f) for f in data["figures"]], data["notes"]
+        )
         sections.append(section)
     text = write_markdown(sections, info or machine(), False, time.time())
     text = text.replace("load average at start (1 min)", "load average at the first part's start")
@@ -132,10 +140,14 @@ def _readme(text: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--only", action="append",
-                        choices=["dashboard", "transitions", "reports", "worker_memory"])
-    parser.add_argument("--collect", action="store_true",
-                        help="run nothing: assemble latest.md from the parts' last results/*.json")
+    parser.add_argument(
+        "--only", action="append", choices=["dashboard", "transitions", "reports", "worker_memory"]
+    )
+    parser.add_argument(
+        "--collect",
+        action="store_true",
+        help="run nothing: assemble latest.md from the parts' last results/*.json",
+    )
     args = parser.parse_args()
     if args.collect:
         collect()

@@ -76,20 +76,54 @@ async def prepare(url: str, count: int) -> tuple[list[int], str]:
             assert team is not None and coordinator is not None
             start = int(await session.scalar(text("SELECT coalesce(max(id), 0) FROM activities"))) + 1
             ids = list(range(start, start + count))
-            await session.execute(insert(Activity), [dict(
-                id=i, title=f"Bench move {i}", description="", stage="thematic_group",
-                stage_entered_at=now, stage_due_on=date.today() + timedelta(days=90),
-                task_team_id=team.id, lead_id=team.lead_id, transition_count=1, version=1,
-                created_at=now, updated_at=now) for i in ids])
-            await session.execute(insert(activity_conventions), [
-                dict(activity_id=i, convention_code=c) for i in ids for c in ("basel", "stockholm")])
-            await session.execute(insert(Transition), [dict(
-                activity_id=i, seq=1, from_stage=None, to_stage="thematic_group", actor_id=coordinator.id,
-                at=now, reason="created", due_on=date.today() + timedelta(days=90), details={})
-                for i in ids])
+            await session.execute(
+                insert(Activity),
+                [
+                    dict(
+                        id=i,
+                        title=f"Bench move {i}",
+                        description="",
+                        stage="thematic_group",
+                        stage_entered_at=now,
+                        stage_due_on=date.today() + timedelta(days=90),
+                        task_team_id=team.id,
+                        lead_id=team.lead_id,
+                        transition_count=1,
+                        version=1,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                    for i in ids
+                ],
+            )
+            await session.execute(
+                insert(activity_conventions),
+                [dict(activity_id=i, convention_code=c) for i in ids for c in ("basel", "stockholm")],
+            )
+            await session.execute(
+                insert(Transition),
+                [
+                    dict(
+                        activity_id=i,
+                        seq=1,
+                        from_stage=None,
+                        to_stage="thematic_group",
+                        actor_id=coordinator.id,
+                        at=now,
+                        reason="created",
+                        due_on=date.today() + timedelta(days=90),
+                        details={},
+                    )
+                    for i in ids
+                ],
+            )
             if not url.startswith("sqlite"):
-                await session.execute(text(
-                    "SELECT setval(pg_get_serial_sequence('activities', 'id'), (SELECT max(id) FROM activities))"))
+                await session.execute(
+                    text(
+                        "SELECT setval(pg_get_serial_sequence('activities', 'id'), "
+                        "(SELECT max(id) FROM activities))"
+                    )
+                )
             await rebuild_counts(session)  # core inserts bypass the counts hook
             _, token = await issue_token(session, coordinator, name="bench")
         return ids, token
@@ -114,17 +148,28 @@ async def run(backend: str, url: str, tag: str, n: int, section: Section, keep: 
     ids, token = await prepare(url, warm + 2 * n + 2 * LANES)
     temporal_port, ui_port, api_port, smtp_port = free_port(), free_port(), free_port(), free_port()
     queue = f"bench-{uuid.uuid4().hex[:6]}"
-    env = dict(os.environ, DATABASE_URL=url, SYNERGIES_TEMPORAL_ADDRESS=f"127.0.0.1:{temporal_port}",
-               SYNERGIES_TEMPORAL_TASK_QUEUE=queue, SYNERGIES_WORKFLOW_ID_PREFIX=f"{tag}-",
-               SYNERGIES_SMTP_PORT=str(smtp_port), SYNERGIES_LOG_LEVEL="WARNING",
-               SYNERGIES_DATA_DIR=str(RESULTS / "db"), SYNERGIES_PUBLIC_URL=f"http://127.0.0.1:{api_port}",
-               SYNERGIES_METRICS_ENABLED="true")
+    env = dict(
+        os.environ,
+        DATABASE_URL=url,
+        SYNERGIES_TEMPORAL_ADDRESS=f"127.0.0.1:{temporal_port}",
+        SYNERGIES_TEMPORAL_TASK_QUEUE=queue,
+        SYNERGIES_WORKFLOW_ID_PREFIX=f"{tag}-",
+        SYNERGIES_SMTP_PORT=str(smtp_port),
+        SYNERGIES_LOG_LEVEL="WARNING",
+        SYNERGIES_DATA_DIR=str(RESULTS / "db"),
+        SYNERGIES_PUBLIC_URL=f"http://127.0.0.1:{api_port}",
+        SYNERGIES_METRICS_ENABLED="true",
+    )
     from api.services.lifecycle import start_workflow
     from api.settings import Settings
     from workflows.client import connect
 
-    settings = Settings(database_url=url, temporal_address=f"127.0.0.1:{temporal_port}",
-                        temporal_task_queue=queue, workflow_id_prefix=f"{tag}-")
+    settings = Settings(
+        database_url=url,
+        temporal_address=f"127.0.0.1:{temporal_port}",
+        temporal_task_queue=queue,
+        workflow_id_prefix=f"{tag}-",
+    )
     with Children() as children:
         children.start("temporal", dev_server_argv(temporal_port, ui_port))
         children.start("smtp", smtp_sink_argv(smtp_port))
@@ -138,41 +183,73 @@ async def run(backend: str, url: str, tag: str, n: int, section: Section, keep: 
             except Exception:
                 await asyncio.sleep(0.5)
         assert client is not None
-        worker = children.start("worker", [sys.executable, "-m", "bench.worker_proc"],
-                                env | {"BENCH_WORKER_PART": "workflows"})
-        children.start("notifier", [sys.executable, "-m", "bench.worker_proc"],
-                       env | {"BENCH_WORKER_PART": "notifications"})
-        api = children.start("api", [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1",
-                                     "--port", str(api_port), "--no-access-log", "--log-level", "warning"], env)
+        worker = children.start(
+            "worker", [sys.executable, "-m", "bench.worker_proc"], env | {"BENCH_WORKER_PART": "workflows"}
+        )
+        children.start(
+            "notifier",
+            [sys.executable, "-m", "bench.worker_proc"],
+            env | {"BENCH_WORKER_PART": "notifications"},
+        )
+        api = children.start(
+            "api",
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "api.main:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(api_port),
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            env,
+        )
         await wait_port(api_port)
 
         engine = create_engine(url)
         try:
             async with session_factory(engine)() as session:
-                activities = list(await session.scalars(select(Activity).where(Activity.id.in_(ids)).order_by(Activity.id)))
+                activities = list(
+                    await session.scalars(select(Activity).where(Activity.id.in_(ids)).order_by(Activity.id))
+                )
             t0 = time.perf_counter()
             sem = asyncio.Semaphore(20)
 
             async def start(activity: Activity) -> None:
                 async with sem:
                     await start_workflow(client, settings, activity)
+
             await asyncio.gather(*(start(a) for a in activities))
         finally:
             await engine.dispose()
         bare_ids = [f"{tag}-bare-{k}" for k in range(len(ids))]
-        bare_handles = [await client.start_workflow(BareWorkflow.run, id=w, task_queue=queue + TASK_QUEUE_SUFFIX)
-                        for w in bare_ids]
-        print(f"  started {len(ids)} lifecycle + {len(bare_ids)} bare workflows in "
-              f"{time.perf_counter() - t0:.1f} s", flush=True)
+        bare_handles = [
+            await client.start_workflow(BareWorkflow.run, id=w, task_queue=queue + TASK_QUEUE_SUFFIX)
+            for w in bare_ids
+        ]
+        print(
+            f"  started {len(ids)} lifecycle + {len(bare_ids)} bare workflows in "
+            f"{time.perf_counter() - t0:.1f} s",
+            flush=True,
+        )
 
         limits = httpx.Limits(max_connections=LANES + 5, max_keepalive_connections=LANES + 5)
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_port}", limits=limits, timeout=60,
-                                     headers={"Authorization": f"Bearer {token}"}) as http:
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{api_port}",
+            limits=limits,
+            timeout=60,
+            headers={"Authorization": f"Bearer {token}"},
+        ) as http:
             failures: list[str] = []
 
             async def move(activity_id: int) -> None:
-                response = await http.post(f"/activities/{activity_id}/transitions",
-                                           json={"to": "task_team", "expected_version": 1})
+                response = await http.post(
+                    f"/activities/{activity_id}/transitions", json={"to": "task_team", "expected_version": 1}
+                )
                 if response.status_code != 200:
                     failures.append(f"{response.status_code} {response.text[:200]}")
 
@@ -193,10 +270,12 @@ async def run(backend: str, url: str, tag: str, n: int, section: Section, keep: 
             await wait_idle(client, 4)
             per_lane = n // LANES
             results["bare concurrent"] = await timed_concurrent(
-                lambda lane, i: bare(cursor + lane * per_lane + i), LANES, per_lane)
+                lambda lane, i: bare(cursor + lane * per_lane + i), LANES, per_lane
+            )
             await wait_idle(client)
             results["API concurrent"] = await timed_concurrent(
-                lambda lane, i: move(ids[cursor + lane * per_lane + i]), LANES, per_lane)
+                lambda lane, i: move(ids[cursor + lane * per_lane + i]), LANES, per_lane
+            )
             await wait_idle(client, 3)
             if failures:
                 section.notes.append(f"{backend}: {len(failures)} failed moves, first: {failures[0]}")
@@ -219,10 +298,16 @@ async def run(backend: str, url: str, tag: str, n: int, section: Section, keep: 
             p95_ratio = api_t.p95 / bare_t.p95
             section.add(f"{what} API/bare p95", p95_ratio, "x", target="<= 1.5x", met=p95_ratio <= 1.5)
             if mode == "concurrent":
-                section.add(f"{what} API moves/s", api_t.throughput, "moves/s", target=">= 150/s",
-                            met=api_t.throughput >= 150)
-        section.notes.append(f"{label}: worker pid {worker.pid}, api pid {api.pid}; "
-                             f"{len(failures)} failed moves")
+                section.add(
+                    f"{what} API moves/s",
+                    api_t.throughput,
+                    "moves/s",
+                    target=">= 150/s",
+                    met=api_t.throughput >= 150,
+                )
+        section.notes.append(
+            f"{label}: worker pid {worker.pid}, api pid {api.pid}; {len(failures)} failed moves"
+        )
     if backend == "postgresql" and not keep:
         await drop_pg_database(url)
 
@@ -233,9 +318,11 @@ def main(backends: list[str] | None = None, n: int = 300) -> Section:
     parser.add_argument("-n", type=int, default=n)
     args = parser.parse_args([] if backends is not None else None)
     section = Section("Transitions: API end to end vs bare Update")
-    section.notes.append("API as a real uvicorn subprocess (1 process), workflows worker and "
-                         "notifications worker as their own processes, dev server in memory, SMTP "
-                         "sink, driver in this process: 6 processes on the same cores.")
+    section.notes.append(
+        "API as a real uvicorn subprocess (1 process), workflows worker and "
+        "notifications worker as their own processes, dev server in memory, SMTP "
+        "sink, driver in this process: 6 processes on the same cores."
+    )
     for backend in backends or args.backend or ["sqlite"]:
         url, tag = setup(backend)
         asyncio.run(run(backend, url, tag, args.n, section))

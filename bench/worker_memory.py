@@ -46,12 +46,22 @@ async def run(url: str, tag: str, n: int, cache: int, section: Section) -> None:
     ids, _ = await prepare(url, n)
     port, ui_port = free_port(), free_port()
     queue = f"mem-{uuid.uuid4().hex[:6]}"
-    settings = Settings(database_url=url, temporal_address=f"127.0.0.1:{port}",
-                        temporal_task_queue=queue, workflow_id_prefix=f"{tag}-")
-    env = dict(os.environ, DATABASE_URL=url, SYNERGIES_TEMPORAL_ADDRESS=f"127.0.0.1:{port}",
-               SYNERGIES_TEMPORAL_TASK_QUEUE=queue, SYNERGIES_WORKFLOW_ID_PREFIX=f"{tag}-",
-               SYNERGIES_LOG_LEVEL="WARNING", BENCH_MAX_CACHED_WORKFLOWS=str(cache),
-               SYNERGIES_DATA_DIR=str(RESULTS / "db"))
+    settings = Settings(
+        database_url=url,
+        temporal_address=f"127.0.0.1:{port}",
+        temporal_task_queue=queue,
+        workflow_id_prefix=f"{tag}-",
+    )
+    env = dict(
+        os.environ,
+        DATABASE_URL=url,
+        SYNERGIES_TEMPORAL_ADDRESS=f"127.0.0.1:{port}",
+        SYNERGIES_TEMPORAL_TASK_QUEUE=queue,
+        SYNERGIES_WORKFLOW_ID_PREFIX=f"{tag}-",
+        SYNERGIES_LOG_LEVEL="WARNING",
+        BENCH_MAX_CACHED_WORKFLOWS=str(cache),
+        SYNERGIES_DATA_DIR=str(RESULTS / "db"),
+    )
     with Children() as children:
         server = children.start(f"temporal_mem_{cache}", dev_server_argv(port, ui_port))
         await wait_port(port)
@@ -65,7 +75,7 @@ async def run(url: str, tag: str, n: int, cache: int, section: Section) -> None:
         assert client is not None
         worker = children.start(f"worker_mem_{cache}", [sys.executable, "-m", "bench.worker_proc"], env)
         log = RESULTS / f"worker_mem_{cache}.log"
-        while "worker ready" not in (log.read_text() if log.exists() else ""):
+        while "worker ready" not in (log.read_text() if log.exists() else ""):  # noqa: ASYNC110 (polls a file)
             await asyncio.sleep(0.2)
         await asyncio.sleep(2)
         before = rss_mib(worker.pid)
@@ -105,9 +115,11 @@ async def run(url: str, tag: str, n: int, cache: int, section: Section) -> None:
     section.add(f"{label}: worker RSS peak", peak, "MiB")
     section.add(f"{label}: per workflow", (after - before) * 1024 / n, "KiB")
     section.add(f"{label}: dev server RSS growth", server_after - server_before, "MiB")
-    section.notes.append(f"{label}: {count.count:,} running workflows; started in {started:.0f} s "
-                         f"({n / started:.0f}/s), all first tasks done after "
-                         f"{settled_at or float('nan'):.0f} s")
+    section.notes.append(
+        f"{label}: {count.count:,} running workflows; started in {started:.0f} s "
+        f"({n / started:.0f}/s), all first tasks done after "
+        f"{settled_at or float('nan'):.0f} s"
+    )
 
 
 def main(n: int | None = None, caches: list[int] | None = None) -> Section:

@@ -33,11 +33,16 @@ async def main() -> None:
         parts = (WorkerPart(part),) if part else tuple(WorkerPart)
         if cached:  # the memory bench: the workflows alone, with another workflow cache bound
             parts = (WorkerPart.WORKFLOWS,)
-        service = build_worker(client, settings, sessionmaker, http, parts=parts,
-                               max_cached_workflows=int(cached or 1000))
-        bare = Worker(client, task_queue=settings.temporal_task_queue + TASK_QUEUE_SUFFIX,
-                      workflows=[BareWorkflow], activities=[BareActivities(sessionmaker).write_row],
-                      max_concurrent_activities=50)
+        service = build_worker(
+            client, settings, sessionmaker, http, parts=parts, max_cached_workflows=int(cached or 1000)
+        )
+        bare = Worker(
+            client,
+            task_queue=settings.temporal_task_queue + TASK_QUEUE_SUFFIX,
+            workflows=[BareWorkflow],
+            activities=[BareActivities(sessionmaker).write_row],
+            max_concurrent_activities=50,
+        )
         async with service, bare:
             print("worker ready", flush=True)
             await stop.wait()

@@ -68,8 +68,12 @@ class ActivityCount(Base):
     count: Mapped[int]
 
 
-KEY_COLUMNS = (ActivityCount.stage, ActivityCount.thematic_group_id,
-               ActivityCount.target_meeting_id, ActivityCount.conventions_key)
+KEY_COLUMNS = (
+    ActivityCount.stage,
+    ActivityCount.thematic_group_id,
+    ActivityCount.target_meeting_id,
+    ActivityCount.conventions_key,
+)
 KEY_ATTRIBUTES = ("stage", "thematic_group_id", "target_meeting_id", "conventions")
 """The attributes of `Activity` that make up its count key."""
 
@@ -82,10 +86,19 @@ class CountKey:
     conventions_key: str
 
     @classmethod
-    def of(cls, stage: str, thematic_group_id: int | None, target_meeting_id: int | None,
-           convention_codes: Iterable[str]) -> CountKey:
-        return cls(str(stage), thematic_group_id or NO_ID, target_meeting_id or NO_ID,
-                   conventions_key(convention_codes))
+    def of(
+        cls,
+        stage: str,
+        thematic_group_id: int | None,
+        target_meeting_id: int | None,
+        convention_codes: Iterable[str],
+    ) -> CountKey:
+        return cls(
+            str(stage),
+            thematic_group_id or NO_ID,
+            target_meeting_id or NO_ID,
+            conventions_key(convention_codes),
+        )
 
 
 def conventions_key(codes: Iterable[str]) -> str:
@@ -105,10 +118,15 @@ def _upsert(dialect: str, deltas: Mapping[CountKey, int]) -> Insert | None:
     """One statement adding each delta to its row; rows in key order, so that two transactions
     touching the same rows lock them in the same order (no deadlock on PostgreSQL)."""
     rows = [
-        {"stage": key.stage, "thematic_group_id": key.thematic_group_id,
-         "target_meeting_id": key.target_meeting_id, "conventions_key": key.conventions_key,
-         "count": delta}
-        for key, delta in sorted(deltas.items()) if delta
+        {
+            "stage": key.stage,
+            "thematic_group_id": key.thematic_group_id,
+            "target_meeting_id": key.target_meeting_id,
+            "conventions_key": key.conventions_key,
+            "count": delta,
+        }
+        for key, delta in sorted(deltas.items())
+        if delta
     ]
     if not rows:
         return None
@@ -138,8 +156,9 @@ async def shift_count(session: AsyncSession, old: CountKey | None, new: CountKey
         await session.execute(statement)
 
 
-def _before_and_after(activity: Activity, is_new: bool, is_deleted: bool
-                      ) -> tuple[CountKey | None, CountKey | None]:
+def _before_and_after(
+    activity: Activity, is_new: bool, is_deleted: bool
+) -> tuple[CountKey | None, CountKey | None]:
     """The key at the last load (from attribute history) and the key being written."""
     state = inspect(activity)
 
@@ -153,14 +172,16 @@ def _before_and_after(activity: Activity, is_new: bool, is_deleted: bool
     old = None
     if not is_new:
         old = CountKey.of(
-            scalar_before("stage"), scalar_before("thematic_group_id"),
+            scalar_before("stage"),
+            scalar_before("thematic_group_id"),
             scalar_before("target_meeting_id"),
             (convention.code for convention in before("conventions")),
         )
     new = None
     if not is_deleted:
-        new = CountKey.of(activity.stage, activity.thematic_group_id, activity.target_meeting_id,
-                          activity.convention_codes)
+        new = CountKey.of(
+            activity.stage, activity.thematic_group_id, activity.target_meeting_id, activity.convention_codes
+        )
     return old, new
 
 
@@ -202,19 +223,28 @@ def _keys_of_activities(dialect: str) -> Subquery:
     if dialect == "postgresql":
         binary = code.collate("C")  # the code-point order of `conventions_key`, whatever the locale
         joined = (
-            select(activity_id, func.string_agg(binary, postgresql.aggregate_order_by(
-                literal_column(f"'{CONVENTIONS_SEPARATOR}'"), binary)).label("conventions_key"))
-            .group_by(activity_id).subquery()
+            select(
+                activity_id,
+                func.string_agg(
+                    binary,
+                    postgresql.aggregate_order_by(literal_column(f"'{CONVENTIONS_SEPARATOR}'"), binary),
+                ).label("conventions_key"),
+            )
+            .group_by(activity_id)
+            .subquery()
         )
-        return (select(*columns, func.coalesce(joined.c.conventions_key, "").label("conventions_key"))
-                .outerjoin(joined, joined.c.activity_id == Activity.id).subquery())
+        return (
+            select(*columns, func.coalesce(joined.c.conventions_key, "").label("conventions_key"))
+            .outerjoin(joined, joined.c.activity_id == Activity.id)
+            .subquery()
+        )
     # SQLite's group_concat (before 3.44) takes no ORDER BY: it concatenates in the order of its
     # input, here an ordered subquery per activity (EXPLAIN: a co-routine, no sorter in between).
-    ordered = (select(code).where(activity_id == Activity.id).order_by(code)
-               .correlate(Activity).subquery())
+    ordered = select(code).where(activity_id == Activity.id).order_by(code).correlate(Activity).subquery()
     joined_codes = select(func.group_concat(ordered.c.convention_code, CONVENTIONS_SEPARATOR))
-    return select(*columns, func.coalesce(joined_codes.scalar_subquery(), "").label(
-        "conventions_key")).subquery()
+    return select(
+        *columns, func.coalesce(joined_codes.scalar_subquery(), "").label("conventions_key")
+    ).subquery()
 
 
 def counts_from_activities(dialect: str) -> Select[Any]:
@@ -231,10 +261,12 @@ def rebuild(connection: Connection) -> None:
     if connection.dialect.name == "postgresql":
         connection.execute(text("LOCK TABLE activity_counts IN EXCLUSIVE MODE"))
     connection.execute(delete(ActivityCount))
-    connection.execute(insert(ActivityCount).from_select(
-        [column.key for column in KEY_COLUMNS] + ["count"],
-        counts_from_activities(connection.dialect.name),
-    ))
+    connection.execute(
+        insert(ActivityCount).from_select(
+            [column.key for column in KEY_COLUMNS] + ["count"],
+            counts_from_activities(connection.dialect.name),
+        )
+    )
 
 
 async def rebuild_counts(session: AsyncSession) -> None:
@@ -255,5 +287,4 @@ async def count_drift(session: AsyncSession) -> dict[CountKey, tuple[int, int]]:
     rows = await session.execute(
         select(*key, stored, counted).group_by(*key).having(stored != counted).order_by(*key)
     )
-    return {CountKey(str(row[0]), row[1], row[2], row[3]): (int(row[4]), int(row[5]))
-            for row in rows}
+    return {CountKey(str(row[0]), row[1], row[2], row[3]): (int(row[4]), int(row[5])) for row in rows}

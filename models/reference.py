@@ -106,15 +106,15 @@ class Provision(TimestampMixin, Base):
     paragraph: Mapped[str] = mapped_column(String(16))
     subparagraph: Mapped[str | None] = mapped_column(String(16))
     text: Mapped[str] = mapped_column(Text)
-    status: Mapped[ProvisionStatus] = mapped_column(
-        str_enum(ProvisionStatus), default=ProvisionStatus.ACTIVE
-    )
+    status: Mapped[ProvisionStatus] = mapped_column(str_enum(ProvisionStatus), default=ProvisionStatus.ACTIVE)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("provisions.id"))
     sort_key: Mapped[str] = mapped_column(String(64), default="")
     version: Mapped[int] = mapped_column(default=1)
 
     decisions: Mapped[list[Decision]] = relationship(
-        secondary=decision_provisions, back_populates="provisions", lazy="selectin",
+        secondary=decision_provisions,
+        back_populates="provisions",
+        lazy="selectin",
         order_by=Decision.symbol,
     )
 

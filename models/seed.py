@@ -147,20 +147,14 @@ class ReferenceData(_Record):
                 if s not in symbols
             ]
             if p.parent is not None and p.parent not in seen:
-                problems.append(
-                    f"provision {p.element_code!r}: parent {p.parent!r} must come first"
-                )
+                problems.append(f"provision {p.element_code!r}: parent {p.parent!r} must come first")
             for title_key in _title_keys(p):
                 if title_key not in self.section_titles:
-                    problems.append(
-                        f"provision {p.element_code!r}: no section title for {title_key!r}"
-                    )
+                    problems.append(f"provision {p.element_code!r}: no section title for {title_key!r}")
             seen.add(p.element_code)
         for m in self.meetings:
             problems += [
-                f"meeting {m.code!r}: unknown convention {c!r}"
-                for c in m.conventions
-                if c not in conventions
+                f"meeting {m.code!r}: unknown convention {c!r}" for c in m.conventions if c not in conventions
             ]
             if m.ends_on < m.starts_on:
                 problems.append(f"meeting {m.code!r} ends before it starts")
@@ -267,13 +261,10 @@ class DemoData(_Record):
     @model_validator(mode="after")
     def _check_people(self) -> Self:
         roles = {p.key: p.role for p in self.people}
-        problems = [
-            f"duplicate person {key!r}" for key in _duplicates([p.key for p in self.people])
-        ]
+        problems = [f"duplicate person {key!r}" for key in _duplicates([p.key for p in self.people])]
         problems += [f"duplicate email {e!r}" for e in _duplicates([p.email for p in self.people])]
         problems += [
-            f"duplicate activity title {t!r}"
-            for t in _duplicates([a.title for a in self.activities])
+            f"duplicate activity title {t!r}" for t in _duplicates([a.title for a in self.activities])
         ]
         for activity in self.activities:
             problems += [
@@ -339,18 +330,14 @@ async def _upsert(
 
 async def stored_shift(session: AsyncSession) -> timedelta | None:
     """How far the stored meetings were moved from their real dates; None before any seeding."""
-    starts_on = await session.scalar(
-        select(Meeting.starts_on).where(Meeting.code == ANCHOR_MEETING)
-    )
+    starts_on = await session.scalar(select(Meeting.starts_on).where(Meeting.code == ANCHOR_MEETING))
     if starts_on is None:
         return None
     anchor = next(m for m in reference_data().meetings if m.code == ANCHOR_MEETING)
     return starts_on - anchor.starts_on
 
 
-async def load_reference_data(
-    session: AsyncSession, *, shift: timedelta | None = None
-) -> dict[str, int]:
+async def load_reference_data(session: AsyncSession, *, shift: timedelta | None = None) -> dict[str, int]:
     """Upsert conventions, decisions, provisions, bodies and meetings by their natural keys.
 
     Meetings are moved by `shift`; None keeps the shift already stored (zero on an empty database),
@@ -587,17 +574,13 @@ async def _create_activity(
         single_convention_reason=item.single_convention_reason,
         task_team_lead_id=task_team.lead_id if task_team else None,
         task_team_ends_on=task_team.ends_on if task_team else None,
-        pilots=tuple(
-            PilotFacts(p.region, tuple(p.countries), p.lessons_learned) for p in item.pilots
-        ),
+        pilots=tuple(PilotFacts(p.region, tuple(p.countries), p.lessons_learned) for p in item.pilots),
         target_meeting_id=target.id if target else None,
     )
     actor = people[item.coordinator]
     previous: Stage | None = None
     for seq, move in enumerate(item.history, start=1):
-        meeting: Meeting | None = (
-            lookup.get("meetings", move.meeting, title) if move.meeting else None
-        )
+        meeting: Meeting | None = lookup.get("meetings", move.meeting, title) if move.meeting else None
         if previous is not None:
             try:
                 check_transition(
@@ -609,8 +592,7 @@ async def _create_activity(
                 )
             except TransitionError as error:
                 raise SeedDataError(
-                    f"demo activity {title!r}, history entry {seq} ({previous} → {move.to}): "
-                    f"{error.message}"
+                    f"demo activity {title!r}, history entry {seq} ({previous} → {move.to}): {error.message}"
                 ) from error
         if move.to is Stage.REPORT_TO_COP:
             meeting = target
@@ -645,9 +627,7 @@ async def load_demo_data(
     existing: dict[str, int] = {
         title: activity_id
         for title, activity_id in (
-            await session.execute(
-                select(Activity.title, Activity.id).where(Activity.title.in_(titles))
-            )
+            await session.execute(select(Activity.title, Activity.id).where(Activity.title.in_(titles)))
         ).all()
     }
     if existing:

@@ -96,16 +96,16 @@ async def empty_all_tables(engine: AsyncEngine) -> None:
     tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
     async with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
-            await connection.execute(
-                text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
-            )
+            await connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         else:
             for table in tables:
                 await connection.execute(text(f"DELETE FROM {table}"))
 
 
 @pytest.fixture
-async def db(engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+async def db(
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     """Empty tables at the start of the test; yields the session factory."""
     await empty_all_tables(engine)
     yield sessionmaker
@@ -229,7 +229,9 @@ async def people(db: async_sessionmaker[AsyncSession]) -> People:
 
 @pytest.fixture
 async def lifecycle_worker(
-    app: Any, temporal_env: WorkflowEnvironment, settings: Settings,
+    app: Any,
+    temporal_env: WorkflowEnvironment,
+    settings: Settings,
     db: async_sessionmaker[AsyncSession],
 ) -> AsyncIterator[Any]:
     """A real worker on the dev server for this test's task queue; the app talks to the same server."""

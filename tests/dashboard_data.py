@@ -27,8 +27,12 @@ from models import Activity, Body, BodyKind, Convention, Meeting, MeetingKind, P
 from workflows.stages import Stage
 
 TG, TT, PP, RTC, CLOSED, WD = (
-    Stage.THEMATIC_GROUP, Stage.TASK_TEAM, Stage.PILOT_PROJECT, Stage.REPORT_TO_COP,
-    Stage.CLOSED, Stage.WITHDRAWN,
+    Stage.THEMATIC_GROUP,
+    Stage.TASK_TEAM,
+    Stage.PILOT_PROJECT,
+    Stage.REPORT_TO_COP,
+    Stage.CLOSED,
+    Stage.WITHDRAWN,
 )
 
 
@@ -46,9 +50,7 @@ class DataSet:
         return self.ids[key]
 
 
-async def build_data_set(
-    factory: async_sessionmaker[AsyncSession], actor_id: int | None = None
-) -> DataSet:
+async def build_data_set(factory: async_sessionmaker[AsyncSession], actor_id: int | None = None) -> DataSet:
     data = DataSet(actor_id=actor_id)
     async with factory() as session, session.begin():
         conventions = {
@@ -59,36 +61,62 @@ async def build_data_set(
         tg1 = Body(code="tg1", kind=BodyKind.THEMATIC_GROUP, name="Technical assistance")
         tg2 = Body(code="tg2", kind=BodyKind.THEMATIC_GROUP, name="Waste management")
         alice = Person(name="Alice Lead", email="alice.dash@example.org", role=Role.TASK_TEAM_LEAD)
-        m1 = Meeting(code="COP-2026", kind=MeetingKind.COP, number=1, title="Triple COP 2026",
-                     venue="Geneva", starts_on=date(2026, 5, 4), ends_on=date(2026, 5, 15),
-                     conventions=[conventions["BC"], conventions["RC"], conventions["SC"]])
-        m2 = Meeting(code="EXCOP-2026", kind=MeetingKind.EXCOP, number=2, title="ExCOP 2026",
-                     venue="Bali", starts_on=date(2026, 9, 7), ends_on=date(2026, 9, 18),
-                     document_deadline_override=date(2026, 8, 1),
-                     conventions=[conventions["RC"]])
+        m1 = Meeting(
+            code="COP-2026",
+            kind=MeetingKind.COP,
+            number=1,
+            title="Triple COP 2026",
+            venue="Geneva",
+            starts_on=date(2026, 5, 4),
+            ends_on=date(2026, 5, 15),
+            conventions=[conventions["BC"], conventions["RC"], conventions["SC"]],
+        )
+        m2 = Meeting(
+            code="EXCOP-2026",
+            kind=MeetingKind.EXCOP,
+            number=2,
+            title="ExCOP 2026",
+            venue="Bali",
+            starts_on=date(2026, 9, 7),
+            ends_on=date(2026, 9, 18),
+            document_deadline_override=date(2026, 8, 1),
+            conventions=[conventions["RC"]],
+        )
         session.add_all([tg1, tg2, alice, m1, m2])
         await session.flush()
         data.ids.update(tg1=tg1.id, tg2=tg2.id, m1=m1.id, m2=m2.id)
         data.alice_id = alice.id
 
-        def activity(title: str, codes: list[str], group: Body, lead: Person | None,
-                     created: datetime, **extra: object) -> Activity:
+        def activity(
+            title: str, codes: list[str], group: Body, lead: Person | None, created: datetime, **extra: object
+        ) -> Activity:
             row = Activity(
-                title=title, stage=TG, stage_entered_at=created, thematic_group_id=group.id,
-                lead_id=lead.id if lead else None, transition_count=0, created_at=created,
-                updated_at=created, conventions=[conventions[c] for c in codes],
+                title=title,
+                stage=TG,
+                stage_entered_at=created,
+                thematic_group_id=group.id,
+                lead_id=lead.id if lead else None,
+                transition_count=0,
+                created_at=created,
+                updated_at=created,
+                conventions=[conventions[c] for c in codes],
                 **extra,
             )
             session.add(row)
             return row
 
-        a1 = activity("Joint clearing house", ["BC", "RC"], tg1, alice, at(1, 5, 10),
-                      target_meeting_id=m1.id)
+        a1 = activity("Joint clearing house", ["BC", "RC"], tg1, alice, at(1, 5, 10), target_meeting_id=m1.id)
         a2 = activity("Customs training", ["BC"], tg1, alice, at(1, 5, 11))
         a3 = activity("E-waste pilot", ["RC", "SC"], tg2, None, at(1, 6, 0))
-        a4 = activity("Mercury inventory", [], tg2, alice, at(1, 12, 8),
-                      stage_due_on=date(2026, 2, 15),
-                      single_convention_reason="Minamata only for now")
+        a4 = activity(
+            "Mercury inventory",
+            [],
+            tg2,
+            alice,
+            at(1, 12, 8),
+            stage_due_on=date(2026, 2, 15),
+            single_convention_reason="Minamata only for now",
+        )
         await session.flush()
         data.ids.update(a1=a1.id, a2=a2.id, a3=a3.id, a4=a4.id)
 
@@ -107,10 +135,18 @@ async def build_data_set(
     for key, source, target, when, due_on in moves:
         seqs[key] = seqs.get(key, 0) + 1
         async with factory() as session, session.begin():
-            await record_transition(session, TransitionRecord(
-                activity_id=data[key], seq=seqs[key], from_stage=source, to_stage=target,
-                actor_id=actor_id, at=when, due_on=due_on,
-                reason="rework" if (source, target) in ((PP, TT), (TT, WD)) else None,
-                meeting_id=data["m1"] if target is RTC else None,
-            ))
+            await record_transition(
+                session,
+                TransitionRecord(
+                    activity_id=data[key],
+                    seq=seqs[key],
+                    from_stage=source,
+                    to_stage=target,
+                    actor_id=actor_id,
+                    at=when,
+                    due_on=due_on,
+                    reason="rework" if (source, target) in ((PP, TT), (TT, WD)) else None,
+                    meeting_id=data["m1"] if target is RTC else None,
+                ),
+            )
     return data

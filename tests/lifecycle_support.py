@@ -32,8 +32,11 @@ async def make_activity(
     async with sessionmaker() as session, session.begin():
         for code in conventions:
             if await session.get(Convention, code) is None:
-                session.add(Convention(code=code, acronym=code[:2].upper(), name=code.title(),
-                                       short_name=code.title()))
+                session.add(
+                    Convention(
+                        code=code, acronym=code[:2].upper(), name=code.title(), short_name=code.title()
+                    )
+                )
         await session.flush()
         activity = Activity(title="Joint workshop", lead_id=lead_id, stage_entered_at=at, **fields)
         activity.conventions = list(
@@ -41,10 +44,18 @@ async def make_activity(
         )
         session.add(activity)
         await session.flush()
-        await record_transition(session, TransitionRecord(
-            activity_id=activity.id, seq=1, from_stage=None, to_stage=Stage.THEMATIC_GROUP,
-            actor_id=lead_id, at=at, due_on=due_on,
-        ))
+        await record_transition(
+            session,
+            TransitionRecord(
+                activity_id=activity.id,
+                seq=1,
+                from_stage=None,
+                to_stage=Stage.THEMATIC_GROUP,
+                actor_id=lead_id,
+                at=at,
+                due_on=due_on,
+            ),
+        )
     async with sessionmaker() as session:
         return await session.get_one(Activity, activity.id)
 
@@ -59,14 +70,28 @@ async def add_task_team(sessionmaker, lead_id: int, ends_on: date) -> int:  # ty
 
 async def add_pilot(sessionmaker, activity_id: int, *, lessons: str | None = None) -> None:  # type: ignore[no-untyped-def]
     async with sessionmaker() as session, session.begin():
-        session.add(PilotProject(activity_id=activity_id, title="Pilot", region="Africa",
-                                 countries=["ZA", "KE"], lessons_learned=lessons))
+        session.add(
+            PilotProject(
+                activity_id=activity_id,
+                title="Pilot",
+                region="Africa",
+                countries=["ZA", "KE"],
+                lessons_learned=lessons,
+            )
+        )
 
 
 async def add_meeting(sessionmaker, starts_on: date, code: str = "SC-COP5") -> int:  # type: ignore[no-untyped-def]
     async with sessionmaker() as session, session.begin():
-        meeting = Meeting(code=code, kind=MeetingKind.COP, number=5, title=code, venue="Geneva",
-                          starts_on=starts_on, ends_on=starts_on)
+        meeting = Meeting(
+            code=code,
+            kind=MeetingKind.COP,
+            number=5,
+            title=code,
+            venue="Geneva",
+            starts_on=starts_on,
+            ends_on=starts_on,
+        )
         session.add(meeting)
         await session.flush()
         return meeting.id
@@ -79,8 +104,11 @@ async def team_and_meeting(reference_data, people) -> dict[str, object]:  # type
     from workflows.stages import Role
 
     async with reference_data() as session, session.begin():
-        team = TaskTeam(name="Synergies workshops", lead_id=people[Role.TASK_TEAM_LEAD].id,
-                        ends_on=date.today() + timedelta(days=200))
+        team = TaskTeam(
+            name="Synergies workshops",
+            lead_id=people[Role.TASK_TEAM_LEAD].id,
+            ends_on=date.today() + timedelta(days=200),
+        )
         session.add(team)
         meeting = await session.scalar(select(Meeting).where(Meeting.code == "SC-COP5"))
         await session.flush()
@@ -89,7 +117,9 @@ async def team_and_meeting(reference_data, people) -> dict[str, object]:  # type
 
 @asynccontextmanager
 async def running_worker(
-    client: Client, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession],
+    client: Client,
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
 ) -> AsyncIterator[Worker]:
     import httpx
 
@@ -100,8 +130,9 @@ async def running_worker(
             yield worker
 
 
-async def synergies_check(database_url: str, settings: Settings, client: Client, *args: str
-                          ) -> tuple[int, str]:
+async def synergies_check(
+    database_url: str, settings: Settings, client: Client, *args: str
+) -> tuple[int, str]:
     """`synergies check` as a user runs it: its own process, against this test's database and
     Temporal; returns the exit code and the output."""
     env = os.environ | {
@@ -112,8 +143,12 @@ async def synergies_check(database_url: str, settings: Settings, client: Client,
         "SYNERGIES_TEMPORAL_SEARCH_ATTRIBUTES": str(settings.temporal_search_attributes).lower(),
     }
     process = await asyncio.create_subprocess_exec(
-        os.path.join(os.path.dirname(sys.executable), "synergies"), "check", *args,
-        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        os.path.join(os.path.dirname(sys.executable), "synergies"),
+        "check",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     out, _ = await process.communicate()
     return process.returncode or 0, out.decode()

@@ -47,9 +47,7 @@ class LiveServer:
         except TimeoutError:
             self.process.kill()
             await self.process.wait()
-            raise AssertionError(
-                f"the server did not stop within {within} s:\n{self.output()}"
-            ) from None
+            raise AssertionError(f"the server did not stop within {within} s:\n{self.output()}") from None
 
 
 @asynccontextmanager
@@ -66,10 +64,22 @@ async def live_server(database_url: str, tmp_path: Path) -> AsyncIterator[LiveSe
     log = tmp_path / f"uvicorn-{port}.log"
     with log.open("wb") as sink:
         process = await asyncio.create_subprocess_exec(
-            str(UVICORN), "api.main:create_app", "--factory", "--host", "127.0.0.1",
-            "--port", str(port), "--log-level", "warning", "--no-access-log",
-            "--timeout-graceful-shutdown", "5",
-            cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT,
+            str(UVICORN),
+            "api.main:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+            "--timeout-graceful-shutdown",
+            "5",
+            cwd=ROOT,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
         )
     server = LiveServer(url, process, log)
     try:

@@ -181,9 +181,7 @@ async def build_world(
                     short_name=code.title(),
                 )
             )
-        persons: dict[str, Any] = {
-            role.value: await session.get(Person, people[role].id) for role in Role
-        }
+        persons: dict[str, Any] = {role.value: await session.get(Person, people[role].id) for role in Role}
         for name, fields in (extra or {}).items():
             person = Person(name=name, email=f"{name}@example.org", role=Role.OVERSIGHT, **fields)
             session.add(person)
@@ -191,9 +189,7 @@ async def build_world(
         await session.flush()
         coordinators = Body(code="cg", kind=BodyKind.COORDINATORS_GROUP, name="Coordinators group")
         coordinators.members = [persons["coordinator"]]
-        management = Body(
-            code="jmg", kind=BodyKind.JOINT_MANAGEMENT_GROUP, name="Joint management group"
-        )
+        management = Body(code="jmg", kind=BodyKind.JOINT_MANAGEMENT_GROUP, name="Joint management group")
         management.members = [persons["admin"]]
         group = Body(code="tg-tech", kind=BodyKind.THEMATIC_GROUP, name="Technical assistance")
         other = Body(code="tg-clearing", kind=BodyKind.THEMATIC_GROUP, name="Clearing-house")

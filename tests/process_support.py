@@ -57,8 +57,13 @@ class Proc:
             sink.write(f"\n=== start {time.strftime('%H:%M:%S')}: {' '.join(self.argv)}\n".encode())
             sink.flush()
             self.process = subprocess.Popen(
-                self.argv, env=self.env, cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True,
+                self.argv,
+                env=self.env,
+                cwd=ROOT,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
         return self
 
@@ -153,17 +158,30 @@ class Cluster:
 
     def temporal_argv(self) -> list[str]:
         return [
-            str(TEMPORAL_CLI), "server", "start-dev", "--db-filename", str(self.temporal_db),
-            "--ip", "127.0.0.1", "--port", str(self.temporal_port),
-            "--ui-port", str(self.temporal_ui_port), "--namespace", NAMESPACE,
-            "--log-level", "error", *search.cli_flags(),
+            str(TEMPORAL_CLI),
+            "server",
+            "start-dev",
+            "--db-filename",
+            str(self.temporal_db),
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(self.temporal_port),
+            "--ui-port",
+            str(self.temporal_ui_port),
+            "--namespace",
+            NAMESPACE,
+            "--log-level",
+            "error",
+            *search.cli_flags(),
         ]
 
     async def start_temporal(self, within: float = 30.0) -> Client:
         """Start (or restart, same file and port) the dev server and wait until it answers."""
         if self.temporal is None:
-            self.temporal = Proc("temporal", self.temporal_argv(), self.env(),
-                                 self.directory / "temporal.log")
+            self.temporal = Proc(
+                "temporal", self.temporal_argv(), self.env(), self.directory / "temporal.log"
+            )
         self.temporal.start()
         self._client = await self._connect(within)
         return self._client
@@ -174,8 +192,9 @@ class Cluster:
         while True:
             self.temporal.check_alive()
             try:
-                client = await Client.connect(self.temporal_address, namespace=NAMESPACE,
-                                              data_converter=DATA_CONVERTER)
+                client = await Client.connect(
+                    self.temporal_address, namespace=NAMESPACE, data_converter=DATA_CONVERTER
+                )
                 await client.workflow_service.get_system_info(GetSystemInfoRequest())
                 return client
             except Exception:
@@ -198,8 +217,12 @@ class Cluster:
 
     async def start_worker(self, within: float = 45.0) -> Proc:
         number = len(self.workers) + 1
-        worker = Proc(f"worker-{number}", [str(SYNERGIES), "worker"], self.env(),
-                      self.directory / f"worker-{number}.log").start()
+        worker = Proc(
+            f"worker-{number}",
+            [str(SYNERGIES), "worker"],
+            self.env(),
+            self.directory / f"worker-{number}.log",
+        ).start()
         self.workers.append(worker)
         await self.wait_worker_polling(worker, within)
         return worker
@@ -207,7 +230,8 @@ class Cluster:
     async def pollers(self) -> set[str]:
         response = await self.client.workflow_service.describe_task_queue(
             DescribeTaskQueueRequest(
-                namespace=NAMESPACE, task_queue=TaskQueue(name=self.task_queue),
+                namespace=NAMESPACE,
+                task_queue=TaskQueue(name=self.task_queue),
                 task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
             )
         )
@@ -221,8 +245,7 @@ class Cluster:
             if any(identity.startswith(f"{worker.pid}@") for identity in await self.pollers()):
                 return
             if time.monotonic() > deadline:
-                raise AssertionError(f"{worker.name} did not poll within {within} s:\n"
-                                     f"{worker.output()}")
+                raise AssertionError(f"{worker.name} did not poll within {within} s:\n{worker.output()}")
             await asyncio.sleep(0.2)
 
     # --- APIs ----------------------------------------------------------------------------------
@@ -233,9 +256,22 @@ class Cluster:
         url = f"http://127.0.0.1:{port}"
         api = Proc(
             f"api-{number}",
-            [str(UVICORN), "api.main:app", "--host", "127.0.0.1", "--port", str(port),
-             "--log-level", "warning", "--no-access-log", "--timeout-graceful-shutdown", "5"],
-            self.env(SYNERGIES_PUBLIC_URL=url), self.directory / f"api-{number}.log", url=url,
+            [
+                str(UVICORN),
+                "api.main:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+                "--timeout-graceful-shutdown",
+                "5",
+            ],
+            self.env(SYNERGIES_PUBLIC_URL=url),
+            self.directory / f"api-{number}.log",
+            url=url,
         ).start()
         self.apis.append(api)
         deadline = time.monotonic() + within
@@ -302,8 +338,9 @@ async def gather_limited(limit: int, coroutines: list[Any]) -> list[Any]:
     return await asyncio.gather(*(one(c) for c in coroutines))
 
 
-async def poll(predicate: Any, seconds: float, every: float = 1.0, what: str = "condition",
-               why: list[str] | None = None) -> None:
+async def poll(
+    predicate: Any, seconds: float, every: float = 1.0, what: str = "condition", why: list[str] | None = None
+) -> None:
     """Like notification_support.wait_for, but gentle on a loaded machine (heavy predicates)."""
     deadline = time.monotonic() + seconds
     while True:

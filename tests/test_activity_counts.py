@@ -48,17 +48,30 @@ async def summary_from_activities(session: AsyncSession, where: DashboardFilter)
     if where.conventions:
         join_on = and_(join_on, activity_conventions.c.convention_code.in_(where.conventions))
     cell_rows = await session.execute(
-        select(Activity.stage, activity_conventions.c.convention_code, Activity.thematic_group_id,
-               Body.code, Body.name, func.count())
+        select(
+            Activity.stage,
+            activity_conventions.c.convention_code,
+            Activity.thematic_group_id,
+            Body.code,
+            Body.name,
+            func.count(),
+        )
         .select_from(Activity)
         .outerjoin(activity_conventions, join_on)
         .outerjoin(Body, Body.id == Activity.thematic_group_id)
         .where(*where.clauses())
-        .group_by(Activity.stage, activity_conventions.c.convention_code,
-                  Activity.thematic_group_id, Body.code, Body.name)
+        .group_by(
+            Activity.stage,
+            activity_conventions.c.convention_code,
+            Activity.thematic_group_id,
+            Body.code,
+            Body.name,
+        )
     )
-    cells = [SummaryCell(Stage(stage), convention, group_id, code, name, int(count))
-             for stage, convention, group_id, code, name, count in cell_rows]
+    cells = [
+        SummaryCell(Stage(stage), convention, group_id, code, name, int(count))
+        for stage, convention, group_id, code, name, count in cell_rows
+    ]
     stage_rows = await session.execute(
         select(Activity.stage, func.count()).where(*where.clauses()).group_by(Activity.stage)
     )
@@ -78,13 +91,22 @@ class World:
 async def reference_rows(db: async_sessionmaker[AsyncSession]) -> World:
     world = World()
     async with db() as session, session.begin():
-        session.add_all(Convention(code=code, acronym=code, name=f"{code} convention",
-                                   short_name=code) for code in CODES)
-        groups = [Body(code=f"tg{k}", kind=BodyKind.THEMATIC_GROUP, name=f"Group {k}")
-                  for k in range(3)]
-        meetings = [Meeting(code=f"COP-{k}", kind=MeetingKind.COP, number=k, title=f"COP {k}",
-                            venue="Geneva", starts_on=date(2026, 5, k + 1),
-                            ends_on=date(2026, 5, k + 10)) for k in range(3)]
+        session.add_all(
+            Convention(code=code, acronym=code, name=f"{code} convention", short_name=code) for code in CODES
+        )
+        groups = [Body(code=f"tg{k}", kind=BodyKind.THEMATIC_GROUP, name=f"Group {k}") for k in range(3)]
+        meetings = [
+            Meeting(
+                code=f"COP-{k}",
+                kind=MeetingKind.COP,
+                number=k,
+                title=f"COP {k}",
+                venue="Geneva",
+                starts_on=date(2026, 5, k + 1),
+                ends_on=date(2026, 5, k + 10),
+            )
+            for k in range(3)
+        ]
         session.add_all([*groups, *meetings])
         await session.flush()
         world.groups = [g.id for g in groups]
@@ -101,11 +123,12 @@ async def create(db: async_sessionmaker[AsyncSession], world: World, rng: random
     async with db() as session, session.begin():
         codes = pick_conventions(rng)
         activity = Activity(
-            title="Joint activity", stage=Stage.THEMATIC_GROUP, stage_entered_at=NOW,
+            title="Joint activity",
+            stage=Stage.THEMATIC_GROUP,
+            stage_entered_at=NOW,
             thematic_group_id=rng.choice([*world.groups, None]),
             target_meeting_id=rng.choice([*world.meetings, None]),
-            conventions=list(await session.scalars(
-                select(Convention).where(Convention.code.in_(codes)))),
+            conventions=list(await session.scalars(select(Convention).where(Convention.code.in_(codes)))),
         )
         session.add(activity)
         await session.flush()
@@ -115,14 +138,22 @@ async def create(db: async_sessionmaker[AsyncSession], world: World, rng: random
 async def move(db: async_sessionmaker[AsyncSession], activity_id: int, to: Stage) -> None:
     async with db() as session, session.begin():
         row = await session.get_one(Activity, activity_id)
-        await record_transition(session, TransitionRecord(
-            activity_id=activity_id, seq=row.transition_count + 1, from_stage=Stage(row.stage),
-            to_stage=to, actor_id=None, at=NOW,
-        ))
+        await record_transition(
+            session,
+            TransitionRecord(
+                activity_id=activity_id,
+                seq=row.transition_count + 1,
+                from_stage=Stage(row.stage),
+                to_stage=to,
+                actor_id=None,
+                at=NOW,
+            ),
+        )
 
 
-async def edit(db: async_sessionmaker[AsyncSession], world: World, activity_id: int,
-               rng: random.Random) -> None:
+async def edit(
+    db: async_sessionmaker[AsyncSession], world: World, activity_id: int, rng: random.Random
+) -> None:
     changes: dict[str, object] = {}
     if rng.random() < 0.5:
         changes["thematic_group_id"] = rng.choice([*world.groups, None])
@@ -194,15 +225,20 @@ async def test_rebuild_writes_the_same_counts_with_sorted_convention_keys(db) ->
         rebuilt = dict(await stored_counts(session))
     assert rebuilt == incremental
     # Keys sorted by code point, whatever order the codes were linked in.
-    assert all(key.conventions_key.split(",") == sorted(key.conventions_key.split(","))
-               for key in rebuilt if key.conventions_key)
+    assert all(
+        key.conventions_key.split(",") == sorted(key.conventions_key.split(","))
+        for key in rebuilt
+        if key.conventions_key
+    )
     assert any(key.conventions_key.count(",") >= 2 for key in rebuilt)
 
 
 async def stored_counts(session: AsyncSession) -> list[tuple[CountKey, int]]:
     rows = await session.scalars(select(ActivityCount))
-    return [(CountKey(str(r.stage), r.thematic_group_id, r.target_meeting_id, r.conventions_key),
-             r.count) for r in rows]
+    return [
+        (CountKey(str(r.stage), r.thematic_group_id, r.target_meeting_id, r.conventions_key), r.count)
+        for r in rows
+    ]
 
 
 async def test_concurrent_moves_lose_no_increment(db) -> None:
@@ -210,9 +246,16 @@ async def test_concurrent_moves_lose_no_increment(db) -> None:
     world = await reference_rows(db)
     async with db() as session, session.begin():
         conventions = list(await session.scalars(select(Convention)))
-        activities = [Activity(title=f"A{k}", stage=Stage.THEMATIC_GROUP, stage_entered_at=NOW,
-                               thematic_group_id=world.groups[0], conventions=conventions)
-                      for k in range(20)]
+        activities = [
+            Activity(
+                title=f"A{k}",
+                stage=Stage.THEMATIC_GROUP,
+                stage_entered_at=NOW,
+                thematic_group_id=world.groups[0],
+                conventions=conventions,
+            )
+            for k in range(20)
+        ]
         session.add_all(activities)
     await asyncio.gather(*(move(db, a.id, Stage.TASK_TEAM) for a in activities))
     async with db() as session:
@@ -244,13 +287,17 @@ async def corrupt_counts(db: async_sessionmaker[AsyncSession]) -> CountKey:
     async with db() as session, session.begin():
         row = (await session.scalars(select(ActivityCount).where(ActivityCount.count > 0))).first()
         assert row is not None
-        await session.execute(update(ActivityCount).values(count=ActivityCount.count + 3).where(
-            ActivityCount.stage == row.stage, ActivityCount.conventions_key == row.conventions_key,
-            ActivityCount.thematic_group_id == row.thematic_group_id,
-            ActivityCount.target_meeting_id == row.target_meeting_id,
-        ))
-        return CountKey(str(row.stage), row.thematic_group_id, row.target_meeting_id,
-                        row.conventions_key)
+        await session.execute(
+            update(ActivityCount)
+            .values(count=ActivityCount.count + 3)
+            .where(
+                ActivityCount.stage == row.stage,
+                ActivityCount.conventions_key == row.conventions_key,
+                ActivityCount.thematic_group_id == row.thematic_group_id,
+                ActivityCount.target_meeting_id == row.target_meeting_id,
+            )
+        )
+        return CountKey(str(row.stage), row.thematic_group_id, row.target_meeting_id, row.conventions_key)
 
 
 async def test_check_reports_and_repairs_count_drift(db) -> None:
@@ -302,19 +349,27 @@ async def test_creation_edits_and_moves_through_the_api_keep_the_counts(client, 
     """The paths the service takes: create (ORM insert + first transition), edit through the
     workflow's apply_edit, move through record_transition."""
     async with db() as session:
-        group_id = await session.scalar(
-            select(Body.id).where(Body.kind == BodyKind.THEMATIC_GROUP).limit(1))
+        group_id = await session.scalar(select(Body.id).where(Body.kind == BodyKind.THEMATIC_GROUP).limit(1))
     activity = await lifecycle.create(client, people)
     other = await lifecycle.create(client, people, title="Another", conventions=["minamata"])
-    activity = await lifecycle.patch(client, people, activity, conventions=["stockholm", "basel"],
-                                     thematic_group_id=group_id, target_meeting_id=world["meeting_id"])
+    activity = await lifecycle.patch(
+        client,
+        people,
+        activity,
+        conventions=["stockholm", "basel"],
+        thematic_group_id=group_id,
+        target_meeting_id=world["meeting_id"],
+    )
     moved = await lifecycle.move(client, people, other, "withdrawn", reason="merged")
     assert moved.status_code == 200, moved.text
     async with db() as session:
         assert await count_drift(session) == {}
         assert await summary(session, DashboardFilter()) == await summary_from_activities(
-            session, DashboardFilter())
+            session, DashboardFilter()
+        )
         by_group = await summary(session, DashboardFilter(thematic_group_ids=(group_id,)))
     assert [(c.stage, c.convention) for c in by_group.cells] == [
-        (Stage.THEMATIC_GROUP, "basel"), (Stage.THEMATIC_GROUP, "stockholm")]
+        (Stage.THEMATIC_GROUP, "basel"),
+        (Stage.THEMATIC_GROUP, "stockholm"),
+    ]
     assert activity["version"] > 1

@@ -23,8 +23,7 @@ async def test_action_round_trip_sorted_by_date_and_filtered_by_kind(
     url = f"/activities/{activity_id}/actions"
     entries = [
         {"kind": "planned", "on_date": "2026-09-01", "text": "Joint workshop"},
-        {"kind": "taken", "on_date": "2026-03-01", "text": "Survey sent",
-         "provision_id": provision_id},
+        {"kind": "taken", "on_date": "2026-03-01", "text": "Survey sent", "provision_id": provision_id},
         {"kind": "taken", "on_date": "2026-05-01", "text": "Survey analysed"},
     ]
     for entry in entries:
@@ -42,11 +41,11 @@ async def test_action_round_trip_sorted_by_date_and_filtered_by_kind(
     action_url = f"/actions/{listed[0]['id']}"
     read = await client.get(action_url, headers=headers)
     assert read.json()["provision_id"] == provision_id
-    done = await client.patch(action_url, json={"text": "Survey sent to 180 Parties"},
-                              headers={**headers, "If-Match": etag(read)})
+    done = await client.patch(
+        action_url, json={"text": "Survey sent to 180 Parties"}, headers={**headers, "If-Match": etag(read)}
+    )
     assert done.status_code == 200 and etag(done) == 'W/"2"'
-    assert (await client.delete(action_url, headers={**headers, "If-Match": etag(read)})
-            ).status_code == 412
+    assert (await client.delete(action_url, headers={**headers, "If-Match": etag(read)})).status_code == 412
     assert (await client.delete(action_url, headers=headers)).status_code == 204
 
 
@@ -55,15 +54,18 @@ async def test_actions_obey_the_lead_rule(client, people: People, db) -> None:
     activity_id = await add_activity(db, conventions=(), lead_id=other.id)
     entry = {"kind": "taken", "on_date": "2026-01-15", "text": "Done"}
     url = f"/activities/{activity_id}/actions"
-    assert (await client.post(url, json=entry, headers=people.headers(Role.TASK_TEAM_LEAD))
-            ).status_code == 403
+    assert (
+        await client.post(url, json=entry, headers=people.headers(Role.TASK_TEAM_LEAD))
+    ).status_code == 403
     created = await client.post(url, json=entry, headers=people.headers(Role.COORDINATOR))
     assert created.status_code == 201
     action_url = f"/actions/{created.json()['id']}"
-    assert (await client.patch(action_url, json={"text": "x"},
-                               headers=people.headers(Role.TASK_TEAM_LEAD))).status_code == 403
-    assert (await client.patch(action_url, json={"text": "x"},
-                               headers=people.headers(Role.OVERSIGHT))).status_code == 403
+    assert (
+        await client.patch(action_url, json={"text": "x"}, headers=people.headers(Role.TASK_TEAM_LEAD))
+    ).status_code == 403
+    assert (
+        await client.patch(action_url, json={"text": "x"}, headers=people.headers(Role.OVERSIGHT))
+    ).status_code == 403
 
 
 async def test_bad_action_input_names_the_field(client, people: People, db) -> None:
@@ -74,10 +76,8 @@ async def test_bad_action_input_names_the_field(client, people: People, db) -> N
         ({"kind": "maybe", "on_date": "2026-01-01", "text": "x"}, "kind"),
         ({"kind": "taken", "on_date": "2026-13-01", "text": "x"}, "on_date"),
         ({"kind": "taken", "on_date": "2026-01-01", "text": ""}, "text"),
-        ({"kind": "taken", "on_date": "2026-01-01", "text": "x", "provision_id": 424242},
-         "provision_id"),
-        ({"kind": "taken", "on_date": "2026-01-01", "text": "x", "provision_id": "first"},
-         "provision_id"),
+        ({"kind": "taken", "on_date": "2026-01-01", "text": "x", "provision_id": 424242}, "provision_id"),
+        ({"kind": "taken", "on_date": "2026-01-01", "text": "x", "provision_id": "first"}, "provision_id"),
     ]
     for payload, field in cases:
         response = await client.post(url, json=payload, headers=headers)

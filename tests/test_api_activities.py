@@ -20,18 +20,22 @@ READER = Role.OVERSIGHT
 
 async def _thematic_group(db) -> int:  # type: ignore[no-untyped-def]
     async with db() as session:
-        return int(await session.scalar(
-            select(Body.id).where(Body.kind == BodyKind.THEMATIC_GROUP).order_by(Body.id).limit(1)
-        ))
+        return int(
+            await session.scalar(
+                select(Body.id).where(Body.kind == BodyKind.THEMATIC_GROUP).order_by(Body.id).limit(1)
+            )
+        )
 
 
-async def test_activity_representation_and_etag(
-    client, people: People, reference_data, settings
-) -> None:
+async def test_activity_representation_and_etag(client, people: People, reference_data, settings) -> None:
     lead = people[Role.TASK_TEAM_LEAD].id
     activity_id = await add_activity(
-        reference_data, title="Joint clearing-house", conventions=("stockholm", "basel"),
-        provisions=("BRS/SYN/I.A.4",), lead_id=lead, stage=Stage.TASK_TEAM,
+        reference_data,
+        title="Joint clearing-house",
+        conventions=("stockholm", "basel"),
+        provisions=("BRS/SYN/I.A.4",),
+        lead_id=lead,
+        stage=Stage.TASK_TEAM,
         stage_due_on=today() - timedelta(days=1),
     )
     response = await client.get(f"/activities/{activity_id}", headers=people.headers(READER))
@@ -45,10 +49,26 @@ async def test_activity_representation_and_etag(
     assert body["lead_id"] == lead and body["watchers"] == []
     assert body["workflow_id"] == settings.workflow_id(activity_id)
     assert set(body) >= {
-        "id", "title", "description", "stage", "stage_entered_at", "stage_due_on", "overdue",
-        "thematic_group_id", "task_team_id", "lead_id", "target_meeting_id",
-        "closed_at_meeting_id", "single_convention_reason", "conventions", "provisions",
-        "watchers", "version", "workflow_id", "created_at", "updated_at",
+        "id",
+        "title",
+        "description",
+        "stage",
+        "stage_entered_at",
+        "stage_due_on",
+        "overdue",
+        "thematic_group_id",
+        "task_team_id",
+        "lead_id",
+        "target_meeting_id",
+        "closed_at_meeting_id",
+        "single_convention_reason",
+        "conventions",
+        "provisions",
+        "watchers",
+        "version",
+        "workflow_id",
+        "created_at",
+        "updated_at",
     }
 
     missing = await client.get("/activities/999999", headers=people.headers(READER))
@@ -56,9 +76,7 @@ async def test_activity_representation_and_etag(
 
 
 async def test_closed_activity_past_due_is_not_overdue(client, people: People, db) -> None:
-    activity_id = await add_activity(
-        db, conventions=(), stage=Stage.CLOSED, stage_due_on=date(2000, 1, 1)
-    )
+    activity_id = await add_activity(db, conventions=(), stage=Stage.CLOSED, stage_due_on=date(2000, 1, 1))
     body = (await client.get(f"/activities/{activity_id}", headers=people.headers(READER))).json()
     assert body["overdue"] is False
 
@@ -67,13 +85,21 @@ async def test_activity_filters(client, people: People, reference_data) -> None:
     lead = people[Role.TASK_TEAM_LEAD].id
     group = await _thematic_group(reference_data)
     late = await add_activity(
-        reference_data, title="Harmonised REPORTING formats", conventions=("basel", "rotterdam"),
-        stage=Stage.TASK_TEAM, stage_due_on=today() - timedelta(days=3), lead_id=lead,
+        reference_data,
+        title="Harmonised REPORTING formats",
+        conventions=("basel", "rotterdam"),
+        stage=Stage.TASK_TEAM,
+        stage_due_on=today() - timedelta(days=3),
+        lead_id=lead,
     )
     on_time = await add_activity(
-        reference_data, title="Regional centres", description="Joint use of 100% of centres",
-        conventions=("stockholm", "minamata"), provisions=("BRS/SYN/I.A.4",),
-        stage_due_on=today() + timedelta(days=30), thematic_group_id=group,
+        reference_data,
+        title="Regional centres",
+        description="Joint use of 100% of centres",
+        conventions=("stockholm", "minamata"),
+        provisions=("BRS/SYN/I.A.4",),
+        stage_due_on=today() + timedelta(days=30),
+        thematic_group_id=group,
     )
     closed = await add_activity(
         reference_data, title="Old work", stage=Stage.CLOSED, stage_due_on=date(2001, 1, 1)
@@ -98,20 +124,34 @@ async def test_activity_filters(client, people: People, reference_data) -> None:
     assert await ids(q="_") == set()
     assert await ids(q="centres", convention="stockholm", overdue="false") == {on_time}
 
-    bad_stage = await client.get("/activities", params={"stage": "limbo"},
-                                 headers=people.headers(READER))
+    bad_stage = await client.get("/activities", params={"stage": "limbo"}, headers=people.headers(READER))
     assert bad_stage.status_code == 422 and "stage" in bad_stage.json()["detail"]
 
 
-@pytest.mark.parametrize("sort", ["id", "-id", "title", "-title", "stage_due_on", "-stage_due_on",
-                                  "stage", "-stage_entered_at", "created_at", "-updated_at"])
+@pytest.mark.parametrize(
+    "sort",
+    [
+        "id",
+        "-id",
+        "title",
+        "-title",
+        "stage_due_on",
+        "-stage_due_on",
+        "stage",
+        "-stage_entered_at",
+        "created_at",
+        "-updated_at",
+    ],
+)
 async def test_walking_every_page_yields_each_activity_once_in_order(
     client, people: People, db, sort: str
 ) -> None:
     base = datetime(2026, 1, 1, tzinfo=UTC)
     for n in range(23):
         await add_activity(
-            db, conventions=(), title=f"Activity {n % 5}",  # repeated titles test the tie-break
+            db,
+            conventions=(),
+            title=f"Activity {n % 5}",  # repeated titles test the tie-break
             stage=list(Stage)[n % 6],
             stage_due_on=None if n % 4 == 0 else date(2026, 1, 1) + timedelta(days=n % 7),
             stage_entered_at=base + timedelta(hours=n % 3),
@@ -132,12 +172,17 @@ async def test_a_page_does_not_shift_when_rows_are_added_before_the_cursor(
 ) -> None:
     for n in range(6):
         await add_activity(db, conventions=(), title=f"B{n}")
-    first = (await client.get("/activities", params={"sort": "title", "limit": 3},
-                              headers=people.headers(READER))).json()
+    first = (
+        await client.get("/activities", params={"sort": "title", "limit": 3}, headers=people.headers(READER))
+    ).json()
     await add_activity(db, conventions=(), title="A-new")  # sorts before the cursor
-    second = (await client.get("/activities", params={"sort": "title", "limit": 3,
-                                                      "cursor": first["next_cursor"]},
-                               headers=people.headers(READER))).json()
+    second = (
+        await client.get(
+            "/activities",
+            params={"sort": "title", "limit": 3, "cursor": first["next_cursor"]},
+            headers=people.headers(READER),
+        )
+    ).json()
     assert [i["title"] for i in first["items"] + second["items"]] == [f"B{n}" for n in range(6)]
     assert second["next_cursor"] is None
 
@@ -155,18 +200,24 @@ async def test_bad_sort_cursor_and_limit_are_problems_not_500s(client, people: P
     def encoded(payload: object) -> str:
         return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
 
-    for cursor in ["not-base64!!", "eyJ", encoded([1, 2]), encoded({"s": "id", "v": 1}),
-                   encoded({"s": "id", "v": "one", "t": 1}), encoded({"s": "id", "v": 1, "t": []}),
-                   encoded({"s": "stage_due_on", "v": "yesterday", "t": 1}), "☃"]:
-        response = await client.get("/activities", params={"cursor": cursor, "sort": "id"},
-                                    headers=headers)
+    for cursor in [
+        "not-base64!!",
+        "eyJ",
+        encoded([1, 2]),
+        encoded({"s": "id", "v": 1}),
+        encoded({"s": "id", "v": "one", "t": 1}),
+        encoded({"s": "id", "v": 1, "t": []}),
+        encoded({"s": "stage_due_on", "v": "yesterday", "t": 1}),
+        "☃",
+    ]:
+        response = await client.get("/activities", params={"cursor": cursor, "sort": "id"}, headers=headers)
         assert response.status_code == 400, (cursor, response.text)
         assert response.json()["code"] == "invalid_cursor"
 
-    page = (await client.get("/activities", params={"limit": 1, "sort": "title"},
-                             headers=headers)).json()
-    other_sort = await client.get("/activities", headers=headers,
-                                  params={"cursor": page["next_cursor"], "sort": "-title"})
+    page = (await client.get("/activities", params={"limit": 1, "sort": "title"}, headers=headers)).json()
+    other_sort = await client.get(
+        "/activities", headers=headers, params={"cursor": page["next_cursor"], "sort": "-title"}
+    )
     assert other_sort.status_code == 400 and "sort" in other_sort.json()["detail"]
 
     for limit in (0, 201, "many"):

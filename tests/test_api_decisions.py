@@ -8,8 +8,11 @@ from workflows.stages import Role
 
 ADMIN = Role.ADMIN
 DECISION = {
-    "symbol": "BC-17/1", "convention_code": "basel", "title": "Synergies follow-up",
-    "adopted_at": "BC COP-17", "adopted_on": "2027-05-14",
+    "symbol": "BC-17/1",
+    "convention_code": "basel",
+    "title": "Synergies follow-up",
+    "adopted_at": "BC COP-17",
+    "adopted_on": "2027-05-14",
     "provisions": ["BRS/SYN/I.A.4", "BRS/SYN/I.B.10"],
 }
 
@@ -24,16 +27,17 @@ async def test_decision_round_trip(client, people: People, reference_data) -> No
     url = f"/decisions/{decision['id']}"
     read = await client.get(url, headers=people.headers(Role.OVERSIGHT))
     assert read.json() == decision and etag(read) == 'W/"1"'
-    patched = await client.patch(url, json={"provisions": ["BRS/SYN/I.C.17"]},
-                                 headers={**headers, "If-Match": etag(read)})
+    patched = await client.patch(
+        url, json={"provisions": ["BRS/SYN/I.C.17"]}, headers={**headers, "If-Match": etag(read)}
+    )
     assert patched.status_code == 200 and patched.json()["provisions"] == ["BRS/SYN/I.C.17"]
 
-    provision = (await client.get("/provisions", params={"q": "BRS/SYN/I.C.17"},
-                                  headers=headers)).json()["items"][0]
+    provision = (await client.get("/provisions", params={"q": "BRS/SYN/I.C.17"}, headers=headers)).json()[
+        "items"
+    ][0]
     assert "BC-17/1" in provision["decisions"]
 
-    assert (await client.delete(url, headers={**headers, "If-Match": etag(patched)})
-            ).status_code == 204
+    assert (await client.delete(url, headers={**headers, "If-Match": etag(patched)})).status_code == 204
     assert (await client.get(url, headers=headers)).status_code == 404
 
 
@@ -50,17 +54,15 @@ async def test_decision_filters_and_sort(client, people: People, reference_data)
 
 async def test_bad_decision_input(client, people: People, reference_data) -> None:
     headers = people.headers(ADMIN)
-    unknown = await client.post("/decisions", json={**DECISION, "provisions": ["NOPE/1"]},
-                                headers=headers)
+    unknown = await client.post("/decisions", json={**DECISION, "provisions": ["NOPE/1"]}, headers=headers)
     assert unknown.status_code == 422 and "NOPE/1" in unknown.json()["detail"]
     assert unknown.json()["field"] == "provisions"
-    bad_convention = await client.post("/decisions", json={**DECISION, "convention_code": "ospar"},
-                                       headers=headers)
+    bad_convention = await client.post(
+        "/decisions", json={**DECISION, "convention_code": "ospar"}, headers=headers
+    )
     assert bad_convention.status_code == 422
     assert "convention_code" in bad_convention.json()["detail"]
-    duplicate = await client.post("/decisions", json={**DECISION, "symbol": "IX/10"},
-                                  headers=headers)
+    duplicate = await client.post("/decisions", json={**DECISION, "symbol": "IX/10"}, headers=headers)
     assert duplicate.status_code == 409 and duplicate.json()["code"] == "duplicate"
-    forbidden = await client.post("/decisions", json=DECISION,
-                                  headers=people.headers(Role.COORDINATOR))
+    forbidden = await client.post("/decisions", json=DECISION, headers=people.headers(Role.COORDINATOR))
     assert forbidden.status_code == 403

@@ -15,8 +15,13 @@ from workflows.stages import Role
 ADMIN = Role.ADMIN
 
 NEW_MEETING = {
-    "code": "BC-17", "kind": "cop", "number": 17, "title": "Seventeenth meeting",
-    "venue": "Geneva", "starts_on": "2027-05-03", "ends_on": "2027-05-14",
+    "code": "BC-17",
+    "kind": "cop",
+    "number": 17,
+    "title": "Seventeenth meeting",
+    "venue": "Geneva",
+    "starts_on": "2027-05-03",
+    "ends_on": "2027-05-14",
     "conventions": ["basel"],
 }
 
@@ -35,9 +40,7 @@ class RecordingHooks:
             self.seen.append((meeting_id, meeting.document_deadline))
 
 
-async def test_meeting_round_trip_with_computed_deadline(
-    client, people: People, reference_data
-) -> None:
+async def test_meeting_round_trip_with_computed_deadline(client, people: People, reference_data) -> None:
     created = await client.post("/meetings", json=NEW_MEETING, headers=people.headers(ADMIN))
     assert created.status_code == 201, created.text
     body = created.json()
@@ -49,7 +52,8 @@ async def test_meeting_round_trip_with_computed_deadline(
     assert read.json() == body
 
     patched = await client.patch(
-        f"/meetings/{body['id']}", headers={**people.headers(ADMIN), "If-Match": etag(read)},
+        f"/meetings/{body['id']}",
+        headers={**people.headers(ADMIN), "If-Match": etag(read)},
         json={"document_deadline_override": "2027-03-01", "conventions": ["basel", "minamata"]},
     )
     assert patched.status_code == 200, patched.text
@@ -64,15 +68,15 @@ async def test_meeting_round_trip_with_computed_deadline(
 
 
 async def test_stale_if_match_is_refused_with_412(client, people: People, reference_data) -> None:
-    created = (
-        await client.post("/meetings", json=NEW_MEETING, headers=people.headers(ADMIN))
-    ).json()
+    created = (await client.post("/meetings", json=NEW_MEETING, headers=people.headers(ADMIN))).json()
     url = f"/meetings/{created['id']}"
-    first = await client.patch(url, json={"venue": "Bonn"},
-                               headers={**people.headers(ADMIN), "If-Match": 'W/"1"'})
+    first = await client.patch(
+        url, json={"venue": "Bonn"}, headers={**people.headers(ADMIN), "If-Match": 'W/"1"'}
+    )
     assert first.status_code == 200
-    stale = await client.patch(url, json={"venue": "Nairobi"},
-                               headers={**people.headers(ADMIN), "If-Match": 'W/"1"'})
+    stale = await client.patch(
+        url, json={"venue": "Nairobi"}, headers={**people.headers(ADMIN), "If-Match": 'W/"1"'}
+    )
     assert stale.status_code == 412
     assert stale.json()["code"] == "stale_version"
     assert stale.headers["content-type"] == "application/problem+json"
@@ -85,9 +89,7 @@ async def test_creating_or_moving_a_meeting_tells_the_lifecycle_after_commit(
     app, client, people: People, reference_data
 ) -> None:
     hooks = app.state.lifecycle_hooks = RecordingHooks(reference_data)
-    created = (
-        await client.post("/meetings", json=NEW_MEETING, headers=people.headers(ADMIN))
-    ).json()
+    created = (await client.post("/meetings", json=NEW_MEETING, headers=people.headers(ADMIN))).json()
     url = f"/meetings/{created['id']}"
     announced_at_creation = [(created["id"], date.fromisoformat(created["document_deadline"]))]
     assert hooks.seen == announced_at_creation  # so its report draft gets scheduled
@@ -95,13 +97,13 @@ async def test_creating_or_moving_a_meeting_tells_the_lifecycle_after_commit(
     await client.patch(url, json={"title": "Renamed"}, headers=people.headers(ADMIN))
     assert hooks.seen == announced_at_creation
 
-    moved = await client.patch(url, json={"starts_on": "2027-06-07", "ends_on": "2027-06-18"},
-                               headers=people.headers(ADMIN))
+    moved = await client.patch(
+        url, json={"starts_on": "2027-06-07", "ends_on": "2027-06-18"}, headers=people.headers(ADMIN)
+    )
     assert moved.status_code == 200
     assert hooks.seen == [*announced_at_creation, (created["id"], date(2027, 4, 26))]
 
-    await client.patch(url, json={"document_deadline_override": "2027-04-01"},
-                       headers=people.headers(ADMIN))
+    await client.patch(url, json={"document_deadline_override": "2027-04-01"}, headers=people.headers(ADMIN))
     assert hooks.seen[-1] == (created["id"], date(2027, 4, 1))
 
 
@@ -127,23 +129,21 @@ async def test_bad_meeting_input_is_a_problem_naming_the_field(
 
     listed = (await client.get("/meetings", params={"q": "BC-17"}, headers=headers)).json()
     meeting_id = listed["items"][0]["id"]
-    null_title = await client.patch(
-        f"/meetings/{meeting_id}", json={"title": None}, headers=headers
-    )
+    null_title = await client.patch(f"/meetings/{meeting_id}", json={"title": None}, headers=headers)
     assert null_title.status_code == 422 and "title" in null_title.json()["detail"]
     missing = await client.patch("/meetings/999999", json={"title": "x"}, headers=headers)
     assert missing.status_code == 404
 
 
-async def test_meetings_filter_by_convention_and_kind(
-    client, people: People, reference_data
-) -> None:
+async def test_meetings_filter_by_convention_and_kind(client, people: People, reference_data) -> None:
     headers = people.headers(Role.OVERSIGHT)
-    minamata = (await client.get("/meetings", params={"convention": "minamata", "limit": 200},
-                                 headers=headers)).json()["items"]
+    minamata = (
+        await client.get("/meetings", params={"convention": "minamata", "limit": 200}, headers=headers)
+    ).json()["items"]
     assert minamata and all("minamata" in m["conventions"] for m in minamata)
-    excops = (await client.get("/meetings", params={"kind": "excop", "limit": 200},
-                               headers=headers)).json()["items"]
+    excops = (await client.get("/meetings", params={"kind": "excop", "limit": 200}, headers=headers)).json()[
+        "items"
+    ]
     assert excops and all(m["kind"] == "excop" for m in excops)
     starts = [m["starts_on"] for m in excops]
     assert starts == sorted(starts)

@@ -8,16 +8,19 @@ from tests.conftest import People
 from workflows.stages import Role
 
 PILOT = {
-    "title": "E-waste pilot", "region": "Africa", "countries": ["GH", "NG"],
-    "partners": ["BCRC Nigeria"], "starts_on": "2026-01-01", "ends_on": "2026-12-31",
+    "title": "E-waste pilot",
+    "region": "Africa",
+    "countries": ["GH", "NG"],
+    "partners": ["BCRC Nigeria"],
+    "starts_on": "2026-01-01",
+    "ends_on": "2026-12-31",
 }
 
 
 async def test_pilot_round_trip_with_if_match(client, people: People, db) -> None:
     coordinator = people.headers(Role.COORDINATOR)
     activity_id = await add_activity(db, conventions=())
-    created = await client.post(f"/activities/{activity_id}/pilot-projects", json=PILOT,
-                                headers=coordinator)
+    created = await client.post(f"/activities/{activity_id}/pilot-projects", json=PILOT, headers=coordinator)
     assert created.status_code == 201, created.text
     pilot = created.json()
     assert pilot["activity_id"] == activity_id and pilot["countries"] == ["GH", "NG"]
@@ -26,25 +29,21 @@ async def test_pilot_round_trip_with_if_match(client, people: People, db) -> Non
     read = await client.get(url, headers=people.headers(Role.OVERSIGHT))
     assert read.json() == pilot and etag(read) == 'W/"1"'
 
-    patched = await client.patch(url, json={"lessons_learned": "Start with customs."},
-                                 headers={**coordinator, "If-Match": etag(read)})
+    patched = await client.patch(
+        url, json={"lessons_learned": "Start with customs."}, headers={**coordinator, "If-Match": etag(read)}
+    )
     assert patched.status_code == 200 and patched.json()["lessons_learned"] == "Start with customs."
-    stale = await client.patch(url, json={"region": "Asia"},
-                               headers={**coordinator, "If-Match": etag(read)})
+    stale = await client.patch(url, json={"region": "Asia"}, headers={**coordinator, "If-Match": etag(read)})
     assert stale.status_code == 412 and stale.json()["code"] == "stale_version"
 
-    listed = await walk(client, f"/activities/{activity_id}/pilot-projects",
-                        people.headers(Role.OVERSIGHT))
+    listed = await walk(client, f"/activities/{activity_id}/pilot-projects", people.headers(Role.OVERSIGHT))
     assert [item["id"] for item in listed] == [pilot["id"]]
 
-    assert (await client.delete(url, headers={**coordinator, "If-Match": etag(patched)})
-            ).status_code == 204
+    assert (await client.delete(url, headers={**coordinator, "If-Match": etag(patched)})).status_code == 204
     assert (await client.get(url, headers=coordinator)).status_code == 404
 
 
-async def test_task_team_lead_writes_only_on_activities_they_lead(
-    client, people: People, db
-) -> None:
+async def test_task_team_lead_writes_only_on_activities_they_lead(client, people: People, db) -> None:
     lead = people[Role.TASK_TEAM_LEAD]
     other_lead = await people.add(db, Role.TASK_TEAM_LEAD, "Other Lead")
     headers = people.headers(Role.TASK_TEAM_LEAD)
@@ -58,21 +57,23 @@ async def test_task_team_lead_writes_only_on_activities_they_lead(
     foreign = await add_activity(db, conventions=(), lead_id=other_lead.id)
 
     for activity_id in (own, via_team):
-        response = await client.post(f"/activities/{activity_id}/pilot-projects", json=PILOT,
-                                     headers=headers)
+        response = await client.post(f"/activities/{activity_id}/pilot-projects", json=PILOT, headers=headers)
         assert response.status_code == 201, response.text
-    refused = await client.post(f"/activities/{foreign}/pilot-projects", json=PILOT,
-                                headers=headers)
+    refused = await client.post(f"/activities/{foreign}/pilot-projects", json=PILOT, headers=headers)
     assert refused.status_code == 403 and refused.json()["code"] == "forbidden"
 
-    foreign_pilot = (await client.post(f"/activities/{foreign}/pilot-projects", json=PILOT,
-                                       headers=people.headers(Role.COORDINATOR))).json()
+    foreign_pilot = (
+        await client.post(
+            f"/activities/{foreign}/pilot-projects", json=PILOT, headers=people.headers(Role.COORDINATOR)
+        )
+    ).json()
     url = f"/pilot-projects/{foreign_pilot['id']}"
     assert (await client.patch(url, json={"region": "Asia"}, headers=headers)).status_code == 403
     assert (await client.delete(url, headers=headers)).status_code == 403
     assert (await client.get(url, headers=headers)).status_code == 200  # reading is open to all
-    oversight = await client.post(f"/activities/{own}/pilot-projects", json=PILOT,
-                                  headers=people.headers(Role.OVERSIGHT))
+    oversight = await client.post(
+        f"/activities/{own}/pilot-projects", json=PILOT, headers=people.headers(Role.OVERSIGHT)
+    )
     assert oversight.status_code == 403
 
 
@@ -88,12 +89,11 @@ async def test_bad_pilot_input_is_a_problem(client, people: People, db) -> None:
     assert missing.status_code == 404
 
     pilot = (await client.post(url, json=PILOT, headers=headers)).json()
-    half = await client.patch(f"/pilot-projects/{pilot['id']}", json={"starts_on": "2027-06-01"},
-                              headers=headers)
+    half = await client.patch(
+        f"/pilot-projects/{pilot['id']}", json={"starts_on": "2027-06-01"}, headers=headers
+    )
     assert half.status_code == 422 and "ends_on" in half.json()["detail"]
-    null_title = await client.patch(f"/pilot-projects/{pilot['id']}", json={"title": None},
-                                    headers=headers)
+    null_title = await client.patch(f"/pilot-projects/{pilot['id']}", json={"title": None}, headers=headers)
     assert null_title.status_code == 422
-    cleared = await client.patch(f"/pilot-projects/{pilot['id']}", json={"region": None},
-                                 headers=headers)
+    cleared = await client.patch(f"/pilot-projects/{pilot['id']}", json={"region": None}, headers=headers)
     assert cleared.status_code == 200 and cleared.json()["region"] is None

@@ -8,8 +8,12 @@ from workflows.stages import Role
 
 ADMIN = Role.ADMIN
 PROVISION = {
-    "element_code": "BRS/SYN/IX.Z.1", "section": "IX", "paragraph": "1", "subparagraph": "a",
-    "text": "Requests the secretariats to report jointly.", "decisions": ["IX/10", "SC-4/34"],
+    "element_code": "BRS/SYN/IX.Z.1",
+    "section": "IX",
+    "paragraph": "1",
+    "subparagraph": "a",
+    "text": "Requests the secretariats to report jointly.",
+    "decisions": ["IX/10", "SC-4/34"],
 }
 
 
@@ -26,8 +30,11 @@ async def test_provision_round_trip_with_citation(client, people: People, refere
     url = f"/provisions/{provision['id']}"
     read = await client.get(url, headers=people.headers(Role.TASK_TEAM_LEAD))
     assert read.json() == provision
-    patched = await client.patch(url, json={"status": "implemented", "decisions": ["RC-4/11"]},
-                                 headers={**headers, "If-Match": etag(read)})
+    patched = await client.patch(
+        url,
+        json={"status": "implemented", "decisions": ["RC-4/11"]},
+        headers={**headers, "If-Match": etag(read)},
+    )
     assert patched.status_code == 200
     assert patched.json()["citation"].startswith("RC-4/11 ")
     assert patched.json()["conventions"] == ["rotterdam"]
@@ -50,8 +57,9 @@ async def test_provision_filters(client, people: People, reference_data) -> None
     active = await walk(client, "/provisions", headers, status="active")
     assert {p["status"] for p in active} == {"active"}
     clearing = await walk(client, "/provisions", headers, q="CLEARING-HOUSE")
-    assert clearing and all("clearing-house" in p["text"].lower() or "CHM" in p["element_code"]
-                            for p in clearing)
+    assert clearing and all(
+        "clearing-house" in p["text"].lower() or "CHM" in p["element_code"] for p in clearing
+    )
     bad_status = await client.get("/provisions", params={"status": "asleep"}, headers=headers)
     assert bad_status.status_code == 422
 
@@ -62,11 +70,9 @@ async def test_bad_provision_input(client, people: People, reference_data) -> No
         "/provisions", json={**PROVISION, "element_code": "BRS/SYN/I.A.4"}, headers=headers
     )
     assert duplicate.status_code == 409 and "BRS/SYN/I.A.4" in duplicate.json()["detail"]
-    unknown = await client.post("/provisions", json={**PROVISION, "decisions": ["XX-1/1"]},
-                                headers=headers)
+    unknown = await client.post("/provisions", json={**PROVISION, "decisions": ["XX-1/1"]}, headers=headers)
     assert unknown.status_code == 422 and "XX-1/1" in unknown.json()["detail"]
-    orphan = await client.post("/provisions", json={**PROVISION, "parent_id": 987654},
-                               headers=headers)
+    orphan = await client.post("/provisions", json={**PROVISION, "parent_id": 987654}, headers=headers)
     assert orphan.status_code == 422 and "parent_id" in orphan.json()["detail"]
 
 

@@ -21,9 +21,14 @@ async def test_task_team_round_trip(client, people: People, reference_data) -> N
     headers = people.headers(COORDINATOR)
     group_id = await _body_id(reference_data, BodyKind.THEMATIC_GROUP)
     lead = people[Role.TASK_TEAM_LEAD].id
-    team = {"name": "Joint e-waste team", "thematic_group_id": group_id, "lead_id": lead,
-            "starts_on": "2026-01-01", "ends_on": "2026-06-30",
-            "members": [lead, people[Role.COORDINATOR].id]}
+    team = {
+        "name": "Joint e-waste team",
+        "thematic_group_id": group_id,
+        "lead_id": lead,
+        "starts_on": "2026-01-01",
+        "ends_on": "2026-06-30",
+        "members": [lead, people[Role.COORDINATOR].id],
+    }
     created = await client.post("/task-teams", json=team, headers=headers)
     assert created.status_code == 201, created.text
     body = created.json()
@@ -32,13 +37,15 @@ async def test_task_team_round_trip(client, people: People, reference_data) -> N
     url = f"/task-teams/{body['id']}"
     read = await client.get(url, headers=people.headers(Role.OVERSIGHT))
     assert read.json() == body
-    patched = await client.patch(url, json={"ends_on": "2026-09-30", "lead_id": None},
-                                 headers={**headers, "If-Match": etag(read)})
+    patched = await client.patch(
+        url, json={"ends_on": "2026-09-30", "lead_id": None}, headers={**headers, "If-Match": etag(read)}
+    )
     assert patched.status_code == 200
     assert patched.json()["ends_on"] == "2026-09-30" and patched.json()["lead_id"] is None
 
-    assert [t["id"] for t in await walk(client, "/task-teams", headers, thematic_group=group_id)
-            ] == [body["id"]]
+    assert [t["id"] for t in await walk(client, "/task-teams", headers, thematic_group=group_id)] == [
+        body["id"]
+    ]
     assert await walk(client, "/task-teams", headers, lead=lead) == []
     assert (await client.delete(url, headers={**headers, "If-Match": 'W/"1"'})).status_code == 412
     assert (await client.delete(url, headers=headers)).status_code == 204
@@ -59,5 +66,6 @@ async def test_bad_task_team_input(client, people: People, reference_data) -> No
         response = await client.post("/task-teams", json=payload, headers=headers)
         assert response.status_code == 422, (payload, response.text)
         assert field in response.json()["detail"]
-    assert (await client.post("/task-teams", json={"name": "T"},
-                              headers=people.headers(Role.TASK_TEAM_LEAD))).status_code == 403
+    assert (
+        await client.post("/task-teams", json={"name": "T"}, headers=people.headers(Role.TASK_TEAM_LEAD))
+    ).status_code == 403

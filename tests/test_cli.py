@@ -112,10 +112,7 @@ def test_cli_refuses_bad_input_with_one_clear_line(tmp_path: Path, use_database)
     unknown = invoke("token", "create", "--email", "nobody@example.org")
     assert unknown.exit_code == 1 and "no person with email nobody@example.org" in unknown.stderr
     assert (
-        invoke(
-            "person", "create", "--name", "X", "--email", "x@example.org", "--role", "boss"
-        ).exit_code
-        == 2
+        invoke("person", "create", "--name", "X", "--email", "x@example.org", "--role", "boss").exit_code == 2
     )
 
 

@@ -46,9 +46,20 @@ def _example_env(tmp_path: Path, **overrides: str) -> Path:
 
 def _config(env_file: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [_docker_compose(), "--env-file", str(env_file), "-f", str(COMPOSE),
-         "--project-directory", str(ROOT), "config"],
-        capture_output=True, text=True, timeout=60, cwd=ROOT,
+        [
+            _docker_compose(),
+            "--env-file",
+            str(env_file),
+            "-f",
+            str(COMPOSE),
+            "--project-directory",
+            str(ROOT),
+            "config",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
     )
 
 
@@ -66,8 +77,15 @@ def _depends(service: dict[str, Any]) -> dict[str, str]:
 
 def test_compose_has_every_production_service(config: dict[str, Any]) -> None:
     assert set(config["services"]) == {
-        "postgres", "temporal-schema", "temporal", "temporal-namespace", "temporal-ui",
-        "mailpit", "migrate", "api", "worker",
+        "postgres",
+        "temporal-schema",
+        "temporal",
+        "temporal-namespace",
+        "temporal-ui",
+        "mailpit",
+        "migrate",
+        "api",
+        "worker",
     }
     assert config["services"]["postgres"]["image"] == "postgres:16"
 
@@ -138,7 +156,8 @@ def test_compose_refuses_to_start_without_the_secrets(tmp_path: Path) -> None:
 
 def test_no_secret_is_committed() -> None:
     example = dict(
-        line.split("=", 1) for line in ENV_EXAMPLE.read_text().splitlines()
+        line.split("=", 1)
+        for line in ENV_EXAMPLE.read_text().splitlines()
         if line and not line.startswith("#")
     )
     for secret in SECRETS:
@@ -147,16 +166,22 @@ def test_no_secret_is_committed() -> None:
     for secret in SECRETS:
         assert re.search(rf"\${{{secret}:\?", text), f"{secret} is not required (${{VAR:?}})"
         assert not re.search(rf"\${{{secret}:-", text), f"{secret} has a default in compose"
-    tracked = subprocess.run(["git", "ls-files", ".env"], capture_output=True, text=True,
-                             cwd=ROOT).stdout
+    tracked = subprocess.run(["git", "ls-files", ".env"], capture_output=True, text=True, cwd=ROOT).stdout
     assert tracked.strip() == "", ".env is tracked by git"
 
 
 def test_namespace_job_creates_the_workflow_search_attributes() -> None:
     from workflows.search import SEARCH_ATTRIBUTE_KEYS
 
-    kinds = {"KEYWORD": "Keyword", "KEYWORD_LIST": "KeywordList", "DATETIME": "Datetime",
-             "TEXT": "Text", "INT": "Int", "DOUBLE": "Double", "BOOL": "Bool"}
+    kinds = {
+        "KEYWORD": "Keyword",
+        "KEYWORD_LIST": "KeywordList",
+        "DATETIME": "Datetime",
+        "TEXT": "Text",
+        "INT": "Int",
+        "DOUBLE": "Double",
+        "BOOL": "Bool",
+    }
     expected = {(key.name, kinds[key.indexed_value_type.name]) for key in SEARCH_ATTRIBUTE_KEYS}
     script = (ROOT / "deploy/temporal/setup-namespace.sh").read_text()
     created = set(re.findall(r"^create_attribute (\w+) (\w+)$", script, re.MULTILINE))

@@ -23,19 +23,25 @@ CONCURRENCY = 50
 
 async def agree(client: Any, people: Any, db: Any, settings: Any, app: Any, activity_id: int) -> dict:
     """The transition log is 1..n without gap or duplicate, and row and workflow say the same."""
-    log = (await client.get(f"/activities/{activity_id}/transitions",
-                            headers=people.headers(Role.OVERSIGHT))).json()
+    log = (
+        await client.get(f"/activities/{activity_id}/transitions", headers=people.headers(Role.OVERSIGHT))
+    ).json()
     seqs = [t["seq"] for t in log]
     assert seqs == list(range(1, len(seqs) + 1)), seqs
     async with db() as session:
         row = await session.get_one(Activity, activity_id)
-        stored = list(await session.scalars(
-            select(Transition.seq).where(Transition.activity_id == activity_id)))
+        stored = list(
+            await session.scalars(select(Transition.seq).where(Transition.activity_id == activity_id))
+        )
     assert sorted(stored) == seqs and len(set(stored)) == len(stored)
     handle = app.state.temporal.get_workflow_handle(settings.workflow_id(activity_id))
     state = await handle.query(ActivityLifecycle.current)
     assert (row.stage, row.version, row.transition_count, row.stage_due_on) == (
-        state.stage.value, state.version, state.seq, state.due_on)
+        state.stage.value,
+        state.version,
+        state.seq,
+        state.due_on,
+    )
     assert row.transition_count == len(seqs)
     return {"stage": row.stage, "version": row.version, "seq": len(seqs)}
 
@@ -43,12 +49,15 @@ async def agree(client: Any, people: Any, db: Any, settings: Any, app: Any, acti
 async def test_fifty_conflicting_moves_one_wins_per_version(client, people, world, db, settings, app):
     activity = await create(client, people)
     activity = await patch(client, people, activity, task_team_id=world["team_id"])
-    rounds = [("task_team", {}), ("thematic_group", {"reason": "rework"}),
-              ("withdrawn", {"reason": "merged"})]
+    rounds = [
+        ("task_team", {}),
+        ("thematic_group", {"reason": "rework"}),
+        ("withdrawn", {"reason": "merged"}),
+    ]
     for target, extra in rounds:
-        responses = await asyncio.gather(*(
-            move(client, people, activity, target, **extra) for _ in range(CONCURRENCY)
-        ))
+        responses = await asyncio.gather(
+            *(move(client, people, activity, target, **extra) for _ in range(CONCURRENCY))
+        )
         statuses = Counter(r.status_code for r in responses)
         odd = [r.text for r in responses if r.status_code not in (200, 409)][:3]
         assert statuses == {200: 1, 409: CONCURRENCY - 1}, (target, statuses, odd)
@@ -64,11 +73,12 @@ async def test_fifty_conflicting_moves_one_wins_per_version(client, people, worl
 
 async def test_fifty_moves_over_fifty_activities_all_succeed(client, people, world, db, settings, app):
     activities = [await create(client, people, title=f"Activity {n}") for n in range(CONCURRENCY)]
-    responses = await asyncio.gather(*(
-        move(client, people, activity, "withdrawn", reason="merged") for activity in activities
-    ))
+    responses = await asyncio.gather(
+        *(move(client, people, activity, "withdrawn", reason="merged") for activity in activities)
+    )
     assert [r.status_code for r in responses] == [200] * CONCURRENCY, [
-        r.text for r in responses if r.status_code != 200][:3]
+        r.text for r in responses if r.status_code != 200
+    ][:3]
     for activity in activities:
         state = await agree(client, people, db, settings, app, activity["id"])
         assert state == {"stage": "withdrawn", "version": state["version"], "seq": 2}

@@ -47,20 +47,26 @@ async def test_drift_is_reported_and_repaired(client, people, world, app, db, se
     assert (await move(client, people, lagging, "withdrawn", reason="x")).status_code == 200
     reopened = await create(client, people, title="Reset")
     before = initial_state(await row(db, reopened["id"]), settings)
-    edited = await client.patch(f"/activities/{reopened['id']}", json={"description": "more"},
-                                headers=people.headers(Role.COORDINATOR)
-                                | {"If-Match": f'W/"{reopened["version"]}"'})
+    edited = await client.patch(
+        f"/activities/{reopened['id']}",
+        json={"description": "more"},
+        headers=people.headers(Role.COORDINATOR) | {"If-Match": f'W/"{reopened["version"]}"'},
+    )
     assert edited.status_code == 200, edited.text
     handle = temporal.get_workflow_handle(settings.workflow_id(reopened["id"]))
     await handle.terminate("simulated reset")
-    await temporal.start_workflow(ActivityLifecycle.run, before, id=handle.id,
-                                  task_queue=settings.temporal_task_queue)
+    await temporal.start_workflow(
+        ActivityLifecycle.run, before, id=handle.id, task_queue=settings.temporal_task_queue
+    )
     # 3. A closed activity whose workflow still runs in an open stage.
     closed = await create(client, people, title="Closed in the database only")
     async with db() as session, session.begin():
-        await session.execute(update(Activity).where(Activity.id == closed["id"])
-                              .values(stage="withdrawn", version=Activity.version + 1)
-                              .execution_options(synchronize_session=False))
+        await session.execute(
+            update(Activity)
+            .where(Activity.id == closed["id"])
+            .values(stage="withdrawn", version=Activity.version + 1)
+            .execution_options(synchronize_session=False)
+        )
     assert stale.stage.value == "thematic_group"  # (the lagging one ended: its workflow is done)
 
     checked, drifts = await check_all(temporal, db, settings)
@@ -79,15 +85,19 @@ async def test_drift_is_reported_and_repaired(client, people, world, app, db, se
     for activity_id in (orphan.id, reopened["id"]):
         state, stored = await workflow_state(app, settings, activity_id), await row(db, activity_id)
         assert (state.stage.value, state.version, state.seq, state.due_on) == (
-            stored.stage, stored.version, stored.transition_count, stored.stage_due_on)
+            stored.stage,
+            stored.version,
+            stored.transition_count,
+            stored.stage_due_on,
+        )
     # The repaired workflow takes moves again.
-    fresh = (await client.get(f"/activities/{reopened['id']}",
-                              headers=people.headers(Role.COORDINATOR))).json()
+    fresh = (
+        await client.get(f"/activities/{reopened['id']}", headers=people.headers(Role.COORDINATOR))
+    ).json()
     assert (await move(client, people, fresh, "withdrawn", reason="done")).status_code == 200
 
 
-async def test_the_cli_reports_and_repairs(people, world, app, db, settings, database_url,
-                                           temporal_env):
+async def test_the_cli_reports_and_repairs(people, world, app, db, settings, database_url, temporal_env):
     orphan = await make_activity(db, at=utcnow(), lead_id=people[Role.TASK_TEAM_LEAD].id)
 
     async def run(*args: str) -> tuple[int, str]:

@@ -22,8 +22,12 @@ from workflows.stages import Role
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 ]
 
 
@@ -79,15 +83,20 @@ async def test_dashboard_shows_the_figures_and_updates_live_without_reload(
     await expect(page.locator("#token-form")).to_be_hidden()
     assert await page.evaluate("localStorage.getItem('synergies.dashboard.token')") == token
 
-    counts = {"thematic_group": "1", "task_team": "1", "pilot_project": "0",
-              "report_to_cop": "1", "closed": "0", "withdrawn": "1"}
+    counts = {
+        "thematic_group": "1",
+        "task_team": "1",
+        "pilot_project": "0",
+        "report_to_cop": "1",
+        "closed": "0",
+        "withdrawn": "1",
+    }
     for stage, count in counts.items():
         await expect(page.get_by_test_id(f"count-{stage}")).to_have_text(count)
     await expect(page.get_by_test_id("total")).to_have_text("4")
     # Overdue as of today (the data set's due dates are in early 2026): A2, A4, A1 by due date.
     overdue = page.get_by_test_id("overdue").locator("tr td:first-child")
-    await expect(overdue).to_have_text(["Customs training", "Mercury inventory",
-                                        "Joint clearing house"])
+    await expect(overdue).to_have_text(["Customs training", "Mercury inventory", "Joint clearing house"])
     # The cumulative flow chart draws one band per stage that has activities in the window.
     bands = page.get_by_test_id("flow-chart").locator("svg path")
     await expect(bands).to_have_count(4)
@@ -95,10 +104,17 @@ async def test_dashboard_shows_the_figures_and_updates_live_without_reload(
     await page.evaluate("window.sameDocument = true")  # gone if the page reloads
 
     async with db() as session, session.begin():
-        await record_transition(session, TransitionRecord(
-            activity_id=data["a2"], seq=3, from_stage=TT, to_stage=PP, actor_id=data.actor_id,
-            at=datetime.now(UTC),
-        ))
+        await record_transition(
+            session,
+            TransitionRecord(
+                activity_id=data["a2"],
+                seq=3,
+                from_stage=TT,
+                to_stage=PP,
+                actor_id=data.actor_id,
+                at=datetime.now(UTC),
+            ),
+        )
 
     await expect(page.get_by_test_id("count-task_team")).to_have_text("0", timeout=15_000)
     await expect(page.get_by_test_id("count-pilot_project")).to_have_text("1")

@@ -34,9 +34,7 @@ async def server(database_url: str, tmp_path: Path, db) -> AsyncIterator[LiveSer
         yield running
 
 
-async def read_events(
-    lines: AsyncIterator[str], count: int, within: float = 15
-) -> list[dict[str, Any]]:
+async def read_events(lines: AsyncIterator[str], count: int, within: float = 15) -> list[dict[str, Any]]:
     """Parse `count` SSE events (id, event, data) from the line iterator."""
     events: list[dict[str, Any]] = []
     current: dict[str, Any] = {}
@@ -62,10 +60,17 @@ async def read_events(
 
 async def move_a2_to_pilot(db, data: DataSet) -> None:
     async with db() as session, session.begin():
-        await record_transition(session, TransitionRecord(
-            activity_id=data["a2"], seq=3, from_stage=TT, to_stage=PP, actor_id=data.actor_id,
-            at=datetime.now(UTC),
-        ))
+        await record_transition(
+            session,
+            TransitionRecord(
+                activity_id=data["a2"],
+                seq=3,
+                from_stage=TT,
+                to_stage=PP,
+                actor_id=data.actor_id,
+                at=datetime.now(UTC),
+            ),
+        )
 
 
 async def test_a_transition_recorded_while_reading_the_stream_arrives_as_an_event(
@@ -143,14 +148,20 @@ async def alice_token(db, data: DataSet) -> str:
     return token
 
 
-async def test_calendar_feed_has_the_lead_s_due_dates_and_the_meetings(
-    client, data: DataSet, db
-) -> None:
+async def test_calendar_feed_has_the_lead_s_due_dates_and_the_meetings(client, data: DataSet, db) -> None:
     today = datetime.now(UTC).date()
     async with db() as session, session.begin():
-        session.add(Meeting(code="COP-NEXT", kind=MeetingKind.COP, number=9, title="Next COP",
-                            venue="Geneva", starts_on=today + timedelta(days=60),
-                            ends_on=today + timedelta(days=71)))
+        session.add(
+            Meeting(
+                code="COP-NEXT",
+                kind=MeetingKind.COP,
+                number=9,
+                title="Next COP",
+                venue="Geneva",
+                starts_on=today + timedelta(days=60),
+                ends_on=today + timedelta(days=71),
+            )
+        )
     token = await alice_token(db, data)
     response = await client.get("/me/calendar.ics", params={"token": token})
     assert response.status_code == 200
@@ -159,18 +170,31 @@ async def test_calendar_feed_has_the_lead_s_due_dates_and_the_meetings(
     events = {str(e["UID"]): e for e in calendar.walk("VEVENT")}
 
     # Alice leads A1 (report_to_cop, due 23 Mar), A2 (task_team, due 1 Feb), A4 (TG, due 15 Feb).
-    due = {uid: (e.decoded("DTSTART"), e.decoded("DTEND"), str(e["SUMMARY"]))
-           for uid, e in events.items() if uid.startswith("activity-")}
+    due = {
+        uid: (e.decoded("DTSTART"), e.decoded("DTEND"), str(e["SUMMARY"]))
+        for uid, e in events.items()
+        if uid.startswith("activity-")
+    }
     assert due == {
         f"activity-{data['a1']}-report_to_cop-due@testserver": (
-            date(2026, 3, 23), date(2026, 3, 24), "Due: Joint clearing house (report to cop)"),
+            date(2026, 3, 23),
+            date(2026, 3, 24),
+            "Due: Joint clearing house (report to cop)",
+        ),
         f"activity-{data['a2']}-task_team-due@testserver": (
-            date(2026, 2, 1), date(2026, 2, 2), "Due: Customs training (task team)"),
+            date(2026, 2, 1),
+            date(2026, 2, 2),
+            "Due: Customs training (task team)",
+        ),
         f"activity-{data['a4']}-thematic_group-due@testserver": (
-            date(2026, 2, 15), date(2026, 2, 16), "Due: Mercury inventory (thematic group)"),
+            date(2026, 2, 15),
+            date(2026, 2, 16),
+            "Due: Mercury inventory (thematic group)",
+        ),
     }
-    assert all(isinstance(start, date) and not isinstance(start, datetime)
-               for start, _, _ in due.values())  # all-day events
+    assert all(
+        isinstance(start, date) and not isinstance(start, datetime) for start, _, _ in due.values()
+    )  # all-day events
 
     next_cop = [e for e in events.values() if str(e["SUMMARY"]) == "Next COP"]
     assert len(next_cop) == 1
@@ -179,8 +203,7 @@ async def test_calendar_feed_has_the_lead_s_due_dates_and_the_meetings(
     deadline = [e for e in events.values() if str(e["SUMMARY"]) == "Document deadline: Next COP"]
     assert deadline[0].decoded("DTSTART") == today + timedelta(days=60) - timedelta(weeks=6)
 
-    again = Calendar.from_ical((await client.get("/me/calendar.ics",
-                                                 params={"token": token})).content)
+    again = Calendar.from_ical((await client.get("/me/calendar.ics", params={"token": token})).content)
     assert {str(e["UID"]) for e in again.walk("VEVENT")} == set(events)  # stable UIDs
 
 
@@ -189,7 +212,8 @@ async def test_calendar_accepts_a_bearer_header_and_refuses_strangers(
 ) -> None:
     mine = await client.get("/me/calendar.ics", headers=people.headers(Role.COORDINATOR))
     assert mine.status_code == 200
-    assert not [e for e in Calendar.from_ical(mine.content).walk("VEVENT")
-                if str(e["UID"]).startswith("activity-")]  # the coordinator leads nothing
+    assert not [
+        e for e in Calendar.from_ical(mine.content).walk("VEVENT") if str(e["UID"]).startswith("activity-")
+    ]  # the coordinator leads nothing
     assert (await client.get("/me/calendar.ics")).status_code == 401
     assert (await client.get("/me/calendar.ics", params={"token": "syn_nope"})).status_code == 401

@@ -62,9 +62,7 @@ async def _activities(sessionmaker: async_sessionmaker[AsyncSession]) -> dict[st
         return {a.title: a for a in await session.scalars(select(Activity).order_by(Activity.id))}
 
 
-async def _find(
-    sessionmaker: async_sessionmaker[AsyncSession], model: Any, *where: Any
-) -> list[Any]:
+async def _find(sessionmaker: async_sessionmaker[AsyncSession], model: Any, *where: Any) -> list[Any]:
     async with sessionmaker() as session:
         return list(await session.scalars(select(model).where(*where).order_by(model.id)))
 
@@ -160,9 +158,7 @@ async def test_annex_facts_are_in_the_actions_and_pilots(db, demo) -> None:
     assert "11 Parties" in texts[(date(2009, 11, 25), "taken")]
     assert "Asia in the first quarter of 2010" in texts[(date(2010, 3, 31), "planned")]
     assert any("$360,000" in a.text for a in actions)
-    assert any(
-        "Nairobi" in a.text and "Panama" in a.text and a.kind.value == "taken" for a in actions
-    )
+    assert any("Nairobi" in a.text and "Panama" in a.text and a.kind.value == "taken" for a in actions)
     assert any("Bangkok" in a.text and a.kind.value == "planned" for a in actions)
     assert any("proposal for synchronizing report submissions for 2014" in a.text for a in actions)
     assert all(a.provision_id is not None and a.author_id is not None for a in actions)
@@ -173,9 +169,7 @@ async def test_annex_facts_are_in_the_actions_and_pilots(db, demo) -> None:
         (["Côte d'Ivoire"], date(2010, 12, 31)),
         ([], date(2011, 12, 31)),
     ]
-    programme = activities[
-        "Joint programme pilot projects on the joint implementation of the conventions"
-    ]
+    programme = activities["Joint programme pilot projects on the joint implementation of the conventions"]
     pilots = await _find(db, PilotProject, PilotProject.activity_id == programme.id)
     assert {p.region for p in pilots} == {
         "Asia and the Pacific",
@@ -217,24 +211,18 @@ async def _dated_rows(sessionmaker: async_sessionmaker[AsyncSession]) -> dict[st
     async with sessionmaker() as session:
         titles = dict((await session.execute(select(Activity.id, Activity.title))).all())
         return {
-            "meetings": {
-                m.code: (m.starts_on, m.ends_on) for m in await session.scalars(select(Meeting))
-            },
+            "meetings": {m.code: (m.starts_on, m.ends_on) for m in await session.scalars(select(Meeting))},
             "transitions": {
                 (titles[t.activity_id], t.seq): (t.at, t.due_on)
                 for t in await session.scalars(select(Transition))
             },
             "actions": sorted(
-                (titles[a.activity_id], a.text, a.on_date)
-                for a in await session.scalars(select(ActionEntry))
+                (titles[a.activity_id], a.text, a.on_date) for a in await session.scalars(select(ActionEntry))
             ),
             "pilots": {
-                p.title: (p.starts_on, p.ends_on)
-                for p in await session.scalars(select(PilotProject))
+                p.title: (p.starts_on, p.ends_on) for p in await session.scalars(select(PilotProject))
             },
-            "task_teams": {
-                t.name: (t.starts_on, t.ends_on) for t in await session.scalars(select(TaskTeam))
-            },
+            "task_teams": {t.name: (t.starts_on, t.ends_on) for t in await session.scalars(select(TaskTeam))},
         }
 
 
@@ -256,12 +244,8 @@ async def test_a_shift_moves_every_date_by_exactly_the_offset(db, engine: AsyncE
 
     assert result.shift == shift
     for kind in ("meetings", "transitions", "pilots", "task_teams"):
-        assert shifted[kind] == {
-            key: _moved(value, shift) for key, value in historical[kind].items()
-        }
-    assert shifted["actions"] == [
-        (title, text, day + shift) for title, text, day in historical["actions"]
-    ]
+        assert shifted[kind] == {key: _moved(value, shift) for key, value in historical[kind].items()}
+    assert shifted["actions"] == [(title, text, day + shift) for title, text, day in historical["actions"]]
 
 
 async def test_shift_to_today_puts_today_just_after_the_bali_excops(db) -> None:
@@ -319,9 +303,7 @@ async def test_the_loader_refuses_a_history_the_stage_machine_refuses(
         (("actions", 0, "provision"), "BRS/SYN/III.C.5", "is not among the activity's provisions"),
     ],
 )
-def test_the_data_file_schema_names_what_is_wrong(
-    path: tuple[Any, ...], value: Any, message: str
-) -> None:
+def test_the_data_file_schema_names_what_is_wrong(path: tuple[Any, ...], value: Any, message: str) -> None:
     raw = demo_data().model_dump()
     target = raw["activities"][0]
     for step in path[:-1]:

@@ -53,14 +53,15 @@ async def test_mail_waits_for_the_smtp_server_and_is_sent_once(client, people, w
 
     async def email_deliveries() -> list[Delivery]:
         async with db() as session:
-            return list(await session.scalars(
-                select(Delivery).where(Delivery.channel == Channel.EMAIL,
-                                       Delivery.key.contains("/t2"))))
+            return list(
+                await session.scalars(
+                    select(Delivery).where(Delivery.channel == Channel.EMAIL, Delivery.key.contains("/t2"))
+                )
+            )
 
     async def all_retrying() -> bool:
         rows = await email_deliveries()
-        return bool(rows) and all(
-            d.status is DeliveryStatus.RETRYING and d.attempts > 0 for d in rows)
+        return bool(rows) and all(d.status is DeliveryStatus.RETRYING and d.attempts > 0 for d in rows)
 
     await wait_for(all_retrying, seconds=20)
     assert smtp.mails == []
@@ -90,9 +91,10 @@ async def test_api_answers_503_when_the_database_is_unreachable(settings: Settin
 
     down = create_app(settings.model_copy(update={"database_url": unreachable_postgres_url()}))
     transport = httpx.ASGITransport(app=down)
-    async with down.router.lifespan_context(down), httpx.AsyncClient(
-        transport=transport, base_url="http://testserver"
-    ) as http:
+    async with (
+        down.router.lifespan_context(down),
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as http,
+    ):
         headers = people.headers(Role.COORDINATOR)
         for method, url, body in (
             ("GET", "/activities", None),
@@ -107,7 +109,13 @@ async def test_api_answers_503_when_the_database_is_unreachable(settings: Settin
 
 @pytest.mark.usefixtures("lifecycle_worker")
 async def test_a_move_whose_db_write_cannot_reach_the_database_is_503_and_records_nothing(
-    client, people, world, db, settings, temporal_env, app,
+    client,
+    people,
+    world,
+    db,
+    settings,
+    temporal_env,
+    app,
 ):
     """A second worker, on its own task queue, whose activities write to a dead PostgreSQL; the
     activity's workflow is started on that queue, so the move's DB write retries and gives up."""
@@ -127,8 +135,9 @@ async def test_a_move_whose_db_write_cannot_reach_the_database_is_503_and_record
 
     engine = create_engine(unreachable_postgres_url())
     try:
-        async with httpx.AsyncClient() as http, build_worker(
-            temporal_env.client, dead_settings, session_factory(engine), http
+        async with (
+            httpx.AsyncClient() as http,
+            build_worker(temporal_env.client, dead_settings, session_factory(engine), http),
         ):
             response = await move(client, people, activity, "withdrawn", reason="merged")
     finally:
@@ -136,7 +145,8 @@ async def test_a_move_whose_db_write_cannot_reach_the_database_is_503_and_record
     problem = assert_problem(response, 503)
     assert problem["code"] == "database_unavailable"
     async with db() as session:
-        count = await session.scalar(select(func.count()).select_from(Transition).where(
-            Transition.activity_id == activity["id"]))
+        count = await session.scalar(
+            select(func.count()).select_from(Transition).where(Transition.activity_id == activity["id"])
+        )
         row = await session.get_one(Activity, activity["id"])
     assert count == 1 and row.stage == "thematic_group" and row.version == activity["version"]

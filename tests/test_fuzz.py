@@ -43,10 +43,19 @@ MIN_CASES = 1000
 IDENTITIES: tuple[Role | None, ...] = (*Role, None)
 
 ID_TABLES = {
-    "activity_id": "activities", "pilot_id": "pilot_projects", "action_id": "action_entries",
-    "team_id": "task_teams", "group_id": "bodies", "body_id": "bodies", "meeting_id": "meetings",
-    "decision_id": "decisions", "provision_id": "provisions", "subscription_id": "subscriptions",
-    "notification_id": "notifications", "report_id": "stored_reports", "person_id": "people",
+    "activity_id": "activities",
+    "pilot_id": "pilot_projects",
+    "action_id": "action_entries",
+    "team_id": "task_teams",
+    "group_id": "bodies",
+    "body_id": "bodies",
+    "meeting_id": "meetings",
+    "decision_id": "decisions",
+    "provision_id": "provisions",
+    "subscription_id": "subscriptions",
+    "notification_id": "notifications",
+    "report_id": "stored_reports",
+    "person_id": "people",
 }
 
 
@@ -74,8 +83,10 @@ async def demo(reference_data, people: People, app: Any, settings: Settings, lif
             # The test callers' own records stay out of reach of DELETE /people/{id}.
             ids[name] = [str(i) for i in rows if not (table == "people" and i in protected)][:3]
         ids["code"] = ["basel", "minamata"]
-        ids["meeting"] = [str(code) for code in (await session.execute(
-            text("SELECT code FROM meetings ORDER BY id"))).scalars()][:2]
+        ids["meeting"] = [
+            str(code)
+            for code in (await session.execute(text("SELECT code FROM meetings ORDER BY id"))).scalars()
+        ][:2]
     return ids
 
 
@@ -91,8 +102,12 @@ def generate_cases() -> list[Any]:
         found: list[Any] = []
 
         @hypothesis_settings(
-            max_examples=MAX_EXAMPLES, derandomize=True, database=None, deadline=None,
-            phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck),
+            max_examples=MAX_EXAMPLES,
+            derandomize=True,
+            database=None,
+            deadline=None,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
         )
         @given(case=operation.as_strategy())
         def collect(case: Any) -> None:
@@ -113,15 +128,21 @@ def with_real_ids(case: Any, ids: dict[str, list[str]], n: int) -> str:
 
 def request_of(case: Any, role: Role | None, people: People, path: str | None) -> dict[str, Any]:
     kwargs = case.as_transport_kwargs(base_url="http://testserver")
-    headers = {k: v for k, v in kwargs["headers"].items()
-               if k.lower() not in {"authorization", "connection", "accept-encoding"}}
+    headers = {
+        k: v
+        for k, v in kwargs["headers"].items()
+        if k.lower() not in {"authorization", "connection", "accept-encoding"}
+    }
     if role is not None:
         headers.update(people.headers(role))
     elif "Authorization" in kwargs["headers"] and len(kwargs["headers"]["Authorization"]) % 2:
         headers["Authorization"] = kwargs["headers"]["Authorization"]  # a garbage token
     request: dict[str, Any] = {
-        "method": kwargs["method"], "url": kwargs["url"], "headers": headers,
-        "params": kwargs.get("params") or None, "cookies": kwargs.get("cookies") or None,
+        "method": kwargs["method"],
+        "url": kwargs["url"],
+        "headers": headers,
+        "params": kwargs.get("params") or None,
+        "cookies": kwargs.get("cookies") or None,
     }
     if path is not None:
         request["url"] = "http://testserver" + path
@@ -150,7 +171,9 @@ def problems_in(response: httpx.Response, request: dict[str, Any]) -> list[str]:
 
 
 async def test_no_generated_input_gets_a_server_error_or_a_bare_4xx(
-    client: httpx.AsyncClient, people: People, demo: dict[str, list[str]],
+    client: httpx.AsyncClient,
+    people: People,
+    demo: dict[str, list[str]],
 ) -> None:
     started = time.monotonic()
     cases = generate_cases()

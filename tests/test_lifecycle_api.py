@@ -23,8 +23,11 @@ async def world(reference_data, people, smtp):
 
 
 async def create(client, people, **fields):
-    body = {"title": "Regional synergies workshop, Asia", "provisions": ["BRS/SYN/I.A.4"],
-            "lead_id": people[Role.TASK_TEAM_LEAD].id} | fields
+    body = {
+        "title": "Regional synergies workshop, Asia",
+        "provisions": ["BRS/SYN/I.A.4"],
+        "lead_id": people[Role.TASK_TEAM_LEAD].id,
+    } | fields
     response = await client.post("/activities", json=body, headers=people.headers(Role.COORDINATOR))
     assert response.status_code == 201, response.text
     return response.json()
@@ -32,14 +35,17 @@ async def create(client, people, **fields):
 
 async def move(client, people, activity, to, *, role=Role.COORDINATOR, headers=None, **extra):
     body = {"to": to, "expected_version": activity["version"]} | extra
-    return await client.post(f"/activities/{activity['id']}/transitions", json=body,
-                             headers=people.headers(role) | (headers or {}))
+    return await client.post(
+        f"/activities/{activity['id']}/transitions", json=body, headers=people.headers(role) | (headers or {})
+    )
 
 
 async def patch(client, people, activity, **fields):
-    response = await client.patch(f"/activities/{activity['id']}", json=fields,
-                                  headers=people.headers(Role.COORDINATOR)
-                                  | {"If-Match": f'W/"{activity["version"]}"'})
+    response = await client.patch(
+        f"/activities/{activity['id']}",
+        json=fields,
+        headers=people.headers(Role.COORDINATOR) | {"If-Match": f'W/"{activity["version"]}"'},
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -50,20 +56,25 @@ async def test_created_activity_cites_provisions_and_derives_conventions(client,
     assert activity["conventions"] == ["basel", "rotterdam", "stockholm"]
     assert activity["provisions"][0]["element_code"] == "BRS/SYN/I.A.4"
     assert activity["stage_due_on"] == str(date.today() + timedelta(days=90))
-    log = (await client.get(f"/activities/{activity['id']}/transitions",
-                            headers=people.headers(Role.OVERSIGHT))).json()
+    log = (
+        await client.get(f"/activities/{activity['id']}/transitions", headers=people.headers(Role.OVERSIGHT))
+    ).json()
     assert [(t["seq"], t["from_stage"], t["to_stage"]) for t in log] == [(1, None, "thematic_group")]
 
 
 async def test_moving_through_every_stage_records_and_notifies(client, people, world, smtp, db):
     activity = await create(client, people)
-    allowed = (await client.get(f"/activities/{activity['id']}/transitions/allowed",
-                                headers=people.headers(Role.COORDINATOR))).json()
+    allowed = (
+        await client.get(
+            f"/activities/{activity['id']}/transitions/allowed", headers=people.headers(Role.COORDINATOR)
+        )
+    ).json()
     task_team = next(option for option in allowed if option["to"] == "task_team")
     assert not task_team["allowed"] and "task team with a lead" in task_team["blocked_by"][0]
 
-    activity = await patch(client, people, activity, task_team_id=world["team_id"],
-                           target_meeting_id=world["meeting_id"])
+    activity = await patch(
+        client, people, activity, task_team_id=world["team_id"], target_meeting_id=world["meeting_id"]
+    )
     response = await move(client, people, activity, "task_team")
     assert response.status_code == 200, response.text
     activity = response.json()["activity"]
@@ -72,8 +83,15 @@ async def test_moving_through_every_stage_records_and_notifies(client, people, w
     assert got["stage"] == "task_team" and got["version"] == activity["version"]
 
     async with db() as session, session.begin():
-        session.add(PilotProject(activity_id=activity["id"], title="Asia pilot", region="Asia-Pacific",
-                                 countries=["TH", "VN"], lessons_learned="Involve centres early"))
+        session.add(
+            PilotProject(
+                activity_id=activity["id"],
+                title="Asia pilot",
+                region="Asia-Pacific",
+                countries=["TH", "VN"],
+                lessons_learned="Involve centres early",
+            )
+        )
     activity = (await move(client, people, activity, "pilot_project")).json()["activity"]
     activity = (await move(client, people, activity, "report_to_cop")).json()["activity"]
     assert activity["stage_due_on"] == str(world["deadline"])
@@ -87,11 +105,18 @@ async def test_moving_through_every_stage_records_and_notifies(client, people, w
     await wait_for(lambda: smtp.recipients().count(lead_email) == 4)
     assert "coordinators@brs.example.org" in smtp.recipients()
     async with db() as session:
-        feed = await session.scalar(select(func.count()).select_from(Notification).where(
-            Notification.person_id == people[Role.TASK_TEAM_LEAD].id,
-            Notification.event_type == "transition"))
+        feed = await session.scalar(
+            select(func.count())
+            .select_from(Notification)
+            .where(
+                Notification.person_id == people[Role.TASK_TEAM_LEAD].id,
+                Notification.event_type == "transition",
+            )
+        )
     assert feed == 4
-    notifications = (await client.get("/me/notifications", headers=people.headers(Role.TASK_TEAM_LEAD))).json()
+    notifications = (
+        await client.get("/me/notifications", headers=people.headers(Role.TASK_TEAM_LEAD))
+    ).json()
     assert len(notifications["items"]) == 4
 
 
@@ -107,20 +132,24 @@ async def test_forbidden_and_illegal_moves_change_nothing(client, people, world,
     blocked = await move(client, people, single, "withdrawn", reason="merged into a joint one")
     assert blocked.status_code == 200
     async with db() as session:
-        count = await session.scalar(select(func.count()).select_from(Transition).where(
-            Transition.activity_id == activity["id"]))
+        count = await session.scalar(
+            select(func.count()).select_from(Transition).where(Transition.activity_id == activity["id"])
+        )
     assert count == 1
 
 
 async def test_concurrent_conflicting_moves_exactly_one_wins(client, people, world):
     activity = await create(client, people)
-    responses = await asyncio.gather(*(
-        move(client, people, activity, "withdrawn", reason=f"attempt {n}") for n in range(8)
-    ))
+    responses = await asyncio.gather(
+        *(move(client, people, activity, "withdrawn", reason=f"attempt {n}") for n in range(8))
+    )
     statuses = sorted(r.status_code for r in responses)
     assert statuses.count(200) == 1 and set(statuses) == {200, 409}, statuses
-    log = (await client.get(f"/activities/{activity['id']}/transitions",
-                            headers=people.headers(Role.COORDINATOR))).json()
+    log = (
+        await client.get(
+            f"/activities/{activity['id']}/transitions", headers=people.headers(Role.COORDINATOR)
+        )
+    ).json()
     assert [t["seq"] for t in log] == [1, 2]
 
 
@@ -131,8 +160,11 @@ async def test_retried_request_with_idempotency_key_moves_once(client, people, w
     second = await move(client, people, activity, "withdrawn", reason="duplicate", headers=key)
     assert first.status_code == second.status_code == 200, second.text
     assert first.json()["transition"]["id"] == second.json()["transition"]["id"]
-    log = (await client.get(f"/activities/{activity['id']}/transitions",
-                            headers=people.headers(Role.COORDINATOR))).json()
+    log = (
+        await client.get(
+            f"/activities/{activity['id']}/transitions", headers=people.headers(Role.COORDINATOR)
+        )
+    ).json()
     assert len(log) == 2
 
 
@@ -141,20 +173,25 @@ async def test_stale_versions_are_refused(client, people, world):
     updated = await patch(client, people, activity, description="now with a description")
     stale_move = await move(client, people, activity, "withdrawn", reason="x")
     assert stale_move.status_code == 409 and stale_move.json()["code"] == "stale_version"
-    stale_patch = await client.patch(f"/activities/{activity['id']}", json={"title": "Another"},
-                                     headers=people.headers(Role.COORDINATOR) | {"If-Match": 'W/"1"'})
+    stale_patch = await client.patch(
+        f"/activities/{activity['id']}",
+        json={"title": "Another"},
+        headers=people.headers(Role.COORDINATOR) | {"If-Match": 'W/"1"'},
+    )
     assert stale_patch.status_code == 412
     assert updated["version"] == activity["version"] + 1
 
 
 async def test_meeting_moving_reschedules_report_due_dates(client, people, world, db):
     activity = await create(client, people, conventions=["basel", "stockholm"])
-    activity = await patch(client, people, activity, task_team_id=world["team_id"],
-                           target_meeting_id=world["meeting_id"])
+    activity = await patch(
+        client, people, activity, task_team_id=world["team_id"], target_meeting_id=world["meeting_id"]
+    )
     activity = (await move(client, people, activity, "task_team")).json()["activity"]
-    activity = (await move(client, people, activity, "report_to_cop",
-                           reason="no pilot needed")).json()["activity"]
-    meeting = (await client.get(f"/meetings/{world['meeting_id']}", headers=people.headers(Role.ADMIN)))
+    activity = (await move(client, people, activity, "report_to_cop", reason="no pilot needed")).json()[
+        "activity"
+    ]
+    meeting = await client.get(f"/meetings/{world['meeting_id']}", headers=people.headers(Role.ADMIN))
     new_start = date.fromisoformat(meeting.json()["starts_on"]) + timedelta(days=14)
     response = await client.patch(
         f"/meetings/{world['meeting_id']}",
@@ -169,12 +206,22 @@ async def test_meeting_moving_reschedules_report_due_dates(client, people, world
 async def test_bulk_moves_answer_per_item(client, people, world):
     first = await create(client, people)
     second = await create(client, people)
-    response = await client.post("/transitions/bulk", headers=people.headers(Role.COORDINATOR), json={
-        "items": [
-            {"activity_id": first["id"], "to": "withdrawn", "reason": "merged", "expected_version": first["version"]},
-            {"activity_id": second["id"], "to": "closed", "expected_version": second["version"]},
-            {"activity_id": 999999, "to": "withdrawn", "reason": "x", "expected_version": 1},
-        ]})
+    response = await client.post(
+        "/transitions/bulk",
+        headers=people.headers(Role.COORDINATOR),
+        json={
+            "items": [
+                {
+                    "activity_id": first["id"],
+                    "to": "withdrawn",
+                    "reason": "merged",
+                    "expected_version": first["version"],
+                },
+                {"activity_id": second["id"], "to": "closed", "expected_version": second["version"]},
+                {"activity_id": 999999, "to": "withdrawn", "reason": "x", "expected_version": 1},
+            ]
+        },
+    )
     assert response.status_code == 200, response.text
     assert [item["status"] for item in response.json()] == [200, 422, 404]
 
@@ -183,16 +230,20 @@ async def test_lead_snoozes_and_acknowledges_own_activity_only(client, people, w
     activity = await create(client, people)
     until = str(date.today() + timedelta(days=10))
     lead = people.headers(Role.TASK_TEAM_LEAD)
-    response = await client.post(f"/activities/{activity['id']}/reminders/snooze",
-                                 json={"until": until, "note": "on mission"}, headers=lead)
+    response = await client.post(
+        f"/activities/{activity['id']}/reminders/snooze",
+        json={"until": until, "note": "on mission"},
+        headers=lead,
+    )
     assert response.status_code == 200, response.text
     reminders = (await client.get(f"/activities/{activity['id']}/reminders", headers=lead)).json()
     assert reminders[-1]["snoozed_until"] == until and reminders[-1]["note"] == "on mission"
     other = await create(client, people, lead_id=people[Role.COORDINATOR].id)
     refused = await client.post(f"/activities/{other['id']}/reminders/acknowledge", json={}, headers=lead)
     assert refused.status_code == 403
-    past = await client.post(f"/activities/{activity['id']}/reminders/snooze",
-                             json={"until": "2001-01-01"}, headers=lead)
+    past = await client.post(
+        f"/activities/{activity['id']}/reminders/snooze", json={"until": "2001-01-01"}, headers=lead
+    )
     assert past.status_code == 422
 
 
@@ -204,13 +255,19 @@ async def test_temporal_unreachable_answers_503_and_changes_nothing(app, client,
     app.state.connect_temporal = lambda: Client.connect("127.0.0.1:1")
     response = await move(client, people, activity, "withdrawn", reason="engine down")
     assert response.status_code == 503, response.text
-    created = await client.post("/activities", headers=people.headers(Role.COORDINATOR),
-                                json={"title": "Never half-created", "provisions": ["BRS/SYN/I.A.4"]})
+    created = await client.post(
+        "/activities",
+        headers=people.headers(Role.COORDINATOR),
+        json={"title": "Never half-created", "provisions": ["BRS/SYN/I.A.4"]},
+    )
     assert created.status_code == 503
     listed = (await client.get("/activities?q=half-created", headers=people.headers(Role.COORDINATOR))).json()
     assert listed["items"] == []
-    log = (await client.get(f"/activities/{activity['id']}/transitions",
-                            headers=people.headers(Role.COORDINATOR))).json()
+    log = (
+        await client.get(
+            f"/activities/{activity['id']}/transitions", headers=people.headers(Role.COORDINATOR)
+        )
+    ).json()
     assert len(log) == 1
 
 
@@ -222,23 +279,29 @@ async def test_a_meeting_moved_while_temporal_is_down_is_re_timed_by_check_repai
     from api.services.consistency import DriftKind, check_all
 
     activity = await create(client, people, conventions=["basel", "stockholm"])
-    activity = await patch(client, people, activity, task_team_id=world["team_id"],
-                           target_meeting_id=world["meeting_id"])
+    activity = await patch(
+        client, people, activity, task_team_id=world["team_id"], target_meeting_id=world["meeting_id"]
+    )
     activity = (await move(client, people, activity, "task_team")).json()["activity"]
-    activity = (await move(client, people, activity, "report_to_cop",
-                           reason="no pilot needed")).json()["activity"]
+    activity = (await move(client, people, activity, "report_to_cop", reason="no pilot needed")).json()[
+        "activity"
+    ]
     app.state.temporal = None
     app.state.connect_temporal = lambda: Client.connect("127.0.0.1:1")
     new_start = date.fromisoformat(str(world["deadline"])) + timedelta(weeks=6, days=21)
-    response = await client.patch(f"/meetings/{world['meeting_id']}", headers=people.headers(Role.ADMIN),
-                                  json={"starts_on": str(new_start), "ends_on": str(new_start)})
+    response = await client.patch(
+        f"/meetings/{world['meeting_id']}",
+        headers=people.headers(Role.ADMIN),
+        json={"starts_on": str(new_start), "ends_on": str(new_start)},
+    )
     assert response.status_code == 200, response.text
     stale = (await client.get(f"/activities/{activity['id']}", headers=people.headers(Role.OVERSIGHT))).json()
     assert stale["stage_due_on"] == str(world["deadline"])
 
     _, drifts = await check_all(temporal_env.client, db, settings, repair=True)
     assert [(d.activity_id, d.kind, d.repaired) for d in drifts] == [
-        (activity["id"], DriftKind.DUE_DATE_BEHIND_MEETING, True)]
+        (activity["id"], DriftKind.DUE_DATE_BEHIND_MEETING, True)
+    ]
     fixed = (await client.get(f"/activities/{activity['id']}", headers=people.headers(Role.OVERSIGHT))).json()
     assert fixed["stage_due_on"] == str(new_start - timedelta(weeks=6))
     _, after = await check_all(temporal_env.client, db, settings)
@@ -247,8 +310,10 @@ async def test_a_meeting_moved_while_temporal_is_down_is_re_timed_by_check_repai
 
 async def test_text_with_nul_characters_is_refused_before_reaching_the_database(client, people, world):
     activity = await create(client, people)
-    for path, body in ((f"/activities/{activity['id']}/reminders/acknowledge", {"note": "a\x00b"}),
-                       ("/activities", {"title": "Nul\x00title", "provisions": ["BRS/SYN/I.A.4"]})):
+    for path, body in (
+        (f"/activities/{activity['id']}/reminders/acknowledge", {"note": "a\x00b"}),
+        ("/activities", {"title": "Nul\x00title", "provisions": ["BRS/SYN/I.A.4"]}),
+    ):
         response = await client.post(path, json=body, headers=people.headers(Role.COORDINATOR))
         assert response.status_code == 422, response.text
         assert "NUL" in response.json()["detail"]

@@ -38,8 +38,7 @@ def test_secret_named_fields_are_redacted_wherever_they_are() -> None:
         event="calling webhook",
         authorization=f"Bearer {TOKEN}",
         webhook_secret="whsec-123",
-        headers={"Authorization": f"Bearer {JWT}", "Accept": "application/json",
-                 "X-Signature": "sha256=abc"},
+        headers={"Authorization": f"Bearer {JWT}", "Accept": "application/json", "X-Signature": "sha256=abc"},
         smtp_password="hunter2",
         asgi_headers=[(b"authorization", b"Bearer x"), (b"accept", b"*/*")],
         url="https://hooks.example.org/in",
@@ -47,8 +46,11 @@ def test_secret_named_fields_are_redacted_wherever_they_are() -> None:
     assert event["authorization"] == REDACTED
     assert event["webhook_secret"] == REDACTED
     assert event["smtp_password"] == REDACTED
-    assert event["headers"] == {"Authorization": REDACTED, "Accept": "application/json",
-                                "X-Signature": REDACTED}
+    assert event["headers"] == {
+        "Authorization": REDACTED,
+        "Accept": "application/json",
+        "X-Signature": REDACTED,
+    }
     assert event["asgi_headers"] == [("authorization", REDACTED), ("accept", "*/*")]
     assert event["url"] == "https://hooks.example.org/in"
     assert event["event"] == "calling webhook"
@@ -143,18 +145,14 @@ async def test_a_caller_supplied_request_id_is_kept_and_a_bad_one_replaced(
     replaced = await json_client.get("/health", headers={"X-Request-ID": "x" * 500})
     assert replaced.headers["X-Request-ID"] != "x" * 500
     assert len(replaced.headers["X-Request-ID"]) == 32
-    assert kept.headers["X-Request-ID"] != (await json_client.get("/health")).headers[
-        "X-Request-ID"
-    ]
+    assert kept.headers["X-Request-ID"] != (await json_client.get("/health")).headers["X-Request-ID"]
 
 
 async def test_rejected_tokens_never_appear_in_the_logs(
     json_client: httpx.AsyncClient, json_logs: Any
 ) -> None:
     for token in (TOKEN, JWT):
-        response = await json_client.get(
-            "/_test/whoami", headers={"Authorization": f"Bearer {token}"}
-        )
+        response = await json_client.get("/_test/whoami", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 401
     raw = json.dumps(json_logs())
     assert "request" in raw
@@ -189,12 +187,16 @@ async def test_activity_log_lines_carry_the_workflow_id(
 ) -> None:
     workflow_id = f"logging-{uuid.uuid4().hex}"
     async with Worker(
-        temporal_env.client, task_queue=task_queue, workflows=[_LoggingWorkflow],
+        temporal_env.client,
+        task_queue=task_queue,
+        workflows=[_LoggingWorkflow],
         activities=[_logging_activity, _explicit_binding_activity],
         interceptors=worker_interceptors(),
     ):
         intercepted, explicit = await temporal_env.client.execute_workflow(
-            _LoggingWorkflow.run, id=workflow_id, task_queue=task_queue,
+            _LoggingWorkflow.run,
+            id=workflow_id,
+            task_queue=task_queue,
             execution_timeout=timedelta(seconds=60),
         )
     for context in (intercepted, explicit):

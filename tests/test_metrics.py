@@ -60,16 +60,19 @@ async def test_metrics_endpoint_is_public_prometheus_text(client: httpx.AsyncCli
     assert response.headers["content-type"].startswith("text/plain")
     text = response.text
     for name in (
-        "synergies_moves_total", "synergies_move_rejections_total",
+        "synergies_moves_total",
+        "synergies_move_rejections_total",
         "synergies_notification_deliveries_total",
-        "synergies_notification_delivery_failures_total", "synergies_reminders_fired_total",
+        "synergies_notification_delivery_failures_total",
+        "synergies_reminders_fired_total",
         LATENCY,
     ):
         assert f"# TYPE {name.removesuffix('_total')}" in text, f"{name} is not exported"
 
 
-async def test_request_latency_is_recorded_per_route_template(app: FastAPI,
-                                                              client: httpx.AsyncClient) -> None:
+async def test_request_latency_is_recorded_per_route_template(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
     _add_probe_route(app)
     labels = {"method": "GET", "route": "/_probe/items/{item_id}", "status": "200"}
     before = await metric(client, f"{LATENCY}_count", **labels)
@@ -119,8 +122,9 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def test_worker_runtime_serves_temporal_sdk_metrics(temporal_env: WorkflowEnvironment,
-                                                          task_queue: str) -> None:
+async def test_worker_runtime_serves_temporal_sdk_metrics(
+    temporal_env: WorkflowEnvironment, task_queue: str
+) -> None:
     address = f"127.0.0.1:{_free_port()}"
     runtime = worker_runtime(Settings(worker_metrics_address=address))
     assert runtime is not None
@@ -132,7 +136,9 @@ async def test_worker_runtime_serves_temporal_sdk_metrics(temporal_env: Workflow
     )
     async with Worker(client, task_queue=task_queue, workflows=[_Hello]):
         result = await client.execute_workflow(
-            _Hello.run, id=f"metrics-{uuid.uuid4().hex}", task_queue=task_queue,
+            _Hello.run,
+            id=f"metrics-{uuid.uuid4().hex}",
+            task_queue=task_queue,
             execution_timeout=timedelta(seconds=30),
         )
         assert result == "hello"
@@ -147,14 +153,14 @@ async def test_worker_runtime_serves_temporal_sdk_metrics(temporal_env: Workflow
     assert 'service="synergies-tracker"' in text
 
 
-async def test_a_move_increments_the_moves_counter(client, people, lifecycle_worker,
-                                                   reference_data) -> None:
+async def test_a_move_increments_the_moves_counter(client, people, lifecycle_worker, reference_data) -> None:
     from workflows.stages import Role
 
     labels = {"from_stage": "thematic_group", "to_stage": "withdrawn"}
     before = await metric(client, "synergies_moves_total", **labels)
     created = await client.post(
-        "/activities", json={"title": "Counted", "provisions": ["BRS/SYN/I.A.4"]},
+        "/activities",
+        json={"title": "Counted", "provisions": ["BRS/SYN/I.A.4"]},
         headers=people.headers(Role.COORDINATOR),
     )
     assert created.status_code == 201, created.text

@@ -81,12 +81,8 @@ async def subscribe_everyone(db, world: World, receiver: WebhookReceiver) -> Non
         thematic_group_id=world.thematic_group_id,
         stage="task_team",
     )
-    await add_subscription(
-        db, p["sub-other-convention"], channel=Channel.EMAIL, convention_code="minamata"
-    )
-    await add_subscription(
-        db, p["sub-reminders-only"], channel=Channel.EMAIL, event_type="reminder"
-    )
+    await add_subscription(db, p["sub-other-convention"], channel=Channel.EMAIL, convention_code="minamata")
+    await add_subscription(db, p["sub-reminders-only"], channel=Channel.EMAIL, event_type="reminder")
     await add_subscription(db, p["sub-feed"], channel=Channel.FEED)
     await add_subscription(db, p["sub-other-stage"], channel=Channel.EMAIL, stage="pilot_project")
     await add_subscription(
@@ -204,9 +200,7 @@ async def test_email_is_received_by_the_smtp_server_once(
     assert "http://testserver/activities/1" in mail.text
     rows = {d.id: d for d in await deliveries(db)}
     assert all(
-        rows[i].status is DeliveryStatus.SENT
-        and rows[i].attempts == 1
-        and rows[i].sent_at is not None
+        rows[i].status is DeliveryStatus.SENT and rows[i].attempts == 1 and rows[i].sent_at is not None
         for i in ids
     )
 
@@ -412,9 +406,7 @@ async def test_workflow_retries_until_smtp_is_back_and_sends_each_mail_once(
     settings.smtp_port = smtp.port
     event = world.event(key=f"wf-{uuid.uuid4().hex}/ev-1")
     client = temporal_env.client
-    async with Worker(
-        client, task_queue=task_queue, workflows=[NotifyWorkflow], activities=acts.all()
-    ):
+    async with Worker(client, task_queue=task_queue, workflows=[NotifyWorkflow], activities=acts.all()):
         handle = await client.start_workflow(
             NotifyWorkflow.run,
             NotifyInput(event),
@@ -486,11 +478,18 @@ async def test_workflow_marks_a_delivery_failed_after_the_last_attempt(
 
 
 async def test_a_batch_sends_what_it_can_fails_for_good_what_it_must_and_retries_the_rest(
-    db, world: World, acts: NotificationActivities, receiver: WebhookReceiver, smtp: SMTPServer,
+    db,
+    world: World,
+    acts: NotificationActivities,
+    receiver: WebhookReceiver,
+    smtp: SMTPServer,
     settings: Settings,
 ) -> None:
     await add_subscription(
-        db, world.persons["sub-webhook"], channel=Channel.WEBHOOK, webhook_url=receiver.url(),
+        db,
+        world.persons["sub-webhook"],
+        channel=Channel.WEBHOOK,
+        webhook_url=receiver.url(),
         webhook_secret="s3cret-for-tests-only",
     )
     env = ActivityEnvironment()

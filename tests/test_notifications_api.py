@@ -30,9 +30,7 @@ async def world(db, people: People) -> World:  # type: ignore[no-untyped-def]
 # --- subscriptions ------------------------------------------------------------------------------
 
 
-async def test_a_person_manages_their_own_subscriptions(
-    client, people: People, world: World
-) -> None:
+async def test_a_person_manages_their_own_subscriptions(client, people: People, world: World) -> None:
     me = people.headers(Role.OVERSIGHT)
     created = await client.post(
         "/me/subscriptions",
@@ -64,9 +62,7 @@ async def test_a_person_manages_their_own_subscriptions(
     assert (
         await client.patch(f"/me/subscriptions/{body['id']}", headers=other, json={"active": True})
     ).status_code == 404
-    assert (
-        await client.delete(f"/me/subscriptions/{body['id']}", headers=other)
-    ).status_code == 404
+    assert (await client.delete(f"/me/subscriptions/{body['id']}", headers=other)).status_code == 404
     assert (await client.delete(f"/me/subscriptions/{body['id']}", headers=me)).status_code == 204
     assert (await client.get("/me/subscriptions", headers=me)).json() == []
 
@@ -87,15 +83,11 @@ async def test_a_person_manages_their_own_subscriptions(
 async def test_invalid_subscriptions_are_refused(
     client, people: People, world: World, payload: dict, message: str
 ) -> None:
-    response = await client.post(
-        "/me/subscriptions", headers=people.headers(Role.OVERSIGHT), json=payload
-    )
+    response = await client.post("/me/subscriptions", headers=people.headers(Role.OVERSIGHT), json=payload)
     assert response.status_code == 422 and message in response.json()["detail"]
 
 
-async def test_webhook_secret_is_returned_once_and_never_again(
-    client, people: People, world: World
-) -> None:
+async def test_webhook_secret_is_returned_once_and_never_again(client, people: People, world: World) -> None:
     me = people.headers(Role.TASK_TEAM_LEAD)
     created = await client.post(
         "/me/subscriptions",
@@ -207,13 +199,11 @@ async def test_admins_manage_anyones_subscriptions(client, people: People, world
     assert created.status_code == 201 and created.json()["person_id"] == person_id
     listed = await client.get(f"/subscriptions?person_id={person_id}", headers=admin)
     assert [s["id"] for s in listed.json()] == [created.json()["id"]]
-    assert (
-        await client.get(f"/subscriptions?person_id={people[Role.ADMIN].id}", headers=admin)
-    ).json() == []
+    assert (await client.get(f"/subscriptions?person_id={people[Role.ADMIN].id}", headers=admin)).json() == []
     sub_id = created.json()["id"]
-    assert (
-        await client.patch(f"/subscriptions/{sub_id}", headers=admin, json={"event_type": "*"})
-    ).json()["event_type"] == "*"
+    assert (await client.patch(f"/subscriptions/{sub_id}", headers=admin, json={"event_type": "*"})).json()[
+        "event_type"
+    ] == "*"
     mine = await client.get("/me/subscriptions", headers=people.headers(Role.OVERSIGHT))
     assert [s["event_type"] for s in mine.json()] == ["*"]
     assert (await client.delete(f"/subscriptions/{sub_id}", headers=admin)).status_code == 204
@@ -254,9 +244,7 @@ async def test_feed_lists_newest_first_pages_and_marks_read(
     assert first["unread_count"] == 3 and first["next_cursor"]
     assert first["items"][0]["link"] == "http://testserver/activities/1"
     assert first["items"][0]["stage"] == "task_team" and first["items"][0]["read_at"] is None
-    second = (
-        await client.get(f"/me/notifications?limit=2&cursor={first['next_cursor']}", headers=me)
-    ).json()
+    second = (await client.get(f"/me/notifications?limit=2&cursor={first['next_cursor']}", headers=me)).json()
     assert [n["title"] for n in second["items"]] == ["Event 1"] and second["next_cursor"] is None
 
     newest = first["items"][0]["id"]
@@ -316,6 +304,4 @@ async def test_delivery_log_for_coordinators_with_filters(
     assert [d["status"] for d in feed] == ["sent"]
     assert (await client.get("/deliveries?status=bogus", headers=coordinator)).status_code == 422
     assert (await client.get("/deliveries", headers=people.headers(Role.ADMIN))).status_code == 200
-    assert (
-        await client.get("/deliveries", headers=people.headers(Role.OVERSIGHT))
-    ).status_code == 403
+    assert (await client.get("/deliveries", headers=people.headers(Role.OVERSIGHT))).status_code == 403

@@ -49,9 +49,7 @@ async def test_digest_sends_one_mail_per_reader_listing_their_entries_once(
 ) -> None:
     await plan_two_events(acts, world)
     async with db() as session:  # digest readers got feed entries but no immediate e-mail
-        targets = set(
-            await session.scalars(select(Delivery.target).where(Delivery.channel == Channel.EMAIL))
-        )
+        targets = set(await session.scalars(select(Delivery.target).where(Delivery.channel == Channel.EMAIL)))
     assert targets == {world.persons["oversight"].email}
 
     env = ActivityEnvironment()
@@ -67,15 +65,11 @@ async def test_digest_sends_one_mail_per_reader_listing_their_entries_once(
     assert len(smtp.mails) == 2
     async with db() as session:
         digests = list(await session.scalars(select(Delivery).where(Delivery.key.like("digest/%"))))
-        assert {d.key for d in digests} == {
-            f"digest/2026-03-02/p{world.persons[name].id}" for name in EXTRA
-        }
+        assert {d.key for d in digests} == {f"digest/2026-03-02/p{world.persons[name].id}" for name in EXTRA}
         assert all(d.status is DeliveryStatus.SENT and d.attempts == 1 for d in digests)
         entries = list(
             await session.scalars(
-                select(Notification).where(
-                    Notification.person_id == world.persons["watcher-digest-a"].id
-                )
+                select(Notification).where(Notification.person_id == world.persons["watcher-digest-a"].id)
             )
         )
         assert len(entries) == 2 and all(e.digested_at is not None for e in entries)
@@ -83,9 +77,7 @@ async def test_digest_sends_one_mail_per_reader_listing_their_entries_once(
     # The next day lists only what is new.
     await env.run(
         acts.plan_deliveries,
-        world.event(
-            key="activity-1/ev-3", title="Reminder: report due", audiences=(Audience.WATCHERS,)
-        ),
+        world.event(key="activity-1/ev-3", title="Reminder: report due", audiences=(Audience.WATCHERS,)),
     )
     assert await env.run(acts.send_daily_digest, "2026-03-03") == 2
     new = smtp.mails[2:]
@@ -106,10 +98,7 @@ async def test_digest_with_smtp_down_raises_and_sends_later_exactly_once(
     async with db() as session:
         digests = list(await session.scalars(select(Delivery).where(Delivery.key.like("digest/%"))))
         assert len(digests) == 2
-        assert all(
-            d.status is DeliveryStatus.RETRYING and d.attempts == 1 and d.last_error
-            for d in digests
-        )
+        assert all(d.status is DeliveryStatus.RETRYING and d.attempts == 1 and d.last_error for d in digests)
         assert all(n.digested_at is None for n in await session.scalars(select(Notification)))
     smtp.start()
     try:
@@ -142,9 +131,7 @@ async def test_schedule_is_created_idempotently_and_its_run_sends_the_digest(
         assert isinstance(action, ScheduleActionStartWorkflow)
         assert action.workflow == "DigestWorkflow" and action.task_queue == task_queue
 
-        async with Worker(
-            client, task_queue=task_queue, workflows=[DigestWorkflow], activities=acts.all()
-        ):
+        async with Worker(client, task_queue=task_queue, workflows=[DigestWorkflow], activities=acts.all()):
             await handle.trigger()
 
             async def started() -> bool:

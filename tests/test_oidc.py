@@ -41,10 +41,18 @@ class KeySet:
         self.ec = ec.generate_private_key(ec.SECP256R1())
         self.intruder = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         keys = [
-            {**json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.rsa.public_key())),
-             "kid": "rsa-1", "use": "sig", "alg": "RS256"},
-            {**json.loads(jwt.algorithms.ECAlgorithm.to_jwk(self.ec.public_key())),
-             "kid": "ec-1", "use": "sig", "alg": "ES256"},
+            {
+                **json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.rsa.public_key())),
+                "kid": "rsa-1",
+                "use": "sig",
+                "alg": "RS256",
+            },
+            {
+                **json.loads(jwt.algorithms.ECAlgorithm.to_jwk(self.ec.public_key())),
+                "kid": "ec-1",
+                "use": "sig",
+                "alg": "ES256",
+            },
         ]
         self.document = json.dumps({"keys": keys}).encode()
         self.requests = 0
@@ -52,8 +60,14 @@ class KeySet:
     def token(self, *, key: str = "rsa", kid: str | None = None, **overrides: Any) -> str:
         now = int(time.time())
         claims: dict[str, Any] = {
-            "iss": ISSUER, "aud": AUDIENCE, "sub": "user-1", "iat": now, "exp": now + 300,
-            "email": "ana.lima@brs.example.org", "name": "Ana Lima", "roles": ["coordinator"],
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": "user-1",
+            "iat": now,
+            "exp": now + 300,
+            "email": "ana.lima@brs.example.org",
+            "name": "Ana Lima",
+            "roles": ["coordinator"],
         }
         claims.update(overrides)
         claims = {name: value for name, value in claims.items() if value is not None}
@@ -61,8 +75,7 @@ class KeySet:
             return jwt.encode(claims, self.rsa, algorithm="RS256", headers={"kid": kid or "rsa-1"})
         if key == "ec":
             return jwt.encode(claims, self.ec, algorithm="ES256", headers={"kid": kid or "ec-1"})
-        return jwt.encode(claims, self.intruder, algorithm="RS256",
-                          headers={"kid": kid or "rsa-1"})
+        return jwt.encode(claims, self.intruder, algorithm="RS256", headers={"kid": kid or "rsa-1"})
 
 
 @pytest.fixture(scope="module")
@@ -96,10 +109,14 @@ def jwks_url(keys: KeySet) -> Iterator[str]:
 
 
 def _oidc_settings(settings: Settings, jwks_url: str) -> Settings:
-    return settings.model_copy(update={
-        "oidc_issuer": ISSUER, "oidc_audience": AUDIENCE, "oidc_jwks_url": jwks_url,
-        "oidc_roles_claim": "roles",
-    })
+    return settings.model_copy(
+        update={
+            "oidc_issuer": ISSUER,
+            "oidc_audience": AUDIENCE,
+            "oidc_jwks_url": jwks_url,
+            "oidc_roles_claim": "roles",
+        }
+    )
 
 
 async def _app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
@@ -110,8 +127,12 @@ async def _app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     async def whoami(
         principal: Annotated[Principal, Depends(RoleGuard(*Role))],
     ) -> dict[str, Any]:
-        return {"person_id": principal.person_id, "role": principal.role.value,
-                "email": principal.email, "name": principal.name}
+        return {
+            "person_id": principal.person_id,
+            "role": principal.role.value,
+            "email": principal.email,
+            "name": principal.name,
+        }
 
     app.add_api_route("/_test/whoami", whoami, methods=["GET"])
     async with app.router.lifespan_context(app):
@@ -128,14 +149,17 @@ async def sso(settings: Settings, jwks_url: str, db: Any) -> AsyncIterator[httpx
 
 def _hs256_with_public_key(keys: KeySet, claims: dict[str, Any]) -> str:
     """Hand-made (PyJWT refuses to): an HMAC token whose secret is the published public key."""
+
     def part(data: bytes) -> str:
         return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
     pem = keys.rsa.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
-    signing_input = ".".join([
-        part(json.dumps({"alg": "HS256", "typ": "JWT", "kid": "rsa-1"}).encode()),
-        part(json.dumps(claims).encode()),
-    ])
+    signing_input = ".".join(
+        [
+            part(json.dumps({"alg": "HS256", "typ": "JWT", "kid": "rsa-1"}).encode()),
+            part(json.dumps(claims).encode()),
+        ]
+    )
     signature = hmac.new(pem, signing_input.encode(), hashlib.sha256).digest()
     return f"{signing_input}.{part(signature)}"
 
@@ -174,16 +198,24 @@ async def test_an_existing_person_is_matched_by_email_and_takes_the_providers_ro
 
 
 async def test_es256_tokens_are_accepted(sso: httpx.AsyncClient, keys: KeySet) -> None:
-    response = await sso.get("/_test/whoami",
-                             headers=bearer(keys.token(key="ec", roles=["task_team_lead"])))
+    response = await sso.get("/_test/whoami", headers=bearer(keys.token(key="ec", roles=["task_team_lead"])))
     assert response.status_code == 200, response.text
     assert response.json()["role"] == "task_team_lead"
 
 
 @pytest.mark.parametrize(
     "case",
-    ["wrong_issuer", "wrong_audience", "expired", "bad_signature", "unknown_kid", "hs256",
-     "no_email", "unverified_email", "not_a_jwt"],
+    [
+        "wrong_issuer",
+        "wrong_audience",
+        "expired",
+        "bad_signature",
+        "unknown_kid",
+        "hs256",
+        "no_email",
+        "unverified_email",
+        "not_a_jwt",
+    ],
 )
 async def test_invalid_tokens_are_refused_with_a_401_problem(
     sso: httpx.AsyncClient, keys: KeySet, case: str
@@ -196,9 +228,17 @@ async def test_invalid_tokens_are_refused_with_a_401_problem(
         "bad_signature": lambda: keys.token(key="intruder"),
         "unknown_kid": lambda: keys.token(kid="rotated-away"),
         # Algorithm confusion: an HMAC token keyed with the public RSA key must not pass.
-        "hs256": lambda: _hs256_with_public_key(keys, {
-            "iss": ISSUER, "aud": AUDIENCE, "sub": "x", "exp": now + 300,
-            "email": "x@example.org", "roles": ["admin"]}),
+        "hs256": lambda: _hs256_with_public_key(
+            keys,
+            {
+                "iss": ISSUER,
+                "aud": AUDIENCE,
+                "sub": "x",
+                "exp": now + 300,
+                "email": "x@example.org",
+                "roles": ["admin"],
+            },
+        ),
         "no_email": lambda: keys.token(email=None),
         "unverified_email": lambda: keys.token(email_verified=False),
         "not_a_jwt": lambda: "eyJnot.a.jwt",
@@ -210,26 +250,20 @@ async def test_invalid_tokens_are_refused_with_a_401_problem(
     assert response.headers["WWW-Authenticate"] == "Bearer"
 
 
-async def test_a_valid_token_without_a_known_role_is_forbidden(
-    sso: httpx.AsyncClient, keys: KeySet
-) -> None:
+async def test_a_valid_token_without_a_known_role_is_forbidden(sso: httpx.AsyncClient, keys: KeySet) -> None:
     response = await sso.get("/_test/whoami", headers=bearer(keys.token(roles=["viewer"])))
     assert response.status_code == 403
     assert response.json()["code"] == "no_role"
 
 
-async def test_api_tokens_keep_working_beside_sso(
-    sso: httpx.AsyncClient, people: People
-) -> None:
+async def test_api_tokens_keep_working_beside_sso(sso: httpx.AsyncClient, people: People) -> None:
     response = await sso.get("/_test/whoami", headers=people.headers(Role.OVERSIGHT))
     assert response.status_code == 200
     assert response.json()["role"] == "oversight"
     assert (await sso.get("/_test/whoami", headers=bearer("syn_nope"))).status_code == 401
 
 
-async def test_an_unreachable_key_set_is_a_503_not_a_401(
-    settings: Settings, keys: KeySet
-) -> None:
+async def test_an_unreachable_key_set_is_a_503_not_a_401(settings: Settings, keys: KeySet) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         closed_port = sock.getsockname()[1]

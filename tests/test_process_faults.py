@@ -50,8 +50,11 @@ def smtp_server():
 @pytest.fixture
 async def task_team(reference_data, people) -> int:
     async with reference_data() as session, session.begin():
-        team = TaskTeam(name="Synergies workshops", lead_id=people[Role.TASK_TEAM_LEAD].id,
-                        ends_on=date.today() + timedelta(days=200))
+        team = TaskTeam(
+            name="Synergies workshops",
+            lead_id=people[Role.TASK_TEAM_LEAD].id,
+            ends_on=date.today() + timedelta(days=200),
+        )
         session.add(team)
         await session.flush()
         return team.id
@@ -78,16 +81,26 @@ class Api:
         return self.urls[which % len(self.urls)]
 
     async def create(self, people: Any, which: int | None = None, **fields: Any) -> dict[str, Any]:
-        body = {"title": "Regional synergies workshop", "provisions": ["BRS/SYN/I.A.4"],
-                "lead_id": people[Role.TASK_TEAM_LEAD].id} | fields
-        response = await self.http.post(f"{self.url(which)}/activities", json=body,
-                                        headers=self.headers)
+        body = {
+            "title": "Regional synergies workshop",
+            "provisions": ["BRS/SYN/I.A.4"],
+            "lead_id": people[Role.TASK_TEAM_LEAD].id,
+        } | fields
+        response = await self.http.post(f"{self.url(which)}/activities", json=body, headers=self.headers)
         assert response.status_code == 201, response.text
         return response.json()
 
-    async def move(self, activity_id: int, version: int, to: str, *, key: str | None = None,
-                   reason: str | None = None, which: int | None = None,
-                   within: float = 90.0) -> httpx.Response:
+    async def move(
+        self,
+        activity_id: int,
+        version: int,
+        to: str,
+        *,
+        key: str | None = None,
+        reason: str | None = None,
+        which: int | None = None,
+        within: float = 90.0,
+    ) -> httpx.Response:
         """One move; with `key`, retried (same Idempotency-Key) on 5xx, 429 and lost connections."""
         body = {"to": to, "expected_version": version, "reason": reason}
         headers = self.headers | ({"Idempotency-Key": key} if key else {})
@@ -97,8 +110,9 @@ class Api:
             try:
                 self.inflight[f"{activity_id}:{to}"] = time.monotonic()
                 try:
-                    response = await self.http.post(f"{url}/activities/{activity_id}/transitions",
-                                                    json=body, headers=headers)
+                    response = await self.http.post(
+                        f"{url}/activities/{activity_id}/transitions", json=body, headers=headers
+                    )
                 finally:
                     self.inflight.pop(f"{activity_id}:{to}", None)
                 self.outcomes[str(response.status_code)] += 1
@@ -135,24 +149,31 @@ def mails_by_delivery(smtp: SMTPServer) -> collections.Counter[str]:
 
 async def email_delivery_keys(db: Any, prefix: str) -> list[str]:
     async with db() as session:
-        return list(await session.scalars(select(Delivery.key).where(
-            Delivery.channel == Channel.EMAIL, Delivery.key.startswith(prefix))))
+        return list(
+            await session.scalars(
+                select(Delivery.key).where(Delivery.channel == Channel.EMAIL, Delivery.key.startswith(prefix))
+            )
+        )
 
 
 async def all_delivered(db: Any, smtp: SMTPServer, prefix: str, events: set[str]) -> bool:
     """Every expected event planned, every delivery sent, every e-mail delivery received."""
     async with db() as session:
-        rows = (await session.execute(select(Delivery.key, Delivery.status, Delivery.channel)
-                                      .where(Delivery.key.startswith(prefix)))).all()
+        rows = (
+            await session.execute(
+                select(Delivery.key, Delivery.status, Delivery.channel).where(Delivery.key.startswith(prefix))
+            )
+        ).all()
     planned = {"/".join(key.split("/")[:2]) for key, _, _ in rows}
     received = mails_by_delivery(smtp)
     missing = sorted(events - planned)
     unsent = sorted(key for key, status, _ in rows if status is not DeliveryStatus.SENT)
-    unreceived = sorted(key for key, _, channel in rows
-                        if channel is Channel.EMAIL and received[key] == 0)
-    DIAGNOSIS[:] = [f"{len(rows)} deliveries; events not planned {len(missing)} {missing[:5]}; "
-                    f"not sent {len(unsent)} {unsent[:5]}; mails not received {len(unreceived)} "
-                    f"{unreceived[:5]}"]
+    unreceived = sorted(key for key, _, channel in rows if channel is Channel.EMAIL and received[key] == 0)
+    DIAGNOSIS[:] = [
+        f"{len(rows)} deliveries; events not planned {len(missing)} {missing[:5]}; "
+        f"not sent {len(unsent)} {unsent[:5]}; mails not received {len(unreceived)} "
+        f"{unreceived[:5]}"
+    ]
     return not missing and not unsent and not unreceived
 
 
@@ -164,12 +185,15 @@ async def assert_each_mail_once(
     resend carries the same Message-ID (checked in `mails_by_delivery`), so the receiving mailbox
     keeps one; `resent_after_crash` bounds how many keys may arrive twice that way."""
     async with db() as session:
-        statuses = collections.Counter((await session.scalars(
-            select(Delivery.status).where(Delivery.key.startswith(prefix)))).all())
-        total = await session.scalar(select(func.count()).select_from(Delivery)
-                                     .where(Delivery.key.startswith(prefix)))
-        distinct = await session.scalar(select(func.count(func.distinct(Delivery.key)))
-                                        .where(Delivery.key.startswith(prefix)))
+        statuses = collections.Counter(
+            (await session.scalars(select(Delivery.status).where(Delivery.key.startswith(prefix)))).all()
+        )
+        total = await session.scalar(
+            select(func.count()).select_from(Delivery).where(Delivery.key.startswith(prefix))
+        )
+        distinct = await session.scalar(
+            select(func.count(func.distinct(Delivery.key))).where(Delivery.key.startswith(prefix))
+        )
     assert total == distinct and statuses == {DeliveryStatus.SENT: total}, statuses
     keys = await email_delivery_keys(db, prefix)
     received = mails_by_delivery(smtp)
@@ -177,35 +201,48 @@ async def assert_each_mail_once(
     doubled = {key: count for key, count in ours.items() if count != 1}
     assert all(count == 2 for count in doubled.values()), f"mails sent repeatedly: {doubled}"
     assert len(doubled) <= resent_after_crash, f"mails sent more than once: {doubled}"
-    assert set(ours) == set(keys), (set(keys) ^ set(ours))
+    assert set(ours) == set(keys), set(keys) ^ set(ours)
     return len(keys)
 
 
-async def assert_log_and_workflow(db: Any, running: Cluster, activity_id: int,
-                                  stages: list[str]) -> None:
+async def assert_log_and_workflow(db: Any, running: Cluster, activity_id: int, stages: list[str]) -> None:
     async with db() as session:
-        log = (await session.execute(
-            select(Transition.seq, Transition.to_stage).where(Transition.activity_id == activity_id)
-            .order_by(Transition.seq))).all()
+        log = (
+            await session.execute(
+                select(Transition.seq, Transition.to_stage)
+                .where(Transition.activity_id == activity_id)
+                .order_by(Transition.seq)
+            )
+        ).all()
         row = await session.get_one(Activity, activity_id)
     assert [seq for seq, _ in log] == list(range(1, len(stages) + 1)), (activity_id, log)
     assert [str(stage) for _, stage in log] == stages, (activity_id, log)
     state = await running.client.get_workflow_handle(running.workflow_id(activity_id)).query(
-        "current", result_type=LifecycleState)
+        "current", result_type=LifecycleState
+    )
     assert (str(state.stage), state.seq, state.version) == (str(row.stage), len(stages), row.version)
 
 
 # --- 1. worker killed midway --------------------------------------------------------------------
 
 ACTIVITIES = 60
-MOVES = [("task_team", None), ("thematic_group", "rework the mandate"), ("task_team", None),
-         ("withdrawn", "merged into another activity")]
+MOVES = [
+    ("task_team", None),
+    ("thematic_group", "rework the mandate"),
+    ("task_team", None),
+    ("withdrawn", "merged into another activity"),
+]
 EXPECTED = ["thematic_group", "task_team", "thematic_group", "task_team", "withdrawn"]
 
 
 @POSTGRESQL
 async def test_worker_killed_midway_loses_and_doubles_nothing(
-    database_url, db, people, task_team, smtp_server, tmp_path: Path,
+    database_url,
+    db,
+    people,
+    task_team,
+    smtp_server,
+    tmp_path: Path,
 ):
     async with cluster(tmp_path / "procs", database_url, smtp_server.port) as running:
         first_worker = await running.start_worker()
@@ -213,8 +250,9 @@ async def test_worker_killed_midway_loses_and_doubles_nothing(
         api = Api([api_proc.url], people.headers(Role.COORDINATOR))
         try:
             started = time.monotonic()
-            created = await gather_limited(10, [api.create(people, task_team_id=task_team)
-                                                for _ in range(ACTIVITIES)])
+            created = await gather_limited(
+                10, [api.create(people, task_team_id=task_team) for _ in range(ACTIVITIES)]
+            )
             done = 0
             total = ACTIVITIES * len(MOVES)
             midway = asyncio.Event()
@@ -223,8 +261,13 @@ async def test_worker_killed_midway_loses_and_doubles_nothing(
                 nonlocal done
                 version = activity["version"]
                 for number, (to, reason) in enumerate(MOVES):
-                    response = await api.move(activity["id"], version, to, reason=reason,
-                                              key=f"{running.workflow_id_prefix}{activity['id']}-{number}")
+                    response = await api.move(
+                        activity["id"],
+                        version,
+                        to,
+                        reason=reason,
+                        key=f"{running.workflow_id_prefix}{activity['id']}-{number}",
+                    )
                     assert response.status_code == 200, response.text
                     version = response.json()["activity"]["version"]
                     done += 1
@@ -242,9 +285,12 @@ async def test_worker_killed_midway_loses_and_doubles_nothing(
                     await asyncio.sleep(10)
                     now = time.monotonic()
                     oldest = sorted(api.inflight.items(), key=lambda kv: kv[1])[:3]
-                    print(f"t={now - started:.0f}s done={done} outcomes={dict(api.outcomes)} "
-                          f"inflight={len(api.inflight)} oldest={[(k, round(now - v)) for k, v in oldest]}"
-                          f" crash_done={crash.done()}", flush=True)
+                    print(
+                        f"t={now - started:.0f}s done={done} outcomes={dict(api.outcomes)} "
+                        f"inflight={len(api.inflight)} oldest={[(k, round(now - v)) for k, v in oldest]}"
+                        f" crash_done={crash.done()}",
+                        flush=True,
+                    )
 
             crash = asyncio.create_task(crash_worker())
             dog = asyncio.create_task(watchdog())
@@ -260,16 +306,22 @@ async def test_worker_killed_midway_loses_and_doubles_nothing(
             events = {f"{running.workflow_id(a['id'])}/t{seq}" for a in created for seq in range(2, 6)}
             # Deliveries that were running on the killed worker come back after their 35 s
             # start-to-close timeout (no heartbeat), so allow for that.
-            await poll(lambda: all_delivered(db, smtp_server, prefix, events), 150,
-                       what="all delivered", why=DIAGNOSIS)
+            await poll(
+                lambda: all_delivered(db, smtp_server, prefix, events),
+                150,
+                what="all delivered",
+                why=DIAGNOSIS,
+            )
             delivered = time.monotonic()
             for activity in created:
                 await assert_log_and_workflow(db, running, activity["id"], EXPECTED)
             # at most the sends in flight on the killed worker (its activity slots)
             mails = await assert_each_mail_once(db, smtp_server, prefix, resent_after_crash=20)
             assert mails >= 2 * len(events)  # the lead and the coordinators group, at least
-            print(f"{total} moves in {moved - started:.1f} s ({api.retries} client retries); "
-                  f"all {mails} mails {delivered - moved:.1f} s later")
+            print(
+                f"{total} moves in {moved - started:.1f} s ({api.retries} client retries); "
+                f"all {mails} mails {delivered - moved:.1f} s later"
+            )
         finally:
             await api.close()
 
@@ -279,11 +331,18 @@ async def test_worker_killed_midway_loses_and_doubles_nothing(
 
 @BOTH
 async def test_pending_reminder_fires_after_temporal_restart(
-    database_url, db, people, reference_data, smtp_server, tmp_path: Path,
+    database_url,
+    db,
+    people,
+    reference_data,
+    smtp_server,
+    tmp_path: Path,
 ):
     fire_at = (datetime.now(UTC) + timedelta(seconds=30)).replace(microsecond=0)
     async with cluster(
-        tmp_path / "procs", database_url, smtp_server.port,
+        tmp_path / "procs",
+        database_url,
+        smtp_server.port,
         SYNERGIES_REMINDER_TIME_UTC=fire_at.strftime("%H:%M:%S"),
         SYNERGIES_REMINDER_DAYS_BEFORE="[0]",
     ) as running:
@@ -301,15 +360,22 @@ async def test_pending_reminder_fires_after_temporal_restart(
 
             async def fired() -> list[ReminderEvent]:
                 async with db() as session:
-                    return list(await session.scalars(select(ReminderEvent).where(
-                        ReminderEvent.activity_id == activity["id"])))
+                    return list(
+                        await session.scalars(
+                            select(ReminderEvent).where(ReminderEvent.activity_id == activity["id"])
+                        )
+                    )
 
             assert await fired() == []
             await wait_for(fired, seconds=(fire_at - datetime.now(UTC)).total_seconds() + 30)
             lead = people[Role.TASK_TEAM_LEAD].email
-            await wait_for(lambda: any(lead in mail.rcpt_tos and "Reminder" in
-                                       str(mail.message["Subject"]) for mail in smtp_server.mails),
-                           seconds=30)
+            await wait_for(
+                lambda: any(
+                    lead in mail.rcpt_tos and "Reminder" in str(mail.message["Subject"])
+                    for mail in smtp_server.mails
+                ),
+                seconds=30,
+            )
             (event,) = await fired()
             assert event.kind == "due+0" and event.due_on == fire_at.date()
             assert event.fired_at.replace(tzinfo=UTC) >= fire_at
@@ -327,11 +393,18 @@ async def test_pending_reminder_fires_after_temporal_restart(
 
 @POSTGRESQL
 async def test_two_apis_two_workers_exactly_once(
-    database_url, db, people, task_team, smtp_server, tmp_path: Path,
+    database_url,
+    db,
+    people,
+    task_team,
+    smtp_server,
+    tmp_path: Path,
 ):
     fire_at = (datetime.now(UTC) + timedelta(seconds=40)).replace(microsecond=0)
     async with cluster(
-        tmp_path / "procs", database_url, smtp_server.port,
+        tmp_path / "procs",
+        database_url,
+        smtp_server.port,
         SYNERGIES_REMINDER_TIME_UTC=fire_at.strftime("%H:%M:%S"),
         SYNERGIES_REMINDER_DAYS_BEFORE="[0]",
     ) as running:
@@ -342,44 +415,55 @@ async def test_two_apis_two_workers_exactly_once(
         try:
             # Moves sent alternately to both APIs all succeed.
             created = [await api.create(people, task_team_id=task_team) for _ in range(20)]
-            responses = await gather_limited(10, [
-                api.move(a["id"], a["version"], "task_team", which=n) for n, a in enumerate(created)
-            ])
+            responses = await gather_limited(
+                10, [api.move(a["id"], a["version"], "task_team", which=n) for n, a in enumerate(created)]
+            )
             assert [r.status_code for r in responses] == [200] * 20, [r.text for r in responses]
             moved = [r.json()["activity"] for r in responses]
 
             # Conflicting moves through both APIs at once: exactly one wins per activity.
             for activity in moved[:10]:
-                attempts = await asyncio.gather(*(
-                    api.move(activity["id"], activity["version"], "withdrawn",
-                             reason=f"attempt {n}", which=n) for n in range(4)
-                ))
+                attempts = await asyncio.gather(
+                    *(
+                        api.move(
+                            activity["id"], activity["version"], "withdrawn", reason=f"attempt {n}", which=n
+                        )
+                        for n in range(4)
+                    )
+                )
                 statuses = sorted(r.status_code for r in attempts)
                 assert statuses == [200, 409, 409, 409], [r.text for r in attempts]
 
             # Reminders due today at fire_at: one each, whichever worker holds the timer.
-            reminded = [await api.create(people, which=n, stage_due_on=fire_at.date().isoformat())
-                        for n in range(6)]
+            reminded = [
+                await api.create(people, which=n, stage_due_on=fire_at.date().isoformat()) for n in range(6)
+            ]
             assert datetime.now(UTC) < fire_at, "setup took too long for the reminder time"
 
             async def reminder_events() -> int:
                 async with db() as session:
-                    return int(await session.scalar(
-                        select(func.count()).select_from(ReminderEvent)) or 0)
+                    return int(await session.scalar(select(func.count()).select_from(ReminderEvent)) or 0)
 
-            await wait_for(lambda: reminder_events_at_least(reminder_events, 6),
-                           seconds=(fire_at - datetime.now(UTC)).total_seconds() + 30)
+            await wait_for(
+                lambda: reminder_events_at_least(reminder_events, 6),
+                seconds=(fire_at - datetime.now(UTC)).total_seconds() + 30,
+            )
             prefix = running.workflow_id_prefix
-            events = ({f"{running.workflow_id(a['id'])}/t2" for a in created}
-                      | {f"{running.workflow_id(a['id'])}/t3" for a in moved[:10]})
-            await poll(lambda: all_delivered(db, smtp_server, prefix, events), 90,
-                       what="all delivered", why=DIAGNOSIS)
+            events = {f"{running.workflow_id(a['id'])}/t2" for a in created} | {
+                f"{running.workflow_id(a['id'])}/t3" for a in moved[:10]
+            }
+            await poll(
+                lambda: all_delivered(db, smtp_server, prefix, events),
+                90,
+                what="all delivered",
+                why=DIAGNOSIS,
+            )
             for activity in moved[:10]:
-                await assert_log_and_workflow(db, running, activity["id"],
-                                              ["thematic_group", "task_team", "withdrawn"])
+                await assert_log_and_workflow(
+                    db, running, activity["id"], ["thematic_group", "task_team", "withdrawn"]
+                )
             for activity in moved[10:]:
-                await assert_log_and_workflow(db, running, activity["id"],
-                                              ["thematic_group", "task_team"])
+                await assert_log_and_workflow(db, running, activity["id"], ["thematic_group", "task_team"])
             await asyncio.sleep(2)  # anything doubled would show up by now
             assert await reminder_events() == 6
             async with db() as session:

@@ -34,15 +34,12 @@ ANNEX_PHRASES = {
     "BRS/SYN/II.A.1": "Requests the secretariats of the Basel and Stockholm conventions to "
     "prepare, for consideration by their respective conferences of the Parties, proposals:",
     "BRS/SYN/II.A.1.a": "To synchronize the submission of Party reports under the two conventions",
-    "BRS/SYN/II.A.1.b": "including quality control, to enable them to fulfil their reporting "
-    "obligations",
+    "BRS/SYN/II.A.1.b": "including quality control, to enable them to fulfil their reporting obligations",
     "BRS/SYN/II.A.1.c": "with a view to alleviating the burden of reporting",
-    "BRS/SYN/II.B.2": "the attendance of the chairs of the three committees at each others' "
-    "meetings",
+    "BRS/SYN/II.B.2": "the attendance of the chairs of the three committees at each others' meetings",
     "BRS/SYN/II.B.3": "to exchange information on progress made on the operation or "
     "establishment of the compliance/non-compliance mechanisms",
-    "BRS/SYN/II.C.4": "with the secretariat of the Strategic Approach to Integrated Chemicals "
-    "Management",
+    "BRS/SYN/II.C.4": "with the secretariat of the Strategic Approach to Integrated Chemicals Management",
     "BRS/SYN/II.C.5": "to maintain or establish cooperation on technical issues that relate to "
     "more than one of the three conventions",
     "BRS/SYN/III.A.1": "to develop a common approach to awareness-raising and outreach activities",
@@ -50,8 +47,7 @@ ANNEX_PHRASES = {
     "mechanisms and tools",
     "BRS/SYN/III.B.4": "systems of information exchange on health and environmental impacts, "
     "including a clearing-house mechanism",
-    "BRS/SYN/III.C.5": "whenever feasible, to act jointly in participating in other related "
-    "processes",
+    "BRS/SYN/III.C.5": "whenever feasible, to act jointly in participating in other related processes",
 }
 CLEARING_HOUSE_PHRASES = {
     "SC/4/21/CHM": (
@@ -61,8 +57,7 @@ CLEARING_HOUSE_PHRASES = {
     ),
     "RC/4/12/CHM": (
         "RC-4/12",
-        "to establish, in cooperation with the Basel and Stockholm "
-        "conventions, a clearing-house mechanism",
+        "to establish, in cooperation with the Basel and Stockholm conventions, a clearing-house mechanism",
     ),
 }
 MINAMATA_PHRASES = {
@@ -72,8 +67,7 @@ MINAMATA_PHRASES = {
     "Punta del Este, Uruguay, on 20 June 2025",
     "MC/6/COOP.3": "a scoping study on possible areas where the strengthening of the "
     "science-policy interface would advance implementation",
-    "MC/6/COOP.4": "Global Framework on Chemicals – for a Planet Free of Harm from Chemicals and "
-    "Waste",
+    "MC/6/COOP.4": "Global Framework on Chemicals – for a Planet Free of Harm from Chemicals and Waste",
     "MC/6/COOP.5": "membership and participation of the secretariat in the Inter-Organization "
     "Programme for the Sound Management of Chemicals",
     "MC/6/COOP.6": "the Global Mercury Partnership, the Convention on Biological Diversity",
@@ -96,9 +90,7 @@ async def test_every_annex_provision_is_present_with_its_text(reference_data) ->
     for code, phrase in ANNEX_PHRASES.items():
         assert phrase in provisions[code].text, code
     assert "(g) Development cooperation;" in provisions["BRS/SYN/I.A.4"].text
-    assert len(provisions) == len(ANNEX_PHRASES) + len(CLEARING_HOUSE_PHRASES) + len(
-        MINAMATA_PHRASES
-    )
+    assert len(provisions) == len(ANNEX_PHRASES) + len(CLEARING_HOUSE_PHRASES) + len(MINAMATA_PHRASES)
     assert all("  " not in p.text and p.text == p.text.strip() for p in provisions.values())
 
 
@@ -133,9 +125,7 @@ async def test_sections_subsections_and_subparagraphs(reference_data) -> None:
             "1",
             letter,
         )
-    assert provisions["BRS/SYN/II.A.1.a"].citation == (
-        "IX/10, RC-4/11, SC-4/34 section II paragraph 1 (a)"
-    )
+    assert provisions["BRS/SYN/II.A.1.a"].citation == ("IX/10, RC-4/11, SC-4/34 section II paragraph 1 (a)")
     titles = {
         (p.section, p.section_title, p.subsection, p.subsection_title)
         for code, p in provisions.items()
@@ -255,15 +245,11 @@ async def test_meetings_and_their_document_deadlines(reference_data) -> None:
 
 async def test_loading_twice_changes_nothing(reference_data) -> None:
     async with reference_data() as session:
-        before = {
-            p.element_code: (p.id, p.version) for p in await session.scalars(select(Provision))
-        }
+        before = {p.element_code: (p.id, p.version) for p in await session.scalars(select(Provision))}
     async with reference_data() as session, session.begin():
         counts = await load_reference_data(session)
     async with reference_data() as session:
-        after = {
-            p.element_code: (p.id, p.version) for p in await session.scalars(select(Provision))
-        }
+        after = {p.element_code: (p.id, p.version) for p in await session.scalars(select(Provision))}
         links = await session.scalar(select(func.count()).select_from(decision_provisions))
 
     assert (counts["created"], counts["updated"]) == (0, 0)

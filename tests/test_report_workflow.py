@@ -39,9 +39,11 @@ async def _until(check: Callable[[], Awaitable[bool]], seconds: float = 30) -> N
 
 async def _announcements(db: Any) -> list[Notification]:
     async with db() as session:
-        return list(await session.scalars(
-            select(Notification).where(Notification.event_type == EventType.REPORT_READY.value)
-        ))
+        return list(
+            await session.scalars(
+                select(Notification).where(Notification.event_type == EventType.REPORT_READY.value)
+            )
+        )
 
 
 async def _meeting_opening_on(db: Any, meeting_id: int, starts_on: date) -> date:
@@ -65,9 +67,10 @@ async def _stored(db: Any) -> list[StoredReport]:
 
 @asynccontextmanager
 async def _worker(env: Any, task_queue: str, db: Any, settings: Any) -> AsyncIterator[Any]:
-    async with httpx.AsyncClient() as http, build_worker(
-        env.client, settings, db, http, task_queue=task_queue
-    ) as worker:
+    async with (
+        httpx.AsyncClient() as http,
+        build_worker(env.client, settings, db, http, task_queue=task_queue) as worker,
+    ):
         yield worker
 
 

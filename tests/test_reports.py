@@ -250,10 +250,18 @@ async def test_pdf_has_the_symbol_block_sections_and_every_activity_with_its_his
     assert filename == "SC-COP5-progress-report-2010-12-31.pdf"
     pages = pdf_pages(content)
     text = " ".join(pages)
-    for fragment in ("UNEP/POPS/COP.5/INF/xx", "Distr.: General", "31 December 2010", "25–29 April 2011",
-                     "Progress report on joint activities", "I. Organizational issues in the field",
-                     "A. Coordination at the national level", "II. Technical issues", "A. National reporting",
-                     f"{PROVISION_COLUMN} {ACTIONS_COLUMN}"):
+    for fragment in (
+        "UNEP/POPS/COP.5/INF/xx",
+        "Distr.: General",
+        "31 December 2010",
+        "25–29 April 2011",
+        "Progress report on joint activities",
+        "I. Organizational issues in the field",
+        "A. Coordination at the national level",
+        "II. Technical issues",
+        "A. National reporting",
+        f"{PROVISION_COLUMN} {ACTIONS_COLUMN}",
+    ):
         assert fragment in text
     for _, _, row in report.rows():
         assert row.citation in text

@@ -21,7 +21,12 @@ from tests.conftest import People
 from workflows.stages import Role
 
 PUBLIC = {
-    "/health", "/docs", "/openapi.json", "/docs/oauth2-redirect", "/redoc", "/metrics",
+    "/health",
+    "/docs",
+    "/openapi.json",
+    "/docs/oauth2-redirect",
+    "/redoc",
+    "/metrics",
     "/dashboard",  # the HTML shell; it asks for a token before reading anything
     "/dashboard/static/{name}",  # the dashboard's JS and CSS
 }
@@ -47,7 +52,7 @@ class Endpoint:
         url = self.path
         while "{" in url:
             start, end = url.index("{"), url.index("}")
-            url = url[:start] + ids.get(url[start + 1:end], DUMMY_ID) + url[end + 1:]
+            url = url[:start] + ids.get(url[start + 1 : end], DUMMY_ID) + url[end + 1 :]
         return url
 
 
@@ -82,8 +87,12 @@ async def call(
     client: httpx.AsyncClient, endpoint: Endpoint, ids: dict[str, str], headers: dict[str, str]
 ) -> int | None:
     """The status code, or None for a response that is still streaming after STREAM_SECONDS."""
-    request = client.request(endpoint.method, endpoint.url(ids), headers=headers,
-                             json={} if endpoint.method in {"POST", "PUT", "PATCH"} else None)
+    request = client.request(
+        endpoint.method,
+        endpoint.url(ids),
+        headers=headers,
+        json={} if endpoint.method in {"POST", "PUT", "PATCH"} else None,
+    )
     try:
         response = await asyncio.wait_for(request, STREAM_SECONDS)
     except TimeoutError:
@@ -93,7 +102,8 @@ async def call(
 
 async def test_every_route_is_guarded_or_explicitly_public(app) -> None:
     unguarded = sorted(
-        f"{e.method} {e.path}" for e in endpoints(app)
+        f"{e.method} {e.path}"
+        for e in endpoints(app)
         if e.roles is None and e.path not in PUBLIC | SELF_AUTHENTICATED
     )
     assert unguarded == [], "add a RoleGuard alias from api.deps, or list the route as public"
@@ -104,9 +114,7 @@ async def test_no_two_routes_claim_the_same_method_and_path(app) -> None:
     assert sorted({pair for pair in seen if seen.count(pair) > 1}) == []
 
 
-async def test_anonymous_callers_get_401_on_every_guarded_route(
-    app, client, db, people: People
-) -> None:
+async def test_anonymous_callers_get_401_on_every_guarded_route(app, client, db, people: People) -> None:
     ids = await existing_ids(db, people)
     wrong = []
     for endpoint in endpoints(app):
@@ -119,9 +127,7 @@ async def test_anonymous_callers_get_401_on_every_guarded_route(
     assert wrong == []
 
 
-async def test_each_role_is_admitted_exactly_where_its_guard_allows(
-    app, client, db, people: People
-) -> None:
+async def test_each_role_is_admitted_exactly_where_its_guard_allows(app, client, db, people: People) -> None:
     ids = await existing_ids(db, people)
     wrong = []
     for endpoint in endpoints(app):

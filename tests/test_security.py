@@ -37,8 +37,9 @@ async def test_a_revoked_token_is_refused(client, people: People, db) -> None:
     headers = people.headers(Role.COORDINATOR)
     assert (await client.get("/me", headers=headers)).status_code == 200
     async with db() as session, session.begin():
-        row = await session.scalar(select(ApiToken).where(
-            ApiToken.token_hash == hash_token(people.tokens[Role.COORDINATOR])))
+        row = await session.scalar(
+            select(ApiToken).where(ApiToken.token_hash == hash_token(people.tokens[Role.COORDINATOR]))
+        )
         assert await revoke_token(session, row.id)
     response = await client.get("/me", headers=headers)
     assert response.status_code == 401
@@ -65,13 +66,17 @@ async def test_repeated_failed_authentication_is_rate_limited(
 PIP_AUDIT = Path(sys.executable).parent / "pip-audit"
 
 
-@pytest.mark.skipif(os.environ.get("SYNERGIES_PIP_AUDIT") != "1",
-                    reason="needs the vulnerability service (network access): run with "
-                           "SYNERGIES_PIP_AUDIT=1 (CI on a networked runner)")
+@pytest.mark.skipif(
+    os.environ.get("SYNERGIES_PIP_AUDIT") != "1",
+    reason="needs the vulnerability service (network access): run with "
+    "SYNERGIES_PIP_AUDIT=1 (CI on a networked runner)",
+)
 def test_installed_packages_have_no_known_vulnerabilities() -> None:
     result = subprocess.run(
         [str(PIP_AUDIT), "--progress-spinner", "off", "--skip-editable"],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     output = result.stdout + result.stderr
     if "ConnectionError" in output or "Max retries exceeded" in output or "Name or service" in output:

@@ -22,17 +22,26 @@ from workflows.stages import (
 )
 
 READY = ActivityFacts(
-    conventions=("basel", "stockholm"), task_team_lead_id=7, task_team_ends_on=date(2011, 6, 30),
+    conventions=("basel", "stockholm"),
+    task_team_lead_id=7,
+    task_team_ends_on=date(2011, 6, 30),
     pilots=(PilotFacts("Africa", ("ZA",), "Involve the regional centres early"),),
-    target_meeting_id=3, closing_meeting_id=3,
+    target_meeting_id=3,
+    closing_meeting_id=3,
 )
 EXPECTED = {
-    (Stage.THEMATIC_GROUP, Stage.TASK_TEAM), (Stage.TASK_TEAM, Stage.PILOT_PROJECT),
-    (Stage.PILOT_PROJECT, Stage.REPORT_TO_COP), (Stage.TASK_TEAM, Stage.REPORT_TO_COP),
-    (Stage.TASK_TEAM, Stage.THEMATIC_GROUP), (Stage.PILOT_PROJECT, Stage.TASK_TEAM),
-    (Stage.REPORT_TO_COP, Stage.PILOT_PROJECT), (Stage.REPORT_TO_COP, Stage.CLOSED),
-    *((stage, Stage.WITHDRAWN) for stage in (Stage.THEMATIC_GROUP, Stage.TASK_TEAM,
-                                             Stage.PILOT_PROJECT, Stage.REPORT_TO_COP)),
+    (Stage.THEMATIC_GROUP, Stage.TASK_TEAM),
+    (Stage.TASK_TEAM, Stage.PILOT_PROJECT),
+    (Stage.PILOT_PROJECT, Stage.REPORT_TO_COP),
+    (Stage.TASK_TEAM, Stage.REPORT_TO_COP),
+    (Stage.TASK_TEAM, Stage.THEMATIC_GROUP),
+    (Stage.PILOT_PROJECT, Stage.TASK_TEAM),
+    (Stage.REPORT_TO_COP, Stage.PILOT_PROJECT),
+    (Stage.REPORT_TO_COP, Stage.CLOSED),
+    *(
+        (stage, Stage.WITHDRAWN)
+        for stage in (Stage.THEMATIC_GROUP, Stage.TASK_TEAM, Stage.PILOT_PROJECT, Stage.REPORT_TO_COP)
+    ),
 }
 
 
@@ -66,22 +75,53 @@ def test_rework_skip_and_withdraw_need_a_reason(move) -> None:
     assert refused.value.code == "reason_required"
 
 
-@pytest.mark.parametrize(("source", "target", "facts", "message"), [
-    (Stage.THEMATIC_GROUP, Stage.TASK_TEAM, ActivityFacts(**{**READY.__dict__, "conventions": ("basel",)}),
-     "think synergies first"),
-    (Stage.THEMATIC_GROUP, Stage.TASK_TEAM, ActivityFacts(**{**READY.__dict__, "task_team_lead_id": None}),
-     "a task team with a lead"),
-    (Stage.THEMATIC_GROUP, Stage.TASK_TEAM, ActivityFacts(**{**READY.__dict__, "task_team_ends_on": None}),
-     "end date"),
-    (Stage.TASK_TEAM, Stage.PILOT_PROJECT,
-     ActivityFacts(**{**READY.__dict__, "pilots": (PilotFacts("Africa", ()),)}), "region and countries"),
-    (Stage.PILOT_PROJECT, Stage.REPORT_TO_COP,
-     ActivityFacts(**{**READY.__dict__, "pilots": (PilotFacts("Africa", ("ZA",), None),)}), "lessons learned"),
-    (Stage.TASK_TEAM, Stage.REPORT_TO_COP, ActivityFacts(**{**READY.__dict__, "target_meeting_id": None}),
-     "target COP meeting"),
-    (Stage.REPORT_TO_COP, Stage.CLOSED, ActivityFacts(**{**READY.__dict__, "closing_meeting_id": None}),
-     "meeting that considered"),
-])
+@pytest.mark.parametrize(
+    ("source", "target", "facts", "message"),
+    [
+        (
+            Stage.THEMATIC_GROUP,
+            Stage.TASK_TEAM,
+            ActivityFacts(**{**READY.__dict__, "conventions": ("basel",)}),
+            "think synergies first",
+        ),
+        (
+            Stage.THEMATIC_GROUP,
+            Stage.TASK_TEAM,
+            ActivityFacts(**{**READY.__dict__, "task_team_lead_id": None}),
+            "a task team with a lead",
+        ),
+        (
+            Stage.THEMATIC_GROUP,
+            Stage.TASK_TEAM,
+            ActivityFacts(**{**READY.__dict__, "task_team_ends_on": None}),
+            "end date",
+        ),
+        (
+            Stage.TASK_TEAM,
+            Stage.PILOT_PROJECT,
+            ActivityFacts(**{**READY.__dict__, "pilots": (PilotFacts("Africa", ()),)}),
+            "region and countries",
+        ),
+        (
+            Stage.PILOT_PROJECT,
+            Stage.REPORT_TO_COP,
+            ActivityFacts(**{**READY.__dict__, "pilots": (PilotFacts("Africa", ("ZA",), None),)}),
+            "lessons learned",
+        ),
+        (
+            Stage.TASK_TEAM,
+            Stage.REPORT_TO_COP,
+            ActivityFacts(**{**READY.__dict__, "target_meeting_id": None}),
+            "target COP meeting",
+        ),
+        (
+            Stage.REPORT_TO_COP,
+            Stage.CLOSED,
+            ActivityFacts(**{**READY.__dict__, "closing_meeting_id": None}),
+            "meeting that considered",
+        ),
+    ],
+)
 def test_each_guard_says_what_is_missing(source, target, facts, message) -> None:
     with pytest.raises(TransitionError) as refused:
         check_transition(source, target, role=Role.COORDINATOR, reason="r", facts=facts)
@@ -89,14 +129,21 @@ def test_each_guard_says_what_is_missing(source, target, facts, message) -> None
 
 
 def test_single_convention_activity_may_move_with_a_recorded_reason() -> None:
-    facts = ActivityFacts(**{**READY.__dict__, "conventions": ("basel",),
-                             "single_convention_reason": "Basel-only technical guidelines"})
+    facts = ActivityFacts(
+        **{
+            **READY.__dict__,
+            "conventions": ("basel",),
+            "single_convention_reason": "Basel-only technical guidelines",
+        }
+    )
     check_transition(Stage.THEMATIC_GROUP, Stage.TASK_TEAM, role=Role.COORDINATOR, reason=None, facts=facts)
 
 
 def test_withdrawing_is_never_blocked_by_data_guards() -> None:
     empty = ActivityFacts()
-    options = {o.move.target: o for o in evaluate_moves(Stage.THEMATIC_GROUP, role=Role.COORDINATOR, facts=empty)}
+    options = {
+        o.move.target: o for o in evaluate_moves(Stage.THEMATIC_GROUP, role=Role.COORDINATOR, facts=empty)
+    }
     assert options[Stage.WITHDRAWN].allowed
     assert not options[Stage.TASK_TEAM].allowed and len(options[Stage.TASK_TEAM].blocked_by) == 2
 

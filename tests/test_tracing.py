@@ -65,9 +65,7 @@ async def _traced_activity() -> str:
 class _TracedWorkflow:
     @workflow.run
     async def run(self) -> str:
-        return await workflow.execute_activity(
-            _traced_activity, start_to_close_timeout=timedelta(seconds=30)
-        )
+        return await workflow.execute_activity(_traced_activity, start_to_close_timeout=timedelta(seconds=30))
 
 
 async def test_temporal_client_and_worker_spans_when_tracing_is_on(
@@ -75,21 +73,28 @@ async def test_temporal_client_and_worker_spans_when_tracing_is_on(
 ) -> None:
     exporter = InMemorySpanExporter()
     target = temporal_env.client.service_client.config.target_host
-    traced = Settings(otel_enabled=True, temporal_address=target,
-                      temporal_namespace=temporal_env.client.namespace)
+    traced = Settings(
+        otel_enabled=True, temporal_address=target, temporal_namespace=temporal_env.client.namespace
+    )
     configure_tracing(traced, exporter=exporter)
     assert len(temporal_interceptors(traced)) == 1
     client = await connect(traced)  # the interceptor rides on the client, the worker inherits it
-    async with Worker(client, task_queue=task_queue, workflows=[_TracedWorkflow],
-                      activities=[_traced_activity]):
+    async with Worker(
+        client, task_queue=task_queue, workflows=[_TracedWorkflow], activities=[_traced_activity]
+    ):
         result = await client.execute_workflow(
-            _TracedWorkflow.run, id=f"traced-{uuid.uuid4().hex}", task_queue=task_queue,
+            _TracedWorkflow.run,
+            id=f"traced-{uuid.uuid4().hex}",
+            task_queue=task_queue,
             execution_timeout=timedelta(seconds=60),
         )
     assert result == "done"
     names = {span.name for span in exporter.get_finished_spans()}
     assert "StartWorkflow:_TracedWorkflow" in names
     assert "RunActivity:_traced_activity" in names
-    trace_ids = {span.context.trace_id for span in exporter.get_finished_spans()
-                 if span.name in ("StartWorkflow:_TracedWorkflow", "RunActivity:_traced_activity")}
+    trace_ids = {
+        span.context.trace_id
+        for span in exporter.get_finished_spans()
+        if span.name in ("StartWorkflow:_TracedWorkflow", "RunActivity:_traced_activity")
+    }
     assert len(trace_ids) == 1  # one trace from the client call through the activity

@@ -45,26 +45,38 @@ async def test_a_run_replays_its_own_history(app, client, people, reference_data
     nondeterminism error (and is saved when SYNERGIES_RECORD_HISTORY names a file)."""
     world = await team_and_meeting(reference_data, people)
     coordinator, lead = people.headers(Role.COORDINATOR), people.headers(Role.TASK_TEAM_LEAD)
-    created = await client.post("/activities", headers=coordinator, json={
-        "title": "Regional synergies workshop, Asia", "provisions": ["BRS/SYN/I.A.4"],
-        "lead_id": people[Role.TASK_TEAM_LEAD].id,
-    })
+    created = await client.post(
+        "/activities",
+        headers=coordinator,
+        json={
+            "title": "Regional synergies workshop, Asia",
+            "provisions": ["BRS/SYN/I.A.4"],
+            "lead_id": people[Role.TASK_TEAM_LEAD].id,
+        },
+    )
     assert created.status_code == 201, created.text
     activity = created.json()
     edited = await client.patch(
-        f"/activities/{activity['id']}", json={"task_team_id": world["team_id"],
-                                               "target_meeting_id": world["meeting_id"]},
+        f"/activities/{activity['id']}",
+        json={"task_team_id": world["team_id"], "target_meeting_id": world["meeting_id"]},
         headers=coordinator | {"If-Match": f'W/"{activity["version"]}"'},
     )
     assert edited.status_code == 200, edited.text
-    moved = await client.post(f"/activities/{activity['id']}/transitions", headers=coordinator,
-                              json={"to": "task_team", "expected_version": edited.json()["version"]})
+    moved = await client.post(
+        f"/activities/{activity['id']}/transitions",
+        headers=coordinator,
+        json={"to": "task_team", "expected_version": edited.json()["version"]},
+    )
     assert moved.status_code == 200, moved.text
-    snoozed = await client.post(f"/activities/{activity['id']}/reminders/snooze", headers=lead,
-                                json={"until": str(date.today() + timedelta(days=10))})
+    snoozed = await client.post(
+        f"/activities/{activity['id']}/reminders/snooze",
+        headers=lead,
+        json={"until": str(date.today() + timedelta(days=10))},
+    )
     assert snoozed.status_code == 200, snoozed.text
-    acknowledged = await client.post(f"/activities/{activity['id']}/reminders/acknowledge",
-                                     headers=lead, json={})
+    acknowledged = await client.post(
+        f"/activities/{activity['id']}/reminders/acknowledge", headers=lead, json={}
+    )
     assert acknowledged.status_code == 200, acknowledged.text
 
     handle = app.state.temporal.get_workflow_handle(settings.workflow_id(activity["id"]))

@@ -31,15 +31,19 @@ from workflows.messages import (
 
 def _rejected_data(exc: DataError) -> ApplicationError:
     """The database refused a value (out of range, not storable): retrying cannot help."""
-    return ApplicationError(f"the database refused a value: {exc.orig}",
-                            {"code": "invalid_value", "status": 422}, type="Conflict",
-                            non_retryable=True)
+    return ApplicationError(
+        f"the database refused a value: {exc.orig}",
+        {"code": "invalid_value", "status": 422},
+        type="Conflict",
+        non_retryable=True,
+    )
 
 
 def _as_application_error(exc: DomainError) -> ApplicationError:
     kind = "NotFound" if exc.status == 404 else "Conflict"
-    return ApplicationError(exc.detail, {"code": exc.code, "status": exc.status}, type=kind,
-                            non_retryable=True)
+    return ApplicationError(
+        exc.detail, {"code": exc.code, "status": exc.status}, type=kind, non_retryable=True
+    )
 
 
 class LifecycleActivities:
@@ -50,12 +54,21 @@ class LifecycleActivities:
     async def record_transition(self, data: TransitionInput) -> TransitionOutput:
         try:
             async with transaction(self.sessionmaker) as session:
-                row, version = await record_transition(session, TransitionRecord(
-                    activity_id=data.activity_id, seq=data.seq, from_stage=data.from_stage,
-                    to_stage=data.to_stage, actor_id=data.actor_id, at=data.at,
-                    reason=data.reason, meeting_id=data.meeting_id, due_on=data.due_on,
-                    expected_version=data.expected_version,
-                ))
+                row, version = await record_transition(
+                    session,
+                    TransitionRecord(
+                        activity_id=data.activity_id,
+                        seq=data.seq,
+                        from_stage=data.from_stage,
+                        to_stage=data.to_stage,
+                        actor_id=data.actor_id,
+                        at=data.at,
+                        reason=data.reason,
+                        meeting_id=data.meeting_id,
+                        due_on=data.due_on,
+                        expected_version=data.expected_version,
+                    ),
+                )
                 output = TransitionOutput(transition_id=row.id, version=version)
         except DomainError as exc:
             raise _as_application_error(exc) from None
@@ -68,12 +81,13 @@ class LifecycleActivities:
     async def apply_edit(self, data: EditInput) -> EditOutput:
         try:
             async with transaction(self.sessionmaker) as session:
-                row = await apply_edit_to_row(
-                    session, data.activity_id, data.expected_version, data.changes
-                )
+                row = await apply_edit_to_row(session, data.activity_id, data.expected_version, data.changes)
                 return EditOutput(
-                    version=row.version, due_on=row.stage_due_on, lead_id=row.lead_id,
-                    conventions=row.convention_codes, thematic_group_id=row.thematic_group_id,
+                    version=row.version,
+                    due_on=row.stage_due_on,
+                    lead_id=row.lead_id,
+                    conventions=row.convention_codes,
+                    thematic_group_id=row.thematic_group_id,
                 )
         except DomainError as exc:
             raise _as_application_error(exc) from None
@@ -83,10 +97,21 @@ class LifecycleActivities:
     @activity.defn
     async def record_reminder(self, data: ReminderInput) -> None:
         async with transaction(self.sessionmaker) as session:
-            await session.execute(insert_ignore(session, ReminderEvent, dict(
-                key=data.key, activity_id=data.activity_id, stage=data.stage.value,
-                kind=data.kind, due_on=data.due_on, fired_at=data.fired_at,
-            ), "key"))
+            await session.execute(
+                insert_ignore(
+                    session,
+                    ReminderEvent,
+                    dict(
+                        key=data.key,
+                        activity_id=data.activity_id,
+                        stage=data.stage.value,
+                        kind=data.kind,
+                        due_on=data.due_on,
+                        fired_at=data.fired_at,
+                    ),
+                    "key",
+                )
+            )
         metrics.REMINDERS.labels(data.kind.rstrip("+-0123456789")).inc()
 
     @activity.defn
@@ -102,14 +127,14 @@ class LifecycleActivities:
         async with transaction(self.sessionmaker) as session:
             latest = await session.scalar(
                 select(ReminderEvent)
-                .where(ReminderEvent.activity_id == data.activity_id,
-                       ReminderEvent.stage == data.stage.value)
-                .order_by(ReminderEvent.fired_at.desc(), ReminderEvent.id.desc()).limit(1)
+                .where(ReminderEvent.activity_id == data.activity_id, ReminderEvent.stage == data.stage.value)
+                .order_by(ReminderEvent.fired_at.desc(), ReminderEvent.id.desc())
+                .limit(1)
             )
             values = (
                 {"snoozed_until": data.snoozed_until, "snoozed_by_id": data.actor_id}
-                if data.snoozed_until else
-                {"acknowledged_at": data.at, "acknowledged_by_id": data.actor_id}
+                if data.snoozed_until
+                else {"acknowledged_at": data.at, "acknowledged_by_id": data.actor_id}
             )
             if data.note:
                 values["note"] = data.note
@@ -118,12 +143,22 @@ class LifecycleActivities:
                     update(ReminderEvent).where(ReminderEvent.id == latest.id).values(**values)
                 )
                 return
-            await session.execute(insert_ignore(session, ReminderEvent, dict(
-                key=f"activity-{data.activity_id}/response/{data.at.isoformat()}",
-                activity_id=data.activity_id, stage=data.stage.value, kind="response",
-                due_on=data.snoozed_until or data.at.date(), fired_at=data.at, **values,
-            ), "key"))
+            await session.execute(
+                insert_ignore(
+                    session,
+                    ReminderEvent,
+                    dict(
+                        key=f"activity-{data.activity_id}/response/{data.at.isoformat()}",
+                        activity_id=data.activity_id,
+                        stage=data.stage.value,
+                        kind="response",
+                        due_on=data.snoozed_until or data.at.date(),
+                        fired_at=data.at,
+                        **values,
+                    ),
+                    "key",
+                )
+            )
 
     def all(self) -> list[object]:
-        return [self.record_transition, self.apply_edit, self.record_reminder,
-                self.record_reminder_response]
+        return [self.record_transition, self.apply_edit, self.record_reminder, self.record_reminder_response]

@@ -36,10 +36,12 @@ class _SharedCacheJSONConverter(PydanticJSONPlainPayloadConverter):
 class PayloadConverter(CompositePayloadConverter):
     def __init__(self) -> None:
         json = _SharedCacheJSONConverter()
-        super().__init__(*(
-            json if isinstance(converter, JSONPlainPayloadConverter) else converter
-            for converter in DefaultPayloadConverter.default_encoding_payload_converters
-        ))
+        super().__init__(
+            *(
+                json if isinstance(converter, JSONPlainPayloadConverter) else converter
+                for converter in DefaultPayloadConverter.default_encoding_payload_converters
+            )
+        )
 
 
 DATA_CONVERTER = DataConverter(payload_converter_class=PayloadConverter)

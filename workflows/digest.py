@@ -63,15 +63,11 @@ def digest_schedule(settings: Settings, hour: int = DIGEST_HOUR_UTC) -> Schedule
             calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(hour)], minute=[ScheduleRange(0)])]
         ),
         # A run missed while the server was down is caught up (within a day), not skipped.
-        policy=SchedulePolicy(
-            overlap=ScheduleOverlapPolicy.BUFFER_ONE, catchup_window=timedelta(days=1)
-        ),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.BUFFER_ONE, catchup_window=timedelta(days=1)),
     )
 
 
-async def ensure_digest_schedule(
-    client: Client, settings: Settings, hour: int = DIGEST_HOUR_UTC
-) -> None:
+async def ensure_digest_schedule(client: Client, settings: Settings, hour: int = DIGEST_HOUR_UTC) -> None:
     """Create the "daily-digest" schedule (daily at `hour`:00 UTC), or bring an existing one up to
     date (idempotent: safe at every worker start)."""
     schedule = digest_schedule(settings, hour)

@@ -101,15 +101,27 @@ class ActivityLifecycle:
             state = self.state
             now = workflow.now()
             due_on = due_on_entry(
-                request.to, now.date(), meeting_deadline=request.target_meeting_deadline,
+                request.to,
+                now.date(),
+                meeting_deadline=request.target_meeting_deadline,
                 stage_due_days=state.stage_due_days,
             )
-            written = await self._write("record_transition", TransitionInput(
-                activity_id=state.activity_id, seq=state.seq + 1, from_stage=state.stage,
-                to_stage=request.to, actor_id=request.actor_id, at=now,
-                expected_version=request.expected_version, reason=request.reason,
-                meeting_id=request.meeting_id, due_on=due_on,
-            ), TransitionOutput)
+            written = await self._write(
+                "record_transition",
+                TransitionInput(
+                    activity_id=state.activity_id,
+                    seq=state.seq + 1,
+                    from_stage=state.stage,
+                    to_stage=request.to,
+                    actor_id=request.actor_id,
+                    at=now,
+                    expected_version=request.expected_version,
+                    reason=request.reason,
+                    meeting_id=request.meeting_id,
+                    due_on=due_on,
+                ),
+                TransitionOutput,
+            )
             source = state.stage
             state.stage, state.seq, state.version = request.to, state.seq + 1, written.version
             self._set_due_date(due_on, now)
@@ -148,9 +160,7 @@ class ActivityLifecycle:
         """The target meeting moved: the report_to_cop due date follows its document deadline."""
         async with self._exclusive():
             if self.state.stage is Stage.REPORT_TO_COP and self.state.due_on != change.document_deadline:
-                await self._apply_edit(
-                    self.state.version, {"stage_due_on": change.document_deadline}, None
-                )
+                await self._apply_edit(self.state.version, {"stage_due_on": change.document_deadline}, None)
             return self._outcome()
 
     @workflow.update
@@ -158,11 +168,17 @@ class ActivityLifecycle:
         async with self._exclusive():
             if not self.state.stage.is_open:
                 raise rejection("stage_closed", "the activity is closed; nothing to snooze", 422)
-            await self._write("record_reminder_response", ReminderResponseInput(
-                activity_id=self.state.activity_id, stage=self.state.stage,
-                actor_id=request.actor_id, at=workflow.now(),
-                snoozed_until=request.until, note=request.note,
-            ))
+            await self._write(
+                "record_reminder_response",
+                ReminderResponseInput(
+                    activity_id=self.state.activity_id,
+                    stage=self.state.stage,
+                    actor_id=request.actor_id,
+                    at=workflow.now(),
+                    snoozed_until=request.until,
+                    note=request.note,
+                ),
+            )
             self.state.snoozed_until = request.until
             self._wake = True
             return self._outcome()
@@ -175,10 +191,16 @@ class ActivityLifecycle:
     @workflow.update
     async def acknowledge(self, request: AcknowledgeRequest) -> Outcome:
         async with self._exclusive():
-            await self._write("record_reminder_response", ReminderResponseInput(
-                activity_id=self.state.activity_id, stage=self.state.stage,
-                actor_id=request.actor_id, at=workflow.now(), note=request.note,
-            ))
+            await self._write(
+                "record_reminder_response",
+                ReminderResponseInput(
+                    activity_id=self.state.activity_id,
+                    stage=self.state.stage,
+                    actor_id=request.actor_id,
+                    at=workflow.now(),
+                    note=request.note,
+                ),
+            )
             return self._outcome()
 
     # --- internals -----------------------------------------------------------------------------
@@ -212,7 +234,10 @@ class ActivityLifecycle:
         self._check_version(request.expected_version)
         try:
             check_transition(
-                self.state.stage, request.to, role=request.role, reason=request.reason,
+                self.state.stage,
+                request.to,
+                role=request.role,
+                reason=request.reason,
                 facts=request.facts,
             )
         except TransitionError as exc:
@@ -220,7 +245,8 @@ class ActivityLifecycle:
 
     async def _apply_edit(self, expected_version: int, changes: dict, actor_id: int | None) -> None:
         result = await self._write(
-            "apply_edit", EditInput(self.state.activity_id, expected_version, changes, actor_id),
+            "apply_edit",
+            EditInput(self.state.activity_id, expected_version, changes, actor_id),
             EditOutput,
         )
         state = self.state
@@ -248,14 +274,18 @@ class ActivityLifecycle:
 
     async def _sleep_until_next_wakeup(self) -> None:
         wakeup = self._wakeup()
-        timeout = None if wakeup.next_at is None else max(
-            (wakeup.next_at - workflow.now()).total_seconds(), 0.001
+        timeout = (
+            None if wakeup.next_at is None else max((wakeup.next_at - workflow.now()).total_seconds(), 0.001)
         )
         self._wake = False
         try:
             await workflow.wait_condition(
-                lambda: self._wake or bool(self._outbox) or not self.state.stage.is_open
-                or self._updates >= self.state.max_updates_per_run,
+                lambda: (
+                    self._wake
+                    or bool(self._outbox)
+                    or not self.state.stage.is_open
+                    or self._updates >= self.state.max_updates_per_run
+                ),
                 timeout=timeout,
             )
         except TimeoutError:
@@ -265,7 +295,10 @@ class ActivityLifecycle:
         state = self.state
         assert state.reminder_watermark is not None
         return next_wakeup(
-            state.due_on, state.policy, watermark=state.reminder_watermark, now=workflow.now(),
+            state.due_on,
+            state.policy,
+            watermark=state.reminder_watermark,
+            now=workflow.now(),
             snoozed_until=state.snoozed_until,
         )
 
@@ -280,8 +313,7 @@ class ActivityLifecycle:
         key = f"{workflow.info().workflow_id}/s{state.seq}/{state.due_on}/{reminder.label}"
         await workflow.execute_activity(
             "record_reminder",
-            ReminderInput(key, state.activity_id, state.stage, reminder.label, state.due_on,
-                          workflow.now()),
+            ReminderInput(key, state.activity_id, state.stage, reminder.label, state.due_on, workflow.now()),
             **sending.BACKGROUND_WRITE,  # type: ignore[arg-type]
         )
         state.reminder_watermark = reminder.fire_at
@@ -293,7 +325,8 @@ class ActivityLifecycle:
         if reminder.to_lead:
             when = "today" if days == 0 else (f"in {-days} days" if days < 0 else f"{days} days ago")
             self._publish(
-                EventType.REMINDER, key=f"s{state.seq}/{state.due_on}/{reminder.label}",
+                EventType.REMINDER,
+                key=f"s{state.seq}/{state.due_on}/{reminder.label}",
                 title=f"Reminder: activity {state.activity_id} ({state.stage}) is due {when}",
                 body=f"The {state.stage} stage is due on {state.due_on}.",
                 audiences=(Audience.LEAD,),
@@ -303,7 +336,8 @@ class ActivityLifecycle:
         if reminder.kind is ReminderKind.MANAGEMENT:
             audiences += (Audience.MANAGEMENT,)
         self._publish(
-            EventType.ESCALATION, key=f"s{state.seq}/{state.due_on}/{reminder.label}",
+            EventType.ESCALATION,
+            key=f"s{state.seq}/{state.due_on}/{reminder.label}",
             title=f"Overdue {days} days: activity {state.activity_id} ({state.stage})",
             body=f"The {state.stage} stage was due on {state.due_on}.",
             audiences=audiences,
@@ -315,10 +349,17 @@ class ActivityLifecycle:
         state = self.state
         self._outbox.append(
             NotificationEvent(
-                key=f"{workflow.info().workflow_id}/{key}", type=type_, title=title, body=body,
-                activity_id=state.activity_id, stage=state.stage.value,
-                conventions=tuple(state.conventions), thematic_group_id=state.thematic_group_id,
-                audiences=audiences, due_on=state.due_on, link=f"/activities/{state.activity_id}",
+                key=f"{workflow.info().workflow_id}/{key}",
+                type=type_,
+                title=title,
+                body=body,
+                activity_id=state.activity_id,
+                stage=state.stage.value,
+                conventions=tuple(state.conventions),
+                thematic_group_id=state.thematic_group_id,
+                audiences=audiences,
+                due_on=state.due_on,
+                link=f"/activities/{state.activity_id}",
             )
         )
 
@@ -351,17 +392,18 @@ class ActivityLifecycle:
             search.THEMATIC_GROUP.value_set(str(state.thematic_group_id or "")),
         ]
         if state.due_on is not None:
-            updates.append(search.STAGE_DUE_ON.value_set(
-                datetime.combine(state.due_on, datetime.min.time(), tzinfo=workflow.now().tzinfo)
-            ))
+            updates.append(
+                search.STAGE_DUE_ON.value_set(
+                    datetime.combine(state.due_on, datetime.min.time(), tzinfo=workflow.now().tzinfo)
+                )
+            )
         else:
             updates.append(search.STAGE_DUE_ON.value_unset())
         workflow.upsert_search_attributes(updates)
 
     def _outcome(self, transition_id: int | None = None) -> Outcome:
         state = self.state
-        return Outcome(state.activity_id, state.stage, state.version, state.seq, state.due_on,
-                       transition_id)
+        return Outcome(state.activity_id, state.stage, state.version, state.seq, state.due_on, transition_id)
 
 
 class _Exclusive:

@@ -225,9 +225,7 @@ class NotificationActivities:
                 )
             for audience, _address in groups:
                 notification_rows.append(
-                    self._notification_row(
-                        event, _key(event.key, audience.value), None, payload, now
-                    )
+                    self._notification_row(event, _key(event.key, audience.value), None, payload, now)
                 )
             await _insert_ignore(session, Notification, notification_rows)
             keys = [row["key"] for row in notification_rows]
@@ -235,9 +233,7 @@ class NotificationActivities:
                 dict(
                     (
                         await session.execute(
-                            select(Notification.key, Notification.id).where(
-                                Notification.key.in_(keys)
-                            )
+                            select(Notification.key, Notification.id).where(Notification.key.in_(keys))
                         )
                     ).all()
                 )
@@ -247,9 +243,7 @@ class NotificationActivities:
 
             delivery_rows: dict[str, dict[str, Any]] = {}
 
-            def add(
-                notification_id: int, channel: Channel, target: str, subscription_id: int | None
-            ) -> None:
+            def add(notification_id: int, channel: Channel, target: str, subscription_id: int | None) -> None:
                 key = delivery_key(event.key, channel, target)
                 sent = channel is Channel.FEED  # the feed entry exists once this commits
                 delivery_rows.setdefault(
@@ -362,9 +356,7 @@ class NotificationActivities:
                     if person.active:
                         audience_members[person.id] = person
 
-        for subscription, person in await session.execute(
-            _matching_subscriptions(event, conventions)
-        ):
+        for subscription, person in await session.execute(_matching_subscriptions(event, conventions)):
             recipient = recipients.setdefault(person.id, _Recipient(person))
             if subscription.channel is Channel.WEBHOOK:
                 if subscription.webhook_url:
@@ -500,17 +492,11 @@ class NotificationActivities:
         self, delivery: Delivery, notification: Notification, subscription: Subscription | None
     ) -> None:
         if subscription is None or not subscription.webhook_secret:
-            raise DeliveryRejected(
-                "the subscription of this webhook was deleted; nothing to sign with"
-            )
+            raise DeliveryRejected("the subscription of this webhook was deleted; nothing to sign with")
         if not subscription.active:
             raise DeliveryRejected("the subscription of this webhook was deactivated")
-        await validate_webhook_url(
-            delivery.target, allow_private=self.settings.webhook_allow_private_targets
-        )
-        payload = {
-            key: value for key, value in (notification.payload or {}).items() if key != DIGEST_FLAG
-        }
+        await validate_webhook_url(delivery.target, allow_private=self.settings.webhook_allow_private_targets)
+        payload = {key: value for key, value in (notification.payload or {}).items() if key != DIGEST_FLAG}
         body = json.dumps(
             {"delivery": delivery.key, "event": payload, "notification_id": notification.id},
             separators=(",", ":"),
@@ -562,9 +548,7 @@ class NotificationActivities:
                         Person.active.is_(True),
                         or_(
                             Person.daily_digest.is_(True),
-                            Person.id.in_(
-                                select(Notification.person_id).where(*self._undigested())
-                            ),
+                            Person.id.in_(select(Notification.person_id).where(*self._undigested())),
                         ),
                     )
                     .order_by(Person.id)

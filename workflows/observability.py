@@ -92,10 +92,10 @@ def workflow_log_context() -> dict[str, Any]:
 def bind_workflow_context() -> Iterator[dict[str, Any]]:
     """Within the block, every structlog/stdlib log line carries the workflow and activity ids.
 
-        @activity.defn
-        async def send_reminder(...):
-            with bind_workflow_context():
-                log.info("reminder sent", to=...)
+    @activity.defn
+    async def send_reminder(...):
+        with bind_workflow_context():
+            log.info("reminder sent", to=...)
     """
     context = workflow_log_context()
     with structlog.contextvars.bound_contextvars(**context):

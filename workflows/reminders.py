@@ -61,8 +61,7 @@ def plan(due_on: date, policy: ReminderPolicy, snoozed_until: date | None = None
         lead_reminders.append(Reminder(kind, fire_time(day, policy), -days))
     if snoozed_until is not None:
         lead_reminders.append(
-            Reminder(ReminderKind.SNOOZED, fire_time(snoozed_until, policy),
-                     (snoozed_until - due_on).days)
+            Reminder(ReminderKind.SNOOZED, fire_time(snoozed_until, policy), (snoozed_until - due_on).days)
         )
     yield from sorted(lead_reminders, key=lambda r: (r.fire_at, r.kind != ReminderKind.SNOOZED))
 

@@ -253,6 +253,7 @@ class ReportDraftWorkflow:
         else:  # a run begun before `notify`
             await sending.deliver_all(await sending.plan_deliveries(event))
 
+
 # --- starting and re-timing ---------------------------------------------------------------------
 
 

@@ -33,12 +33,17 @@ async def notify(event: NotificationEvent) -> None:
     queue = notifications_task_queue(workflow.info().task_queue)
     try:
         await workflow.execute_activity(
-            "notify", event, task_queue=queue, start_to_close_timeout=DELIVER_TIMEOUT,
+            "notify",
+            event,
+            task_queue=queue,
+            start_to_close_timeout=DELIVER_TIMEOUT,
             retry_policy=DELIVERY_RETRY_POLICY,
         )
     except ActivityError as exc:
         await workflow.execute_activity(
-            "mark_event_failed", args=[event, str(exc.cause or exc)], task_queue=queue,
+            "mark_event_failed",
+            args=[event, str(exc.cause or exc)],
+            task_queue=queue,
             **BACKGROUND_WRITE,  # type: ignore[arg-type]
         )
 
@@ -48,7 +53,10 @@ async def notify(event: NotificationEvent) -> None:
 
 async def plan_deliveries(event: NotificationEvent) -> list[int]:
     return await workflow.execute_activity(
-        "plan_deliveries", event, result_type=list[int], **BACKGROUND_WRITE  # type: ignore[arg-type]
+        "plan_deliveries",
+        event,
+        result_type=list[int],
+        **BACKGROUND_WRITE,  # type: ignore[arg-type]
     )
 
 
@@ -59,12 +67,15 @@ async def deliver_all(delivery_ids: list[int]) -> None:
         return
     try:
         await workflow.execute_activity(
-            "deliver_batch", delivery_ids, start_to_close_timeout=DELIVER_TIMEOUT,
+            "deliver_batch",
+            delivery_ids,
+            start_to_close_timeout=DELIVER_TIMEOUT,
             retry_policy=DELIVERY_RETRY_POLICY,
         )
     except ActivityError as exc:
         for delivery_id in delivery_ids:
             await workflow.execute_activity(
-                "mark_delivery_failed", args=[delivery_id, str(exc.cause or exc)],
+                "mark_delivery_failed",
+                args=[delivery_id, str(exc.cause or exc)],
                 **BACKGROUND_WRITE,  # type: ignore[arg-type]
             )

@@ -152,19 +152,36 @@ def _target_meeting(facts: ActivityFacts) -> str | None:
 _ENTERING = (MoveKind.FORWARD, MoveKind.SKIP_PILOT)
 
 GUARDS: tuple[Guard, ...] = (
-    Guard("think_synergies_first",
-          "leaving thematic_group (except to withdraw) with one convention needs a reason",
-          lambda m: m.source is Stage.THEMATIC_GROUP and m.target is not Stage.WITHDRAWN,
-          _think_synergies_first),
-    Guard("task_team_ready", "entering task_team needs a task team with a lead and an end date",
-          lambda m: m.target is Stage.TASK_TEAM and m.kind is MoveKind.FORWARD, _task_team),
-    Guard("pilot_defined",
-          "entering pilot_project needs a pilot project with a region and countries",
-          lambda m: m.target is Stage.PILOT_PROJECT and m.kind is MoveKind.FORWARD, _pilot_entry),
-    Guard("lessons_learned", "leaving pilot_project forward needs lessons learned on every pilot",
-          lambda m: m.source is Stage.PILOT_PROJECT and m.kind is MoveKind.FORWARD, _pilot_exit),
-    Guard("target_meeting", "entering report_to_cop needs a target COP meeting",
-          lambda m: m.target is Stage.REPORT_TO_COP and m.kind in _ENTERING, _target_meeting),
+    Guard(
+        "think_synergies_first",
+        "leaving thematic_group (except to withdraw) with one convention needs a reason",
+        lambda m: m.source is Stage.THEMATIC_GROUP and m.target is not Stage.WITHDRAWN,
+        _think_synergies_first,
+    ),
+    Guard(
+        "task_team_ready",
+        "entering task_team needs a task team with a lead and an end date",
+        lambda m: m.target is Stage.TASK_TEAM and m.kind is MoveKind.FORWARD,
+        _task_team,
+    ),
+    Guard(
+        "pilot_defined",
+        "entering pilot_project needs a pilot project with a region and countries",
+        lambda m: m.target is Stage.PILOT_PROJECT and m.kind is MoveKind.FORWARD,
+        _pilot_entry,
+    ),
+    Guard(
+        "lessons_learned",
+        "leaving pilot_project forward needs lessons learned on every pilot",
+        lambda m: m.source is Stage.PILOT_PROJECT and m.kind is MoveKind.FORWARD,
+        _pilot_exit,
+    ),
+    Guard(
+        "target_meeting",
+        "entering report_to_cop needs a target COP meeting",
+        lambda m: m.target is Stage.REPORT_TO_COP and m.kind in _ENTERING,
+        _target_meeting,
+    ),
 )
 
 
@@ -278,18 +295,25 @@ def markdown() -> str:
         "",
         "Generated from `workflows/stages.py` by `synergies docs stages`; a test keeps it in sync.",
         "",
-        "Stages: " + " → ".join(f"`{s}`" for s in OPEN_STAGES)
-        + ", then terminal " + " or ".join(f"`{s}`" for s in sorted(TERMINAL_STAGES)) + ".",
+        "Stages: "
+        + " → ".join(f"`{s}`" for s in OPEN_STAGES)
+        + ", then terminal "
+        + " or ".join(f"`{s}`" for s in sorted(TERMINAL_STAGES))
+        + ".",
         f"Who moves: {', '.join(sorted(role.value for role in MOVERS))}.",
         "",
         "| from | to | kind | reason required | meeting required | guards |",
         "|---|---|---|---|---|---|",
     ]
     for row in describe_table():
-        lines.append("| " + " | ".join(
-            str(row[key]).lower() if isinstance(row[key], bool) else f"{row[key]}" or "—"
-            for key in ("from", "to", "kind", "reason_required", "meeting_required", "guards")
-        ) + " |")
+        lines.append(
+            "| "
+            + " | ".join(
+                str(row[key]).lower() if isinstance(row[key], bool) else f"{row[key]}" or "—"
+                for key in ("from", "to", "kind", "reason_required", "meeting_required", "guards")
+            )
+            + " |"
+        )
     lines += ["", "## Guards", "", "| guard | rule |", "|---|---|"]
     lines += [f"| `{guard.name}` | {guard.description} |" for guard in GUARDS]
     return "\n".join(lines) + "\n"

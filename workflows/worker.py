@@ -94,18 +94,30 @@ def build_worker(
     workers = []
     if WorkerPart.WORKFLOWS in parts:
         cache_workflow_bytecode()
-        workers.append(Worker(
-            client, task_queue=queue, workflows=WORKFLOWS, max_cached_workflows=max_cached_workflows,
-            # The notification activities here serve runs begun before the notifications queue.
-            activities=[*LifecycleActivities(sessionmaker).all(), *notifications.all(),
-                        *ReportActivities(sessionmaker, settings).all()],
-            **options,
-        ))
+        workers.append(
+            Worker(
+                client,
+                task_queue=queue,
+                workflows=WORKFLOWS,
+                max_cached_workflows=max_cached_workflows,
+                # The notification activities here serve runs begun before the notifications queue.
+                activities=[
+                    *LifecycleActivities(sessionmaker).all(),
+                    *notifications.all(),
+                    *ReportActivities(sessionmaker, settings).all(),
+                ],
+                **options,
+            )
+        )
     if WorkerPart.NOTIFICATIONS in parts:
-        workers.append(Worker(
-            client, task_queue=notifications_task_queue(queue), activities=notifications.all(),
-            **options,
-        ))
+        workers.append(
+            Worker(
+                client,
+                task_queue=notifications_task_queue(queue),
+                activities=notifications.all(),
+                **options,
+            )
+        )
     return ServiceWorkers(workers)
 
 

@@ -21,9 +21,21 @@ from api.routes.reports import router as reports_router
 from api.routes.task_teams import router as task_teams_router
 
 ROUTERS: list[APIRouter] = [
-    activities_router, lifecycle_router, pilot_projects_router, actions_router, task_teams_router,
-    thematic_groups_router, bodies_router, conventions_router, meetings_router,
-    decisions_router, provisions_router, people_router,
-    notifications_router, dashboard_router, events_router, calendar_router,
+    activities_router,
+    lifecycle_router,
+    pilot_projects_router,
+    actions_router,
+    task_teams_router,
+    thematic_groups_router,
+    bodies_router,
+    conventions_router,
+    meetings_router,
+    decisions_router,
+    provisions_router,
+    people_router,
+    notifications_router,
+    dashboard_router,
+    events_router,
+    calendar_router,
     reports_router,
 ]

@@ -67,9 +67,7 @@ async def get_action_or_404(session: AsyncSession, action_id: int) -> ActionEntr
     return await get_or_404(session, ActionEntry, action_id, label="action entry")
 
 
-async def get_writable_action(
-    session: AsyncSession, principal: Principal, action_id: int
-) -> ActionEntry:
+async def get_writable_action(session: AsyncSession, principal: Principal, action_id: int) -> ActionEntry:
     """The action entry, once the caller is allowed to record progress on its activity."""
     action = await get_action_or_404(session, action_id)
     activity = await get_activity_or_404(action.activity_id, session)
@@ -78,9 +76,7 @@ async def get_writable_action(
 
 
 async def _check_provision(session: AsyncSession, provision_id: int | None) -> None:
-    await require_reference(
-        session, Provision, provision_id, field="provision_id", label="provision"
-    )
+    await require_reference(session, Provision, provision_id, field="provision_id", label="provision")
 
 
 async def create_action(
@@ -107,7 +103,8 @@ def _read(response: Response, action: ActionEntry) -> ActionEntryRead:
 
 
 @router.get(
-    "/activities/{activity_id}/actions", summary="Action entries of an activity",
+    "/activities/{activity_id}/actions",
+    summary="Action entries of an activity",
     response_model=Page[ActionEntryRead],
 )
 async def list_actions(
@@ -126,7 +123,9 @@ async def list_actions(
 
 
 @router.post(
-    "/activities/{activity_id}/actions", status_code=201, summary="Record an action",
+    "/activities/{activity_id}/actions",
+    status_code=201,
+    summary="Record an action",
     response_model=ActionEntryRead,
 )
 async def post_action(
@@ -147,9 +146,7 @@ async def read_action(
     return _read(response, await get_action_or_404(session, action_id))
 
 
-@router.patch(
-    "/actions/{action_id}", summary="Change an action entry", response_model=ActionEntryRead
-)
+@router.patch("/actions/{action_id}", summary="Change an action entry", response_model=ActionEntryRead)
 async def patch_action(
     principal: ProgressWriter,
     session: SessionDep,

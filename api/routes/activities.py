@@ -70,9 +70,7 @@ class ActivityRead(BaseModel):
     @property
     def overdue(self) -> bool:
         """Past its stage due date while still open."""
-        return (
-            self.stage.is_open and self.stage_due_on is not None and self.stage_due_on < today()
-        )
+        return self.stage.is_open and self.stage_due_on is not None and self.stage_due_on < today()
 
 
 def activity_read(activity: Activity, settings: Settings) -> ActivityRead:
@@ -132,9 +130,7 @@ def activity_query(filters: ActivityFilters) -> Select[Any]:
     if filters.lead is not None:
         statement = statement.where(Activity.lead_id == filters.lead)
     if filters.provision:
-        statement = statement.where(
-            Activity.provisions.any(Provision.element_code == filters.provision)
-        )
+        statement = statement.where(Activity.provisions.any(Provision.element_code == filters.provision))
     if filters.overdue is not None:
         late = and_(Activity.stage.in_(OPEN_STAGES), Activity.stage_due_on < today())
         statement = statement.where(late if filters.overdue else not_(late))
@@ -164,16 +160,12 @@ async def _current_activity(
 CurrentActivity = Annotated[Activity, Depends(_current_activity)]
 
 
-async def ensure_progress_writer(
-    session: AsyncSession, principal: Principal, activity: Activity
-) -> None:
+async def ensure_progress_writer(session: AsyncSession, principal: Principal, activity: Activity) -> None:
     """Task team leads record progress only on activities they lead, directly or as team lead."""
     if principal.role is not Role.TASK_TEAM_LEAD or activity.lead_id == principal.person_id:
         return
     if activity.task_team_id is not None:
-        team_lead = await session.scalar(
-            select(TaskTeam.lead_id).where(TaskTeam.id == activity.task_team_id)
-        )
+        team_lead = await session.scalar(select(TaskTeam.lead_id).where(TaskTeam.id == activity.task_team_id))
         if team_lead == principal.person_id:
             return
     raise Forbidden(
@@ -203,6 +195,11 @@ async def read_activity(
 
 
 __all__ = [
-    "ActivityRead", "CurrentActivity", "activity_query", "activity_read", "ensure_progress_writer",
-    "get_activity_or_404", "router",
+    "ActivityRead",
+    "CurrentActivity",
+    "activity_query",
+    "activity_read",
+    "ensure_progress_writer",
+    "get_activity_or_404",
+    "router",
 ]

@@ -78,9 +78,7 @@ class BodyRead(BaseModel):
     updated_at: datetime
 
 
-SORTING = Sorting(
-    {"id": Body.id, "code": Body.code, "name": Body.name}, default="code", tiebreak=Body.id
-)
+SORTING = Sorting({"id": Body.id, "code": Body.code, "name": Body.name}, default="code", tiebreak=Body.id)
 
 
 def body_query(kind: BodyKind | None, q: str | None) -> Select[Any]:
@@ -94,9 +92,7 @@ def body_query(kind: BodyKind | None, q: str | None) -> Select[Any]:
     return statement
 
 
-async def get_body_or_404(
-    session: AsyncSession, body_id: int, kind: BodyKind | None = None
-) -> Body:
+async def get_body_or_404(session: AsyncSession, body_id: int, kind: BodyKind | None = None) -> Body:
     body = await get_or_404(session, Body, body_id, label="body")
     if kind is not None and body.kind is not kind:
         raise NotFound(f"body {body_id} is a {body.kind.value}, not a {kind.value}")
@@ -145,16 +141,12 @@ async def list_bodies(
 
 
 @router.post("", status_code=201, summary="Create a body", response_model=BodyRead)
-async def post_body(
-    principal: Admin, session: SessionDep, response: Response, data: BodyCreate
-) -> BodyRead:
+async def post_body(principal: Admin, session: SessionDep, response: Response, data: BodyCreate) -> BodyRead:
     return _read(response, await create_body(session, data, data.kind))
 
 
 @router.get("/{body_id}", summary="One body", response_model=BodyRead)
-async def read_body(
-    principal: Reader, session: SessionDep, response: Response, body_id: int
-) -> BodyRead:
+async def read_body(principal: Reader, session: SessionDep, response: Response, body_id: int) -> BodyRead:
     return _read(response, await get_body_or_404(session, body_id))
 
 
@@ -173,9 +165,7 @@ async def patch_body(
 
 
 @router.delete("/{body_id}", status_code=204, summary="Delete a body")
-async def delete_body(
-    principal: Admin, session: SessionDep, body_id: int, if_match: IfMatch = None
-) -> None:
+async def delete_body(principal: Admin, session: SessionDep, body_id: int, if_match: IfMatch = None) -> None:
     body = await get_body_or_404(session, body_id)
     await delete_row(session, body, if_match, label="body")
 
@@ -194,9 +184,7 @@ async def list_thematic_groups(
     return Page(items=[BodyRead.model_validate(row) for row in rows], next_cursor=next_cursor)
 
 
-@thematic_groups_router.post(
-    "", status_code=201, summary="Create a thematic group", response_model=BodyRead
-)
+@thematic_groups_router.post("", status_code=201, summary="Create a thematic group", response_model=BodyRead)
 async def post_thematic_group(
     principal: Admin, session: SessionDep, response: Response, data: ThematicGroupCreate
 ) -> BodyRead:
@@ -210,9 +198,7 @@ async def read_thematic_group(
     return _read(response, await get_body_or_404(session, group_id, THEMATIC))
 
 
-@thematic_groups_router.patch(
-    "/{group_id}", summary="Change a thematic group", response_model=BodyRead
-)
+@thematic_groups_router.patch("/{group_id}", summary="Change a thematic group", response_model=BodyRead)
 async def patch_thematic_group(
     principal: Admin,
     session: SessionDep,

@@ -30,11 +30,17 @@ async def my_calendar(request: Request, principal: QueryTokenPrincipal) -> Respo
     """
     async with request.app.state.sessionmaker() as session:
         body = await calendar_for(
-            session, principal.person_id, public_url=request.app.state.settings.public_url,
-            today=utc_today(), now=utcnow(),
+            session,
+            principal.person_id,
+            public_url=request.app.state.settings.public_url,
+            today=utc_today(),
+            now=utcnow(),
         )
     return Response(
-        body, media_type="text/calendar; charset=utf-8",
-        headers={"Content-Disposition": 'inline; filename="synergies.ics"',
-                 "Cache-Control": "private, no-store"},
+        body,
+        media_type="text/calendar; charset=utf-8",
+        headers={
+            "Content-Disposition": 'inline; filename="synergies.ics"',
+            "Cache-Control": "private, no-store",
+        },
     )

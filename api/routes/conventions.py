@@ -31,9 +31,7 @@ SORTING = Sorting(
 
 
 @router.get("", summary="List conventions", response_model=Page[ConventionRead])
-async def list_conventions(
-    principal: Reader, session: SessionDep, page: PageQuery
-) -> Page[ConventionRead]:
+async def list_conventions(principal: Reader, session: SessionDep, page: PageQuery) -> Page[ConventionRead]:
     rows, next_cursor = await paginate(session, select(Convention), SORTING, page)
     items = [ConventionRead.model_validate(row) for row in rows]
     return Page(items=items, next_cursor=next_cursor)
@@ -41,6 +39,4 @@ async def list_conventions(
 
 @router.get("/{code}", summary="One convention", response_model=ConventionRead)
 async def read_convention(principal: Reader, session: SessionDep, code: str) -> ConventionRead:
-    return ConventionRead.model_validate(
-        await get_or_404(session, Convention, code, label="convention")
-    )
+    return ConventionRead.model_validate(await get_or_404(session, Convention, code, label="convention"))

@@ -44,9 +44,7 @@ class DecisionUpdate(WriteModel):
     title: Annotated[str | None, NotNull] = Field(None, min_length=1, max_length=300)
     adopted_at: str | None = Field(None, max_length=200)
     adopted_on: date | None = None
-    provisions: Annotated[list[str] | None, NotNull] = Field(
-        None, description="provision element codes"
-    )
+    provisions: Annotated[list[str] | None, NotNull] = Field(None, description="provision element codes")
 
 
 class DecisionRead(BaseModel):
@@ -89,15 +87,11 @@ def decision_query(convention: str | None, provision: str | None, q: str | None)
 
 
 async def get_decision_or_404(session: AsyncSession, decision_id: int) -> Decision:
-    return await get_or_404(
-        session, Decision, decision_id, label="decision", options=_WITH_PROVISIONS
-    )
+    return await get_or_404(session, Decision, decision_id, label="decision", options=_WITH_PROVISIONS)
 
 
 async def _provisions(session: AsyncSession, codes: list[str]) -> list[Provision]:
-    return await load_by_keys(
-        session, Provision.element_code, codes, field="provisions", label="provision"
-    )
+    return await load_by_keys(session, Provision.element_code, codes, field="provisions", label="provision")
 
 
 async def _check_convention(session: AsyncSession, code: str) -> None:
@@ -120,8 +114,9 @@ async def update_decision(
     check_if_match(if_match, decision.version)
     changes = data.model_dump(exclude_unset=True)
     if "symbol" in changes:
-        await ensure_unique(session, Decision.symbol, changes["symbol"], label="decision",
-                            exclude_id=decision.id)
+        await ensure_unique(
+            session, Decision.symbol, changes["symbol"], label="decision", exclude_id=decision.id
+        )
     if "convention_code" in changes:
         await _check_convention(session, changes["convention_code"])
     if "provisions" in changes:

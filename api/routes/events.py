@@ -40,8 +40,10 @@ async def query_token_principal(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     token: Annotated[
         str | None,
-        Query(description="API token, for clients that cannot send an Authorization header "
-                          "(EventSource, calendar programs); any active token of the person"),
+        Query(
+            description="API token, for clients that cannot send an Authorization header "
+            "(EventSource, calendar programs); any active token of the person"
+        ),
     ] = None,
 ) -> Principal:
     """The caller from `Authorization: Bearer` or `?token=`, checked in a short session of its own
@@ -63,16 +65,16 @@ class EventPage(BaseModel):
 
 @router.get("/events", response_model=EventPage, summary="The transition log, oldest first")
 async def list_events(
-    session: SessionDep, _: Reader, where: FilterDep,
+    session: SessionDep,
+    _: Reader,
+    where: FilterDep,
     after: Annotated[int, Query(ge=0, description="cursor: the last transition id you have")] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
     activity_id: int | None = None,
 ) -> EventPage:
     """Ascending by transition id. Pass the page's `next_after` as `after` to get the next one;
     an empty page keeps the cursor, so polling with it picks up new transitions."""
-    events = await transitions_after(
-        session, after, limit=limit + 1, where=where, activity_id=activity_id
-    )
+    events = await transitions_after(session, after, limit=limit + 1, where=where, activity_id=activity_id)
     has_more = len(events) > limit
     events = events[:limit]
     return EventPage(
@@ -94,11 +96,17 @@ def _as_sse(event: TransitionEvent) -> ServerSentEvent:
     "/events/stream",
     summary="New transitions as server-sent events",
     response_class=EventSourceResponse,
-    responses={200: {"content": {"text/event-stream": {}},
-                     "description": "`event: transition`, `id:` the transition id, `data:` JSON"}},
+    responses={
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "`event: transition`, `id:` the transition id, `data:` JSON",
+        }
+    },
 )
 async def stream_events(
-    request: Request, _: QueryTokenPrincipal, where: FilterDep,
+    request: Request,
+    _: QueryTokenPrincipal,
+    where: FilterDep,
     after: Annotated[
         int | None, Query(ge=0, description="start after this transition id; default: now")
     ] = None,
@@ -129,6 +137,10 @@ async def stream_events(
             yield _as_sse(event)
 
     return EventSourceResponse(
-        events(where), ping=PING_SECONDS, headers={"Cache-Control": "no-store"},
-        send_timeout=30, shutdown_event=stopping, shutdown_grace_period=SHUTDOWN_GRACE_SECONDS,
+        events(where),
+        ping=PING_SECONDS,
+        headers={"Cache-Control": "no-store"},
+        send_timeout=30,
+        shutdown_event=stopping,
+        shutdown_grace_period=SHUTDOWN_GRACE_SECONDS,
     )

@@ -32,8 +32,11 @@ router = APIRouter(tags=["lifecycle"])
 
 IdempotencyKey = Annotated[
     str | None,
-    Header(alias="Idempotency-Key", max_length=200,
-           description="Repeat a request with the same key to get the first answer again"),
+    Header(
+        alias="Idempotency-Key",
+        max_length=200,
+        description="Repeat a request with the same key to get the first answer again",
+    ),
 ]
 
 
@@ -155,11 +158,19 @@ async def stage_table(principal: Reader) -> list[dict[str, str | bool]]:
     return describe_table()
 
 
-@router.post("/activities", status_code=status.HTTP_201_CREATED, response_model=ActivityRead,
-             summary="Create an activity and start its lifecycle workflow")
+@router.post(
+    "/activities",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ActivityRead,
+    summary="Create an activity and start its lifecycle workflow",
+)
 async def create_activity(
-    body: ActivityCreate, principal: Coordinator, session: SessionDep, settings: SettingsDep,
-    temporal: TemporalDep, response: Response,
+    body: ActivityCreate,
+    principal: Coordinator,
+    session: SessionDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+    response: Response,
 ) -> ActivityRead:
     activity = await lifecycle.create_activity(
         session, temporal, settings, principal, lifecycle.ActivityDraft(**body.model_dump())
@@ -168,62 +179,107 @@ async def create_activity(
     return _activity_read(activity, settings, response)
 
 
-@router.patch("/activities/{activity_id}", response_model=ActivityRead,
-              summary="Edit an activity (through its workflow; If-Match honoured)")
+@router.patch(
+    "/activities/{activity_id}",
+    response_model=ActivityRead,
+    summary="Edit an activity (through its workflow; If-Match honoured)",
+)
 async def update_activity(
-    body: ActivityUpdate, principal: Coordinator, activity: CurrentActivity, session: SessionDep,
-    settings: SettingsDep, temporal: TemporalDep, response: Response, if_match: IfMatch = None,
+    body: ActivityUpdate,
+    principal: Coordinator,
+    activity: CurrentActivity,
+    session: SessionDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> ActivityRead:
     updated = await lifecycle.edit_activity(
-        session, temporal, settings, principal, activity, body.model_dump(exclude_unset=True),
+        session,
+        temporal,
+        settings,
+        principal,
+        activity,
+        body.model_dump(exclude_unset=True),
         if_match,
     )
     return _activity_read(updated, settings, response)
 
 
-@router.post("/activities/{activity_id}/transitions", response_model=MoveResult,
-             summary="Move an activity to another stage")
+@router.post(
+    "/activities/{activity_id}/transitions",
+    response_model=MoveResult,
+    summary="Move an activity to another stage",
+)
 async def move_activity(
-    activity_id: int, body: MoveCreate, principal: Coordinator, session: SessionDep,
-    settings: SettingsDep, temporal: TemporalDep, response: Response,
+    activity_id: int,
+    body: MoveCreate,
+    principal: Coordinator,
+    session: SessionDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+    response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> MoveResult:
     activity, transition = await lifecycle.move_activity(
-        session, temporal, settings, principal, activity_id,
-        lifecycle.MoveCommand(**body.model_dump()), idempotency_key,
+        session,
+        temporal,
+        settings,
+        principal,
+        activity_id,
+        lifecycle.MoveCommand(**body.model_dump()),
+        idempotency_key,
     )
-    return MoveResult(activity=_activity_read(activity, settings, response),
-                      transition=TransitionRead.model_validate(transition) if transition else None)
+    return MoveResult(
+        activity=_activity_read(activity, settings, response),
+        transition=TransitionRead.model_validate(transition) if transition else None,
+    )
 
 
-@router.get("/activities/{activity_id}/transitions", response_model=list[TransitionRead],
-            summary="The transition log of an activity")
-async def list_transitions(principal: Reader, activity: CurrentActivity, session: SessionDep) -> list[TransitionRead]:
+@router.get(
+    "/activities/{activity_id}/transitions",
+    response_model=list[TransitionRead],
+    summary="The transition log of an activity",
+)
+async def list_transitions(
+    principal: Reader, activity: CurrentActivity, session: SessionDep
+) -> list[TransitionRead]:
     rows = await lifecycle.transitions_of(session, activity.id)
     return [TransitionRead.model_validate(row) for row in rows]
 
 
-@router.get("/activities/{activity_id}/transitions/allowed", response_model=list[AllowedMove],
-            summary="The moves allowed now for the caller, with what blocks the others")
+@router.get(
+    "/activities/{activity_id}/transitions/allowed",
+    response_model=list[AllowedMove],
+    summary="The moves allowed now for the caller, with what blocks the others",
+)
 async def allowed_transitions(
     principal: Reader, activity: CurrentActivity, session: SessionDep
 ) -> list[AllowedMove]:
     facts = await lifecycle.gather_facts(session, activity)
     return [
         AllowedMove(
-            to=option.move.target, kind=option.move.kind.value,
+            to=option.move.target,
+            kind=option.move.kind.value,
             reason_required=option.move.reason_required,
             meeting_required=option.move.meeting_required,
-            allowed=option.allowed, blocked_by=list(option.blocked_by),
+            allowed=option.allowed,
+            blocked_by=list(option.blocked_by),
         )
         for option in evaluate_moves(Stage(activity.stage), role=principal.role, facts=facts)
     ]
 
 
-@router.post("/transitions/bulk", response_model=list[BulkMoveOutcome],
-             summary="Move many activities; one result per item")
+@router.post(
+    "/transitions/bulk",
+    response_model=list[BulkMoveOutcome],
+    summary="Move many activities; one result per item",
+)
 async def bulk_move(
-    body: BulkMoveRequest, principal: Coordinator, request: Request, settings: SettingsDep,
+    body: BulkMoveRequest,
+    principal: Coordinator,
+    request: Request,
+    settings: SettingsDep,
     temporal: TemporalDep,
 ) -> list[BulkMoveOutcome]:
     limit = asyncio.Semaphore(8)
@@ -237,7 +293,8 @@ async def bulk_move(
                 )
             except DomainError as exc:
                 return BulkMoveOutcome(
-                    activity_id=item.activity_id, status=exc.status,
+                    activity_id=item.activity_id,
+                    status=exc.status,
                     problem=problem_body(exc.status, exc.code, exc.detail, **exc.extra),
                 )
             result = MoveResult(
@@ -249,32 +306,50 @@ async def bulk_move(
     return list(await asyncio.gather(*(one(item) for item in body.items)))
 
 
-@router.get("/activities/{activity_id}/reminders", response_model=list[ReminderRead],
-            summary="Reminders and escalations fired for an activity, with acknowledgements")
-async def list_reminders(principal: Reader, activity: CurrentActivity, session: SessionDep) -> list[ReminderRead]:
+@router.get(
+    "/activities/{activity_id}/reminders",
+    response_model=list[ReminderRead],
+    summary="Reminders and escalations fired for an activity, with acknowledgements",
+)
+async def list_reminders(
+    principal: Reader, activity: CurrentActivity, session: SessionDep
+) -> list[ReminderRead]:
     return [ReminderRead.model_validate(row) for row in await lifecycle.reminders_of(session, activity.id)]
 
 
-@router.post("/activities/{activity_id}/reminders/acknowledge", response_model=ActivityRead,
-             summary="Acknowledge the latest reminder (the lead, or a coordinator)")
+@router.post(
+    "/activities/{activity_id}/reminders/acknowledge",
+    response_model=ActivityRead,
+    summary="Acknowledge the latest reminder (the lead, or a coordinator)",
+)
 async def acknowledge_reminder(
-    body: AcknowledgeCreate, principal: ProgressWriter, activity: CurrentActivity,
-    session: SessionDep, settings: SettingsDep, temporal: TemporalDep, response: Response,
+    body: AcknowledgeCreate,
+    principal: ProgressWriter,
+    activity: CurrentActivity,
+    session: SessionDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+    response: Response,
 ) -> ActivityRead:
     await ensure_progress_writer(session, principal, activity)
     updated = await lifecycle.acknowledge(session, temporal, settings, principal, activity, body.note)
     return _activity_read(updated, settings, response)
 
 
-@router.post("/activities/{activity_id}/reminders/snooze", response_model=ActivityRead,
-             summary="Snooze reminders until a date (recorded; escalations continue)")
+@router.post(
+    "/activities/{activity_id}/reminders/snooze",
+    response_model=ActivityRead,
+    summary="Snooze reminders until a date (recorded; escalations continue)",
+)
 async def snooze_reminders(
-    body: SnoozeCreate, principal: ProgressWriter, activity: CurrentActivity,
-    session: SessionDep, settings: SettingsDep, temporal: TemporalDep, response: Response,
+    body: SnoozeCreate,
+    principal: ProgressWriter,
+    activity: CurrentActivity,
+    session: SessionDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+    response: Response,
 ) -> ActivityRead:
     await ensure_progress_writer(session, principal, activity)
-    updated = await lifecycle.snooze(
-        session, temporal, settings, principal, activity, body.until, body.note
-    )
+    updated = await lifecycle.snooze(session, temporal, settings, principal, activity, body.until, body.note)
     return _activity_read(updated, settings, response)
-

@@ -108,9 +108,7 @@ async def get_meeting_or_404(session: AsyncSession, meeting_id: int) -> Meeting:
 
 
 async def _conventions(session: AsyncSession, codes: list[str]) -> list[Convention]:
-    return await load_by_keys(
-        session, Convention.code, codes, field="conventions", label="convention"
-    )
+    return await load_by_keys(session, Convention.code, codes, field="conventions", label="convention")
 
 
 async def create_meeting(session: AsyncSession, data: MeetingCreate) -> Meeting:
@@ -130,8 +128,7 @@ async def update_meeting(
     check_if_match(if_match, meeting.version)
     changes = data.model_dump(exclude_unset=True)
     if "code" in changes:
-        await ensure_unique(session, Meeting.code, changes["code"], label="meeting",
-                            exclude_id=meeting.id)
+        await ensure_unique(session, Meeting.code, changes["code"], label="meeting", exclude_id=meeting.id)
     if "conventions" in changes:
         changes["conventions"] = await _conventions(session, changes["conventions"])
     before = (meeting.starts_on, meeting.document_deadline_override)

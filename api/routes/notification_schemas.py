@@ -25,14 +25,10 @@ class SubscriptionCreate(BaseModel):
 
     channel: Channel
     event_type: str = Field("*", description=f"one of {', '.join(EVENT_TYPES)}")
-    convention_code: str | None = Field(
-        None, description="only events of activities of this convention"
-    )
+    convention_code: str | None = Field(None, description="only events of activities of this convention")
     thematic_group_id: int | None = Field(None, description="only events of this thematic group")
     stage: Stage | None = Field(None, description="only events in this stage")
-    webhook_url: str | None = Field(
-        None, max_length=2000, description="required for channel=webhook"
-    )
+    webhook_url: str | None = Field(None, max_length=2000, description="required for channel=webhook")
     webhook_secret: str | None = Field(
         None,
         min_length=16,
@@ -52,9 +48,7 @@ class SubscriptionUpdate(BaseModel):
     thematic_group_id: int | None = None
     stage: Stage | None = None
     webhook_url: str | None = Field(None, max_length=2000)
-    webhook_secret: str | None = Field(
-        None, min_length=16, max_length=200, description="write-only"
-    )
+    webhook_secret: str | None = Field(None, min_length=16, max_length=200, description="write-only")
     active: bool | None = None
 
     _event_type = field_validator("event_type")(_check_event_type)

@@ -52,9 +52,7 @@ async def update_me(principal: Reader, session: SessionDep, data: MeUpdate) -> P
 # --- own subscriptions --------------------------------------------------------------------------
 
 
-@router.get(
-    "/me/subscriptions", response_model=list[SubscriptionRead], summary="Your subscriptions"
-)
+@router.get("/me/subscriptions", response_model=list[SubscriptionRead], summary="Your subscriptions")
 async def list_my_subscriptions(principal: Reader, session: SessionDep) -> list[SubscriptionRead]:
     rows = await service.list_subscriptions(session, principal.person_id)
     return [SubscriptionRead.model_validate(row) for row in rows]
@@ -95,9 +93,7 @@ async def update_my_subscription(
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete one of your subscriptions",
 )
-async def delete_my_subscription(
-    subscription_id: int, principal: Reader, session: SessionDep
-) -> Response:
+async def delete_my_subscription(subscription_id: int, principal: Reader, session: SessionDep) -> Response:
     row = await service.get_subscription(session, subscription_id, principal.person_id)
     await service.delete_subscription(session, row)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -201,12 +197,8 @@ async def read_all(principal: Reader, session: SessionDep) -> ReadAllResult:
     response_model=NotificationRead,
     summary="Mark one of your notifications read",
 )
-async def read_one(
-    notification_id: int, principal: Reader, session: SessionDep
-) -> NotificationRead:
-    return NotificationRead.of(
-        await service.mark_read(session, principal.person_id, notification_id)
-    )
+async def read_one(notification_id: int, principal: Reader, session: SessionDep) -> NotificationRead:
+    return NotificationRead.of(await service.mark_read(session, principal.person_id, notification_id))
 
 
 # --- the delivery log ---------------------------------------------------------------------------
@@ -228,6 +220,4 @@ async def list_deliveries(
     rows, cursor = await service.list_deliveries(
         session, status=status_, channel=channel, notification_id=notification_id, page=page
     )
-    return DeliveryPage(
-        items=[DeliveryRead.model_validate(row) for row in rows], next_cursor=cursor
-    )
+    return DeliveryPage(items=[DeliveryRead.model_validate(row) for row in rows], next_cursor=cursor)

@@ -64,7 +64,8 @@ class PersonRead(BaseModel):
 
 
 SORTING = Sorting(
-    {"id": Person.id, "name": Person.name, "email": Person.email}, default="name",
+    {"id": Person.id, "name": Person.name, "email": Person.email},
+    default="name",
     tiebreak=Person.id,
 )
 
@@ -102,8 +103,7 @@ async def update_person(
     changes = data.model_dump(exclude_unset=True)
     if "email" in changes:
         changes["email"] = changes["email"].lower()
-        await ensure_unique(session, Person.email, changes["email"], label="person",
-                            exclude_id=person.id)
+        await ensure_unique(session, Person.email, changes["email"], label="person", exclude_id=person.id)
     apply_changes(person, changes)
     await session.flush()
 
@@ -155,7 +155,8 @@ async def patch_person(
 
 
 @router.delete(
-    "/{person_id}", status_code=204,
+    "/{person_id}",
+    status_code=204,
     summary="Delete a person (409 while referenced; deactivate instead)",
 )
 async def delete_person(

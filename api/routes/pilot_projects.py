@@ -80,9 +80,7 @@ async def get_pilot_or_404(session: AsyncSession, pilot_id: int) -> PilotProject
     return await get_or_404(session, PilotProject, pilot_id, label="pilot project")
 
 
-async def get_writable_pilot(
-    session: AsyncSession, principal: Principal, pilot_id: int
-) -> PilotProject:
+async def get_writable_pilot(session: AsyncSession, principal: Principal, pilot_id: int) -> PilotProject:
     """The pilot project, once the caller is allowed to record progress on its activity."""
     pilot = await get_pilot_or_404(session, pilot_id)
     activity = await get_activity_or_404(pilot.activity_id, session)
@@ -90,9 +88,7 @@ async def get_writable_pilot(
     return pilot
 
 
-async def create_pilot(
-    session: AsyncSession, activity: Activity, data: PilotProjectCreate
-) -> PilotProject:
+async def create_pilot(session: AsyncSession, activity: Activity, data: PilotProjectCreate) -> PilotProject:
     ensure_period(data.starts_on, data.ends_on)
     return await add_and_flush(session, PilotProject(activity_id=activity.id, **data.model_dump()))
 
@@ -112,7 +108,8 @@ def _read(response: Response, pilot: PilotProject) -> PilotProjectRead:
 
 
 @router.get(
-    "/activities/{activity_id}/pilot-projects", summary="Pilot projects of an activity",
+    "/activities/{activity_id}/pilot-projects",
+    summary="Pilot projects of an activity",
     response_model=Page[PilotProjectRead],
 )
 async def list_pilots(
@@ -120,14 +117,14 @@ async def list_pilots(
 ) -> Page[PilotProjectRead]:
     statement = select(PilotProject).where(PilotProject.activity_id == activity.id)
     rows, next_cursor = await paginate(session, statement, SORTING, page)
-    return Page(
-        items=[PilotProjectRead.model_validate(row) for row in rows], next_cursor=next_cursor
-    )
+    return Page(items=[PilotProjectRead.model_validate(row) for row in rows], next_cursor=next_cursor)
 
 
 @router.post(
-    "/activities/{activity_id}/pilot-projects", status_code=201,
-    summary="Add a pilot project", response_model=PilotProjectRead,
+    "/activities/{activity_id}/pilot-projects",
+    status_code=201,
+    summary="Add a pilot project",
+    response_model=PilotProjectRead,
 )
 async def post_pilot(
     principal: ProgressWriter,
@@ -140,18 +137,14 @@ async def post_pilot(
     return _read(response, await create_pilot(session, activity, data))
 
 
-@router.get(
-    "/pilot-projects/{pilot_id}", summary="One pilot project", response_model=PilotProjectRead
-)
+@router.get("/pilot-projects/{pilot_id}", summary="One pilot project", response_model=PilotProjectRead)
 async def read_pilot(
     principal: Reader, session: SessionDep, response: Response, pilot_id: int
 ) -> PilotProjectRead:
     return _read(response, await get_pilot_or_404(session, pilot_id))
 
 
-@router.patch(
-    "/pilot-projects/{pilot_id}", summary="Change a pilot project", response_model=PilotProjectRead
-)
+@router.patch("/pilot-projects/{pilot_id}", summary="Change a pilot project", response_model=PilotProjectRead)
 async def patch_pilot(
     principal: ProgressWriter,
     session: SessionDep,

@@ -94,8 +94,11 @@ SORTING = Sorting(
 
 
 def provision_query(
-    decision: str | None, convention: str | None, section: str | None,
-    status: ProvisionStatus | None, q: str | None,
+    decision: str | None,
+    convention: str | None,
+    section: str | None,
+    status: ProvisionStatus | None,
+    q: str | None,
 ) -> Select[Any]:
     statement = select(Provision)
     if decision:
@@ -121,9 +124,7 @@ async def get_provision_or_404(session: AsyncSession, provision_id: int) -> Prov
 
 
 async def _decisions(session: AsyncSession, symbols: list[str]) -> list[Decision]:
-    return await load_by_keys(
-        session, Decision.symbol, symbols, field="decisions", label="decision"
-    )
+    return await load_by_keys(session, Decision.symbol, symbols, field="decisions", label="decision")
 
 
 async def _check_parent(session: AsyncSession, parent_id: int | None) -> None:
@@ -145,8 +146,13 @@ async def update_provision(
     check_if_match(if_match, provision.version)
     changes = data.model_dump(exclude_unset=True)
     if "element_code" in changes:
-        await ensure_unique(session, Provision.element_code, changes["element_code"],
-                            label="provision", exclude_id=provision.id)
+        await ensure_unique(
+            session,
+            Provision.element_code,
+            changes["element_code"],
+            label="provision",
+            exclude_id=provision.id,
+        )
     if "parent_id" in changes:
         await _check_parent(session, changes["parent_id"])
     if "decisions" in changes:

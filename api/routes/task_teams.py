@@ -98,9 +98,7 @@ async def _check_references(session: AsyncSession, changes: dict[str, Any]) -> N
             raise InvalidInput(
                 f"thematic_group_id: {group_id} is not a thematic group", field="thematic_group_id"
             )
-    await require_reference(
-        session, Person, changes.get("lead_id"), field="lead_id", label="person"
-    )
+    await require_reference(session, Person, changes.get("lead_id"), field="lead_id", label="person")
     if changes.get("members") is not None:
         changes["members"] = await load_by_keys(
             session, Person.id, changes["members"], field="members", label="person"

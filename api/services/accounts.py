@@ -38,9 +38,7 @@ async def create_person(
 
 
 async def person_by_email(session: AsyncSession, email: str) -> Person:
-    person = await session.scalar(
-        select(Person).where(func.lower(Person.email) == email.strip().lower())
-    )
+    person = await session.scalar(select(Person).where(func.lower(Person.email) == email.strip().lower()))
     if person is None:
         raise NotFound(f"no person with email {email}; create one with `synergies person create`")
     return person

@@ -11,10 +11,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.errors import Conflict, NotFound
 from models import Activity, Convention, Person, Provision, utcnow
 
-SCALAR_FIELDS = frozenset({
-    "title", "description", "lead_id", "thematic_group_id", "task_team_id", "target_meeting_id",
-    "single_convention_reason", "stage_due_on",
-})
+SCALAR_FIELDS = frozenset(
+    {
+        "title",
+        "description",
+        "lead_id",
+        "thematic_group_id",
+        "task_team_id",
+        "target_meeting_id",
+        "single_convention_reason",
+        "stage_due_on",
+    }
+)
 RELATION_FIELDS = frozenset({"provision_codes", "convention_codes", "watcher_ids"})
 EDITABLE_FIELDS = SCALAR_FIELDS | RELATION_FIELDS
 
@@ -42,17 +50,19 @@ async def apply_edit(
     if isinstance(activity.stage_due_on, str):  # dates cross Temporal as ISO strings in a dict
         activity.stage_due_on = date.fromisoformat(activity.stage_due_on)
     if "provision_codes" in changes:
-        activity.provisions = list(await session.scalars(
-            select(Provision).where(Provision.element_code.in_(changes["provision_codes"]))
-        ))
+        activity.provisions = list(
+            await session.scalars(
+                select(Provision).where(Provision.element_code.in_(changes["provision_codes"]))
+            )
+        )
     if "convention_codes" in changes:
-        activity.conventions = list(await session.scalars(
-            select(Convention).where(Convention.code.in_(changes["convention_codes"]))
-        ))
+        activity.conventions = list(
+            await session.scalars(select(Convention).where(Convention.code.in_(changes["convention_codes"])))
+        )
     if "watcher_ids" in changes:
-        activity.watchers = list(await session.scalars(
-            select(Person).where(Person.id.in_(changes["watcher_ids"]))
-        ))
+        activity.watchers = list(
+            await session.scalars(select(Person).where(Person.id.in_(changes["watcher_ids"])))
+        )
     activity.updated_at = utcnow()
     await session.flush()
     return activity

@@ -19,8 +19,15 @@ def uid_domain(public_url: str) -> str:
     return urlsplit(public_url).hostname or "synergies-tracker"
 
 
-def _all_day(uid: str, summary: str, start: date, end: date, stamp: datetime,
-             description: str = "", url: str | None = None) -> Event:
+def _all_day(
+    uid: str,
+    summary: str,
+    start: date,
+    end: date,
+    stamp: datetime,
+    description: str = "",
+    url: str | None = None,
+) -> Event:
     event = Event()
     event.add("uid", uid)
     event.add("dtstamp", stamp)
@@ -61,31 +68,44 @@ async def calendar_for(
     for activity_id, title, stage, due_on in activities:
         assert due_on is not None  # filtered in SQL
         stage_label = str(stage).replace("_", " ")
-        calendar.add_component(_all_day(
-            f"activity-{activity_id}-{stage}-due@{domain}",
-            f"Due: {title} ({stage_label})", due_on, due_on, now,
-            description=f"The {stage_label} stage of activity {activity_id} is due.",
-            url=f"{base}/activities/{activity_id}",
-        ))
+        calendar.add_component(
+            _all_day(
+                f"activity-{activity_id}-{stage}-due@{domain}",
+                f"Due: {title} ({stage_label})",
+                due_on,
+                due_on,
+                now,
+                description=f"The {stage_label} stage of activity {activity_id} is due.",
+                url=f"{base}/activities/{activity_id}",
+            )
+        )
 
     meetings = await session.scalars(
-        select(Meeting).where(Meeting.ends_on >= today - PAST_MEETINGS_KEPT)
-        .order_by(Meeting.starts_on)
+        select(Meeting).where(Meeting.ends_on >= today - PAST_MEETINGS_KEPT).order_by(Meeting.starts_on)
     )
     for meeting in meetings.all():
         conventions = ", ".join(meeting.convention_codes)
         where = f" ({meeting.venue})" if meeting.venue else ""
         event = _all_day(
-            f"meeting-{meeting.id}@{domain}", meeting.title, meeting.starts_on, meeting.ends_on,
-            now, description=f"{meeting.code}{where}; conventions: {conventions or '-'}",
+            f"meeting-{meeting.id}@{domain}",
+            meeting.title,
+            meeting.starts_on,
+            meeting.ends_on,
+            now,
+            description=f"{meeting.code}{where}; conventions: {conventions or '-'}",
         )
         if meeting.venue:
             event.add("location", meeting.venue)
         calendar.add_component(event)
         deadline = meeting.document_deadline
-        calendar.add_component(_all_day(
-            f"meeting-{meeting.id}-documents@{domain}",
-            f"Document deadline: {meeting.title}", deadline, deadline, now,
-            description=f"Pre-session documents for {meeting.code} are due.",
-        ))
+        calendar.add_component(
+            _all_day(
+                f"meeting-{meeting.id}-documents@{domain}",
+                f"Document deadline: {meeting.title}",
+                deadline,
+                deadline,
+                now,
+                description=f"Pre-session documents for {meeting.code} are due.",
+            )
+        )
     return calendar.to_ical()

@@ -78,7 +78,11 @@ async def _running_state(client: Client, workflow_id: str) -> LifecycleState | N
 
 
 async def check_activity(
-    client: Client, settings: Settings, activity: Activity, *, repair: bool = False,
+    client: Client,
+    settings: Settings,
+    activity: Activity,
+    *,
+    repair: bool = False,
     meeting_deadline: date | None = None,
 ) -> Drift | None:
     workflow_id = settings.workflow_id(activity.id)
@@ -88,32 +92,52 @@ async def check_activity(
     drift: Drift | None = None
     if state is None:
         if is_open:
-            drift = Drift(activity.id, workflow_id, DriftKind.MISSING_WORKFLOW,
-                          f"no running workflow for an open activity ({_describe(row)})")
+            drift = Drift(
+                activity.id,
+                workflow_id,
+                DriftKind.MISSING_WORKFLOW,
+                f"no running workflow for an open activity ({_describe(row)})",
+            )
     elif not is_open:
         if state.stage.is_open:
-            drift = Drift(activity.id, workflow_id, DriftKind.RUNNING_FOR_CLOSED,
-                          f"the activity is {activity.stage} but its workflow is running in "
-                          f"{state.stage.value}")
+            drift = Drift(
+                activity.id,
+                workflow_id,
+                DriftKind.RUNNING_FOR_CLOSED,
+                f"the activity is {activity.stage} but its workflow is running in {state.stage.value}",
+            )
     elif _workflow_state(state) != row:
-        drift = Drift(activity.id, workflow_id, DriftKind.STATE_MISMATCH,
-                      f"database {_describe(row)}; workflow {_describe(_workflow_state(state))}")
-    elif (activity.stage == Stage.REPORT_TO_COP and meeting_deadline is not None
-          and activity.stage_due_on != meeting_deadline):
-        drift = Drift(activity.id, workflow_id, DriftKind.DUE_DATE_BEHIND_MEETING,
-                      f"due {activity.stage_due_on}, but its meeting's documents are due "
-                      f"{meeting_deadline}")
+        drift = Drift(
+            activity.id,
+            workflow_id,
+            DriftKind.STATE_MISMATCH,
+            f"database {_describe(row)}; workflow {_describe(_workflow_state(state))}",
+        )
+    elif (
+        activity.stage == Stage.REPORT_TO_COP
+        and meeting_deadline is not None
+        and activity.stage_due_on != meeting_deadline
+    ):
+        drift = Drift(
+            activity.id,
+            workflow_id,
+            DriftKind.DUE_DATE_BEHIND_MEETING,
+            f"due {activity.stage_due_on}, but its meeting's documents are due {meeting_deadline}",
+        )
         if repair:
-            await send_update(client, settings, activity.id, ActivityLifecycle.meeting_changed,
-                              MeetingChange(activity.target_meeting_id or 0, meeting_deadline))
+            await send_update(
+                client,
+                settings,
+                activity.id,
+                ActivityLifecycle.meeting_changed,
+                MeetingChange(activity.target_meeting_id or 0, meeting_deadline),
+            )
             drift.repaired = True
         return drift
     if drift is None or not repair:
         return drift
     if state is not None:
-        await client.get_workflow_handle(workflow_id).terminate(
-            f"synergies check --repair: {drift.kind}"
-        )
+        await client.get_workflow_handle(workflow_id).terminate(f"synergies check --repair: {drift.kind}")
     if is_open:
         await start_workflow(client, settings, activity)
     drift.repaired = True
@@ -121,8 +145,11 @@ async def check_activity(
 
 
 async def check_all(
-    client: Client, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings,
-    *, repair: bool = False,
+    client: Client,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    *,
+    repair: bool = False,
 ) -> tuple[int, list[Drift]]:
     """(activities checked, drifts found) over every activity, in id order."""
     async with sessionmaker() as session:
@@ -131,7 +158,10 @@ async def check_all(
     drifts = []
     for activity in activities:
         drift = await check_activity(
-            client, settings, activity, repair=repair,
+            client,
+            settings,
+            activity,
+            repair=repair,
             meeting_deadline=deadlines.get(activity.target_meeting_id or 0),
         )
         if drift is not None:
@@ -148,8 +178,7 @@ class CountDrift:
 
     def line(self) -> str:
         done = " (repaired)" if self.repaired else ""
-        return (f"activity count {self.key}: {self.stored} stored, {self.actual} activities"
-                f"{done}")
+        return f"activity count {self.key}: {self.stored} stored, {self.actual} activities{done}"
 
 
 async def check_counts(
@@ -157,8 +186,9 @@ async def check_counts(
 ) -> list[CountDrift]:
     """Counts table rows that disagree with the activities; `repair` recounts the whole table."""
     async with transaction(sessionmaker) as session:
-        drifts = [CountDrift(key, stored, actual)
-                  for key, (stored, actual) in (await count_drift(session)).items()]
+        drifts = [
+            CountDrift(key, stored, actual) for key, (stored, actual) in (await count_drift(session)).items()
+        ]
         if drifts and repair:
             await rebuild_counts(session)
             for drift in drifts:

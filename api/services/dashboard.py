@@ -84,11 +84,9 @@ class DashboardFilter:
         no filter id names); conventions are matched on the key by the caller."""
         clauses: list[ColumnElement[bool]] = []
         if self.thematic_group_ids:
-            clauses.append(counts.c.thematic_group_id.in_(
-                [i for i in self.thematic_group_ids if i != NO_ID]))
+            clauses.append(counts.c.thematic_group_id.in_([i for i in self.thematic_group_ids if i != NO_ID]))
         if self.meeting_ids:
-            clauses.append(counts.c.target_meeting_id.in_(
-                [i for i in self.meeting_ids if i != NO_ID]))
+            clauses.append(counts.c.target_meeting_id.in_([i for i in self.meeting_ids if i != NO_ID]))
         return clauses
 
 
@@ -176,8 +174,14 @@ class Summary:
     @classmethod
     def of(cls, cells: list[SummaryCell], by_stage: dict[Stage, int]) -> Summary:
         """Sorts the cells and sums them per convention."""
-        cells.sort(key=lambda c: (STAGE_ORDER[c.stage], c.convention or "",
-                                  c.thematic_group_code or "", c.thematic_group_id or 0))
+        cells.sort(
+            key=lambda c: (
+                STAGE_ORDER[c.stage],
+                c.convention or "",
+                c.thematic_group_code or "",
+                c.thematic_group_id or 0,
+            )
+        )
         by_convention: dict[str, dict[Stage, int]] = {}
         for cell in cells:
             if cell.convention is None:
@@ -196,14 +200,21 @@ async def summary(session: AsyncSession, where: DashboardFilter) -> Summary:
     counts, bodies = ActivityCount.__table__, Body.__table__
     rows = await session.execute(
         select(
-            counts.c.stage, counts.c.thematic_group_id, counts.c.conventions_key,
-            bodies.c.code, bodies.c.name, func.sum(counts.c.count),
+            counts.c.stage,
+            counts.c.thematic_group_id,
+            counts.c.conventions_key,
+            bodies.c.code,
+            bodies.c.name,
+            func.sum(counts.c.count),
         )
         .outerjoin(bodies, bodies.c.id == counts.c.thematic_group_id)
         .where(*where.count_clauses(counts))
         .group_by(
-            counts.c.stage, counts.c.thematic_group_id, counts.c.conventions_key,
-            bodies.c.code, bodies.c.name,
+            counts.c.stage,
+            counts.c.thematic_group_id,
+            counts.c.conventions_key,
+            bodies.c.code,
+            bodies.c.name,
         )
     )
     wanted = set(where.conventions)
@@ -225,9 +236,7 @@ async def summary(session: AsyncSession, where: DashboardFilter) -> Summary:
         by_stage[stage] += count
         for convention in conventions:
             cells[(stage, convention, group_id or None, code, name)] += count
-    return Summary.of(
-        [SummaryCell(*cell, count) for cell, count in cells.items()], by_stage
-    )
+    return Summary.of([SummaryCell(*cell, count) for cell, count in cells.items()], by_stage)
 
 
 # --- overdue and due soon -------------------------------------------------------------------------
@@ -253,15 +262,25 @@ class DueList:
 
 
 async def _due_list(
-    session: AsyncSession, where: DashboardFilter, condition: ColumnElement[bool], *,
-    as_of: date, overdue: bool, limit: int,
+    session: AsyncSession,
+    where: DashboardFilter,
+    condition: ColumnElement[bool],
+    *,
+    as_of: date,
+    overdue: bool,
+    limit: int,
 ) -> DueList:
     clauses = [Activity.stage.in_(OPEN_STAGES), condition, *where.clauses()]
     total = await session.scalar(select(func.count()).select_from(Activity).where(*clauses))
     rows = await session.execute(
         select(
-            Activity.id, Activity.title, Activity.stage, Activity.stage_due_on,
-            Activity.lead_id, Person.name, Activity.thematic_group_id,
+            Activity.id,
+            Activity.title,
+            Activity.stage,
+            Activity.stage_due_on,
+            Activity.lead_id,
+            Person.name,
+            Activity.thematic_group_id,
         )
         .outerjoin(Person, Person.id == Activity.lead_id)
         .where(*clauses)
@@ -276,9 +295,7 @@ async def _due_list(
     return DueList(as_of, int(total or 0), items)
 
 
-async def overdue(
-    session: AsyncSession, where: DashboardFilter, *, as_of: date, limit: int = 500
-) -> DueList:
+async def overdue(session: AsyncSession, where: DashboardFilter, *, as_of: date, limit: int = 500) -> DueList:
     """Open activities whose stage due date is before `as_of` (uses ix_activities_stage_due)."""
     return await _due_list(
         session, where, Activity.stage_due_on < as_of, as_of=as_of, overdue=True, limit=limit
@@ -328,8 +345,11 @@ async def _distributions(session: AsyncSession, durations: Select[Any]) -> list[
     if _dialect(session) == "postgresql":
         rows = await session.execute(
             select(
-                stage_col, func.count(), func.percentile_cont(0.5).within_group(days_col),
-                func.percentile_cont(0.9).within_group(days_col), func.avg(days_col),
+                stage_col,
+                func.count(),
+                func.percentile_cont(0.5).within_group(days_col),
+                func.percentile_cont(0.9).within_group(days_col),
+                func.avg(days_col),
             ).group_by(stage_col)
         )
         for stage, count, median, p90, mean in rows:
@@ -344,7 +364,10 @@ async def _distributions(session: AsyncSession, durations: Select[Any]) -> list[
             grouped[stage].append(float(days))
         for stage, values in grouped.items():
             results[Stage(stage)] = Distribution(
-                Stage(stage), len(values), percentile(values, 0.5), percentile(values, 0.9),
+                Stage(stage),
+                len(values),
+                percentile(values, 0.5),
+                percentile(values, 0.9),
                 sum(values) / len(values),
             )
     return [results[stage] for stage in ALL_STAGES if stage in results]
@@ -358,9 +381,7 @@ async def stage_times(
     ended within the range. Cycle time: days from the activity's start to its first arrival in a
     stage, for arrivals within the range (for `closed`, the whole life of the activity)."""
     dialect = _dialect(session)
-    previous_at = func.lag(Transition.at).over(
-        partition_by=Transition.activity_id, order_by=Transition.seq
-    )
+    previous_at = func.lag(Transition.at).over(partition_by=Transition.activity_id, order_by=Transition.seq)
     stays = (
         select(
             Transition.from_stage.label("stage"),
@@ -387,8 +408,7 @@ async def stage_times(
         .join(Activity, Activity.id == Transition.activity_id)
         .outerjoin(
             creation,
-            and_(creation.activity_id == Activity.id, creation.seq == 1,
-                 creation.from_stage.is_(None)),
+            and_(creation.activity_id == Activity.id, creation.seq == 1, creation.from_stage.is_(None)),
         )
         .where(Transition.from_stage.is_not(None), *where.clauses())
         .group_by(Transition.activity_id, Transition.to_stage, started_at)
@@ -399,9 +419,7 @@ async def stage_times(
         _days_between(arrivals.c.started_at, arrivals.c.arrived_at, dialect).label("days"),
     ).where(*_range_clauses(arrivals.c.arrived_at, start, end))
 
-    return StageTimes(
-        await _distributions(session, time_in_stage), await _distributions(session, cycle_time)
-    )
+    return StageTimes(await _distributions(session, time_in_stage), await _distributions(session, cycle_time))
 
 
 # --- cumulative flow and throughput ---------------------------------------------------------------
@@ -419,12 +437,14 @@ def snap_range(start: date, end: date, interval: Interval) -> tuple[date, date]:
         start = start - timedelta(days=start.weekday())
         end = end + timedelta(days=6 - end.weekday())
     if end < start:
-        raise DomainError("the range ends before it starts ('to' < 'from')", status=422,
-                          code="invalid_range")
+        raise DomainError("the range ends before it starts ('to' < 'from')", status=422, code="invalid_range")
     step = 1 if interval is Interval.DAY else 7
     if ((end - start).days + 1) // step > MAX_BUCKETS:
-        raise DomainError(f"the range spans more than {MAX_BUCKETS} {interval.value}s; "
-                          "narrow it or use a wider interval", status=422, code="range_too_long")
+        raise DomainError(
+            f"the range spans more than {MAX_BUCKETS} {interval.value}s; narrow it or use a wider interval",
+            status=422,
+            code="range_too_long",
+        )
     return start, end
 
 
@@ -465,26 +485,32 @@ async def cumulative_flow(
     def grouped(stage_col: Any, at_col: Any, base: Select[Any]) -> Select[Any]:
         # NULL bucket = before the range (the baseline). Bucket in a subquery, group outside:
         # PostgreSQL does not match GROUP BY expressions that carry bound parameters.
-        bucket = case((at_col < range_start, literal(None)),
-                      else_=_bucket_of(at_col, interval, dialect))
+        bucket = case((at_col < range_start, literal(None)), else_=_bucket_of(at_col, interval, dialect))
         return _count_by(
-            base.add_columns(bucket.label("bucket"), stage_col.label("stage"))
-            .where(at_col < range_end, *where.clauses())
+            base.add_columns(bucket.label("bucket"), stage_col.label("stage")).where(
+                at_col < range_end, *where.clauses()
+            )
         )
 
     arrivals = grouped(
-        Transition.to_stage, Transition.at,
+        Transition.to_stage,
+        Transition.at,
         select().select_from(Transition).join(Activity, Activity.id == Transition.activity_id),
     )
     departures = grouped(
-        Transition.from_stage, Transition.at,
-        select().select_from(Transition).join(Activity, Activity.id == Transition.activity_id)
+        Transition.from_stage,
+        Transition.at,
+        select()
+        .select_from(Transition)
+        .join(Activity, Activity.id == Transition.activity_id)
         .where(Transition.from_stage.is_not(None)),
     )
     first = aliased(Transition)
     births = grouped(
-        func.coalesce(first.from_stage, Activity.stage), Activity.created_at,
-        select().select_from(Activity)
+        func.coalesce(first.from_stage, Activity.stage),
+        Activity.created_at,
+        select()
+        .select_from(Activity)
         .outerjoin(first, and_(first.activity_id == Activity.id, first.seq == 1))
         .where(or_(first.id.is_(None), first.from_stage.is_not(None))),
     )
@@ -529,14 +555,16 @@ async def throughput(
     """Transitions per day or week (Monday to Sunday) by `to_stage` (uses ix_transitions_at)."""
     start, end = snap_range(start, end, interval)
     dialect = _dialect(session)
-    rows = await session.execute(_count_by(
-        select(
-            _bucket_of(Transition.at, interval, dialect).label("bucket"),
-            Transition.to_stage.label("stage"),
+    rows = await session.execute(
+        _count_by(
+            select(
+                _bucket_of(Transition.at, interval, dialect).label("bucket"),
+                Transition.to_stage.label("stage"),
+            )
+            .join(Activity, Activity.id == Transition.activity_id)
+            .where(*_range_clauses(Transition.at, start, end), *where.clauses())
         )
-        .join(Activity, Activity.id == Transition.activity_id)
-        .where(*_range_clauses(Transition.at, start, end), *where.clauses())
-    ))
+    )
     counts: dict[date, dict[Stage, int]] = defaultdict(lambda: dict.fromkeys(ALL_STAGES, 0))
     for bucket_value, stage, count in rows:
         counts[_as_date(bucket_value)][Stage(stage)] += int(count)
@@ -548,9 +576,7 @@ async def throughput(
         for stage, count in per_stage.items():
             totals[stage] += count
         points.append(
-            ThroughputPoint(
-                bucket_start, bucket_start + step, dict(per_stage), sum(per_stage.values())
-            )
+            ThroughputPoint(bucket_start, bucket_start + step, dict(per_stage), sum(per_stage.values()))
         )
     return Throughput(interval, start, end, points, totals)
 
@@ -589,8 +615,13 @@ async def upcoming(
     soon = await due_soon(session, where, as_of=as_of, days=days, limit=limit)
     items = [
         UpcomingItem(
-            item.due_on, UpcomingKind.STAGE_DUE, item.title, item.days, activity_id=item.id,
-            stage=item.stage, lead_name=item.lead_name,
+            item.due_on,
+            UpcomingKind.STAGE_DUE,
+            item.title,
+            item.days,
+            activity_id=item.id,
+            stage=item.stage,
+            lead_name=item.lead_name,
         )
         for item in soon.items
     ]
@@ -615,22 +646,32 @@ async def upcoming(
         meetings = meetings.where(Meeting.id.in_(where.meeting_ids))
     for meeting in (await session.scalars(meetings.order_by(Meeting.starts_on))).all():
         common = {
-            "meeting_id": meeting.id, "meeting_code": meeting.code,
+            "meeting_id": meeting.id,
+            "meeting_code": meeting.code,
             "conventions": meeting.convention_codes,
         }
         if as_of <= meeting.starts_on <= horizon:
-            items.append(UpcomingItem(
-                meeting.starts_on, UpcomingKind.MEETING, meeting.title,
-                (meeting.starts_on - as_of).days, ends_on=meeting.ends_on, **common,  # type: ignore[arg-type]
-            ))
+            items.append(
+                UpcomingItem(
+                    meeting.starts_on,
+                    UpcomingKind.MEETING,
+                    meeting.title,
+                    (meeting.starts_on - as_of).days,
+                    ends_on=meeting.ends_on,
+                    **common,  # type: ignore[arg-type]
+                )
+            )
         deadline = meeting.document_deadline
         if as_of <= deadline <= horizon:
-            items.append(UpcomingItem(
-                deadline, UpcomingKind.DOCUMENT_DEADLINE,
-                f"Document deadline for {meeting.title}", (deadline - as_of).days, **common,  # type: ignore[arg-type]
-            ))
+            items.append(
+                UpcomingItem(
+                    deadline,
+                    UpcomingKind.DOCUMENT_DEADLINE,
+                    f"Document deadline for {meeting.title}",
+                    (deadline - as_of).days,
+                    **common,  # type: ignore[arg-type]
+                )
+            )
     kind_order = list(UpcomingKind)
-    items.sort(
-        key=lambda i: (i.date, kind_order.index(i.kind), i.activity_id or 0, i.meeting_id or 0)
-    )
+    items.sort(key=lambda i: (i.date, kind_order.index(i.kind), i.activity_id or 0, i.meeting_id or 0))
     return items[:limit]

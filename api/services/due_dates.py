@@ -22,6 +22,8 @@ def due_date_on_entry(
     if stage is Stage.REPORT_TO_COP and meeting is None:
         raise ValueError("report_to_cop is due at its target meeting's deadline: give the meeting")
     return due_on_entry(
-        stage, entered_on, meeting_deadline=meeting.document_deadline if meeting else None,
+        stage,
+        entered_on,
+        meeting_deadline=meeting.document_deadline if meeting else None,
         stage_due_days=settings.stage_due_days,
     )

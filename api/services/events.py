@@ -38,16 +38,29 @@ class TransitionEvent:
 
 
 async def transitions_after(
-    session: AsyncSession, after: int, *, limit: int = 100, where: DashboardFilter | None = None,
-    activity_id: int | None = None, up_to: int | None = None,
+    session: AsyncSession,
+    after: int,
+    *,
+    limit: int = 100,
+    where: DashboardFilter | None = None,
+    activity_id: int | None = None,
+    up_to: int | None = None,
 ) -> list[TransitionEvent]:
     """Transitions with id > `after`, ascending by id (the primary key index)."""
     actor = aliased(Person)
     query = (
         select(
-            Transition.id, Transition.activity_id, Activity.title, Transition.seq,
-            Transition.from_stage, Transition.to_stage, Transition.at, Transition.actor_id,
-            actor.name, Transition.reason, Transition.meeting_id,
+            Transition.id,
+            Transition.activity_id,
+            Activity.title,
+            Transition.seq,
+            Transition.from_stage,
+            Transition.to_stage,
+            Transition.at,
+            Transition.actor_id,
+            actor.name,
+            Transition.reason,
+            Transition.meeting_id,
         )
         .join(Activity, Activity.id == Transition.activity_id)
         .outerjoin(actor, actor.id == Transition.actor_id)
@@ -63,11 +76,31 @@ async def transitions_after(
         query = query.where(Transition.id <= up_to)
     return [
         TransitionEvent(
-            id_, act_id, title, seq, Stage(src) if src else None, Stage(dst), at, actor_id,
-            actor_name, reason, meeting_id,
+            id_,
+            act_id,
+            title,
+            seq,
+            Stage(src) if src else None,
+            Stage(dst),
+            at,
+            actor_id,
+            actor_name,
+            reason,
+            meeting_id,
         )
-        for id_, act_id, title, seq, src, dst, at, actor_id, actor_name, reason, meeting_id
-        in await session.execute(query)
+        for (
+            id_,
+            act_id,
+            title,
+            seq,
+            src,
+            dst,
+            at,
+            actor_id,
+            actor_name,
+            reason,
+            meeting_id,
+        ) in await session.execute(query)
     ]
 
 
@@ -100,9 +133,7 @@ async def follow_transitions(
             # Read up to the newest id first, so a filtered stream can move its cursor past the ids
             # it skipped (the next poll stays cheap) without missing one recorded meanwhile.
             ceiling = await last_transition_id(session)
-            events = await transitions_after(
-                session, cursor, limit=batch, where=where, up_to=ceiling
-            )
+            events = await transitions_after(session, cursor, limit=batch, where=where, up_to=ceiling)
         for event in events:
             cursor = event.id
             yield event

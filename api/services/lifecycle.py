@@ -74,20 +74,28 @@ def reminder_policy(settings: Settings) -> ReminderPolicy:
 
 def initial_state(activity: Activity, settings: Settings) -> LifecycleState:
     return LifecycleState(
-        activity_id=activity.id, stage=Stage(activity.stage), version=activity.version,
-        seq=activity.transition_count, due_on=activity.stage_due_on, lead_id=activity.lead_id,
-        conventions=activity.convention_codes, thematic_group_id=activity.thematic_group_id,
-        stage_due_days=dict(settings.stage_due_days), policy=reminder_policy(settings),
+        activity_id=activity.id,
+        stage=Stage(activity.stage),
+        version=activity.version,
+        seq=activity.transition_count,
+        due_on=activity.stage_due_on,
+        lead_id=activity.lead_id,
+        conventions=activity.convention_codes,
+        thematic_group_id=activity.thematic_group_id,
+        stage_due_days=dict(settings.stage_due_days),
+        policy=reminder_policy(settings),
         search_attributes=settings.temporal_search_attributes,
     )
 
 
 def _search_attributes(state: LifecycleState) -> TypedSearchAttributes:
-    return TypedSearchAttributes([
-        SearchAttributePair(search.STAGE, state.stage.value),
-        SearchAttributePair(search.CONVENTIONS, list(state.conventions)),
-        SearchAttributePair(search.THEMATIC_GROUP, str(state.thematic_group_id or "")),
-    ])
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(search.STAGE, state.stage.value),
+            SearchAttributePair(search.CONVENTIONS, list(state.conventions)),
+            SearchAttributePair(search.THEMATIC_GROUP, str(state.thematic_group_id or "")),
+        ]
+    )
 
 
 async def start_workflow(client: Client, settings: Settings, activity: Activity) -> None:
@@ -95,7 +103,9 @@ async def start_workflow(client: Client, settings: Settings, activity: Activity)
     state = initial_state(activity, settings)
     try:
         await client.start_workflow(
-            ActivityLifecycle.run, state, id=settings.workflow_id(activity.id),
+            ActivityLifecycle.run,
+            state,
+            id=settings.workflow_id(activity.id),
             task_queue=settings.temporal_task_queue,
             search_attributes=_search_attributes(state) if state.search_attributes else None,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -112,10 +122,13 @@ async def ensure_workflows(
 ) -> int:
     """Start the workflow of every open activity that has none (after a demo load or a restore)."""
     async with sessionmaker() as session:
-        activities = list(await session.scalars(
-            select(Activity).where(Activity.stage.in_([s.value for s in Stage if s.is_open]))
-            .order_by(Activity.id)
-        ))
+        activities = list(
+            await session.scalars(
+                select(Activity)
+                .where(Activity.stage.in_([s.value for s in Stage if s.is_open]))
+                .order_by(Activity.id)
+            )
+        )
     for activity in activities:
         await start_workflow(client, settings, activity)
     return len(activities)
@@ -126,24 +139,32 @@ async def gather_facts(
 ) -> ActivityFacts:
     """The data the stage machine's guards read, as the record stands now (columns only: a move
     reads it on every request)."""
-    task_team = (await session.execute(
-        select(TaskTeam.lead_id, TaskTeam.ends_on).where(TaskTeam.id == activity.task_team_id)
-    )).first() if activity.task_team_id else None
-    pilots = await session.execute(
-        select(PilotProject.region, PilotProject.countries, PilotProject.lessons_learned)
-        .where(PilotProject.activity_id == activity.id)
+    task_team = (
+        (
+            await session.execute(
+                select(TaskTeam.lead_id, TaskTeam.ends_on).where(TaskTeam.id == activity.task_team_id)
+            )
+        ).first()
+        if activity.task_team_id
+        else None
     )
-    closing_meeting_id = await session.scalar(
-        select(Meeting.id).where(Meeting.id == closing_meeting_id)
-    ) if closing_meeting_id is not None else None
+    pilots = await session.execute(
+        select(PilotProject.region, PilotProject.countries, PilotProject.lessons_learned).where(
+            PilotProject.activity_id == activity.id
+        )
+    )
+    closing_meeting_id = (
+        await session.scalar(select(Meeting.id).where(Meeting.id == closing_meeting_id))
+        if closing_meeting_id is not None
+        else None
+    )
     return ActivityFacts(
         conventions=tuple(activity.convention_codes),
         single_convention_reason=activity.single_convention_reason,
         task_team_lead_id=task_team.lead_id if task_team else None,
         task_team_ends_on=task_team.ends_on if task_team else None,
         pilots=tuple(
-            PilotFacts(region, tuple(countries or ()), lessons)
-            for region, countries, lessons in pilots
+            PilotFacts(region, tuple(countries or ()), lessons) for region, countries, lessons in pilots
         ),
         target_meeting_id=activity.target_meeting_id,
         closing_meeting_id=closing_meeting_id,
@@ -153,10 +174,13 @@ async def gather_facts(
 async def target_meeting_deadline(session: AsyncSession, activity: Activity) -> date | None:
     if activity.target_meeting_id is None:
         return None
-    meeting = (await session.execute(
-        select(Meeting.starts_on, Meeting.document_deadline_override)
-        .where(Meeting.id == activity.target_meeting_id)
-    )).first()
+    meeting = (
+        await session.execute(
+            select(Meeting.starts_on, Meeting.document_deadline_override).where(
+                Meeting.id == activity.target_meeting_id
+            )
+        )
+    ).first()
     return Meeting.deadline_of(*meeting) if meeting else None
 
 
@@ -193,28 +217,34 @@ def _domain_error(cause: BaseException | None) -> DomainError:
     if isinstance(cause, ApplicationError):
         details = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
         return DomainError(
-            cause.message, status=int(details.get("status", 409)),
+            cause.message,
+            status=int(details.get("status", 409)),
             code=str(details.get("code", cause.type or "rejected")),
         )
     return Conflict(str(cause) if cause else "the workflow rejected the change")
 
 
 def _database_unavailable() -> DomainError:
-    return Unavailable("the database did not accept the change in time; nothing was changed",
-                       code="database_unavailable")
+    return Unavailable(
+        "the database did not accept the change in time; nothing was changed", code="database_unavailable"
+    )
 
 
 def _rpc_error(exc: RPCError) -> DomainError:
     if exc.status == RPCStatusCode.NOT_FOUND:
         return Conflict(
             "this activity's workflow is not running (it may be closed, or not started: run "
-            "`synergies check --repair`)", code="workflow_not_running",
+            "`synergies check --repair`)",
+            code="workflow_not_running",
         )
     if exc.status == RPCStatusCode.RESOURCE_EXHAUSTED:
-        return DomainError("too many changes in flight for this activity; retry shortly",
-                           status=429, code="too_many_updates")
-    return Unavailable(f"the workflow engine is unavailable ({exc.status.name if exc.status else exc}); "
-                       "nothing was changed", code="temporal_unavailable")
+        return DomainError(
+            "too many changes in flight for this activity; retry shortly", status=429, code="too_many_updates"
+        )
+    return Unavailable(
+        f"the workflow engine is unavailable ({exc.status.name if exc.status else exc}); nothing was changed",
+        code="temporal_unavailable",
+    )
 
 
 async def load_activity(session: AsyncSession, activity_id: int) -> Activity:
@@ -225,18 +255,21 @@ async def load_activity(session: AsyncSession, activity_id: int) -> Activity:
 
 
 async def transitions_of(session: AsyncSession, activity_id: int) -> list[Transition]:
-    return list(await session.scalars(
-        select(Transition).where(Transition.activity_id == activity_id).order_by(Transition.seq)
-    ))
+    return list(
+        await session.scalars(
+            select(Transition).where(Transition.activity_id == activity_id).order_by(Transition.seq)
+        )
+    )
 
 
 async def activities_targeting(session: AsyncSession, meeting_id: int) -> list[int]:
-    return list(await session.scalars(
-        select(Activity.id).where(
-            Activity.target_meeting_id == meeting_id, Activity.stage == Stage.REPORT_TO_COP.value
+    return list(
+        await session.scalars(
+            select(Activity.id).where(
+                Activity.target_meeting_id == meeting_id, Activity.stage == Stage.REPORT_TO_COP.value
+            )
         )
-    ))
-
+    )
 
 
 # --- commands the routes call --------------------------------------------------------------------
@@ -275,7 +308,8 @@ async def _check_references(session: AsyncSession, fields: dict[str, Any]) -> No
                 field="thematic_group_id",
             )
     for name, model, label in (
-        ("lead_id", Person, "person"), ("task_team_id", TaskTeam, "task team"),
+        ("lead_id", Person, "person"),
+        ("task_team_id", TaskTeam, "task team"),
         ("target_meeting_id", Meeting, "meeting"),
     ):
         await require_reference(session, model, fields.get(name), field=name, label=label)
@@ -285,52 +319,73 @@ async def _relations(session: AsyncSession, fields: dict[str, Any]) -> dict[str,
     """Relation lists as the edit activity expects them, every code and id checked."""
     changes: dict[str, Any] = {}
     if fields.get("provisions") is not None:
-        provisions = await load_by_keys(session, Provision.element_code, fields["provisions"],
-                                        field="provisions", label="provision")
+        provisions = await load_by_keys(
+            session, Provision.element_code, fields["provisions"], field="provisions", label="provision"
+        )
         changes["provision_codes"] = [p.element_code for p in provisions]
     if fields.get("conventions") is not None:
-        conventions = await load_by_keys(session, Convention.code, fields["conventions"],
-                                         field="conventions", label="convention")
+        conventions = await load_by_keys(
+            session, Convention.code, fields["conventions"], field="conventions", label="convention"
+        )
         changes["convention_codes"] = [c.code for c in conventions]
     if fields.get("watcher_ids") is not None:
-        watchers = await load_by_keys(session, Person.id, fields["watcher_ids"],
-                                      field="watcher_ids", label="person")
+        watchers = await load_by_keys(
+            session, Person.id, fields["watcher_ids"], field="watcher_ids", label="person"
+        )
         changes["watcher_ids"] = [p.id for p in watchers]
     return changes
 
 
 async def create_activity(
-    session: AsyncSession, client: Client, settings: Settings, principal: Principal,
+    session: AsyncSession,
+    client: Client,
+    settings: Settings,
+    principal: Principal,
     draft: ActivityDraft,
 ) -> Activity:
     """Insert the activity and its first transition, then start its workflow; if the workflow
     cannot start, the insert is undone so that nothing half-exists."""
     fields = asdict(draft)
     await _check_references(session, fields)
-    provisions = await load_by_keys(session, Provision.element_code, draft.provisions,
-                                    field="provisions", label="provision")
+    provisions = await load_by_keys(
+        session, Provision.element_code, draft.provisions, field="provisions", label="provision"
+    )
     codes = draft.conventions or sorted(
         {decision.convention_code for p in provisions for decision in p.decisions}
     )
-    conventions = await load_by_keys(session, Convention.code, codes, field="conventions",
-                                     label="convention")
-    watchers = await load_by_keys(session, Person.id, draft.watcher_ids, field="watcher_ids",
-                                  label="person")
+    conventions = await load_by_keys(session, Convention.code, codes, field="conventions", label="convention")
+    watchers = await load_by_keys(session, Person.id, draft.watcher_ids, field="watcher_ids", label="person")
     now = utcnow()
     activity = Activity(
-        title=draft.title, description=draft.description, stage=Stage.THEMATIC_GROUP,
-        stage_entered_at=now, thematic_group_id=draft.thematic_group_id, lead_id=draft.lead_id,
-        task_team_id=draft.task_team_id, target_meeting_id=draft.target_meeting_id,
+        title=draft.title,
+        description=draft.description,
+        stage=Stage.THEMATIC_GROUP,
+        stage_entered_at=now,
+        thematic_group_id=draft.thematic_group_id,
+        lead_id=draft.lead_id,
+        task_team_id=draft.task_team_id,
+        target_meeting_id=draft.target_meeting_id,
         single_convention_reason=draft.single_convention_reason,
-        provisions=provisions, conventions=conventions, watchers=watchers,
+        provisions=provisions,
+        conventions=conventions,
+        watchers=watchers,
     )
     session.add(activity)
     await session.flush()
     due_on = draft.stage_due_on or due_date_on_entry(Stage.THEMATIC_GROUP, now.date(), None, settings)
-    await record_transition(session, TransitionRecord(
-        activity_id=activity.id, seq=1, from_stage=None, to_stage=Stage.THEMATIC_GROUP,
-        actor_id=principal.person_id, at=now, reason="created", due_on=due_on,
-    ))
+    await record_transition(
+        session,
+        TransitionRecord(
+            activity_id=activity.id,
+            seq=1,
+            from_stage=None,
+            to_stage=Stage.THEMATIC_GROUP,
+            actor_id=principal.person_id,
+            at=now,
+            reason="created",
+            due_on=due_on,
+        ),
+    )
     await session.commit()
     activity = await load_activity(session, activity.id)
     try:
@@ -343,8 +398,13 @@ async def create_activity(
 
 
 async def edit_activity(
-    session: AsyncSession, client: Client, settings: Settings, principal: Principal,
-    activity: Activity, fields: dict[str, Any], if_match: str | None,
+    session: AsyncSession,
+    client: Client,
+    settings: Settings,
+    principal: Principal,
+    activity: Activity,
+    fields: dict[str, Any],
+    if_match: str | None,
 ) -> Activity:
     check_if_match(if_match, activity.version)
     if not fields:
@@ -356,14 +416,24 @@ async def edit_activity(
     changes.update(await _relations(session, fields))
     version = activity.version
     await session.commit()  # end the read transaction before the workflow writes
-    await send_update(client, settings, activity.id, ActivityLifecycle.edit,
-                      EditRequest(principal.person_id, version, changes))
+    await send_update(
+        client,
+        settings,
+        activity.id,
+        ActivityLifecycle.edit,
+        EditRequest(principal.person_id, version, changes),
+    )
     return await load_activity(session, activity.id)
 
 
 async def move_activity(
-    session: AsyncSession, client: Client, settings: Settings, principal: Principal,
-    activity_id: int, command: MoveCommand, idempotency_key: str | None,
+    session: AsyncSession,
+    client: Client,
+    settings: Settings,
+    principal: Principal,
+    activity_id: int,
+    command: MoveCommand,
+    idempotency_key: str | None,
 ) -> tuple[Activity, Transition | None]:
     """Ask the workflow to move the activity. Without an Idempotency-Key the stage machine is
     checked here first (a clear 4xx without a round trip); with one, a retry must reach the
@@ -371,66 +441,95 @@ async def move_activity(
     activity = await load_activity(session, activity_id)
     facts = await gather_facts(session, activity, command.meeting_id)
     if command.meeting_id is not None and facts.closing_meeting_id is None:
-        raise InvalidInput(f"meeting_id: meeting {command.meeting_id} does not exist",
-                           field="meeting_id")
+        raise InvalidInput(f"meeting_id: meeting {command.meeting_id} does not exist", field="meeting_id")
     if idempotency_key is None:
         if command.expected_version != activity.version:
             raise Conflict(
                 f"the activity is at version {activity.version}, not {command.expected_version}; "
-                "fetch it again", code="stale_version",
+                "fetch it again",
+                code="stale_version",
             )
         try:
-            check_transition(Stage(activity.stage), command.to, role=principal.role,
-                             reason=command.reason, facts=facts)
+            check_transition(
+                Stage(activity.stage), command.to, role=principal.role, reason=command.reason, facts=facts
+            )
         except TransitionError as exc:
             metrics.MOVE_REJECTIONS.labels(exc.code).inc()
             raise DomainError(exc.message, status=exc.status, code=exc.code) from None
     request = MoveRequest(
-        to=command.to, actor_id=principal.person_id, role=principal.role,
-        expected_version=command.expected_version, facts=facts, reason=command.reason,
+        to=command.to,
+        actor_id=principal.person_id,
+        role=principal.role,
+        expected_version=command.expected_version,
+        facts=facts,
+        reason=command.reason,
         meeting_id=command.meeting_id,
         target_meeting_deadline=await target_meeting_deadline(session, activity),
     )
     await session.commit()  # end the read transaction before the workflow writes
     outcome = await send_update(
-        client, settings, activity_id, ActivityLifecycle.move, request,
+        client,
+        settings,
+        activity_id,
+        ActivityLifecycle.move,
+        request,
         update_id=f"move-{idempotency_key}" if idempotency_key else None,
     )
     # Read back only what a move changes: its relations (provisions, conventions, watchers) stay.
     await session.refresh(activity, attribute_names=WRITTEN_COLUMNS)
-    transition = (
-        await session.get(Transition, outcome.transition_id) if outcome.transition_id else None
-    )
+    transition = await session.get(Transition, outcome.transition_id) if outcome.transition_id else None
     return activity, transition
 
 
 async def acknowledge(
-    session: AsyncSession, client: Client, settings: Settings, principal: Principal,
-    activity: Activity, note: str | None,
+    session: AsyncSession,
+    client: Client,
+    settings: Settings,
+    principal: Principal,
+    activity: Activity,
+    note: str | None,
 ) -> Activity:
     await session.commit()
-    await send_update(client, settings, activity.id, ActivityLifecycle.acknowledge,
-                      AcknowledgeRequest(principal.person_id, note))
+    await send_update(
+        client,
+        settings,
+        activity.id,
+        ActivityLifecycle.acknowledge,
+        AcknowledgeRequest(principal.person_id, note),
+    )
     return await load_activity(session, activity.id)
 
 
 async def snooze(
-    session: AsyncSession, client: Client, settings: Settings, principal: Principal,
-    activity: Activity, until: date, note: str | None,
+    session: AsyncSession,
+    client: Client,
+    settings: Settings,
+    principal: Principal,
+    activity: Activity,
+    until: date,
+    note: str | None,
 ) -> Activity:
     if until <= utcnow().date():
         raise InvalidInput("until: snooze until a future date", field="until")
     await session.commit()
-    await send_update(client, settings, activity.id, ActivityLifecycle.snooze,
-                      SnoozeRequest(principal.person_id, until, note))
+    await send_update(
+        client,
+        settings,
+        activity.id,
+        ActivityLifecycle.snooze,
+        SnoozeRequest(principal.person_id, until, note),
+    )
     return await load_activity(session, activity.id)
 
 
 async def reminders_of(session: AsyncSession, activity_id: int) -> list[ReminderEvent]:
-    return list(await session.scalars(
-        select(ReminderEvent).where(ReminderEvent.activity_id == activity_id)
-        .order_by(ReminderEvent.fired_at, ReminderEvent.id)
-    ))
+    return list(
+        await session.scalars(
+            select(ReminderEvent)
+            .where(ReminderEvent.activity_id == activity_id)
+            .order_by(ReminderEvent.fired_at, ReminderEvent.id)
+        )
+    )
 
 
 class LifecycleHooks:
@@ -454,10 +553,13 @@ class LifecycleHooks:
                 await ensure_report_workflow(client, meeting, settings)
             change = MeetingChange(meeting_id, meeting.document_deadline)
             for activity_id in activity_ids:
-                await send_update(client, settings, activity_id, ActivityLifecycle.meeting_changed,
-                                  change)
+                await send_update(client, settings, activity_id, ActivityLifecycle.meeting_changed, change)
         except (DomainError, RPCError, RuntimeError) as exc:
             # The meeting itself is saved; `synergies check --repair` re-times what was missed.
-            logger.warning("meeting %s moved but its workflows were not told (%s); run "
-                           "`synergies check --repair` once Temporal is back", meeting_id, exc)
+            logger.warning(
+                "meeting %s moved but its workflows were not told (%s); run "
+                "`synergies check --repair` once Temporal is back",
+                meeting_id,
+                exc,
+            )
         return len(activity_ids)

@@ -83,9 +83,7 @@ async def create_subscription(
         secret = data.webhook_secret or secrets.token_urlsafe(32)
     elif data.webhook_secret is not None:
         raise InvalidSubscription("webhook_secret is only for channel=webhook")
-    values.update(
-        person_id=person_id, webhook_secret=secret, stage=data.stage.value if data.stage else None
-    )
+    values.update(person_id=person_id, webhook_secret=secret, stage=data.stage.value if data.stage else None)
     subscription = Subscription(**values)
     session.add(subscription)
     await session.flush()
@@ -147,9 +145,7 @@ async def list_notifications(
     session: AsyncSession, person_id: int, *, unread: bool, page: PageParams
 ) -> tuple[list[Notification], str | None, int]:
     rows, cursor = await paginate(session, _feed(person_id, unread), NOTIFICATION_SORTING, page)
-    unread_count = await session.scalar(
-        select(func.count()).select_from(_feed(person_id, True).subquery())
-    )
+    unread_count = await session.scalar(select(func.count()).select_from(_feed(person_id, True).subquery()))
     return rows, cursor, int(unread_count or 0)
 
 

@@ -30,7 +30,11 @@ class InvalidInput(DomainError):
 
 
 async def get_or_404(
-    session: AsyncSession, model: type[M], key: Any, *, label: str,
+    session: AsyncSession,
+    model: type[M],
+    key: Any,
+    *,
+    label: str,
     options: Sequence[ORMOption] = (),
 ) -> M:
     row = await session.get(model, key, options=options)
@@ -48,8 +52,12 @@ async def require_reference(
 
 
 async def load_by_keys(
-    session: AsyncSession, column: InstrumentedAttribute[Any], keys: Iterable[Any], *,
-    field: str, label: str,
+    session: AsyncSession,
+    column: InstrumentedAttribute[Any],
+    keys: Iterable[Any],
+    *,
+    field: str,
+    label: str,
 ) -> list[Any]:
     """The rows whose `column` is in `keys` (in the order given); 422 listing the unknown ones."""
     wanted = list(dict.fromkeys(keys))
@@ -67,8 +75,12 @@ async def load_by_keys(
 
 
 async def ensure_unique(
-    session: AsyncSession, column: InstrumentedAttribute[Any], value: Any, *,
-    label: str, exclude_id: int | None = None,
+    session: AsyncSession,
+    column: InstrumentedAttribute[Any],
+    value: Any,
+    *,
+    label: str,
+    exclude_id: int | None = None,
 ) -> None:
     """409 naming the duplicate before the database would refuse it less helpfully."""
     statement = select(column.class_).where(column == value)
@@ -76,7 +88,8 @@ async def ensure_unique(
         statement = statement.where(column.class_.id != exclude_id)
     if await session.scalar(statement.limit(1)) is not None:
         raise Conflict(
-            f"a {label} with {column.key} {value!r} already exists", code="duplicate",
+            f"a {label} with {column.key} {value!r} already exists",
+            code="duplicate",
             field=column.key,
         )
 
@@ -84,9 +97,7 @@ async def ensure_unique(
 def ensure_period(starts_on: date | None, ends_on: date | None) -> None:
     """Dates in order; run after a PATCH merged into the record, so half-updates are checked too."""
     if starts_on is not None and ends_on is not None and ends_on < starts_on:
-        raise InvalidInput(
-            f"ends_on ({ends_on}) is before starts_on ({starts_on})", field="ends_on"
-        )
+        raise InvalidInput(f"ends_on ({ends_on}) is before starts_on ({starts_on})", field="ends_on")
 
 
 def apply_changes(row: Any, changes: dict[str, Any]) -> None:

@@ -185,12 +185,15 @@ def _styles() -> dict[str, ParagraphStyle]:
         "head": ParagraphStyle("head", parent=body, fontName=f"{FONT}-Italic", spaceAfter=0),
         "symbol": ParagraphStyle("symbol", parent=body, alignment=TA_RIGHT, spaceAfter=0),
         "symbol_big": ParagraphStyle("symbol_big", parent=body, alignment=TA_RIGHT, fontSize=12, leading=15),
-        "title": ParagraphStyle("title", parent=body, fontName=bold, fontSize=16, leading=20,
-                                spaceBefore=12, spaceAfter=8),
-        "h1": ParagraphStyle("h1", parent=body, fontName=bold, fontSize=12, leading=15,
-                             spaceBefore=12, spaceAfter=5),
-        "h2": ParagraphStyle("h2", parent=body, fontName=bold, fontSize=10.5, leading=13,
-                             spaceBefore=8, spaceAfter=4),
+        "title": ParagraphStyle(
+            "title", parent=body, fontName=bold, fontSize=16, leading=20, spaceBefore=12, spaceAfter=8
+        ),
+        "h1": ParagraphStyle(
+            "h1", parent=body, fontName=bold, fontSize=12, leading=15, spaceBefore=12, spaceAfter=5
+        ),
+        "h2": ParagraphStyle(
+            "h2", parent=body, fontName=bold, fontSize=10.5, leading=13, spaceBefore=8, spaceAfter=4
+        ),
     }
 
 
@@ -314,7 +317,10 @@ def render_pdf(report: Report) -> bytes:
     document = SimpleDocTemplate(
         buffer,
         pagesize=A4,
-        leftMargin=MARGIN, rightMargin=MARGIN, topMargin=MARGIN, bottomMargin=MARGIN,
+        leftMargin=MARGIN,
+        rightMargin=MARGIN,
+        topMargin=MARGIN,
+        bottomMargin=MARGIN,
         title=f"{h.title}: {h.meeting_code}",
         subject=h.meeting_title,
         keywords="synergies; joint activities; " + ", ".join(h.conventions),

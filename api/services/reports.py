@@ -345,16 +345,29 @@ async def build_report(
         ):
             conventions[activity_id].append(acronym)
         for activity_id, provision_id, kind, on_date, text in await session.execute(
-            select(ActionEntry.activity_id, ActionEntry.provision_id, ActionEntry.kind, ActionEntry.on_date,
-                   ActionEntry.text)
+            select(
+                ActionEntry.activity_id,
+                ActionEntry.provision_id,
+                ActionEntry.kind,
+                ActionEntry.on_date,
+                ActionEntry.text,
+            )
             .where(ActionEntry.activity_id.in_(activity_ids_query), ActionEntry.on_date <= as_of)
             .order_by(ActionEntry.activity_id, ActionEntry.on_date, ActionEntry.id)
         ):
             line = ActionLine(on_date=on_date, kind=ActionKind(kind).value, text=text)
             actions[activity_id].append((provision_id, line))
         for activity_id, seq, at, from_stage, to_stage, reason, due_on, meeting_code in await session.execute(
-            select(Transition.activity_id, Transition.seq, Transition.at, Transition.from_stage,
-                   Transition.to_stage, Transition.reason, Transition.due_on, Meeting.code)
+            select(
+                Transition.activity_id,
+                Transition.seq,
+                Transition.at,
+                Transition.from_stage,
+                Transition.to_stage,
+                Transition.reason,
+                Transition.due_on,
+                Meeting.code,
+            )
             .outerjoin(Meeting, Meeting.id == Transition.meeting_id)
             .where(Transition.activity_id.in_(activity_ids_query))
             .order_by(Transition.activity_id, Transition.seq)

@@ -30,8 +30,15 @@ class TransitionRecord:
     expected_version: int | None = None
 
 
-WRITTEN_COLUMNS = ("stage", "stage_entered_at", "stage_due_on", "transition_count", "version",
-                   "updated_at", "closed_at_meeting_id")
+WRITTEN_COLUMNS = (
+    "stage",
+    "stage_entered_at",
+    "stage_due_on",
+    "transition_count",
+    "version",
+    "updated_at",
+    "closed_at_meeting_id",
+)
 """The activity columns `record_transition` writes: what a caller reads back after a move."""
 
 
@@ -46,8 +53,11 @@ async def record_transition(session: AsyncSession, record: TransitionRecord) -> 
         raise NotFound(f"activity {record.activity_id} does not exist")
     old_key, read_version = counted
     # Every write to the row bumps its version: if it is unchanged, `old_key` is the stored key.
-    conditions = [Activity.id == record.activity_id, Activity.transition_count == record.seq - 1,
-                  Activity.version == read_version]
+    conditions = [
+        Activity.id == record.activity_id,
+        Activity.transition_count == record.seq - 1,
+        Activity.version == read_version,
+    ]
     if record.expected_version is not None:
         conditions.append(Activity.version == record.expected_version)
     values: dict[str, object] = {
@@ -61,26 +71,37 @@ async def record_transition(session: AsyncSession, record: TransitionRecord) -> 
     if record.to_stage is Stage.CLOSED:
         values["closed_at_meeting_id"] = record.meeting_id
     result = await session.execute(
-        update(Activity).where(*conditions).values(**values)
+        update(Activity)
+        .where(*conditions)
+        .values(**values)
         .returning(Activity.version)
         .execution_options(synchronize_session=False)
     )
     new_version = result.scalar_one_or_none()
     if new_version is None:
-        existing = await session.scalar(select(Transition).where(
-            Transition.activity_id == record.activity_id, Transition.seq == record.seq
-        ))
+        existing = await session.scalar(
+            select(Transition).where(
+                Transition.activity_id == record.activity_id, Transition.seq == record.seq
+            )
+        )
         if existing is not None:  # a replay: the first write stands
             return existing, read_version
         raise Conflict(
             f"activity {record.activity_id} changed since version "
             f"{record.expected_version or read_version}; "
-            "fetch it again", code="stale_version",
+            "fetch it again",
+            code="stale_version",
         )
     transition = Transition(
-        activity_id=record.activity_id, seq=record.seq, from_stage=record.from_stage,
-        to_stage=record.to_stage, actor_id=record.actor_id, at=record.at, reason=record.reason,
-        meeting_id=record.meeting_id, due_on=record.due_on,
+        activity_id=record.activity_id,
+        seq=record.seq,
+        from_stage=record.from_stage,
+        to_stage=record.to_stage,
+        actor_id=record.actor_id,
+        at=record.at,
+        reason=record.reason,
+        meeting_id=record.meeting_id,
+        due_on=record.due_on,
     )
     session.add(transition)
     await session.flush()
@@ -92,12 +113,19 @@ async def record_transition(session: AsyncSession, record: TransitionRecord) -> 
 
 async def _counted_key(session: AsyncSession, activity_id: int) -> tuple[CountKey, int] | None:
     """The activity's count key and its row version (None when the activity does not exist)."""
-    rows = (await session.execute(
-        select(Activity.stage, Activity.thematic_group_id, Activity.target_meeting_id,
-               Activity.version, activity_conventions.c.convention_code)
-        .outerjoin(activity_conventions, activity_conventions.c.activity_id == Activity.id)
-        .where(Activity.id == activity_id)
-    )).all()
+    rows = (
+        await session.execute(
+            select(
+                Activity.stage,
+                Activity.thematic_group_id,
+                Activity.target_meeting_id,
+                Activity.version,
+                activity_conventions.c.convention_code,
+            )
+            .outerjoin(activity_conventions, activity_conventions.c.activity_id == Activity.id)
+            .where(Activity.id == activity_id)
+        )
+    ).all()
     if not rows:
         return None
     stage, group_id, meeting_id, version, _ = rows[0]

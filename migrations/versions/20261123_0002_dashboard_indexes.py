@@ -24,12 +24,12 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.create_index(
-        "ix_activity_conventions_convention_code", "activity_conventions",
-        ["convention_code", "activity_id"], unique=False,
+        "ix_activity_conventions_convention_code",
+        "activity_conventions",
+        ["convention_code", "activity_id"],
+        unique=False,
     )
-    op.create_index(
-        "ix_activities_target_meeting_id", "activities", ["target_meeting_id"], unique=False
-    )
+    op.create_index("ix_activities_target_meeting_id", "activities", ["target_meeting_id"], unique=False)
 
 
 def downgrade() -> None:

@@ -27,15 +27,32 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "activity_counts",
-        sa.Column("stage", sa.Enum("thematic_group", "task_team", "pilot_project", "report_to_cop",
-                                   "closed", "withdrawn", name="stage", native_enum=False,
-                                   length=32), nullable=False),
+        sa.Column(
+            "stage",
+            sa.Enum(
+                "thematic_group",
+                "task_team",
+                "pilot_project",
+                "report_to_cop",
+                "closed",
+                "withdrawn",
+                name="stage",
+                native_enum=False,
+                length=32,
+            ),
+            nullable=False,
+        ),
         sa.Column("thematic_group_id", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("target_meeting_id", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("conventions_key", sa.String(length=400), nullable=False),
         sa.Column("count", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("stage", "thematic_group_id", "target_meeting_id",
-                                "conventions_key", name=op.f("pk_activity_counts")),
+        sa.PrimaryKeyConstraint(
+            "stage",
+            "thematic_group_id",
+            "target_meeting_id",
+            "conventions_key",
+            name=op.f("pk_activity_counts"),
+        ),
     )
     rebuild(op.get_bind())
 
