@@ -40,3 +40,9 @@ class NotificationEvent:
     due_on: date | None = None
     link: str | None = None
     data: dict[str, str] = field(default_factory=dict)
+    # What happened, for messages rendered at delivery time (who, from -> to, why).
+    actor_id: int | None = None
+    from_stage: str | None = None
+    to_stage: str | None = None
+    reason: str | None = None
+    transition_id: int | None = None
