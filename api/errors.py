@@ -23,9 +23,16 @@ class DomainError(Exception):
 
     status: int = 400
     code: str = "bad_request"
+    retry_after: int | None = None  # seconds, sent as the Retry-After header
 
     def __init__(
-        self, detail: str, *, status: int | None = None, code: str | None = None, **extra: Any
+        self,
+        detail: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        retry_after: int | None = None,
+        **extra: Any,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
@@ -33,6 +40,8 @@ class DomainError(Exception):
             self.status = status
         if code is not None:
             self.code = code
+        if retry_after is not None:
+            self.retry_after = retry_after
         self.extra = extra
 
 
@@ -92,7 +101,10 @@ def _describe_validation_error(error: dict[str, Any]) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
-        return problem(exc.status, exc.code, exc.detail, instance=request.url.path, **exc.extra)
+        response = problem(exc.status, exc.code, exc.detail, instance=request.url.path, **exc.extra)
+        if exc.retry_after is not None:
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

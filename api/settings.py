@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     temporal_search_attributes: bool = True
     # Installations (or test runs) sharing one Temporal namespace keep their workflow ids apart.
     workflow_id_prefix: str = "activity-"
+    # The longest a move waits for the engine before answering 503 "outcome unknown".
+    move_deadline_seconds: float = 20.0
 
     # Stage defaults (days) applied on entering a stage; report_to_cop uses the meeting deadline.
     stage_due_days: dict[str, int] = {"thematic_group": 90, "task_team": 180, "pilot_project": 365}

@@ -134,6 +134,9 @@ class Transition(Base):
     __tablename__ = "transitions"
     __table_args__ = (
         UniqueConstraint("activity_id", "seq"),
+        # A move's write is keyed by the request that made it: a replay finds its own row, and
+        # a retried Idempotency-Key finds its answer, never another request's.
+        UniqueConstraint("activity_id", "request_key", name="uq_transitions_activity_request_key"),
         Index("ix_transitions_at", "at"),
     )
 
@@ -148,3 +151,6 @@ class Transition(Base):
     meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id"))
     due_on: Mapped[date | None]
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    request_key: Mapped[str | None] = mapped_column(String(100))
+    # sha256 of the request's body: the same Idempotency-Key with another body is refused.
+    request_hash: Mapped[str | None] = mapped_column(String(64))

@@ -15,15 +15,18 @@ from temporalio.exceptions import ApplicationError
 from api import metrics
 from api.errors import DomainError
 from api.services.activity_edits import apply_edit as apply_edit_to_row
-from api.services.transitions import TransitionRecord, record_transition
+from api.services.transitions import TransitionRecord, lifecycle_row, record_transition
 from models import ReminderEvent
 from models.db import transaction
 from models.sql import insert_ignore
 from workflows.messages import (
     EditInput,
     EditOutput,
+    LifecycleSnapshot,
+    RecordedTransition,
     ReminderInput,
     ReminderResponseInput,
+    SnapshotInput,
     TransitionInput,
     TransitionOutput,
 )
@@ -54,21 +57,8 @@ class LifecycleActivities:
     async def record_transition(self, data: TransitionInput) -> TransitionOutput:
         try:
             async with transaction(self.sessionmaker) as session:
-                row, version = await record_transition(
-                    session,
-                    TransitionRecord(
-                        activity_id=data.activity_id,
-                        seq=data.seq,
-                        from_stage=data.from_stage,
-                        to_stage=data.to_stage,
-                        actor_id=data.actor_id,
-                        at=data.at,
-                        reason=data.reason,
-                        meeting_id=data.meeting_id,
-                        due_on=data.due_on,
-                        expected_version=data.expected_version,
-                    ),
-                )
+                # The same fields under the same names: the record is the activity's input.
+                row, version = await record_transition(session, TransitionRecord(**vars(data)))
                 output = TransitionOutput(transition_id=row.id, version=version)
         except DomainError as exc:
             raise _as_application_error(exc) from None
@@ -76,6 +66,36 @@ class LifecycleActivities:
             raise _rejected_data(exc) from None
         metrics.MOVES.labels(str(data.from_stage), str(data.to_stage)).inc()
         return output
+
+    @activity.defn
+    async def read_lifecycle(self, data: SnapshotInput) -> LifecycleSnapshot:
+        """What a workflow that found the database ahead of it adopts."""
+        try:
+            async with transaction(self.sessionmaker) as session:
+                row = await lifecycle_row(session, data.activity_id, data.after_seq)
+        except DomainError as exc:
+            raise _as_application_error(exc) from None
+        return LifecycleSnapshot(
+            stage=row.stage,
+            version=row.version,
+            seq=row.seq,
+            due_on=row.due_on,
+            lead_id=row.lead_id,
+            conventions=row.conventions,
+            thematic_group_id=row.thematic_group_id,
+            transitions=[
+                RecordedTransition(
+                    transition_id=t.id,
+                    seq=t.seq,
+                    from_stage=t.from_stage,
+                    to_stage=t.to_stage,
+                    actor_id=t.actor_id,
+                    reason=t.reason,
+                    request_key=t.request_key,
+                )
+                for t in row.transitions
+            ],
+        )
 
     @activity.defn
     async def apply_edit(self, data: EditInput) -> EditOutput:
@@ -161,4 +181,10 @@ class LifecycleActivities:
             )
 
     def all(self) -> list[object]:
-        return [self.record_transition, self.apply_edit, self.record_reminder, self.record_reminder_response]
+        return [
+            self.record_transition,
+            self.read_lifecycle,
+            self.apply_edit,
+            self.record_reminder,
+            self.record_reminder_response,
+        ]

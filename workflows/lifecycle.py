@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.common import RetryPolicy, SearchAttributeUpdate
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from workflows import search, sending
@@ -20,12 +20,14 @@ with workflow.unsafe.imports_passed_through():
         EditInput,
         EditOutput,
         EditRequest,
+        LifecycleSnapshot,
         LifecycleState,
         MeetingChange,
         MoveRequest,
         Outcome,
         ReminderInput,
         ReminderResponseInput,
+        SnapshotInput,
         SnoozeRequest,
         TransitionInput,
         TransitionOutput,
@@ -50,11 +52,29 @@ DB_WRITE = {
 }
 
 
+# How many adopted writes (request key -> transition) a workflow remembers for their requests.
+ADOPTED_KEPT = 32
+
 T = TypeVar("T")
 
 
 def rejection(code: str, message: str, status: int) -> ApplicationError:
     return ApplicationError(message, {"code": code, "status": status}, type=code, non_retryable=True)
+
+
+def _found_database_ahead(error: ActivityError) -> bool:
+    """The write found the row changed by a write this history does not know of."""
+    cause = error.cause
+    if not isinstance(cause, ApplicationError) or not cause.details:
+        return False
+    details = cause.details[0]
+    return isinstance(details, dict) and details.get("code") == "stale_version"
+
+
+def _request_key() -> str:
+    info = workflow.current_update_info()
+    assert info is not None, "called outside an update"
+    return info.id
 
 
 @workflow.defn
@@ -68,6 +88,7 @@ class ActivityLifecycle:
         self._outbox: list[NotificationEvent] = []
         self._deliveries: set[asyncio.Task[None]] = set()
         self._updates = 0
+        self._reconcile_requested = False
 
     @workflow.run
     async def run(self, state: LifecycleState) -> Outcome:
@@ -84,6 +105,9 @@ class ActivityLifecycle:
                 await self._settle()
                 workflow.continue_as_new(self.state)
             await self._sleep_until_next_wakeup()
+            if self._reconcile_requested:
+                async with self._exclusive():
+                    await self._reconcile()
             await self._send_outbox()
         await self._settle()
         return self._outcome()
@@ -96,7 +120,10 @@ class ActivityLifecycle:
 
     @workflow.update
     async def move(self, request: MoveRequest) -> Outcome:
+        key = _request_key()
         async with self._exclusive():
+            if key in self.state.adopted:  # written before its workflow task was lost
+                return self._outcome(self.state.adopted[key])
             self._check_move(request)
             state = self.state
             now = workflow.now()
@@ -106,39 +133,53 @@ class ActivityLifecycle:
                 meeting_deadline=request.target_meeting_deadline,
                 stage_due_days=state.stage_due_days,
             )
-            written = await self._write(
-                "record_transition",
-                TransitionInput(
-                    activity_id=state.activity_id,
-                    seq=state.seq + 1,
-                    from_stage=state.stage,
-                    to_stage=request.to,
-                    actor_id=request.actor_id,
-                    at=now,
-                    expected_version=request.expected_version,
-                    reason=request.reason,
-                    meeting_id=request.meeting_id,
-                    due_on=due_on,
-                ),
-                TransitionOutput,
-            )
+            try:
+                written = await self._write(
+                    "record_transition",
+                    TransitionInput(
+                        activity_id=state.activity_id,
+                        seq=state.seq + 1,
+                        from_stage=state.stage,
+                        to_stage=request.to,
+                        actor_id=request.actor_id,
+                        at=now,
+                        expected_version=request.expected_version,
+                        reason=request.reason,
+                        meeting_id=request.meeting_id,
+                        due_on=due_on,
+                        request_key=key,
+                        request_hash=request.request_hash,
+                    ),
+                    TransitionOutput,
+                )
+            except ActivityError as error:
+                if not _found_database_ahead(error):
+                    raise
+                await self._reconcile()
+                if key in self.state.adopted:
+                    return self._outcome(self.state.adopted[key])
+                self._check_version(request.expected_version)
+                raise
             source = state.stage
             state.stage, state.seq, state.version = request.to, state.seq + 1, written.version
             self._set_due_date(due_on, now)
-            self._publish(
-                EventType.TRANSITION,
-                key=f"t{state.seq}",
-                title=f"Activity {state.activity_id} moved from {source} to {request.to}",
-                body=request.reason or "",
-                audiences=(Audience.COORDINATORS, Audience.LEAD, Audience.WATCHERS),
+            self._publish_transition(
+                state.seq, source, request.to, request.actor_id, request.reason, written.transition_id
             )
             return self._outcome(written.transition_id)
 
     @move.validator
     def _validate_move(self, request: MoveRequest) -> None:
+        if _request_key() in self.state.adopted:
+            return
         if self._busy:
             raise rejection("conflict", "another change to this activity is in progress", 409)
         self._check_move(request)
+
+    @workflow.signal
+    def reconcile(self) -> None:
+        """Someone saw a write in the database that this workflow may not know of: re-read it."""
+        self._reconcile_requested = True
 
     @workflow.update
     async def edit(self, request: EditRequest) -> Outcome:
@@ -159,8 +200,17 @@ class ActivityLifecycle:
     async def meeting_changed(self, change: MeetingChange) -> Outcome:
         """The target meeting moved: the report_to_cop due date follows its document deadline."""
         async with self._exclusive():
-            if self.state.stage is Stage.REPORT_TO_COP and self.state.due_on != change.document_deadline:
-                await self._apply_edit(self.state.version, {"stage_due_on": change.document_deadline}, None)
+            for _ in range(2):  # once more after adopting a write this history did not know of
+                if self.state.stage is not Stage.REPORT_TO_COP:
+                    break
+                if self.state.due_on == change.document_deadline:
+                    break
+                version = self.state.version
+                try:
+                    await self._apply_edit(version, {"stage_due_on": change.document_deadline}, None)
+                except ActivityError as error:
+                    if not _found_database_ahead(error) or self.state.version == version:
+                        raise
             return self._outcome()
 
     @workflow.update
@@ -244,11 +294,16 @@ class ActivityLifecycle:
             raise rejection(exc.code, exc.message, exc.status) from None
 
     async def _apply_edit(self, expected_version: int, changes: dict, actor_id: int | None) -> None:
-        result = await self._write(
-            "apply_edit",
-            EditInput(self.state.activity_id, expected_version, changes, actor_id),
-            EditOutput,
-        )
+        try:
+            result = await self._write(
+                "apply_edit",
+                EditInput(self.state.activity_id, expected_version, changes, actor_id),
+                EditOutput,
+            )
+        except ActivityError as error:
+            if _found_database_ahead(error):
+                await self._reconcile()
+            raise
         state = self.state
         previous_due = state.due_on
         state.version, state.lead_id = result.version, result.lead_id
@@ -263,6 +318,65 @@ class ActivityLifecycle:
                 audiences=(Audience.LEAD, Audience.WATCHERS),
             )
         self._upsert_search_attributes()
+
+    async def _reconcile(self) -> None:
+        """Adopt what the database holds: a write committed by a workflow task that was then lost
+        (worker or server gone, speculative update dropped) is accounted for here, announced once,
+        and answered to its own request if it comes again."""
+        self._reconcile_requested = False
+        state = self.state
+        found = await self._write(
+            "read_lifecycle", SnapshotInput(state.activity_id, state.seq), LifecycleSnapshot
+        )
+        if found.version == state.version and found.seq == state.seq:
+            return
+        workflow.logger.warning(
+            "activity %s: database at seq %s version %s, workflow at %s/%s; adopting",
+            state.activity_id,
+            found.seq,
+            found.version,
+            state.seq,
+            state.version,
+        )
+        state.stage, state.seq, state.version = found.stage, found.seq, found.version
+        state.lead_id, state.conventions = found.lead_id, found.conventions
+        state.thematic_group_id = found.thematic_group_id
+        self._set_due_date(found.due_on, workflow.now())
+        for written in found.transitions:
+            if written.request_key:
+                state.adopted[written.request_key] = written.transition_id
+            self._publish_transition(
+                written.seq,
+                written.from_stage,
+                written.to_stage,
+                written.actor_id,
+                written.reason,
+                written.transition_id,
+            )
+        while len(state.adopted) > ADOPTED_KEPT:
+            state.adopted.pop(next(iter(state.adopted)))
+
+    def _publish_transition(
+        self,
+        seq: int,
+        source: Stage | None,
+        target: Stage,
+        actor_id: int | None,
+        reason: str | None,
+        transition_id: int,
+    ) -> None:
+        self._publish(
+            EventType.TRANSITION,
+            key=f"t{seq}",
+            title=f"Activity {self.state.activity_id} moved from {source} to {target}",
+            body=reason or "",
+            audiences=(Audience.COORDINATORS, Audience.LEAD, Audience.WATCHERS),
+            actor_id=actor_id,
+            from_stage=str(source) if source else None,
+            to_stage=str(target),
+            reason=reason,
+            transition_id=transition_id,
+        )
 
     def _set_due_date(self, due_on: date | None, now: datetime) -> None:
         """A new stage or due date re-arms the reminders from now on."""
@@ -282,6 +396,7 @@ class ActivityLifecycle:
             await workflow.wait_condition(
                 lambda: (
                     self._wake
+                    or self._reconcile_requested
                     or bool(self._outbox)
                     or not self.state.stage.is_open
                     or self._updates >= self.state.max_updates_per_run
@@ -314,7 +429,7 @@ class ActivityLifecycle:
         await workflow.execute_activity(
             "record_reminder",
             ReminderInput(key, state.activity_id, state.stage, reminder.label, state.due_on, workflow.now()),
-            **sending.BACKGROUND_WRITE,  # type: ignore[arg-type]
+            **sending.BACKGROUND_WRITE,  # type: ignore[arg-type, call-overload]
         )
         state.reminder_watermark = reminder.fire_at
         self._publish_reminder(reminder)
@@ -332,7 +447,7 @@ class ActivityLifecycle:
                 audiences=(Audience.LEAD,),
             )
             return
-        audiences = (Audience.COORDINATORS, Audience.LEAD)
+        audiences: tuple[Audience, ...] = (Audience.COORDINATORS, Audience.LEAD)
         if reminder.kind is ReminderKind.MANAGEMENT:
             audiences += (Audience.MANAGEMENT,)
         self._publish(
@@ -344,8 +459,16 @@ class ActivityLifecycle:
         )
 
     def _publish(
-        self, type_: EventType, *, key: str, title: str, body: str, audiences: tuple[Audience, ...]
+        self,
+        type_: EventType,
+        *,
+        key: str,
+        title: str,
+        body: str,
+        audiences: tuple[Audience, ...],
+        **what: Any,
     ) -> None:
+        """`what`: the event's who / from / to / why fields (workflows.events.NotificationEvent)."""
         state = self.state
         self._outbox.append(
             NotificationEvent(
@@ -360,6 +483,7 @@ class ActivityLifecycle:
                 audiences=audiences,
                 due_on=state.due_on,
                 link=f"/activities/{state.activity_id}",
+                **what,
             )
         )
 
@@ -386,7 +510,7 @@ class ActivityLifecycle:
         state = self.state
         if not state.search_attributes:
             return
-        updates = [
+        updates: list[SearchAttributeUpdate[Any]] = [
             search.STAGE.value_set(state.stage.value),
             search.CONVENTIONS.value_set(list(state.conventions)),
             search.THEMATIC_GROUP.value_set(str(state.thematic_group_id or "")),

@@ -29,6 +29,10 @@ class LifecycleState:
     search_attributes: bool = True
     # The server caps a run at 2,000 updates; a new run (continue-as-new) starts well before.
     max_updates_per_run: int = 500
+    # Writes found in the database but not made by this history (their workflow task was
+    # dropped after the commit), by request key -> transition id: their own request, arriving
+    # again, is answered with them. The latest few only.
+    adopted: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -41,6 +45,7 @@ class MoveRequest:
     reason: str | None = None
     meeting_id: int | None = None
     target_meeting_deadline: date | None = None
+    request_hash: str | None = None
 
 
 @dataclass
@@ -98,12 +103,45 @@ class TransitionInput:
     reason: str | None = None
     meeting_id: int | None = None
     due_on: date | None = None
+    request_key: str | None = None
+    request_hash: str | None = None
 
 
 @dataclass
 class TransitionOutput:
     transition_id: int
     version: int
+
+
+@dataclass
+class RecordedTransition:
+    transition_id: int
+    seq: int
+    from_stage: Stage | None
+    to_stage: Stage
+    actor_id: int | None
+    reason: str | None
+    request_key: str | None
+
+
+@dataclass
+class SnapshotInput:
+    activity_id: int
+    after_seq: int
+
+
+@dataclass
+class LifecycleSnapshot:
+    """The activity as the database holds it, with the transitions after the workflow's seq."""
+
+    stage: Stage
+    version: int
+    seq: int
+    due_on: date | None
+    lead_id: int | None
+    conventions: list[str]
+    thematic_group_id: int | None
+    transitions: list[RecordedTransition]
 
 
 @dataclass

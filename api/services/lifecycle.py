@@ -3,15 +3,25 @@ Temporal Updates, and turn the engine's answers into domain errors."""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import json
 import logging
 import uuid
 from dataclasses import asdict, dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    RPCTimeoutOrCancelledError,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
 from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
@@ -28,7 +38,12 @@ from api.etag import check_if_match
 from api.services.activity_edits import SCALAR_FIELDS
 from api.services.due_dates import due_date_on_entry
 from api.services.records import InvalidInput, load_by_keys, require_reference
-from api.services.transitions import WRITTEN_COLUMNS, TransitionRecord, record_transition
+from api.services.transitions import (
+    WRITTEN_COLUMNS,
+    TransitionRecord,
+    record_transition,
+    recorded_transition,
+)
 from api.settings import Settings
 from models import (
     Activity,
@@ -193,18 +208,80 @@ async def send_update(
     *,
     update_id: str | None = None,
 ) -> Outcome:
-    """Run one workflow update and map every failure to a domain error with the right status."""
+    """Run one workflow update and map every failure to a domain error with the right status.
+
+    The same update id is sent again while the engine is unreachable or lost the update (a
+    server restart forgets updates not yet in history): the workflow answers a repeated id with
+    its first result, so this never applies a change twice. Past the deadline the outcome is
+    unknown, and the error says so.
+    """
     handle = client.get_workflow_handle(settings.workflow_id(activity_id))
+    update_id = update_id or f"{update.__name__}-{uuid.uuid4().hex}"
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + settings.move_deadline_seconds
+    pause = 0.2
+    while True:
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await handle.execute_update(update, argument, id=update_id, result_type=Outcome)
+        except WorkflowUpdateFailedError as exc:
+            error = _domain_error(exc.cause)
+            metrics.MOVE_REJECTIONS.labels(error.code).inc()
+            raise error from exc
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND and not await _is_running(handle):
+                raise _rpc_error(exc) from exc
+            if exc.status not in _TRANSIENT:
+                raise _rpc_error(exc) from exc
+            logger.info("update %s: engine answered %s; sending it again", update_id, exc.status)
+        except (TimeoutError, RPCTimeoutOrCancelledError):
+            pass
+        if loop.time() + pause >= deadline:
+            raise OutcomeUnknown()
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 2.0)
+
+
+# The engine is restarting or lost an update it had not yet written to history: send it again.
+_TRANSIENT = frozenset(
+    {
+        RPCStatusCode.UNAVAILABLE,
+        RPCStatusCode.DEADLINE_EXCEEDED,
+        RPCStatusCode.CANCELLED,
+        RPCStatusCode.ABORTED,
+        RPCStatusCode.INTERNAL,
+        RPCStatusCode.UNKNOWN,
+        RPCStatusCode.NOT_FOUND,
+    }
+)
+
+
+async def _is_running(handle: WorkflowHandle[Any, Any]) -> bool:
     try:
-        return await handle.execute_update(
-            update, argument, id=update_id or str(uuid.uuid4()), result_type=Outcome
-        )
-    except WorkflowUpdateFailedError as exc:
-        error = _domain_error(exc.cause)
-        metrics.MOVE_REJECTIONS.labels(error.code).inc()
-        raise error from exc
+        description = await handle.describe(rpc_timeout=timedelta(seconds=5))
     except RPCError as exc:
-        raise _rpc_error(exc) from exc
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return False
+        return True  # cannot tell: treat as running and let the deadline decide
+    return description.status == WorkflowExecutionStatus.RUNNING
+
+
+class OutcomeUnknown(Unavailable):
+    """The engine did not answer in time: the change may or may not have been made."""
+
+    code = "outcome_unknown"
+    retry_after = 5
+
+    def __init__(self, detail: str | None = None, *, code: str | None = None, **extra: Any) -> None:
+        super().__init__(
+            detail
+            or "the workflow engine did not answer in time; the change may or may not have been "
+            "made: repeat the request with the same Idempotency-Key to learn its outcome (it is "
+            "never applied twice), or read the activity again",
+            code=code,
+            outcome="unknown",
+            **extra,
+        )
 
 
 def _domain_error(cause: BaseException | None) -> DomainError:
@@ -225,8 +302,12 @@ def _domain_error(cause: BaseException | None) -> DomainError:
 
 
 def _database_unavailable() -> DomainError:
-    return Unavailable(
-        "the database did not accept the change in time; nothing was changed", code="database_unavailable"
+    """Every attempt of the write failed; the last may have committed just before its connection
+    broke, so only a read of the database can say that nothing changed."""
+    return OutcomeUnknown(
+        "the database did not accept the change in time; read the activity again (or repeat "
+        "the request with the same Idempotency-Key) to learn whether it was made",
+        code="database_unavailable",
     )
 
 
@@ -239,10 +320,14 @@ def _rpc_error(exc: RPCError) -> DomainError:
         )
     if exc.status == RPCStatusCode.RESOURCE_EXHAUSTED:
         return DomainError(
-            "too many changes in flight for this activity; retry shortly", status=429, code="too_many_updates"
+            "too many changes in flight for this activity; retry shortly",
+            status=429,
+            code="too_many_updates",
+            retry_after=1,
         )
     return Unavailable(
-        f"the workflow engine is unavailable ({exc.status.name if exc.status else exc}); nothing was changed",
+        f"the workflow engine refused the request ({exc.status.name if exc.status else exc}); "
+        "nothing was changed",
         code="temporal_unavailable",
     )
 
@@ -426,6 +511,16 @@ async def edit_activity(
     return await load_activity(session, activity.id)
 
 
+def move_request_key(idempotency_key: str) -> str:
+    """The update id of a move, stored with its transition: any client key, fixed length."""
+    return "move-" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:40]
+
+
+def _body_hash(command: MoveCommand) -> str:
+    body = [str(command.to), command.expected_version, command.reason, command.meeting_id]
+    return hashlib.sha256(json.dumps(body).encode()).hexdigest()
+
+
 async def move_activity(
     session: AsyncSession,
     client: Client,
@@ -435,27 +530,51 @@ async def move_activity(
     command: MoveCommand,
     idempotency_key: str | None,
 ) -> tuple[Activity, Transition | None]:
-    """Ask the workflow to move the activity. Without an Idempotency-Key the stage machine is
-    checked here first (a clear 4xx without a round trip); with one, a retry must reach the
-    engine, which answers it with the first result."""
+    """Ask the workflow to move the activity, and answer with exactly what this request wrote.
+
+    The move's write is keyed by its request (the Idempotency-Key, or one made up here and told
+    to the client when the outcome is unknown): a retry finds its own row in the database, a
+    failure is checked against the database before it is reported, and a row written by another
+    request is never returned.
+    """
+    idempotency_key = idempotency_key or uuid.uuid4().hex
+    request_key, request_hash = move_request_key(idempotency_key), _body_hash(command)
+    try:
+        return await _move(
+            session, client, settings, principal, activity_id, command, request_key, request_hash
+        )
+    except DomainError as failure:
+        recorded = await _recorded_after(session, activity_id, request_key, idempotency_key, failure)
+        return await _answer_recorded(session, client, settings, principal, recorded, request_hash)
+
+
+async def _move(
+    session: AsyncSession,
+    client: Client,
+    settings: Settings,
+    principal: Principal,
+    activity_id: int,
+    command: MoveCommand,
+    request_key: str,
+    request_hash: str,
+) -> tuple[Activity, Transition | None]:
     activity = await load_activity(session, activity_id)
     facts = await gather_facts(session, activity, command.meeting_id)
     if command.meeting_id is not None and facts.closing_meeting_id is None:
         raise InvalidInput(f"meeting_id: meeting {command.meeting_id} does not exist", field="meeting_id")
-    if idempotency_key is None:
-        if command.expected_version != activity.version:
-            raise Conflict(
-                f"the activity is at version {activity.version}, not {command.expected_version}; "
-                "fetch it again",
-                code="stale_version",
-            )
-        try:
-            check_transition(
-                Stage(activity.stage), command.to, role=principal.role, reason=command.reason, facts=facts
-            )
-        except TransitionError as exc:
-            metrics.MOVE_REJECTIONS.labels(exc.code).inc()
-            raise DomainError(exc.message, status=exc.status, code=exc.code) from None
+    if command.expected_version != activity.version:
+        raise Conflict(
+            f"the activity is at version {activity.version}, not {command.expected_version}; fetch it again",
+            code="stale_version",
+            current_version=activity.version,
+        )
+    try:
+        check_transition(
+            Stage(activity.stage), command.to, role=principal.role, reason=command.reason, facts=facts
+        )
+    except TransitionError as exc:
+        metrics.MOVE_REJECTIONS.labels(exc.code).inc()
+        raise DomainError(exc.message, status=exc.status, code=exc.code) from None
     request = MoveRequest(
         to=command.to,
         actor_id=principal.person_id,
@@ -465,20 +584,79 @@ async def move_activity(
         reason=command.reason,
         meeting_id=command.meeting_id,
         target_meeting_deadline=await target_meeting_deadline(session, activity),
+        request_hash=request_hash,
     )
     await session.commit()  # end the read transaction before the workflow writes
     outcome = await send_update(
-        client,
-        settings,
-        activity_id,
-        ActivityLifecycle.move,
-        request,
-        update_id=f"move-{idempotency_key}" if idempotency_key else None,
+        client, settings, activity_id, ActivityLifecycle.move, request, update_id=request_key
     )
     # Read back only what a move changes: its relations (provisions, conventions, watchers) stay.
     await session.refresh(activity, attribute_names=WRITTEN_COLUMNS)
     transition = await session.get(Transition, outcome.transition_id) if outcome.transition_id else None
+    if transition is not None:
+        _check_same_request(transition, principal, request_hash)
     return activity, transition
+
+
+async def _recorded_after(
+    session: AsyncSession, activity_id: int, request_key: str, idempotency_key: str, failure: DomainError
+) -> Transition:
+    """The database, not the engine's answer, says whether a failed move was made: the row
+    this request wrote (a retry, or a write whose answer was lost), or the failure as it stands
+    (`outcome: unknown` where nobody can know yet)."""
+    if failure.code == "idempotency_key_reused":
+        raise failure
+    await session.rollback()
+    try:
+        recorded = await recorded_transition(session, activity_id, request_key)
+    except SQLAlchemyError:
+        raise OutcomeUnknown(idempotency_key=idempotency_key) from failure
+    if recorded is not None:
+        return recorded
+    if isinstance(failure, OutcomeUnknown):
+        if failure.code == "database_unavailable":  # every attempt is over, and none wrote
+            raise Unavailable(
+                "the database did not accept the change in time; nothing was changed",
+                code="database_unavailable",
+                retry_after=5,
+            ) from failure
+        raise OutcomeUnknown(idempotency_key=idempotency_key) from failure
+    raise failure
+
+
+def _check_same_request(transition: Transition, principal: Principal, request_hash: str) -> None:
+    if transition.actor_id != principal.person_id:
+        raise DomainError(
+            "this Idempotency-Key was used by another person for another move; use a new key",
+            status=422,
+            code="idempotency_key_reused",
+        )
+    if transition.request_hash != request_hash:
+        raise DomainError(
+            "this Idempotency-Key was used for a move with another body; use a new key for a new move",
+            status=422,
+            code="idempotency_key_reused",
+        )
+
+
+async def _answer_recorded(
+    session: AsyncSession,
+    client: Client,
+    settings: Settings,
+    principal: Principal,
+    transition: Transition,
+    request_hash: str,
+) -> tuple[Activity, Transition]:
+    """Answer with the move this request made; the workflow is told to re-read the database in
+    case the write's workflow task was lost (it adopts the move at once, without a repair)."""
+    _check_same_request(transition, principal, request_hash)
+    try:
+        await client.get_workflow_handle(settings.workflow_id(transition.activity_id)).signal(
+            ActivityLifecycle.reconcile, rpc_timeout=timedelta(seconds=2)
+        )
+    except RPCError as exc:  # a closed workflow needs nothing; an engine away adopts on next write
+        logger.info("activity %s: reconcile signal not sent (%s)", transition.activity_id, exc.status)
+    return await load_activity(session, transition.activity_id), transition
 
 
 async def acknowledge(

@@ -28,6 +28,8 @@ class TransitionRecord:
     meeting_id: int | None = None
     due_on: date | None = None
     expected_version: int | None = None
+    request_key: str | None = None
+    request_hash: str | None = None
 
 
 WRITTEN_COLUMNS = (
@@ -43,10 +45,12 @@ WRITTEN_COLUMNS = (
 
 
 async def record_transition(session: AsyncSession, record: TransitionRecord) -> tuple[Transition, int]:
-    """Write `record` once; a replay with the same (activity, seq) returns the stored row.
+    """Write `record` once; a replay of the same request (same activity, seq and request key)
+    returns the stored row.
 
     Returns the transition and the activity's version after it. Raises `Conflict` when the activity
-    moved on since (its transition count or version is not what the caller expected).
+    moved on since (its transition count or version is not what the caller expected), including
+    when another request's write holds this seq: that row is never handed to this request.
     """
     counted = await _counted_key(session, record.activity_id)
     if counted is None:
@@ -84,8 +88,8 @@ async def record_transition(session: AsyncSession, record: TransitionRecord) -> 
                 Transition.activity_id == record.activity_id, Transition.seq == record.seq
             )
         )
-        if existing is not None:  # a replay: the first write stands
-            return existing, read_version
+        if existing is not None and record.request_key and existing.request_key == record.request_key:
+            return existing, read_version  # a replay of this request: the first write stands
         raise Conflict(
             f"activity {record.activity_id} changed since version "
             f"{record.expected_version or read_version}; "
@@ -102,6 +106,8 @@ async def record_transition(session: AsyncSession, record: TransitionRecord) -> 
         reason=record.reason,
         meeting_id=record.meeting_id,
         due_on=record.due_on,
+        request_key=record.request_key,
+        request_hash=record.request_hash,
     )
     session.add(transition)
     await session.flush()
@@ -131,3 +137,46 @@ async def _counted_key(session: AsyncSession, activity_id: int) -> tuple[CountKe
     stage, group_id, meeting_id, version, _ = rows[0]
     codes = [row.convention_code for row in rows if row.convention_code is not None]
     return CountKey.of(stage, group_id, meeting_id, codes), version
+
+
+@dataclass(frozen=True)
+class LifecycleRow:
+    """The activity's lifecycle fields as the database holds them, and the transitions written
+    after a given seq: what a workflow that fell behind adopts."""
+
+    stage: Stage
+    version: int
+    seq: int
+    due_on: date | None
+    lead_id: int | None
+    conventions: list[str]
+    thematic_group_id: int | None
+    transitions: list[Transition]
+
+
+async def lifecycle_row(session: AsyncSession, activity_id: int, after_seq: int) -> LifecycleRow:
+    activity = await session.get(Activity, activity_id, populate_existing=True)
+    if activity is None:
+        raise NotFound(f"activity {activity_id} does not exist")
+    transitions = await session.scalars(
+        select(Transition)
+        .where(Transition.activity_id == activity_id, Transition.seq > after_seq)
+        .order_by(Transition.seq)
+    )
+    return LifecycleRow(
+        stage=Stage(activity.stage),
+        version=activity.version,
+        seq=activity.transition_count,
+        due_on=activity.stage_due_on,
+        lead_id=activity.lead_id,
+        conventions=activity.convention_codes,
+        thematic_group_id=activity.thematic_group_id,
+        transitions=list(transitions),
+    )
+
+
+async def recorded_transition(session: AsyncSession, activity_id: int, request_key: str) -> Transition | None:
+    """The transition a request wrote, if it was written (the database decides, not the engine)."""
+    return await session.scalar(
+        select(Transition).where(Transition.activity_id == activity_id, Transition.request_key == request_key)
+    )
