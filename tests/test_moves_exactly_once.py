@@ -274,7 +274,7 @@ async def run_rounds(
                     continue
                 load = asyncio.gather(*(race(client, a, round_, coordinators, racers) for a in created))
                 if round_ == rounds // 2:
-                    await asyncio.sleep(0.3)  # in the middle of the round's updates
+                    await asyncio.sleep(0.1)  # in the middle of the round's updates
                     if fault == "worker-kill":
                         worker.kill()
                         worker = await running.start_worker()
@@ -323,7 +323,7 @@ async def test_worker_killed_mid_load_answers_each_request_its_own(
         smtp_server,
         activities=6,
         rounds=6,
-        racers=5,
+        racers=8,
         fault="worker-kill",
     )
 
@@ -341,6 +341,6 @@ async def test_temporal_killed_and_restarted_mid_load_answers_each_request_its_o
         smtp_server,
         activities=6,
         rounds=6,
-        racers=5,
+        racers=8,
         fault="temporal-kill",
     )

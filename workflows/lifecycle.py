@@ -122,6 +122,8 @@ class ActivityLifecycle:
     async def move(self, request: MoveRequest) -> Outcome:
         key = _request_key()
         async with self._exclusive():
+            if request.expected_version > self.state.version:  # the database is ahead of this history
+                await self._reconcile()
             if key in self.state.adopted:  # written before its workflow task was lost
                 return self._outcome(self.state.adopted[key])
             self._check_move(request)
@@ -174,6 +176,8 @@ class ActivityLifecycle:
             return
         if self._busy:
             raise rejection("conflict", "another change to this activity is in progress", 409)
+        if request.expected_version > self.state.version:
+            return  # the client saw a write this history lacks: the handler adopts it, then checks
         self._check_move(request)
 
     @workflow.signal
@@ -184,6 +188,8 @@ class ActivityLifecycle:
     @workflow.update
     async def edit(self, request: EditRequest) -> Outcome:
         async with self._exclusive():
+            if request.expected_version > self.state.version:  # the database is ahead of this history
+                await self._reconcile()
             self._check_version(request.expected_version)
             await self._apply_edit(request.expected_version, request.changes, request.actor_id)
             return self._outcome()
@@ -192,7 +198,8 @@ class ActivityLifecycle:
     def _validate_edit(self, request: EditRequest) -> None:
         if self._busy:
             raise rejection("conflict", "another change to this activity is in progress", 409)
-        self._check_version(request.expected_version)
+        if request.expected_version < self.state.version:
+            self._check_version(request.expected_version)
         if "stage_due_on" in request.changes and not self.state.stage.is_open:
             raise rejection("stage_closed", "a closed or withdrawn activity has no due date", 422)
 

@@ -516,7 +516,7 @@ def move_request_key(idempotency_key: str) -> str:
     return "move-" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:40]
 
 
-def _body_hash(command: MoveCommand) -> str:
+def move_body_hash(command: MoveCommand) -> str:
     body = [str(command.to), command.expected_version, command.reason, command.meeting_id]
     return hashlib.sha256(json.dumps(body).encode()).hexdigest()
 
@@ -538,7 +538,7 @@ async def move_activity(
     request is never returned.
     """
     idempotency_key = idempotency_key or uuid.uuid4().hex
-    request_key, request_hash = move_request_key(idempotency_key), _body_hash(command)
+    request_key, request_hash = move_request_key(idempotency_key), move_body_hash(command)
     try:
         return await _move(
             session, client, settings, principal, activity_id, command, request_key, request_hash
