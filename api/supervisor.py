@@ -55,7 +55,7 @@ class Child:
     log: Path | None = None
     restart: bool = False  # restarted with backoff when it exits without being asked to
     group: str = ""  # children of one group are stopped together (the workers); default: name
-    stop_within: float = 5.0  # seconds between SIGTERM and SIGKILL
+    stop_within: float = 15.0  # seconds between SIGTERM and SIGKILL
     cwd: Path = ROOT
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
@@ -158,7 +158,7 @@ class Supervisor:
         log: Path | None = None,
         restart: bool = False,
         group: str = "",
-        stop_within: float = 5.0,
+        stop_within: float = 15.0,
     ) -> Child:
         return self.add(
             Child(name, argv, env, log=log, restart=restart, group=group, stop_within=stop_within)
