@@ -155,6 +155,19 @@ async def wait_restarted(up: RunningUp, name: str, old_pid: int, within: float =
     raise AssertionError(f"{name} was not restarted within {within} s:\n{up.output()[-6000:]}")
 
 
+def mails_in(directory: Path) -> int:
+    """Mails the catcher keeps (a Maildir under the data directory)."""
+    new = directory / "mailbox" / "new"
+    return len(list(new.iterdir())) if new.exists() else 0
+
+
+async def wait_for_more_mail(directory: Path, than: int, within: float = 90.0) -> None:
+    deadline = time.monotonic() + within
+    while mails_in(directory) <= than:
+        assert time.monotonic() < deadline, f"no new mail in {within} s (still {than})"
+        await asyncio.sleep(0.5)
+
+
 async def test_each_child_killed_once_is_restarted_and_moves_still_answer(tmp_path: Path) -> None:
     async with synergies_up(tmp_path) as up:
         activity_id = await activity_in_task_team(up)
@@ -162,11 +175,14 @@ async def test_each_child_killed_once_is_restarted_and_moves_still_answer(tmp_pa
 
         for name in ("mail", "worker-workflows", "worker-notifications", "temporal"):
             old_pid = up.pids()[name]
+            mails = mails_in(tmp_path)
             os.kill(old_pid, signal.SIGKILL)
             await wait_restarted(up, name, old_pid)
             assert re.search(rf"^synergies up: {name} exited with code -9 \(SIGKILL\)", up.output(), re.M)
             moved = await move_answers(up, activity_id)
             assert moved.json()["transition"]["reason"] == "supervision test"
+            # ... and its notifications still reach the (restarted) mail catcher.
+            await wait_for_more_mail(tmp_path, mails)
 
         # The API is the foreground: its death stops the rest, in order, and `up` fails.
         children = up.all_pids()
