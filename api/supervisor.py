@@ -213,15 +213,16 @@ class Supervisor:
         `stop_within`. Nothing is restarted afterwards."""
         for group in reversed(self.groups()):
             begun = time.monotonic()
+            running = [child for child in group if child.alive]
             for child in group:
                 child.restart_at = None
+            for child in running:
                 child.terminate()
-            for child in group:
+            for child in running:
                 code = child.wait_or_kill(begun + child.stop_within)
-                if code is not None:
-                    logger.info(
-                        "stopped %s (%s) in %.1f s", child.name, describe_exit(code), time.monotonic() - begun
-                    )
+                logger.info(
+                    "stopped %s (%s) in %.1f s", child.name, describe_exit(code), time.monotonic() - begun
+                )
 
     def __enter__(self) -> Supervisor:
         return self
