@@ -178,8 +178,8 @@ def with_absolute_paths(settings: Settings) -> Settings:
 
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-# Seconds each group has between SIGTERM and SIGKILL; together within the 10 s a process manager
-# gives before it kills `up` itself.
+# Seconds each group has between SIGTERM and SIGKILL: 10 s in all, what `docker stop` waits before
+# it kills `up` itself.
 API_STOP, WORKERS_STOP, TEMPORAL_STOP, MAIL_STOP = 3.0, 3.0, 3.0, 1.0
 
 
