@@ -1,20 +1,20 @@
 """`synergies up`: the whole system on one machine (the embedded default).
 
 SQLite file + `temporal server start-dev` with a file database + two workers (workflows;
-notification sends) + the API, each its own process, stopped together on Ctrl-C. Every step is
-idempotent, so `up` after a restart resumes.
+notification sends) + the API + a mail catcher, each its own process under `api.supervisor`:
+crashed ones restarted, all stopped in order on Ctrl-C or SIGTERM. Every step is idempotent, so
+`up` after a restart resumes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -23,9 +23,11 @@ from alembic.config import Config
 from sqlalchemy import select, update
 from temporalio.client import Client
 
+from api import supervisor as supervisor_module
 from api.security import issue_token
 from api.services.lifecycle import ensure_workflows
 from api.settings import Settings
+from api.supervisor import Supervisor, describe_exit
 from models import ApiToken, Person, Role, utcnow
 from models.db import create_engine, session_factory, transaction
 from models.seed import load_demo_data, load_reference_data, shift_to_today
@@ -91,9 +93,10 @@ def mail_catcher_command(settings: Settings) -> list[str]:
     ]
 
 
-def wait_for_http(url: str, timeout: float = 60.0) -> None:
+def wait_for_http(url: str, supervisor: Supervisor, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
+        fail_if_any_exited(supervisor)
         try:
             if httpx.get(url, timeout=2).status_code == 200:
                 return
@@ -104,15 +107,24 @@ def wait_for_http(url: str, timeout: float = 60.0) -> None:
         time.sleep(0.3)
 
 
-async def wait_for_temporal(settings: Settings, within: float = 60.0) -> Client:
+async def wait_for_temporal(settings: Settings, supervisor: Supervisor, within: float = 60.0) -> Client:
     deadline = asyncio.get_running_loop().time() + within
     while True:
+        fail_if_any_exited(supervisor)
         try:
             return await connect(settings)
-        except Exception:
+        except Exception as exc:
             if asyncio.get_running_loop().time() > deadline:
-                raise
+                raise SystemExit(f"Temporal at {settings.temporal_address} did not answer: {exc}") from None
             await asyncio.sleep(0.5)
+
+
+def fail_if_any_exited(supervisor: Supervisor) -> None:
+    """While starting, a child that exits is misconfigured (a port in use, say): restarting it
+    would not help, so `up` stops and says which."""
+    for child in supervisor.children:
+        if child.returncode is not None:
+            raise SystemExit(f"{child.name} exited while starting ({describe_exit(child.returncode)})")
 
 
 async def prepare_data(settings: Settings, *, demo: bool) -> str:
@@ -147,45 +159,14 @@ async def prepare_data(settings: Settings, *, demo: bool) -> str:
         await engine.dispose()
 
 
-async def prepare_workflows(settings: Settings) -> None:
-    client = await wait_for_temporal(settings)
+async def prepare_workflows(settings: Settings, supervisor: Supervisor) -> None:
+    client = await wait_for_temporal(settings, supervisor)
     engine = create_engine(settings.database_url)
     try:
         started = await ensure_workflows(client, session_factory(engine), settings)
         print(f"workflows: {started} open activities followed")
     finally:
         await engine.dispose()
-
-
-@dataclass
-class Supervisor:
-    """Child processes started in order and stopped in reverse, all of them, on any exit."""
-
-    processes: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
-
-    def start(self, name: str, argv: list[str], env: dict[str, str]) -> None:
-        self.processes.append((name, subprocess.Popen(argv, env=env, cwd=ROOT)))
-
-    def stop(self) -> None:
-        for _, process in reversed(self.processes):
-            if process.poll() is None:
-                process.send_signal(signal.SIGINT)
-        for _, process in reversed(self.processes):
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-    def wait(self) -> str:
-        """Block until one child exits; returns its name."""
-        while True:
-            for name, process in self.processes:
-                if process.poll() is not None:
-                    return name
-            try:
-                self.processes[0][1].wait(timeout=1)
-            except subprocess.TimeoutExpired:
-                pass
 
 
 def with_absolute_paths(settings: Settings) -> Settings:
@@ -196,11 +177,50 @@ def with_absolute_paths(settings: Settings) -> Settings:
     return settings.model_copy(update={"data_dir": settings.data_dir.resolve(), "database_url": url})
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# Seconds each group has between SIGTERM and SIGKILL: 10 s in all, what `docker stop` waits before
+# it kills `up` itself.
+API_STOP, WORKERS_STOP, TEMPORAL_STOP, MAIL_STOP = 3.0, 3.0, 3.0, 1.0
+
+
+def report_supervision() -> None:
+    """The supervisor's lines (starts, restarts, stops) on stderr, whatever else logs."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("synergies up: %(message)s"))
+    supervisor_log = logging.getLogger(supervisor_module.__name__)
+    supervisor_log.addHandler(handler)
+    supervisor_log.setLevel(logging.INFO)
+    supervisor_log.propagate = False
+
+
+def api_command(host: str, port: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "api.main:app",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--no-access-log",
+        # Open event streams would otherwise hold the API (and so the stop) forever.
+        "--timeout-graceful-shutdown",
+        str(int(API_STOP) - 1),
+    ]
+
+
 def up(settings: Settings, *, host: str, port: int, demo: bool) -> None:
+    """Start everything, then watch: a crashed worker, mail catcher or Temporal server (its file
+    database keeps its state) is restarted with backoff. The API is the foreground: if it exits,
+    `up` stops the rest and exits non-zero, for whoever runs `up` to act on. SIGINT, SIGTERM and
+    SIGHUP stop the API, then the workers, then Temporal, within 10 s."""
+    report_supervision()
+    # SIGTERM and SIGHUP stop `up` the way Ctrl-C does, at whatever step it is.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    signal.signal(signal.SIGHUP, signal.default_int_handler)
     settings = with_absolute_paths(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    migrate(settings.database_url)
-    token = asyncio.run(prepare_data(settings, demo=demo))
     env = dict(
         os.environ,
         DATABASE_URL=settings.database_url,
@@ -209,31 +229,26 @@ def up(settings: Settings, *, host: str, port: int, demo: bool) -> None:
     )
     supervisor = Supervisor()
     try:
+        migrate(settings.database_url)
+        token = asyncio.run(prepare_data(settings, demo=demo))
         if settings.smtp_host in LOCAL_HOSTS:
-            supervisor.start("mail", mail_catcher_command(settings), env)
-        supervisor.start("temporal", dev_server_command(settings), env)
-        asyncio.run(prepare_workflows(settings))
+            supervisor.start("mail", mail_catcher_command(settings), env, restart=True, stop_within=MAIL_STOP)
+        supervisor.start(
+            "temporal", dev_server_command(settings), env, restart=True, stop_within=TEMPORAL_STOP
+        )
+        asyncio.run(prepare_workflows(settings, supervisor))
         # Two worker processes, so that sending mail never holds up a move on these cores.
         for part in ("workflows", "notifications"):
             supervisor.start(
-                f"worker-{part}", [sys.executable, "-m", "api.cli", "worker", "--only", part], env
+                f"worker-{part}",
+                [sys.executable, "-m", "api.cli", "worker", "--only", part],
+                env,
+                restart=True,
+                group="workers",
+                stop_within=WORKERS_STOP,
             )
-        supervisor.start(
-            "api",
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "api.main:app",
-                "--host",
-                host,
-                "--port",
-                str(port),
-                "--no-access-log",
-            ],
-            env,
-        )
-        wait_for_http(f"http://{host}:{port}/health")
+        supervisor.start("api", api_command(host, port), env, stop_within=API_STOP)
+        wait_for_http(f"http://{host}:{port}/health", supervisor)
         print(
             f"\nSynergies Tracker is running.\n"
             f"  API:         http://{host}:{port}  (OpenAPI: http://{host}:{port}/docs)\n"
@@ -245,9 +260,17 @@ def up(settings: Settings, *, host: str, port: int, demo: bool) -> None:
             f"Press Ctrl-C to stop.\n",
             flush=True,
         )
-        stopped = supervisor.wait()
-        print(f"{stopped} exited; stopping the rest", file=sys.stderr)
+        while (exited := supervisor.check()) is None:
+            time.sleep(0.2)
+        print(
+            f"synergies up: {exited.name} exited with {describe_exit(exited.returncode)}; stopping the rest",
+            file=sys.stderr,
+            flush=True,
+        )
+        raise SystemExit(1)
     except KeyboardInterrupt:
-        pass
+        print("synergies up: stopping", file=sys.stderr, flush=True)
     finally:
+        for signum in STOP_SIGNALS:  # a second Ctrl-C must not cut the ordered stop short
+            signal.signal(signum, signal.SIG_IGN)
         supervisor.stop()

@@ -6,10 +6,8 @@ import asyncio
 import json
 import os
 import platform
-import signal
 import socket
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -17,6 +15,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from api.supervisor import Child, Supervisor
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -166,40 +166,31 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class Children:
-    """Child processes stopped (SIGINT, then SIGKILL) in reverse order, by their own pid."""
-
-    def __init__(self) -> None:
-        self.processes: list[tuple[str, subprocess.Popen[bytes]]] = []
+class Children(Supervisor):
+    """The bench's child processes (`api.supervisor`), each one's output in bench/results/<name>.log;
+    stopped (SIGTERM, then SIGKILL) in reverse order on leaving the `with` block."""
 
     def start(
-        self, name: str, argv: list[str], env: dict[str, str] | None = None, quiet: bool = True
-    ) -> subprocess.Popen[bytes]:
+        self,
+        name: str,
+        argv: list[str],
+        env: dict[str, str] | None = None,
+        *,
+        log: Path | None = None,
+        restart: bool = False,
+        group: str = "",
+        stop_within: float = 15.0,
+    ) -> Child:
         RESULTS.mkdir(parents=True, exist_ok=True)
-        log = open(RESULTS / f"{name}.log", "wb") if quiet else None  # noqa: SIM115
-        process = subprocess.Popen(
-            argv, env=env or dict(os.environ), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT if log else None
+        return super().start(
+            name,
+            argv,
+            env,
+            log=log or RESULTS / f"{name}.log",
+            restart=restart,
+            group=group,
+            stop_within=stop_within,
         )
-        self.processes.append((name, process))
-        return process
-
-    def stop(self) -> None:
-        for _, process in reversed(self.processes):
-            if process.poll() is None:
-                process.send_signal(signal.SIGINT)
-        for _, process in reversed(self.processes):
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        self.processes.clear()
-
-    def __enter__(self) -> Children:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def dev_server_argv(port: int, ui_port: int) -> list[str]:

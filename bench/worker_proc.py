@@ -1,6 +1,6 @@
 """The bench worker process: the service's own worker (`build_worker`, settings from the environment;
 BENCH_WORKER_PART=workflows|notifications for one part) plus, on `<task queue>-bare`, the bare
-reference workflow. Stopped with SIGINT."""
+reference workflow. Stopped with SIGTERM (the supervisor) or SIGINT."""
 
 from __future__ import annotations
 

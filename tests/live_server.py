@@ -10,7 +10,6 @@ import asyncio
 import os
 import signal
 import socket
-import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,7 +18,8 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
+from api.supervisor import Child
+
 UVICORN = Path(sys.executable).parent / "uvicorn"
 
 
@@ -32,22 +32,18 @@ def free_port() -> int:
 @dataclass
 class LiveServer:
     url: str
-    process: asyncio.subprocess.Process
-    log: Path
+    child: Child
 
     def output(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
+        return self.child.output()
 
     async def stop(self, within: float = 15.0) -> int:
         """SIGTERM, as a process manager would; returns the exit code."""
-        if self.process.returncode is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return await asyncio.wait_for(self.process.wait(), within)
-        except TimeoutError:
-            self.process.kill()
-            await self.process.wait()
-            raise AssertionError(f"the server did not stop within {within} s:\n{self.output()}") from None
+        code = await asyncio.to_thread(self.child.stop, within)
+        if code == -signal.SIGKILL:
+            raise AssertionError(f"the server did not stop within {within} s:\n{self.output()}")
+        assert code is not None
+        return code
 
 
 @asynccontextmanager
@@ -61,31 +57,25 @@ async def live_server(database_url: str, tmp_path: Path) -> AsyncIterator[LiveSe
         "SYNERGIES_PUBLIC_URL": url,
         "SYNERGIES_ENVIRONMENT": "local",
     }
-    log = tmp_path / f"uvicorn-{port}.log"
-    with log.open("wb") as sink:
-        process = await asyncio.create_subprocess_exec(
-            str(UVICORN),
-            "api.main:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-            "--timeout-graceful-shutdown",
-            "5",
-            cwd=ROOT,
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    server = LiveServer(url, process, log)
+    argv = [
+        str(UVICORN),
+        "api.main:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+        "--timeout-graceful-shutdown",
+        "5",
+    ]
+    server = LiveServer(url, Child("uvicorn", argv, env, log=tmp_path / f"uvicorn-{port}.log").start())
     try:
         async with httpx.AsyncClient(base_url=url, timeout=2) as http:
             for _ in range(300):
-                if process.returncode is not None:
+                if not server.child.alive:
                     raise AssertionError(f"the server exited at start:\n{server.output()}")
                 try:
                     if (await http.get("/health")).status_code == 200:
@@ -97,5 +87,5 @@ async def live_server(database_url: str, tmp_path: Path) -> AsyncIterator[LiveSe
                 raise AssertionError(f"the server did not start in 30 s:\n{server.output()}")
         yield server
     finally:
-        if process.returncode is None:
+        if server.child.alive:
             await server.stop()

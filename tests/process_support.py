@@ -2,8 +2,9 @@
 processes (`synergies worker`) and API processes (uvicorn `api.main:app`), all on free ports and
 against one database, configured through the environment exactly like production.
 
-`Cluster` starts them, waits until each is ready (with timeouts), stops them cleanly (SIGTERM) or
-kills them (SIGKILL), and keeps every process's output in a log file under the test's tmp_path.
+`Cluster` starts them (as children of `api.supervisor`, the supervisor `synergies up` uses), waits
+until each is ready (with timeouts), stops them cleanly (SIGTERM, in order) or kills them (SIGKILL),
+and keeps every process's output in a log file under the test's tmp_path.
 `cluster()` is an async context manager that always stops every process it started and prints
 the logs (pytest shows them when the test fails).
 """
@@ -12,8 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import subprocess
 import sys
 import time
 import uuid
@@ -29,11 +28,11 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest, GetSystemInfoRequest
 from temporalio.client import Client
 
+from api.supervisor import Child, Supervisor
 from tests.notification_support import free_port
 from workflows import search
 from workflows.client import DATA_CONVERTER
 
-ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 TEMPORAL_CLI = BIN / "temporal"
 SYNERGIES = BIN / "synergies"
@@ -42,67 +41,10 @@ NAMESPACE = "default"
 
 
 @dataclass
-class Proc:
-    """One child process; its stdout and stderr go to `log`."""
+class Proc(Child):
+    """One child process (`api.supervisor.Child`), with the URL it serves for API processes."""
 
-    name: str
-    argv: list[str]
-    env: dict[str, str]
-    log: Path
-    process: subprocess.Popen[bytes] | None = None
-    url: str | None = None  # API processes
-
-    def start(self) -> Proc:
-        with self.log.open("ab") as sink:
-            sink.write(f"\n=== start {time.strftime('%H:%M:%S')}: {' '.join(self.argv)}\n".encode())
-            sink.flush()
-            self.process = subprocess.Popen(
-                self.argv,
-                env=self.env,
-                cwd=ROOT,
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        return self
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    @property
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
-
-    def kill(self) -> None:
-        """SIGKILL: a crash, nothing flushed, nothing said goodbye."""
-        if self.alive:
-            assert self.process is not None
-            self.process.kill()
-            self.process.wait(10)
-
-    def stop(self, within: float = 15.0) -> int | None:
-        """SIGTERM as a process manager would, SIGKILL after `within` s; returns the exit code."""
-        if self.process is None:
-            return None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(within)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-        return self.process.returncode
-
-    def check_alive(self) -> None:
-        if not self.alive:
-            code = self.process.returncode if self.process else None
-            raise AssertionError(f"{self.name} exited (code {code}):\n{self.output()[-6000:]}")
+    url: str | None = None
 
 
 @dataclass
@@ -120,6 +62,7 @@ class Cluster:
     temporal: Proc | None = None
     workers: list[Proc] = field(default_factory=list)
     apis: list[Proc] = field(default_factory=list)
+    supervisor: Supervisor = field(default_factory=Supervisor)
     _client: Client | None = None
 
     @property
@@ -182,7 +125,9 @@ class Cluster:
             self.temporal = Proc(
                 "temporal", self.temporal_argv(), self.env(), self.directory / "temporal.log"
             )
-        self.temporal.start()
+            self.supervisor.add(self.temporal)
+        else:
+            self.temporal.start()
         self._client = await self._connect(within)
         return self._client
 
@@ -222,7 +167,9 @@ class Cluster:
             [str(SYNERGIES), "worker"],
             self.env(),
             self.directory / f"worker-{number}.log",
-        ).start()
+            group="workers",
+        )
+        self.supervisor.add(worker)
         self.workers.append(worker)
         await self.wait_worker_polling(worker, within)
         return worker
@@ -271,8 +218,10 @@ class Cluster:
             ],
             self.env(SYNERGIES_PUBLIC_URL=url),
             self.directory / f"api-{number}.log",
+            group="apis",
             url=url,
-        ).start()
+        )
+        self.supervisor.add(api)
         self.apis.append(api)
         deadline = time.monotonic() + within
         async with httpx.AsyncClient(base_url=url, timeout=2) as http:
@@ -293,13 +242,8 @@ class Cluster:
         return [*self.apis, *self.workers, *([self.temporal] if self.temporal else [])]
 
     def stop_all(self) -> None:
-        """APIs, then workers, then Temporal: SIGTERM each, SIGKILL whatever does not stop."""
-        for proc in self.processes():
-            if proc.alive:
-                assert proc.process is not None
-                proc.process.send_signal(signal.SIGTERM)
-        for proc in self.processes():
-            proc.stop(within=15.0)
+        """APIs, then workers, then Temporal: SIGTERM each group, SIGKILL whatever does not stop."""
+        self.supervisor.stop()
 
     def logs(self) -> str:
         parts = []

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import py_compile
+import signal
 import sys
 from collections.abc import Iterable
 from contextlib import AsyncExitStack
@@ -68,8 +70,22 @@ class ServiceWorkers:
     async def __aexit__(self, *exc_info: object) -> None:
         await self._stack.__aexit__(*exc_info)
 
-    async def run(self) -> None:
-        await asyncio.gather(*(worker.run() for worker in self.workers))
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Poll until the workers end or `stop` is set; then shut down gracefully: polling stops
+        at once, in-flight activities get `graceful_shutdown_timeout` to finish."""
+        if stop is not None and stop.is_set():
+            return
+        running = asyncio.gather(*(worker.run() for worker in self.workers))
+        if stop is None:
+            await running
+            return
+        stopping = asyncio.ensure_future(stop.wait())
+        either: set[asyncio.Future[Any]] = {running, stopping}
+        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if stop.is_set():
+            await asyncio.gather(*(worker.shutdown() for worker in self.workers))
+        await running
 
 
 def build_worker(
@@ -121,13 +137,43 @@ def build_worker(
     return ServiceWorkers(workers)
 
 
+async def connect_when_up(
+    settings: Settings, stop: asyncio.Event | None = None, within: float = 60.0
+) -> Client | None:
+    """A worker started while its Temporal server is (re)starting waits for it, saying so once,
+    rather than die with a traceback and be restarted in a loop; None if told to stop first."""
+    runtime = worker_runtime(settings)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    stop = stop or asyncio.Event()
+    waiting = False
+    while not stop.is_set():
+        try:
+            return await connect(settings, runtime=runtime)
+        except RuntimeError as exc:  # the SDK's bridge: "Failed client connect: ..."
+            if loop.time() > deadline:
+                raise
+            if not waiting:
+                waiting = True
+                logger.warning(
+                    "Temporal at %s does not answer yet; waiting: %s", settings.temporal_address, exc
+                )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=1.0)
+    return None
+
+
 async def run_worker(
-    settings: Settings | None = None, parts: Iterable[WorkerPart] = tuple(WorkerPart)
+    settings: Settings | None = None,
+    parts: Iterable[WorkerPart] = tuple(WorkerPart),
+    stop: asyncio.Event | None = None,
 ) -> None:
     settings = settings or get_settings()
     parts = tuple(parts)
+    client = await connect_when_up(settings, stop)
+    if client is None:
+        return
     engine = create_engine(settings.database_url)
-    client = await connect(settings, runtime=worker_runtime(settings))
     sessionmaker = session_factory(engine)
     if WorkerPart.WORKFLOWS in parts:
         # Idempotent, so every worker may do it at start: the daily digest schedule and one
@@ -138,15 +184,25 @@ async def run_worker(
         workers = build_worker(client, settings, sessionmaker, http, parts=parts)
         logger.info("worker polling %s", ", ".join(w.task_queue for w in workers.workers))
         try:
-            await workers.run()
+            await workers.run(stop)
         finally:
             await engine.dispose()
+
+
+async def run_until_signalled(settings: Settings, parts: Iterable[WorkerPart]) -> None:
+    """SIGTERM (a process manager, `synergies up`) and SIGINT shut the worker down gracefully,
+    with no traceback, before the Temporal server it polls goes away."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await run_worker(settings, parts, stop)
 
 
 def main(parts: Iterable[WorkerPart] = tuple(WorkerPart)) -> None:
     settings = get_settings()
     configure_logging(settings)
-    asyncio.run(run_worker(settings, parts))
+    asyncio.run(run_until_signalled(settings, parts))
 
 
 if __name__ == "__main__":
