@@ -38,6 +38,8 @@ with workflow.unsafe.imports_passed_through():
 # Since this patch the updates' DB writes run as local activities and an event's notifications
 # are planned and sent by one `notify` activity; workflows begun before it replay the old commands.
 LOCAL_WRITES = "local-writes"
+# Since this patch a reminder is preceded by a read of the activity's row (see `_reconcile`).
+RECONCILE_BEFORE_REMINDER = "reconcile-before-reminder"
 
 # A move waits for its DB write; if the database stays down the update fails (API: 503).
 DB_WRITE = {
@@ -430,6 +432,13 @@ class ActivityLifecycle:
         reminder = self._wakeup().fire
         if reminder is None:
             return
+        if workflow.patched(RECONCILE_BEFORE_REMINDER):
+            # A lost write may have moved the activity on: remind of the stage it is in.
+            async with self._exclusive():
+                await self._reconcile()
+            reminder = self._wakeup().fire
+            if reminder is None or not self.state.stage.is_open:
+                return
         state = self.state
         assert state.due_on is not None
         key = f"{workflow.info().workflow_id}/s{state.seq}/{state.due_on}/{reminder.label}"
