@@ -188,3 +188,30 @@ async def test_a_lost_write_does_not_answer_a_competing_request(
     competing = await move(client, coordinator, activity["id"], activity["version"], "withdrawn", "dropped")
     assert competing.status_code == 409, competing.text
     assert competing.json()["code"] == "stale_version"
+
+
+async def test_a_repeated_bulk_move_answers_each_item_with_its_own_move(client, people, world):
+    coordinator = people.headers(Role.COORDINATOR)
+    activities = [await create(client, people, world) for _ in range(3)]
+    body = {
+        "items": [
+            {
+                "activity_id": a["id"],
+                "to": "task_team",
+                "expected_version": a["version"],
+                "reason": f"item {n}",
+            }
+            for n, a in enumerate(activities)
+        ]
+    }
+    headers = coordinator | {"Idempotency-Key": "bulk-1"}
+    first = await client.post("/transitions/bulk", json=body, headers=headers)
+    again = await client.post("/transitions/bulk", json=body, headers=headers)
+    assert first.status_code == again.status_code == 200, (first.text, again.text)
+    for n, (one, two) in enumerate(zip(first.json(), again.json(), strict=True)):
+        assert one["status"] == two["status"] == 200, (one, two)
+        assert one["result"]["transition"] == two["result"]["transition"]
+        assert one["result"]["transition"]["reason"] == f"item {n}"
+
+    unkeyed = await client.post("/transitions/bulk", json=body, headers=coordinator)
+    assert [item["status"] for item in unkeyed.json()] == [409, 409, 409]

@@ -110,6 +110,11 @@ class AllowedMove(BaseModel):
 
 class BulkMoveItem(MoveCreate):
     activity_id: int
+    idempotency_key: str | None = Field(
+        None,
+        max_length=200,
+        description="This item's key; by default the request's Idempotency-Key and the activity id",
+    )
 
 
 class BulkMoveRequest(WriteModel):
@@ -281,15 +286,19 @@ async def bulk_move(
     request: Request,
     settings: SettingsDep,
     temporal: TemporalDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> list[BulkMoveOutcome]:
+    """Each item is a move of its own, keyed like one: repeating the request (same
+    Idempotency-Key) answers every item that was made with its own move, not a 409."""
     limit = asyncio.Semaphore(8)
 
     async def one(item: BulkMoveItem) -> BulkMoveOutcome:
+        key = item.idempotency_key or (f"{idempotency_key}:{item.activity_id}" if idempotency_key else None)
         async with limit, request.app.state.sessionmaker() as session:
             try:
-                command = lifecycle.MoveCommand(**item.model_dump(exclude={"activity_id"}))
+                command = lifecycle.MoveCommand(**item.model_dump(exclude={"activity_id", "idempotency_key"}))
                 activity, transition = await lifecycle.move_activity(
-                    session, temporal, settings, principal, item.activity_id, command, None
+                    session, temporal, settings, principal, item.activity_id, command, key
                 )
             except DomainError as exc:
                 return BulkMoveOutcome(
