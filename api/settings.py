@@ -58,6 +58,8 @@ class Settings(BaseSettings):
 
     log_json: bool = False
     log_level: str = "INFO"
+    # One line per request (`uvicorn --no-access-log` turns it off too).
+    access_log: bool = True
     otel_enabled: bool = False
     otel_endpoint: str | None = None
     otel_service_name: str = "synergies-tracker"
