@@ -104,7 +104,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_")
+        code = getattr(exc, "code", None) or HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_")
         return problem(exc.status_code, code, str(exc.detail), instance=request.url.path)
 
     @app.exception_handler(StaleDataError)

@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     management_group_email: str = "jmg@brs.example.org"
 
     auth_failures_per_minute: int = 20
+    # Larger request bodies are refused with 413 before authentication or parsing reads them.
+    max_request_body_bytes: int = 1024 * 1024
 
     oidc_issuer: str | None = None
     oidc_audience: str | None = None

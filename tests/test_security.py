@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select, text
@@ -89,3 +90,54 @@ def test_installed_packages_have_no_known_vulnerabilities() -> None:
         f"pip-audit could not audit {len(unaudited)} packages (is the vulnerability service "
         f"reachable?): {', '.join(unaudited[:20])}"
     )
+
+
+# --- Size limits ---------------------------------------------------------------------------------
+
+
+async def test_a_body_over_the_limit_is_refused_before_authentication(
+    client, people: People, settings: Settings
+) -> None:
+    limit = settings.max_request_body_bytes
+    assert limit == 1024 * 1024
+    big = b'{"title": "' + b"x" * limit + b'"}'
+    for headers in ({}, {"Authorization": "Bearer syn_not-a-real-token"}, people.headers(Role.ADMIN)):
+        response = await client.post(
+            "/activities", content=big, headers={**headers, "Content-Type": "application/json"}
+        )
+        assert response.status_code == 413, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["code"] == "body_too_large" and response.json()["limit"] == limit
+    # Refused before the token was looked at: the bad token counted no authentication failure.
+    bad = {"Authorization": "Bearer syn_not-a-real-token"}
+    for _ in range(settings.auth_failures_per_minute):
+        assert (await client.get("/me", headers=bad)).status_code == 401
+
+
+async def test_a_streamed_body_without_length_is_cut_off_at_the_limit(
+    client, people: People, settings: Settings
+) -> None:
+    chunk = b"x" * 65536
+    sent = 0
+
+    async def endless() -> Any:
+        nonlocal sent
+        yield b'{"title": "'
+        for _ in range(10 * settings.max_request_body_bytes // len(chunk)):
+            sent += len(chunk)
+            yield chunk
+
+    response = await client.post(
+        "/activities",
+        content=endless(),
+        headers={**people.headers(Role.ADMIN), "Content-Type": "application/json"},
+    )
+    assert "content-length" not in response.request.headers
+    assert response.status_code == 413, response.text
+    assert response.json()["code"] == "body_too_large"
+
+
+async def test_a_body_within_the_limit_is_read_as_usual(client, people: People) -> None:
+    body = {"name": "Small enough", "email": "small@example.org", "role": "oversight"}
+    response = await client.post("/people", json=body, headers=people.headers(Role.ADMIN))
+    assert response.status_code == 201, response.text
