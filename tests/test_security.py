@@ -16,9 +16,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 
+from api.schemas import LONG_TEXT_MAX
 from api.security import hash_token, revoke_token
 from api.settings import Settings
 from models import ApiToken
+from tests.api_support import add_activity
 from tests.conftest import People
 from workflows.stages import Role
 
@@ -141,3 +143,55 @@ async def test_a_body_within_the_limit_is_read_as_usual(client, people: People) 
     body = {"name": "Small enough", "email": "small@example.org", "role": "oversight"}
     response = await client.post("/people", json=body, headers=people.headers(Role.ADMIN))
     assert response.status_code == 201, response.text
+
+
+def _unbounded_strings(
+    schema: dict[str, Any], components: dict[str, Any], path: str, seen: set[str]
+) -> list[str]:
+    """The text fields under `schema` without a maxLength (dates, e-mails and enums are bounded)."""
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[1]
+        if name in seen:
+            return []
+        return _unbounded_strings(components[name], components, name, seen | {name})
+    found: list[str] = []
+    for key in ("anyOf", "oneOf", "allOf"):
+        for option in schema.get(key, []):
+            found += _unbounded_strings(option, components, path, seen)
+    if schema.get("type") == "string" and "enum" not in schema and "const" not in schema:
+        if schema.get("format") not in ("date", "date-time", "email") and "maxLength" not in schema:
+            found.append(path)
+    if schema.get("type") == "array":
+        found += _unbounded_strings(schema.get("items", {}), components, f"{path}[]", seen)
+    for name, prop in schema.get("properties", {}).items():
+        found += _unbounded_strings(prop, components, f"{path}.{name}", seen)
+    if isinstance(schema.get("additionalProperties"), dict):
+        found += _unbounded_strings(schema["additionalProperties"], components, f"{path}{{}}", seen)
+    return found
+
+
+async def test_every_text_field_of_every_request_body_has_a_maximum_length(app) -> None:
+    """A 20 MB action text once made the DOCX report fail and the PDF spin for minutes."""
+    spec = app.openapi()
+    components = spec["components"]["schemas"]
+    unbounded = set()
+    for route, methods in spec["paths"].items():
+        for method, operation in methods.items():
+            for content in operation.get("requestBody", {}).get("content", {}).values():
+                for field in _unbounded_strings(content["schema"], components, f"{method} {route}", set()):
+                    unbounded.add(field)
+    assert not unbounded, "\n".join(sorted(unbounded))
+
+
+async def test_an_action_text_over_the_ceiling_is_a_422_naming_the_field(
+    client, people: People, reference_data
+) -> None:
+    activity_id = await add_activity(reference_data, lead_id=people[Role.TASK_TEAM_LEAD].id)
+    url = f"/activities/{activity_id}/actions"
+    headers = people.headers(Role.TASK_TEAM_LEAD)
+    entry = {"kind": "taken", "on_date": "2026-03-01"}
+    too_long = await client.post(url, json={**entry, "text": "x" * (LONG_TEXT_MAX + 1)}, headers=headers)
+    assert too_long.status_code == 422
+    assert too_long.json()["errors"][0]["loc"] == ["body", "text"]
+    at_ceiling = await client.post(url, json={**entry, "text": "x" * LONG_TEXT_MAX}, headers=headers)
+    assert at_ceiling.status_code == 201, at_ceiling.text
