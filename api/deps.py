@@ -70,20 +70,23 @@ async def get_principal(
 ) -> Principal:
     if credentials is None or not credentials.credentials:
         raise Unauthorized("authentication required: send 'Authorization: Bearer <token>'")
-    limiter = request.app.state.auth_failures
-    client = request.client.host if request.client else "unknown"
-    if limiter.blocked(client):
-        raise Unauthorized(
-            "too many failed authentications; try again in a minute",
-            status=429,
-            code="too_many_auth_failures",
-        )
     for authenticator in request.app.state.authenticators:
         principal = await authenticator.authenticate(credentials.credentials, session)
         if principal is not None:
             await session.commit()  # release the token bookkeeping before the handler runs
             request.state.principal = principal
             return principal
+    # Only failures count and only failures are refused (api/ratelimit.py says why).
+    limiter = request.app.state.auth_failures
+    client = request.client.host if request.client else "unknown"
+    retry_after = limiter.retry_after(client)
+    if retry_after is not None:
+        raise Unauthorized(
+            f"too many failed authentications from your address; try again in {retry_after} s",
+            status=429,
+            code="too_many_auth_failures",
+            headers={"Retry-After": str(retry_after)},
+        )
     limiter.record(client)
     raise Unauthorized("the bearer token is invalid, expired or revoked")
 

@@ -25,10 +25,17 @@ class DomainError(Exception):
     code: str = "bad_request"
 
     def __init__(
-        self, detail: str, *, status: int | None = None, code: str | None = None, **extra: Any
+        self,
+        detail: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.headers = headers or {}
         if status is not None:
             self.status = status
         if code is not None:
@@ -92,7 +99,9 @@ def _describe_validation_error(error: dict[str, Any]) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
-        return problem(exc.status, exc.code, exc.detail, instance=request.url.path, **exc.extra)
+        response = problem(exc.status, exc.code, exc.detail, instance=request.url.path, **exc.extra)
+        response.headers.update(exc.headers)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

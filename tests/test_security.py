@@ -64,6 +64,19 @@ async def test_repeated_failed_authentication_is_rate_limited(
     body = blocked.json()
     assert body["code"] == "too_many_auth_failures" and body["status"] == 429
     assert {"type", "title", "detail"} <= body.keys()
+    assert 1 <= int(blocked.headers["Retry-After"]) <= 60
+
+
+async def test_failures_from_an_address_never_lock_out_a_valid_token_from_it(
+    client, people: People, settings: Settings
+) -> None:
+    bad = {"Authorization": "Bearer syn_not-a-real-token"}
+    for _ in range(settings.auth_failures_per_minute + 5):
+        await client.get("/me", headers=bad)
+    assert (await client.get("/me", headers=bad)).status_code == 429
+    valid = await client.get("/me", headers=people.headers(Role.OVERSIGHT))
+    assert valid.status_code == 200, valid.text
+    assert (await client.get("/me", headers=bad)).status_code == 429  # still throttled
 
 
 PIP_AUDIT = Path(sys.executable).parent / "pip-audit"
