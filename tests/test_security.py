@@ -7,6 +7,8 @@ webhook URL validation (tests/test_notifications_api.py), no secrets in logs (te
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import subprocess
 import sys
@@ -16,6 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 
+from api.routes.events import _event_id
 from api.schemas import LONG_TEXT_MAX
 from api.security import hash_token, revoke_token
 from api.settings import Settings
@@ -208,3 +211,53 @@ async def test_an_action_text_over_the_ceiling_is_a_422_naming_the_field(
     assert too_long.json()["errors"][0]["loc"] == ["body", "text"]
     at_ceiling = await client.post(url, json={**entry, "text": "x" * LONG_TEXT_MAX}, headers=headers)
     assert at_ceiling.status_code == 201, at_ceiling.text
+
+
+# --- Forged cursors --------------------------------------------------------------------------------
+
+
+def _cursor(payload: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+
+
+FORGED_CURSORS = [
+    ("created_at", "9999-12-31T23:59:59-14:00", 1),  # past the last datetime once in UTC
+    ("created_at", "0001-01-01T00:00:00+14:00", 1),  # before the first
+    ("created_at", "2026-01-01T00:00:00+00:00", 10**30),  # id beyond any integer column
+    ("created_at", "2026-01-01T00:00:00+00:00", -(10**30)),
+    ("stage_due_on", "0001-01-01", 2**63),
+    ("id", 10**30, 1),
+    ("id", 1e308, 1),
+    ("id", [1], 1),
+    ("title", "x" * 10_000, {"a": 1}),
+]
+
+
+@pytest.mark.parametrize(("sort", "value", "tiebreak"), FORGED_CURSORS)
+async def test_a_forged_cursor_is_a_client_error_never_a_500(
+    client, people: People, reference_data, sort: str, value: Any, tiebreak: Any
+) -> None:
+    await add_activity(reference_data)
+    cursor = _cursor({"s": sort, "v": value, "t": tiebreak})
+    response = await client.get(
+        "/activities", params={"sort": sort, "cursor": cursor}, headers=people.headers(Role.OVERSIGHT)
+    )
+    assert response.status_code in (400, 422), response.text
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize("after", [str(2**63), str(10**30)])
+async def test_an_event_cursor_beyond_any_id_is_a_client_error(
+    client, people: People, db, after: str
+) -> None:
+    response = await client.get("/events", params={"after": after}, headers=people.headers(Role.OVERSIGHT))
+    assert response.status_code == 422, response.text
+
+
+@pytest.mark.parametrize("header", ["²", "9" * 5000, str(2**63), "-1", "1e3", ""])
+def test_a_forged_last_event_id_is_ignored(header: str) -> None:
+    assert _event_id(header) is None
+
+
+def test_a_last_event_id_we_sent_is_resumed_from() -> None:
+    assert _event_id(" 42 ") == 42 and _event_id(str(2**63 - 1)) == 2**63 - 1

@@ -16,6 +16,7 @@ from pydantic import BaseModel, TypeAdapter
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api.deps import Principal, Reader, SessionDep, get_principal
+from api.pagination import MAX_INTEGER
 from api.routes.dashboard import FilterDep
 from api.services.dashboard import DashboardFilter
 from api.services.events import (
@@ -68,7 +69,9 @@ async def list_events(
     session: SessionDep,
     _: Reader,
     where: FilterDep,
-    after: Annotated[int, Query(ge=0, description="cursor: the last transition id you have")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=MAX_INTEGER, description="cursor: the last transition id you have")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
     activity_id: int | None = None,
 ) -> EventPage:
@@ -85,6 +88,15 @@ async def list_events(
 
 
 _EVENT_JSON = TypeAdapter(TransitionEvent)
+
+
+def _event_id(header: str | None) -> int | None:
+    """A `Last-Event-ID` we could have sent (a transition id), else None: the header is ignored."""
+    value = (header or "").strip()
+    if value.isascii() and value.isdigit() and len(value) <= len(str(MAX_INTEGER)):
+        number = int(value)
+        return number if number <= MAX_INTEGER else None
+    return None
 
 
 def _as_sse(event: TransitionEvent) -> ServerSentEvent:
@@ -108,7 +120,7 @@ async def stream_events(
     _: QueryTokenPrincipal,
     where: FilterDep,
     after: Annotated[
-        int | None, Query(ge=0, description="start after this transition id; default: now")
+        int | None, Query(ge=0, le=MAX_INTEGER, description="start after this transition id; default: now")
     ] = None,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> EventSourceResponse:
@@ -117,8 +129,9 @@ async def stream_events(
     transition log by id about once a second; the stream ends when the client disconnects or the
     server shuts down. Token: `Authorization: Bearer` or `?token=`."""
     cursor = after
-    if last_event_id and last_event_id.strip().isdigit():
-        cursor = int(last_event_id.strip())
+    resumed = _event_id(last_event_id)
+    if resumed is not None:
+        cursor = resumed
     factory = request.app.state.sessionmaker
     if cursor is None:
         # Fix "now" before answering, so nothing recorded after the client connects is missed.
