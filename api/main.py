@@ -13,6 +13,7 @@ from sqlalchemy import text
 from api.bodylimit import BodySizeLimitMiddleware
 from api.deps import ApiTokenAuthenticator, SessionDep
 from api.errors import install_error_handlers
+from api.headers import SecurityHeadersMiddleware
 from api.observability import (
     RequestContextMiddleware,
     configure_logging,
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.lifecycle_hooks = LifecycleHooks(app.state)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestContextMiddleware)
     instrument_app(app, settings)
 

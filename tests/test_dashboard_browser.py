@@ -63,19 +63,30 @@ async def page(chromium: Path) -> AsyncIterator[Page]:
         page = await context.new_page()
         errors: list[Any] = []
         page.on("pageerror", lambda error: errors.append(error))
+        # The page runs under the server's Content-Security-Policy; a blocked script or style shows
+        # up as a console error naming the policy.
+        blocked: list[str] = []
+        page.on(
+            "console",
+            lambda message: (
+                blocked.append(message.text) if "Content Security Policy" in message.text else None
+            ),
+        )
         try:
             yield page
         finally:
             await context.close()
             await browser.close()
         assert not errors, f"JavaScript errors on the page: {errors}"
+        assert not blocked, f"the Content-Security-Policy blocked: {blocked}"
 
 
 async def test_dashboard_shows_the_figures_and_updates_live_without_reload(
     server: LiveServer, data: DataSet, people: People, db, page: Page
 ) -> None:
     token = people.tokens[Role.OVERSIGHT]
-    await page.goto(f"{server.url}/dashboard?token={token}")
+    response = await page.goto(f"{server.url}/dashboard?token={token}")
+    assert response is not None and "script-src 'self'" in response.headers["content-security-policy"]
 
     # The token leaves the address bar and stays in localStorage.
     await expect(page.get_by_test_id("status")).to_have_text("live", timeout=15_000)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -261,3 +262,39 @@ def test_a_forged_last_event_id_is_ignored(header: str) -> None:
 
 def test_a_last_event_id_we_sent_is_resumed_from() -> None:
     assert _event_id(" 42 ") == 42 and _event_id(str(2**63 - 1)) == 2**63 - 1
+
+
+# --- Security headers ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/dashboard", "/docs", "/redoc"])
+async def test_every_html_page_has_a_policy_against_framing_and_foreign_script(client, db, path: str) -> None:
+    response = await client.get(path)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    policy = response.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in policy and "object-src 'none'" in policy
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    if path == "/dashboard":
+        assert "script-src 'self';" in policy
+
+
+async def test_the_dashboard_page_runs_only_scripts_the_policy_allows(client, db) -> None:
+    """`script-src 'self'`: no inline script, no handler attributes, every script from this origin."""
+    page = (await client.get("/dashboard")).text
+    scripts = re.findall(r"<script\b([^>]*)>(.*?)</script>", page, re.S | re.I)
+    assert scripts, "the page has a script"
+    for attributes, body in scripts:
+        source = re.search(r'src="([^"]+)"', attributes)
+        assert source and source.group(1).startswith("/") and not source.group(1).startswith("//")
+        assert body.strip() == ""
+        assert (await client.get(source.group(1))).status_code == 200
+    assert not re.search(r"\son[a-z]+\s*=", page, re.I)
+    assert "javascript:" not in page.lower()
+
+
+async def test_json_answers_say_nosniff_and_carry_no_page_policy(client, people: People) -> None:
+    response = await client.get("/me", headers=people.headers(Role.OVERSIGHT))
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "Content-Security-Policy" not in response.headers
