@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Annotated, Protocol
+from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -63,6 +63,15 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 _bearer = HTTPBearer(auto_error=False, description="API token (`synergies token create`) or JWT")
 
 
+async def authenticate(app_state: Any, token: str, session: AsyncSession) -> Principal | None:
+    """The caller a token stands for, asking each authenticator in turn; None if none knows it."""
+    for authenticator in app_state.authenticators:
+        principal = await authenticator.authenticate(token, session)
+        if principal is not None:
+            return principal
+    return None
+
+
 async def get_principal(
     request: Request,
     session: SessionDep,
@@ -70,20 +79,22 @@ async def get_principal(
 ) -> Principal:
     if credentials is None or not credentials.credentials:
         raise Unauthorized("authentication required: send 'Authorization: Bearer <token>'")
+    principal = await authenticate(request.app.state, credentials.credentials, session)
+    if principal is not None:
+        await session.commit()  # release the token bookkeeping before the handler runs
+        request.state.principal = principal
+        return principal
+    # Only failures count and only failures are refused (api/ratelimit.py says why).
     limiter = request.app.state.auth_failures
     client = request.client.host if request.client else "unknown"
-    if limiter.blocked(client):
+    retry_after = limiter.retry_after(client)
+    if retry_after is not None:
         raise Unauthorized(
-            "too many failed authentications; try again in a minute",
+            f"too many failed authentications from your address; try again in {retry_after} s",
             status=429,
             code="too_many_auth_failures",
+            headers={"Retry-After": str(retry_after)},
         )
-    for authenticator in request.app.state.authenticators:
-        principal = await authenticator.authenticate(credentials.credentials, session)
-        if principal is not None:
-            await session.commit()  # release the token bookkeeping before the handler runs
-            request.state.principal = principal
-            return principal
     limiter.record(client)
     raise Unauthorized("the bearer token is invalid, expired or revoked")
 

@@ -23,7 +23,6 @@ class DomainError(Exception):
 
     status: int = 400
     code: str = "bad_request"
-    retry_after: int | None = None  # seconds, sent as the Retry-After header
 
     def __init__(
         self,
@@ -32,16 +31,18 @@ class DomainError(Exception):
         status: int | None = None,
         code: str | None = None,
         retry_after: int | None = None,
+        headers: dict[str, str] | None = None,
         **extra: Any,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.headers = dict(headers or {})
+        if retry_after is not None:  # seconds
+            self.headers["Retry-After"] = str(retry_after)
         if status is not None:
             self.status = status
         if code is not None:
             self.code = code
-        if retry_after is not None:
-            self.retry_after = retry_after
         self.extra = extra
 
 
@@ -102,8 +103,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
         response = problem(exc.status, exc.code, exc.detail, instance=request.url.path, **exc.extra)
-        if exc.retry_after is not None:
-            response.headers["Retry-After"] = str(exc.retry_after)
+        response.headers.update(exc.headers)
         return response
 
     @app.exception_handler(RequestValidationError)
@@ -116,7 +116,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_")
+        code = getattr(exc, "code", None) or HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_")
         return problem(exc.status_code, code, str(exc.detail), instance=request.url.path)
 
     @app.exception_handler(StaleDataError)

@@ -10,8 +10,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from api.bodylimit import BodySizeLimitMiddleware
 from api.deps import ApiTokenAuthenticator, SessionDep
 from api.errors import install_error_handlers
+from api.headers import SecurityHeadersMiddleware
 from api.observability import (
     RequestContextMiddleware,
     configure_logging,
@@ -55,6 +57,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.auth_failures = AuthFailureLimiter(settings.auth_failures_per_minute)
     app.state.lifecycle_hooks = LifecycleHooks(app.state)
     install_error_handlers(app)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestContextMiddleware)
     instrument_app(app, settings)
 

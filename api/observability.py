@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 REQUEST_ID_HEADER = "X-Request-ID"
 UNMATCHED_ROUTE = "<unmatched>"
 REDACTED = "[REDACTED]"
+ACCESS_LOGGER = "synergies.access"
 
 # --- Redaction ----------------------------------------------------------------------------------
 
@@ -46,27 +47,55 @@ _SECRET_KEY = re.compile(
     r"|private[_-]?key|client[_-]?secret)",
     re.IGNORECASE,
 )
-# Secrets inside free text: bearer/basic credentials, our API tokens, JWTs, passwords in URLs,
-# and `key=value` pairs whose key names a secret.
+# Longer strings are cut before they are scanned (and logged): a 1 MB query string is not worth a
+# log line, and the cut bounds the work per value.
+MAX_LOGGED_CHARS = 64 * 1024
+
+# Secrets inside free text: bearer/basic credentials, our API tokens, JWTs, passwords in URLs.
+# Every pattern is linear in the text: a run may only start where the run's own characters do not
+# precede it (lookbehind) and is matched possessively, so no character is rescanned from every
+# position of a long run (the quadratic backtracking an 18-second request once came from).
+_TOKEN_RUN = r"[A-Za-z0-9_-]"
 _SECRET_TEXT = [
-    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), r"\1 " + REDACTED),
-    (re.compile(r"\bsyn_[A-Za-z0-9_-]{8,}"), "syn_" + REDACTED),
-    (re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), REDACTED),
-    (re.compile(r"(?i)([a-z][a-z0-9+.-]*://[^:/@\s]+:)[^@\s]+@"), r"\1" + REDACTED + "@"),
+    (re.compile(r"(?i)\b(bearer|basic)\s++[A-Za-z0-9._~+/=-]++"), r"\1 " + REDACTED),
+    (re.compile(rf"(?<!{_TOKEN_RUN})syn_{_TOKEN_RUN}{{8,}}+"), "syn_" + REDACTED),
     (
-        re.compile(
-            r"(?i)\b([a-z_-]*(?:token|secret|password|passwd|api[_-]?key)[a-z_-]*)"
-            r"(\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;&]+)"
-        ),
-        r"\1\2" + REDACTED,
+        re.compile(rf"(?<!{_TOKEN_RUN})eyJ{_TOKEN_RUN}*+\.{_TOKEN_RUN}++\.{_TOKEN_RUN}*+"),
+        REDACTED,
+    ),
+    # scheme://user:password@ ; a password holds no unencoded "/" (RFC 3986 userinfo).
+    (
+        re.compile(r"(?i)(?<![a-z0-9+.-])([a-z][a-z0-9+.-]*+://[^:/@\s]++:)[^@\s/]++@"),
+        r"\1" + REDACTED + "@",
     ),
 ]
+# `key=value` / `key: value` pairs whose key names a secret: any key-like word followed by a
+# separator is found (linearly), then only secret-named keys have their value replaced.
+_KEY_AND_SEPARATOR = re.compile(r"(?i)(?<![a-z0-9_-])[a-z_-][a-z0-9_-]*+\s*+[=:]\s*+")
+_SECRET_WORD = re.compile(r"(?i)token|secret|password|passwd|api[_-]?key")
+_VALUE = re.compile(r"\"[^\"\n]{0,1024}\"|'[^'\n]{0,1024}'|[^\s,;&]++")
+
+
+def _redact_key_values(text: str) -> str:
+    parts: list[str] = []
+    position = 0
+    for match in _KEY_AND_SEPARATOR.finditer(text):
+        if match.start() < position or not _SECRET_WORD.search(match.group()):
+            continue
+        value = _VALUE.match(text, match.end())
+        if value is None:
+            continue
+        parts += [text[position : match.end()], REDACTED]
+        position = value.end()
+    return "".join(parts) + text[position:] if parts else text
 
 
 def redact_text(text: str) -> str:
+    if len(text) > MAX_LOGGED_CHARS:
+        text = f"{text[:MAX_LOGGED_CHARS]} …[{len(text) - MAX_LOGGED_CHARS} more characters not logged]"
     for pattern, replacement in _SECRET_TEXT:
         text = pattern.sub(replacement, text)
-    return text
+    return _redact_key_values(text)
 
 
 def _redact(value: Any, depth: int = 0) -> Any:
@@ -166,10 +195,19 @@ def configure_logging(settings: Settings) -> None:
     root.addHandler(handler)
     root.setLevel(level)
     # uvicorn installs its own handlers; let its records flow to ours (one format, redacted).
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    for name in ("uvicorn", "uvicorn.error"):
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers.clear()
         uvicorn_logger.propagate = True
+    # One line per request: ours (`synergies.access`, with the request id and route) replaces
+    # uvicorn's. `uvicorn --no-access-log` leaves uvicorn's logger without handlers or propagation
+    # (read before it is changed here) and turns ours off, as does `SYNERGIES_ACCESS_LOG=false`.
+    uvicorn_access = logging.getLogger("uvicorn.access")
+    uvicorn_said_no = not uvicorn_access.handlers and not uvicorn_access.propagate
+    uvicorn_access.handlers.clear()
+    uvicorn_access.propagate = True
+    uvicorn_access.disabled = True
+    logging.getLogger(ACCESS_LOGGER).disabled = uvicorn_said_no or not settings.access_log
     structlog.configure(
         processors=[
             *shared,
@@ -185,7 +223,7 @@ def configure_logging(settings: Settings) -> None:
 # --- Request context and latency ----------------------------------------------------------------
 
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-access_log = structlog.get_logger("synergies.access")
+access_log = structlog.get_logger(ACCESS_LOGGER)
 
 
 def _incoming_request_id(scope: Scope) -> str:

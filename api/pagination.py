@@ -12,7 +12,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -27,6 +27,8 @@ from api.errors import DomainError
 
 T = TypeVar("T")
 MAX_LIMIT = 200
+MAX_INTEGER = 2**63 - 1
+"""The largest id any backend stores (BIGINT); ids and cursors beyond it are forged."""
 
 
 class Page(BaseModel, Generic[T]):
@@ -107,11 +109,13 @@ def _from_json(column: InstrumentedAttribute[Any], raw: Any) -> Any:
         value = datetime.fromisoformat(raw)
         if value.tzinfo is None:
             raise ValueError("naive datetime")
-        return value
+        return value.astimezone(UTC)  # OverflowError for a forged date at the edge of the calendar
     if python_type is date:
         return date.fromisoformat(raw)
     if python_type is bool or not isinstance(raw, str | int):
         raise ValueError("unexpected value type")
+    if isinstance(raw, int) and not -MAX_INTEGER <= raw <= MAX_INTEGER:
+        raise ValueError("integer out of range")
     return python_type(raw)
 
 
@@ -135,7 +139,7 @@ def decode_cursor(
                 "start again without a cursor"
             )
         return _from_json(column, payload.get("v")), _from_json(sorting.tiebreak, payload["t"])
-    except (ValueError, TypeError, UnicodeError, binascii.Error, KeyError) as exc:
+    except (ValueError, TypeError, OverflowError, UnicodeError, binascii.Error, KeyError) as exc:
         raise InvalidCursor(
             "the cursor is malformed; pass back next_cursor exactly as a previous page returned it"
         ) from exc

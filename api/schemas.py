@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    StringConstraints,
+    field_validator,
+)
 
 
 class WriteModel(BaseModel):
@@ -20,6 +27,17 @@ class WriteModel(BaseModel):
         if _contains_nul(value):
             raise ValueError("text must not contain NUL (\\x00) characters")
         return value
+
+
+# Every text a client sends has a ceiling (tests/test_security.py walks the OpenAPI schema for it):
+# a 20 MB action text once broke the DOCX report and kept the PDF renderer busy for minutes.
+LONG_TEXT_MAX = 20_000
+LongText = Annotated[str, StringConstraints(max_length=LONG_TEXT_MAX)]
+"""Paragraphs: descriptions, mandates, provision texts, action entries, lessons learned."""
+NameText = Annotated[str, StringConstraints(max_length=200)]
+"""A name in a list: a country, a partner organisation."""
+CodeText = Annotated[str, StringConstraints(max_length=64)]
+"""A code in a list: convention code, provision element code, decision symbol."""
 
 
 def _contains_nul(value: Any) -> bool:

@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     management_group_email: str = "jmg@brs.example.org"
 
     auth_failures_per_minute: int = 20
+    # Larger request bodies are refused with 413 before authentication or parsing reads them.
+    max_request_body_bytes: int = 1024 * 1024
 
     oidc_issuer: str | None = None
     oidc_audience: str | None = None
@@ -60,6 +62,8 @@ class Settings(BaseSettings):
 
     log_json: bool = False
     log_level: str = "INFO"
+    # One line per request (`uvicorn --no-access-log` turns it off too).
+    access_log: bool = True
     otel_enabled: bool = False
     otel_endpoint: str | None = None
     otel_service_name: str = "synergies-tracker"

@@ -5,6 +5,8 @@
 - Each test starts from empty tables (`db` fixture); `reference_data` loads the seed reference data.
 - `temporal_env` is a dev server (real time); `time_env` the time-skipping test server. Both come
   from PyPI packages next to the interpreter: nothing is downloaded.
+- No test touches a developer's own Temporal server: the default address is replaced by a closed
+  port for everything the tests build or start, and a test that dials the default fails.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from api.settings import Settings
@@ -122,6 +125,38 @@ async def reference_data(db: async_sessionmaker[AsyncSession]) -> async_sessionm
 
 # --- Temporal -----------------------------------------------------------------------------------
 
+DEFAULT_TEMPORAL_ADDRESS = Settings.model_fields["temporal_address"].default
+# What gets no server of its own (an app without a worker, the CLI, a uvicorn subprocess) is
+# pointed at a closed port: the connection fails at once, and nothing lands in a developer's server.
+UNREACHABLE_TEMPORAL = "127.0.0.1:1"
+os.environ["SYNERGIES_TEMPORAL_ADDRESS"] = UNREACHABLE_TEMPORAL
+_LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]", "0.0.0.0", ""}
+
+
+def dials_the_default_temporal(target: str) -> bool:
+    host, _, port = target.rpartition(":")
+    default_port = DEFAULT_TEMPORAL_ADDRESS.rpartition(":")[2]
+    return port == default_port and host.lower() in _LOOPBACK
+
+
+@pytest.fixture(autouse=True)
+def temporal_dials(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Fails the test if anything in it dials the default Temporal address; yields what was dialled."""
+    dialled: list[str] = []
+    real_connect = Client.connect
+
+    async def connect(target_host: str, *args: Any, **kwargs: Any) -> Client:
+        if dials_the_default_temporal(target_host):
+            dialled.append(target_host)
+            raise RuntimeError(f"a test dialled the default Temporal address {target_host}")
+        return await real_connect(target_host, *args, **kwargs)
+
+    monkeypatch.setattr(Client, "connect", staticmethod(connect))
+    yield dialled
+    if dialled:
+        pytest.fail(f"the test dialled the default Temporal address: {dialled}", pytrace=False)
+
+
 SEARCH_ATTRIBUTES: list[Any] = []  # filled from workflows.search_attributes when it exists
 
 
@@ -167,6 +202,7 @@ def task_queue() -> str:
 
 @pytest.fixture
 def settings(database_url: str, task_queue: str, tmp_path: Path) -> Settings:
+    """Temporal: `UNREACHABLE_TEMPORAL` unless the test brings a server (`lifecycle_worker`)."""
     return Settings(
         database_url=database_url,
         temporal_task_queue=task_queue,

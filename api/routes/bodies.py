@@ -18,7 +18,7 @@ from api.deps import Admin, Reader, SessionDep
 from api.errors import NotFound
 from api.etag import IfMatch, check_if_match, set_etag
 from api.pagination import Page, PageQuery, Sorting, paginate
-from api.schemas import IdList, NotNull, WriteModel
+from api.schemas import IdList, LongText, NotNull, WriteModel
 from api.services.records import (
     add_and_flush,
     apply_changes,
@@ -36,7 +36,7 @@ thematic_groups_router = APIRouter(prefix="/thematic-groups", tags=["bodies"])
 class ThematicGroupCreate(WriteModel):
     code: str = Field(min_length=1, max_length=64)
     name: str = Field(min_length=1, max_length=300)
-    mandate: str | None = None
+    mandate: LongText | None = None
     region: str | None = Field(None, max_length=100)
     city: str | None = Field(None, max_length=100)
     email: EmailStr | None = None
@@ -50,7 +50,7 @@ class BodyCreate(ThematicGroupCreate):
 class ThematicGroupUpdate(WriteModel):
     code: Annotated[str | None, NotNull] = Field(None, min_length=1, max_length=64)
     name: Annotated[str | None, NotNull] = Field(None, min_length=1, max_length=300)
-    mandate: str | None = None
+    mandate: LongText | None = None
     region: str | None = Field(None, max_length=100)
     city: str | None = Field(None, max_length=100)
     email: EmailStr | None = None

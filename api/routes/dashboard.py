@@ -23,6 +23,7 @@ from api.deps import Reader, SessionDep
 from api.errors import NotFound
 from api.services import dashboard as service
 from api.services.dashboard import ALL_STAGES, DashboardFilter, Interval, UpcomingKind, utc_today
+from api.services.spreadsheet import neutralise_cell
 from workflows.stages import Stage
 
 router = APIRouter(tags=["dashboard"])
@@ -71,11 +72,12 @@ def wants_csv(request: Request, format: str | None) -> bool:
 
 
 def csv_response(columns: Sequence[str], rows: Iterable[Sequence[Any]], filename: str) -> Response:
+    """Every export's CSV: text cells that a spreadsheet would run as a formula are neutralised."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(columns)
     for row in rows:
-        writer.writerow(["" if value is None else str(value) for value in row])
+        writer.writerow(["" if value is None else str(neutralise_cell(value)) for value in row])
     return Response(
         buffer.getvalue(),
         media_type="text/csv; charset=utf-8",

@@ -14,7 +14,7 @@ from sqlalchemy.orm import selectinload
 from api.deps import Admin, Reader, SessionDep
 from api.etag import IfMatch, check_if_match, set_etag
 from api.pagination import Page, PageQuery, Sorting, paginate
-from api.schemas import ElementCodeList, NotNull, WriteModel
+from api.schemas import CodeText, ElementCodeList, NotNull, WriteModel
 from api.services.records import (
     add_and_flush,
     apply_changes,
@@ -35,7 +35,7 @@ class DecisionCreate(WriteModel):
     title: str = Field(min_length=1, max_length=300)
     adopted_at: str | None = Field(None, max_length=200, description="meeting, e.g. COP-9")
     adopted_on: date | None = None
-    provisions: list[str] = Field(default_factory=list, description="provision element codes")
+    provisions: list[CodeText] = Field(default_factory=list, description="provision element codes")
 
 
 class DecisionUpdate(WriteModel):
@@ -44,7 +44,7 @@ class DecisionUpdate(WriteModel):
     title: Annotated[str | None, NotNull] = Field(None, min_length=1, max_length=300)
     adopted_at: str | None = Field(None, max_length=200)
     adopted_on: date | None = None
-    provisions: Annotated[list[str] | None, NotNull] = Field(None, description="provision element codes")
+    provisions: Annotated[list[CodeText] | None, NotNull] = Field(None, description="provision element codes")
 
 
 class DecisionRead(BaseModel):

@@ -7,6 +7,7 @@ the API token as `?token=`; `QueryTokenPrincipal` is that dependency.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated
 
 import anyio
@@ -15,7 +16,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, TypeAdapter
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from api.deps import Principal, Reader, SessionDep, get_principal
+from api.deps import Principal, Reader, SessionDep, authenticate, get_principal
+from api.pagination import MAX_INTEGER
 from api.routes.dashboard import FilterDep
 from api.services.dashboard import DashboardFilter
 from api.services.events import (
@@ -33,9 +35,19 @@ POLL_SECONDS = 1.0
 PING_SECONDS = 15
 RETRY_MILLISECONDS = 3000
 SHUTDOWN_GRACE_SECONDS = 2.0
+# How long a revoked token or a deactivated person can keep an open stream.
+AUTH_RECHECK_SECONDS = 5.0
 
 
-async def query_token_principal(
+@dataclass(frozen=True)
+class TokenCaller:
+    """The caller and the token it came with: a long-lived stream checks the token again."""
+
+    principal: Principal
+    token: str
+
+
+async def query_token_caller(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     token: Annotated[
@@ -45,16 +57,23 @@ async def query_token_principal(
             "(EventSource, calendar programs); any active token of the person"
         ),
     ] = None,
-) -> Principal:
+) -> TokenCaller:
     """The caller from `Authorization: Bearer` or `?token=`, checked in a short session of its own
     (committed at once), so a long-lived response holds no database session."""
     if credentials is None and token:
         credentials = HTTPAuthorizationCredentials(scheme="Bearer", credentials=token)
     async with request.app.state.sessionmaker() as session, session.begin():
-        return await get_principal(request, session, credentials)
+        principal = await get_principal(request, session, credentials)
+    assert credentials is not None  # get_principal refused a missing one
+    return TokenCaller(principal, credentials.credentials)
+
+
+async def query_token_principal(caller: Annotated[TokenCaller, Depends(query_token_caller)]) -> Principal:
+    return caller.principal
 
 
 QueryTokenPrincipal = Annotated[Principal, Depends(query_token_principal)]
+QueryTokenCaller = Annotated[TokenCaller, Depends(query_token_caller)]
 
 
 class EventPage(BaseModel):
@@ -68,7 +87,9 @@ async def list_events(
     session: SessionDep,
     _: Reader,
     where: FilterDep,
-    after: Annotated[int, Query(ge=0, description="cursor: the last transition id you have")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=MAX_INTEGER, description="cursor: the last transition id you have")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
     activity_id: int | None = None,
 ) -> EventPage:
@@ -85,6 +106,15 @@ async def list_events(
 
 
 _EVENT_JSON = TypeAdapter(TransitionEvent)
+
+
+def _event_id(header: str | None) -> int | None:
+    """A `Last-Event-ID` we could have sent (a transition id), else None: the header is ignored."""
+    value = (header or "").strip()
+    if value.isascii() and value.isdigit() and len(value) <= len(str(MAX_INTEGER)):
+        number = int(value)
+        return number if number <= MAX_INTEGER else None
+    return None
 
 
 def _as_sse(event: TransitionEvent) -> ServerSentEvent:
@@ -105,20 +135,22 @@ def _as_sse(event: TransitionEvent) -> ServerSentEvent:
 )
 async def stream_events(
     request: Request,
-    _: QueryTokenPrincipal,
+    caller: QueryTokenCaller,
     where: FilterDep,
     after: Annotated[
-        int | None, Query(ge=0, description="start after this transition id; default: now")
+        int | None, Query(ge=0, le=MAX_INTEGER, description="start after this transition id; default: now")
     ] = None,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> EventSourceResponse:
     """Each new transition arrives as `event: transition` with its id, so a reconnecting
     EventSource resumes from `Last-Event-ID` (it wins over `after`). The server polls the durable
-    transition log by id about once a second; the stream ends when the client disconnects or the
-    server shuts down. Token: `Authorization: Bearer` or `?token=`."""
+    transition log by id about once a second; the stream ends when the client disconnects, the
+    server shuts down, or the token is revoked or its person deactivated (checked every few
+    seconds). Token: `Authorization: Bearer` or `?token=`."""
     cursor = after
-    if last_event_id and last_event_id.strip().isdigit():
-        cursor = int(last_event_id.strip())
+    resumed = _event_id(last_event_id)
+    if resumed is not None:
+        cursor = resumed
     factory = request.app.state.sessionmaker
     if cursor is None:
         # Fix "now" before answering, so nothing recorded after the client connects is missed.
@@ -129,12 +161,28 @@ async def stream_events(
     # within the grace period and the response completes properly instead of being cut off.
     stopping = anyio.Event()
 
+    async def still_authorised() -> bool:
+        async with factory() as session, session.begin():
+            principal = await authenticate(request.app.state, caller.token, session)
+        return principal is not None and principal.person_id == caller.principal.person_id
+
     async def events(filter_: DashboardFilter) -> AsyncIterator[ServerSentEvent]:
         yield ServerSentEvent(comment="connected", retry=RETRY_MILLISECONDS)
         async for event in follow_transitions(
-            factory, cursor, where=filter_, poll_seconds=POLL_SECONDS, stop=stopping
+            factory,
+            cursor,
+            where=filter_,
+            poll_seconds=POLL_SECONDS,
+            stop=stopping,
+            while_true=still_authorised,
+            recheck_seconds=AUTH_RECHECK_SECONDS,
         ):
             yield _as_sse(event)
+        if not stopping.is_set():
+            # An EventSource reconnects after a plain end; this tells the page why it should not.
+            yield ServerSentEvent(
+                event="unauthorized", data="the token was revoked or its person deactivated"
+            )
 
     return EventSourceResponse(
         events(where),

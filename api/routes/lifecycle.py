@@ -22,7 +22,7 @@ from api.routes.activities import (
     activity_read,
     ensure_progress_writer,
 )
-from api.schemas import WriteModel
+from api.schemas import CodeText, WriteModel
 from api.services import lifecycle
 from api.settings import Settings
 from models import Activity
@@ -43,10 +43,10 @@ IdempotencyKey = Annotated[
 class ActivityCreate(WriteModel):
     title: str = Field(min_length=3, max_length=300)
     description: str = Field("", max_length=20_000)
-    provisions: list[str] = Field(
+    provisions: list[CodeText] = Field(
         min_length=1, description="Element codes of the provisions the activity answers"
     )
-    conventions: list[str] | None = Field(
+    conventions: list[CodeText] | None = Field(
         None, description="Convention codes; by default those of the provisions' decisions"
     )
     thematic_group_id: int | None = None
@@ -61,8 +61,8 @@ class ActivityCreate(WriteModel):
 class ActivityUpdate(WriteModel):
     title: str = Field(None, min_length=3, max_length=300)
     description: str = Field(None, max_length=20_000)
-    provisions: list[str] = Field(None, min_length=1)
-    conventions: list[str] = Field(None, min_length=1)
+    provisions: list[CodeText] = Field(None, min_length=1)
+    conventions: list[CodeText] = Field(None, min_length=1)
     thematic_group_id: int | None = None
     lead_id: int | None = None
     task_team_id: int | None = None

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.deps import Admin, Reader, SessionDep
 from api.etag import IfMatch, check_if_match, set_etag
 from api.pagination import Page, PageQuery, Sorting, paginate
-from api.schemas import CodeList, NotNull, WriteModel
+from api.schemas import CodeList, CodeText, NotNull, WriteModel
 from api.services.records import (
     add_and_flush,
     apply_changes,
@@ -38,7 +38,7 @@ class MeetingCreate(WriteModel):
     ends_on: date
     document_deadline_override: date | None = None
     document_symbol_prefix: str | None = Field(None, max_length=64)
-    conventions: list[str] = Field(default_factory=list, description="convention codes")
+    conventions: list[CodeText] = Field(default_factory=list, description="convention codes")
 
 
 class MeetingUpdate(WriteModel):
@@ -51,7 +51,7 @@ class MeetingUpdate(WriteModel):
     ends_on: Annotated[date | None, NotNull] = None
     document_deadline_override: date | None = None
     document_symbol_prefix: str | None = Field(None, max_length=64)
-    conventions: Annotated[list[str] | None, NotNull] = Field(None, description="convention codes")
+    conventions: Annotated[list[CodeText] | None, NotNull] = Field(None, description="convention codes")
 
 
 class MeetingRead(BaseModel):

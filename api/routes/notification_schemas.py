@@ -24,8 +24,10 @@ class SubscriptionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     channel: Channel
-    event_type: str = Field("*", description=f"one of {', '.join(EVENT_TYPES)}")
-    convention_code: str | None = Field(None, description="only events of activities of this convention")
+    event_type: str = Field("*", max_length=64, description=f"one of {', '.join(EVENT_TYPES)}")
+    convention_code: str | None = Field(
+        None, max_length=16, description="only events of activities of this convention"
+    )
     thematic_group_id: int | None = Field(None, description="only events of this thematic group")
     stage: Stage | None = Field(None, description="only events in this stage")
     webhook_url: str | None = Field(None, max_length=2000, description="required for channel=webhook")
@@ -43,8 +45,8 @@ class SubscriptionCreate(BaseModel):
 class SubscriptionUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    event_type: str | None = None
-    convention_code: str | None = None
+    event_type: str | None = Field(None, max_length=64)
+    convention_code: str | None = Field(None, max_length=16)
     thematic_group_id: int | None = None
     stage: Stage | None = None
     webhook_url: str | None = Field(None, max_length=2000)

@@ -14,7 +14,7 @@ from api.deps import Principal, ProgressWriter, Reader, SessionDep
 from api.etag import IfMatch, check_if_match, set_etag
 from api.pagination import Page, PageQuery, Sorting, paginate
 from api.routes.activities import CurrentActivity, ensure_progress_writer, get_activity_or_404
-from api.schemas import NotNull, WriteModel
+from api.schemas import LongText, NameText, NotNull, WriteModel
 from api.services.records import (
     add_and_flush,
     apply_changes,
@@ -30,21 +30,21 @@ router = APIRouter(tags=["pilot projects"])
 class PilotProjectCreate(WriteModel):
     title: str = Field(min_length=1, max_length=300)
     region: str | None = Field(None, max_length=100)
-    countries: list[str] = Field(default_factory=list)
-    partners: list[str] = Field(default_factory=list)
+    countries: list[NameText] = Field(default_factory=list)
+    partners: list[NameText] = Field(default_factory=list)
     starts_on: date | None = None
     ends_on: date | None = None
-    lessons_learned: str | None = None
+    lessons_learned: LongText | None = None
 
 
 class PilotProjectUpdate(WriteModel):
     title: Annotated[str | None, NotNull] = Field(None, min_length=1, max_length=300)
     region: str | None = Field(None, max_length=100)
-    countries: Annotated[list[str] | None, NotNull] = None
-    partners: Annotated[list[str] | None, NotNull] = None
+    countries: Annotated[list[NameText] | None, NotNull] = None
+    partners: Annotated[list[NameText] | None, NotNull] = None
     starts_on: date | None = None
     ends_on: date | None = None
-    lessons_learned: str | None = None
+    lessons_learned: LongText | None = None
 
 
 class PilotProjectRead(BaseModel):

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.deps import Admin, Reader, SessionDep
 from api.etag import IfMatch, check_if_match, set_etag
 from api.pagination import Page, PageQuery, Sorting, paginate
-from api.schemas import CodeList, NotNull, SymbolList, WriteModel
+from api.schemas import CodeList, CodeText, LongText, NotNull, SymbolList, WriteModel
 from api.services.records import (
     add_and_flush,
     apply_changes,
@@ -36,11 +36,11 @@ class ProvisionCreate(WriteModel):
     subsection_title: str | None = Field(None, max_length=200)
     paragraph: str = Field(min_length=1, max_length=16)
     subparagraph: str | None = Field(None, max_length=16)
-    text: str = Field(min_length=1)
+    text: LongText = Field(min_length=1)
     status: ProvisionStatus = ProvisionStatus.ACTIVE
     parent_id: int | None = None
     sort_key: str | None = Field(None, max_length=64, description="defaults to element_code")
-    decisions: list[str] = Field(default_factory=list, description="decision symbols")
+    decisions: list[CodeText] = Field(default_factory=list, description="decision symbols")
 
 
 class ProvisionUpdate(WriteModel):
@@ -51,11 +51,11 @@ class ProvisionUpdate(WriteModel):
     subsection_title: str | None = Field(None, max_length=200)
     paragraph: Annotated[str | None, NotNull] = Field(None, min_length=1, max_length=16)
     subparagraph: str | None = Field(None, max_length=16)
-    text: Annotated[str | None, NotNull] = Field(None, min_length=1)
+    text: Annotated[LongText | None, NotNull] = Field(None, min_length=1)
     status: Annotated[ProvisionStatus | None, NotNull] = None
     parent_id: int | None = None
     sort_key: Annotated[str | None, NotNull] = Field(None, max_length=64)
-    decisions: Annotated[list[str] | None, NotNull] = Field(None, description="decision symbols")
+    decisions: Annotated[list[CodeText] | None, NotNull] = Field(None, description="decision symbols")
 
 
 class ProvisionRead(BaseModel):

@@ -6,7 +6,8 @@ id misses nothing, whichever API process it reaches.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -116,19 +117,27 @@ async def follow_transitions(
     poll_seconds: float = 1.0,
     batch: int = 200,
     stop: anyio.Event | None = None,
+    while_true: Callable[[], Awaitable[bool]] | None = None,
+    recheck_seconds: float = 5.0,
 ) -> AsyncIterator[TransitionEvent]:
     """Yield transitions recorded after `after` (or after the newest one when None), forever.
 
     Each poll opens a short session and closes it before sleeping, so a long-lived stream holds no
     connection (and no SQLite lock) between polls. Cancellation (client gone, server stopping)
     lands in the sleep or the query and simply ends the generator; setting `stop` ends it at once
-    and cleanly (the server is shutting down).
+    and cleanly (the server is shutting down). `while_true` is asked again every `recheck_seconds`
+    (is the caller's token still good?); the generator ends once it says no.
     """
     if after is None:
         async with factory() as session:
             after = await last_transition_id(session)
     cursor = after
+    checked_at = time.monotonic()
     while True:
+        if while_true is not None and time.monotonic() - checked_at >= recheck_seconds:
+            if not await while_true():
+                return
+            checked_at = time.monotonic()
         async with factory() as session:
             # Read up to the newest id first, so a filtered stream can move its cursor past the ids
             # it skipped (the next poll stays cheap) without missing one recorded meanwhile.

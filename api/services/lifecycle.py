@@ -270,7 +270,6 @@ class OutcomeUnknown(Unavailable):
     """The engine did not answer in time: the change may or may not have been made."""
 
     code = "outcome_unknown"
-    retry_after = 5
 
     def __init__(self, detail: str | None = None, *, code: str | None = None, **extra: Any) -> None:
         super().__init__(
@@ -279,6 +278,7 @@ class OutcomeUnknown(Unavailable):
             "made: repeat the request with the same Idempotency-Key to learn its outcome (it is "
             "never applied twice), or read the activity again",
             code=code,
+            retry_after=5,
             outcome="unknown",
             **extra,
         )

@@ -205,6 +205,8 @@
       addToFeed(JSON.parse(message.data));
       scheduleRefresh();
     });
+    // The server ends the stream this way when the token is revoked or its person deactivated.
+    source.addEventListener("unauthorized", () => signOut("The token is no longer valid; enter another."));
   }
 
   function showForm(message) {

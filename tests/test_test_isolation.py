@@ -1,0 +1,40 @@
+"""The suite never touches a developer's own Temporal server (the default 127.0.0.1:7233)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from temporalio.client import Client
+
+from api.settings import Settings
+from tests.conftest import DEFAULT_TEMPORAL_ADDRESS, UNREACHABLE_TEMPORAL, People
+from tests.test_api_meetings import NEW_MEETING
+from workflows.stages import Role
+
+
+def test_settings_built_in_tests_point_away_from_the_default_server(settings: Settings) -> None:
+    assert DEFAULT_TEMPORAL_ADDRESS == "127.0.0.1:7233"
+    assert Settings().temporal_address == UNREACHABLE_TEMPORAL
+    assert settings.temporal_address == UNREACHABLE_TEMPORAL
+
+
+@pytest.mark.parametrize("target", ["127.0.0.1:7233", "localhost:7233", "[::1]:7233"])
+async def test_dialling_the_default_address_is_refused_and_recorded(
+    temporal_dials: list[str], target: str
+) -> None:
+    with pytest.raises(RuntimeError, match="default Temporal address"):
+        await Client.connect(target)
+    assert temporal_dials == [target]
+    temporal_dials.clear()  # recorded dials fail the test at teardown; this one was on purpose
+
+
+async def test_an_app_without_a_worker_never_reaches_a_temporal_server(
+    client: httpx.AsyncClient, people: People, reference_data: Any, temporal_dials: list[str]
+) -> None:
+    """Creating a meeting tells its report workflow; without a worker that once dialled
+    127.0.0.1:7233 and left `report-BC-17` in a developer's server. The meeting is still saved."""
+    created = await client.post("/meetings", json=NEW_MEETING, headers=people.headers(Role.ADMIN))
+    assert created.status_code == 201, created.text
+    assert temporal_dials == []
