@@ -148,3 +148,4 @@ class Transition(Base):
     meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id"))
     due_on: Mapped[date | None]
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    source: Mapped[str | None] = mapped_column(Text)  # provenance of loaded history, as on activities
