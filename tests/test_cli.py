@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -16,9 +16,8 @@ from typer.testing import CliRunner, Result
 from api.cli import app
 from api.security import person_for_token
 from api.settings import get_settings
-from models import Activity, Meeting, Person, utcnow
+from models import Activity, Meeting, Person
 from models.db import create_engine, session_factory
-from models.seed import DEMO_TODAY
 from tests.conftest import alembic_config
 
 runner = CliRunner()
@@ -61,12 +60,11 @@ def test_cli_on_a_migrated_sqlite_file(tmp_path: Path, use_database) -> None:
     assert "0 created, 0 updated" in invoke("seed").stdout
 
     loaded = invoke("demo", "load")
-    offset = (utcnow().date() - DEMO_TODAY).days
     assert loaded.exit_code == 0
-    assert "25 activities created" in loaded.stdout and f"+{offset} days" in loaded.stdout
-    again = invoke("demo", "load", "--historical")
-    assert "0 activities created, 25 already present" in again.stdout
-    assert f"+{offset} days" in again.stdout and "was not applied" in again.stdout
+    assert "29 activities created" in loaded.stdout
+    again = invoke("demo", "load")
+    assert "0 activities created, 29 already present" in again.stdout
+    assert invoke("demo", "load", "--historical").exit_code == 2, "no shift, so no option to undo it"
 
     created = invoke(
         "person",
@@ -124,7 +122,7 @@ async def test_cli_token_authenticates_on_every_backend(
     async def run(*args: str) -> Result:  # the CLI runs its own event loop: give it a thread
         return await asyncio.to_thread(invoke, *args)
 
-    assert (await run("demo", "load", "--historical")).exit_code == 0
+    assert (await run("demo", "load")).exit_code == 0
     issued = await run("token", "create", "--email", "demo.admin@brs.example.org")
     assert issued.exit_code == 0
     async with db() as session, session.begin():
@@ -132,5 +130,5 @@ async def test_cli_token_authenticates_on_every_backend(
         excops = await session.scalar(select(Meeting).where(Meeting.code == "EXCOPS-1"))
         activities = len((await session.scalars(select(Activity))).all())
     assert isinstance(person, Person) and person.name == "Demo Admin"
-    assert excops is not None and excops.ends_on == DEMO_TODAY - timedelta(days=1)
-    assert activities == 25
+    assert excops is not None and excops.ends_on == date(2010, 2, 24), "the real date, in every mode"
+    assert activities == 29
