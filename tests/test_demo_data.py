@@ -32,7 +32,7 @@ from models.seed import (
     load_demo_data,
 )
 from workflows.reminders import next_wakeup
-from workflows.stages import Stage, find_move
+from workflows.stages import Role, Stage, find_move
 
 DEMO_TODAY = date(2026, 12, 2)
 """The day the demo's live part was laid out around (its due dates are real dates, not relative)."""
@@ -339,3 +339,26 @@ def test_the_data_file_schema_names_what_is_wrong(path: tuple[Any, ...], value: 
     target[path[-1]] = value
     with pytest.raises(ValueError, match=message):
         DemoData.model_validate(raw)
+
+
+async def test_the_api_shows_where_each_fact_comes_from(client, people, db, demo) -> None:
+    headers = people.headers(Role.OVERSIGHT)
+    activities = await _activities(db)
+    workshops = activities["Regional synergies workshops"]
+
+    activity = (await client.get(f"/activities/{workshops.id}", headers=headers)).json()
+    assert activity["source"] == (
+        "Note by the secretariats on joint activities, 17 November 2009, annex I.A (4)"
+    )
+    log = (await client.get(f"/activities/{workshops.id}/transitions", headers=headers)).json()
+    assert [t["source"].split(",")[0] for t in log] == [
+        "Note by the secretariats on joint activities",
+        *["Illustrative (demo data)"] * 3,
+    ]
+    [first] = await _find(
+        db, ActionEntry, ActionEntry.activity_id == workshops.id, ActionEntry.on_date == date(2009, 10, 30)
+    )
+    action = (await client.get(f"/actions/{first.id}", headers=headers)).json()
+    assert action["source"].endswith("17 November 2009, annex I.A (4)")
+    meetings = (await client.get("/meetings", headers=headers, params={"limit": 50})).json()["items"]
+    assert {m["code"]: m["source"] for m in meetings}["MC-COP7"].startswith("Illustrative")
