@@ -362,3 +362,35 @@ async def test_the_api_shows_where_each_fact_comes_from(client, people, db, demo
     assert action["source"].endswith("17 November 2009, annex I.A (4)")
     meetings = (await client.get("/meetings", headers=headers, params={"limit": 50})).json()["items"]
     assert {m["code"]: m["source"] for m in meetings}["MC-COP7"].startswith("Illustrative")
+
+
+async def test_only_the_live_activities_get_workflows_and_their_reminders_fire(
+    time_env, db, demo, settings, smtp
+) -> None:
+    """`make run` end to end on the time-skipping server: the closed BRS record starts no workflow,
+    the Minamata activities due within six weeks remind their leads (escalations, not reminders
+    before the due date, only when the test runs after those dates)."""
+    from api.services.lifecycle import ensure_workflows
+    from models import ReminderEvent
+    from tests.lifecycle_support import running_worker
+
+    time_settings = settings.model_copy(update={"temporal_search_attributes": False})
+    activities = await _activities(db)
+    live = {a.id: a for a in activities.values() if a.stage.is_open}
+    now = await time_env.get_current_time()
+    async with running_worker(time_env.client, time_settings, db):
+        assert await ensure_workflows(time_env.client, db, time_settings) == len(live) == 6
+        try:
+            await time_env.sleep(timedelta(days=45))
+        finally:
+            for activity_id in live:
+                await time_env.client.get_workflow_handle(time_settings.workflow_id(activity_id)).terminate(
+                    "test over"
+                )
+    fired = await _find(db, ReminderEvent)
+    assert {r.activity_id for r in fired} <= set(live)
+    due_soon = {a.id for a in live.values() if a.stage_due_on <= (now + timedelta(days=44)).date()}
+    assert due_soon and due_soon <= {r.activity_id for r in fired}
+    if now.date() < date(2026, 12, 5):  # the demo's first due date: reminders, not escalations, come first
+        first = {r.activity_id: r.kind for r in sorted(fired, key=lambda r: r.fired_at, reverse=True)}
+        assert all(kind.startswith(("before", "due")) for kind in first.values())
