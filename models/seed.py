@@ -91,7 +91,7 @@ def source_label(fact: _Sourced, documents: dict[str, DocumentData]) -> str:
         where = "" if para is None else f", para. {para}" if para[:1].isdigit() else f", {para}"
         cited = documents[fact.source.doc].citation + where
     if not fact.illustrative:
-        return cited
+        return cited + ("; date illustrative" if getattr(fact, "illustrative_date", False) else "")
     if cited:
         return f"Illustrative (demo data), based on: {cited}"
     return "Illustrative (demo data, not in the sources)"
@@ -266,6 +266,8 @@ class ActionData(_Sourced):
     text: str = Field(min_length=1)
     provision: str | None = None
     author: str | None = None
+    illustrative_date: bool = False
+    """The words are the source's, the date is the demo's (the note says "will", not when)."""
 
 
 class MoveData(_Sourced):

@@ -17,7 +17,15 @@ import pytest
 import yaml
 
 from models.enums import ActionKind, ProvisionStatus
-from models.seed import ActionData, ActivityData, MoveData, ProvisionData, demo_data, reference_data
+from models.seed import (
+    ActionData,
+    ActivityData,
+    MoveData,
+    ProvisionData,
+    demo_data,
+    reference_data,
+    source_label,
+)
 from workflows.stages import Stage
 
 SOURCES = Path(__file__).parent / "data" / "sources"
@@ -314,3 +322,27 @@ def test_the_meeting_dates_the_seeds_give_are_the_stored_ones() -> None:
     )
     assert not re.search(r"November 2025|2027", document("004_2ea1221180086102"))
     assert meetings["MC-COP7"].illustrative and meetings["MC-COP7"].source is None
+
+
+def test_a_sourced_date_is_the_notes_own_or_named_in_its_words() -> None:
+    """An action dated from the note is dated on the note's day or in a period its words name
+    ("first quarter of 2010", "in 2011"); any other date is flagged `illustrative_date`."""
+    note_day = date(2009, 11, 17)
+    for activity in every_activity():
+        for action in activity.actions:
+            if action.illustrative or action.illustrative_date or action.source is None:
+                continue
+            if action.source.doc == "000_ae5579c8b3682a39" and action.on_date == note_day:
+                continue
+            assert str(action.on_date.year) in rests_on(action) + action.text, (activity.title, action.text)
+
+
+def test_the_label_says_which_part_is_illustrative() -> None:
+    documents = reference_data().documents_by_id()
+    actions = [action for activity in every_activity() for action in activity.actions]
+    dated = next(a for a in actions if a.illustrative_date)
+    assert source_label(dated, documents).endswith("; date illustrative")
+    made_up = next(a for a in actions if a.illustrative)
+    assert source_label(made_up, documents).startswith(
+        "Illustrative (demo data), based on: Note by the secretariat"
+    )
