@@ -20,7 +20,7 @@ from api.services.accounts import create_person, person_by_email, tokens_of
 from api.settings import get_settings
 from models import ApiToken
 from models.db import create_engine, session_factory, transaction
-from models.seed import DemoResult, SeedDataError, load_demo_data, load_reference_data
+from models.seed import MISDATED_HINT, DemoResult, SeedDataError, load_demo_data, load_reference_data
 from workflows.stages import Role
 
 app = typer.Typer(
@@ -80,6 +80,8 @@ def demo_load() -> None:
     result: DemoResult = run_in_transaction(lambda session: load_demo_data(session))
     already = len(result.activity_ids) - len(result.created_ids)
     typer.echo(f"Demo data: {len(result.created_ids)} activities created, {already} already present.")
+    if result.misdated_ids:
+        typer.secho(MISDATED_HINT.format(count=len(result.misdated_ids)), err=True, fg=typer.colors.YELLOW)
 
 
 @person_app.command("create")

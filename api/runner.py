@@ -28,7 +28,7 @@ from api.services.lifecycle import ensure_workflows
 from api.settings import Settings
 from models import ApiToken, Person, Role, utcnow
 from models.db import create_engine, session_factory, transaction
-from models.seed import load_demo_data, load_reference_data
+from models.seed import MISDATED_HINT, load_demo_data, load_reference_data
 from workflows import search
 from workflows.client import connect
 
@@ -124,6 +124,8 @@ async def prepare_data(settings: Settings, *, demo: bool) -> str:
             if demo:
                 result = await load_demo_data(session)
                 print(f"demo data: {len(result.activity_ids)} activities at their real dates")
+                if result.misdated_ids:
+                    print(MISDATED_HINT.format(count=len(result.misdated_ids)), file=sys.stderr)
             admin = await session.scalar(select(Person).where(Person.email == ADMIN_EMAIL))
             if admin is None:
                 admin = Person(name="Administrator", email=ADMIN_EMAIL, role=Role.ADMIN)

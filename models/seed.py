@@ -537,10 +537,12 @@ async def load_reference_data(session: AsyncSession) -> dict[str, int]:
 @dataclass(frozen=True)
 class DemoResult:
     """`activity_ids`: every demo activity in file order (one lifecycle workflow each for the open
-    ones); `created_ids`: those this run added."""
+    ones); `created_ids`: those this run added; `misdated_ids`: those already present whose
+    creation date is not the data's (loaded with shifted dates by an earlier version)."""
 
     activity_ids: list[int]
     created_ids: list[int]
+    misdated_ids: list[int]
 
 
 @dataclass(frozen=True)
@@ -710,12 +712,13 @@ async def load_demo_data(session: AsyncSession, *, settings: Settings | None = N
     data = demo_data()
     settings = settings or get_settings()
     titles = [item.title for item in data.activities]
-    existing: dict[str, int] = {
-        title: activity_id
-        for title, activity_id in (
-            await session.execute(select(Activity.title, Activity.id).where(Activity.title.in_(titles)))
-        ).all()
-    }
+    rows = await session.execute(
+        select(Activity.title, Activity.id, Activity.created_at).where(Activity.title.in_(titles))
+    )
+    existing: dict[str, int] = {}
+    created_on: dict[str, date] = {}
+    for title, activity_id, created_at in rows.all():
+        existing[title], created_on[title] = activity_id, created_at.date()
     await load_reference_data(session)
 
     bodies = {body.code: body for body in await session.scalars(select(Body))}
@@ -728,11 +731,20 @@ async def load_demo_data(session: AsyncSession, *, settings: Settings | None = N
     )
     activity_ids: list[int] = []
     created_ids: list[int] = []
+    misdated_ids: list[int] = []
     for item in data.activities:
         if item.title in existing:
             activity_ids.append(existing[item.title])
+            if created_on[item.title] != item.created_on:
+                misdated_ids.append(existing[item.title])
             continue
         activity_id = await _create_activity(session, item, lookup, settings)
         activity_ids.append(activity_id)
         created_ids.append(activity_id)
-    return DemoResult(activity_ids=activity_ids, created_ids=created_ids)
+    return DemoResult(activity_ids=activity_ids, created_ids=created_ids, misdated_ids=misdated_ids)
+
+
+MISDATED_HINT = (
+    "{count} demo activities were loaded at shifted dates by an earlier version; dates are facts now: "
+    "start from an empty database (e.g. delete var/) to load them at their real dates."
+)

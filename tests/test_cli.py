@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -65,6 +66,10 @@ def test_cli_on_a_migrated_sqlite_file(tmp_path: Path, use_database) -> None:
     again = invoke("demo", "load")
     assert "0 activities created, 29 already present" in again.stdout
     assert invoke("demo", "load", "--historical").exit_code == 2, "no shift, so no option to undo it"
+    with sqlite3.connect(tmp_path / "cli.db") as shifted:  # as an earlier version left var/
+        shifted.execute("UPDATE activities SET created_at = '2026-08-06 09:01:00' WHERE id <= 2")
+    hinted = invoke("demo", "load")
+    assert hinted.exit_code == 0 and "2 demo activities were loaded at shifted dates" in hinted.stderr
 
     created = invoke(
         "person",

@@ -283,7 +283,17 @@ async def test_loading_twice_adds_nothing(db, demo) -> None:
 
     assert await counts() == before
     assert again.activity_ids == demo.activity_ids
-    assert again.created_ids == []
+    assert again.created_ids == again.misdated_ids == []
+
+
+async def test_a_reload_names_activities_an_earlier_version_loaded_at_shifted_dates(db, demo) -> None:
+    shifted_id = demo.activity_ids[3]
+    async with db() as session, session.begin():
+        activity = await session.get(Activity, shifted_id)
+        assert activity is not None
+        activity.created_at += timedelta(days=6124)
+    again = await _load(db)
+    assert again.misdated_ids == [shifted_id] and again.created_ids == []
 
 
 def _with_activity(**changes: Any) -> DemoData:
