@@ -297,7 +297,10 @@ async def test_meetings_keep_their_real_dates_and_say_where_they_come_from(refer
         "MC-COP6": (date(2025, 11, 3), date(2025, 11, 7)),
         "MC-COP7": (date(2027, 11, 15), date(2027, 11, 19)),
     }
-    assert meetings["EXCOPS-1"].source == "Note by the secretariats on joint activities, 17 November 2009, masthead"
+    assert (
+        meetings["EXCOPS-1"].source
+        == "Note by the secretariats on joint activities, 17 November 2009, masthead"
+    )
     for code in ("SC-COP5", "RC-COP5", "BC-COP10", "MC-COP6"):
         assert meetings[code].source == "Published dates and venue of the meeting (not in the two notes)"
     assert meetings["MC-COP7"].source == "Illustrative (demo data, not in the sources)"
