@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 from typing import Annotated, NoReturn, TypeVar
 
 import typer
@@ -19,15 +18,9 @@ from api.errors import DomainError
 from api.security import issue_token, revoke_token
 from api.services.accounts import create_person, person_by_email, tokens_of
 from api.settings import get_settings
-from models import ApiToken, utcnow
+from models import ApiToken
 from models.db import create_engine, session_factory, transaction
-from models.seed import (
-    DemoResult,
-    SeedDataError,
-    load_demo_data,
-    load_reference_data,
-    shift_to_today,
-)
+from models.seed import MISDATED_HINT, DemoResult, SeedDataError, load_demo_data, load_reference_data
 from workflows.stages import Role
 
 app = typer.Typer(
@@ -68,10 +61,6 @@ def fail(message: str) -> NoReturn:
     raise typer.Exit(1)
 
 
-def _days(shift: timedelta) -> str:
-    return f"{shift.days:+d} days"
-
-
 @app.command()
 def seed() -> None:
     """Load or update the reference data (conventions, decisions, provisions, bodies, meetings)."""
@@ -85,29 +74,14 @@ def seed() -> None:
 
 
 @demo_app.command("load")
-def demo_load(
-    to_today: Annotated[
-        bool,
-        typer.Option(
-            "--shift-to-today/--historical",
-            help="Move every date so that today is the day after the Bali ExCOPs (25 February "
-            "2010), or keep the historical dates.",
-        ),
-    ] = True,
-) -> None:
-    """Load the demo activities with their history (reference data included); idempotent."""
-    shift = shift_to_today(utcnow().date()) if to_today else timedelta(0)
-    result: DemoResult = run_in_transaction(lambda session: load_demo_data(session, shift=shift))
+def demo_load() -> None:
+    """Load the demo activities with their history (reference data included), at their real
+    dates; idempotent."""
+    result: DemoResult = run_in_transaction(lambda session: load_demo_data(session))
     already = len(result.activity_ids) - len(result.created_ids)
-    typer.echo(
-        f"Demo data: {len(result.created_ids)} activities created, {already} already present; "
-        f"dates shifted by {_days(result.shift)}."
-    )
-    if already and result.shift != shift:
-        typer.echo(
-            f"The demo was already loaded with that shift; the requested {_days(shift)} was not "
-            "applied (start from an empty database to change it)."
-        )
+    typer.echo(f"Demo data: {len(result.created_ids)} activities created, {already} already present.")
+    if result.misdated_ids:
+        typer.secho(MISDATED_HINT.format(count=len(result.misdated_ids)), err=True, fg=typer.colors.YELLOW)
 
 
 @person_app.command("create")
@@ -280,7 +254,7 @@ def check(
 def up(
     host: Annotated[str, typer.Option(help="Address the API listens on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port of the API.")] = 8000,
-    demo: Annotated[bool, typer.Option(help="Load the demo data set (shifted to today).")] = True,
+    demo: Annotated[bool, typer.Option(help="Load the demo data set (at its real dates).")] = True,
 ) -> None:
     """Run the whole system on this machine: migrations, data, Temporal dev server, worker, API."""
     from api.runner import up as run_everything

@@ -30,7 +30,7 @@ from api.settings import Settings
 from api.supervisor import Supervisor, describe_exit
 from models import ApiToken, Person, Role, utcnow
 from models.db import create_engine, session_factory, transaction
-from models.seed import load_demo_data, load_reference_data, shift_to_today
+from models.seed import MISDATED_HINT, load_demo_data, load_reference_data
 from workflows import search
 from workflows.client import connect
 
@@ -128,17 +128,16 @@ def fail_if_any_exited(supervisor: Supervisor) -> None:
 
 
 async def prepare_data(settings: Settings, *, demo: bool) -> str:
-    """Reference data, the demo set (shifted to today) and a fresh quick-start admin token."""
+    """Reference data, the demo set (at its real dates) and a fresh quick-start admin token."""
     engine = create_engine(settings.database_url)
     try:
         async with transaction(session_factory(engine)) as session:
             await load_reference_data(session)
             if demo:
-                result = await load_demo_data(session, shift=shift_to_today(utcnow().date()))
-                print(
-                    f"demo data: {len(result.activity_ids)} activities, dates shifted by "
-                    f"{result.shift.days:+d} days"
-                )
+                result = await load_demo_data(session)
+                print(f"demo data: {len(result.activity_ids)} activities at their real dates")
+                if result.misdated_ids:
+                    print(MISDATED_HINT.format(count=len(result.misdated_ids)), file=sys.stderr)
             admin = await session.scalar(select(Person).where(Person.email == ADMIN_EMAIL))
             if admin is None:
                 admin = Person(name="Administrator", email=ADMIN_EMAIL, role=Role.ADMIN)

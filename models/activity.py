@@ -58,6 +58,9 @@ class Activity(TimestampMixin, Base):
     target_meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id"), index=True)
     closed_at_meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id"))
     single_convention_reason: Mapped[str | None] = mapped_column(Text)
+    # Provenance of loaded data: "Note by the secretariats …, para. 13" or "Illustrative …" (see
+    # models/seed.py); None for what users enter. Pilot projects and action entries have it too.
+    source: Mapped[str | None] = mapped_column(Text)
     transition_count: Mapped[int] = mapped_column(default=0)
     version: Mapped[int] = mapped_column(default=1)
 
@@ -102,6 +105,7 @@ class PilotProject(TimestampMixin, Base):
     starts_on: Mapped[date | None]
     ends_on: Mapped[date | None]
     lessons_learned: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(Text)
     version: Mapped[int] = mapped_column(default=1)
 
     activity: Mapped[Activity] = relationship(back_populates="pilot_projects", lazy="raise")
@@ -121,6 +125,7 @@ class ActionEntry(TimestampMixin, Base):
     on_date: Mapped[date]
     text: Mapped[str] = mapped_column(Text)
     author_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    source: Mapped[str | None] = mapped_column(Text)
     version: Mapped[int] = mapped_column(default=1)
 
     activity: Mapped[Activity] = relationship(back_populates="actions", lazy="raise")
@@ -154,3 +159,4 @@ class Transition(Base):
     request_key: Mapped[str | None] = mapped_column(String(100))
     # sha256 of the request's body: the same Idempotency-Key with another body is refused.
     request_hash: Mapped[str | None] = mapped_column(String(64))
+    source: Mapped[str | None] = mapped_column(Text)  # provenance of loaded history, as on activities

@@ -51,6 +51,8 @@ class Meeting(TimestampMixin, Base):
     ends_on: Mapped[date]
     document_deadline_override: Mapped[date | None]
     document_symbol_prefix: Mapped[str | None] = mapped_column(String(64))
+    # Where the dates come from, or "Illustrative …" when no source gives them (models/seed.py).
+    source: Mapped[str | None] = mapped_column(Text)
     version: Mapped[int] = mapped_column(default=1)
 
     conventions: Mapped[list[Convention]] = relationship(

@@ -3,6 +3,11 @@
 Both loaders are idempotent, so `synergies seed` and `synergies demo load` can run at every start.
 The demo history is written only through `record_transition`, the one write path of stage changes,
 after `check_transition` has accepted each move: the demo never shows a move the API would refuse.
+
+Dates are facts: everything is loaded at its real date, in every mode (issue 12). Every demo fact
+and every meeting's dates carry their provenance (issue 18): `source` names the document and
+paragraph, `illustrative: true` marks what was made up to show the product working (both: made-up
+details of something a paragraph describes). Its label is stored in the rows' `source` column.
 """
 
 from __future__ import annotations
@@ -36,12 +41,6 @@ from workflows.stages import (
     check_transition,
 )
 
-DEMO_TODAY = date(2010, 2, 25)
-"""The demo's "today": the day after the simultaneous extraordinary meetings in Bali ended."""
-
-ANCHOR_MEETING = "EXCOPS-1"
-"""The meeting whose stored dates reveal the shift the meetings were loaded with."""
-
 
 class SeedDataError(ValueError):
     """A data file that is malformed or refers to something that does not exist."""
@@ -52,6 +51,50 @@ class SeedDataError(ValueError):
 
 class _Record(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
+
+
+class DocumentData(_Record):
+    """A source document the data is transcribed from; `citation` is how labels name it."""
+
+    id: str
+    citation: str
+
+
+class SourceRef(_Record):
+    """Where a fact is read: document id and paragraph ("13", "22 (c)", "annex I.A (4)"), and the
+    document's own words the fact rests on (tests check them against the documents)."""
+
+    doc: str
+    para: str | None = None
+    quote: str | None = None
+
+
+class _Sourced(_Record):
+    """A fact with provenance: a source, or `illustrative: true`, or both (made-up details, such
+    as a date, of something the cited paragraph describes)."""
+
+    source: SourceRef | None = None
+    illustrative: bool = False
+
+    @model_validator(mode="after")
+    def _check_provenance(self) -> Self:
+        if self.source is None and not self.illustrative:
+            raise ValueError("give a source ({doc, para}) or mark it `illustrative: true`")
+        return self
+
+
+def source_label(fact: _Sourced, documents: dict[str, DocumentData]) -> str:
+    """What a reader sees: "Note …, 17 November 2009, para. 13", or "Illustrative …"."""
+    cited = ""
+    if fact.source is not None:
+        para = fact.source.para
+        where = "" if para is None else f", para. {para}" if para[:1].isdigit() else f", {para}"
+        cited = documents[fact.source.doc].citation + where
+    if not fact.illustrative:
+        return cited + ("; date illustrative" if getattr(fact, "illustrative_date", False) else "")
+    if cited:
+        return f"Illustrative (demo data), based on: {cited}"
+    return "Illustrative (demo data, not in the sources)"
 
 
 class ConventionData(_Record):
@@ -79,7 +122,15 @@ class ProvisionData(_Record):
     sort_key: str
     decisions: list[str] = Field(min_length=1)
     status: ProvisionStatus = ProvisionStatus.ACTIVE
+    status_source: SourceRef | None = None
+    """The words a status other than `active` rests on (and, where disputed, those `active` does)."""
     text: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check_status_source(self) -> Self:
+        if self.status is not ProvisionStatus.ACTIVE and self.status_source is None:
+            raise ValueError(f"status {self.status.value!r} needs a status_source saying where it is read")
+        return self
 
 
 class BodyData(_Record):
@@ -92,7 +143,7 @@ class BodyData(_Record):
     email: EmailStr | None = None
 
 
-class MeetingData(_Record):
+class MeetingData(_Sourced):
     code: str
     kind: MeetingKind
     number: int
@@ -114,6 +165,7 @@ def _require(problems: list[str]) -> None:
 
 
 class ReferenceData(_Record):
+    documents: list[DocumentData]
     conventions: list[ConventionData]
     decisions: list[DecisionData]
     section_titles: dict[str, str]
@@ -158,10 +210,19 @@ class ReferenceData(_Record):
             ]
             if m.ends_on < m.starts_on:
                 problems.append(f"meeting {m.code!r} ends before it starts")
-        if ANCHOR_MEETING not in {m.code for m in self.meetings}:
-            problems.append(f"meeting {ANCHOR_MEETING!r} is missing")
+        documents = {d.id for d in self.documents}
+        cited = [(f"meeting {m.code!r}", m.source) for m in self.meetings]
+        cited += [(f"provision {p.element_code!r} status", p.status_source) for p in self.provisions]
+        problems += [
+            f"{what}: unknown source document {source.doc!r}"
+            for what, source in cited
+            if source is not None and source.doc not in documents
+        ]
         _require(problems)
         return self
+
+    def documents_by_id(self) -> dict[str, DocumentData]:
+        return {d.id: d for d in self.documents}
 
 
 def _title_keys(provision: ProvisionData) -> list[str]:
@@ -181,7 +242,7 @@ class PersonData(_Record):
     bodies: list[str] = []
 
 
-class TaskTeamData(_Record):
+class TaskTeamData(_Sourced):
     name: str
     lead: str
     members: list[str] = []
@@ -189,7 +250,7 @@ class TaskTeamData(_Record):
     ends_on: date
 
 
-class PilotData(_Record):
+class PilotData(_Sourced):
     title: str
     region: str | None = None
     countries: list[str] = []
@@ -199,22 +260,24 @@ class PilotData(_Record):
     lessons_learned: str | None = None
 
 
-class ActionData(_Record):
+class ActionData(_Sourced):
     on_date: date
     kind: ActionKind
     text: str = Field(min_length=1)
     provision: str | None = None
     author: str | None = None
+    illustrative_date: bool = False
+    """The words are the source's, the date is the demo's (the note says "will", not when)."""
 
 
-class MoveData(_Record):
+class MoveData(_Sourced):
     on_date: date
     to: Stage
     reason: str | None = None
     meeting: str | None = None
 
 
-class ActivityData(_Record):
+class ActivityData(_Sourced):
     title: str
     description: str = ""
     provisions: list[str] = Field(min_length=1)
@@ -238,12 +301,44 @@ class ActivityData(_Record):
         if days != sorted(days):
             problems.append("history dates must not go backwards")
         problems += [
+            f"{what} ({day}) is before the activity's creation ({self.created_on})"
+            for what, day in self.dates()
+            if day < self.created_on
+        ]
+        problems += [
             f"action provision {a.provision!r} is not among the activity's provisions"
             for a in self.actions
             if a.provision is not None and a.provision not in self.provisions
         ]
         _require(problems)
         return self
+
+    @property
+    def created_on(self) -> date:
+        return self.history[0].on_date
+
+    def dates(self) -> list[tuple[str, date]]:
+        """Every date of the activity's record, named for error messages."""
+        named = [(f"history entry {n}", move.on_date) for n, move in enumerate(self.history, 1)]
+        named += [(f"action {a.text[:40]!r}", a.on_date) for a in self.actions]
+        if self.task_team is not None:
+            named += [
+                ("task team start", self.task_team.starts_on),
+                ("task team end", self.task_team.ends_on),
+            ]
+        for pilot in self.pilots:
+            named += [(f"pilot {pilot.title!r}", day) for day in (pilot.starts_on, pilot.ends_on) if day]
+        return named
+
+    def facts(self) -> list[tuple[str, _Sourced]]:
+        """The activity and every record under it, named: each needs its own provenance."""
+        named: list[tuple[str, _Sourced]] = [("activity", self)]
+        named += [(f"history entry {n} (to {move.to})", move) for n, move in enumerate(self.history, 1)]
+        named += [(f"action {a.text[:40]!r}", a) for a in self.actions]
+        named += [(f"pilot {p.title!r}", p) for p in self.pilots]
+        if self.task_team is not None:
+            named.append(("task team", self.task_team))
+        return named
 
     def person_keys(self) -> set[str]:
         keys = {self.lead, self.coordinator}
@@ -328,25 +423,19 @@ async def _upsert(
     return row
 
 
-async def stored_shift(session: AsyncSession) -> timedelta | None:
-    """How far the stored meetings were moved from their real dates; None before any seeding."""
-    starts_on = await session.scalar(select(Meeting.starts_on).where(Meeting.code == ANCHOR_MEETING))
-    if starts_on is None:
-        return None
-    anchor = next(m for m in reference_data().meetings if m.code == ANCHOR_MEETING)
-    return starts_on - anchor.starts_on
+def _label(fact: _Sourced, what: str) -> str:
+    try:
+        return source_label(fact, reference_data().documents_by_id())
+    except KeyError as error:
+        raise SeedDataError(f"{what}: unknown source document {error}") from error
 
 
-async def load_reference_data(session: AsyncSession, *, shift: timedelta | None = None) -> dict[str, int]:
-    """Upsert conventions, decisions, provisions, bodies and meetings by their natural keys.
-
-    Meetings are moved by `shift`; None keeps the shift already stored (zero on an empty database),
-    so re-seeding after a shifted demo does not pull the meetings away from the activities.
+async def load_reference_data(session: AsyncSession) -> dict[str, int]:
+    """Upsert conventions, decisions, provisions, bodies and meetings by their natural keys, at
+    their real dates (a database loaded with shifted dates by an earlier version is put right).
     Returns the number of rows of each kind in the data set, and how many were created and updated.
     """
     data = reference_data()
-    if shift is None:
-        shift = await stored_shift(session) or timedelta(0)
     tally: Counter[str] = Counter()
 
     conventions: dict[str, Convention] = {}
@@ -422,9 +511,10 @@ async def load_reference_data(session: AsyncSession, *, shift: timedelta | None 
                 "number": m.number,
                 "title": m.title,
                 "venue": m.venue,
-                "starts_on": m.starts_on + shift,
-                "ends_on": m.ends_on + shift,
+                "starts_on": m.starts_on,
+                "ends_on": m.ends_on,
                 "document_symbol_prefix": m.document_symbol_prefix,
+                "source": _label(m, f"meeting {m.code!r}"),
                 "conventions": [conventions[code] for code in sorted(m.conventions)],
             },
             tally,
@@ -446,17 +536,13 @@ async def load_reference_data(session: AsyncSession, *, shift: timedelta | None 
 
 @dataclass(frozen=True)
 class DemoResult:
-    """`activity_ids`: every demo activity in file order (one lifecycle workflow each);
-    `created_ids`: those this run added; `shift`: how far the demo dates are from the real ones."""
+    """`activity_ids`: every demo activity in file order (one lifecycle workflow each for the open
+    ones); `created_ids`: those this run added; `misdated_ids`: those already present whose
+    creation date is not the data's (loaded with shifted dates by an earlier version)."""
 
     activity_ids: list[int]
     created_ids: list[int]
-    shift: timedelta
-
-
-def shift_to_today(today: date) -> timedelta:
-    """The offset that makes `today` the day after the Bali ExCOPs ended (25 February 2010)."""
-    return today - DEMO_TODAY
+    misdated_ids: list[int]
 
 
 @dataclass(frozen=True)
@@ -502,9 +588,10 @@ def _moment(day: date, seq: int) -> datetime:
 
 
 async def _create_activity(
-    session: AsyncSession, item: ActivityData, lookup: _Lookup, shift: timedelta, settings: Settings
+    session: AsyncSession, item: ActivityData, lookup: _Lookup, settings: Settings
 ) -> int:
     title = item.title
+    label = {id(fact): _label(fact, f"demo activity {title!r}, {what}") for what, fact in item.facts()}
     people = lookup.people
     group: Body = lookup.get("bodies", item.thematic_group, title)
     target: Meeting | None = (
@@ -518,14 +605,14 @@ async def _create_activity(
             name=item.task_team.name,
             thematic_group_id=group.id,
             lead_id=people[item.task_team.lead].id,
-            starts_on=item.task_team.starts_on + shift,
-            ends_on=item.task_team.ends_on + shift,
+            starts_on=item.task_team.starts_on,
+            ends_on=item.task_team.ends_on,
             members=[people[key] for key in item.task_team.members],
         )
         session.add(task_team)
         await session.flush()
 
-    created_at = _moment(item.history[0].on_date + shift, 1)
+    created_at = _moment(item.created_on, 1)
     activity = Activity(
         title=title,
         description=item.description,
@@ -534,6 +621,7 @@ async def _create_activity(
         lead_id=people[item.lead].id,
         target_meeting_id=target.id if target else None,
         single_convention_reason=item.single_convention_reason,
+        source=label[id(item)],
         provisions=sorted(provisions.values(), key=lambda p: p.sort_key),
         conventions=[lookup.get("conventions", code, title) for code in sorted(item.conventions)],
         created_at=created_at,
@@ -551,9 +639,10 @@ async def _create_activity(
                 region=pilot.region,
                 countries=list(pilot.countries),
                 partners=list(pilot.partners),
-                starts_on=pilot.starts_on + shift if pilot.starts_on else None,
-                ends_on=pilot.ends_on + shift if pilot.ends_on else None,
+                starts_on=pilot.starts_on,
+                ends_on=pilot.ends_on,
                 lessons_learned=pilot.lessons_learned,
+                source=label[id(pilot)],
             )
         )
     for action in item.actions:
@@ -562,9 +651,10 @@ async def _create_activity(
                 activity_id=activity.id,
                 provision_id=provisions[action.provision or item.provisions[0]].id,
                 kind=action.kind,
-                on_date=action.on_date + shift,
+                on_date=action.on_date,
                 text=action.text,
                 author_id=people[action.author or item.lead].id,
+                source=label[id(action)],
             )
         )
     await session.flush()
@@ -596,8 +686,8 @@ async def _create_activity(
                 ) from error
         if move.to is Stage.REPORT_TO_COP:
             meeting = target
-        entered_on = move.on_date + shift
-        await record_transition(
+        entered_on = move.on_date
+        transition, _ = await record_transition(
             session,
             TransitionRecord(
                 activity_id=activity.id,
@@ -611,28 +701,25 @@ async def _create_activity(
                 due_on=due_date_on_entry(move.to, entered_on, target, settings),
             ),
         )
+        transition.source = label[id(move)]
         previous = move.to
     return activity.id
 
 
-async def load_demo_data(
-    session: AsyncSession, *, shift: timedelta = timedelta(0), settings: Settings | None = None
-) -> DemoResult:
-    """Load the reference data and the demo activities with their history, every date moved by
-    `shift`. Idempotent by activity title: once demo activities exist nothing is added again, and
-    the shift they were loaded with is kept (and returned) whatever `shift` says."""
+async def load_demo_data(session: AsyncSession, *, settings: Settings | None = None) -> DemoResult:
+    """Load the reference data and the demo activities with their history, at their real dates.
+    Idempotent by activity title: a demo activity already present is left as it is."""
     data = demo_data()
     settings = settings or get_settings()
     titles = [item.title for item in data.activities]
-    existing: dict[str, int] = {
-        title: activity_id
-        for title, activity_id in (
-            await session.execute(select(Activity.title, Activity.id).where(Activity.title.in_(titles)))
-        ).all()
-    }
-    if existing:
-        shift = await stored_shift(session) or timedelta(0)
-    await load_reference_data(session, shift=shift)
+    rows = await session.execute(
+        select(Activity.title, Activity.id, Activity.created_at).where(Activity.title.in_(titles))
+    )
+    existing: dict[str, int] = {}
+    created_on: dict[str, date] = {}
+    for title, activity_id, created_at in rows.all():
+        existing[title], created_on[title] = activity_id, created_at.date()
+    await load_reference_data(session)
 
     bodies = {body.code: body for body in await session.scalars(select(Body))}
     lookup = _Lookup(
@@ -644,11 +731,20 @@ async def load_demo_data(
     )
     activity_ids: list[int] = []
     created_ids: list[int] = []
+    misdated_ids: list[int] = []
     for item in data.activities:
         if item.title in existing:
             activity_ids.append(existing[item.title])
+            if created_on[item.title] != item.created_on:
+                misdated_ids.append(existing[item.title])
             continue
-        activity_id = await _create_activity(session, item, lookup, shift, settings)
+        activity_id = await _create_activity(session, item, lookup, settings)
         activity_ids.append(activity_id)
         created_ids.append(activity_id)
-    return DemoResult(activity_ids=activity_ids, created_ids=created_ids, shift=shift)
+    return DemoResult(activity_ids=activity_ids, created_ids=created_ids, misdated_ids=misdated_ids)
+
+
+MISDATED_HINT = (
+    "{count} demo activities were loaded at shifted dates by an earlier version; dates are facts now: "
+    "start from an empty database (e.g. delete var/) to load them at their real dates."
+)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -16,9 +17,8 @@ from typer.testing import CliRunner, Result
 from api.cli import app
 from api.security import person_for_token
 from api.settings import get_settings
-from models import Activity, Meeting, Person, utcnow
+from models import Activity, Meeting, Person
 from models.db import create_engine, session_factory
-from models.seed import DEMO_TODAY
 from tests.conftest import alembic_config
 
 runner = CliRunner()
@@ -61,12 +61,15 @@ def test_cli_on_a_migrated_sqlite_file(tmp_path: Path, use_database) -> None:
     assert "0 created, 0 updated" in invoke("seed").stdout
 
     loaded = invoke("demo", "load")
-    offset = (utcnow().date() - DEMO_TODAY).days
     assert loaded.exit_code == 0
-    assert "25 activities created" in loaded.stdout and f"+{offset} days" in loaded.stdout
-    again = invoke("demo", "load", "--historical")
-    assert "0 activities created, 25 already present" in again.stdout
-    assert f"+{offset} days" in again.stdout and "was not applied" in again.stdout
+    assert "29 activities created" in loaded.stdout
+    again = invoke("demo", "load")
+    assert "0 activities created, 29 already present" in again.stdout
+    assert invoke("demo", "load", "--historical").exit_code == 2, "no shift, so no option to undo it"
+    with sqlite3.connect(tmp_path / "cli.db") as shifted:  # as an earlier version left var/
+        shifted.execute("UPDATE activities SET created_at = '2026-08-06 09:01:00' WHERE id <= 2")
+    hinted = invoke("demo", "load")
+    assert hinted.exit_code == 0 and "2 demo activities were loaded at shifted dates" in hinted.stderr
 
     created = invoke(
         "person",
@@ -124,7 +127,7 @@ async def test_cli_token_authenticates_on_every_backend(
     async def run(*args: str) -> Result:  # the CLI runs its own event loop: give it a thread
         return await asyncio.to_thread(invoke, *args)
 
-    assert (await run("demo", "load", "--historical")).exit_code == 0
+    assert (await run("demo", "load")).exit_code == 0
     issued = await run("token", "create", "--email", "demo.admin@brs.example.org")
     assert issued.exit_code == 0
     async with db() as session, session.begin():
@@ -132,5 +135,5 @@ async def test_cli_token_authenticates_on_every_backend(
         excops = await session.scalar(select(Meeting).where(Meeting.code == "EXCOPS-1"))
         activities = len((await session.scalars(select(Activity))).all())
     assert isinstance(person, Person) and person.name == "Demo Admin"
-    assert excops is not None and excops.ends_on == DEMO_TODAY - timedelta(days=1)
-    assert activities == 25
+    assert excops is not None and excops.ends_on == date(2010, 2, 24), "the real date, in every mode"
+    assert activities == 29

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from models import Activity, Person
+from models import Activity, Person, Transition
 from tests.conftest import People
 from tests.dashboard_data import CLOSED, PP, RTC, TG, TT, WD, DataSet, build_data_set
 from workflows.stages import Role
@@ -257,6 +257,36 @@ async def test_stage_times_by_range_and_filter(client, data: DataSet, headers) -
         "task_team": 2,
         "pilot_project": 1,
     }
+
+
+async def test_a_move_dated_before_the_activity_was_created_counts_as_no_time_not_less(
+    client, db, data: DataSet, headers
+) -> None:
+    """Rows an earlier version loaded with shifted dates had moves before creation (issue 12)."""
+    async with db() as session, session.begin():
+        activity = await session.get(Activity, data["a4"])
+        assert activity is not None
+        session.add(
+            Transition(
+                activity_id=activity.id,
+                seq=1,
+                from_stage=TG,
+                to_stage=TT,
+                actor_id=data.alice_id,
+                at=activity.created_at - timedelta(days=30),
+            )
+        )
+    body = await get_json(client, "/dashboard/stage-times", headers, thematic_group=data["tg2"])
+    stays = {d["stage"]: d for d in body["time_in_stage"]}
+    assert stays["thematic_group"]["count"] == 2  # A3's stay of 2 days and A4's of -30, counted as 0
+    assert stays["thematic_group"]["median_days"] == pytest.approx(1.0)
+    every_figure = [
+        d[key]
+        for part in ("time_in_stage", "cycle_time")
+        for d in body[part]
+        for key in ("median_days", "p90_days", "mean_days")
+    ]
+    assert min(every_figure) >= 0
 
 
 async def test_stage_times_csv_matches_json(client, data: DataSet, headers) -> None:

@@ -1,16 +1,18 @@
-"""The demo data set: the annex's actions as activities whose history the stage machine accepts."""
+"""The demo data set: the annex's actions as activities whose history the stage machine accepts,
+at their real dates: the BRS record closed at the 2011 COPs, the Minamata cooperation live now."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.services.due_dates import due_date_on_entry
+from api.services.lifecycle import reminder_policy
 from api.settings import Settings
 from models import (
     ActionEntry,
@@ -22,17 +24,18 @@ from models import (
     Transition,
 )
 from models.seed import (
-    DEMO_TODAY,
     ActivityData,
     DemoData,
     DemoResult,
     SeedDataError,
     demo_data,
     load_demo_data,
-    shift_to_today,
 )
-from tests.conftest import empty_all_tables
-from workflows.stages import Stage, find_move
+from workflows.reminders import next_wakeup
+from workflows.stages import Role, Stage, find_move
+
+DEMO_TODAY = date(2026, 12, 2)
+"""The day the demo's live part was laid out around (its due dates are real dates, not relative)."""
 
 SUBSECTIONS = {
     ("I", "A"),
@@ -76,11 +79,11 @@ async def test_demo_covers_every_subsection_of_the_annex(db, demo: DemoResult) -
         if p.section
     }
     assert covered == SUBSECTIONS
-    assert 20 <= len(activities) <= 25
+    assert len(activities) == 29
     assert sorted(demo.activity_ids) == sorted(a.id for a in activities.values())
-    assert demo.created_ids == demo.activity_ids and demo.shift == timedelta(0)
+    assert demo.created_ids == demo.activity_ids
     minamata = [a for a in activities.values() if a.convention_codes == ["minamata"]]
-    assert len(minamata) == 2
+    assert len(minamata) == 6
     assert all(a.single_convention_reason for a in minamata)
 
 
@@ -110,13 +113,7 @@ async def test_stage_facts_satisfy_the_guards(db, demo) -> None:
     meetings = {m.id: m for m in await _find(db, Meeting)}
     settings = Settings()
     stages = {a.stage for a in activities.values()}
-    assert stages == {
-        Stage.THEMATIC_GROUP,
-        Stage.TASK_TEAM,
-        Stage.PILOT_PROJECT,
-        Stage.REPORT_TO_COP,
-        Stage.CLOSED,
-    }
+    assert stages == {Stage.THEMATIC_GROUP, Stage.TASK_TEAM, Stage.REPORT_TO_COP, Stage.CLOSED}
     for activity in activities.values():
         log = await _find(db, Transition, Transition.activity_id == activity.id)
         visited = {t.to_stage for t in log}
@@ -134,18 +131,100 @@ async def test_stage_facts_satisfy_the_guards(db, demo) -> None:
         if activity.stage is Stage.REPORT_TO_COP:
             assert activity.stage_due_on == meetings[activity.target_meeting_id].document_deadline
         if activity.stage is Stage.CLOSED:
-            assert meetings[activity.closed_at_meeting_id].code == "EXCOPS-1"
+            closed_at = meetings[activity.closed_at_meeting_id]
+            assert closed_at.id == activity.target_meeting_id, "closed at the meeting it reported to"
             assert log[-1].meeting_id == activity.closed_at_meeting_id
+            assert log[-1].at.date() == closed_at.ends_on
 
 
-async def test_demo_history_ends_by_the_demo_today(db, demo) -> None:
-    """BRS activities stand where they stood the day after the Bali ExCOPs."""
+async def test_the_brs_record_ends_closed_at_its_meetings_so_no_timer_runs_for_it(db, demo) -> None:
+    """No years-long escalation storm: every BRS activity is closed, at the ExCOPs for the four
+    the note reports as done, at the 2011 COP it reported to for the others."""
     activities = await _activities(db)
-    for activity in activities.values():
-        if "minamata" in activity.convention_codes:
-            continue
-        log = await _find(db, Transition, Transition.activity_id == activity.id)
-        assert max(t.at.date() for t in log) <= DEMO_TODAY, activity.title
+    meetings = {m.id: m.code for m in await _find(db, Meeting)}
+    brs = [a for a in activities.values() if "minamata" not in a.convention_codes]
+    assert len(brs) == 23
+    assert all(a.stage is Stage.CLOSED and a.stage_due_on is None for a in brs)
+    closed_at = defaultdict(int)
+    for activity in brs:
+        closed_at[meetings[activity.closed_at_meeting_id]] += 1
+    assert closed_at == {"EXCOPS-1": 4, "SC-COP5": 12, "RC-COP5": 1, "BC-COP10": 6}
+
+
+async def test_the_minamata_cooperation_is_live_around_the_demo_today(db, demo) -> None:
+    """Open activities due ahead of 2 December 2026, with reminders that fire within weeks."""
+    activities = await _activities(db)
+    meetings = {m.id: m.code for m in await _find(db, Meeting)}
+    open_ones = [a for a in activities.values() if a.stage.is_open]
+    assert {a.title for a in open_ones} == {
+        a.title for a in activities.values() if a.convention_codes == ["minamata"]
+    }
+    assert {a.title: (a.stage, a.stage_due_on) for a in open_ones} == {
+        "Scoping study on the science-policy interface for the Minamata Convention": (
+            Stage.TASK_TEAM,
+            date(2026, 12, 12),
+        ),
+        "Cooperation with the Intergovernmental Science-Policy Panel on Chemicals, Waste and Pollution": (
+            Stage.TASK_TEAM,
+            date(2026, 12, 28),
+        ),
+        "Mutual support with the Global Framework on Chemicals": (Stage.THEMATIC_GROUP, date(2026, 12, 20)),
+        "Membership of the Minamata secretariat in IOMC": (Stage.TASK_TEAM, date(2026, 12, 5)),
+        "Cooperation with the Global Mercury Partnership and other international bodies": (
+            Stage.TASK_TEAM,
+            date(2027, 1, 16),
+        ),
+        "Report to MC-COP7 on the implementation of decision MC-6/[--]": (
+            Stage.REPORT_TO_COP,
+            date(2027, 10, 4),
+        ),
+    }
+    assert all(meetings[a.target_meeting_id] == "MC-COP7" for a in open_ones)
+    policy = reminder_policy(Settings())
+    started = datetime.combine(DEMO_TODAY, datetime.min.time(), tzinfo=UTC)
+    within_a_month = 0
+    for activity in open_ones:
+        assert activity.created_at.date() >= date(2025, 11, 7), "after MC-COP6 ended"
+        wakeup = next_wakeup(activity.stage_due_on, policy, watermark=started, now=started)
+        assert wakeup.fire is None and wakeup.next_at is not None
+        within_a_month += wakeup.next_at - started <= timedelta(days=30)
+    assert within_a_month == 4  # the fifth, due 16 January 2027, reminds on 2 January
+
+
+async def test_no_recorded_date_is_before_the_activity_was_created(db, demo) -> None:
+    activities = {a.id: a for a in (await _activities(db)).values()}
+    for transition in await _find(db, Transition):
+        assert transition.at >= activities[transition.activity_id].created_at
+    for action in await _find(db, ActionEntry):
+        assert action.on_date >= activities[action.activity_id].created_at.date()
+    for pilot in await _find(db, PilotProject):
+        for day in (pilot.starts_on, pilot.ends_on):
+            assert day is None or day >= activities[pilot.activity_id].created_at.date()
+
+
+async def test_every_loaded_fact_shows_its_provenance(db, demo) -> None:
+    rows = [
+        *(await _find(db, Activity)),
+        *(await _find(db, Transition)),
+        *(await _find(db, ActionEntry)),
+        *(await _find(db, PilotProject)),
+    ]
+    assert rows and all(row.source for row in rows)
+    activities = await _activities(db)
+    probo = activities["Probo Koala programme - enforcement component"]
+    [action] = await _find(db, ActionEntry, ActionEntry.activity_id == probo.id, ActionEntry.kind == "taken")
+    assert action.source == "Note by the secretariats on joint activities, 17 November 2009, annex I.B (10)"
+    log = await _find(db, Transition, Transition.activity_id == probo.id)
+    assert [t.source.startswith("Illustrative") for t in log] == [False, True, True, True]
+    assert log[-1].source == (
+        "Illustrative (demo data), based on: Note by the secretariats on joint activities, "
+        "17 November 2009, para. 22 (c)"
+    )
+    minamata = [a for a in activities.values() if a.convention_codes == ["minamata"]]
+    assert all(
+        a.source.startswith("Illustrative (demo data), based on: Note by the secretariat on ")
+        for a in minamata
+    )
 
 
 async def test_annex_facts_are_in_the_actions_and_pilots(db, demo) -> None:
@@ -155,6 +234,7 @@ async def test_annex_facts_are_in_the_actions_and_pilots(db, demo) -> None:
     for action in actions:
         texts[(action.on_date, action.kind.value)] += action.text
     assert "18 Parties" in texts[(date(2009, 10, 30), "taken")]
+    assert not any(a.on_date.year < 2009 for a in actions)
     assert "11 Parties" in texts[(date(2009, 11, 25), "taken")]
     assert "Asia in the first quarter of 2010" in texts[(date(2010, 3, 31), "planned")]
     assert any("$360,000" in a.text for a in actions)
@@ -165,9 +245,9 @@ async def test_annex_facts_are_in_the_actions_and_pilots(db, demo) -> None:
 
     probo = activities["Probo Koala programme - enforcement component"]
     pilots = await _find(db, PilotProject, PilotProject.activity_id == probo.id)
-    assert [(p.countries, p.ends_on) for p in pilots] == [
-        (["Côte d'Ivoire"], date(2010, 12, 31)),
-        ([], date(2011, 12, 31)),
+    assert [(p.countries, p.starts_on, p.ends_on) for p in pilots] == [
+        (["Côte d'Ivoire"], None, date(2010, 12, 31)),
+        ([], None, date(2011, 12, 31)),
     ]
     programme = activities["Joint programme pilot projects on the joint implementation of the conventions"]
     pilots = await _find(db, PilotProject, PilotProject.activity_id == programme.id)
@@ -176,8 +256,8 @@ async def test_annex_facts_are_in_the_actions_and_pilots(db, demo) -> None:
         "Africa",
         "Latin America and the Caribbean",
     }
-    assert all(p.partners for p in pilots)
-    assert programme.stage is Stage.PILOT_PROJECT
+    assert all(p.partners and not p.countries for p in pilots), "the note names no pilot countries"
+    assert programme.stage is Stage.CLOSED
     assert "12 small island developing States" in next(
         a.description for a in activities.values() if "Trinidad" in a.title
     )
@@ -199,63 +279,21 @@ async def test_loading_twice_adds_nothing(db, demo) -> None:
             ]
 
     before = await counts()
-    again = await _load(db, shift=timedelta(days=40))
+    again = await _load(db)
 
     assert await counts() == before
     assert again.activity_ids == demo.activity_ids
-    assert again.created_ids == []
-    assert again.shift == timedelta(0), "the shift of the data already loaded is kept"
+    assert again.created_ids == again.misdated_ids == []
 
 
-async def _dated_rows(sessionmaker: async_sessionmaker[AsyncSession]) -> dict[str, Any]:
-    async with sessionmaker() as session:
-        titles = dict((await session.execute(select(Activity.id, Activity.title))).all())
-        return {
-            "meetings": {m.code: (m.starts_on, m.ends_on) for m in await session.scalars(select(Meeting))},
-            "transitions": {
-                (titles[t.activity_id], t.seq): (t.at, t.due_on)
-                for t in await session.scalars(select(Transition))
-            },
-            "actions": sorted(
-                (titles[a.activity_id], a.text, a.on_date) for a in await session.scalars(select(ActionEntry))
-            ),
-            "pilots": {
-                p.title: (p.starts_on, p.ends_on) for p in await session.scalars(select(PilotProject))
-            },
-            "task_teams": {t.name: (t.starts_on, t.ends_on) for t in await session.scalars(select(TaskTeam))},
-        }
-
-
-def _moved(value: Any, shift: timedelta) -> Any:
-    if isinstance(value, tuple):
-        return tuple(_moved(item, shift) for item in value)
-    if isinstance(value, date):  # datetimes too
-        return value + shift
-    return value
-
-
-async def test_a_shift_moves_every_date_by_exactly_the_offset(db, engine: AsyncEngine) -> None:
-    await _load(db)
-    historical = await _dated_rows(db)
-    await empty_all_tables(engine)
-    shift = timedelta(days=5000)
-    result = await _load(db, shift=shift)
-    shifted = await _dated_rows(db)
-
-    assert result.shift == shift
-    for kind in ("meetings", "transitions", "pilots", "task_teams"):
-        assert shifted[kind] == {key: _moved(value, shift) for key, value in historical[kind].items()}
-    assert shifted["actions"] == [(title, text, day + shift) for title, text, day in historical["actions"]]
-
-
-async def test_shift_to_today_puts_today_just_after_the_bali_excops(db) -> None:
-    today = date(2026, 11, 23)
-    assert shift_to_today(DEMO_TODAY) == timedelta(0)
-    assert shift_to_today(today) == today - date(2010, 2, 25)
-
-    await _load(db, shift=shift_to_today(today))
-    [excops] = await _find(db, Meeting, Meeting.code == "EXCOPS-1")
-    assert excops.ends_on == today - timedelta(days=1)
+async def test_a_reload_names_activities_an_earlier_version_loaded_at_shifted_dates(db, demo) -> None:
+    shifted_id = demo.activity_ids[3]
+    async with db() as session, session.begin():
+        activity = await session.get(Activity, shifted_id)
+        assert activity is not None
+        activity.created_at += timedelta(days=6124)
+    again = await _load(db)
+    assert again.misdated_ids == [shifted_id] and again.created_ids == []
 
 
 def _with_activity(**changes: Any) -> DemoData:
@@ -272,8 +310,8 @@ def _with_activity(**changes: Any) -> DemoData:
         (
             {
                 "history": [
-                    {"on_date": date(2009, 6, 1), "to": "thematic_group"},
-                    {"on_date": date(2009, 7, 1), "to": "report_to_cop"},
+                    {"on_date": date(2009, 10, 28), "to": "thematic_group", "illustrative": True},
+                    {"on_date": date(2009, 11, 1), "to": "report_to_cop", "illustrative": True},
                 ]
             },
             "cannot move from thematic_group to report_to_cop",
@@ -311,3 +349,58 @@ def test_the_data_file_schema_names_what_is_wrong(path: tuple[Any, ...], value: 
     target[path[-1]] = value
     with pytest.raises(ValueError, match=message):
         DemoData.model_validate(raw)
+
+
+async def test_the_api_shows_where_each_fact_comes_from(client, people, db, demo) -> None:
+    headers = people.headers(Role.OVERSIGHT)
+    activities = await _activities(db)
+    workshops = activities["Regional synergies workshops"]
+
+    activity = (await client.get(f"/activities/{workshops.id}", headers=headers)).json()
+    assert activity["source"] == (
+        "Note by the secretariats on joint activities, 17 November 2009, annex I.A (4)"
+    )
+    log = (await client.get(f"/activities/{workshops.id}/transitions", headers=headers)).json()
+    assert [t["source"].split(",")[0] for t in log] == [
+        "Note by the secretariats on joint activities",
+        *["Illustrative (demo data)"] * 3,
+    ]
+    [first] = await _find(
+        db, ActionEntry, ActionEntry.activity_id == workshops.id, ActionEntry.on_date == date(2009, 10, 30)
+    )
+    action = (await client.get(f"/actions/{first.id}", headers=headers)).json()
+    assert action["source"].endswith("17 November 2009, annex I.A (4)")
+    meetings = (await client.get("/meetings", headers=headers, params={"limit": 50})).json()["items"]
+    assert {m["code"]: m["source"] for m in meetings}["MC-COP7"].startswith("Illustrative")
+
+
+async def test_only_the_live_activities_get_workflows_and_their_reminders_fire(
+    time_env, db, demo, settings, smtp
+) -> None:
+    """`make run` end to end on the time-skipping server: the closed BRS record starts no workflow,
+    the Minamata activities due within six weeks remind their leads (escalations, not reminders
+    before the due date, only when the test runs after those dates)."""
+    from api.services.lifecycle import ensure_workflows
+    from models import ReminderEvent
+    from tests.lifecycle_support import running_worker
+
+    time_settings = settings.model_copy(update={"temporal_search_attributes": False})
+    activities = await _activities(db)
+    live = {a.id: a for a in activities.values() if a.stage.is_open}
+    now = await time_env.get_current_time()
+    async with running_worker(time_env.client, time_settings, db):
+        assert await ensure_workflows(time_env.client, db, time_settings) == len(live) == 6
+        try:
+            await time_env.sleep(timedelta(days=45))
+        finally:
+            for activity_id in live:
+                await time_env.client.get_workflow_handle(time_settings.workflow_id(activity_id)).terminate(
+                    "test over"
+                )
+    fired = await _find(db, ReminderEvent)
+    assert {r.activity_id for r in fired} <= set(live)
+    due_soon = {a.id for a in live.values() if a.stage_due_on <= (now + timedelta(days=44)).date()}
+    assert due_soon and due_soon <= {r.activity_id for r in fired}
+    if now.date() < date(2026, 12, 5):  # the demo's first due date: reminders, not escalations, come first
+        first = {r.activity_id: r.kind for r in sorted(fired, key=lambda r: r.fired_at, reverse=True)}
+        assert all(kind.startswith(("before", "due")) for kind in first.values())

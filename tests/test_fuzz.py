@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import date
 from typing import Any
 
 import httpx
@@ -70,10 +69,10 @@ def settings(settings: Settings) -> Settings:
 @pytest.fixture
 async def demo(reference_data, people: People, app: Any, settings: Settings, lifecycle_worker):
     from api.services.lifecycle import ensure_workflows
-    from models.seed import load_demo_data, shift_to_today
+    from models.seed import load_demo_data
 
     async with reference_data() as session, session.begin():
-        await load_demo_data(session, shift=shift_to_today(date.today()), settings=settings)
+        await load_demo_data(session, settings=settings)
     await ensure_workflows(app.state.temporal, reference_data, settings)
     protected = {person.id for person in people.persons.values()}
     ids: dict[str, list[str]] = {}

@@ -24,7 +24,7 @@ ANNEX_SECTIONS = {
 @pytest.mark.parametrize("code", ["SC-COP5", "RC-COP5", "BC-COP10"])
 async def test_demo_report_for_each_2011_cop_has_every_annex_section_with_activities(db, code: str) -> None:
     async with db() as session, session.begin():
-        await load_demo_data(session, shift=timedelta(0))
+        await load_demo_data(session)
     async with db() as session:
         meeting = await session.scalar(select(Meeting).where(Meeting.code == code))
         assert meeting is not None

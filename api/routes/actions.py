@@ -51,6 +51,10 @@ class ActionEntryRead(BaseModel):
     text: str
     provision_id: int | None
     author_id: int | None
+    source: str | None = Field(
+        None,
+        description='provenance of loaded data ("Note …, para. 13", or "Illustrative …"); null when entered',
+    )
     version: int
     created_at: datetime
     updated_at: datetime

@@ -56,6 +56,10 @@ class ActivityRead(BaseModel):
     target_meeting_id: int | None
     closed_at_meeting_id: int | None
     single_convention_reason: str | None
+    source: str | None = Field(
+        None,
+        description='provenance of loaded data ("Note …, para. 13", or "Illustrative …"); null when entered',
+    )
     conventions: CodeList
     provisions: list[ProvisionRef]
     watchers: IdList

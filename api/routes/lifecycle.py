@@ -92,6 +92,10 @@ class TransitionRead(BaseModel):
     reason: str | None
     meeting_id: int | None
     due_on: date | None
+    source: str | None = Field(
+        None,
+        description='provenance of loaded data ("Note …, para. 13", or "Illustrative …"); null when entered',
+    )
 
 
 class MoveResult(BaseModel):

@@ -68,6 +68,10 @@ class MeetingRead(BaseModel):
     document_deadline_override: date | None
     document_deadline: date = Field(description="the override, or six weeks before the opening")
     document_symbol_prefix: str | None
+    source: str | None = Field(
+        None,
+        description='provenance of loaded data ("Note …, para. 13", or "Illustrative …"); null when entered',
+    )
     conventions: CodeList
     version: int
     created_at: datetime

@@ -59,6 +59,10 @@ class PilotProjectRead(BaseModel):
     starts_on: date | None
     ends_on: date | None
     lessons_learned: str | None
+    source: str | None = Field(
+        None,
+        description='provenance of loaded data ("Note …, para. 13", or "Illustrative …"); null when entered',
+    )
     version: int
     created_at: datetime
     updated_at: datetime

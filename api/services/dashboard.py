@@ -123,9 +123,11 @@ def _bucket_of(column: Any, interval: Interval, dialect: str) -> ColumnElement[A
 
 
 def _days_between(start: Any, end: Any, dialect: str) -> ColumnElement[Any]:
+    """Days from `start` to `end`, never negative: a row dated before the one it follows (clock
+    skew between writers, or dates an earlier version shifted) counts as no time, not less."""
     if dialect == "postgresql":
-        return cast(func.extract("epoch", end - start), Float) / 86400.0
-    return cast(func.julianday(end) - func.julianday(start), Float)
+        return func.greatest(cast(func.extract("epoch", end - start), Float) / 86400.0, 0.0)
+    return func.max(cast(func.julianday(end) - func.julianday(start), Float), 0.0)
 
 
 def _as_date(value: date | str) -> date:
