@@ -31,7 +31,14 @@ class ReceivedMail:
 
     @property
     def text(self) -> str:
-        return str(self.message.get_content())
+        """The plain-text part."""
+        body = self.message.get_body(("plain",))
+        return str(body.get_content()) if body is not None else ""
+
+    @property
+    def html(self) -> str:
+        body = self.message.get_body(("html",))
+        return str(body.get_content()) if body is not None else ""
 
 
 class SMTPServer:
@@ -161,6 +168,8 @@ class World:
             "thematic_group_id": self.thematic_group_id,
             "audiences": (Audience.COORDINATORS, Audience.LEAD, Audience.WATCHERS),
             "link": "http://testserver/activities/1",
+            "from_stage": "thematic_group",
+            "to_stage": "task_team",
         }
         values.update(fields)
         return NotificationEvent(**values)

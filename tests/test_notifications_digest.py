@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import date, timedelta
 
 import httpx
 import pytest
@@ -18,7 +18,7 @@ from models import Channel, Delivery, DeliveryStatus, Notification
 from tests.conftest import People
 from tests.notification_support import SMTPServer, World, build_world, wait_for
 from workflows.digest import DIGEST_SCHEDULE_ID, DigestWorkflow, ensure_digest_schedule
-from workflows.events import Audience
+from workflows.events import Audience, EventType
 from workflows.notifications import NotificationActivities
 
 EXTRA = {"watcher-digest-a": {"daily_digest": True}, "watcher-digest-b": {"daily_digest": True}}
@@ -37,10 +37,16 @@ async def world(db, people: People) -> World:  # type: ignore[no-untyped-def]
 
 async def plan_two_events(acts: NotificationActivities, world: World) -> None:
     env = ActivityEnvironment()
-    for n, title in ((1, "Moved to task team"), (2, "Due date moved")):
+    for n, type_ in ((1, EventType.TRANSITION), (2, EventType.DUE_DATE_CHANGED)):
         await env.run(
             acts.plan_deliveries,
-            world.event(key=f"activity-1/ev-{n}", title=title, audiences=(Audience.WATCHERS,)),
+            world.event(
+                key=f"activity-1/ev-{n}",
+                type=type_,
+                due_on=date(2026, 6, 1),
+                body="The due date moved from 2026-05-01 to 2026-06-01.",
+                audiences=(Audience.WATCHERS,),
+            ),
         )
 
 
@@ -56,9 +62,12 @@ async def test_digest_sends_one_mail_per_reader_listing_their_entries_once(
     assert await env.run(acts.send_daily_digest, "2026-03-02") == 2
     assert smtp.recipients() == ["watcher-digest-a@example.org", "watcher-digest-b@example.org"]
     for mail in smtp.mails:
-        assert "2 notification(s)" in mail.message["Subject"]
-        assert "Moved to task team" in mail.text and "Due date moved" in mail.text
-        assert "http://testserver/activities/1" in mail.text
+        assert mail.message["Subject"] == "Synergies Tracker daily digest, 2 March 2026: 2 updates"
+        text = mail.message.get_body(("plain",)).get_content()
+        assert "Joint e-waste workshop moved to task team" in text
+        assert "Joint e-waste workshop: task team now due 1 June 2026" in text
+        assert "from 1 May 2026 to 1 June 2026" in text
+        assert f"http://testserver/app/activities/{world.activity_id}" in text
 
     # Retried, or run again the same day: nothing more is sent.
     assert await env.run(acts.send_daily_digest, "2026-03-02") == 0
@@ -77,12 +86,18 @@ async def test_digest_sends_one_mail_per_reader_listing_their_entries_once(
     # The next day lists only what is new.
     await env.run(
         acts.plan_deliveries,
-        world.event(key="activity-1/ev-3", title="Reminder: report due", audiences=(Audience.WATCHERS,)),
+        world.event(
+            key="activity-1/s1/2026-03-17/before-14",
+            type=EventType.REMINDER,
+            due_on=date(2026, 3, 17),
+            audiences=(Audience.WATCHERS,),
+        ),
     )
     assert await env.run(acts.send_daily_digest, "2026-03-03") == 2
     new = smtp.mails[2:]
     assert len(new) == 2
-    assert all("Reminder: report due" in m.text and "Moved to task team" not in m.text for m in new)
+    reminder = "Reminder: Joint e-waste workshop (task team) is due in 14 days, on 17 March 2026"
+    assert all(reminder in m.text and "moved to task team" not in m.text for m in new)
     assert await env.run(acts.send_daily_digest, "2026-03-04") == 0
 
 
