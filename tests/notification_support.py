@@ -33,12 +33,12 @@ class ReceivedMail:
     def text(self) -> str:
         """The plain-text part."""
         body = self.message.get_body(("plain",))
-        return str(body.get_content()) if body is not None else ""
+        return str(body.get_content()).replace("\r\n", "\n") if body is not None else ""
 
     @property
     def html(self) -> str:
         body = self.message.get_body(("html",))
-        return str(body.get_content()) if body is not None else ""
+        return str(body.get_content()).replace("\r\n", "\n") if body is not None else ""
 
 
 class SMTPServer:
