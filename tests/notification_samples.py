@@ -46,6 +46,8 @@ def _message(kind: str, type_: str, **fields: Any) -> dict[str, Any]:
         "link": ACTIVITY["url"],
     }
     message.update(fields)
+    if message["activity"] is not None:
+        message["activity"]["due_on"] = message["due_on"]
     message["subject"] = subject_of(message)
     message["summary"] = summary_of(message)
     return message

@@ -354,7 +354,7 @@ def expected_action(message: dict[str, Any], recipient: Recipient) -> str:
     if kind is Kind.REMINDER:
         if why is Why.LEAD:
             return (
-                f"Move the activity on or update it before {due}; acknowledge this reminder, or "
+                f"Move the activity on or update it by {due}; acknowledge this reminder, or "
                 "snooze it if you need more time."
             )
         return f"For your information: {lead} has been reminded."
