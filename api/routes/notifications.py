@@ -276,6 +276,7 @@ def _refused(exc: DomainError) -> HTMLResponse:
     "/notifications/actions/{token}",
     response_class=HTMLResponse,
     summary="The confirmation page of a one-click reminder link (a GET changes nothing)",
+    include_in_schema=False,  # a page for people, not an API call
 )
 async def action_page(token: str, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
     try:
@@ -296,6 +297,7 @@ async def action_page(token: str, session: SessionDep, settings: SettingsDep) ->
     "/notifications/actions/{token}",
     response_class=HTMLResponse,
     summary="Carry out a one-click reminder link once (acknowledge or snooze), as the reminded person",
+    include_in_schema=False,
 )
 async def run_action(
     token: str, session: SessionDep, settings: SettingsDep, temporal: TemporalDep
