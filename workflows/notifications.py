@@ -134,13 +134,20 @@ def notification_key(event_key: str, person_id: int) -> str:
 
 
 def event_payload(event: NotificationEvent, message: dict[str, Any]) -> dict[str, Any]:
-    """What a feed entry keeps: the rendered message and the event's filter fields."""
+    """What a feed entry keeps: the event as the workflow raised it, the message rendered from
+    it (and the link of both, absolute)."""
     return {
         "key": event.key,
         "type": event.type.value,
+        "title": event.title,
+        "body": event.body,
         "activity_id": event.activity_id,
         "stage": event.stage,
         "conventions": list(event.conventions),
+        "thematic_group_id": event.thematic_group_id,
+        "audiences": [audience.value for audience in event.audiences],
+        "due_on": event.due_on.isoformat() if event.due_on else None,
+        "data": dict(event.data),
         "link": message["link"],
         "message": message,
     }

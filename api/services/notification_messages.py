@@ -101,6 +101,13 @@ def activity_url(settings: Settings, activity_id: int) -> str:
     return f"{settings.public_url.rstrip('/')}/app/activities/{activity_id}"
 
 
+def absolute(settings: Settings, link: str | None) -> str | None:
+    """A link of the API as mail clients need it: absolute, on the public URL."""
+    if link is None or "://" in link:
+        return link
+    return f"{settings.public_url.rstrip('/')}/{link.lstrip('/')}"
+
+
 def settings_url(settings: Settings) -> str:
     """Where a person changes what they receive (the web app's notification settings)."""
     return f"{settings.public_url.rstrip('/')}/app/settings/notifications"
@@ -179,7 +186,7 @@ async def build_message(
         "previous_due_on": None,
         "days_from_due": None,
         "report": None,
-        "link": facts["url"] if facts else event.link,
+        "link": facts["url"] if facts else absolute(settings, event.link),
     }
     if kind is Kind.MOVE:
         transition = await _transition(session, event)
@@ -210,13 +217,15 @@ async def build_message(
     else:
         message["stage"] = message["to_stage"]
     if kind is Kind.REPORT_READY:
-        message["report"] = await _report_facts(session, event)
+        message["report"] = await _report_facts(session, settings, event)
     message["subject"] = subject_of(message)
     message["summary"] = summary_of(message)
     return message
 
 
-async def _report_facts(session: AsyncSession, event: NotificationEvent) -> dict[str, Any]:
+async def _report_facts(
+    session: AsyncSession, settings: Settings, event: NotificationEvent
+) -> dict[str, Any]:
     data = dict(event.data)
     code = data.pop("meeting", None)
     as_of = data.pop("as_of", None)
@@ -226,7 +235,7 @@ async def _report_facts(session: AsyncSession, event: NotificationEvent) -> dict
         "meeting_title": meeting.title if meeting else code,
         "as_of": as_of,
         "deadline": event.due_on.isoformat() if event.due_on else None,
-        "downloads": {fmt.upper(): href for fmt, href in sorted(data.items())},
+        "downloads": {fmt.upper(): absolute(settings, href) for fmt, href in sorted(data.items())},
     }
 
 
