@@ -186,3 +186,40 @@ async def test_digest_workflow_for_a_given_day(
             )
             assert sent in (2, 0)
     assert len(smtp.mails) == 2
+
+
+async def test_weekly_readers_get_one_digest_on_the_weekday_listing_what_is_due(
+    db, people: People, acts: NotificationActivities, smtp: SMTPServer, settings: Settings
+) -> None:
+    from models import Activity
+
+    world = await build_world(db, people, {"watcher-weekly": {"daily_digest": True, "digest_weekly": True}})
+    async with db() as session, session.begin():
+        activity = await session.get_one(Activity, world.activity_id)
+        activity.stage_due_on = date(2026, 3, 5)  # due within two weeks of the digest days below
+    await plan_two_events(acts, world)
+    env = ActivityEnvironment()
+    assert settings.digest_weekday == 0
+    assert await env.run(acts.send_daily_digest, "2026-03-03") == 0  # a Tuesday: not yet
+    assert smtp.mails == []
+    assert await env.run(acts.send_daily_digest, "2026-03-02") == 1  # a Monday
+    [mail] = smtp.mails
+    assert mail.rcpt_tos == ["watcher-weekly@example.org"]
+    assert mail.message["Subject"] == (
+        "Synergies Tracker weekly digest, 2 March 2026: 2 updates, 1 due soon or overdue"
+    )
+    text = mail.text
+    assert "Due soon or overdue:\n  - Joint e-waste workshop (thematic group): due 5 March 2026" in text
+    assert "Joint e-waste workshop moved to task team" in text
+    assert "<li>" in mail.html
+
+
+async def test_a_digest_reader_is_not_mailed_one_by_one(
+    db, world: World, acts: NotificationActivities, smtp: SMTPServer
+) -> None:
+    await plan_two_events(acts, world)
+    await ActivityEnvironment().run(
+        acts.notify, world.event("activity-1/ev-9", audiences=(Audience.WATCHERS,))
+    )
+    assert "watcher-digest-a@example.org" not in smtp.recipients()
+    assert world.persons["oversight"].email in smtp.recipients()
