@@ -381,3 +381,28 @@ async def test_delivery_log_hides_other_peoples_webhook_urls_from_non_admins(
     assert "partner.example" not in as_coordinator.text
     as_owner = await client.get("/deliveries", headers=people.headers(Role.ADMIN))
     assert webhook_targets(as_owner) == [url]
+
+
+async def test_switching_a_disabled_webhook_on_again_starts_a_fresh_count(
+    client, people: People, world: World, acts: NotificationActivities
+) -> None:
+    from models import Subscription
+
+    me = people.headers(Role.COORDINATOR)
+    created = (
+        await client.post(
+            "/me/subscriptions",
+            headers=me,
+            json={"channel": "webhook", "webhook_url": "https://93.184.215.14/h"},
+        )
+    ).json()
+    async with acts.sessionmaker() as session, session.begin():
+        subscription = await session.get_one(Subscription, created["id"])
+        subscription.active, subscription.consecutive_failures = False, 20
+        subscription.disabled_reason = "switched off after 20 failed deliveries in a row; last: HTTP 500"
+    shown = (await client.get("/me/subscriptions", headers=me)).json()[0]
+    assert shown["active"] is False and shown["disabled_reason"].startswith("switched off after 20")
+    again = await client.patch(f"/me/subscriptions/{created['id']}", headers=me, json={"active": True})
+    assert again.status_code == 200, again.text
+    body = again.json()
+    assert body["active"] is True and body["consecutive_failures"] == 0 and body["disabled_reason"] is None
