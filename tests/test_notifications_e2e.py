@@ -157,3 +157,49 @@ async def test_a_coordinator_for_other_conventions_is_not_told(client, people, w
     await wait_for(lead_told)
     await wait_for(lambda: people[Role.TASK_TEAM_LEAD].email in smtp.recipients())
     assert people[Role.COORDINATOR].email not in smtp.recipients()
+
+
+async def test_the_acknowledge_button_of_a_mailed_reminder_works_once(
+    client, people, world, smtp, db, settings
+) -> None:
+    import re
+
+    import httpx
+    from temporalio.testing import ActivityEnvironment
+
+    from workflows.events import Audience, EventType, NotificationEvent
+    from workflows.notifications import NotificationActivities
+
+    activity = await create_activity(client, people)
+    due = date.fromisoformat(activity["stage_due_on"])
+    event = NotificationEvent(
+        key=f"reminder-test-{activity['id']}/s1/{due}/before-3",
+        type=EventType.REMINDER,
+        title="",
+        body="",
+        activity_id=activity["id"],
+        stage="thematic_group",
+        audiences=(Audience.LEAD,),
+        due_on=due,
+    )
+    async with httpx.AsyncClient(trust_env=False) as http:
+        await ActivityEnvironment().run(NotificationActivities(settings, db, http).notify, event)
+    [mail] = [m for m in smtp.mails if m.rcpt_tos == [people[Role.TASK_TEAM_LEAD].email]]
+    when = f"{due.day} {due:%B %Y}"
+    assert (
+        mail.message["Subject"]
+        == f"Reminder: Regional synergies workshops (thematic group) is due in 3 days, on {when}"
+    )
+    links = dict(re.findall(r"^(Acknowledge|Snooze \d+ days): (\S+)$", mail.text, re.MULTILINE))
+    assert set(links) == {"Acknowledge", f"Snooze {settings.reminder_snooze_days} days"}
+    assert all(url in mail.html for url in links.values())
+    path = links["Acknowledge"].removeprefix("http://testserver")
+
+    assert "Acknowledge" in (await client.get(path)).text
+    done = await client.post(path)
+    assert done.status_code == 200 and "acknowledged" in done.text
+    reminders = (
+        await client.get(f"/activities/{activity['id']}/reminders", headers=people.headers(Role.ADMIN))
+    ).json()
+    assert reminders[-1]["acknowledged_by_id"] == people[Role.TASK_TEAM_LEAD].id
+    assert (await client.post(path)).status_code == 410
