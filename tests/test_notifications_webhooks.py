@@ -233,3 +233,33 @@ async def test_a_success_resets_the_failure_count(
         subscription = await session.get_one(Subscription, subscription_id)
         assert subscription.active and subscription.consecutive_failures == 0
     assert all(d.status is DeliveryStatus.SENT for d in await hook_deliveries(db))
+
+
+async def test_https_targets_are_verified_against_their_host_name_while_connecting_to_the_checked_address(
+    db, world: World, settings: Settings, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    from tests.notification_support import self_signed_localhost
+    from workflows.notifications import NotificationActivities
+
+    server_tls, client_tls = self_signed_localhost(tmp_path)
+    receiver = WebhookReceiver(tls=server_tls).start()
+    settings.webhook_allow_loopback_targets = True
+    try:
+        await add_subscription(
+            db,
+            world.persons["hooked"],
+            channel=Channel.WEBHOOK,
+            webhook_url=f"https://localhost:{receiver.port}/tls",
+            webhook_secret=SECRET,
+        )
+        async with httpx.AsyncClient(trust_env=False, verify=client_tls) as http:
+            acts = NotificationActivities(settings, db, http)
+            env = ActivityEnvironment()
+            await env.run(acts.plan_deliveries, world.event(audiences=()))
+            [delivery] = await hook_deliveries(db)
+            assert await env.run(acts.deliver, delivery.id) == "sent"  # the certificate names localhost
+        [hook] = receiver.hooks
+        assert hook.path == "/tls" and hook.headers["Host"] == f"localhost:{receiver.port}"
+        assert verify_webhook(SECRET, hook.headers, hook.body)
+    finally:
+        receiver.stop()
