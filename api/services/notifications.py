@@ -1,4 +1,5 @@
-"""Queries and writes of subscriptions, the feed and the delivery log (the routes stay thin)."""
+"""Queries and writes of subscriptions, the feed, the delivery log, the caller's own notification
+settings (/me) and the one-click links of reminders (the routes stay thin)."""
 
 from __future__ import annotations
 
