@@ -263,3 +263,24 @@ async def test_https_targets_are_verified_against_their_host_name_while_connecti
         assert verify_webhook(SECRET, hook.headers, hook.body)
     finally:
         receiver.stop()
+
+
+async def test_a_host_that_does_not_resolve_is_retried_and_counted_not_failed_for_good(
+    db, world: World, acts
+) -> None:  # type: ignore[no-untyped-def]
+    subscription_id = await add_subscription(
+        db,
+        world.persons["hooked"],
+        channel=Channel.WEBHOOK,
+        webhook_url="http://no-such-host.invalid/hook",  # e.g. a DNS outage at send time
+        webhook_secret=SECRET,
+    )
+    env = ActivityEnvironment()
+    await env.run(acts.plan_deliveries, world.event(audiences=()))
+    [delivery] = await hook_deliveries(db)
+    with pytest.raises(RuntimeError, match="does not resolve"):
+        await env.run(acts.deliver, delivery.id)
+    [delivery] = await hook_deliveries(db)
+    assert delivery.status is DeliveryStatus.RETRYING
+    async with db() as session:
+        assert (await session.get_one(Subscription, subscription_id)).consecutive_failures == 1

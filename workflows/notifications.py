@@ -56,7 +56,12 @@ from api.services.notification_messages import (
     stage_name,
 )
 from api.services.notifications import create_action_links
-from api.services.webhooks import WebhookTargetRejected, resolve_webhook_target, sign_webhook
+from api.services.webhooks import (
+    WebhookHostUnresolved,
+    WebhookTargetRejected,
+    resolve_webhook_target,
+    sign_webhook,
+)
 from api.settings import Settings
 from models import (
     Activity,
@@ -616,9 +621,6 @@ class NotificationActivities:
         if not subscription.active:
             reason = subscription.disabled_reason or "it was deactivated"
             raise DeliveryRejected(f"the subscription of this webhook is off: {reason}")
-        target = await resolve_webhook_target(
-            delivery.target, allow_loopback=self.settings.webhook_allow_loopback_targets
-        )
         payload = notification.payload or {}
         message = payload.get("message") or {
             "type": notification.event_type,
@@ -641,6 +643,9 @@ class NotificationActivities:
         ).encode()
         message_id = webhook_message_id(delivery.key)
         try:
+            target = await resolve_webhook_target(
+                delivery.target, allow_loopback=self.settings.webhook_allow_loopback_targets
+            )
             response = await self.http.post(
                 target.connect_url,
                 content=body,
@@ -658,6 +663,11 @@ class NotificationActivities:
             )
             if not response.is_success:
                 raise RuntimeError(f"webhook answered HTTP {response.status_code}")
+        except WebhookHostUnresolved as exc:  # a DNS outage passes: retried, and counted
+            await self._webhook_failed(subscription, str(exc))
+            raise RuntimeError(str(exc)) from exc
+        except WebhookTargetRejected:
+            raise  # refused by policy: failed for good below, not a failure of the target
         except Exception as exc:
             await self._webhook_failed(subscription, f"{type(exc).__name__}: {exc}")
             raise

@@ -36,6 +36,11 @@ class WebhookTargetRejected(DomainError):
     status, code = 422, "webhook_target_rejected"
 
 
+class WebhookHostUnresolved(WebhookTargetRejected):
+    """The host name does not resolve: refused when subscribing, retried when sending (DNS outages
+    pass)."""
+
+
 def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
     if address.sixtofour is not None:
         return address.sixtofour
@@ -117,12 +122,12 @@ async def resolve_webhook_target(url: str, *, allow_loopback: bool) -> WebhookTa
         try:
             infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except OSError as exc:
-            raise WebhookTargetRejected(f"the webhook host {host!r} does not resolve: {exc}") from exc
+            raise WebhookHostUnresolved(f"the webhook host {host!r} does not resolve: {exc}") from exc
         addresses = list(
             dict.fromkeys(ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos)
         )
     if not addresses:
-        raise WebhookTargetRejected(f"the webhook host {host!r} does not resolve")
+        raise WebhookHostUnresolved(f"the webhook host {host!r} does not resolve")
     for address in addresses:
         why = refusal(address, allow_loopback=allow_loopback)
         if why is not None:
