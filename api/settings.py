@@ -43,11 +43,21 @@ class Settings(BaseSettings):
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
     smtp_from: str = "synergies-tracker@localhost"
+    smtp_from_name: str = "Synergies Tracker"
     smtp_username: str | None = None
     smtp_password: str | None = None
     smtp_starttls: bool = False
-    webhook_allow_private_targets: bool = False
+    # For tests only (a receiver on 127.0.0.1): admits loopback webhook targets; private,
+    # link-local and other internal addresses stay refused.
+    webhook_allow_loopback_targets: bool = False
     webhook_timeout_seconds: float = 10.0
+    # A webhook subscription whose target failed this many attempts in a row is switched off.
+    webhook_disable_after_failures: int = 20
+    # One-click links in reminders (acknowledge / snooze) work once, for this many days.
+    action_link_days: int = 14
+    reminder_snooze_days: int = 7
+    # Weekly digests go out on this weekday (0 = Monday), with the daily ones at the same hour.
+    digest_weekday: int = 0
     coordinators_group_email: str = "coordinators@brs.example.org"
     management_group_email: str = "jmg@brs.example.org"
 

@@ -21,8 +21,16 @@ from models.enums import (
     Role,
     Stage,
 )
-from models.notification import Delivery, Notification, ReminderEvent, StoredReport, Subscription
-from models.people import ApiToken, Body, Person, TaskTeam, body_members, task_team_members
+from models.notification import ActionToken, Delivery, Notification, ReminderEvent, StoredReport, Subscription
+from models.people import (
+    ApiToken,
+    Body,
+    Person,
+    TaskTeam,
+    body_members,
+    person_conventions,
+    task_team_members,
+)
 from models.reference import (
     Convention,
     Decision,
@@ -34,6 +42,7 @@ from models.reference import (
 
 __all__ = [
     "ActionEntry",
+    "ActionToken",
     "ActionKind",
     "Activity",
     "ActivityCount",
@@ -66,6 +75,7 @@ __all__ = [
     "body_members",
     "decision_provisions",
     "meeting_conventions",
+    "person_conventions",
     "task_team_members",
     "utcnow",
 ]

@@ -27,6 +27,9 @@ class Subscription(TimestampMixin, Base):
     webhook_url: Mapped[str | None] = mapped_column(String(2000))
     webhook_secret: Mapped[str | None] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(default=True)
+    # A webhook whose target keeps failing is switched off (active False) with the reason why.
+    consecutive_failures: Mapped[int] = mapped_column(default=0, server_default="0")
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
     version: Mapped[int] = mapped_column(default=1)
 
     __mapper_args__ = {"version_id_col": version}
@@ -90,6 +93,23 @@ class ReminderEvent(Base):
     snoozed_until: Mapped[date | None]
     snoozed_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class ActionToken(Base):
+    """A one-click link in a reminder (acknowledge or snooze): only the SHA-256 of the token is
+    stored; it acts once, as its person, before `expires_at`."""
+
+    __tablename__ = "action_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(16))
+    snooze_days: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
 
 
 class StoredReport(Base):

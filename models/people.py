@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Column, ForeignKey, String, Table, Text
+from sqlalchemy import Column, ForeignKey, String, Table, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, TimestampMixin
@@ -16,6 +16,14 @@ body_members = Table(
     Column("body_id", ForeignKey("bodies.id", ondelete="CASCADE"), primary_key=True),
     Column("person_id", ForeignKey("people.id", ondelete="CASCADE"), primary_key=True),
 )
+
+person_conventions = Table(
+    "person_conventions",
+    Base.metadata,
+    Column("person_id", ForeignKey("people.id", ondelete="CASCADE"), primary_key=True),
+    Column("convention_code", ForeignKey("conventions.code", ondelete="CASCADE"), primary_key=True),
+)
+"""The conventions a person works on: a coordinator with some hears only of their activities."""
 
 task_team_members = Table(
     "task_team_members",
@@ -34,7 +42,11 @@ class Person(TimestampMixin, Base):
     role: Mapped[Role] = mapped_column(str_enum(Role))
     secretariat: Mapped[str | None] = mapped_column(String(64))
     active: Mapped[bool] = mapped_column(default=True)
+    # E-mails come as one digest instead of one by one: daily, or weekly when digest_weekly.
     daily_digest: Mapped[bool] = mapped_column(default=False)
+    digest_weekly: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Mail about one's own moves and edits only when asked (the feed has them anyway).
+    notify_own_changes: Mapped[bool] = mapped_column(default=False, server_default=false())
     version: Mapped[int] = mapped_column(default=1)
 
     __mapper_args__ = {"version_id_col": version}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,7 +32,14 @@ class ReceivedMail:
 
     @property
     def text(self) -> str:
-        return str(self.message.get_content())
+        """The plain-text part."""
+        body = self.message.get_body(("plain",))
+        return str(body.get_content()).replace("\r\n", "\n") if body is not None else ""
+
+    @property
+    def html(self) -> str:
+        body = self.message.get_body(("html",))
+        return str(body.get_content()).replace("\r\n", "\n") if body is not None else ""
 
 
 class SMTPServer:
@@ -86,6 +94,7 @@ class WebhookReceiver:
     status: int = 204
     hooks: list[ReceivedHook] = field(default_factory=list)
     port: int = 0
+    tls: ssl.SSLContext | None = None  # serve HTTPS with this context
     _server: ThreadingHTTPServer | None = None
 
     def start(self) -> WebhookReceiver:
@@ -104,6 +113,8 @@ class WebhookReceiver:
                 pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if self.tls is not None:
+            self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
         self.port = self._server.server_address[1]
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
@@ -115,6 +126,43 @@ class WebhookReceiver:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+
+
+def self_signed_localhost(directory: Any) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A certificate for the name `localhost` only: (server context, client context trusting it)."""
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(cert_file, key_file)
+    client = ssl.create_default_context(cafile=str(cert_file))
+    return server, client
 
 
 async def wait_for(predicate: Callable[[], Any], seconds: float = 20.0) -> None:
@@ -161,6 +209,8 @@ class World:
             "thematic_group_id": self.thematic_group_id,
             "audiences": (Audience.COORDINATORS, Audience.LEAD, Audience.WATCHERS),
             "link": "http://testserver/activities/1",
+            "from_stage": "thematic_group",
+            "to_stage": "task_team",
         }
         values.update(fields)
         return NotificationEvent(**values)

@@ -9,6 +9,7 @@ import httpx
 import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
+from standardwebhooks.webhooks import WebhookVerificationError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Worker
@@ -60,7 +61,7 @@ def receiver() -> Iterator[WebhookReceiver]:
 
 @pytest.fixture
 async def acts(settings: Settings, db) -> AsyncIterator[NotificationActivities]:  # type: ignore[no-untyped-def]
-    settings.webhook_allow_private_targets = True  # the receiver listens on 127.0.0.1
+    settings.webhook_allow_loopback_targets = True  # the receiver listens on 127.0.0.1
     async with httpx.AsyncClient(trust_env=False) as http:
         yield NotificationActivities(settings, db, http)
 
@@ -194,10 +195,15 @@ async def test_email_is_received_by_the_smtp_server_once(
         ]
     )
     mail = next(m for m in smtp.mails if m.rcpt_tos == [p["task_team_lead"].email])
-    assert mail.message["Subject"] == "Moved to task team"
-    assert mail.message["From"] == settings.smtp_from
-    assert "moved from thematic group to task team" in mail.text
-    assert "http://testserver/activities/1" in mail.text
+    assert mail.message["Subject"] == "Joint e-waste workshop moved to task team"
+    assert mail.message["From"] == f"Synergies Tracker <{settings.smtp_from}>"
+    assert mail.message["Date"] and mail.message["Message-ID"]
+    assert mail.message["References"] == f"<activity-{world.activity_id}@testserver>"
+    assert mail.message["List-Unsubscribe"] == "<http://testserver/app/settings/notifications>"
+    text = mail.message.get_body(("plain",)).get_content()
+    assert "from thematic group to task team" in text
+    assert f"http://testserver/app/activities/{world.activity_id}" in text
+    assert "Plan the task team stage" in text  # what the lead is asked to do
     rows = {d.id: d for d in await deliveries(db)}
     assert all(
         rows[i].status is DeliveryStatus.SENT and rows[i].attempts == 1 and rows[i].sent_at is not None
@@ -224,25 +230,18 @@ async def test_webhook_is_received_with_a_valid_signature(
 
     [hook] = receiver.hooks
     assert hook.path == "/synergies"
-    assert hook.headers["X-Synergies-Event"] == "transition"
-    assert hook.headers["X-Synergies-Delivery"] == hook_delivery.key
-    assert verify_webhook(
-        "s3cret-for-tests-only",
-        hook.headers["X-Synergies-Timestamp"],
-        hook.body,
-        hook.headers["X-Synergies-Signature"],
-    )
-    assert not verify_webhook(
-        "another-secret-entirely",
-        hook.headers["X-Synergies-Timestamp"],
-        hook.body,
-        hook.headers["X-Synergies-Signature"],
-    )
+    headers = {name.lower(): value for name, value in hook.headers.items()}
+    assert headers["webhook-id"].startswith("msg_")
+    assert verify_webhook("s3cret-for-tests-only", hook.headers, hook.body)
+    with pytest.raises(WebhookVerificationError):
+        verify_webhook("another-secret-entirely", hook.headers, hook.body)
     body = hook.json()
     assert body["delivery"] == hook_delivery.key
-    assert body["event"]["type"] == "transition"
-    assert body["event"]["conventions"] == ["basel", "stockholm"]
-    assert "digest" not in body["event"]
+    assert body["type"] == "transition" and body["version"] == 1
+    data = body["data"]
+    assert data["subject"] == "Joint e-waste workshop moved to task team"  # the e-mail's fields
+    assert [c["code"] for c in data["activity"]["conventions"]] == ["basel", "stockholm"]
+    assert data["link"] == f"http://testserver/app/activities/{world.activity_id}"
 
 
 async def test_a_failing_webhook_is_recorded_and_raised_never_marked_sent(
@@ -283,7 +282,7 @@ async def test_a_webhook_to_a_private_address_is_refused_for_good(
     )
     env = ActivityEnvironment()
     [delivery_id] = await env.run(acts.plan_deliveries, world.event(audiences=()))
-    settings.webhook_allow_private_targets = False
+    settings.webhook_allow_loopback_targets = False
     with pytest.raises(ApplicationError) as raised:
         await env.run(acts.deliver, delivery_id)
     assert raised.value.non_retryable and raised.value.type == "DeliveryRejected"
@@ -494,7 +493,7 @@ async def test_a_batch_sends_what_it_can_fails_for_good_what_it_must_and_retries
     )
     env = ActivityEnvironment()
     ids = await env.run(acts.plan_deliveries, world.event())
-    settings.webhook_allow_private_targets = False  # the webhook is now refused for good
+    settings.webhook_allow_loopback_targets = False  # the webhook is now refused for good
     smtp.stop()
     with pytest.raises(ApplicationError) as raised:
         await env.run(acts.deliver_batch, ids)

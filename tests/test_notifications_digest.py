@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import date, timedelta
 
 import httpx
 import pytest
@@ -18,7 +18,7 @@ from models import Channel, Delivery, DeliveryStatus, Notification
 from tests.conftest import People
 from tests.notification_support import SMTPServer, World, build_world, wait_for
 from workflows.digest import DIGEST_SCHEDULE_ID, DigestWorkflow, ensure_digest_schedule
-from workflows.events import Audience
+from workflows.events import Audience, EventType
 from workflows.notifications import NotificationActivities
 
 EXTRA = {"watcher-digest-a": {"daily_digest": True}, "watcher-digest-b": {"daily_digest": True}}
@@ -37,10 +37,16 @@ async def world(db, people: People) -> World:  # type: ignore[no-untyped-def]
 
 async def plan_two_events(acts: NotificationActivities, world: World) -> None:
     env = ActivityEnvironment()
-    for n, title in ((1, "Moved to task team"), (2, "Due date moved")):
+    for n, type_ in ((1, EventType.TRANSITION), (2, EventType.DUE_DATE_CHANGED)):
         await env.run(
             acts.plan_deliveries,
-            world.event(key=f"activity-1/ev-{n}", title=title, audiences=(Audience.WATCHERS,)),
+            world.event(
+                key=f"activity-1/ev-{n}",
+                type=type_,
+                due_on=date(2026, 6, 1),
+                body="The due date moved from 2026-05-01 to 2026-06-01.",
+                audiences=(Audience.WATCHERS,),
+            ),
         )
 
 
@@ -56,9 +62,12 @@ async def test_digest_sends_one_mail_per_reader_listing_their_entries_once(
     assert await env.run(acts.send_daily_digest, "2026-03-02") == 2
     assert smtp.recipients() == ["watcher-digest-a@example.org", "watcher-digest-b@example.org"]
     for mail in smtp.mails:
-        assert "2 notification(s)" in mail.message["Subject"]
-        assert "Moved to task team" in mail.text and "Due date moved" in mail.text
-        assert "http://testserver/activities/1" in mail.text
+        assert mail.message["Subject"] == "Synergies Tracker daily digest, 2 March 2026: 2 updates"
+        text = mail.message.get_body(("plain",)).get_content()
+        assert "Joint e-waste workshop moved to task team" in text
+        assert "Joint e-waste workshop: task team now due 1 June 2026" in text
+        assert "from 1 May 2026 to 1 June 2026" in text
+        assert f"http://testserver/app/activities/{world.activity_id}" in text
 
     # Retried, or run again the same day: nothing more is sent.
     assert await env.run(acts.send_daily_digest, "2026-03-02") == 0
@@ -77,12 +86,18 @@ async def test_digest_sends_one_mail_per_reader_listing_their_entries_once(
     # The next day lists only what is new.
     await env.run(
         acts.plan_deliveries,
-        world.event(key="activity-1/ev-3", title="Reminder: report due", audiences=(Audience.WATCHERS,)),
+        world.event(
+            key="activity-1/s1/2026-03-17/before-14",
+            type=EventType.REMINDER,
+            due_on=date(2026, 3, 17),
+            audiences=(Audience.WATCHERS,),
+        ),
     )
     assert await env.run(acts.send_daily_digest, "2026-03-03") == 2
     new = smtp.mails[2:]
     assert len(new) == 2
-    assert all("Reminder: report due" in m.text and "Moved to task team" not in m.text for m in new)
+    reminder = "Reminder: Joint e-waste workshop (task team) is due in 14 days, on 17 March 2026"
+    assert all(reminder in m.text and "moved to task team" not in m.text for m in new)
     assert await env.run(acts.send_daily_digest, "2026-03-04") == 0
 
 
@@ -171,3 +186,40 @@ async def test_digest_workflow_for_a_given_day(
             )
             assert sent in (2, 0)
     assert len(smtp.mails) == 2
+
+
+async def test_weekly_readers_get_one_digest_on_the_weekday_listing_what_is_due(
+    db, people: People, acts: NotificationActivities, smtp: SMTPServer, settings: Settings
+) -> None:
+    from models import Activity
+
+    world = await build_world(db, people, {"watcher-weekly": {"daily_digest": True, "digest_weekly": True}})
+    async with db() as session, session.begin():
+        activity = await session.get_one(Activity, world.activity_id)
+        activity.stage_due_on = date(2026, 3, 5)  # due within two weeks of the digest days below
+    await plan_two_events(acts, world)
+    env = ActivityEnvironment()
+    assert settings.digest_weekday == 0
+    assert await env.run(acts.send_daily_digest, "2026-03-03") == 0  # a Tuesday: not yet
+    assert smtp.mails == []
+    assert await env.run(acts.send_daily_digest, "2026-03-02") == 1  # a Monday
+    [mail] = smtp.mails
+    assert mail.rcpt_tos == ["watcher-weekly@example.org"]
+    assert mail.message["Subject"] == (
+        "Synergies Tracker weekly digest, 2 March 2026: 2 updates, 1 due soon or overdue"
+    )
+    text = mail.text
+    assert "Due soon or overdue:\n  - Joint e-waste workshop (thematic group): due 5 March 2026" in text
+    assert "Joint e-waste workshop moved to task team" in text
+    assert "<li>" in mail.html
+
+
+async def test_a_digest_reader_is_not_mailed_one_by_one(
+    db, world: World, acts: NotificationActivities, smtp: SMTPServer
+) -> None:
+    await plan_two_events(acts, world)
+    await ActivityEnvironment().run(
+        acts.notify, world.event("activity-1/ev-9", audiences=(Audience.WATCHERS,))
+    )
+    assert "watcher-digest-a@example.org" not in smtp.recipients()
+    assert world.persons["oversight"].email in smtp.recipients()

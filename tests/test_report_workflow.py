@@ -114,7 +114,7 @@ async def test_draft_is_stored_and_announced_two_weeks_before_the_deadline(
     event = announcement.payload
     assert event["audiences"] == [Audience.COORDINATORS.value]
     docx = next(s for s in stored if s.format == "docx")
-    assert event["link"] == f"/reports/stored/{docx.id}"
+    assert event["link"] == f"http://testserver/reports/stored/{docx.id}"  # absolute, for mail clients
     assert event["data"]["as_of"] == draft_on.isoformat()
     assert event["due_on"] == deadline.isoformat()
     assert smtp.recipients() == [settings.coordinators_group_email]

@@ -29,6 +29,7 @@ PUBLIC = {
     "/metrics",
     "/dashboard",  # the HTML shell; it asks for a token before reading anything
     "/dashboard/static/{name}",  # the dashboard's JS and CSS
+    "/notifications/actions/{token}",  # one-click reminder links: the token in the path is the credential
 }
 """Routes anyone may call without a token."""
 

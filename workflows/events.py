@@ -26,7 +26,15 @@ class Audience(StrEnum):
 
 @dataclass(frozen=True)
 class NotificationEvent:
-    """`key` is unique per event (workflow id + run-independent sequence), so deliveries are idempotent."""
+    """`key` is unique per event (workflow id + run-independent sequence), so deliveries are idempotent.
+
+    `title` and `body` are the workflow's own words, kept in the feed entry's payload; what people
+    read is rendered when the event is planned, from these fields and the database
+    (api/services/notification_messages.py): a move's actor, stages and reason come from
+    actor_id/from_stage/to_stage/reason, else from the transition row (`transition_id`, else the
+    `/t{seq}` key); a reminder's days from its key's label (`before-14`, `escalation+7`, ...); a
+    due-date change's earlier date from `data["previous_due_on"]`, else from `body`.
+    """
 
     key: str
     type: EventType

@@ -6,12 +6,19 @@ target), keyed on the event key so that a retried activity writes nothing twice)
 deliveries still unsent. After the last attempt the workflow calls `mark_event_failed`. A delivery
 is marked sent only after the send succeeded.
 
-Recipients: every person of the event's audiences (coordinators group / joint management group
-members, the activity's lead, its watchers) plus every active subscription matching the event.
-An audience member without a matching subscription gets e-mail + feed; a subscriber gets the
-feed entry plus the channels of their matching subscriptions. Persons with `daily_digest` get their
-e-mail in the daily digest (`send_daily_digest`) instead. The group addresses
-(settings.coordinators_group_email, settings.management_group_email) get one e-mail per event.
+What is said is rendered here, not in the workflow: `build_message` reads the activity, its lead,
+conventions, provisions and the transition from the database when the event is planned; the
+subject becomes the feed entry's title, and each e-mail is rendered from the stored message when it
+is sent (api/services/notification_messages.py, templates in api/templates/mail/).
+
+Recipients: the audiences of the event (coordinators = active people with the coordinator role,
+narrowed to their conventions when they have any; the joint management group's members; the
+activity's lead; its watchers) plus every active subscription matching the event. An audience
+member without a matching subscription gets e-mail + feed; a subscriber gets the feed entry plus the
+channels of their matching subscriptions. Digest readers get their e-mail in the digest
+(`send_daily_digest`) instead; nobody is mailed about their own change unless they asked
+(`notify_own_changes`). The group addresses (settings.coordinators_group_email,
+settings.management_group_email) get one e-mail per event.
 """
 
 from __future__ import annotations
@@ -19,8 +26,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
@@ -35,7 +41,27 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 from api.metrics import DELIVERIES, DELIVERY_FAILURES
-from api.services.webhooks import WebhookTargetRejected, sign_webhook, validate_webhook_url
+from api.services.notification_messages import (
+    MESSAGE_VERSION,
+    ActionLink,
+    DigestEntry,
+    Recipient,
+    Rendered,
+    Why,
+    activity_url,
+    build_message,
+    email_message,
+    render,
+    render_digest,
+    stage_name,
+)
+from api.services.notifications import create_action_links
+from api.services.webhooks import (
+    WebhookHostUnresolved,
+    WebhookTargetRejected,
+    resolve_webhook_target,
+    sign_webhook,
+)
 from api.settings import Settings
 from models import (
     Activity,
@@ -46,11 +72,15 @@ from models import (
     DeliveryStatus,
     Notification,
     Person,
+    Role,
     Subscription,
+    activity_watchers,
     body_members,
+    person_conventions,
 )
 from models.sql import upsert_insert
 from workflows.events import Audience, NotificationEvent
+from workflows.stages import OPEN_STAGES
 
 DELIVERY_REJECTED = "DeliveryRejected"
 """Error type of failures that no retry can fix (target refused by policy, subscription gone)."""
@@ -72,6 +102,12 @@ DIGEST_TIMEOUT = timedelta(minutes=30)
 
 KEY_LIMIT = 300  # Delivery.key / Notification.key column length
 DIGEST_FLAG = "digest"
+DIGEST_DUE_WITHIN = timedelta(days=14)  # a digest lists the stages due within two weeks
+REMINDER_KINDS = ("reminder", "overdue", "management")
+
+# When someone is addressed for several reasons, the footer and the request name the strongest.
+WHY_RANK = {Why.LEAD: 0, Why.MANAGEMENT: 1, Why.COORDINATOR: 2, Why.WATCHER: 3, Why.SUBSCRIBER: 4}
+GROUP_WHY = {Audience.COORDINATORS: Why.COORDINATORS_GROUP, Audience.MANAGEMENT: Why.MANAGEMENT_GROUP}
 
 
 class DeliveryRejected(Exception):
@@ -81,6 +117,8 @@ class DeliveryRejected(Exception):
 @dataclass
 class _Recipient:
     person: Person
+    why: Why
+    conventions: tuple[str, ...] = ()
     channels: dict[tuple[Channel, str], int | None] = field(default_factory=dict)  # -> subscription
 
 
@@ -100,8 +138,9 @@ def notification_key(event_key: str, person_id: int) -> str:
     return _key(event_key, f"p{person_id}")
 
 
-def event_payload(event: NotificationEvent) -> dict[str, Any]:
-    """The event as JSON-safe data (stored on the notification, sent in webhook bodies)."""
+def event_payload(event: NotificationEvent, message: dict[str, Any]) -> dict[str, Any]:
+    """What a feed entry keeps: the event as the workflow raised it, the message rendered from
+    it (and the link of both, absolute)."""
     return {
         "key": event.key,
         "type": event.type.value,
@@ -113,9 +152,15 @@ def event_payload(event: NotificationEvent) -> dict[str, Any]:
         "thematic_group_id": event.thematic_group_id,
         "audiences": [audience.value for audience in event.audiences],
         "due_on": event.due_on.isoformat() if event.due_on else None,
-        "link": event.link,
         "data": dict(event.data),
+        "link": message["link"],
+        "message": message,
     }
+
+
+def webhook_message_id(delivery_key: str) -> str:
+    """`webhook-id`: the same for every attempt of one delivery, so receivers can drop repeats."""
+    return "msg_" + hashlib.sha256(delivery_key.encode()).hexdigest()[:32]
 
 
 async def _insert_ignore(
@@ -130,9 +175,7 @@ async def _insert_ignore(
     return list((await session.execute(statement)).all())
 
 
-def _matching_subscriptions(
-    event: NotificationEvent, conventions: Sequence[str]
-) -> Select[Subscription, Person]:
+def _matching_subscriptions(event: NotificationEvent, conventions: list[str]) -> Select[Subscription, Person]:
     return (
         select(Subscription, Person)
         .join(Person, Person.id == Subscription.person_id)
@@ -154,23 +197,24 @@ def _matching_subscriptions(
     )
 
 
-def _email_message(settings: Settings, to: str, subject: str, text: str, key: str) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = settings.smtp_from
-    message["To"] = to
-    message["Subject"] = subject
-    message["Message-ID"] = f"<{hashlib.sha256(key.encode()).hexdigest()[:40]}@synergies-tracker>"
-    message["X-Synergies-Delivery"] = key
-    message.set_content(text)
-    return message
+async def conventions_of(session: AsyncSession, person_ids: list[int]) -> dict[int, tuple[str, ...]]:
+    """The conventions each person works on (none: all of them)."""
+    rows = await session.execute(
+        select(person_conventions.c.person_id, person_conventions.c.convention_code)
+        .where(person_conventions.c.person_id.in_(person_ids))
+        .order_by(person_conventions.c.convention_code)
+    )
+    result: dict[int, tuple[str, ...]] = {}
+    for person_id, code in rows:
+        result[person_id] = (*result.get(person_id, ()), code)
+    return result
 
 
-def _notification_text(notification: Notification) -> str:
-    lines = [notification.body]
+def _legacy_rendered(notification: Notification) -> Rendered:
+    """A feed entry planned before messages were rendered from templates: its own title and body."""
     link = (notification.payload or {}).get("link")
-    if link:
-        lines += ["", str(link)]
-    return "\n".join(lines)
+    text = notification.body + (f"\n\n{link}\n" if link else "\n")
+    return Rendered(notification.title, text, f"<p>{notification.body}</p>")
 
 
 class NotificationActivities:
@@ -206,26 +250,48 @@ class NotificationActivities:
         """Write the feed entries and deliveries of `event` once; return the ids still to send."""
         now = datetime.now(UTC)
         async with self.sessionmaker() as session, session.begin():
+            message = await build_message(session, self.settings, event, now)
             recipients, groups = await self._recipients(session, event)
-            payload = event_payload(event)
+            payload = event_payload(event, message)
+            actor_id = (message.get("actor") or {}).get("id")
 
             notification_rows: list[dict[str, Any]] = []
             for person_id, recipient in recipients.items():
+                if person_id == actor_id and not recipient.person.notify_own_changes:
+                    recipient.channels = {
+                        target: sub
+                        for target, sub in recipient.channels.items()
+                        if target[0] is not Channel.EMAIL
+                    }
                 digest = recipient.person.daily_digest and any(
                     channel is Channel.EMAIL for channel, _ in recipient.channels
                 )
+                who: dict[str, Any] = {
+                    "name": recipient.person.name,
+                    "why": recipient.why.value,
+                    "conventions": list(recipient.conventions),
+                }
                 notification_rows.append(
                     self._notification_row(
                         event,
+                        message,
                         notification_key(event.key, person_id),
                         person_id,
-                        {**payload, DIGEST_FLAG: digest},
+                        {**payload, "recipient": who, DIGEST_FLAG: digest},
                         now,
                     )
                 )
             for audience, _address in groups:
+                who = {"name": None, "why": GROUP_WHY[audience].value, "conventions": []}
                 notification_rows.append(
-                    self._notification_row(event, _key(event.key, audience.value), None, payload, now)
+                    self._notification_row(
+                        event,
+                        message,
+                        _key(event.key, audience.value),
+                        None,
+                        {**payload, "recipient": who},
+                        now,
+                    )
                 )
             await _insert_ignore(session, Notification, notification_rows)
             keys = [row["key"] for row in notification_rows]
@@ -266,7 +332,7 @@ class NotificationActivities:
                 add(notification_id, Channel.FEED, f"person:{person_id}", None)
                 for (channel, target), subscription_id in recipient.channels.items():
                     if channel is Channel.EMAIL and recipient.person.daily_digest:
-                        continue  # goes into the daily digest
+                        continue  # goes into the digest
                     add(notification_id, channel, target, subscription_id)
             for audience, address in groups:
                 add(ids[_key(event.key, audience.value)], Channel.EMAIL, address, None)
@@ -293,6 +359,7 @@ class NotificationActivities:
     @staticmethod
     def _notification_row(
         event: NotificationEvent,
+        message: dict[str, Any],
         key: str,
         person_id: int | None,
         payload: dict[str, Any],
@@ -303,8 +370,8 @@ class NotificationActivities:
             "person_id": person_id,
             "event_type": event.type.value,
             "activity_id": event.activity_id,
-            "title": event.title[:300],
-            "body": event.body,
+            "title": message["subject"][:300],
+            "body": message["summary"],
             "payload": payload,
             "created_at": now,
         }
@@ -312,9 +379,13 @@ class NotificationActivities:
     async def _recipients(
         self, session: AsyncSession, event: NotificationEvent
     ) -> tuple[dict[int, _Recipient], list[tuple[Audience, str]]]:
-        recipients: dict[int, _Recipient] = {}
-        audience_members: dict[int, Person] = {}
+        audience_members: dict[int, _Recipient] = {}
         groups: list[tuple[Audience, str]] = []
+
+        def add(person: Person, why: Why, conventions: tuple[str, ...] = ()) -> None:
+            current = audience_members.get(person.id)
+            if current is None or WHY_RANK[why] < WHY_RANK[current.why]:
+                audience_members[person.id] = _Recipient(person, why, conventions)
 
         conventions: list[str] = list(event.conventions)
         activity_row: Activity | None = None
@@ -323,41 +394,58 @@ class NotificationActivities:
             if activity_row is not None and not conventions:
                 conventions = activity_row.convention_codes
 
-        group_addresses = {
-            Audience.COORDINATORS: (
-                BodyKind.COORDINATORS_GROUP,
-                self.settings.coordinators_group_email,
-            ),
-            Audience.MANAGEMENT: (
-                BodyKind.JOINT_MANAGEMENT_GROUP,
-                self.settings.management_group_email,
-            ),
-        }
         for audience in dict.fromkeys(event.audiences):
-            if audience in group_addresses:
-                kind, address = group_addresses[audience]
+            if audience is Audience.COORDINATORS:
+                coordinators = list(
+                    await session.scalars(
+                        select(Person)
+                        .where(Person.role == Role.COORDINATOR, Person.active.is_(True))
+                        .order_by(Person.id)
+                    )
+                )
+                theirs = await conventions_of(session, [person.id for person in coordinators])
+                for person in coordinators:
+                    codes = theirs.get(person.id, ())
+                    if codes and conventions and not set(codes) & set(conventions):
+                        continue  # a coordinator for other conventions
+                    add(person, Why.COORDINATOR, codes)
+                if self.settings.coordinators_group_email:
+                    groups.append((audience, self.settings.coordinators_group_email))
+            elif audience is Audience.MANAGEMENT:
                 members = await session.scalars(
                     select(Person)
                     .join(body_members, body_members.c.person_id == Person.id)
                     .join(Body, Body.id == body_members.c.body_id)
-                    .where(Body.kind == kind, Person.active.is_(True))
+                    .where(Body.kind == BodyKind.JOINT_MANAGEMENT_GROUP, Person.active.is_(True))
                     .order_by(Person.id)
                 )
                 for person in members.unique():
-                    audience_members[person.id] = person
-                if address:
-                    groups.append((audience, address))
+                    add(person, Why.MANAGEMENT)
+                if self.settings.management_group_email:
+                    groups.append((audience, self.settings.management_group_email))
             elif audience is Audience.LEAD and activity_row is not None and activity_row.lead_id:
                 lead = await session.get(Person, activity_row.lead_id)
                 if lead is not None and lead.active:
-                    audience_members[lead.id] = lead
+                    add(lead, Why.LEAD)
             elif audience is Audience.WATCHERS and activity_row is not None:
-                for person in activity_row.watchers:
-                    if person.active:
-                        audience_members[person.id] = person
+                watchers = await session.scalars(
+                    select(Person)
+                    .join(activity_watchers, activity_watchers.c.person_id == Person.id)
+                    .where(activity_watchers.c.activity_id == activity_row.id, Person.active.is_(True))
+                    .order_by(Person.id)
+                )
+                for person in watchers:
+                    add(person, Why.WATCHER)
 
+        recipients: dict[int, _Recipient] = {}
         for subscription, person in await session.execute(_matching_subscriptions(event, conventions)):
-            recipient = recipients.setdefault(person.id, _Recipient(person))
+            member = audience_members.get(person.id)
+            recipient = recipients.setdefault(
+                person.id,
+                _Recipient(
+                    person, member.why if member else Why.SUBSCRIBER, member.conventions if member else ()
+                ),
+            )
             if subscription.channel is Channel.WEBHOOK:
                 if subscription.webhook_url:
                     recipient.channels.setdefault(
@@ -367,9 +455,10 @@ class NotificationActivities:
                 recipient.channels.setdefault((Channel.EMAIL, person.email), subscription.id)
             # FEED: every recipient gets the feed entry anyway
 
-        for person_id, person in audience_members.items():
+        for person_id, member in audience_members.items():
             if person_id not in recipients:  # no matching subscription: the default channels
-                recipients[person_id] = _Recipient(person, {(Channel.EMAIL, person.email): None})
+                member.channels[(Channel.EMAIL, member.person.email)] = None
+                recipients[person_id] = member
         return recipients, groups
 
     # --- sending --------------------------------------------------------------------------------
@@ -401,12 +490,7 @@ class NotificationActivities:
             if notification is None:
                 raise DeliveryRejected("the notification of this delivery no longer exists")
             if delivery.channel is Channel.EMAIL:
-                await self._send_email(
-                    delivery.target,
-                    notification.title,
-                    _notification_text(notification),
-                    delivery.key,
-                )
+                await self._send_notification_email(delivery, notification)
             elif delivery.channel is Channel.WEBHOOK:
                 await self._send_webhook(delivery, notification, subscription)
             # FEED: the feed entry is the notification row itself
@@ -476,10 +560,10 @@ class NotificationActivities:
                 )
             )
 
-    async def _send_email(self, to: str, subject: str, text: str, key: str) -> None:
+    async def _send_email(self, message: EmailMessage) -> None:
         settings = self.settings
         await aiosmtplib.send(
-            _email_message(settings, to, subject, text, key),
+            message,
             hostname=settings.smtp_host,
             port=settings.smtp_port,
             username=settings.smtp_username,
@@ -488,37 +572,134 @@ class NotificationActivities:
             timeout=30,
         )
 
+    async def _send_notification_email(self, delivery: Delivery, notification: Notification) -> None:
+        """The message rendered for its recipient now; a reminder to the lead carries one-click
+        acknowledge/snooze links (new single-use tokens for each attempt)."""
+        payload = notification.payload or {}
+        message = payload.get("message")
+        activity_facts = (message or {}).get("activity") or {}
+        if message is None:
+            rendered = _legacy_rendered(notification)
+        else:
+            who = payload.get("recipient") or {}
+            recipient = Recipient(
+                who.get("name"), Why(who.get("why", Why.SUBSCRIBER)), tuple(who.get("conventions", ()))
+            )
+            actions: tuple[ActionLink, ...] = ()
+            if (
+                notification.person_id is not None
+                and recipient.why is Why.LEAD
+                and message["kind"] in REMINDER_KINDS
+                and activity_facts
+            ):
+                async with self.sessionmaker() as session, session.begin():
+                    actions = await create_action_links(
+                        session,
+                        self.settings,
+                        notification.person_id,
+                        activity_facts["id"],
+                        datetime.now(UTC),
+                    )
+            rendered = render(message, recipient, self.settings, actions)
+        await self._send_email(
+            email_message(
+                self.settings,
+                rendered,
+                to=delivery.target,
+                key=delivery.key,
+                activity_id=notification.activity_id,
+                activity_title=activity_facts.get("title"),
+                now=datetime.now(UTC),
+            )
+        )
+
     async def _send_webhook(
         self, delivery: Delivery, notification: Notification, subscription: Subscription | None
     ) -> None:
         if subscription is None or not subscription.webhook_secret:
             raise DeliveryRejected("the subscription of this webhook was deleted; nothing to sign with")
         if not subscription.active:
-            raise DeliveryRejected("the subscription of this webhook was deactivated")
-        await validate_webhook_url(delivery.target, allow_private=self.settings.webhook_allow_private_targets)
-        payload = {key: value for key, value in (notification.payload or {}).items() if key != DIGEST_FLAG}
+            reason = subscription.disabled_reason or "it was deactivated"
+            raise DeliveryRejected(f"the subscription of this webhook is off: {reason}")
+        payload = notification.payload or {}
+        message = payload.get("message") or {
+            "type": notification.event_type,
+            "subject": notification.title,
+            "summary": notification.body,
+            "link": payload.get("link"),
+        }
+        now = datetime.now(UTC)
         body = json.dumps(
-            {"delivery": delivery.key, "event": payload, "notification_id": notification.id},
+            {
+                "type": message["type"],
+                "version": MESSAGE_VERSION,
+                "timestamp": now.isoformat(),
+                "delivery": delivery.key,
+                "notification_id": notification.id,
+                "data": message,
+            },
             separators=(",", ":"),
             sort_keys=True,
         ).encode()
-        timestamp = str(int(time.time()))
-        response = await self.http.post(
-            delivery.target,
-            content=body,
-            headers={
-                "Content-Type": "application/json",
-                "User-Agent": "synergies-tracker-webhooks",
-                "X-Synergies-Event": notification.event_type,
-                "X-Synergies-Delivery": delivery.key,
-                "X-Synergies-Timestamp": timestamp,
-                "X-Synergies-Signature": sign_webhook(subscription.webhook_secret, timestamp, body),
-            },
-            timeout=self.settings.webhook_timeout_seconds,
-            follow_redirects=False,
-        )
-        if not response.is_success:
-            raise RuntimeError(f"webhook answered HTTP {response.status_code}")
+        message_id = webhook_message_id(delivery.key)
+        try:
+            target = await resolve_webhook_target(
+                delivery.target, allow_loopback=self.settings.webhook_allow_loopback_targets
+            )
+            response = await self.http.post(
+                target.connect_url,
+                content=body,
+                headers={
+                    "Host": target.host_header,
+                    "Content-Type": "application/json",
+                    "User-Agent": "synergies-tracker-webhooks",
+                    "webhook-id": message_id,
+                    "webhook-timestamp": str(int(now.timestamp())),
+                    "webhook-signature": sign_webhook(subscription.webhook_secret, message_id, now, body),
+                },
+                timeout=self.settings.webhook_timeout_seconds,
+                follow_redirects=False,
+                extensions={"sni_hostname": target.host} if target.scheme == "https" else {},
+            )
+            if not response.is_success:
+                raise RuntimeError(f"webhook answered HTTP {response.status_code}")
+        except WebhookHostUnresolved as exc:  # a DNS outage passes: retried, and counted
+            await self._webhook_failed(subscription, str(exc))
+            raise RuntimeError(str(exc)) from exc
+        except WebhookTargetRejected:
+            raise  # refused by policy: failed for good below, not a failure of the target
+        except Exception as exc:
+            await self._webhook_failed(subscription, f"{type(exc).__name__}: {exc}")
+            raise
+        if subscription.consecutive_failures:
+            async with self.sessionmaker() as session, session.begin():
+                await session.execute(
+                    update(Subscription)
+                    .where(Subscription.id == subscription.id)
+                    .values(consecutive_failures=0)
+                )
+
+    async def _webhook_failed(self, subscription: Subscription, error: str) -> None:
+        """Count a failed attempt; at `webhook_disable_after_failures` in a row the subscription is
+        switched off (its owner switches it on again) and this delivery fails for good."""
+        limit = self.settings.webhook_disable_after_failures
+        async with self.sessionmaker() as session, session.begin():
+            failures = await session.scalar(
+                update(Subscription)
+                .where(Subscription.id == subscription.id)
+                .values(consecutive_failures=Subscription.consecutive_failures + 1)
+                .returning(Subscription.consecutive_failures)
+            )
+            if failures is None or failures < limit:
+                return
+            reason = f"switched off after {failures} failed deliveries in a row; last: {error}"[:2000]
+            await session.execute(
+                update(Subscription)
+                .where(Subscription.id == subscription.id)
+                .values(active=False, disabled_reason=reason)
+            )
+        activity.logger.warning("webhook subscription %s %s", subscription.id, reason)
+        raise DeliveryRejected(reason)
 
     @activity.defn
     async def mark_delivery_failed(self, delivery_id: int, error: str) -> None:
@@ -530,16 +711,18 @@ class NotificationActivities:
                 .values(status=DeliveryStatus.FAILED, last_error=error[:4000])
             )
 
-    # --- daily digest ---------------------------------------------------------------------------
+    # --- the digest -----------------------------------------------------------------------------
 
     @activity.defn
     async def send_daily_digest(self, day: str) -> int:
-        """One e-mail per digest reader listing their undigested notifications; returns mails sent.
+        """One e-mail per digest reader listing their undigested notifications and what is due;
+        weekly readers get theirs on `settings.digest_weekday` only. Returns mails sent.
 
         Idempotent per person and day (Delivery key `digest/{day}/p{id}`); a person whose mail
         failed does not stop the others, and the activity raises at the end so Temporal retries.
         """
-        date.fromisoformat(day)  # reject garbage early
+        on = date.fromisoformat(day)  # reject garbage early
+        weekly_day = on.weekday() == self.settings.digest_weekday
         async with self.sessionmaker() as session:
             persons = list(
                 await session.scalars(
@@ -556,8 +739,10 @@ class NotificationActivities:
             )
         sent, errors = 0, []
         for person in persons:
+            if person.daily_digest and person.digest_weekly and not weekly_day:
+                continue
             try:
-                sent += await self._digest_for(person, day)
+                sent += await self._digest_for(person, on)
             except Exception as exc:
                 errors.append(f"{person.email}: {type(exc).__name__}: {exc}")
         if errors:
@@ -571,8 +756,34 @@ class NotificationActivities:
             Notification.payload[DIGEST_FLAG].as_boolean().is_(True),
         ]
 
-    async def _digest_for(self, person: Person, day: str) -> int:
-        key = f"digest/{day}/p{person.id}"
+    async def _due_for(self, session: AsyncSession, person: Person, on: date) -> list[dict[str, Any]]:
+        """Open stages the person leads or watches that are due within two weeks or overdue."""
+        watched = select(activity_watchers.c.activity_id).where(activity_watchers.c.person_id == person.id)
+        rows = await session.execute(
+            select(Activity.id, Activity.title, Activity.stage, Activity.stage_due_on)
+            .where(
+                Activity.stage.in_(OPEN_STAGES),
+                Activity.stage_due_on.is_not(None),
+                Activity.stage_due_on <= on + DIGEST_DUE_WITHIN,
+                or_(Activity.lead_id == person.id, Activity.id.in_(watched)),
+            )
+            .order_by(Activity.stage_due_on, Activity.id)
+        )
+        return [
+            {
+                "id": activity_id,
+                "title": title,
+                "stage_name": stage_name(stage),
+                "due_on": due_on.isoformat(),
+                "days_overdue": (on - due_on).days,
+                "url": activity_url(self.settings, activity_id),
+            }
+            for activity_id, title, stage, due_on in rows
+            if due_on is not None
+        ]
+
+    async def _digest_for(self, person: Person, on: date) -> int:
+        key = f"digest/{on.isoformat()}/p{person.id}"
         async with self.sessionmaker() as session, session.begin():
             delivery = await session.scalar(select(Delivery).where(Delivery.key == key))
             if delivery is not None and delivery.status is DeliveryStatus.SENT:
@@ -584,7 +795,8 @@ class NotificationActivities:
                     .order_by(Notification.created_at, Notification.id)
                 )
             )
-            if not entries:
+            due = await self._due_for(session, person, on) if person.daily_digest else []
+            if not entries and not due:
                 return 0
             await _insert_ignore(
                 session,
@@ -602,14 +814,27 @@ class NotificationActivities:
                     }
                 ],
             )
-        lines = [f"Synergies Tracker: {len(entries)} notification(s) for {person.name}, {day}", ""]
-        for entry in entries:
-            lines.append(f"- {entry.created_at:%Y-%m-%d %H:%M} UTC  {entry.title}")
-            lines += [f"  {line}" for line in _notification_text(entry).splitlines()]
-            lines.append("")
-        subject = f"Synergies Tracker daily digest, {day}: {len(entries)} notification(s)"
+        changes = [
+            DigestEntry(
+                entry.created_at,
+                (entry.payload or {}).get("message")
+                or {"subject": entry.title, "summary": entry.body, "link": (entry.payload or {}).get("link")},
+            )
+            for entry in entries
+        ]
+        rendered = render_digest(self.settings, person.name, on, person.digest_weekly, changes, due)
         try:
-            await self._send_email(person.email, subject, "\n".join(lines), key)
+            await self._send_email(
+                email_message(
+                    self.settings,
+                    rendered,
+                    to=person.email,
+                    key=key,
+                    activity_id=None,
+                    activity_title=None,
+                    now=datetime.now(UTC),
+                )
+            )
         except Exception as exc:
             async with self.sessionmaker() as session, session.begin():
                 await session.execute(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -35,7 +35,9 @@ class SubscriptionCreate(BaseModel):
         None,
         min_length=16,
         max_length=200,
-        description="HMAC key for X-Synergies-Signature; generated when omitted, returned once",
+        description=(
+            "Standard Webhooks signing secret (`whsec_` + base64); generated when omitted, returned once"
+        ),
     )
     active: bool = True
 
@@ -68,6 +70,8 @@ class SubscriptionRead(BaseModel):
     stage: str | None
     webhook_url: str | None
     active: bool
+    consecutive_failures: int = Field(description="failed webhook attempts in a row")
+    disabled_reason: str | None = Field(description="why the tracker switched this webhook off")
     version: int
     created_at: datetime
     updated_at: datetime
@@ -75,7 +79,7 @@ class SubscriptionRead(BaseModel):
 
 class SubscriptionCreated(SubscriptionRead):
     webhook_secret: str | None = Field(
-        None, description="shown only in this response: store it to verify X-Synergies-Signature"
+        None, description="shown only in this response: store it to verify webhook-signature"
     )
 
 
@@ -113,6 +117,13 @@ class ReadAllResult(BaseModel):
 class DeliveryRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
+    @classmethod
+    def of(cls, view: Any) -> DeliveryRead:
+        """From a `DeliveryView`: the target and error as the viewer may see them."""
+        return cls.model_validate(view.delivery).model_copy(
+            update={"key": view.key, "target": view.target, "last_error": view.last_error}
+        )
+
     id: int
     key: str
     notification_id: int | None
@@ -131,6 +142,9 @@ class DeliveryPage(BaseModel):
     next_cursor: str | None = None
 
 
+Digest = Literal["off", "daily", "weekly"]
+
+
 class MeRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -138,10 +152,18 @@ class MeRead(BaseModel):
     name: str
     email: str
     role: Role
-    daily_digest: bool
+    daily_digest: bool = Field(description="true: e-mails come in a digest (see `digest`)")
+    digest: Digest = Field(description="off: one e-mail per event; daily or weekly: one digest")
+    notify_own_changes: bool = Field(description="e-mail me about my own moves and edits too")
+    conventions: list[str] = Field(description="the conventions I work on; none: all")
 
 
 class MeUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    daily_digest: bool = Field(description="true: e-mails come as one daily digest instead")
+    digest: Digest | None = Field(None, description="off: one e-mail per event; daily or weekly: one digest")
+    daily_digest: bool | None = Field(None, description="older form of `digest`: true = daily")
+    notify_own_changes: bool | None = None
+    conventions: list[str] | None = Field(
+        None, max_length=10, description="the conventions I work on (coordinators hear of these only)"
+    )

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
+from fastapi.responses import HTMLResponse
 
-from api.deps import Admin, Coordinator, Reader, SessionDep, SettingsDep
-from api.errors import NotFound
+from api.deps import Admin, Coordinator, Principal, Reader, SessionDep, SettingsDep, TemporalDep
+from api.errors import DomainError, NotFound
 from api.pagination import PageQuery
 from api.routes.notification_schemas import (
     DeliveryPage,
@@ -22,8 +23,10 @@ from api.routes.notification_schemas import (
     SubscriptionRead,
     SubscriptionUpdate,
 )
+from api.services import lifecycle
 from api.services import notifications as service
-from models import Channel, DeliveryStatus, Person
+from api.services.notification_messages import activity_url, long_date, render_action_page
+from models import Channel, DeliveryStatus, Person, Role, utcnow
 
 router = APIRouter(tags=["notifications"])
 
@@ -31,22 +34,36 @@ router = APIRouter(tags=["notifications"])
 # --- /me ----------------------------------------------------------------------------------------
 
 
+async def _me(session: SessionDep, person: Person) -> MeRead:
+    return MeRead(
+        id=person.id,
+        name=person.name,
+        email=person.email,
+        role=person.role,
+        daily_digest=person.daily_digest,
+        digest=service.digest_of(person),  # type: ignore[arg-type]
+        notify_own_changes=person.notify_own_changes,
+        conventions=await service.my_conventions(session, person.id),
+    )
+
+
 @router.get("/me", response_model=MeRead, tags=["people"], summary="Who the caller is")
-async def get_me(principal: Reader, session: SessionDep) -> Person:
+async def get_me(principal: Reader, session: SessionDep) -> MeRead:
     person = await session.get(Person, principal.person_id)
     if person is None:
         raise NotFound("your person record no longer exists")
-    return person
+    return await _me(session, person)
 
 
 @router.patch(
     "/me",
     response_model=MeRead,
     tags=["people"],
-    summary="Change your own settings (daily digest instead of immediate e-mails)",
+    summary="Change your own notification settings (digest, own changes, conventions)",
 )
-async def update_me(principal: Reader, session: SessionDep, data: MeUpdate) -> Person:
-    return await service.set_daily_digest(session, principal.person_id, data.daily_digest)
+async def update_me(principal: Reader, session: SessionDep, data: MeUpdate) -> MeRead:
+    person = await service.update_me(session, principal.person_id, data.model_dump(exclude_unset=True))
+    return await _me(session, person)
 
 
 # --- own subscriptions --------------------------------------------------------------------------
@@ -67,7 +84,9 @@ async def list_my_subscriptions(principal: Reader, session: SessionDep) -> list[
 async def create_my_subscription(
     principal: Reader, session: SessionDep, settings: SettingsDep, data: SubscriptionCreate
 ) -> SubscriptionCreated:
-    row, secret = await service.create_subscription(session, settings, principal.person_id, data)
+    row, secret = await service.create_subscription(
+        session, settings, principal.person_id, data, principal.role
+    )
     return SubscriptionCreated.model_validate(row).model_copy(update={"webhook_secret": secret})
 
 
@@ -84,7 +103,7 @@ async def update_my_subscription(
     data: SubscriptionUpdate,
 ) -> SubscriptionRead:
     row = await service.get_subscription(session, subscription_id, principal.person_id)
-    row = await service.update_subscription(session, settings, row, data)
+    row = await service.update_subscription(session, settings, row, data, principal.role)
     return SubscriptionRead.model_validate(row)
 
 
@@ -121,13 +140,13 @@ async def list_subscriptions(
     summary="Subscribe a person (admins)",
 )
 async def create_subscription(
-    _: Admin,
+    principal: Admin,
     session: SessionDep,
     settings: SettingsDep,
     data: SubscriptionCreate,
     person_id: Annotated[int, Query(description="whose subscription this is")],
 ) -> SubscriptionCreated:
-    row, secret = await service.create_subscription(session, settings, person_id, data)
+    row, secret = await service.create_subscription(session, settings, person_id, data, principal.role)
     return SubscriptionCreated.model_validate(row).model_copy(update={"webhook_secret": secret})
 
 
@@ -138,13 +157,13 @@ async def create_subscription(
 )
 async def update_subscription(
     subscription_id: int,
-    _: Admin,
+    principal: Admin,
     session: SessionDep,
     settings: SettingsDep,
     data: SubscriptionUpdate,
 ) -> SubscriptionRead:
     row = await service.get_subscription(session, subscription_id, None)
-    row = await service.update_subscription(session, settings, row, data)
+    row = await service.update_subscription(session, settings, row, data, principal.role)
     return SubscriptionRead.model_validate(row)
 
 
@@ -207,10 +226,11 @@ async def read_one(notification_id: int, principal: Reader, session: SessionDep)
 @router.get(
     "/deliveries",
     response_model=DeliveryPage,
-    summary="The delivery log: every send with its status, attempts and last error",
+    summary="The delivery log: every send with its status, attempts and last error "
+    "(other people's webhook URLs are hidden from non-admins)",
 )
 async def list_deliveries(
-    _: Coordinator,
+    principal: Coordinator,
     session: SessionDep,
     page: PageQuery,
     status_: Annotated[DeliveryStatus | None, Query(alias="status")] = None,
@@ -218,6 +238,109 @@ async def list_deliveries(
     notification_id: Annotated[int | None, Query()] = None,
 ) -> DeliveryPage:
     rows, cursor = await service.list_deliveries(
-        session, status=status_, channel=channel, notification_id=notification_id, page=page
+        session,
+        viewer_id=principal.person_id,
+        viewer_is_admin=principal.role is Role.ADMIN,
+        status=status_,
+        channel=channel,
+        notification_id=notification_id,
+        page=page,
     )
-    return DeliveryPage(items=[DeliveryRead.model_validate(row) for row in rows], next_cursor=cursor)
+    return DeliveryPage(items=[DeliveryRead.of(row) for row in rows], next_cursor=cursor)
+
+
+# --- one-click links in reminders ---------------------------------------------------------------
+
+# The token is in the URL: no referrer, no caching, no framing, no scripts.
+ACTION_PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+def _page(status_code: int, heading: str, text: str, **fields: str | None) -> HTMLResponse:
+    return HTMLResponse(
+        render_action_page(heading, text, **fields), status_code=status_code, headers=ACTION_PAGE_HEADERS
+    )
+
+
+def _refused(exc: DomainError) -> HTMLResponse:
+    heading = "This link no longer works" if exc.status in (404, 410) else "That did not work"
+    return _page(exc.status, heading, exc.detail)
+
+
+@router.get(
+    "/notifications/actions/{token}",
+    response_class=HTMLResponse,
+    summary="The confirmation page of a one-click reminder link (a GET changes nothing)",
+    include_in_schema=False,  # a page for people, not an API call
+)
+async def action_page(token: str, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+    try:
+        action = await service.pending_action(session, token, utcnow())
+    except DomainError as exc:
+        return _refused(exc)
+    return _page(
+        200,
+        action.description,
+        f"You are {action.person.name}. Confirm below.",
+        activity_title=action.activity.title,
+        button="Snooze" if action.token.action == "snooze" else "Acknowledge",
+        link=activity_url(settings, action.activity.id),
+    )
+
+
+@router.post(
+    "/notifications/actions/{token}",
+    response_class=HTMLResponse,
+    summary="Carry out a one-click reminder link once (acknowledge or snooze), as the reminded person",
+    include_in_schema=False,
+)
+async def run_action(
+    token: str, session: SessionDep, settings: SettingsDep, temporal: TemporalDep
+) -> HTMLResponse:
+    now = utcnow()
+    try:
+        action = await service.pending_action(session, token, now)
+        await service.claim_action(session, action, now)
+        person = action.person
+        principal = Principal(person.id, Role(person.role), person.name, person.email)
+        try:
+            if action.token.action == "snooze":
+                until = action.snooze_until(now.date())
+                await lifecycle.snooze(
+                    session,
+                    temporal,
+                    settings,
+                    principal,
+                    action.activity,
+                    until,
+                    "snoozed from the reminder e-mail",
+                )
+                done = f"Reminders are snoozed until {long_date(until)}."
+            else:
+                await lifecycle.acknowledge(
+                    session,
+                    temporal,
+                    settings,
+                    principal,
+                    action.activity,
+                    "acknowledged from the reminder e-mail",
+                )
+                done = "The reminder is acknowledged."
+        except DomainError:
+            await service.release_action(session, action)
+            await session.commit()
+            raise
+    except DomainError as exc:
+        return _refused(exc)
+    return _page(
+        200,
+        "Done",
+        done,
+        activity_title=action.activity.title,
+        link=activity_url(settings, action.activity.id),
+    )
