@@ -22,7 +22,7 @@ from alembic import op
 import models.base
 
 revision: str = "0008_notifications"
-down_revision: str | None = "0004_activity_counts"
+down_revision: str | None = "0006_provenance"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
