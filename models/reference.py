@@ -51,6 +51,13 @@ class Meeting(TimestampMixin, Base):
     ends_on: Mapped[date]
     document_deadline_override: Mapped[date | None]
     document_symbol_prefix: Mapped[str | None] = mapped_column(String(64))
+    # Front matter of the progress report for this meeting (api.services.reports); all optional.
+    report_symbol: Mapped[str | None] = mapped_column(String(64))
+    agenda_item: Mapped[str | None] = mapped_column(String(32))
+    agenda_item_title: Mapped[str | None] = mapped_column(String(300))
+    agenda_symbol: Mapped[str | None] = mapped_column(String(64))
+    report_introduction: Mapped[str | None] = mapped_column(Text)
+    report_possible_action: Mapped[str | None] = mapped_column(Text)
     version: Mapped[int] = mapped_column(default=1)
 
     conventions: Mapped[list[Convention]] = relationship(
