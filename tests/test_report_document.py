@@ -8,6 +8,7 @@ annex, the actions to be taken, and none of the internal tracking data.
 from __future__ import annotations
 
 import io
+import os
 import re
 from pathlib import Path
 
@@ -161,21 +162,23 @@ async def test_sc_cop5_pdf_is_a4_with_the_front_matter_and_every_provision(sc_co
         for font in page["/Resources"]["/Font"].values()
         if "/BaseFont" in font.get_object()
     }
-    assert fonts and all("LiberationSerif" in font for font in fonts), fonts
+    faces = {font.split("+")[-1] for font in fonts}
+    assert {"LiberationSerif", "LiberationSerif-Bold", "LiberationSerif-Italic"} <= faces, fonts
     for code in ANNEX_PROVISIONS:
         assert _text(texts[code]) in text, code
     assert planned and all(_text(p) in text for p in planned)
     assert not INTERNAL_MARKERS.search(text)
-    assert all("UNEP/POPS/COP.5/INF/xx" in page for page in pages[1:])  # running header
-    assert [re.findall(r"(?:^| )(\d+)$", page) for page in pages] == [[str(n)] for n in range(1, len(pages) + 1)]
+    # the running header's symbol and the page number are drawn before each page's text
+    assert pages[0].startswith("1 Stockholm Convention")
+    for number, page in enumerate(pages[1:], start=2):
+        assert page.startswith(f"UNEP/POPS/COP.5/INF/xx {number} "), page[:60]
 
 
 async def test_sc_cop5_markdown_matches_the_golden_file(sc_cop5) -> None:
     report, _, _ = sc_cop5
     markdown = render(report, "md")[0].decode()
     golden = GOLDEN / "sc-cop5-2011-03-14.md"
-    if not golden.exists():  # first run writes it: read it, then commit it
-        golden.parent.mkdir(exist_ok=True)
-        golden.write_text(markdown)
-    assert markdown == golden.read_text()
+    if os.environ.get("SYNERGIES_UPDATE_GOLDEN"):  # after a deliberate change: rewrite, review, commit
+        golden.write_text(markdown, encoding="utf-8")
+    assert markdown == golden.read_text(encoding="utf-8")
 

@@ -256,8 +256,12 @@ def render_csv(report: Report) -> bytes:
                 entry.id if entry else "",
                 entry.title if entry else "",
                 " ".join(entry.conventions) if entry else "",
-                "\n".join(f"{line.on_date.isoformat()}: {line.text}" for line in entry.taken) if entry else "",
-                "\n".join(f"{line.on_date.isoformat()}: {line.text}" for line in entry.planned) if entry else "",
+                "\n".join(f"{line.on_date.isoformat()}: {line.text}" for line in entry.taken)
+                if entry
+                else "",
+                "\n".join(f"{line.on_date.isoformat()}: {line.text}" for line in entry.planned)
+                if entry
+                else "",
             ]
             if report.internal:
                 cells += [
