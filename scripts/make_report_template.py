@@ -155,7 +155,9 @@ def build() -> Document:
     header_flag = OxmlElement("w:tblHeader")
     header_flag.set(qn("w:val"), "true")
     head._tr.get_or_add_trPr().append(header_flag)
-    for cell, text in zip(head.cells, ("{{ words.provision_column }}", "{{ words.actions_column }}"), strict=True):
+    for cell, text in zip(
+        head.cells, ("{{ words.provision_column }}", "{{ words.actions_column }}"), strict=True
+    ):
         cell.paragraphs[0].add_run(text).italic = True
     _row_with(table, "{%tr for row in annex %}", span=True)
     _row_with(table, "{%tr if row.heading %}", span=True)

@@ -93,7 +93,9 @@ async def test_sc_cop5_docx_reads_as_the_submitted_document(sc_cop5) -> None:
     assert document.core_properties.author == "Secretariat of the Stockholm Convention"
     assert document.core_properties.identifier == "UNEP/POPS/COP.5/INF/xx"
 
-    cells = [p.text for table in document.tables for row in table.rows for c in row.cells for p in c.paragraphs]
+    cells = [
+        p.text for table in document.tables for row in table.rows for c in row.cells for p in c.paragraphs
+    ]
     body = [p.text for p in document.paragraphs]
     front = "\n".join(cells[:12] + body[:40])
     for line in (
@@ -181,4 +183,3 @@ async def test_sc_cop5_markdown_matches_the_golden_file(sc_cop5) -> None:
     if os.environ.get("SYNERGIES_UPDATE_GOLDEN"):  # after a deliberate change: rewrite, review, commit
         golden.write_text(markdown, encoding="utf-8")
     assert markdown == golden.read_text(encoding="utf-8")
-

@@ -364,6 +364,9 @@ def _scope_provisions(
         if decision.symbol in SYNERGIES_DECISIONS
     }
     by_id = {provision.id: provision for provision in provisions}
+    paragraphs = {
+        (p.section, p.subsection, p.paragraph): p for p in provisions if not p.subparagraph
+    }  # a subparagraph's paragraph when no parent is recorded
     chosen = []
     for provision in provisions:
         decisions = provision.decisions
@@ -372,6 +375,8 @@ def _scope_provisions(
         if not (adopted_here or synergies_here):
             continue
         parent = by_id.get(provision.parent_id) if provision.parent_id else None
+        if parent is None and provision.subparagraph:
+            parent = paragraphs.get((provision.section, provision.subsection, provision.paragraph))
         if addressed_conventions(provision, conventions, parent) & codes:
             chosen.append(provision)
     return chosen
