@@ -174,8 +174,8 @@ def action_blocks(report: Report, row: ProvisionRow, words: Labels) -> list[Bloc
             blocks.append(Block(status_line(entry), "ib" if entry.overdue else "i"))
             blocks += [Block(f"{line.text} ({line.on_date.isoformat()})") for line in entry.taken]
             if entry.planned:
-                planned = " ".join(f"{line.text} ({line.on_date.isoformat()})" for line in entry.planned)
-                blocks.append(Block(f"Planned: {planned}", "i"))
+                to_come = " ".join(f"{line.text} ({line.on_date.isoformat()})" for line in entry.planned)
+                blocks.append(Block(f"Planned: {to_come}", "i"))
             if entry.history:
                 history = "; ".join(history_line(change) for change in entry.history)
                 blocks.append(Block(f"Stage history: {history}", "s"))
@@ -437,7 +437,8 @@ def render_docx(report: Report) -> bytes:
         "mastheads": paragraphs([(RichText(_clean(name), bold=True), "UNMasthead") for name in h.mastheads]),
         "symbol_block": paragraphs(
             [(RichText(_clean(symbol), bold=True, size=28), "UNSymbol") for symbol in h.symbols]
-            + [(text, "UNDistribution") for text in (words.distribution, h.date_line, "", words.original)]
+            + [(RichText(_clean(text)), "UNDistribution") for text in (words.distribution, h.date_line, "")]
+            + [(RichText(_clean(words.original)), "UNDistribution")]
         ),
         "meeting": paragraphs(meeting_lines),
         "title": _clean(h.title),
