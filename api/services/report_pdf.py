@@ -55,7 +55,7 @@ from api.services.reports import ProvisionRow, Report
 FONT = "LiberationSerif"
 FONT_FILES = "/usr/share/fonts/truetype/liberation"
 MARGIN = 2 * cm
-COLUMNS = (0.35 * (A4[0] - 2 * MARGIN), 0.65 * (A4[0] - 2 * MARGIN))
+COLUMNS = (0.4 * (A4[0] - 2 * MARGIN), 0.6 * (A4[0] - 2 * MARGIN))  # the DOCX template's 6.8 | 10.2 cm
 CELL_WIDTH = COLUMNS[1] - 12  # less the table's default padding, 6 pt either side
 GREY = colors.HexColor("#444444")
 OVERDUE = colors.HexColor("#aa0000")
@@ -175,6 +175,7 @@ def _fonts() -> dict[str, _Font]:
         "italic": _Font(f"{FONT}-Italic", 10, 12),
         "overdue": _Font(f"{FONT}-BoldItalic", 10, 12, OVERDUE),
         "small": _Font(FONT, 8, 10, GREY),
+        "gap": _Font(FONT, 1, 5),
     }
 
 
@@ -229,8 +230,14 @@ _BLOCK_FONTS = {"": "text", "i": "italic", "b": "bold", "ib": "overdue", "s": "s
 
 
 def _actions_cell(blocks: list[Block]) -> _Lines:
+    """The blocks one under the other, a half line between paragraphs of the document variant."""
     fonts = _fonts()
-    return _Lines([(fonts[_BLOCK_FONTS[block.style]], _CONTROL.sub("", block.text)) for block in blocks])
+    lines: list[tuple[_Font, str]] = []
+    for block in blocks:
+        if lines and block.style == "":
+            lines.append((fonts["gap"], ""))
+        lines.append((fonts[_BLOCK_FONTS[block.style]], _CONTROL.sub("", block.text)))
+    return _Lines(lines)
 
 
 def _annex_table(report: Report, words: Labels) -> Table:
