@@ -18,8 +18,8 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from api.services.report_render import render
-from api.services.reports import Report, build_report
-from models import ActionEntry, ActionKind, Activity, Meeting, Provision
+from api.services.reports import Report, build_report, end_of_day
+from models import ActionEntry, ActionKind, Activity, Meeting, Provision, Stage, Transition
 from models.seed import load_demo_data
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -58,7 +58,8 @@ def _text(value: str) -> str:
 @pytest.fixture
 async def sc_cop5(db) -> tuple[Report, dict[str, str], list[str]]:
     """The SC-COP5 report as of its document deadline, the provisions' texts by element code, and the
-    planned actions of the open activities involving Stockholm, under the provisions it lists."""
+    planned actions of the activities involving Stockholm still open on that day, under the provisions
+    it lists."""
     async with db() as session, session.begin():
         await load_demo_data(session)
     async with db() as session:
@@ -67,6 +68,9 @@ async def sc_cop5(db) -> tuple[Report, dict[str, str], list[str]]:
         as_of = meeting.document_deadline
         report = await build_report(session, meeting, as_of)
         texts = {p.element_code: p.text for p in await session.scalars(select(Provision))}
+        finished_by_then = select(Transition.activity_id).where(
+            Transition.to_stage.in_([Stage.CLOSED, Stage.WITHDRAWN]), Transition.at < end_of_day(as_of)
+        )
         planned = list(
             await session.scalars(
                 select(ActionEntry.text)
@@ -75,7 +79,8 @@ async def sc_cop5(db) -> tuple[Report, dict[str, str], list[str]]:
                     ActionEntry.kind == ActionKind.PLANNED,
                     ActionEntry.provision_id.in_([row.id for _, _, row in report.rows()]),
                     Activity.conventions.any(code="stockholm"),
-                    Activity.stage.not_in(["withdrawn", "closed"]),
+                    Activity.created_at < end_of_day(as_of),
+                    Activity.id.not_in(finished_by_then),
                 )
             )
         )

@@ -223,8 +223,12 @@ async def test_front_matter_set_through_the_api_is_printed_in_every_format(clien
             "agenda_item": "5 (i)",
             "agenda_item_title": "Matters for consideration or action: synergies",
             "agenda_symbol": "UNEP/POPS/COP.5/1",
-            "report_introduction": "The secretariat thanks the Parties.\n\nIt also thanks the regional centres.",
-            "report_possible_action": "The Conference of the Parties may wish to take note of the present note.",
+            "report_introduction": (
+                "The secretariat thanks the Parties.\n\nIt also thanks the regional centres."
+            ),
+            "report_possible_action": (
+                "The Conference of the Parties may wish to take note of the present note."
+            ),
         },
         headers=admin,
     )
