@@ -31,13 +31,11 @@ from api.services.report_text import Text
 from api.services.reports import (
     ACTIONS_COLUMN,
     NO_ACTION,
-    ActivityEntry,
     ProvisionRow,
     Report,
     action_paragraphs,
     history_line,
     report_to_dict,
-    stage_label,
     status_line,
 )
 from api.services.spreadsheet import neutralise_cell
@@ -141,19 +139,6 @@ def operative_verb(row: ProvisionRow) -> tuple[str, str, str]:
     if match:
         return label, match.group(1), match.group(2)
     return label, "", row.text
-
-
-def activity_lines(entry: ActivityEntry) -> list[str]:
-    """The internal variant's lines for one activity, in reading order."""
-    lines = [
-        f"{entry.title} [{', '.join(entry.conventions)}]" if entry.conventions else entry.title,
-        status_line(entry),
-    ]
-    lines += [f"Taken ({line.on_date.isoformat()}): {line.text}" for line in entry.taken]
-    lines += [f"Planned ({line.on_date.isoformat()}): {line.text}" for line in entry.planned]
-    if entry.history:
-        lines.append("Stage history: " + "; ".join(history_line(change) for change in entry.history))
-    return lines
 
 
 @dataclass(frozen=True)
@@ -344,7 +329,6 @@ def _jinja() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    environment.filters["stage"] = stage_label
     environment.globals.update(
         action_blocks=action_blocks, operative_verb=operative_verb, numbered_paragraphs=numbered_paragraphs
     )
@@ -485,7 +469,6 @@ __all__ = [
     "RenderTimeout",
     "ReportFormat",
     "action_blocks",
-    "activity_lines",
     "annex_rows",
     "filename",
     "labels",
