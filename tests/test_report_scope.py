@@ -344,3 +344,29 @@ def test_compiled_catalogs_match_their_sources() -> None:
         assert source.with_suffix(".mo").read_bytes() == module.compiled(source), (
             f"run scripts/compile_catalogs.py ({source})"
         )
+
+
+async def test_a_secretariats_own_word_template_replaces_the_shipped_one(
+    db, data, tmp_path, monkeypatch
+) -> None:
+    from docx import Document
+
+    from api.services.report_render import DOCX_TEMPLATE
+    from api.settings import get_settings
+
+    edited = Document(str(DOCX_TEMPLATE))  # what a secretariat does in Word: restyle, keep the tags
+    edited.styles["Normal"].font.name = "Arial"
+    edited.sections[0].header.paragraphs[0].runs[0].italic = True
+    own = tmp_path / "our-template.docx"
+    edited.save(str(own))
+    monkeypatch.setenv("SYNERGIES_REPORT_DOCX_TEMPLATE", str(own))
+    get_settings.cache_clear()
+    try:
+        report = await report_for(db, "SC-COP5")
+        document = Document(io.BytesIO(render(report, "docx")[0]))
+    finally:
+        get_settings.cache_clear()
+    assert document.styles["Normal"].font.name == "Arial"
+    assert document.sections[0].header.paragraphs[0].runs[0].italic
+    assert document.sections[0].header.paragraphs[0].text == "UNEP/POPS/COP.5/INF/xx"
+    assert WORKSHOP_TAKEN in "\n".join(c.text for t in document.tables for r in t.rows for c in r.cells)
