@@ -189,6 +189,7 @@ def main() -> None:
     document = build()
     document.core_properties.title = "Progress report on joint activities (template)"
     document.core_properties.author = ""
+    document.core_properties.comments = "Word template of the COP progress report (docxtpl placeholders)"
     document.save(target)
     print(f"wrote {target}")
 

@@ -20,6 +20,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -446,6 +447,10 @@ def render_docx(report: Report) -> bytes:
     core.identifier = h.document_symbol
     core.language = h.lang
     core.keywords = "synergies; joint activities; " + ", ".join(h.conventions)
+    core.comments = f"The record as of {h.as_of.isoformat()} ({h.variant})"
+    core.last_modified_by = h.secretariats
+    core.created = core.modified = datetime.now(UTC).replace(microsecond=0, tzinfo=None)
+    core.revision = 1
     buffer = io.BytesIO()
     template.save(buffer)
     return buffer.getvalue()
