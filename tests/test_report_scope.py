@@ -370,3 +370,22 @@ async def test_a_secretariats_own_word_template_replaces_the_shipped_one(
     assert document.sections[0].header.paragraphs[0].runs[0].italic
     assert document.sections[0].header.paragraphs[0].text == "UNEP/POPS/COP.5/INF/xx"
     assert WORKSHOP_TAKEN in "\n".join(c.text for t in document.tables for r in t.rows for c in r.cells)
+
+
+async def test_a_finished_activity_has_nothing_left_to_be_taken(db, data) -> None:
+    async with db() as session, session.begin():
+        await record_transition(
+            session,
+            TransitionRecord(
+                activity_id=data.workshops,
+                seq=3,
+                from_stage=Stage.PILOT_PROJECT,
+                to_stage=Stage.CLOSED,
+                actor_id=None,
+                at=at("2010-10-01"),
+            ),
+        )
+    closed = (await report_for(db, "SC-COP5")).sections[0].subsections[0].provisions[0].activities[0]
+    assert [line.text for line in closed.taken] == [WORKSHOP_TAKEN] and closed.planned == ()
+    still_open = (await report_for(db, "SC-COP5", date(2010, 9, 30))).sections[0].subsections[0]
+    assert [line.text for line in still_open.provisions[0].activities[0].planned] == [WORKSHOP_PLANNED]
