@@ -28,9 +28,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PATH=/opt/venv/bin:$PATH \
     SYNERGIES_DATA_DIR=/app/var \
     SYNERGIES_LOG_JSON=true
-# DejaVu Serif (regular and bold in -core, italics in -extra): the type of the PDF reports.
+# Liberation Serif (metric-compatible with Times New Roman, the UN documents' type): the PDF reports.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends fonts-dejavu-core fonts-dejavu-extra \
+    && apt-get install -y --no-install-recommends fonts-liberation \
     && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 synergies \
     && useradd --system --uid 10001 --gid synergies --home-dir /app --no-create-home \

@@ -146,7 +146,10 @@ def token_list(email: Annotated[str, typer.Option(help="Email of the person.")])
 
 @app.command()
 def report(
-    meeting: Annotated[str, typer.Argument(help="Meeting id or code, e.g. SC-COP5.")],
+    meeting: Annotated[
+        str,
+        typer.Argument(help="Meeting id or code, e.g. SC-COP5; several, comma-separated, for a joint note."),
+    ],
     format: Annotated[str, typer.Option("--format", "-f", help="docx, html, md, pdf, csv or json.")] = "docx",
     as_of: Annotated[
         str | None, typer.Option(help="Report the record as of this day (YYYY-MM-DD; default today).")
@@ -154,24 +157,63 @@ def report(
     output: Annotated[
         str | None, typer.Option("--output", "-o", help="File to write ('-' for stdout).")
     ] = None,
+    variant: Annotated[str, typer.Option(help="document (what is submitted) or internal.")] = "document",
+    lang: Annotated[str, typer.Option(help="Language of the fixed text: en, fr or es.")] = "en",
+    symbol: Annotated[
+        str | None, typer.Option(help="Store the report's document symbol on the meeting first.")
+    ] = None,
+    agenda_item: Annotated[str | None, typer.Option(help="Store the agenda item, e.g. '4 (a)'.")] = None,
+    agenda_item_title: Annotated[str | None, typer.Option(help="Store the agenda item's title.")] = None,
+    agenda_symbol: Annotated[
+        str | None, typer.Option(help="Store the provisional agenda's symbol (the item's footnote).")
+    ] = None,
+    introduction: Annotated[
+        str | None, typer.Option(help="Store introduction paragraphs (blank-line separated; '' clears).")
+    ] = None,
+    possible_action: Annotated[
+        str | None, typer.Option(help="Store the 'Possible action' paragraph(s) ('' clears).")
+    ] = None,
 ) -> None:
-    """Write a COP progress report on joint activities (the annex of the synergies note)."""
+    """Write a COP progress report on joint activities (front matter and the annex of the synergies
+    note); the front-matter options are stored on the meeting (single meeting only)."""
     import sys
     from datetime import UTC, date, datetime
     from pathlib import Path
 
     from api.services.report_render import FORMATS, render
-    from api.services.reports import build_report
+    from api.services.report_text import LANGUAGES
+    from api.services.reports import Variant, build_report, get_meeting
 
     if format not in FORMATS:
         fail(f"unknown format {format!r}; formats: {', '.join(FORMATS)}")
+    if variant not in tuple(Variant):
+        fail(f"unknown variant {variant!r}; variants: {', '.join(Variant)}")
+    if lang not in LANGUAGES:
+        fail(f"unknown language {lang!r}; languages: {', '.join(LANGUAGES)}")
     try:
         day = date.fromisoformat(as_of) if as_of else datetime.now(UTC).date()
     except ValueError:
         fail(f"--as-of {as_of!r} is not a date (YYYY-MM-DD)")
+    refs = [ref.strip() for ref in meeting.split(",") if ref.strip()]
+    front_matter = {
+        "report_symbol": symbol,
+        "agenda_item": agenda_item,
+        "agenda_item_title": agenda_item_title,
+        "agenda_symbol": agenda_symbol,
+        "report_introduction": introduction,
+        "report_possible_action": possible_action,
+    }
+    changes = {key: value or None for key, value in front_matter.items() if value is not None}
+    if changes and len(refs) != 1:
+        fail("front-matter options are stored on one meeting: give a single meeting")
 
     async def work(session: AsyncSession) -> tuple[bytes, str]:
-        content, _, filename = render(await build_report(session, meeting, day), format)
+        meetings = [await get_meeting(session, ref) for ref in refs]
+        for name, value in changes.items():
+            setattr(meetings[0], name, value)
+        await session.flush()
+        built = await build_report(session, meetings, day, variant=variant, lang=lang)
+        content, _, filename = render(built, format)
         return content, filename
 
     content, filename = run_in_transaction(work)

@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     escalate_management_after_days: int = 30
     reminder_time_utc: time = time(9, 0)
     report_draft_days_before_deadline: int = 14
+    # The Word template of the COP report (docxtpl); None: the one shipped in api/templates.
+    report_docx_template: Path | None = None
+    # Time budget of one report rendering on request (seconds); past it the API answers 503.
+    report_render_seconds: float = 60.0
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025

@@ -53,6 +53,13 @@ class Meeting(TimestampMixin, Base):
     document_symbol_prefix: Mapped[str | None] = mapped_column(String(64))
     # Where the dates come from, or "Illustrative …" when no source gives them (models/seed.py).
     source: Mapped[str | None] = mapped_column(Text)
+    # Front matter of the progress report for this meeting (api.services.reports); all optional.
+    report_symbol: Mapped[str | None] = mapped_column(String(64))
+    agenda_item: Mapped[str | None] = mapped_column(String(32))
+    agenda_item_title: Mapped[str | None] = mapped_column(String(300))
+    agenda_symbol: Mapped[str | None] = mapped_column(String(64))
+    report_introduction: Mapped[str | None] = mapped_column(Text)
+    report_possible_action: Mapped[str | None] = mapped_column(Text)
     version: Mapped[int] = mapped_column(default=1)
 
     conventions: Mapped[list[Convention]] = relationship(

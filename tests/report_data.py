@@ -38,6 +38,7 @@ def at(day: str, hour: int = 12) -> datetime:
 @dataclass
 class ReportData:
     sc_cop5: int
+    rc_cop5: int
     mc_cop2: int
     workshops: int  # I.A (4), moves thematic_group → task_team (2010-02-01) → pilot (2010-09-01)
     reporting: int  # II.A (1) and (1)(a), no transitions
@@ -173,6 +174,17 @@ async def build_report_data(sessionmaker: async_sessionmaker[AsyncSession]) -> R
             document_symbol_prefix=SYMBOL_PREFIX,
             conventions=[conventions["SC"]],
         )
+        rc_cop5 = Meeting(
+            code="RC-COP5",
+            kind=MeetingKind.COP,
+            number=5,
+            title="Fifth meeting of the Conference of the Parties to the Rotterdam Convention",
+            venue="Geneva",
+            starts_on=date(2011, 6, 20),
+            ends_on=date(2011, 6, 24),
+            document_symbol_prefix="UNEP/FAO/RC/COP.5/",
+            conventions=[conventions["RC"]],
+        )
         mc_cop2 = Meeting(
             code="MC-COP2",
             kind=MeetingKind.COP,
@@ -184,7 +196,7 @@ async def build_report_data(sessionmaker: async_sessionmaker[AsyncSession]) -> R
             document_symbol_prefix="UNEP/MC/COP.2/",
             conventions=[conventions["MC"]],
         )
-        session.add_all([sc_cop5, mc_cop2])
+        session.add_all([sc_cop5, rc_cop5, mc_cop2])
 
         workshops = Activity(
             title="Regional synergies workshops",
@@ -253,6 +265,7 @@ async def build_report_data(sessionmaker: async_sessionmaker[AsyncSession]) -> R
         await session.flush()
         ids = ReportData(
             sc_cop5=sc_cop5.id,
+            rc_cop5=rc_cop5.id,
             mc_cop2=mc_cop2.id,
             workshops=workshops.id,
             reporting=reporting.id,

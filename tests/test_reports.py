@@ -19,6 +19,7 @@ from sqlalchemy import event
 from api.services.report_render import FORMATS, MEDIA_TYPES, ReportFormat, render
 from api.services.reports import (
     ACTIONS_COLUMN,
+    NO_ACTION,
     PROVISION_COLUMN,
     Report,
     build_report,
@@ -46,9 +47,11 @@ async def data(db) -> ReportData:
     return await build_report_data(db)
 
 
-async def report_for(db, meeting: str | int, as_of: date) -> Report:
+async def report_for(
+    db, meeting: str | int, as_of: date, variant: str = "internal", **options: Any
+) -> Report:
     async with db() as session:
-        return await build_report(session, meeting, as_of)
+        return await build_report(session, meeting, as_of, variant=variant, **options)
 
 
 def docx_text(content: bytes) -> tuple[Any, list[str]]:
@@ -79,7 +82,7 @@ def entry(report_data: dict[str, Any], activity_id: int) -> dict[str, Any]:
 # --- the model ----------------------------------------------------------------------------------
 
 
-async def test_report_groups_provisions_with_activities_by_section_and_subsection(db, data) -> None:
+async def test_report_lists_every_addressed_provision_by_section_and_subsection(db, data) -> None:
     report = await report_for(db, "SC-COP5", END_2010)
 
     assert [s.heading for s in report.sections] == [
@@ -88,13 +91,19 @@ async def test_report_groups_provisions_with_activities_by_section_and_subsectio
     ]
     assert [sub.heading for sub in report.sections[0].subsections] == [
         "A. Coordination at the national level",
+        "B. Programmatic cooperation in the field",
     ]
     technical = report.sections[1].subsections
-    assert [sub.heading for sub in technical] == ["A. National reporting"]
+    assert [sub.heading for sub in technical] == [
+        "A. National reporting",
+        "B. Compliance/non-compliance mechanisms",
+    ]
     assert [row.label for row in technical[0].provisions] == ["(1)", "(1) (a)"]
-    # II.2 (no activity) and I.10 (its activity was created in 2011) are left out
-    codes = [row.element_code for _, _, row in report.rows()]
-    assert codes == ["SYN-I-4", "SYN-II-1", "SYN-II-1-a"]
+    rows = {row.element_code: row for _, _, row in report.rows()}
+    # every provision is listed, those nobody answered yet (II.2) or answered only later (I.10) too
+    assert list(rows) == ["SYN-I-4", "SYN-I-10", "SYN-II-1", "SYN-II-1-a", "SYN-II-2"]
+    assert rows["SYN-II-2"].activities == () and rows["SYN-I-10"].activities == ()
+    assert report.summary["provisions_without_action"] == 3  # II.1 itself has no action of its own
     assert report.header.document_symbol == f"{SYMBOL_PREFIX}INF/xx"
     assert report.header.dates == "25–29 April 2011"
     assert report.header.title == "Progress report on joint activities"
@@ -139,11 +148,13 @@ async def test_overdue_when_the_stage_due_date_passed_on_the_as_of_day(db, data)
 
 
 async def test_reports_before_and_after_a_transition_differ_by_exactly_that_transition(db, data) -> None:
+    # the internal variant: the document one carries no stages
     before = report_to_dict(await report_for(db, "SC-COP5", date(2010, 8, 31)))
     after = report_to_dict(await report_for(db, "SC-COP5", date(2010, 9, 1)))
 
     for report_data in (before, after):
-        report_data["header"].pop("as_of")
+        for key in ("as_of", "date_line", "introduction"):  # the day, and the day as the text says it
+            report_data["header"].pop(key)
         report_data.pop("summary")  # counts derived from the stages compared below
     old, new = entry(before, data.workshops), entry(after, data.workshops)
     assert new["history"][:-1] == old["history"]
@@ -213,33 +224,48 @@ def test_meeting_dates_read_like_un_documents() -> None:
 # --- rendering ----------------------------------------------------------------------------------
 
 
-async def test_docx_has_word_headings_two_column_tables_actions_and_symbol(db, data) -> None:
-    report = await report_for(db, "SC-COP5", END_2010)
+async def test_docx_has_one_annex_table_with_section_rows_actions_and_the_running_symbol(db, data) -> None:
+    report = await report_for(db, "SC-COP5", END_2010, variant="document")
     content, media_type, filename = render(report, "docx")
 
     assert media_type == MEDIA_TYPES[ReportFormat.DOCX]
     assert filename == "SC-COP5-progress-report-2010-12-31.docx"
     document, texts = docx_text(content)
-    headings = {p.text: p.style.name for p in document.paragraphs if p.style.name.startswith("Heading")}
-    assert headings["I. Organizational issues in the field"] == "Heading 1"
-    assert headings["II. Technical issues"] == "Heading 1"
-    assert headings["A. Coordination at the national level"] == "Heading 2"
-    assert headings["A. National reporting"] == "Heading 2"
-    assert len(document.tables) == 2
-    for table in document.tables:
-        assert [cell.text for cell in table.rows[0].cells] == [PROVISION_COLUMN, ACTIONS_COLUMN]
-        assert all(len(row.cells) == 2 for row in table.rows)
+    masthead, annex = document.tables
+    assert masthead.rows[0].cells[0].text == "Stockholm Convention"
+    assert [cell.text for cell in annex.rows[0].cells] == [PROVISION_COLUMN, ACTIONS_COLUMN]
+    rows = [[cell.text for cell in row.cells] for row in annex.rows[1:]]
+    # section and subsection rows span both columns (python-docx repeats a merged cell's text)
+    assert rows[0] == ["I. Organizational issues in the field"] * 2
+    assert rows[1] == ["A. Coordination at the national level"] * 2
+    assert rows[2][0].startswith("(4) Requests the secretariats to collaborate")
+    assert rows[2][1] == f"{WORKSHOP_TAKEN}\nTo be taken:\n{WORKSHOP_PLANNED}"
+    no_action = [row[1] for row in rows if row[0].startswith("(2) Requests")]
+    assert no_action == [NO_ACTION]
     joined = "\n".join(texts)
     for _, _, row in report.rows():
         assert row.text in joined
-    assert WORKSHOP_TAKEN in joined and WORKSHOP_PLANNED in joined and REPORTING_TAKEN in joined
-    assert WORKSHOP_LATE not in joined
+    assert REPORTING_TAKEN in joined and WORKSHOP_LATE not in joined
+    assert "Stage" not in joined and "pilot_project" not in joined and "[BC" not in joined
     section = document.sections[0]
     assert section.different_first_page_header_footer
-    symbol = section.first_page_header.paragraphs[0]
-    assert symbol.text == "UNEP/POPS/COP.5/INF/xx"
-    assert symbol.alignment == 2  # WD_ALIGN_PARAGRAPH.RIGHT
+    assert [p.text for p in section.header.paragraphs] == ["UNEP/POPS/COP.5/INF/xx"]
     assert "Progress report on joint activities" in joined
+
+
+async def test_internal_docx_adds_titles_stages_and_history(db, data) -> None:
+    report = await report_for(db, "SC-COP5", END_2010)
+    _, texts = docx_text(render(report, "docx")[0])
+    joined = "\n".join(texts)
+    assert "Regional synergies workshops [BC, RC, SC]" in joined
+    assert "Stage: pilot project, due 2011-09-01" in joined
+    assert f"{WORKSHOP_TAKEN} (2009-10-30)" in joined
+    assert all(
+        history_line(change) in joined
+        for _, _, row in report.rows()
+        for a in row.activities
+        for change in a.history
+    )
 
 
 async def test_pdf_has_the_symbol_block_sections_and_every_activity_with_its_history(db, data) -> None:
@@ -247,7 +273,7 @@ async def test_pdf_has_the_symbol_block_sections_and_every_activity_with_its_his
     content, media_type, filename = render(report, "pdf")
 
     assert media_type == "application/pdf"
-    assert filename == "SC-COP5-progress-report-2010-12-31.pdf"
+    assert filename == "SC-COP5-progress-report-2010-12-31-internal.pdf"
     pages = pdf_pages(content)
     text = " ".join(pages)
     for fragment in (
@@ -271,8 +297,8 @@ async def test_pdf_has_the_symbol_block_sections_and_every_activity_with_its_his
     assert "Stage: pilot project, due 2011-09-01" in text
     assert f"{WORKSHOP_TAKEN} (" in text and f"Planned: {WORKSHOP_PLANNED}" in text
     assert REPORTING_TAKEN in text and WORKSHOP_LATE not in text
-    page_numbers = [re.findall(r"\bPage (\d+)\b", page) for page in pages]
-    assert page_numbers == [[str(n)] for n in range(1, len(pages) + 1)]
+    for number, page in enumerate(pages, start=1):
+        assert page.startswith(f"{number} ") or page.startswith(f"UNEP/POPS/COP.5/INF/xx {number} ")
 
 
 async def test_pdf_repeats_the_table_header_on_every_page_and_cuts_what_is_taller_than_a_page(
@@ -305,7 +331,12 @@ async def test_pdf_repeats_the_table_header_on_every_page_and_cuts_what_is_talle
     assert all(f"{PROVISION_COLUMN} {ACTIONS_COLUMN}" in page for page in pages[1:])
     assert all(f"Workshop {n}" in text for n in range(1, 120))
     assert "x" * 40 in text and "x" * 200 not in text  # the 200-letter word, cut to the column's width
-    assert all(history_line(change) in text for change in long_history)
+    # a line cut by a page break reads on across the next page's running header, table header and label
+    page_top = re.compile(
+        rf" UNEP/POPS/COP\.5/INF/xx \d+ {re.escape(PROVISION_COLUMN)} {re.escape(ACTIONS_COLUMN)} (\(4\) )?"
+    )
+    flowing = page_top.sub(" ", text)
+    assert all(history_line(change) in flowing for change in long_history)
 
 
 async def test_every_format_renders_valid_output(db, data) -> None:
@@ -321,20 +352,22 @@ async def test_every_format_renders_valid_output(db, data) -> None:
     html = outputs["html"][0].decode()
     parser = _TagBalance()
     parser.feed(html)
-    assert parser.unclosed == [] and parser.tables == 2
+    assert parser.unclosed == [] and parser.tables == 1
     assert WORKSHOP_TAKEN in html and "UNEP/POPS/COP.5/INF/xx" in html
-    assert "<h2>I. Organizational issues in the field</h2>" in html
+    assert '<td colspan="2"><h3>I. Organizational issues in the field</h3></td>' in html
 
     markdown = outputs["md"][0].decode()
-    assert markdown.count(f"| {PROVISION_COLUMN} | {ACTIONS_COLUMN} |") == 2
-    assert "## II. Technical issues" in markdown and "### A. National reporting" in markdown
+    assert markdown.count(f"| *{PROVISION_COLUMN}* | *{ACTIONS_COLUMN}* |") == 4  # one per subsection
+    assert "### II. Technical issues" in markdown and "#### A. National reporting" in markdown
     assert WORKSHOP_TAKEN in markdown
 
     rows = list(csv.DictReader(io.StringIO(outputs["csv"][0].decode())))
-    assert [(r["element_code"], int(r["activity_id"])) for r in rows] == [
-        ("SYN-I-4", data.workshops),
-        ("SYN-II-1", data.reporting),
-        ("SYN-II-1-a", data.reporting),
+    assert [(r["element_code"], r["activity_id"]) for r in rows] == [
+        ("SYN-I-4", str(data.workshops)),
+        ("SYN-I-10", ""),
+        ("SYN-II-1", str(data.reporting)),
+        ("SYN-II-1-a", str(data.reporting)),
+        ("SYN-II-2", ""),
     ]
     assert rows[0]["stage"] == "pilot_project" and WORKSHOP_TAKEN in rows[0]["actions_taken"]
 
@@ -343,12 +376,14 @@ async def test_every_format_renders_valid_output(db, data) -> None:
     assert model["header"]["as_of"] == "2010-12-31"
 
 
-async def test_empty_report_still_renders_every_format(db, data) -> None:
-    report = await report_for(db, "SC-COP5", date(2009, 1, 1))
-    assert report.sections == ()
+async def test_report_before_any_activity_lists_every_provision_with_no_action(db, data) -> None:
+    report = await report_for(db, "SC-COP5", date(2009, 1, 1), variant="document")
+    assert all(row.activities == () for _, _, row in report.rows())
+    assert report.summary["provisions_without_action"] == report.summary["provisions"] == 5
     for fmt in FORMATS:
         content, _, _ = render(report, fmt)
         assert content
+    assert render(report, "md")[0].decode().count(NO_ACTION) == 5
 
 
 class _TagBalance(HTMLParser):
@@ -416,7 +451,7 @@ async def test_route_negotiates_the_format_from_accept(client, people, db, data,
 async def test_route_json_is_the_report_model_as_of_the_day(client, people, db, data) -> None:
     response = await client.get(
         "/reports/meetings/sc-cop5",
-        params={"format": "json", "as_of": "2010-08-31"},
+        params={"format": "json", "as_of": "2010-08-31", "variant": "internal"},
         headers=people.headers(Role.COORDINATOR),
     )
     assert response.status_code == 200

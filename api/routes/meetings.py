@@ -38,6 +38,20 @@ class MeetingCreate(WriteModel):
     ends_on: date
     document_deadline_override: date | None = None
     document_symbol_prefix: str | None = Field(None, max_length=64)
+    report_symbol: str | None = Field(
+        None, max_length=64, description="symbol of the progress report, e.g. UNEP/POPS/COP.5/INF/21"
+    )
+    agenda_item: str | None = Field(None, max_length=32, examples=["4 (a)"])
+    agenda_item_title: str | None = Field(None, max_length=300)
+    agenda_symbol: str | None = Field(
+        None, max_length=64, description="symbol of the provisional agenda (the item's footnote)"
+    )
+    report_introduction: str | None = Field(
+        None, max_length=20_000, description="paragraphs (blank-line separated) after the generated ones"
+    )
+    report_possible_action: str | None = Field(
+        None, max_length=20_000, description="the 'Possible action' paragraph(s), if any"
+    )
     conventions: list[CodeText] = Field(default_factory=list, description="convention codes")
 
 
@@ -51,6 +65,20 @@ class MeetingUpdate(WriteModel):
     ends_on: Annotated[date | None, NotNull] = None
     document_deadline_override: date | None = None
     document_symbol_prefix: str | None = Field(None, max_length=64)
+    report_symbol: str | None = Field(
+        None, max_length=64, description="symbol of the progress report, e.g. UNEP/POPS/COP.5/INF/21"
+    )
+    agenda_item: str | None = Field(None, max_length=32, examples=["4 (a)"])
+    agenda_item_title: str | None = Field(None, max_length=300)
+    agenda_symbol: str | None = Field(
+        None, max_length=64, description="symbol of the provisional agenda (the item's footnote)"
+    )
+    report_introduction: str | None = Field(
+        None, max_length=20_000, description="paragraphs (blank-line separated) after the generated ones"
+    )
+    report_possible_action: str | None = Field(
+        None, max_length=20_000, description="the 'Possible action' paragraph(s), if any"
+    )
     conventions: Annotated[list[CodeText] | None, NotNull] = Field(None, description="convention codes")
 
 
@@ -72,6 +100,12 @@ class MeetingRead(BaseModel):
         None,
         description='provenance of loaded data ("Note …, para. 13", or "Illustrative …"); null when entered',
     )
+    report_symbol: str | None
+    agenda_item: str | None
+    agenda_item_title: str | None
+    agenda_symbol: str | None
+    report_introduction: str | None
+    report_possible_action: str | None
     conventions: CodeList
     version: int
     created_at: datetime

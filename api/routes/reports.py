@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Response
 from pydantic import BaseModel, Field
@@ -12,8 +11,10 @@ from sqlalchemy import func, select
 
 from api.deps import Reader, SessionDep
 from api.errors import DomainError, NotFound
-from api.services.report_render import FORMATS, MEDIA_TYPES, ReportFormat, render
-from api.services.reports import build_report, get_meeting
+from api.services.report_render import FORMATS, MEDIA_TYPES, ReportFormat, render_within
+from api.services.report_text import Language
+from api.services.reports import Report, Variant, build_report, get_meeting
+from api.settings import get_settings
 from models import Meeting, StoredReport
 
 router = APIRouter(prefix="/reports", tags=["reports"])
@@ -71,51 +72,110 @@ def _disposition(fmt: ReportFormat, filename: str) -> str:
     return f'{"attachment" if fmt in _ATTACHMENT else "inline"}; filename="{filename}"'
 
 
-@router.get(
-    "/meetings/{meeting}",
-    summary="Progress report on joint activities for one COP, as the record stood on a day",
-    response_class=Response,
-    responses={
-        200: {
-            "description": "The report in the requested format",
-            "content": {media.split(";")[0]: {} for media in MEDIA_TYPES.values()},
-        },
-        404: {"description": "Unknown meeting"},
-        406: {"description": "No acceptable format"},
-        422: {"description": "Bad format or date"},
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The report in the requested format",
+        "content": {media.split(";")[0]: {} for media in MEDIA_TYPES.values()},
     },
-)
-async def meeting_report(
-    principal: Reader,
-    session: SessionDep,
-    meeting: Annotated[str, Path(description="Meeting id or code, e.g. SC-COP5")],
-    format: Annotated[
-        ReportFormat | None,
-        Query(description=f"One of {', '.join(FORMATS)}; otherwise the Accept header decides"),
-    ] = None,
-    as_of: Annotated[
-        date | None, Query(description="The day the record is reported as of (default: today, UTC)")
-    ] = None,
-    number: Annotated[
-        str | None,
-        Query(
-            max_length=16,
-            pattern=r"^[0-9A-Za-z.\-]+$",
-            description="INF document number for the symbol (default: xx)",
-        ),
-    ] = None,
-    accept: Annotated[str | None, Header()] = None,
-) -> Response:
-    fmt = format or negotiate(accept)
-    day = as_of or datetime.now(UTC).date()
-    found = await get_meeting(session, meeting)
-    report = await build_report(session, found, day, document_number=number)
-    content, media_type, filename = await asyncio.to_thread(render, report, fmt)
+    404: {"description": "Unknown meeting"},
+    406: {"description": "No acceptable format"},
+    422: {"description": "Bad format, date, variant or language"},
+    503: {"description": "Rendering took longer than the time budget"},
+}
+FormatQuery = Annotated[
+    ReportFormat | None,
+    Query(description=f"One of {', '.join(FORMATS)}; otherwise the Accept header decides"),
+]
+AsOfQuery = Annotated[
+    date | None, Query(description="The day the record is reported as of (default: today, UTC)")
+]
+VariantQuery = Annotated[
+    Variant,
+    Query(
+        description="document: what a secretariat submits (annex prose only); internal: with stages, "
+        "due dates, overdue flags and history, for the coordinators group"
+    ),
+]
+LangQuery = Annotated[Language, Query(description="Language of the document's fixed text (en, fr, es)")]
+NumberQuery = Annotated[
+    str | None,
+    Query(
+        max_length=16,
+        pattern=r"^[0-9A-Za-z.\-]+$",
+        description="INF document number for the symbol (default: the meeting's report symbol, else xx)",
+    ),
+]
+
+
+async def _respond(report: Report, fmt: ReportFormat) -> Response:
+    content, media_type, filename = await render_within(report, fmt, get_settings().report_render_seconds)
     return Response(
         content,
         media_type=media_type,
         headers={"Content-Disposition": _disposition(fmt, filename), "Vary": "Accept"},
     )
+
+
+@router.get(
+    "/meetings/{meeting}",
+    summary="Progress report on joint activities for one COP, as the record stood on a day",
+    response_class=Response,
+    responses=_RESPONSES,
+)
+async def meeting_report(
+    principal: Reader,
+    session: SessionDep,
+    meeting: Annotated[str, Path(description="Meeting id or code, e.g. SC-COP5")],
+    format: FormatQuery = None,
+    as_of: AsOfQuery = None,
+    variant: VariantQuery = Variant.DOCUMENT,
+    lang: LangQuery = Language.EN,
+    number: NumberQuery = None,
+    accept: Annotated[str | None, Header()] = None,
+) -> Response:
+    fmt = format or negotiate(accept)
+    day = as_of or datetime.now(UTC).date()
+    found = await get_meeting(session, meeting)
+    report = await build_report(session, found, day, document_number=number, variant=variant, lang=lang)
+    return await _respond(report, fmt)
+
+
+@router.get(
+    "/joint",
+    summary="The joint note on joint activities for several COPs (one text for all, as in 2009)",
+    response_class=Response,
+    responses=_RESPONSES,
+)
+async def joint_report(
+    principal: Reader,
+    session: SessionDep,
+    meetings: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=300,
+            description="Comma-separated meeting ids or codes, e.g. BC-COP10,RC-COP5,SC-COP5",
+        ),
+    ],
+    format: FormatQuery = None,
+    as_of: AsOfQuery = None,
+    variant: VariantQuery = Variant.DOCUMENT,
+    lang: LangQuery = Language.EN,
+    accept: Annotated[str | None, Header()] = None,
+) -> Response:
+    fmt = format or negotiate(accept)
+    day = as_of or datetime.now(UTC).date()
+    refs = [ref.strip() for ref in meetings.split(",") if ref.strip()]
+    if not refs or len(refs) > 10:
+        raise BadMeetings("meetings: give 1 to 10 meeting ids or codes, comma-separated")
+    found = [await get_meeting(session, ref) for ref in refs]
+    found.sort(key=lambda m: (m.starts_on, m.code))
+    report = await build_report(session, found, day, variant=variant, lang=lang)
+    return await _respond(report, fmt)
+
+
+class BadMeetings(DomainError):
+    status, code = 422, "bad_meetings"
 
 
 class StoredReportRead(BaseModel):

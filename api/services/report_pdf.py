@@ -2,13 +2,14 @@
 
 ReportLab rather than HTML through WeasyPrint: the annex of a COP with 1,000 activities is a
 300-page table, and WeasyPrint spent 35-80 s in table layout and Pango line breaking for it (66 s
-even without a table); platypus lays it out in 2-3 s. The content is the DOCX's: the symbol block,
-the meeting, the annex with one two-column table per subsection (its header row repeated on every
-page), each activity with its stage, actions and stage history; page numbers in the footer.
+even without a table); platypus lays it out in 2-3 s. The page and content are the DOCX template's:
+A4, 2 cm margins, the front matter (mastheads beside the symbol block, meeting, agenda item, title,
+"Note by …", numbered paragraphs, the agenda footnote at the foot of the first page), the annex as
+one two-column table whose header row repeats on every page with section and subsection rows
+spanning both columns; the symbol in the running header and page numbers from page 2.
 
-Text is set in DejaVu Serif (Debian's fonts-dejavu-core and fonts-dejavu-extra, found on
-ReportLab's font search path): the history lines' arrows and any language's names need more glyphs
-than the PDF standard fonts have.
+Text is set in Liberation Serif (Debian's fonts-liberation, metric-compatible with Times New Roman,
+the UN documents' typeface and the DOCX template's), found on ReportLab's font search path.
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
-from functools import lru_cache
+from dataclasses import dataclass, replace
+from functools import lru_cache, partial
 from typing import Any
 from xml.sax.saxutils import escape
 
+from reportlab import rl_config
 from reportlab.lib import colors
-from reportlab.lib.enums import TA_RIGHT
+from reportlab.lib.enums import TA_JUSTIFY, TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import cm
@@ -30,7 +32,6 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
-    CondPageBreak,
     Flowable,
     PageBreak,
     Paragraph,
@@ -40,19 +41,21 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from api.services.reports import (
-    ACTIONS_COLUMN,
-    PROVISION_COLUMN,
-    ActivityEntry,
-    ProvisionRow,
-    Report,
-    history_line,
-    status_line,
+from api.services.report_render import (
+    Block,
+    Labels,
+    action_blocks,
+    annex_rows,
+    labels,
+    numbered_paragraphs,
+    operative_verb,
 )
+from api.services.reports import ProvisionRow, Report
 
-FONT = "DejaVuSerif"
+FONT = "LiberationSerif"
+FONT_FILES = "/usr/share/fonts/truetype/liberation"
 MARGIN = 2 * cm
-COLUMNS = (0.35 * (A4[0] - 2 * MARGIN), 0.65 * (A4[0] - 2 * MARGIN))
+COLUMNS = (0.4 * (A4[0] - 2 * MARGIN), 0.6 * (A4[0] - 2 * MARGIN))  # the DOCX template's 6.8 | 10.2 cm
 CELL_WIDTH = COLUMNS[1] - 12  # less the table's default padding, 6 pt either side
 GREY = colors.HexColor("#444444")
 OVERDUE = colors.HexColor("#aa0000")
@@ -158,41 +161,53 @@ def _break_lines(text: str, font: _Font, width: float) -> list[str]:
 
 @lru_cache
 def _fonts() -> dict[str, _Font]:
-    """The type faces, once DejaVu Serif is registered (parsing its TrueType files takes ~0.2 s)."""
+    """The type faces, once Liberation Serif is registered (parsing its TrueType files takes ~0.2 s)."""
+    if FONT_FILES not in rl_config.TTFSearchPath:
+        rl_config.TTFSearchPath.append(FONT_FILES)
     for suffix in ("", "-Bold", "-Italic", "-BoldItalic"):
-        pdfmetrics.registerFont(TTFont(f"{FONT}{suffix}", f"{FONT}{suffix}.ttf"))
+        pdfmetrics.registerFont(TTFont(f"{FONT}{suffix}", f"{FONT}{suffix or '-Regular'}.ttf"))
     pdfmetrics.registerFontFamily(
         FONT, normal=FONT, bold=f"{FONT}-Bold", italic=f"{FONT}-Italic", boldItalic=f"{FONT}-BoldItalic"
     )
     return {
-        "text": _Font(FONT, 9, 11.5),
-        "bold": _Font(f"{FONT}-Bold", 9, 11.5),
-        "italic": _Font(f"{FONT}-Italic", 9, 11.5),
-        "overdue": _Font(f"{FONT}-BoldItalic", 9, 11.5, OVERDUE),
-        "small": _Font(FONT, 7, 9, GREY),
+        "text": _Font(FONT, 10, 12),
+        "bold": _Font(f"{FONT}-Bold", 10, 12),
+        "italic": _Font(f"{FONT}-Italic", 10, 12),
+        "overdue": _Font(f"{FONT}-BoldItalic", 10, 12, OVERDUE),
+        "small": _Font(FONT, 8, 10, GREY),
+        "gap": _Font(FONT, 1, 5),
     }
 
 
 @lru_cache
 def _styles() -> dict[str, ParagraphStyle]:
-    """Paragraph styles for the few pieces with mixed faces: the title page, headings, provisions."""
+    """The DOCX template's paragraph styles, in points: body 10, masthead 12, symbol 14, title 17."""
     text = _fonts()["text"]
-    body = ParagraphStyle("body", fontName=FONT, fontSize=text.size, leading=text.leading, spaceAfter=3)
+    body = ParagraphStyle("body", fontName=FONT, fontSize=text.size, leading=text.leading, spaceAfter=6)
     bold = f"{FONT}-Bold"
     return {
         "body": body,
         "cell": ParagraphStyle("cell", parent=body, spaceAfter=0),
         "head": ParagraphStyle("head", parent=body, fontName=f"{FONT}-Italic", spaceAfter=0),
+        "masthead": ParagraphStyle("masthead", parent=body, fontName=bold, fontSize=12, leading=14),
         "symbol": ParagraphStyle("symbol", parent=body, alignment=TA_RIGHT, spaceAfter=0),
-        "symbol_big": ParagraphStyle("symbol_big", parent=body, alignment=TA_RIGHT, fontSize=12, leading=15),
+        "symbol_big": ParagraphStyle(
+            "symbol_big", parent=body, alignment=TA_RIGHT, fontName=bold, fontSize=14, leading=17
+        ),
         "title": ParagraphStyle(
-            "title", parent=body, fontName=bold, fontSize=16, leading=20, spaceBefore=12, spaceAfter=8
+            "title", parent=body, fontName=bold, fontSize=17, leading=20, spaceBefore=18, spaceAfter=6
         ),
+        "note": ParagraphStyle("note", parent=body, fontName=bold, fontSize=12, leading=15, spaceAfter=12),
         "h1": ParagraphStyle(
-            "h1", parent=body, fontName=bold, fontSize=12, leading=15, spaceBefore=12, spaceAfter=5
+            "h1", parent=body, fontName=bold, fontSize=12, leading=15, spaceBefore=12, spaceAfter=6
         ),
-        "h2": ParagraphStyle(
-            "h2", parent=body, fontName=bold, fontSize=10.5, leading=13, spaceBefore=8, spaceAfter=4
+        "numbered": ParagraphStyle(
+            "numbered",
+            parent=body,
+            leftIndent=1 * cm,
+            bulletIndent=0,
+            bulletFontName=FONT,
+            alignment=TA_JUSTIFY,
         ),
     }
 
@@ -202,59 +217,72 @@ def _markup(value: str) -> str:
     return escape(_CONTROL.sub("", value)).replace("\n", "<br/>")
 
 
-def _provision_cell(row: ProvisionRow) -> list[Flowable]:
-    words = row.text.split(" ", 1)
-    # The annex italicises the operative verb ("Requests", "Also requests"), as in the DOCX.
-    if len(words) == 2 and words[0][:1].isupper():
-        text = f"{row.label} <i>{_markup(words[0])}</i> {_markup(words[1])}"
-    else:
-        text = f"{row.label} {_markup(row.text)}"
-    return [Paragraph(text, _styles()["cell"]), _Lines([(_fonts()["small"], row.citation)])]
+def _provision_cell(report: Report, row: ProvisionRow) -> list[Flowable]:
+    label, verb, rest = operative_verb(row)
+    text = f"{_markup(label)}<i>{_markup(verb)}</i>{_markup(rest)}" if verb else _markup(label + rest)
+    cell: list[Flowable] = [Paragraph(text, _styles()["cell"])]
+    if report.internal:
+        cell.append(_Lines([(_fonts()["small"], row.citation)]))
+    return cell
 
 
-def _activity_cell(entry: ActivityEntry) -> _Lines:
+_BLOCK_FONTS = {"": "text", "i": "italic", "b": "bold", "ib": "overdue", "s": "small"}
+
+
+def _actions_cell(blocks: list[Block]) -> _Lines:
+    """The blocks one under the other, a half line between paragraphs of the document variant."""
     fonts = _fonts()
-    conventions = f" [{', '.join(entry.conventions)}]" if entry.conventions else ""
-    blocks = [
-        (fonts["bold"], entry.title + conventions),
-        (fonts["overdue" if entry.overdue else "italic"], status_line(entry)),
+    lines: list[tuple[_Font, str]] = []
+    for block in blocks:
+        if lines and block.style == "":
+            lines.append((fonts["gap"], ""))
+        lines.append((fonts[_BLOCK_FONTS[block.style]], _CONTROL.sub("", block.text)))
+    return _Lines(lines)
+
+
+def _annex_table(report: Report, words: Labels) -> Table:
+    """Header row, then section and subsection rows spanning both columns and the provisions. In
+    the internal variant a provision has one row per activity: short rows paginate cheaply, and a
+    provision's later rows carry only its label, grey, so a page that starts inside a provision
+    still says which. A cell taller than 3/4 of a page continues on further rows: a row must fit
+    on a page, and ReportLab's own splitting inside rows mislays them."""
+    styles = _styles()
+    head = styles["head"]
+    data: list[list[Any]] = [
+        [Paragraph(_markup(words.provision_column), head), Paragraph(_markup(words.actions_column), head)]
     ]
-    blocks += [(fonts["text"], f"{line.text} ({line.on_date.isoformat()})") for line in entry.taken]
-    if entry.planned:
-        planned = " ".join(f"{line.text} ({line.on_date.isoformat()})" for line in entry.planned)
-        blocks.append((fonts["italic"], f"Planned: {planned}"))
-    if entry.history:
-        history = "; ".join(history_line(change) for change in entry.history)
-        blocks.append((fonts["small"], f"Stage history: {history}"))
-    return _Lines([(font, _CONTROL.sub("", text)) for font, text in blocks])
-
-
-def _annex_table(provisions: tuple[ProvisionRow, ...]) -> Table:
-    """Header row, then one row per activity: short rows paginate cheaply, and a provision's later
-    rows carry only its label, grey, so a page that starts inside a provision still says which.
-    An activity taller than 3/4 of a page (a long stage history) continues on further rows: a row
-    must fit on a page, and ReportLab's own splitting inside rows mislays them."""
-    head = _styles()["head"]
-    data: list[list[Any]] = [[Paragraph(PROVISION_COLUMN, head), Paragraph(ACTIONS_COLUMN, head)]]
     commands: list[tuple[Any, ...]] = [
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("FONTNAME", (0, 0), (-1, -1), FONT),  # a spanned row's empty cell is still set in a font
         ("BOX", (0, 0), (-1, -1), 0.5, GREY),
         ("LINEAFTER", (0, 0), (0, -1), 0.5, GREY),
         ("LINEBELOW", (0, 0), (-1, 0), 0.5, GREY),
-        ("LINEABOVE", (1, 1), (1, -1), 0.25, colors.lightgrey),
         ("LINEBELOW", (0, "splitlast"), (-1, "splitlast"), 0.5, GREY),  # closes a page's part
     ]
-    for row in provisions:
+    for item in annex_rows(report):
         first = len(data)
         commands.append(("LINEABOVE", (0, first), (-1, first), 0.5, GREY))
-        for entry in row.activities:
-            for piece in _pieces(_activity_cell(entry)):
-                data.append([_provision_cell(row) if len(data) == first else _label_cell(row), piece])
+        if item.heading is not None:
+            data.append([Paragraph(f"<b>{_markup(item.heading)}</b>", styles["cell"]), ""])
+            commands.append(("SPAN", (0, first), (1, first)))
+            continue
+        row = item.provision
+        assert row is not None
+        if report.internal and row.activities:
+            groups = [
+                action_blocks(report, replace(row, activities=(entry,)), words) for entry in row.activities
+            ]
+        else:
+            groups = [action_blocks(report, row, words)]
+        for blocks in groups:
+            for piece in _pieces(_actions_cell(blocks)):
+                left = _provision_cell(report, row) if len(data) == first else _label_cell(row)
+                data.append([left, piece])
     return Table(data, colWidths=COLUMNS, repeatRows=1, style=TableStyle(commands))
 
 
 def _label_cell(row: ProvisionRow) -> _Lines:
-    return _Lines([(_fonts()["small"], row.label)])
+    return _Lines([(_fonts()["small"], row.label or "…")])
 
 
 def _pieces(cell: _Lines) -> list[_Lines]:
@@ -267,50 +295,75 @@ def _pieces(cell: _Lines) -> list[_Lines]:
     return [*pieces, cell]
 
 
-def _story(report: Report) -> list[Flowable]:
+def _front_matter(report: Report, words: Labels) -> list[Flowable]:
     styles = _styles()
     h = report.header
-    day = h.as_of.strftime("%d %B %Y").lstrip("0")
-    summary = report.summary
-    meeting = f"<b>{_markup(h.meeting_title)}</b><br/>{_markup(f'{h.venue}, {h.dates}')}"
-    story: list[Flowable] = [
-        Paragraph(f"<b>{_markup(h.document_symbol)}</b>", styles["symbol_big"]),
-        *(Paragraph(text, styles["symbol"]) for text in ("Distr.: General", day, "English only")),
-        Spacer(0, 18),
-        Paragraph(meeting, styles["body"]),
-        Paragraph(_markup(h.title), styles["title"]),
-        Paragraph(
-            f"Situation as of {day}: {summary.get('activities', 0)} joint activities answering "
-            f"{summary.get('provisions', 0)} provisions; {summary.get('overdue', 0)} past their stage "
-            "due date.",
-            styles["body"],
-        ),
-        PageBreak(),  # the annex starts on a page of its own, its first rows are long
-        Paragraph("Annex", styles["h1"]),
-        Paragraph(f"<i>{_markup(h.annex_title)}</i>", styles["body"]),
+    mastheads = [Paragraph(f"<b>{_markup(name)}</b>", styles["masthead"]) for name in h.mastheads]
+    symbol_block = [Paragraph(f"<b>{_markup(symbol)}</b>", styles["symbol_big"]) for symbol in h.symbols]
+    symbol_block += [
+        Paragraph(_markup(text), styles["symbol"])
+        for text in (words.distribution, h.date_line, " ", words.original)
     ]
-    if not report.sections:
-        nothing = "No activity answers a provision of this meeting's decisions yet."
-        story.append(Paragraph(nothing, styles["body"]))
-    # A heading needs room for a few rows under it (CondPageBreak), or it moves to the next page.
-    for section in report.sections:
-        story += [CondPageBreak(5 * cm), Paragraph(_markup(section.heading), styles["h1"])]
-        for subsection in section.subsections:
-            if subsection.heading:
-                story += [CondPageBreak(5 * cm), Paragraph(_markup(subsection.heading), styles["h2"])]
-            story += [_annex_table(subsection.provisions), Spacer(0, 8)]
+    top = Table(
+        [[mastheads, symbol_block]],
+        colWidths=(0.58 * (A4[0] - 2 * MARGIN), 0.42 * (A4[0] - 2 * MARGIN)),
+        style=TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (0, 0), 0)]),
+    )
+    story: list[Flowable] = [top, Spacer(0, 12)]
+    for meeting in h.meetings:
+        lines = [f"<b>{_markup(meeting.title)}</b>", f"<b>{_markup(meeting.place_and_dates)}</b>"]
+        if meeting.agenda_item:
+            lines.append(_markup(meeting.agenda_item))
+        if meeting.agenda_item_title:
+            lines.append(f"<b>{_markup(meeting.agenda_item_title)}</b>")
+        story.append(Paragraph("<br/>".join(lines), styles["body"]))
+    story += [
+        Paragraph(_markup(h.title), styles["title"]),
+        Paragraph(_markup(h.note_by), styles["note"]),
+        Paragraph(_markup(words.introduction), styles["h1"]),
+    ]
+    introduction, possible = numbered_paragraphs(report)
+    story += [
+        Paragraph(_markup(text), styles["numbered"], bulletText=f"{number}.") for number, text in introduction
+    ]
+    if possible:
+        story.append(Paragraph(_markup(words.possible_action), styles["h1"]))
+        story += [
+            Paragraph(_markup(text), styles["numbered"], bulletText=f"{number}.") for number, text in possible
+        ]
+    return story
+
+
+def _story(report: Report) -> list[Flowable]:
+    styles = _styles()
+    words = labels(report)
+    story = _front_matter(report, words)
+    story += [
+        PageBreak(),  # the annex starts on a page of its own, as in the DOCX template
+        Paragraph(_markup(words.annex), styles["h1"]),
+        Paragraph(f"<b>{_markup(report.header.annex_title)}</b>", styles["body"]),
+        Spacer(0, 6),
+        _annex_table(report, words),
+    ]
     return story
 
 
 def render_pdf(report: Report) -> bytes:
     h = report.header
+    footnotes = [_CONTROL.sub("", m.footnote) for m in h.meetings if m.footnote]
 
     def first_page(canvas: Canvas, document: SimpleDocTemplate) -> None:
+        canvas.setFont(FONT, 8)
+        for index, footnote in enumerate(reversed(footnotes)):
+            canvas.drawString(MARGIN, MARGIN + 4 + index * 10, footnote)
+        if footnotes:
+            top = MARGIN + 4 + len(footnotes) * 10
+            canvas.line(MARGIN, top, MARGIN + 4 * cm, top)
         _page_number(canvas)
 
     def later_pages(canvas: Canvas, document: SimpleDocTemplate) -> None:
-        canvas.setFont(FONT, 8)
-        canvas.drawRightString(A4[0] - MARGIN, A4[1] - MARGIN + 12, h.document_symbol)
+        canvas.setFont(f"{FONT}-Bold", 9)
+        canvas.drawRightString(A4[0] - MARGIN, A4[1] - MARGIN + 14, h.document_symbol)
         _page_number(canvas)
 
     buffer = io.BytesIO()
@@ -321,15 +374,23 @@ def render_pdf(report: Report) -> bytes:
         rightMargin=MARGIN,
         topMargin=MARGIN,
         bottomMargin=MARGIN,
-        title=f"{h.title}: {h.meeting_code}",
+        title=f"{h.title}: {h.document_symbol}",
+        author=h.secretariats,
         subject=h.meeting_title,
         keywords="synergies; joint activities; " + ", ".join(h.conventions),
         creator="Synergies Tracker",
+        lang=h.lang,
     )
-    document.build(_story(report), onFirstPage=first_page, onLaterPages=later_pages)
+    story = _story(report)  # registers the fonts before the canvas starts in one of them
+    document.build(
+        story,
+        onFirstPage=first_page,
+        onLaterPages=later_pages,
+        canvasmaker=partial(Canvas, initialFontName=FONT),
+    )
     return buffer.getvalue()
 
 
 def _page_number(canvas: Canvas) -> None:
-    canvas.setFont(FONT, 8)
-    canvas.drawCentredString(A4[0] / 2, MARGIN / 2, f"Page {canvas.getPageNumber()}")
+    canvas.setFont(FONT, 9)
+    canvas.drawCentredString(A4[0] / 2, MARGIN / 2, str(canvas.getPageNumber()))

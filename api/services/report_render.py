@@ -1,34 +1,48 @@
 """Render a progress report (`api.services.reports.Report`) as DOCX, HTML, Markdown, PDF, CSV or JSON.
 
 One entry point: `render(report, fmt) -> (bytes, media_type, filename)`. Rendering is synchronous and
-CPU-bound: async callers run it in a thread (`asyncio.to_thread(render, ...)`).
+CPU-bound: async callers run it in a thread with a time budget (`render_within`).
+
+Every format lays out the same parts in the same order: the front matter of a UN document
+(mastheads, symbol block, meeting, agenda item, title, "Note by …", numbered introduction, "Possible
+action", the agenda footnote), then the annex. The DOCX is filled into an editable Word template
+(`api/templates/report.docx`, or `settings.report_docx_template`) with docxtpl; the PDF is laid out
+with ReportLab (`api.services.report_pdf`) to the same page, type and structure.
 """
 
 from __future__ import annotations
 
+import asyncio
 import csv
+import html
 import io
 import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from xml.sax.saxutils import escape as xml_escape
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from api.errors import DomainError
+from api.services.report_text import Text
 from api.services.reports import (
     ACTIONS_COLUMN,
-    PROVISION_COLUMN,
-    ActivityEntry,
+    NO_ACTION,
     ProvisionRow,
     Report,
+    action_paragraphs,
     history_line,
     report_to_dict,
-    stage_label,
     status_line,
 )
+from api.services.spreadsheet import neutralise_cell
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+DOCX_TEMPLATE = TEMPLATES / "report.docx"
 
 
 class ReportFormat(StrEnum):
@@ -51,6 +65,10 @@ MEDIA_TYPES: dict[ReportFormat, str] = {
 FORMATS = tuple(fmt.value for fmt in ReportFormat)
 
 
+class RenderTimeout(DomainError):
+    status, code = 503, "report_render_timeout"
+
+
 def filename(report: Report, fmt: ReportFormat | str) -> str:
     return f"{report.filename_stem}.{ReportFormat(fmt).value}"
 
@@ -62,20 +80,118 @@ def render(report: Report, fmt: ReportFormat | str) -> tuple[bytes, str, str]:
     return content, MEDIA_TYPES[fmt], filename(report, fmt)
 
 
-# --- text helpers shared by the formats ---------------------------------------------------------
+async def render_within(report: Report, fmt: ReportFormat | str, seconds: float) -> tuple[bytes, str, str]:
+    """`render` in a worker thread, refused with a 503 problem when it takes longer than `seconds`
+    (the thread finishes in the background; the request does not wait for it)."""
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(render, report, fmt), timeout=seconds)
+    except TimeoutError:
+        raise RenderTimeout(
+            f"rendering the {ReportFormat(fmt).value} report took longer than {seconds:g} s; "
+            "try a narrower report or another format"
+        ) from None
 
 
-def activity_lines(entry: ActivityEntry) -> list[str]:
-    """The 'Actions taken or to be taken' of one activity as plain lines, in reading order."""
-    lines = [
-        f"{entry.title} [{', '.join(entry.conventions)}]" if entry.conventions else entry.title,
-        status_line(entry),
-    ]
-    lines += [f"Taken ({line.on_date.isoformat()}): {line.text}" for line in entry.taken]
-    lines += [f"Planned ({line.on_date.isoformat()}): {line.text}" for line in entry.planned]
-    if entry.history:
-        lines.append("Stage history: " + "; ".join(history_line(change) for change in entry.history))
-    return lines
+# --- what every format shows, in order ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Labels:
+    """The fixed text of the document in its language."""
+
+    distribution: str
+    original: str
+    introduction: str
+    possible_action: str
+    annex: str
+    provision_column: str
+    actions_column: str
+    no_action: str
+    to_be_taken: str
+
+
+def labels(report: Report) -> Labels:
+    text = Text(report.header.lang)
+    return Labels(
+        distribution=text("Distr.: General"),
+        original=text("Original: English"),
+        introduction=text("Introduction"),
+        possible_action=text("Possible action"),
+        annex=text("Annex"),
+        provision_column=report.header.provision_column,
+        actions_column=text(ACTIONS_COLUMN),
+        no_action=text(NO_ACTION),
+        to_be_taken=text("To be taken:"),
+    )
+
+
+def numbered_paragraphs(report: Report) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """The introduction's and the possible action's paragraphs with their running numbers."""
+    h = report.header
+    introduction = list(enumerate(h.introduction, start=1))
+    possible = list(enumerate(h.possible_action, start=len(introduction) + 1))
+    return introduction, possible
+
+
+def operative_verb(row: ProvisionRow) -> tuple[str, str, str]:
+    """(label, verb, rest): the annex italicises the operative verb ("Requests", "Also requests")."""
+    match = re.match(r"((?:Also |Further )?[A-Z][a-z]+)(\s.*)", row.text, re.DOTALL)
+    label = f"{row.label} " if row.label else ""
+    if match:
+        return label, match.group(1), match.group(2)
+    return label, "", row.text
+
+
+@dataclass(frozen=True)
+class Block:
+    """One paragraph of the actions column: text, and how it is set."""
+
+    text: str
+    style: str = ""  # "" plain, "i" italic, "b" bold, "ib" bold italic, "s" small
+
+
+def action_blocks(report: Report, row: ProvisionRow, words: Labels) -> list[Block]:
+    """The 'Actions taken or to be taken' cell of one provision."""
+    if report.internal:
+        blocks: list[Block] = []
+        for entry in row.activities:
+            conventions = f" [{', '.join(entry.conventions)}]" if entry.conventions else ""
+            blocks.append(Block(entry.title + conventions, "b"))
+            blocks.append(Block(status_line(entry), "ib" if entry.overdue else "i"))
+            blocks += [Block(f"{line.text} ({line.on_date.isoformat()})") for line in entry.taken]
+            if entry.planned:
+                to_come = " ".join(f"{line.text} ({line.on_date.isoformat()})" for line in entry.planned)
+                blocks.append(Block(f"Planned: {to_come}", "i"))
+            if entry.history:
+                history = "; ".join(history_line(change) for change in entry.history)
+                blocks.append(Block(f"Stage history: {history}", "s"))
+        return blocks or [Block(words.no_action, "i")]
+    taken, planned = action_paragraphs(row)
+    blocks = [Block(text) for text in taken]
+    if planned:
+        blocks.append(Block(words.to_be_taken, "i"))
+        blocks += [Block(text) for text in planned]
+    return blocks or [Block(words.no_action, "i")]
+
+
+@dataclass(frozen=True)
+class AnnexRow:
+    """A row of the annex table: a section or subsection heading spanning both columns, or a
+    provision with its actions."""
+
+    heading: str | None = None
+    level: int = 0
+    provision: ProvisionRow | None = None
+
+
+def annex_rows(report: Report) -> Iterator[AnnexRow]:
+    for section in report.sections:
+        yield AnnexRow(heading=section.heading, level=1)
+        for subsection in section.subsections:
+            if subsection.heading:
+                yield AnnexRow(heading=subsection.heading, level=2)
+            for row in subsection.provisions:
+                yield AnnexRow(provision=row)
 
 
 # --- JSON, CSV, Markdown ------------------------------------------------------------------------
@@ -98,85 +214,109 @@ CSV_COLUMNS = (
     "activity_id",
     "activity_title",
     "conventions",
-    "stage",
-    "stage_due_on",
-    "overdue",
     "actions_taken",
-    "actions_planned",
-    "stage_history",
+    "actions_to_be_taken",
 )
+INTERNAL_CSV_COLUMNS = (*CSV_COLUMNS, "stage", "stage_due_on", "overdue", "stage_history")
 
 
 def render_csv(report: Report) -> bytes:
-    """One row per activity × provision."""
+    """One row per activity × provision (one row with no activity for a provision nobody answers);
+    every cell neutralised against formula injection."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow(INTERNAL_CSV_COLUMNS if report.internal else CSV_COLUMNS)
     header = report.header
     for section, subsection, row in report.rows():
-        for entry in row.activities:
-            writer.writerow(
-                [
-                    header.meeting_code,
-                    header.as_of.isoformat(),
-                    section.heading,
-                    subsection.heading or "",
-                    row.paragraph,
-                    row.subparagraph or "",
-                    row.element_code,
-                    row.citation,
-                    row.text,
-                    entry.id,
-                    entry.title,
-                    " ".join(entry.conventions),
-                    entry.stage,
-                    entry.stage_due_on.isoformat() if entry.stage_due_on else "",
-                    "yes" if entry.overdue else "no",
-                    "\n".join(f"{line.on_date.isoformat()}: {line.text}" for line in entry.taken),
-                    "\n".join(f"{line.on_date.isoformat()}: {line.text}" for line in entry.planned),
-                    "\n".join(history_line(change) for change in entry.history),
+        for entry in row.activities or (None,):
+            cells: list[object] = [
+                header.meeting_code,
+                header.as_of.isoformat(),
+                section.heading,
+                subsection.heading or "",
+                row.paragraph,
+                row.subparagraph or "",
+                row.element_code,
+                row.citation,
+                row.text,
+                entry.id if entry else "",
+                entry.title if entry else "",
+                " ".join(entry.conventions) if entry else "",
+                "\n".join(f"{line.on_date.isoformat()}: {line.text}" for line in entry.taken)
+                if entry
+                else "",
+                "\n".join(f"{line.on_date.isoformat()}: {line.text}" for line in entry.planned)
+                if entry
+                else "",
+            ]
+            if report.internal:
+                cells += [
+                    entry.stage if entry else "",
+                    entry.stage_due_on.isoformat() if entry and entry.stage_due_on else "",
+                    ("yes" if entry.overdue else "no") if entry else "",
+                    "\n".join(history_line(change) for change in entry.history) if entry else "",
                 ]
-            )
+            writer.writerow([neutralise_cell(cell) for cell in cells])
     return buffer.getvalue().encode()
 
 
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|#])")
+
+
+def _md(text: str) -> str:
+    """Entered text as inert Markdown: raw HTML escaped, emphasis, links and table pipes disarmed."""
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(text.replace("\r", ""), quote=False))
+
+
 def _md_cell(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", "").replace("\n", "<br>")
+    return _md(text).replace("\n", "<br>")
+
+
+def _md_block(block: Block) -> str:
+    text = _md_cell(block.text)
+    if "b" in block.style:
+        text = f"**{text}**"
+    if "i" in block.style:
+        text = f"*{text}*"
+    return text
 
 
 def render_markdown(report: Report) -> bytes:
     h = report.header
-    out = [
-        f'<div align="right">{h.document_symbol}</div>',
-        "",
-        f"**{h.meeting_title}**  ",
-        f"{h.venue}, {h.dates}",
-        "",
-        f"# {h.title}",
-        "",
-        f"Situation as of {h.as_of.isoformat()}. "
-        f"{report.summary.get('activities', 0)} activities under "
-        f"{report.summary.get('provisions', 0)} provisions; "
-        f"{report.summary.get('overdue', 0)} overdue.",
-        "",
-        f"## Annex: {h.annex_title}",
-        "",
-    ]
-    if not report.sections:
-        out += ["No activity answers a provision of this meeting's decisions yet.", ""]
+    words = labels(report)
+    out: list[str] = []
+    out += [f"**{_md(name)}**  " for name in h.mastheads]
+    out += [""]
+    out += [f"{_md(symbol)}  " for symbol in h.symbols]
+    out += [f"{_md(words.distribution)}  ", f"{_md(h.date_line)}  ", _md(words.original), ""]
+    for meeting in h.meetings:
+        lines = [f"**{_md(meeting.title)}**", _md(meeting.place_and_dates)]
+        if meeting.agenda_item:
+            lines.append(_md(meeting.agenda_item))
+        if meeting.agenda_item_title:
+            lines.append(f"**{_md(meeting.agenda_item_title)}**")
+        out += ["  \n".join(lines), ""]
+    out += [f"# {_md(h.title)}", "", f"## {_md(h.note_by)}", "", f"### {_md(words.introduction)}", ""]
+    introduction, possible = numbered_paragraphs(report)
+    out += [f"{number}. {_md(text)}\n" for number, text in introduction]
+    if possible:
+        out += [f"### {_md(words.possible_action)}", ""]
+        out += [f"{number}. {_md(text)}\n" for number, text in possible]
+    out += [_md(meeting.footnote) + "\n" for meeting in h.meetings if meeting.footnote]
+    out += [f"## {_md(words.annex)}", "", f"**{_md(h.annex_title)}**", ""]
     for section in report.sections:
-        out += [f"## {section.heading}", ""]
+        out += [f"### {_md(section.heading)}", ""]
         for subsection in section.subsections:
             if subsection.heading:
-                out += [f"### {subsection.heading}", ""]
-            out += [f"| {PROVISION_COLUMN} | {ACTIONS_COLUMN} |", "| --- | --- |"]
+                out += [f"#### {_md(subsection.heading)}", ""]
+            out += [f"| *{_md(words.provision_column)}* | *{_md(words.actions_column)}* |", "| --- | --- |"]
             for row in subsection.provisions:
-                right = "<br><br>".join(
-                    "<br>".join(_md_cell(line) for line in activity_lines(entry)) for entry in row.activities
-                )
-                out.append(f"| {_md_cell(f'{row.label} {row.text}')} | {right} |")
+                label, verb, rest = operative_verb(row)
+                left = f"{_md(label)}*{_md(verb)}*{_md_cell(rest)}" if verb else _md_cell(label + rest)
+                right = "<br><br>".join(_md_block(block) for block in action_blocks(report, row, words))
+                out.append(f"| {left} | {right} |")
             out.append("")
-    return ("\n".join(out) + "\n").encode()
+    return ("\n".join(out).rstrip("\n") + "\n").encode()
 
 
 # --- HTML and PDF (the PDF's layout: api.services.report_pdf) -----------------------------------
@@ -190,18 +330,15 @@ def _jinja() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    environment.filters["stage"] = stage_label
     environment.globals.update(
-        status_line=status_line,
-        history_line=history_line,
-        PROVISION_COLUMN=PROVISION_COLUMN,
-        ACTIONS_COLUMN=ACTIONS_COLUMN,
+        action_blocks=action_blocks, operative_verb=operative_verb, numbered_paragraphs=numbered_paragraphs
     )
     return environment
 
 
 def render_html(report: Report) -> bytes:
-    return _jinja().get_template("report.html").render(report=report, h=report.header).encode()
+    template = _jinja().get_template("report.html")
+    return template.render(report=report, h=report.header, words=labels(report)).encode()
 
 
 def render_pdf(report: Report) -> bytes:
@@ -213,155 +350,109 @@ def render_pdf(report: Report) -> bytes:
 # --- DOCX ---------------------------------------------------------------------------------------
 
 
-def _repeat_header_row(row: object) -> None:
-    from docx.oxml import OxmlElement
-    from docx.oxml.ns import qn
+def docx_template_path() -> Path:
+    """The Word template: `settings.report_docx_template` when set, else the one shipped."""
+    from api.settings import get_settings
 
-    tr_pr = row._tr.get_or_add_trPr()  # type: ignore[attr-defined]
-    element = OxmlElement("w:tblHeader")
-    element.set(qn("w:val"), "true")
-    tr_pr.append(element)
+    return get_settings().report_docx_template or DOCX_TEMPLATE
 
 
-# Cells are written as WordprocessingML directly: building ~10,000 paragraphs through python-docx's
-# object API takes seconds for 1,000 activities, one parse per cell takes milliseconds.
-W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
-_XML_UNSAFE = {i: None for i in range(32) if i not in (9, 10, 13)}
-Run = tuple[str, str]  # (text, flags): flags a combination of "b" bold, "i" italic, "s" small
+_XML_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")  # control characters XML 1.0 forbids
 
 
-def _xml_text(text: str) -> str:
-    return xml_escape(text.translate(_XML_UNSAFE))
-
-
-def _run_xml(text: str, flags: str = "") -> str:
-    props = "".join(
-        tag for flag, tag in (("b", "<w:b/>"), ("i", "<w:i/>"), ("s", '<w:sz w:val="16"/>')) if flag in flags
-    )
-    return (
-        f"<w:r>{f'<w:rPr>{props}</w:rPr>' if props else ''}"
-        f'<w:t xml:space="preserve">{_xml_text(text)}</w:t></w:r>'
-    )
-
-
-def _paragraph_xml(*runs: Run) -> str:
-    return "<w:p>" + "".join(_run_xml(text, flags) for text, flags in runs) + "</w:p>"
-
-
-def _fill_cell(cell: object, paragraphs: list[str]) -> None:
-    """Replace the cell's empty paragraph with `paragraphs` (WordprocessingML `w:p` strings)."""
-    from docx.oxml import parse_xml
-
-    tc = cell._tc  # type: ignore[attr-defined]
-    for empty in tc.findall(f"{{{W_NS}}}p"):
-        tc.remove(empty)
-    fragment = parse_xml(f'<w:body xmlns:w="{W_NS}">{"".join(paragraphs)}</w:body>')
-    for child in list(fragment):
-        tc.append(child)
-
-
-def _provision_paragraphs(row: ProvisionRow) -> list[str]:
-    words = row.text.split(" ", 1)
-    # The annex italicises the operative verb ("Requests", "Also requests").
-    if len(words) == 2 and words[0][:1].isupper():
-        first = _paragraph_xml((f"{row.label} ", ""), (words[0], "i"), (" " + words[1], ""))
-    else:
-        first = _paragraph_xml((f"{row.label} {row.text}", ""))
-    return [first, _paragraph_xml((row.citation, "s"))]
-
-
-def _actions_paragraphs(row: ProvisionRow) -> list[str]:
-    out: list[str] = []
-    for entry in row.activities:
-        conventions = f" [{', '.join(entry.conventions)}]" if entry.conventions else ""
-        out.append(_paragraph_xml((entry.title, "b"), (conventions, "")))
-        out.append(_paragraph_xml((status_line(entry), "ib" if entry.overdue else "i")))
-        out.extend(_paragraph_xml((f"{line.text} ({line.on_date.isoformat()})", "")) for line in entry.taken)
-        if entry.planned:
-            out.append(
-                _paragraph_xml(
-                    ("Planned: ", "i"),
-                    (" ".join(f"{line.text} ({line.on_date.isoformat()})" for line in entry.planned), ""),
-                )
-            )
-        if entry.history:
-            out.append(
-                _paragraph_xml(
-                    (
-                        "Stage history: " + "; ".join(history_line(change) for change in entry.history),
-                        "s",
-                    )
-                )
-            )
-    return out or [_paragraph_xml()]
+def _clean(text: str) -> str:
+    return _XML_UNSAFE.sub("", text)
 
 
 def render_docx(report: Report) -> bytes:
-    from docx import Document
-    from docx.enum.table import WD_TABLE_ALIGNMENT
-    from docx.enum.text import WD_ALIGN_PARAGRAPH
-    from docx.shared import Cm, Pt
+    from docxtpl import DocxTemplate, RichText, RichTextParagraph
 
     h = report.header
-    document = Document()
-    core = document.core_properties
-    core.title = f"{h.title}: {h.meeting_code}"
+    words = labels(report)
+
+    def paragraphs(items: list[tuple[RichText | str, str | None]]) -> RichTextParagraph:
+        rich = RichTextParagraph()
+        for text, style in items:
+            rich.add(text if isinstance(text, RichText) else RichText(_clean(text)), parastyle=style)
+        return rich
+
+    def styled(block: Block) -> RichText:
+        return RichText(
+            _clean(block.text),
+            bold="b" in block.style,
+            italic="i" in block.style,
+            size=16 if "s" in block.style else None,
+        )
+
+    def provision_cell(row: ProvisionRow) -> RichTextParagraph:
+        label, verb, rest = operative_verb(row)
+        first = RichText(_clean(label))
+        if verb:
+            first.add(_clean(verb), italic=True)
+        first.add(_clean(rest))
+        items: list[tuple[RichText | str, str | None]] = [(first, "UNCell")]
+        if report.internal:
+            items.append((RichText(_clean(row.citation), size=16), "UNCell"))
+        return paragraphs(items)
+
+    annex = []
+    for item in annex_rows(report):
+        if item.heading is not None:
+            annex.append({"heading": paragraphs([(RichText(_clean(item.heading), bold=True), "UNCell")])})
+        elif item.provision is not None:
+            blocks = action_blocks(report, item.provision, words)
+            annex.append(
+                {
+                    "heading": None,
+                    "left": provision_cell(item.provision),
+                    "right": paragraphs([(styled(block), "UNCell") for block in blocks]),
+                }
+            )
+    introduction, possible = numbered_paragraphs(report)
+    meeting_lines: list[tuple[RichText | str, str | None]] = []
+    for meeting in h.meetings:
+        meeting_lines.append((RichText(_clean(meeting.title), bold=True), "UNMeeting"))
+        meeting_lines.append((RichText(_clean(meeting.place_and_dates), bold=True), "UNMeeting"))
+        if meeting.agenda_item:
+            meeting_lines.append((RichText(_clean(meeting.agenda_item)), "UNMeeting"))
+        if meeting.agenda_item_title:
+            meeting_lines.append((RichText(_clean(meeting.agenda_item_title), bold=True), "UNMeeting"))
+    footnotes = [meeting.footnote for meeting in h.meetings if meeting.footnote]
+    context = {
+        "mastheads": paragraphs([(RichText(_clean(name), bold=True), "UNMasthead") for name in h.mastheads]),
+        "symbol_block": paragraphs(
+            [(RichText(_clean(symbol), bold=True, size=28), "UNSymbol") for symbol in h.symbols]
+            + [(RichText(_clean(text)), "UNDistribution") for text in (words.distribution, h.date_line, "")]
+            + [(RichText(_clean(words.original)), "UNDistribution")]
+        ),
+        "meeting": paragraphs(meeting_lines),
+        "title": _clean(h.title),
+        "note_by": _clean(h.note_by),
+        "words": words,
+        "introduction": paragraphs([(f"{n}.\t{text}", "UNParagraph") for n, text in introduction]),
+        "possible_action": paragraphs([(f"{n}.\t{text}", "UNParagraph") for n, text in possible])
+        if possible
+        else None,
+        "footnotes": paragraphs([(text, "UNFootnote") for text in footnotes] or [("", "UNFootnote")]),
+        "annex_title": _clean(h.annex_title),
+        "annex": annex,
+        "symbol": _clean(h.document_symbol),
+    }
+    template = DocxTemplate(str(docx_template_path()))
+    template.render(context, autoescape=True)
+    core = template.docx.core_properties
+    core.title = f"{h.title}: {h.document_symbol}"
+    core.author = h.secretariats
     core.subject = h.meeting_title
     core.identifier = h.document_symbol
+    core.language = h.lang
     core.keywords = "synergies; joint activities; " + ", ".join(h.conventions)
-
-    normal = document.styles["Normal"]
-    normal.font.name = "Times New Roman"  # type: ignore[attr-defined]
-    normal.font.size = Pt(10)  # type: ignore[attr-defined]
-
-    section = document.sections[0]
-    section.left_margin = section.right_margin = Cm(2)
-    section.different_first_page_header_footer = True
-    symbol = section.first_page_header.paragraphs[0]
-    symbol.alignment = WD_ALIGN_PARAGRAPH.RIGHT
-    symbol.add_run(h.document_symbol).bold = True
-    for text in ("Distr.: General", h.as_of.strftime("%d %B %Y").lstrip("0"), "English only"):
-        line = section.first_page_header.add_paragraph(text)
-        line.alignment = WD_ALIGN_PARAGRAPH.RIGHT
-    running = section.header.paragraphs[0]
-    running.alignment = WD_ALIGN_PARAGRAPH.RIGHT
-    running.add_run(h.document_symbol)
-
-    meeting = document.add_paragraph()
-    meeting.add_run(h.meeting_title).bold = True
-    document.add_paragraph(f"{h.venue}, {h.dates}")
-    document.add_heading(h.title, level=0)
-    summary = report.summary
-    document.add_paragraph(
-        f"Situation as of {h.as_of.strftime('%d %B %Y').lstrip('0')}: "
-        f"{summary.get('activities', 0)} joint activities answering "
-        f"{summary.get('provisions', 0)} provisions; {summary.get('overdue', 0)} past their stage "
-        "due date."
-    )
-    document.add_heading("Annex", level=1)
-    document.add_paragraph(h.annex_title).runs[0].italic = True
-    if not report.sections:
-        document.add_paragraph("No activity answers a provision of this meeting's decisions yet.")
-
-    for part in report.sections:
-        document.add_heading(part.heading, level=1)
-        for subsection in part.subsections:
-            if subsection.heading:
-                document.add_heading(subsection.heading, level=2)
-            table = document.add_table(rows=1, cols=2)
-            table.style = "Table Grid"
-            table.alignment = WD_TABLE_ALIGNMENT.CENTER
-            head = table.rows[0]
-            _repeat_header_row(head)
-            for cell, text in zip(head.cells, (PROVISION_COLUMN, ACTIONS_COLUMN), strict=True):
-                cell.paragraphs[0].add_run(text).italic = True
-            for row in subsection.provisions:
-                left, right = table.add_row().cells
-                _fill_cell(left, _provision_paragraphs(row))
-                _fill_cell(right, _actions_paragraphs(row))
-
+    core.comments = f"The record as of {h.as_of.isoformat()} ({h.variant})"
+    core.last_modified_by = h.secretariats
+    core.created = core.modified = datetime.now(UTC).replace(microsecond=0, tzinfo=None)
+    core.revision = 1
     buffer = io.BytesIO()
-    document.save(buffer)
+    template.save(buffer)
     return buffer.getvalue()
 
 
@@ -377,9 +468,17 @@ _RENDERERS = {
 __all__ = [
     "FORMATS",
     "MEDIA_TYPES",
+    "AnnexRow",
+    "Block",
+    "Labels",
+    "RenderTimeout",
     "ReportFormat",
-    "activity_lines",
+    "action_blocks",
+    "annex_rows",
     "filename",
+    "labels",
+    "numbered_paragraphs",
+    "operative_verb",
     "render",
     "render_csv",
     "render_docx",
@@ -387,4 +486,5 @@ __all__ = [
     "render_json",
     "render_markdown",
     "render_pdf",
+    "render_within",
 ]

@@ -1,44 +1,56 @@
 """COP progress reports: the record of joint activities as it stood on a given day.
 
-The report reproduces the annex of the 2009 note by the secretariats (UNEP/FAO/CHW/RC/POPS/EXCOPS.1/
-INF-style): sections I/II/III of the synergies decisions, their subsections A/B/C, and for each
-provision that some activity answers a row "Applicable provision of the synergies decisions" |
-"Actions taken or to be taken".
+The report is shaped like the note by the secretariats on joint activities (UNEP/FAO/CHW/RC/POPS/
+EXCOPS.1/…, 17 November 2009): front matter (mastheads, symbol, distribution, date, meeting, agenda
+item, title, "Note by the secretariat(s)", numbered introduction, "Possible action"), then the annex:
+sections I/II/III of the decisions, their subsections A/B/C, and for every provision addressed to
+the secretariat(s) a row "Applicable provision of the synergies decisions" | "Actions taken or to be
+taken" (or "No action reported").
+
+Two variants of one model: `document`, what a secretariat submits (annex prose only, withdrawn
+activities left out), and `internal`, the same with stages, due dates, overdue flags and stage
+history for the coordinators group.
+
+Scope: the provisions of the decisions of the meeting's conventions (the synergies decisions for any
+Basel, Rotterdam or Stockholm COP) that are addressed to those conventions' secretariats, and the
+activities involving those conventions. A joint report (several meetings) is the union.
 
 Everything is rebuilt *as of* a date from append-only data: the stage from the transition log (the
-last transition at or before the end of that day, UTC), the actions from the action entries recorded
-by then (`on_date`), and only the activities that existed then. The model is plain dataclasses so the
-renderers (`api.services.report_render`), the API, the CLI and the report workflow share it.
+last transition at or before the end of that day, UTC), the actions taken recorded by then
+(`on_date`), the actions to be taken (planned, whatever their date) of activities still open then,
+and only the activities that existed then. The model is plain dataclasses so the renderers
+(`api.services.report_render`), the API, the CLI and the report workflow share it.
 
-Queries: a constant number (meeting, provisions in scope, activity links, provisions, activities, their
-conventions, action entries, transitions with their meetings' codes), whatever the number of activities.
+Queries: a constant number (meeting, conventions, provisions and their decisions, activity links,
+activities' conventions, action entries, transitions, activities), whatever the number of activities.
 """
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from api.errors import NotFound
+from api.services.report_text import Text
 from models import (
     ActionEntry,
     ActionKind,
     Activity,
     Convention,
-    Decision,
     Meeting,
     Provision,
     Transition,
     activity_conventions,
     activity_provisions,
-    decision_provisions,
 )
 from workflows.stages import Stage
 
@@ -49,6 +61,7 @@ ANNEX_TITLE = (
 )
 PROVISION_COLUMN = "Applicable provision of the synergies decisions"
 ACTIONS_COLUMN = "Actions taken or to be taken"
+NO_ACTION = "No action reported."
 
 # The synergies decisions: adopted by the Basel, Rotterdam and Stockholm COPs with the same text, so
 # their provisions are reported to each of the three COPs whichever decision a provision hangs on.
@@ -61,7 +74,13 @@ DEFAULT_SECTION_TITLES = {
     "III": "Information management and public awareness issues",
 }
 _ROMAN = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5, "VI": 6, "VII": 7, "VIII": 8, "IX": 9, "X": 10}
-UNSECTIONED = "other"
+# Paragraph "numbers" that are no number: such provisions are printed without a label.
+UNNUMBERED = frozenset({"", "unnumbered", "-", "–"})
+
+
+class Variant(StrEnum):
+    DOCUMENT = "document"
+    INTERNAL = "internal"
 
 
 # --- the model ----------------------------------------------------------------------------------
@@ -106,11 +125,15 @@ class ProvisionRow:
     element_code: str
     paragraph: str
     subparagraph: str | None
-    label: str  # "(4)" or "(1) (a)"
+    label: str  # "(4)", "(1) (a)" or "" for a provision without a paragraph number
     text: str
     citation: str
     decisions: tuple[str, ...]
     activities: tuple[ActivityEntry, ...]
+
+    @property
+    def has_actions(self) -> bool:
+        return any(entry.taken or entry.planned for entry in self.activities)
 
 
 @dataclass(frozen=True)
@@ -138,6 +161,18 @@ class Section:
 
 
 @dataclass(frozen=True)
+class MeetingLines:
+    """One meeting the document is for, as its front matter names it."""
+
+    code: str
+    title: str
+    place_and_dates: str  # "Geneva, Switzerland, 25–29 April 2011"
+    agenda_item: str | None  # "Item 4 (a) of the provisional agenda*"
+    agenda_item_title: str | None
+    footnote: str | None  # "* UNEP/POPS/COP.5/1."
+
+
+@dataclass(frozen=True)
 class ReportHeader:
     meeting_id: int
     meeting_code: str
@@ -152,6 +187,18 @@ class ReportHeader:
     title: str
     annex_title: str
     as_of: date
+    variant: str = Variant.DOCUMENT.value
+    lang: str = "en"
+    symbols: tuple[str, ...] = ()
+    mastheads: tuple[str, ...] = ()  # full names of the conventions the document is for
+    meetings: tuple[MeetingLines, ...] = ()
+    date_line: str = ""  # "14 March 2011"
+    note_by: str = ""  # "Note by the secretariat"
+    introduction: tuple[str, ...] = ()  # numbered paragraphs, in order
+    possible_action: tuple[str, ...] = ()  # numbered after the introduction
+    secretariats: str = ""  # the document's author: the secretariat(s)
+    provision_column: str = PROVISION_COLUMN
+    joint: bool = False
 
 
 @dataclass(frozen=True)
@@ -162,7 +209,13 @@ class Report:
 
     @property
     def filename_stem(self) -> str:
-        return f"{self.header.meeting_code}-progress-report-{self.header.as_of.isoformat()}"
+        suffix = "" if self.header.variant == Variant.DOCUMENT else f"-{self.header.variant}"
+        lang = "" if self.header.lang == "en" else f"-{self.header.lang}"
+        return f"{self.header.meeting_code}-progress-report-{self.header.as_of.isoformat()}{suffix}{lang}"
+
+    @property
+    def internal(self) -> bool:
+        return self.header.variant == Variant.INTERNAL
 
     def rows(self) -> Iterable[tuple[Section, Subsection, ProvisionRow]]:
         for section in self.sections:
@@ -182,12 +235,21 @@ def _jsonable(value: Any) -> Any:
 
 
 def report_to_dict(report: Report) -> dict[str, Any]:
-    """The report as JSON-ready data (ISO dates); headings included for convenience."""
+    """The report as JSON-ready data (ISO dates); headings included for convenience. The document
+    variant carries no workflow data: stages, due dates, overdue flags and history are left out."""
     data: dict[str, Any] = _jsonable(asdict(report))
     for section_data, section in zip(data["sections"], report.sections, strict=True):
         section_data["heading"] = section.heading
         for sub_data, sub in zip(section_data["subsections"], section.subsections, strict=True):
             sub_data["heading"] = sub.heading
+            if not report.internal:
+                for row in sub_data["provisions"]:
+                    for item in row["activities"]:
+                        for key in ("stage", "stage_due_on", "overdue", "history"):
+                            item.pop(key)
+    if not report.internal:
+        data["summary"] = {key: value for key, value in data["summary"].items() if key != "overdue"}
+        data["summary"] = {key: v for key, v in data["summary"].items() if not key.startswith("stage_")}
     return data
 
 
@@ -198,28 +260,35 @@ def stage_label(stage: str) -> str:
     return stage.replace("_", " ")
 
 
-def format_meeting_dates(starts_on: date, ends_on: date) -> str:
+def format_meeting_dates(starts_on: date, ends_on: date, lang: str = "en") -> str:
     """'22–24 February 2010', '28 April–10 May 2011', '28 December 2010–2 January 2011'."""
-    if starts_on == ends_on:
-        return f"{starts_on.day} {starts_on:%B %Y}"
-    if (starts_on.year, starts_on.month) == (ends_on.year, ends_on.month):
-        return f"{starts_on.day}–{ends_on.day} {ends_on:%B %Y}"
-    if starts_on.year == ends_on.year:
-        return f"{starts_on.day} {starts_on:%B}–{ends_on.day} {ends_on:%B %Y}"
-    return f"{starts_on.day} {starts_on:%B %Y}–{ends_on.day} {ends_on:%B %Y}"
+    return Text(lang).period(starts_on, ends_on)
 
 
 def document_symbol(meeting: Meeting, number: str | int | None = None) -> str:
-    """The information document symbol, e.g. 'UNEP/POPS/COP.5/INF/xx' until a number is assigned."""
+    """The report's symbol: the one stored on the meeting, else the information document symbol
+    from the prefix, e.g. 'UNEP/POPS/COP.5/INF/xx' until a number is assigned."""
+    if meeting.report_symbol and number is None:
+        return meeting.report_symbol
     prefix = (meeting.document_symbol_prefix or meeting.code).rstrip("/")
     return f"{prefix}/INF/{number if number is not None else 'xx'}"
 
 
 def provision_label(provision: Provision) -> str:
+    if provision.paragraph.strip().lower() in UNNUMBERED:
+        return f"({provision.subparagraph})" if provision.subparagraph else ""
     label = f"({provision.paragraph})"
     if provision.subparagraph:
         label += f" ({provision.subparagraph})"
     return label
+
+
+def provision_citation(provision: Provision) -> str:
+    """How the provision is cited, e.g. 'IX/10, RC-4/11, SC-4/34 section II paragraph 1 (a)';
+    a provision without a paragraph number is cited by its decisions only."""
+    if provision.paragraph.strip().lower() in UNNUMBERED:
+        return ", ".join(provision.decision_symbols)
+    return provision.citation
 
 
 def status_line(entry: ActivityEntry) -> str:
@@ -240,6 +309,76 @@ def history_line(change: StageChange) -> str:
     if change.reason:
         line += f" ({change.reason})"
     return line
+
+
+def action_paragraphs(row: ProvisionRow) -> tuple[list[str], list[str]]:
+    """The row's actions taken and to be taken as the document prints them: each text once, in
+    order, whichever activities report it."""
+    taken: dict[str, None] = {}
+    planned: dict[str, None] = {}
+    for entry in row.activities:
+        taken.update((line.text, None) for line in entry.taken)
+        planned.update((line.text, None) for line in entry.planned)
+    return list(taken), [text for text in planned if text not in taken]
+
+
+# --- scope --------------------------------------------------------------------------------------
+
+_ADDRESSEES = re.compile(
+    r"^\s*(?:\w+\s+){0,2}?(?:requests|invites|urges)\s+the\s+secretariats?\s+of\s+the\s+"
+    r"(?P<names>.+?)\s+conventions?\b",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def addressed_conventions(
+    provision: Provision, conventions: Sequence[Convention], parent: Provision | None = None
+) -> set[str]:
+    """Codes of the conventions whose secretariats a provision addresses.
+
+    Read from its operative clause ("Requests the secretariats of the Basel and Stockholm conventions
+    …"); "the three conventions", a lone "the secretariat" or a clause that names none mean the
+    conventions of the decisions that adopted it. A subparagraph is addressed as its paragraph is.
+    """
+    if parent is not None and parent.id != provision.id:
+        return addressed_conventions(parent, conventions)
+    adopted = {decision.convention_code for decision in provision.decisions}
+    match = _ADDRESSEES.match(provision.text)
+    if match is None:
+        return adopted
+    words = {word.lower() for word in re.split(r"[\s,]+", match.group("names")) if word}
+    named = {c.code for c in conventions if c.short_name.split()[0].lower() in words}
+    return named or adopted
+
+
+def _scope_provisions(
+    provisions: Sequence[Provision], conventions: Sequence[Convention], codes: set[str]
+) -> list[Provision]:
+    """The provisions a report for `codes` lists: of decisions of those conventions (any synergies
+    decision for a Basel, Rotterdam or Stockholm COP), addressed to one of their secretariats."""
+    synergies = {
+        decision.convention_code
+        for provision in provisions
+        for decision in provision.decisions
+        if decision.symbol in SYNERGIES_DECISIONS
+    }
+    by_id = {provision.id: provision for provision in provisions}
+    paragraphs = {
+        (p.section, p.subsection, p.paragraph): p for p in provisions if not p.subparagraph
+    }  # a subparagraph's paragraph when no parent is recorded
+    chosen = []
+    for provision in provisions:
+        decisions = provision.decisions
+        adopted_here = any(decision.convention_code in codes for decision in decisions)
+        synergies_here = bool(synergies & codes) and any(d.symbol in SYNERGIES_DECISIONS for d in decisions)
+        if not (adopted_here or synergies_here):
+            continue
+        parent = by_id.get(provision.parent_id) if provision.parent_id else None
+        if parent is None and provision.subparagraph:
+            parent = paragraphs.get((provision.section, provision.subsection, provision.paragraph))
+        if addressed_conventions(provision, conventions, parent) & codes:
+            chosen.append(provision)
+    return chosen
 
 
 # --- building -----------------------------------------------------------------------------------
@@ -267,30 +406,15 @@ async def get_meeting(session: AsyncSession, ref: str | int) -> Meeting:
     return meeting
 
 
-async def _scope(session: AsyncSession, meeting: Meeting) -> Select[tuple[int]]:
-    """Ids of the provisions of decisions of the meeting's conventions (the synergies decisions for
-    any Basel, Rotterdam or Stockholm COP), as a subquery."""
-    codes = meeting.convention_codes
-    synergies_conventions = set(
-        await session.scalars(
-            select(Decision.convention_code).where(Decision.symbol.in_(SYNERGIES_DECISIONS))
-        )
-    )
-    condition: ColumnElement[bool] = Decision.convention_code.in_(codes)
-    if synergies_conventions & set(codes):
-        condition = or_(condition, Decision.symbol.in_(SYNERGIES_DECISIONS))
-    return (
-        select(decision_provisions.c.provision_id)
-        .join(Decision, Decision.id == decision_provisions.c.decision_id)
-        .where(condition)
-    )
-
-
 def _stage_as_of(
     stage: Stage, due_on: date | None, log: Sequence[StageChange], cutoff: datetime
 ) -> tuple[str, date | None, tuple[StageChange, ...]]:
-    """Stage, its due date and the history up to `cutoff`, rebuilt from the transition log."""
+    """Stage, its due date and the history up to `cutoff`, rebuilt from the transition log. While
+    the activity is still in the stage it had then, the due date is its current one: an edited due
+    date or one re-timed by its meeting counts, as the API says."""
     past = tuple(change for change in log if change.at < cutoff)
+    if past and len(past) == len(log):
+        return Stage(stage).value, due_on, past
     if past:
         return past[-1].to_stage, past[-1].due_on, past
     if log:  # moved later: it stood where its first recorded move started
@@ -298,38 +422,58 @@ def _stage_as_of(
     return Stage(stage).value, due_on, ()
 
 
+def _paragraphs(text: str | None) -> list[str]:
+    """Stored free text as paragraphs: blank lines separate them, line breaks inside are spaces."""
+    if not text:
+        return []
+    return [" ".join(block.split()) for block in re.split(r"\n\s*\n", text.strip()) if block.strip()]
+
+
 async def build_report(
     session: AsyncSession,
-    meeting: Meeting | str | int,
+    meeting: Meeting | str | int | Sequence[Meeting | str | int],
     as_of: date,
     *,
     document_number: str | int | None = None,
+    variant: Variant | str = Variant.DOCUMENT,
+    lang: str = "en",
 ) -> Report:
-    """The progress report for `meeting` as the record stood at the end of `as_of` (UTC).
+    """The progress report for `meeting` (or the joint note for several meetings) as the record
+    stood at the end of `as_of` (UTC).
 
     Activities, their conventions, actions and transitions are read as plain columns, not ORM
     objects: for 1,000 activities (~10,000 transitions) building the objects took most of the time.
     """
-    if not isinstance(meeting, Meeting):
-        meeting = await get_meeting(session, meeting)
+    refs = [meeting] if isinstance(meeting, Meeting | str | int) else list(meeting)
+    meetings = [ref if isinstance(ref, Meeting) else await get_meeting(session, ref) for ref in refs]
+    meetings = list({m.id: m for m in meetings}.values())
+    variant = Variant(variant)
+    text = Text(lang)
+    codes = {code for m in meetings for code in m.convention_codes}
     cutoff = end_of_day(as_of)
-    scope = await _scope(session, meeting)
+
+    all_conventions = list(await session.scalars(select(Convention).order_by(Convention.code)))
+    all_provisions = list(
+        await session.scalars(
+            select(Provision)
+            .options(selectinload(Provision.decisions))
+            .order_by(Provision.sort_key, Provision.element_code)
+        )
+    )
+    provisions = _scope_provisions(all_provisions, all_conventions, codes)
+    involving = select(activity_conventions.c.activity_id).where(
+        activity_conventions.c.convention_code.in_(codes)
+    )
     in_scope = (
         select(activity_provisions.c.activity_id, activity_provisions.c.provision_id)
         .join(Activity, Activity.id == activity_provisions.c.activity_id)
-        .where(activity_provisions.c.provision_id.in_(scope), Activity.created_at < cutoff)
-    )
-    links = [(int(a), int(p)) for a, p in (await session.execute(in_scope)).all()]
-    provisions: list[Provision] = []
-    if links:
-        provisions = list(
-            await session.scalars(
-                select(Provision)
-                .where(Provision.id.in_({provision_id for _, provision_id in links}))
-                .options(selectinload(Provision.decisions))
-                .order_by(Provision.sort_key, Provision.element_code)
-            )
+        .where(
+            activity_provisions.c.provision_id.in_([p.id for p in provisions]),
+            Activity.created_at < cutoff,
+            Activity.id.in_(involving),
         )
+    )
+    links = [(int(a), int(p)) for a, p in (await session.execute(in_scope)).all()] if provisions else []
     activity_ids_query = select(in_scope.subquery().c.activity_id).distinct()
 
     standing: dict[int, ActivityEntry] = {}  # each activity as of the day, its actions left out
@@ -344,7 +488,7 @@ async def build_report(
             .order_by(activity_conventions.c.activity_id, Convention.code)
         ):
             conventions[activity_id].append(acronym)
-        for activity_id, provision_id, kind, on_date, text in await session.execute(
+        for activity_id, provision_id, kind, on_date, action_text in await session.execute(
             select(
                 ActionEntry.activity_id,
                 ActionEntry.provision_id,
@@ -352,10 +496,12 @@ async def build_report(
                 ActionEntry.on_date,
                 ActionEntry.text,
             )
-            .where(ActionEntry.activity_id.in_(activity_ids_query), ActionEntry.on_date <= as_of)
+            .where(ActionEntry.activity_id.in_(activity_ids_query))
             .order_by(ActionEntry.activity_id, ActionEntry.on_date, ActionEntry.id)
         ):
-            line = ActionLine(on_date=on_date, kind=ActionKind(kind).value, text=text)
+            line = ActionLine(on_date=on_date, kind=ActionKind(kind).value, text=action_text)
+            if line.kind == ActionKind.TAKEN.value and on_date > as_of:
+                continue  # taken after the day reported on
             actions[activity_id].append((provision_id, line))
         for activity_id, seq, at, from_stage, to_stage, reason, due_on, meeting_code in await session.execute(
             select(
@@ -389,6 +535,8 @@ async def build_report(
             )
         ):
             stage, due_on, history = _stage_as_of(current_stage, current_due_on, log[activity_id], cutoff)
+            if variant is Variant.DOCUMENT and stage == Stage.WITHDRAWN.value:
+                continue  # a document for Parties does not list abandoned work
             standing[activity_id] = ActivityEntry(
                 id=activity_id,
                 title=title,
@@ -407,11 +555,13 @@ async def build_report(
             by_provision[provision_id].append(activity_id)
 
     def activity_entry(activity_id: int, provision_id: int) -> ActivityEntry:
+        entry = standing[activity_id]
         lines = [line for only_for, line in actions[activity_id] if only_for in (None, provision_id)]
+        still_open = Stage(entry.stage).is_open  # what a finished activity planned is no longer to come
         return replace(
-            standing[activity_id],
+            entry,
             taken=tuple(line for line in lines if line.kind == ActionKind.TAKEN.value),
-            planned=tuple(line for line in lines if line.kind == ActionKind.PLANNED.value),
+            planned=tuple(line for line in lines if line.kind == ActionKind.PLANNED.value and still_open),
         )
 
     # section → subsection → rows, in the order of the provisions' sort keys
@@ -420,8 +570,6 @@ async def build_report(
     sub_titles: dict[tuple[str | None, str | None], str | None] = {}
     for provision in provisions:
         ids = sorted(set(by_provision.get(provision.id, ())))
-        if not ids:
-            continue
         row = ProvisionRow(
             id=provision.id,
             element_code=provision.element_code,
@@ -429,7 +577,7 @@ async def build_report(
             subparagraph=provision.subparagraph,
             label=provision_label(provision),
             text=provision.text,
-            citation=provision.citation,
+            citation=provision_citation(provision),
             decisions=tuple(provision.decision_symbols),
             activities=tuple(activity_entry(activity_id, provision.id) for activity_id in ids),
         )
@@ -439,7 +587,7 @@ async def build_report(
             section_key,
             provision.section_title
             or DEFAULT_SECTION_TITLES.get(section_key or "", "")
-            or ("Other provisions" if section_key is None else f"Section {section_key}"),
+            or (text("Other provisions") if section_key is None else f"Section {section_key}"),
         )
         sub_titles.setdefault((section_key, provision.subsection or None), provision.subsection_title)
 
@@ -462,6 +610,7 @@ async def build_report(
     reported = {item.id: item for row in _rows(sections) for item in row.activities}
     summary = {
         "provisions": sum(1 for _ in _rows(sections)),
+        "provisions_without_action": sum(1 for row in _rows(sections) if not row.has_actions),
         "activities": len(reported),
         "overdue": sum(1 for item in reported.values() if item.overdue),
         **{f"stage_{stage.value}": 0 for stage in Stage},
@@ -469,22 +618,118 @@ async def build_report(
     for item in reported.values():
         summary[f"stage_{item.stage}"] += 1
 
-    header = ReportHeader(
-        meeting_id=meeting.id,
-        meeting_code=meeting.code,
-        meeting_title=meeting.title,
-        venue=meeting.venue,
-        starts_on=meeting.starts_on,
-        ends_on=meeting.ends_on,
-        dates=format_meeting_dates(meeting.starts_on, meeting.ends_on),
-        conventions=tuple(c.acronym for c in meeting.conventions),
-        document_symbol=document_symbol(meeting, document_number),
-        document_deadline=meeting.document_deadline,
-        title=REPORT_TITLE,
-        annex_title=ANNEX_TITLE,
-        as_of=as_of,
+    header = _header(
+        meetings, all_conventions, codes, provisions, sections, summary, as_of, variant, text, document_number
     )
     return Report(header=header, sections=sections, summary=summary)
+
+
+def _header(
+    meetings: Sequence[Meeting],
+    all_conventions: Sequence[Convention],
+    codes: set[str],
+    provisions: Sequence[Provision],
+    sections: Sequence[Section],
+    summary: dict[str, int],
+    as_of: date,
+    variant: Variant,
+    text: Text,
+    document_number: str | int | None,
+) -> ReportHeader:
+    """The front matter: who the document is for, what it is, and its generated introduction."""
+    first = meetings[0]
+    joint = len(meetings) > 1 or len(codes) > 1
+    ours = [c for c in all_conventions if c.code in codes]
+    footnote_marks = ["*" * (index + 1) for index in range(len(meetings))]
+    lines = []
+    for mark, m in zip(footnote_marks, meetings, strict=True):
+        item = text("Item {item} of the provisional agenda", item=m.agenda_item) if m.agenda_item else None
+        lines.append(
+            MeetingLines(
+                code=m.code,
+                title=m.title,
+                place_and_dates=f"{m.venue}, {text.period(m.starts_on, m.ends_on)}",
+                agenda_item=f"{item}{mark}" if item and m.agenda_symbol else item,
+                agenda_item_title=m.agenda_item_title,
+                footnote=f"{mark} {m.agenda_symbol.rstrip('.')}." if item and m.agenda_symbol else None,
+            )
+        )
+    symbols = tuple(document_symbol(m, document_number) for m in meetings)
+    synergies = any(s in SYNERGIES_DECISIONS for p in provisions for s in p.decision_symbols)
+    decisions = sorted(
+        {d.symbol for p in provisions for d in p.decisions if d.convention_code in codes}
+        or {d.symbol for p in provisions for d in p.decisions}
+    )
+    values = {
+        "decisions": text.enumerate([text("decision {symbol}", symbol=symbol) for symbol in decisions]),
+        "date": text.day(as_of),
+        "provisions": summary["provisions"],
+        "activities": summary["activities"],
+        "without": summary["provisions_without_action"],
+    }
+    introduction = [text(NO_DECISION)]
+    if decisions:
+        introduction = [text(message, **values) for message in _INTRODUCTION["joint" if joint else "single"]]
+        if values["without"]:
+            introduction.append(text(NO_ACTION_YET, **values))
+    for m in meetings:
+        introduction += [p for p in _paragraphs(m.report_introduction) if p not in introduction]
+    possible: list[str] = []
+    for m in meetings:
+        possible += [p for p in _paragraphs(m.report_possible_action) if p not in possible]
+    return ReportHeader(
+        meeting_id=first.id,
+        meeting_code="+".join(m.code for m in meetings),
+        meeting_title=first.title,
+        venue=first.venue,
+        starts_on=first.starts_on,
+        ends_on=first.ends_on,
+        dates=text.period(first.starts_on, first.ends_on),
+        conventions=tuple(c.acronym for c in ours),
+        document_symbol=" – ".join(symbols),
+        document_deadline=min(m.document_deadline for m in meetings),
+        title=text(REPORT_TITLE),
+        annex_title=text(ANNEX_TITLE),
+        as_of=as_of,
+        variant=variant.value,
+        lang=text.lang,
+        symbols=symbols,
+        mastheads=tuple(c.name for c in ours),
+        meetings=tuple(lines),
+        date_line=text.day(as_of),
+        note_by=text("Note by the secretariats") if joint else text("Note by the secretariat"),
+        introduction=tuple(introduction),
+        possible_action=tuple(possible),
+        secretariats=text.enumerate(
+            [text("Secretariat of the {convention}", convention=c.short_name) for c in ours]
+        ),
+        provision_column=text(PROVISION_COLUMN if synergies else "Applicable provision of the decisions"),
+        joint=joint,
+    )
+
+
+# The generated introduction (message ids of the catalogs): what the note refers to, what the annex holds.
+_INTRODUCTION = {
+    "single": (
+        "Reference is made to {decisions}, by which the Conference of the Parties requested the "
+        "secretariat to undertake joint activities with the secretariats of other conventions. The "
+        "present note sets out the actions taken and to be taken by the secretariat in response to "
+        "those requests, as recorded on {date}.",
+        "The annex to the present note lists the {provisions} provisions of those decisions that are "
+        "addressed to the secretariat, section by section, each with the actions taken and the "
+        "actions to be taken; they are drawn from {activities} joint activities.",
+    ),
+    "joint": (
+        "Reference is made to {decisions}, by which the conferences of the Parties requested the "
+        "secretariats to undertake joint activities. The present note sets out the actions taken "
+        "and to be taken by the secretariats in response to those requests, as recorded on {date}.",
+        "The annex to the present note lists the {provisions} provisions of those decisions that are "
+        "addressed to the secretariats, section by section, each with the actions taken and the "
+        "actions to be taken; they are drawn from {activities} joint activities.",
+    ),
+}
+NO_ACTION_YET = "No action has been reported yet under {without} of those provisions."
+NO_DECISION = "No decision of these conferences of the Parties requests joint activities yet."
 
 
 def _subsection_order(item: tuple[str | None, object]) -> tuple[bool, str]:
@@ -499,17 +744,22 @@ def _rows(sections: Sequence[Section]) -> Iterable[ProvisionRow]:
 
 __all__ = [
     "ACTIONS_COLUMN",
+    "NO_ACTION",
     "PROVISION_COLUMN",
     "REPORT_TITLE",
     "SYNERGIES_DECISIONS",
     "ActionLine",
     "ActivityEntry",
+    "MeetingLines",
     "ProvisionRow",
     "Report",
     "ReportHeader",
     "Section",
     "StageChange",
     "Subsection",
+    "Variant",
+    "action_paragraphs",
+    "addressed_conventions",
     "build_report",
     "document_symbol",
     "end_of_day",
