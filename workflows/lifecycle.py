@@ -325,6 +325,8 @@ class ActivityLifecycle:
                 title=f"Activity {state.activity_id}: {state.stage} now due {result.due_on}",
                 body=f"The due date moved from {previous_due} to {result.due_on}.",
                 audiences=(Audience.LEAD, Audience.WATCHERS),
+                actor_id=actor_id,
+                data={"previous_due_on": str(previous_due or "")},
             )
         self._upsert_search_attributes()
 
