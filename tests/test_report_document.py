@@ -188,3 +188,17 @@ async def test_sc_cop5_markdown_matches_the_golden_file(sc_cop5) -> None:
     if os.environ.get("SYNERGIES_UPDATE_GOLDEN"):  # after a deliberate change: rewrite, review, commit
         golden.write_text(markdown, encoding="utf-8")
     assert markdown == golden.read_text(encoding="utf-8")
+
+
+async def test_the_internal_variant_shows_where_the_record_comes_from(sc_cop5, db) -> None:
+    """Provenance (issue 18): the coordinators' variant cites the note for each action and marks
+    illustrative moves; the document a secretariat submits carries none of it."""
+    document, _, _ = sc_cop5
+    async with db() as session:
+        meeting = await session.scalar(select(Meeting).where(Meeting.code == "SC-COP5"))
+        assert meeting is not None
+        internal = await build_report(session, meeting, meeting.document_deadline, variant="internal")
+    internal_text = render(internal, "md")[0].decode()
+    assert "source: Note by the secretariats on joint activities, 17 November 2009" in internal_text
+    assert "[source: Illustrative" in internal_text  # the moves after the note
+    assert "source:" not in render(document, "md")[0].decode()

@@ -166,6 +166,7 @@ async def test_reports_before_and_after_a_transition_differ_by_exactly_that_tran
         "reason": None,
         "meeting_code": None,
         "due_on": "2011-09-01",
+        "source": None,
     }
     assert (new["stage"], new["stage_due_on"], new["overdue"]) == ("pilot_project", "2011-09-01", False)
     # apply exactly that transition to the old report: the result is the new report

@@ -35,6 +35,7 @@ from api.services.reports import (
     ProvisionRow,
     Report,
     action_paragraphs,
+    dated_action,
     history_line,
     report_to_dict,
     status_line,
@@ -158,9 +159,9 @@ def action_blocks(report: Report, row: ProvisionRow, words: Labels) -> list[Bloc
             conventions = f" [{', '.join(entry.conventions)}]" if entry.conventions else ""
             blocks.append(Block(entry.title + conventions, "b"))
             blocks.append(Block(status_line(entry), "ib" if entry.overdue else "i"))
-            blocks += [Block(f"{line.text} ({line.on_date.isoformat()})") for line in entry.taken]
+            blocks += [Block(dated_action(line)) for line in entry.taken]
             if entry.planned:
-                to_come = " ".join(f"{line.text} ({line.on_date.isoformat()})" for line in entry.planned)
+                to_come = " ".join(dated_action(line) for line in entry.planned)
                 blocks.append(Block(f"Planned: {to_come}", "i"))
             if entry.history:
                 history = "; ".join(history_line(change) for change in entry.history)

@@ -91,6 +91,7 @@ class ActionLine:
     on_date: date
     kind: str  # "taken" | "planned"
     text: str
+    source: str | None = None  # provenance of loaded data (internal variant only)
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,7 @@ class StageChange:
     reason: str | None = None
     meeting_code: str | None = None
     due_on: date | None = None
+    source: str | None = None  # provenance of loaded data
 
 
 @dataclass(frozen=True)
@@ -247,6 +249,8 @@ def report_to_dict(report: Report) -> dict[str, Any]:
                     for item in row["activities"]:
                         for key in ("stage", "stage_due_on", "overdue", "history"):
                             item.pop(key)
+                        for line in (*item["taken"], *item["planned"]):
+                            line.pop("source")
     if not report.internal:
         data["summary"] = {key: value for key, value in data["summary"].items() if key != "overdue"}
         data["summary"] = {key: v for key, v in data["summary"].items() if not key.startswith("stage_")}
@@ -308,7 +312,15 @@ def history_line(change: StageChange) -> str:
         line += f" at {change.meeting_code}"
     if change.reason:
         line += f" ({change.reason})"
+    if change.source:
+        line += f" [source: {change.source}]"
     return line
+
+
+def dated_action(line: ActionLine) -> str:
+    """An action as the internal variant lists it: its date, and where the record comes from."""
+    provenance = f"; source: {line.source}" if line.source else ""
+    return f"{line.text} ({line.on_date.isoformat()}{provenance})"
 
 
 def action_paragraphs(row: ProvisionRow) -> tuple[list[str], list[str]]:
@@ -488,22 +500,35 @@ async def build_report(
             .order_by(activity_conventions.c.activity_id, Convention.code)
         ):
             conventions[activity_id].append(acronym)
-        for activity_id, provision_id, kind, on_date, action_text in await session.execute(
+        for activity_id, provision_id, kind, on_date, action_text, action_source in await session.execute(
             select(
                 ActionEntry.activity_id,
                 ActionEntry.provision_id,
                 ActionEntry.kind,
                 ActionEntry.on_date,
                 ActionEntry.text,
+                ActionEntry.source,
             )
             .where(ActionEntry.activity_id.in_(activity_ids_query))
             .order_by(ActionEntry.activity_id, ActionEntry.on_date, ActionEntry.id)
         ):
-            line = ActionLine(on_date=on_date, kind=ActionKind(kind).value, text=action_text)
+            line = ActionLine(
+                on_date=on_date, kind=ActionKind(kind).value, text=action_text, source=action_source
+            )
             if line.kind == ActionKind.TAKEN.value and on_date > as_of:
                 continue  # taken after the day reported on
             actions[activity_id].append((provision_id, line))
-        for activity_id, seq, at, from_stage, to_stage, reason, due_on, meeting_code in await session.execute(
+        for (
+            activity_id,
+            seq,
+            at,
+            from_stage,
+            to_stage,
+            reason,
+            due_on,
+            meeting_code,
+            change_source,
+        ) in await session.execute(
             select(
                 Transition.activity_id,
                 Transition.seq,
@@ -513,6 +538,7 @@ async def build_report(
                 Transition.reason,
                 Transition.due_on,
                 Meeting.code,
+                Transition.source,
             )
             .outerjoin(Meeting, Meeting.id == Transition.meeting_id)
             .where(Transition.activity_id.in_(activity_ids_query))
@@ -527,6 +553,7 @@ async def build_report(
                     reason=reason,
                     meeting_code=meeting_code,
                     due_on=due_on,
+                    source=change_source,
                 )
             )
         for activity_id, title, current_stage, current_due_on in await session.execute(
@@ -765,6 +792,7 @@ __all__ = [
     "end_of_day",
     "format_meeting_dates",
     "get_meeting",
+    "dated_action",
     "history_line",
     "provision_label",
     "report_to_dict",
