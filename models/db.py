@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import weakref
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from contextlib import asynccontextmanager
 from functools import lru_cache
 
 from sqlalchemy import event
@@ -37,22 +35,8 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-# SQLite has one writer per file. Writers of one process queue here, first come first served,
-# instead of sleeping in SQLite's busy handler (growing naps of up to 100 ms: seconds of tail
-# latency at 20 concurrent moves). Other processes still meet the busy handler.
-_sqlite_writers: weakref.WeakKeyDictionary[object, asyncio.Lock] = weakref.WeakKeyDictionary()
-
-
-def _writer_queue(factory: async_sessionmaker[AsyncSession]) -> AbstractAsyncContextManager[object]:
-    engine = factory.kw.get("bind")
-    if engine is None or engine.dialect.name != "sqlite":
-        return nullcontext()
-    return _sqlite_writers.setdefault(engine.sync_engine, asyncio.Lock())
-
-
 @asynccontextmanager
 async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """A session that commits on success and rolls back on error (not to be nested: on SQLite
-    it holds the process's writer queue)."""
-    async with _writer_queue(factory), factory() as session, session.begin():
+    """A session that commits on success and rolls back on error."""
+    async with factory() as session, session.begin():
         yield session
