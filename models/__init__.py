@@ -31,6 +31,7 @@ from models.reference import (
     decision_provisions,
     meeting_conventions,
 )
+from models.web import SignInLink, WebSession
 
 __all__ = [
     "ActionEntry",
@@ -54,12 +55,14 @@ __all__ = [
     "Provision",
     "ProvisionStatus",
     "ReminderEvent",
+    "SignInLink",
     "Role",
     "Stage",
     "StoredReport",
     "Subscription",
     "TaskTeam",
     "Transition",
+    "WebSession",
     "activity_conventions",
     "activity_provisions",
     "activity_watchers",

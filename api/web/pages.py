@@ -1,0 +1,562 @@
+"""The web app under /app/: thin handlers that read forms, call the same service functions as the
+API (api/services/lifecycle, the action-entry and notification services) behind the same role
+guards (api/deps), and render Jinja2 pages. Every action is a real form (post, then redirect), so
+it works without JavaScript; htmx only swaps the board and opens the move dialog in place."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from api.deps import (
+    ADMINS,
+    COORDINATORS,
+    PROGRESS_WRITERS,
+    SESSION_COOKIE,
+    Coordinator,
+    Principal,
+    ProgressWriter,
+    Reader,
+    SessionDep,
+    SettingsDep,
+    TemporalDep,
+)
+from api.errors import Conflict, DomainError, NotFound
+from api.etag import etag_for
+from api.pagination import PageParams
+from api.routes.actions import (
+    ActionEntryCreate,
+    ActionEntryUpdate,
+    create_action,
+    get_action_or_404,
+    update_action,
+)
+from api.routes.activities import ensure_progress_writer, get_activity_or_404
+from api.services import lifecycle, web_auth
+from api.services import notifications as feed
+from api.web import queries
+from api.web.queries import BoardFilter
+from api.web.templating import render, stage_name
+from models import ActionKind, Activity, Meeting
+from workflows.stages import GUARDS, Stage, evaluate_moves
+
+router = APIRouter(include_in_schema=False)
+
+# Where each guard's missing data is filled in on the activity page.
+FIX_LINKS = {
+    "think_synergies_first": ("field-single_convention_reason", "Record why it involves one convention"),
+    "task_team_ready": ("field-task_team_id", "Choose a task team with a lead and an end date"),
+    "pilot_defined": ("pilots", "Add a pilot project with a region and countries"),
+    "lessons_learned": ("pilots", "Record lessons learned on every pilot project"),
+    "target_meeting": ("field-target_meeting_id", "Choose the target COP meeting"),
+}
+EDITABLE = ("title", "description", "lead_id", "thematic_group_id", "task_team_id", "target_meeting_id")
+
+
+def _redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def _activity_url(activity_id: int, notice: str = "", anchor: str = "") -> str:
+    query = f"?{urlencode({'notice': notice})}" if notice else ""
+    return f"/app/activities/{activity_id}{query}{('#' + anchor) if anchor else ''}"
+
+
+# --- the front door and sign-in -------------------------------------------------------------------
+
+
+@router.get("/")
+async def root(request: Request) -> Response:
+    """Browsers go to the app; API clients get an index of the API."""
+    if "text/html" in request.headers.get("accept", ""):
+        return _redirect("/app/")
+    return JSONResponse(
+        {
+            "name": "Synergies Tracker",
+            "app": "/app/",
+            "openapi": "/openapi.json",
+            "docs": "/docs",
+            "activities": "/activities",
+            "health": "/health",
+        }
+    )
+
+
+@router.get("/app/sign-in")
+async def sign_in_form(request: Request, sent: bool = False) -> HTMLResponse:
+    return render(request, "app/sign_in.html", sent=sent)
+
+
+@router.post("/app/sign-in")
+async def request_sign_in_link(
+    request: Request, session: SessionDep, settings: SettingsDep, email: Annotated[str, Form()] = ""
+) -> Response:
+    """Send a link if the address belongs to someone; the answer is the same either way, so the
+    page does not tell who has an account."""
+    person = await web_auth.active_person_by_email(session, email)
+    if person is not None:
+        url = await web_auth.issue_sign_in_link(session, person, settings)
+        await session.commit()
+        try:
+            await web_auth.send_sign_in_mail(settings, person, url)
+        except OSError:
+            pass  # the same answer: an unreachable mail server must not reveal the account either
+    return _redirect("/app/sign-in?sent=1")
+
+
+@router.get("/app/sign-in/{token}")
+async def sign_in_confirm(request: Request, token: str) -> HTMLResponse:
+    """A button rather than signing in on GET: mail scanners open links and would spend them."""
+    return render(request, "app/sign_in_confirm.html", token=token)
+
+
+@router.post("/app/sign-in/{token}")
+async def sign_in(request: Request, token: str, session: SessionDep, settings: SettingsDep) -> Response:
+    redeemed = await web_auth.redeem_sign_in_link(session, token, settings, request.headers.get("user-agent"))
+    if redeemed is None:
+        return render(request, "app/sign_in.html", status=400, expired=True)
+    row, secret = redeemed
+    await session.commit()
+    response = _redirect("/app/")
+    response.set_cookie(
+        SESSION_COOKIE,
+        secret,
+        max_age=settings.session_absolute_days * 86400,
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+        path="/",
+    )
+    return response
+
+
+@router.post("/app/sign-out")
+async def sign_out(request: Request, principal: Reader, session: SessionDep) -> Response:
+    await web_auth.revoke_session(session, request.state.web_session_id, person_id=principal.person_id)
+    response = _redirect("/app/sign-in")
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+# --- board ----------------------------------------------------------------------------------------
+
+
+def _board_filter(
+    convention: str = "",
+    thematic_group: Annotated[str, Query()] = "",
+    lead: Annotated[str, Query()] = "",
+    meeting: Annotated[str, Query()] = "",
+    due: str = "",
+    q: str = "",
+) -> BoardFilter:
+    def number(value: str) -> int | None:
+        return int(value) if value.strip().isdigit() else None
+
+    return BoardFilter(
+        convention=convention.strip(),
+        thematic_group=number(thematic_group),
+        lead=number(lead),
+        meeting=number(meeting),
+        due=due if due in queries.DUE_CHOICES else "",
+        q=q.strip()[:200],
+    )
+
+
+@router.get("/app/")
+async def board(
+    request: Request,
+    principal: Reader,
+    session: SessionDep,
+    convention: str = "",
+    thematic_group: str = "",
+    lead: str = "",
+    meeting: str = "",
+    due: str = "",
+    q: str = "",
+) -> HTMLResponse:
+    selected = _board_filter(convention, thematic_group, lead, meeting, due, q)
+    columns = await queries.board_columns(session, selected)
+    context: dict[str, Any] = {
+        "filter": selected,
+        "columns": columns,
+        "choices": await queries.choices(session),
+        "can_move": COORDINATORS.admits(principal.role),
+        "due_state": queries.due_state,
+        "total": sum(column.count for column in columns),
+        "column_limit": queries.COLUMN_LIMIT,
+    }
+    if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "board":
+        return render(request, "app/_board.html", **context)
+    return render(request, "app/board.html", **context)
+
+
+# --- activity page --------------------------------------------------------------------------------
+
+
+async def _activity_or_404(session: SessionDep, activity_id: int) -> Activity:
+    activity = await queries.activity_page(session, activity_id)
+    if activity is None:
+        raise NotFound(f"activity {activity_id} does not exist")
+    return activity
+
+
+async def _activity_context(
+    session: SessionDep, settings: SettingsDep, principal: Principal, activity: Activity
+) -> dict[str, Any]:
+    transitions = await lifecycle.transitions_of(session, activity.id)
+    reminders = await lifecycle.reminders_of(session, activity.id)
+    names = await queries.people_named(
+        session,
+        {t.actor_id for t in transitions}
+        | {a.author_id for a in activity.actions}
+        | {r.acknowledged_by_id for r in reminders}
+        | {w.id for w in activity.watchers},
+    )
+    can_write = PROGRESS_WRITERS.admits(principal.role)
+    if can_write:
+        try:
+            await ensure_progress_writer(session, principal, activity)
+        except DomainError:
+            can_write = False
+    return {
+        "activity": activity,
+        "transitions": list(reversed(transitions)),
+        "reminders": list(reversed(reminders)),
+        "open_reminder": next((r for r in reversed(reminders) if r.acknowledged_at is None), None),
+        "names": names,
+        "can_edit": COORDINATORS.admits(principal.role),
+        "can_move": COORDINATORS.admits(principal.role) and Stage(activity.stage).is_open,
+        "can_record": can_write,
+        "watching": any(w.id == principal.person_id for w in activity.watchers),
+        "can_watch": PROGRESS_WRITERS.admits(principal.role) and Stage(activity.stage).is_open,
+        "temporal_url": settings.temporal_workflow_url(activity.id)
+        if ADMINS.admits(principal.role)
+        else None,
+        "choices": await queries.choices(session),
+        "due_state": queries.due_state,
+        "action_kinds": list(ActionKind),
+        "today": date.today(),
+    }
+
+
+@router.get("/app/activities/{activity_id}")
+async def activity_page(
+    request: Request,
+    activity_id: int,
+    principal: Reader,
+    session: SessionDep,
+    settings: SettingsDep,
+    notice: str = "",
+) -> HTMLResponse:
+    activity = await _activity_or_404(session, activity_id)
+    context = await _activity_context(session, settings, principal, activity)
+    return render(request, "app/activity.html", notice=notice[:300], **context)
+
+
+def _optional_id(value: str) -> int | None:
+    return int(value) if value.strip().isdigit() else None
+
+
+@router.post("/app/activities/{activity_id}/edit")
+async def edit_activity(
+    request: Request,
+    activity_id: int,
+    principal: Coordinator,
+    session: SessionDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+    version: Annotated[int, Form()],
+    title: Annotated[str, Form()] = "",
+    description: Annotated[str, Form()] = "",
+    lead_id: Annotated[str, Form()] = "",
+    thematic_group_id: Annotated[str, Form()] = "",
+    task_team_id: Annotated[str, Form()] = "",
+    target_meeting_id: Annotated[str, Form()] = "",
+    stage_due_on: Annotated[str, Form()] = "",
+    single_convention_reason: Annotated[str, Form()] = "",
+    back: Annotated[str, Form()] = "",
+) -> Response:
+    activity = await _activity_or_404(session, activity_id)
+    wanted: dict[str, Any] = {
+        "title": title.strip(),
+        "description": description.strip(),
+        "lead_id": _optional_id(lead_id),
+        "thematic_group_id": _optional_id(thematic_group_id),
+        "task_team_id": _optional_id(task_team_id),
+        "target_meeting_id": _optional_id(target_meeting_id),
+        "single_convention_reason": single_convention_reason.strip() or None,
+    }
+    if Stage(activity.stage).is_open and stage_due_on:
+        wanted["stage_due_on"] = date.fromisoformat(stage_due_on)
+    changes = {name: value for name, value in wanted.items() if getattr(activity, name) != value}
+    if "title" in changes and not changes["title"]:
+        changes.pop("title")  # a title cannot be emptied
+    if not changes:
+        return _redirect(_activity_url(activity_id, "Nothing to change."))
+    try:
+        await lifecycle.edit_activity(
+            session, temporal, settings, principal, activity, changes, etag_for(version)
+        )
+    except DomainError as error:
+        activity = await _activity_or_404(session, activity_id)
+        context = await _activity_context(session, settings, principal, activity)
+        return render(request, "app/activity.html", status=error.status, edit_error=error, **context)
+    if back == "move":
+        return _redirect(f"/app/activities/{activity_id}/move?notice=" + "Saved.")
+    return _redirect(_activity_url(activity_id, "Saved."))
+
+
+# --- moving ---------------------------------------------------------------------------------------
+
+
+async def _move_context(session: SessionDep, principal: Principal, activity: Activity) -> dict[str, Any]:
+    facts = await lifecycle.gather_facts(session, activity)
+    options = []
+    for option in evaluate_moves(Stage(activity.stage), role=principal.role, facts=facts):
+        fixes = [
+            FIX_LINKS[guard.name]
+            for guard in GUARDS
+            if guard.applies(option.move) and guard.check(facts) and guard.name in FIX_LINKS
+        ]
+        options.append({"option": option, "fixes": fixes})
+    return {"activity": activity, "options": options, "meetings": (await queries.choices(session)).meetings}
+
+
+@router.get("/app/activities/{activity_id}/move")
+async def move_dialog(
+    request: Request, activity_id: int, principal: Coordinator, session: SessionDep, notice: str = ""
+) -> HTMLResponse:
+    activity = await _activity_or_404(session, activity_id)
+    context = await _move_context(session, principal, activity)
+    template = "app/_move.html" if request.headers.get("HX-Request") else "app/move.html"
+    return render(request, template, notice=notice[:300], **context)
+
+
+@router.post("/app/activities/{activity_id}/move")
+async def move(
+    request: Request,
+    activity_id: int,
+    principal: Coordinator,
+    session: SessionDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+    to: Annotated[str, Form()],
+    version: Annotated[int, Form()],
+    request_id: Annotated[str, Form()],
+    reason: Annotated[str, Form()] = "",
+    meeting_id: Annotated[str, Form()] = "",
+) -> Response:
+    """The same move as POST /activities/{id}/transitions; the form's request id is the
+    idempotency key, so a double submit moves once."""
+    try:
+        command = lifecycle.MoveCommand(
+            to=Stage(to),
+            expected_version=version,
+            reason=reason.strip() or None,
+            meeting_id=_optional_id(meeting_id),
+        )
+        moved, _ = await lifecycle.move_activity(
+            session, temporal, settings, principal, activity_id, command, request_id[:100] or None
+        )
+    except (DomainError, ValueError) as error:
+        problem = error if isinstance(error, DomainError) else DomainError(str(error), status=422)
+        activity = await _activity_or_404(session, activity_id)
+        context = await _move_context(session, principal, activity)
+        stale = problem.code == "stale_version" or (
+            isinstance(problem, Conflict) and activity.version != version
+        )
+        latest = await queries.latest_transition(session, activity_id) if stale else None
+        names = await queries.people_named(session, {latest.actor_id} if latest else set())
+        template = "app/_move.html" if request.headers.get("HX-Request") else "app/move.html"
+        return render(
+            request,
+            template,
+            status=problem.status,
+            error=problem,
+            stale=stale,
+            latest=latest,
+            names=names,
+            chosen=to,
+            reason=reason,
+            **context,
+        )
+    notice = f"Moved to {stage_name(moved.stage)}."
+    if request.headers.get("HX-Request"):
+        response = Response(status_code=204)
+        response.headers["HX-Redirect"] = _activity_url(activity_id, notice)
+        return response
+    return _redirect(_activity_url(activity_id, notice))
+
+
+# --- progress: actions, reminders, watching ---------------------------------------------------------
+
+
+@router.post("/app/activities/{activity_id}/actions")
+async def add_action(
+    request: Request,
+    activity_id: int,
+    principal: ProgressWriter,
+    session: SessionDep,
+    kind: Annotated[str, Form()],
+    on_date: Annotated[str, Form()],
+    text: Annotated[str, Form()],
+) -> Response:
+    activity = await get_activity_or_404(activity_id, session)
+    await ensure_progress_writer(session, principal, activity)
+    try:
+        data = ActionEntryCreate(kind=kind, on_date=on_date, text=text.strip())  # type: ignore[arg-type]
+    except ValidationError:
+        return _redirect(_activity_url(activity_id, "Give the date and what was done.", "actions"))
+    await create_action(session, activity, principal.person_id, data)
+    return _redirect(_activity_url(activity_id, "Action recorded.", "actions"))
+
+
+@router.post("/app/actions/{action_id}")
+async def edit_action(
+    action_id: int,
+    principal: ProgressWriter,
+    session: SessionDep,
+    version: Annotated[int, Form()],
+    kind: Annotated[str, Form()],
+    on_date: Annotated[str, Form()],
+    text: Annotated[str, Form()],
+) -> Response:
+    action = await get_action_or_404(session, action_id)
+    activity = await get_activity_or_404(action.activity_id, session)
+    await ensure_progress_writer(session, principal, activity)
+    try:
+        data = ActionEntryUpdate(kind=kind, on_date=on_date, text=text.strip())  # type: ignore[arg-type]
+    except ValidationError:
+        return _redirect(_activity_url(activity.id, "Give the date and what was done.", "actions"))
+    await update_action(session, action, data, etag_for(version))
+    return _redirect(_activity_url(activity.id, "Action saved.", "actions"))
+
+
+@router.post("/app/activities/{activity_id}/reminders/acknowledge")
+async def acknowledge(
+    activity_id: int,
+    principal: ProgressWriter,
+    session: SessionDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+    note: Annotated[str, Form()] = "",
+) -> Response:
+    activity = await get_activity_or_404(activity_id, session)
+    await ensure_progress_writer(session, principal, activity)
+    await lifecycle.acknowledge(session, temporal, settings, principal, activity, note.strip() or None)
+    return _redirect(_activity_url(activity_id, "Reminder acknowledged.", "reminders"))
+
+
+@router.post("/app/activities/{activity_id}/reminders/snooze")
+async def snooze(
+    activity_id: int,
+    principal: ProgressWriter,
+    session: SessionDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+    until: Annotated[date, Form()],
+    note: Annotated[str, Form()] = "",
+) -> Response:
+    activity = await get_activity_or_404(activity_id, session)
+    await ensure_progress_writer(session, principal, activity)
+    await lifecycle.snooze(session, temporal, settings, principal, activity, until, note.strip() or None)
+    return _redirect(_activity_url(activity_id, f"Reminders snoozed until {until:%d %B %Y}.", "reminders"))
+
+
+@router.post("/app/activities/{activity_id}/watch")
+async def watch(
+    activity_id: int,
+    principal: ProgressWriter,
+    session: SessionDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+    watching: Annotated[bool, Form()],
+) -> Response:
+    """Watch or stop watching (oneself only), through the same workflow edit as any field."""
+    activity = await get_activity_or_404(activity_id, session)
+    watchers = {person.id for person in activity.watchers}
+    wanted = watchers | {principal.person_id} if watching else watchers - {principal.person_id}
+    if wanted != watchers:
+        await lifecycle.edit_activity(
+            session, temporal, settings, principal, activity, {"watcher_ids": sorted(wanted)}, None
+        )
+    return _redirect(_activity_url(activity_id, "Watching." if watching else "No longer watching."))
+
+
+# --- my work, notifications, sessions, reports ----------------------------------------------------
+
+
+@router.get("/app/my-work")
+async def my_work(request: Request, principal: Reader, session: SessionDep) -> HTMLResponse:
+    activities = await queries.my_activities(session, principal.person_id)
+    notes, _, unread = await feed.list_notifications(
+        session, principal.person_id, unread=False, page=PageParams(sort="-created_at", cursor=None, limit=30)
+    )
+    return render(
+        request,
+        "app/my_work.html",
+        activities=activities,
+        reminders=await queries.open_reminders(session, [a.id for a in activities]),
+        notifications=notes,
+        unread=unread,
+        due_state=queries.due_state,
+    )
+
+
+@router.post("/app/notifications/{notification_id}/read")
+async def read_notification(notification_id: int, principal: Reader, session: SessionDep) -> Response:
+    await feed.mark_read(session, principal.person_id, notification_id)
+    return _redirect("/app/my-work#notifications")
+
+
+@router.post("/app/notifications/read-all")
+async def read_all_notifications(principal: Reader, session: SessionDep) -> Response:
+    await feed.mark_all_read(session, principal.person_id)
+    return _redirect("/app/my-work#notifications")
+
+
+@router.get("/app/sessions")
+async def sessions_page(request: Request, principal: Reader, session: SessionDep) -> HTMLResponse:
+    everyone = ADMINS.admits(principal.role)
+    rows = await web_auth.sessions_of(session, None if everyone else principal.person_id)
+    return render(
+        request,
+        "app/sessions.html",
+        sessions=rows,
+        everyone=everyone,
+        current=request.state.web_session_id if hasattr(request.state, "web_session_id") else None,
+    )
+
+
+@router.post("/app/sessions/{session_id}/revoke")
+async def revoke(session_id: int, principal: Reader, session: SessionDep) -> Response:
+    everyone = ADMINS.admits(principal.role)
+    if not await web_auth.revoke_session(
+        session, session_id, person_id=None if everyone else principal.person_id
+    ):
+        raise NotFound(f"session {session_id} does not exist or is already signed out")
+    return _redirect("/app/sessions")
+
+
+@router.get("/app/reports")
+async def reports_page(
+    request: Request,
+    principal: Reader,
+    session: SessionDep,
+    meeting: str = "",
+    format: str = "",
+    as_of: str = "",
+) -> Response:
+    """Pick a meeting and a format; the download itself is the API's /reports route, which
+    accepts the browser's session like a token."""
+    if meeting and format:
+        query = {"format": format, **({"as_of": as_of} if as_of else {})}
+        return _redirect(f"/reports/meetings/{meeting}?{urlencode(query)}")
+    meetings = list(await session.scalars(select(Meeting).order_by(Meeting.starts_on.desc())))
+    return render(request, "app/reports.html", meetings=meetings)

@@ -1,0 +1,150 @@
+"""Browser sign-in without tokens in URLs: one-time links by e-mail, server-side sessions in an
+HttpOnly cookie, CSRF tokens on every state-changing request, the same role rules as the API."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import httpx
+from sqlalchemy import select, update
+
+from api.deps import SESSION_COOKIE
+from models import SignInLink, WebSession, utcnow
+from tests.conftest import People
+from workflows.stages import Role
+
+LINK = re.compile(r"https?://\S+/app/sign-in/(\S+)")
+
+
+async def request_link(client: httpx.AsyncClient, smtp, email: str) -> str:  # type: ignore[no-untyped-def]
+    before = len(smtp.mails)
+    response = await client.post("/app/sign-in", data={"email": email})
+    assert response.status_code == 303 and response.headers["location"] == "/app/sign-in?sent=1"
+    assert len(smtp.mails) == before + 1
+    match = LINK.search(smtp.mails[-1].text)
+    assert match, smtp.mails[-1].text
+    return f"/app/sign-in/{match.group(1)}"
+
+
+async def sign_in(client: httpx.AsyncClient, smtp, email: str) -> str:  # type: ignore[no-untyped-def]
+    """Sign in by e-mailed link; returns the page's CSRF token."""
+    path = await request_link(client, smtp, email)
+    response = await client.post(path)
+    assert response.status_code == 303 and response.headers["location"] == "/app/"
+    board = await client.get("/app/")
+    assert board.status_code == 200
+    match = re.search(r'name="csrf-token" content="([0-9a-f]+)"', board.text)
+    assert match
+    return match.group(1)
+
+
+async def test_a_link_from_the_mail_signs_in_once_into_an_httponly_session(
+    client: httpx.AsyncClient, people: People, smtp, db
+) -> None:
+    coordinator = people[Role.COORDINATOR]
+    path = await request_link(client, smtp, coordinator.email.upper())
+    assert smtp.mails[-1].rcpt_tos == [coordinator.email]
+
+    confirm = await client.get(path)  # a mail scanner opening the link spends nothing
+    assert confirm.status_code == 200 and "Sign in" in confirm.text
+    response = await client.post(path)
+    assert response.status_code == 303
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith(f"{SESSION_COOKIE}=")
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Secure" not in cookie
+    board = await client.get("/app/")
+    assert board.status_code == 200 and coordinator.name in board.text
+
+    again = await httpx.AsyncClient(transport=client._transport, base_url="http://testserver").post(path)
+    assert again.status_code == 400 and "does not work any more" in again.text
+    async with db() as session:
+        links = list(await session.scalars(select(SignInLink)))
+        assert [link.used_at is not None for link in links] == [True]
+        assert path.rsplit("/", 1)[1] not in {link.token_hash for link in links}  # stored hashed
+
+
+async def test_asking_for_a_link_does_not_tell_who_has_an_account(
+    client: httpx.AsyncClient, people: People, smtp
+) -> None:
+    for email in ("nobody@example.org", "not an address"):
+        response = await client.post("/app/sign-in", data={"email": email})
+        assert response.status_code == 303 and response.headers["location"] == "/app/sign-in?sent=1"
+    assert smtp.mails == []
+
+
+async def test_an_expired_link_does_not_sign_in(client: httpx.AsyncClient, people: People, smtp, db) -> None:
+    path = await request_link(client, smtp, people[Role.COORDINATOR].email)
+    async with db() as session, session.begin():
+        await session.execute(update(SignInLink).values(expires_at=utcnow() - timedelta(seconds=1)))
+    assert (await client.post(path)).status_code == 400
+    assert (await client.get("/app/")).headers["location"].startswith("/app/sign-in")
+
+
+async def test_every_state_changing_request_needs_the_csrf_token(
+    client: httpx.AsyncClient, people: People, smtp
+) -> None:
+    token = await sign_in(client, smtp, people[Role.COORDINATOR].email)
+    refused = await client.post("/app/notifications/read-all", data={})
+    assert refused.status_code == 403 and "out of date" in refused.text
+    forged = await client.post("/app/notifications/read-all", data={"csrf_token": "0" * 64})
+    assert forged.status_code == 403
+    assert (await client.post("/app/notifications/read-all", data={"csrf_token": token})).status_code == 303
+    # The JSON API accepts the session too, with the token as a header (htmx sends it so).
+    assert (await client.post("/me/notifications/read-all")).status_code == 403
+    assert (
+        await client.post("/me/notifications/read-all", headers={"X-CSRF-Token": token})
+    ).status_code == 200
+
+
+async def test_sessions_are_listed_revoked_and_expire(
+    client: httpx.AsyncClient, people: People, smtp, db
+) -> None:
+    token = await sign_in(client, smtp, people[Role.TASK_TEAM_LEAD].email)
+    page = await client.get("/app/sessions")
+    assert page.status_code == 200 and "(this browser)" in page.text
+    async with db() as session:
+        row = await session.scalar(select(WebSession))
+        assert row is not None
+    # Idle too long: signed out.
+    async with db() as session, session.begin():
+        await session.execute(update(WebSession).values(last_seen_at=utcnow() - timedelta(hours=13)))
+    assert (await client.get("/app/")).status_code == 303
+    async with db() as session, session.begin():
+        await session.execute(update(WebSession).values(last_seen_at=utcnow()))
+    assert (await client.get("/app/")).status_code == 200
+    # Another person cannot revoke it; the person can.
+    other = httpx.AsyncClient(transport=client._transport, base_url="http://testserver")
+    other_token = await sign_in(other, smtp, people[Role.COORDINATOR].email)
+    refused = await other.post(f"/app/sessions/{row.id}/revoke", data={"csrf_token": other_token})
+    assert refused.status_code == 404
+    revoked = await client.post(f"/app/sessions/{row.id}/revoke", data={"csrf_token": token})
+    assert revoked.status_code == 303
+    assert (await client.get("/app/")).headers["location"].startswith("/app/sign-in")
+
+
+async def test_an_admin_lists_and_revokes_anyones_session(
+    client: httpx.AsyncClient, people: People, smtp, db
+) -> None:
+    lead = httpx.AsyncClient(transport=client._transport, base_url="http://testserver")
+    await sign_in(lead, smtp, people[Role.TASK_TEAM_LEAD].email)
+    admin_token = await sign_in(client, smtp, people[Role.ADMIN].email)
+    page = await client.get("/app/sessions")
+    assert people[Role.TASK_TEAM_LEAD].name in page.text
+    async with db() as session:
+        row = await session.scalar(
+            select(WebSession).where(WebSession.person_id == people[Role.TASK_TEAM_LEAD].id)
+        )
+    assert row is not None
+    response = await client.post(f"/app/sessions/{row.id}/revoke", data={"csrf_token": admin_token})
+    assert response.status_code == 303
+    assert (await lead.get("/app/")).status_code == 303
+
+
+async def test_the_root_sends_browsers_to_the_app_and_api_clients_to_an_index(
+    client: httpx.AsyncClient,
+) -> None:
+    browser = await client.get("/", headers={"Accept": "text/html,application/xhtml+xml"})
+    assert browser.status_code == 303 and browser.headers["location"] == "/app/"
+    api = await client.get("/", headers={"Accept": "application/json"})
+    assert api.json()["app"] == "/app/"
