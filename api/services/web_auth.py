@@ -15,9 +15,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.security import hash_token
-from api.services.accounts import valid_email
+from api.services.accounts import person_by_email, valid_email
 from api.settings import Settings
 from models import Person, SignInLink, WebSession, utcnow
+from models.db import create_engine, session_factory, transaction
 
 SIGN_IN_PATH = "/app/sign-in/"
 # Writing last_seen_at on every page view would make every read a write.
@@ -158,3 +159,14 @@ async def revoke_session(
         statement = statement.where(WebSession.person_id == person_id)
     result = await session.execute(statement.values(revoked_at=at or utcnow()))
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def sign_in_link_for(settings: Settings, email: str) -> str:
+    """A link issued in its own transaction, for `synergies up`'s banner."""
+    engine = create_engine(settings.database_url)
+    try:
+        async with transaction(session_factory(engine)) as session:
+            person = await person_by_email(session, email)
+            return await issue_sign_in_link(session, person, settings)
+    finally:
+        await engine.dispose()
