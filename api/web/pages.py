@@ -27,7 +27,7 @@ from api.deps import (
     SettingsDep,
     TemporalDep,
 )
-from api.errors import Conflict, DomainError, NotFound
+from api.errors import DomainError, NotFound
 from api.etag import etag_for
 from api.pagination import PageParams
 from api.routes.actions import (
@@ -368,9 +368,7 @@ async def move(
         problem = error if isinstance(error, DomainError) else DomainError(str(error), status=422)
         activity = await _activity_or_404(session, activity_id)
         context = await _move_context(session, principal, activity)
-        stale = problem.code == "stale_version" or (
-            isinstance(problem, Conflict) and activity.version != version
-        )
+        stale = activity.version != version  # changed since the dialog was opened
         latest = await queries.latest_transition(session, activity_id) if stale else None
         names = await queries.people_named(session, {latest.actor_id} if latest else set())
         template = "app/_move.html" if request.headers.get("HX-Request") else "app/move.html"
@@ -496,7 +494,7 @@ async def watch(
 async def my_work(request: Request, principal: Reader, session: SessionDep) -> HTMLResponse:
     activities = await queries.my_activities(session, principal.person_id)
     notes, _, unread = await feed.list_notifications(
-        session, principal.person_id, unread=False, page=PageParams(sort="-created_at", cursor=None, limit=30)
+        session, principal.person_id, unread=False, page=PageParams(sort="-id", cursor=None, limit=30)
     )
     return render(
         request,
