@@ -138,7 +138,9 @@ async def sign_in(request: Request, token: str, session: SessionDep, settings: S
 
 @router.post("/app/sign-out")
 async def sign_out(request: Request, principal: Reader, session: SessionDep) -> Response:
-    await web_auth.revoke_session(session, request.state.web_session_id, person_id=principal.person_id)
+    session_id = getattr(request.state, "web_session_id", None)  # None when signed by a bearer token
+    if session_id is not None:
+        await web_auth.revoke_session(session, session_id, person_id=principal.person_id)
     response = _redirect("/app/sign-in")
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -528,7 +530,7 @@ async def sessions_page(request: Request, principal: Reader, session: SessionDep
         "app/sessions.html",
         sessions=rows,
         everyone=everyone,
-        current=request.state.web_session_id if hasattr(request.state, "web_session_id") else None,
+        current=getattr(request.state, "web_session_id", None),
     )
 
 
