@@ -358,6 +358,19 @@ async def test_a_task_team_lead_records_an_action_and_acknowledges_a_reminder_bu
     await expect(page.get_by_role("status")).to_contain_text("Action saved.")
     await expect(actions).to_contain_text("Held the first workshop in Gaborone — Test Task Team Lead")
 
+    # Correct the pilot's lessons learned, and add a second pilot project.
+    pilots = page.locator("#pilots")
+    await pilots.get_by_text("Edit this pilot project").click()
+    await pilots.get_by_label("Lessons learned").first.fill("One shared inventory saves a month.")
+    await pilots.get_by_role("button", name="Save pilot project").click()
+    await expect(page.get_by_role("status")).to_contain_text("Pilot project saved.")
+    await expect(pilots).to_contain_text("Lessons learned: One shared inventory saves a month.")
+    await pilots.get_by_label("Title of the pilot project").last.fill("Port inspections")
+    await pilots.get_by_label("Region").last.fill("Asia-Pacific")
+    await pilots.get_by_label("Countries").last.fill("ID, PH")
+    await pilots.get_by_role("button", name="Add pilot project").click()
+    await expect(pilots).to_contain_text("Asia-Pacific: ID, PH")
+
     # Acknowledge the reminder, through the workflow.
     await page.get_by_label("Note (optional)").fill("Workshop report due next week")
     await page.get_by_role("button", name="Acknowledge reminder").click()

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import (
     ADMINS,
@@ -38,11 +39,18 @@ from api.routes.actions import (
     update_action,
 )
 from api.routes.activities import ensure_progress_writer, get_activity_or_404
+from api.routes.pilot_projects import (
+    PilotProjectCreate,
+    PilotProjectUpdate,
+    create_pilot,
+    get_writable_pilot,
+    update_pilot,
+)
 from api.services import lifecycle, web_auth
 from api.services import notifications as feed
 from api.web import queries
 from api.web.queries import BoardFilter
-from api.web.templating import render, stage_name
+from api.web.templating import long_date, render, stage_name
 from models import ActionKind, Activity, Meeting
 from workflows.stages import GUARDS, Stage, evaluate_moves
 
@@ -52,7 +60,7 @@ router = APIRouter(include_in_schema=False)
 FIX_LINKS = {
     "think_synergies_first": ("field-single_convention_reason", "Record why it involves one convention"),
     "task_team_ready": ("field-task_team_id", "Choose a task team with a lead and an end date"),
-    "pilot_defined": ("pilots", "Add a pilot project with a region and countries"),
+    "pilot_defined": ("new-pilot-title", "Add a pilot project with a region and countries"),
     "lessons_learned": ("pilots", "Record lessons learned on every pilot project"),
     "target_meeting": ("field-target_meeting_id", "Choose the target COP meeting"),
 }
@@ -61,6 +69,13 @@ EDITABLE = ("title", "description", "lead_id", "thematic_group_id", "task_team_i
 
 def _redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
+
+
+async def _saved(session: AsyncSession, url: str) -> RedirectResponse:
+    """Commit, then redirect: the request session would commit only once the response is sent,
+    and the browser's next GET could overtake it."""
+    await session.commit()
+    return _redirect(url)
 
 
 def _activity_url(activity_id: int, notice: str = "", anchor: str = "") -> str:
@@ -141,7 +156,7 @@ async def sign_out(request: Request, principal: Reader, session: SessionDep) -> 
     session_id = getattr(request.state, "web_session_id", None)  # None when signed by a bearer token
     if session_id is not None:
         await web_auth.revoke_session(session, session_id, person_id=principal.person_id)
-    response = _redirect("/app/sign-in")
+    response = await _saved(session, "/app/sign-in")
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 
@@ -414,7 +429,7 @@ async def add_action(
     except ValidationError:
         return _redirect(_activity_url(activity_id, "Give the date and what was done.", "actions"))
     await create_action(session, activity, principal.person_id, data)
-    return _redirect(_activity_url(activity_id, "Action recorded.", "actions"))
+    return await _saved(session, _activity_url(activity_id, "Action recorded.", "actions"))
 
 
 @router.post("/app/actions/{action_id}")
@@ -435,7 +450,61 @@ async def edit_action(
     except ValidationError:
         return _redirect(_activity_url(activity.id, "Give the date and what was done.", "actions"))
     await update_action(session, action, data, etag_for(version))
-    return _redirect(_activity_url(activity.id, "Action saved.", "actions"))
+    return await _saved(session, _activity_url(activity.id, "Action saved.", "actions"))
+
+
+def _countries(value: str) -> list[str]:
+    return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
+
+
+@router.post("/app/activities/{activity_id}/pilots")
+async def add_pilot(
+    activity_id: int,
+    principal: ProgressWriter,
+    session: SessionDep,
+    title: Annotated[str, Form()],
+    region: Annotated[str, Form()] = "",
+    countries: Annotated[str, Form()] = "",
+    lessons_learned: Annotated[str, Form()] = "",
+) -> Response:
+    activity = await get_activity_or_404(activity_id, session)
+    await ensure_progress_writer(session, principal, activity)
+    try:
+        data = PilotProjectCreate(
+            title=title.strip(),
+            region=region.strip() or None,
+            countries=_countries(countries),
+            lessons_learned=lessons_learned.strip() or None,
+        )
+    except ValidationError:
+        return _redirect(_activity_url(activity_id, "A pilot project needs a title.", "pilots"))
+    await create_pilot(session, activity, data)
+    return await _saved(session, _activity_url(activity_id, "Pilot project added.", "pilots"))
+
+
+@router.post("/app/pilots/{pilot_id}")
+async def edit_pilot(
+    pilot_id: int,
+    principal: ProgressWriter,
+    session: SessionDep,
+    version: Annotated[int, Form()],
+    title: Annotated[str, Form()],
+    region: Annotated[str, Form()] = "",
+    countries: Annotated[str, Form()] = "",
+    lessons_learned: Annotated[str, Form()] = "",
+) -> Response:
+    pilot = await get_writable_pilot(session, principal, pilot_id)
+    try:
+        data = PilotProjectUpdate(
+            title=title.strip(),
+            region=region.strip() or None,
+            countries=_countries(countries),
+            lessons_learned=lessons_learned.strip() or None,
+        )
+    except ValidationError:
+        return _redirect(_activity_url(pilot.activity_id, "A pilot project needs a title.", "pilots"))
+    await update_pilot(session, pilot, data, etag_for(version))
+    return await _saved(session, _activity_url(pilot.activity_id, "Pilot project saved.", "pilots"))
 
 
 @router.post("/app/activities/{activity_id}/reminders/acknowledge")
@@ -466,7 +535,7 @@ async def snooze(
     activity = await get_activity_or_404(activity_id, session)
     await ensure_progress_writer(session, principal, activity)
     await lifecycle.snooze(session, temporal, settings, principal, activity, until, note.strip() or None)
-    return _redirect(_activity_url(activity_id, f"Reminders snoozed until {until:%d %B %Y}.", "reminders"))
+    return _redirect(_activity_url(activity_id, f"Reminders snoozed until {long_date(until)}.", "reminders"))
 
 
 @router.post("/app/activities/{activity_id}/watch")
@@ -512,13 +581,13 @@ async def my_work(request: Request, principal: Reader, session: SessionDep) -> H
 @router.post("/app/notifications/{notification_id}/read")
 async def read_notification(notification_id: int, principal: Reader, session: SessionDep) -> Response:
     await feed.mark_read(session, principal.person_id, notification_id)
-    return _redirect("/app/my-work#notifications")
+    return await _saved(session, "/app/my-work#notifications")
 
 
 @router.post("/app/notifications/read-all")
 async def read_all_notifications(principal: Reader, session: SessionDep) -> Response:
     await feed.mark_all_read(session, principal.person_id)
-    return _redirect("/app/my-work#notifications")
+    return await _saved(session, "/app/my-work#notifications")
 
 
 @router.get("/app/sessions")
@@ -541,7 +610,7 @@ async def revoke(session_id: int, principal: Reader, session: SessionDep) -> Res
         session, session_id, person_id=None if everyone else principal.person_id
     ):
         raise NotFound(f"session {session_id} does not exist or is already signed out")
-    return _redirect("/app/sessions")
+    return await _saved(session, "/app/sessions")
 
 
 @router.get("/app/reports")
