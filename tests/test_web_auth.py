@@ -148,3 +148,11 @@ async def test_the_root_sends_browsers_to_the_app_and_api_clients_to_an_index(
     assert browser.status_code == 303 and browser.headers["location"] == "/app/"
     api = await client.get("/", headers={"Accept": "application/json"})
     assert api.json()["app"] == "/app/"
+
+
+def test_sign_in_links_are_kept_out_of_the_logs() -> None:
+    from api.observability import redact_text
+
+    line = "path=/app/sign-in/JKM3KWWyaccZvLqHcoxT-D1_yH_PNX0uUkb1n0zMnLI status=303"
+    assert "JKM3KWW" not in redact_text(line)
+    assert "/app/sign-in/" in redact_text(line)

@@ -308,6 +308,7 @@ async def test_a_coordinator_signs_in_by_mail_filters_the_board_and_moves_an_act
     await expect(error).to_contain_text("Test Admin moved it from Report to COP to Pilot project")
     await assert_accessible(page)
     await error.get_by_role("link", name="Reload the choices").click()
+    await expect(page.get_by_test_id("move-error")).to_have_count(0)  # the fresh dialog
     await expect(page.locator("dialog#dialog")).to_contain_text("It is now in Pilot project.")
     await move_in_dialog(page, "Move forward to Report to COP")
     await expect(page.locator("dialog#dialog")).to_be_hidden(timeout=WAIT)  # the page reloaded

@@ -3,6 +3,7 @@ write them ("5 December 2026")."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date, datetime
 from pathlib import Path
@@ -58,9 +59,24 @@ def stage_name(value: str | Stage | None) -> str:
     return STAGE_NAMES[Stage(value)] if value else "—"
 
 
+_FIELD_NOTE = re.compile(r"\s*\((?:single_convention_reason|target_meeting_id|meeting_id)\)")
+_STAGE_WORD = re.compile(r"\b(" + "|".join(stage.value for stage in Stage) + r")\b")
+
+
+def plain_words(message: str) -> str:
+    """The stage machine's messages (written for API clients) with stage names as words and
+    without the API's field names."""
+    message = _FIELD_NOTE.sub("", message)
+    return _STAGE_WORD.sub(lambda match: STAGE_NAMES[Stage(match.group(1))].lower(), message)
+
+
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 templates.env.filters.update(
-    long_date=long_date, date_time=date_time, stage_name=stage_name, role_name=ROLE_NAMES.get
+    long_date=long_date,
+    date_time=date_time,
+    stage_name=stage_name,
+    plain_words=plain_words,
+    role_name=ROLE_NAMES.get,
 )
 templates.env.globals.update(nav=NAV, move_words=MOVE_WORDS, new_request_id=lambda: uuid.uuid4().hex)
 
