@@ -54,11 +54,12 @@ class Journey:
     smtp: SMTPServer
     people: People
     workshop: int  # led by the task-team lead; walks every stage
-    mercury: int  # Minamata only
+    mercury: int  # Minamata only, no task team yet
+    customs: int  # ready for the task team
     meeting_code: str
 
 
-async def _seed(db: Any, people: People, client: Any, settings: Settings) -> tuple[int, int, str]:
+async def _seed(db: Any, people: People, client: Any, settings: Settings) -> tuple[int, int, int, str]:
     lead = people[Role.TASK_TEAM_LEAD]
     coordinator = people[Role.COORDINATOR]
     async with db() as session:
@@ -104,6 +105,18 @@ async def _seed(db: Any, people: People, client: Any, settings: Settings) -> tup
                 **{**draft, "lead_id": coordinator.id, "task_team_id": None},  # type: ignore[arg-type]
             ),
         )
+        customs = await lifecycle.create_activity(
+            session,
+            client,
+            settings,
+            principal,
+            lifecycle.ActivityDraft(
+                title="Customs officers training",
+                conventions=["basel", "rotterdam"],
+                single_convention_reason=None,
+                **{**draft, "lead_id": coordinator.id},  # type: ignore[arg-type]
+            ),
+        )
         session.add(
             PilotProject(
                 activity_id=workshop.id,
@@ -125,7 +138,7 @@ async def _seed(db: Any, people: People, client: Any, settings: Settings) -> tup
             )
         )
         await session.commit()
-        return workshop.id, mercury.id, meeting.code
+        return workshop.id, mercury.id, customs.id, meeting.code
 
 
 @pytest.fixture
@@ -152,8 +165,8 @@ async def journey(
         build_worker(client, settings, reference_data, http),
         live_server(database_url, tmp_path, extra_env=env) as server,
     ):
-        workshop, mercury, meeting = await _seed(reference_data, people, client, settings)
-        yield Journey(server, smtp, people, workshop, mercury, meeting)
+        workshop, mercury, customs, meeting = await _seed(reference_data, people, client, settings)
+        yield Journey(server, smtp, people, workshop, mercury, customs, meeting)
 
 
 @pytest.fixture
@@ -248,7 +261,7 @@ async def test_a_coordinator_signs_in_by_mail_filters_the_board_and_moves_an_act
 ) -> None:
     url, workshop = journey.server.url, journey.workshop
     await sign_in_by_mail(page, journey, Role.COORDINATOR)
-    await expect(page.get_by_test_id("board-total")).to_contain_text("2 open activities")
+    await expect(page.get_by_test_id("board-total")).to_contain_text("3 open activities")
     await assert_accessible(page)
 
     # Filters live in the URL: Minamata only, then free text; a reload (a bookmark) keeps them.
@@ -326,6 +339,21 @@ async def test_a_coordinator_signs_in_by_mail_filters_the_board_and_moves_an_act
     await assert_accessible(page)
     await page.goto(f"{url}/app/")
     await expect(page.get_by_test_id(f"card-{workshop}")).to_have_count(0)
+
+    # Bulk move of selected cards: one result per card, a blocked one says why.
+    await page.get_by_label("Select Customs officers training").check()
+    await page.get_by_label("Select Mercury storage guidance").check()
+    await page.get_by_label("To", exact=True).select_option("task_team")
+    await page.get_by_role("button", name="Move selected").click()
+    results = page.get_by_test_id("bulk-results")
+    await expect(page.get_by_role("status")).to_have_text("1 of 2 moved.", timeout=WAIT)
+    await expect(results.locator("tr", has_text="Customs officers training")).to_contain_text(
+        "Moved to Task team."
+    )
+    await expect(results.locator("tr", has_text="Mercury storage guidance")).to_contain_text(
+        "Not moved: entering task team needs a task team with a lead"
+    )
+    await assert_accessible(page)
 
 
 async def test_a_task_team_lead_records_an_action_and_acknowledges_a_reminder_but_cannot_move(

@@ -5,6 +5,7 @@ it works without JavaScript; htmx only swaps the board and opens the move dialog
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -50,7 +51,7 @@ from api.services import lifecycle, web_auth
 from api.services import notifications as feed
 from api.web import queries
 from api.web.queries import BoardFilter
-from api.web.templating import long_date, render, stage_name
+from api.web.templating import long_date, plain_words, render, stage_name
 from models import ActionKind, Activity, Meeting
 from workflows.stages import GUARDS, Stage, evaluate_moves
 
@@ -207,6 +208,7 @@ async def board(
         "due_state": queries.due_state,
         "total": sum(column.count for column in columns),
         "column_limit": queries.COLUMN_LIMIT,
+        "stages": list(Stage),
     }
     if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "board":
         return render(request, "app/_board.html", **context)
@@ -407,6 +409,54 @@ async def move(
         response.headers["HX-Redirect"] = _activity_url(activity_id, notice)
         return response
     return _redirect(_activity_url(activity_id, notice))
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    activity_id: int
+    title: str
+    moved: bool
+    message: str
+
+
+@router.post("/app/bulk-move")
+async def bulk_move(
+    request: Request,
+    principal: Coordinator,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+    to: Annotated[str, Form()],
+    request_id: Annotated[str, Form()],
+    selected: Annotated[list[str], Form()] = [],  # noqa: B006 (FastAPI copies defaults)
+    reason: Annotated[str, Form()] = "",
+) -> HTMLResponse:
+    """Move the selected cards one by one, each exactly like a move from its dialog; one result
+    per card. Each card's key is the form's request id and the activity, so a resubmitted form
+    moves nothing twice."""
+    target = Stage(to)
+    results = []
+    for value in selected[:200]:
+        activity_id, _, version = value.partition(":")
+        if not (activity_id.isdigit() and version.isdigit()):
+            continue
+        async with request.app.state.sessionmaker() as session:
+            activity = await session.get(Activity, int(activity_id))
+            if activity is None:
+                continue
+            title = activity.title
+            try:
+                command = lifecycle.MoveCommand(target, int(version), reason.strip() or None)
+                key = f"{request_id[:60]}-{activity_id}"
+                moved, _ = await lifecycle.move_activity(
+                    session, temporal, settings, principal, int(activity_id), command, key
+                )
+                await session.commit()
+                results.append(BulkResult(moved.id, title, True, f"Moved to {stage_name(moved.stage)}."))
+            except DomainError as error:
+                await session.rollback()
+                results.append(BulkResult(int(activity_id), title, False, plain_words(error.detail)))
+    notice = f"{sum(result.moved for result in results)} of {len(results)} moved."
+    return render(request, "app/bulk_result.html", results=results, target=target, notice=notice)
 
 
 # --- progress: actions, reminders, watching ---------------------------------------------------------
