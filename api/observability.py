@@ -51,8 +51,8 @@ _SECRET_KEY = re.compile(
 _SECRET_TEXT = [
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), r"\1 " + REDACTED),
     (re.compile(r"\bsyn_[A-Za-z0-9_-]{8,}"), "syn_" + REDACTED),
-    # One-time sign-in links of the web app (api/services/web_auth.py) carry their secret in the path.
-    (re.compile(r"(/app/sign-in/)[A-Za-z0-9_-]{16,}"), r"\1" + REDACTED),
+    # One-time sign-in links and calendar feeds (api/services/web_auth.py) carry a secret in the path.
+    (re.compile(r"(/app/sign-in/|/calendar/)[A-Za-z0-9_-]{16,}"), r"\1" + REDACTED),
     (re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), REDACTED),
     (re.compile(r"(?i)([a-z][a-z0-9+.-]*://[^:/@\s]+:)[^@\s]+@"), r"\1" + REDACTED + "@"),
     (

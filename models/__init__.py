@@ -31,7 +31,7 @@ from models.reference import (
     decision_provisions,
     meeting_conventions,
 )
-from models.web import SignInLink, WebSession
+from models.web import CalendarFeed, SignInLink, WebSession
 
 __all__ = [
     "ActionEntry",
@@ -42,6 +42,7 @@ __all__ = [
     "Base",
     "Body",
     "BodyKind",
+    "CalendarFeed",
     "Channel",
     "Convention",
     "Decision",

@@ -40,3 +40,16 @@ class WebSession(Base):
     user_agent: Mapped[str | None] = mapped_column(String(300))
 
     person: Mapped[Person] = relationship(lazy="joined")
+
+
+class CalendarFeed(Base):
+    """A person's read-only calendar subscription: its secret (in the feed's URL, because calendar
+    programs cannot send headers) opens that one feed and nothing else, and is revocable alone."""
+
+    __tablename__ = "calendar_feeds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]

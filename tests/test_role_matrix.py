@@ -33,6 +33,7 @@ PUBLIC = {
     "/app/sign-in",  # asking for a sign-in link
     "/app/sign-in/{token}",  # spending one
     "/app/static",  # the web app's CSS and JS
+    "/calendar/{secret}.ics",  # opened by the feed's own secret; 404 for any other
 }
 """Routes anyone may call without a token."""
 

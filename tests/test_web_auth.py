@@ -156,3 +156,36 @@ def test_sign_in_links_are_kept_out_of_the_logs() -> None:
     line = "path=/app/sign-in/JKM3KWWyaccZvLqHcoxT-D1_yH_PNX0uUkb1n0zMnLI status=303"
     assert "JKM3KWW" not in redact_text(line)
     assert "/app/sign-in/" in redact_text(line)
+
+
+async def test_a_calendar_feed_address_opens_only_that_feed_and_can_be_replaced(
+    client: httpx.AsyncClient, people: People, smtp
+) -> None:
+    token = await sign_in(client, smtp, people[Role.TASK_TEAM_LEAD].email)
+    page = await client.post("/app/calendar-feed", data={"csrf_token": token})
+    assert page.status_code == 200
+    match = re.search(r'value="http://testserver(/calendar/[^"]+\.ics)"', page.text)
+    assert match, page.text
+    first = match.group(1)
+    feed = await httpx.AsyncClient(transport=client._transport, base_url="http://testserver").get(first)
+    assert feed.status_code == 200 and feed.text.startswith("BEGIN:VCALENDAR")
+    # The secret is no API token.
+    secret = first.removeprefix("/calendar/").removesuffix(".ics")
+    api = await client.get("/activities", headers={"Authorization": f"Bearer {secret}"})
+    assert api.status_code == 401
+    # A new address replaces the old one; stopping ends it.
+    page = await client.post("/app/calendar-feed", data={"csrf_token": token})
+    second = re.search(r'value="http://testserver(/calendar/[^"]+\.ics)"', page.text)
+    assert second and second.group(1) != first
+    assert (await client.get(first)).status_code == 404
+    assert (await client.get(second.group(1))).status_code == 200
+    await client.post("/app/calendar-feed/stop", data={"csrf_token": token})
+    assert (await client.get(second.group(1))).status_code == 404
+
+
+async def test_the_oversight_team_has_no_calendar_feed_to_make(
+    client: httpx.AsyncClient, people: People, smtp
+) -> None:
+    token = await sign_in(client, smtp, people[Role.OVERSIGHT].email)
+    assert "Make a calendar address" not in (await client.get("/app/my-work")).text
+    assert (await client.post("/app/calendar-feed", data={"csrf_token": token})).status_code == 403

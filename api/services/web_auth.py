@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.security import hash_token
 from api.services.accounts import person_by_email, valid_email
 from api.settings import Settings
-from models import Person, SignInLink, WebSession, utcnow
+from models import CalendarFeed, Person, SignInLink, WebSession, utcnow
 from models.db import create_engine, session_factory, transaction
 
 SIGN_IN_PATH = "/app/sign-in/"
@@ -170,3 +170,48 @@ async def sign_in_link_for(settings: Settings, email: str) -> str:
             return await issue_sign_in_link(session, person, settings)
     finally:
         await engine.dispose()
+
+
+# --- calendar feeds -------------------------------------------------------------------------------
+
+
+def calendar_feed_url(settings: Settings, secret: str) -> str:
+    return f"{settings.public_url.rstrip('/')}/calendar/{secret}.ics"
+
+
+async def new_calendar_feed(session: AsyncSession, person_id: int, settings: Settings) -> str:
+    """A new feed secret for the person, replacing (revoking) the one they had; returns its URL,
+    shown once."""
+    await revoke_calendar_feed(session, person_id)
+    secret = secrets.token_urlsafe(32)
+    session.add(CalendarFeed(person_id=person_id, token_hash=hash_token(secret), created_at=utcnow()))
+    await session.flush()
+    return calendar_feed_url(settings, secret)
+
+
+async def revoke_calendar_feed(session: AsyncSession, person_id: int) -> bool:
+    result = await session.execute(
+        update(CalendarFeed)
+        .where(CalendarFeed.person_id == person_id, CalendarFeed.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def calendar_feed_of(session: AsyncSession, person_id: int) -> CalendarFeed | None:
+    return await session.scalar(
+        select(CalendarFeed).where(CalendarFeed.person_id == person_id, CalendarFeed.revoked_at.is_(None))
+    )
+
+
+async def person_for_calendar(session: AsyncSession, secret: str) -> int | None:
+    """The active person whose live feed secret this is."""
+    row = await session.scalar(
+        select(CalendarFeed).where(
+            CalendarFeed.token_hash == hash_token(secret), CalendarFeed.revoked_at.is_(None)
+        )
+    )
+    if row is None:
+        return None
+    person = await session.get(Person, row.person_id)
+    return person.id if person is not None and person.active else None

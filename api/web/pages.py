@@ -611,8 +611,9 @@ async def watch(
 # --- my work, notifications, sessions, reports ----------------------------------------------------
 
 
-@router.get("/app/my-work")
-async def my_work(request: Request, principal: Reader, session: SessionDep) -> HTMLResponse:
+async def _my_work(
+    request: Request, principal: Principal, session: AsyncSession, new_feed_url: str | None = None
+) -> HTMLResponse:
     activities = await queries.my_activities(session, principal.person_id)
     notes, _, unread = await feed.list_notifications(
         session, principal.person_id, unread=False, page=PageParams(sort="-id", cursor=None, limit=30)
@@ -625,7 +626,31 @@ async def my_work(request: Request, principal: Reader, session: SessionDep) -> H
         notifications=notes,
         unread=unread,
         due_state=queries.due_state,
+        can_subscribe=PROGRESS_WRITERS.admits(principal.role),
+        has_feed=await web_auth.calendar_feed_of(session, principal.person_id) is not None,
+        new_feed_url=new_feed_url,
     )
+
+
+@router.get("/app/my-work")
+async def my_work(request: Request, principal: Reader, session: SessionDep) -> HTMLResponse:
+    return await _my_work(request, principal, session)
+
+
+@router.post("/app/calendar-feed")
+async def new_calendar_feed(
+    request: Request, principal: ProgressWriter, session: SessionDep, settings: SettingsDep
+) -> HTMLResponse:
+    """A new feed address, shown once on the page (never put in a redirect's URL or a log)."""
+    url = await web_auth.new_calendar_feed(session, principal.person_id, settings)
+    await session.commit()
+    return await _my_work(request, principal, session, new_feed_url=url)
+
+
+@router.post("/app/calendar-feed/stop")
+async def stop_calendar_feed(principal: ProgressWriter, session: SessionDep) -> Response:
+    await web_auth.revoke_calendar_feed(session, principal.person_id)
+    return await _saved(session, "/app/my-work#calendar")
 
 
 @router.post("/app/notifications/{notification_id}/read")
