@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     oidc_audience: str | None = None
     oidc_jwks_url: str | None = None
     oidc_roles_claim: str = "roles"
+    # Browser sign-in with the provider (authorization code + PKCE) when a client id is set.
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    oidc_discovery_url: str | None = None  # default: <issuer>/.well-known/openid-configuration
 
     log_json: bool = False
     log_level: str = "INFO"

@@ -32,6 +32,8 @@ PUBLIC = {
     "/",  # sends browsers to /app/, API clients to an index
     "/app/sign-in",  # asking for a sign-in link
     "/app/sign-in/{token}",  # spending one
+    "/app/sign-in/oidc",  # off to the organisation's sign-in (404 unless configured)
+    "/app/sign-in/oidc/callback",  # and back
     "/app/static",  # the web app's CSS and JS
     "/calendar/{secret}.ics",  # opened by the feed's own secret; 404 for any other
 }

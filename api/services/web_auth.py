@@ -100,6 +100,14 @@ async def redeem_sign_in_link(
     person = await session.get(Person, link.person_id)
     if person is None or not person.active:
         return None
+    return await open_session(session, person, settings, user_agent)
+
+
+async def open_session(
+    session: AsyncSession, person: Person, settings: Settings, user_agent: str | None
+) -> tuple[WebSession, str]:
+    """A new browser session for `person`; returns the row and the cookie's secret."""
+    now = utcnow()
     secret = secrets.token_urlsafe(32)
     row = WebSession(
         person_id=person.id,

@@ -10,6 +10,7 @@ from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
+import httpx
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
@@ -47,7 +48,7 @@ from api.routes.pilot_projects import (
     get_writable_pilot,
     update_pilot,
 )
-from api.services import lifecycle, web_auth
+from api.services import lifecycle, oidc_login, web_auth
 from api.services import notifications as feed
 from api.web import queries
 from api.web.queries import BoardFilter
@@ -105,8 +106,8 @@ async def root(request: Request) -> Response:
 
 
 @router.get("/app/sign-in")
-async def sign_in_form(request: Request, sent: bool = False) -> HTMLResponse:
-    return render(request, "app/sign_in.html", sent=sent)
+async def sign_in_form(request: Request, settings: SettingsDep, sent: bool = False) -> HTMLResponse:
+    return render(request, "app/sign_in.html", sent=sent, oidc=oidc_login.enabled(settings))
 
 
 @router.post("/app/sign-in")
@@ -126,6 +127,58 @@ async def request_sign_in_link(
     return _redirect("/app/sign-in?sent=1")
 
 
+def _session_cookie(response: Response, secret: str, settings: SettingsDep) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        secret,
+        max_age=settings.session_absolute_days * 86400,
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+        path="/",
+    )
+
+
+@router.get("/app/sign-in/oidc")
+async def oidc_begin(settings: SettingsDep) -> Response:
+    """Off to the organisation's sign-in page, with PKCE (declared before the link routes)."""
+    if not oidc_login.enabled(settings):
+        raise NotFound("sign-in with an organisation account is not configured here")
+    async with httpx.AsyncClient() as http:
+        provider = await oidc_login.discover(http, settings)
+    url, flow = oidc_login.begin(settings, provider)
+    response = RedirectResponse(url, status_code=303)
+    response.set_cookie(
+        oidc_login.FLOW_COOKIE,
+        flow,
+        max_age=oidc_login.FLOW_SECONDS,
+        httponly=True,
+        samesite="lax",  # sent on the provider's top-level redirect back to us
+        secure=settings.secure_cookies,
+        path=oidc_login.CALLBACK_PATH,
+    )
+    return response
+
+
+@router.get(oidc_login.CALLBACK_PATH)
+async def oidc_callback(
+    request: Request, session: SessionDep, settings: SettingsDep, code: str = "", state: str = ""
+) -> Response:
+    if not oidc_login.enabled(settings):
+        raise NotFound("sign-in with an organisation account is not configured here")
+    async with httpx.AsyncClient() as http:
+        provider = await oidc_login.discover(http, settings)
+        claims = await oidc_login.finish(
+            http, settings, provider, request.cookies.get(oidc_login.FLOW_COOKIE), code, state
+        )
+    person = await oidc_login.person_from_claims(session, settings, claims)
+    _, secret = await web_auth.open_session(session, person, settings, request.headers.get("user-agent"))
+    response = await _saved(session, "/app/")
+    response.delete_cookie(oidc_login.FLOW_COOKIE, path=oidc_login.CALLBACK_PATH)
+    _session_cookie(response, secret, settings)
+    return response
+
+
 @router.get("/app/sign-in/{token}")
 async def sign_in_confirm(request: Request, token: str) -> HTMLResponse:
     """A button rather than signing in on GET: mail scanners open links and would spend them."""
@@ -136,19 +189,12 @@ async def sign_in_confirm(request: Request, token: str) -> HTMLResponse:
 async def sign_in(request: Request, token: str, session: SessionDep, settings: SettingsDep) -> Response:
     redeemed = await web_auth.redeem_sign_in_link(session, token, settings, request.headers.get("user-agent"))
     if redeemed is None:
-        return render(request, "app/sign_in.html", status=400, expired=True)
-    row, secret = redeemed
-    await session.commit()
-    response = _redirect("/app/")
-    response.set_cookie(
-        SESSION_COOKIE,
-        secret,
-        max_age=settings.session_absolute_days * 86400,
-        httponly=True,
-        samesite="lax",
-        secure=settings.secure_cookies,
-        path="/",
-    )
+        return render(
+            request, "app/sign_in.html", status=400, expired=True, oidc=oidc_login.enabled(settings)
+        )
+    _, secret = redeemed
+    response = await _saved(session, "/app/")
+    _session_cookie(response, secret, settings)
     return response
 
 
