@@ -21,6 +21,7 @@ from models.enums import (
     Role,
     Stage,
 )
+from models.history import ActivityEdit
 from models.notification import Delivery, Notification, ReminderEvent, StoredReport, Subscription
 from models.people import ApiToken, Body, Person, TaskTeam, body_members, task_team_members
 from models.reference import (
@@ -38,6 +39,7 @@ __all__ = [
     "ActionKind",
     "Activity",
     "ActivityCount",
+    "ActivityEdit",
     "ApiToken",
     "Base",
     "Body",

@@ -333,7 +333,10 @@ async def test_a_coordinator_signs_in_by_mail_filters_the_board_and_moves_an_act
     await expect(page.get_by_test_id("stage")).to_have_text("Closed", timeout=WAIT)
     await expect(page.get_by_role("link", name="Move…")).to_have_count(0)
     timeline = page.get_by_test_id("timeline").locator("li")
-    await expect(timeline).to_have_count(7)
+    await expect(timeline).to_have_count(8)  # 7 transitions and the edit of the target meeting
+    await expect(page.get_by_test_id("timeline")).to_contain_text(
+        f"Target meeting changed from none to {journey.meeting_code} by Test Coordinator"
+    )
     await expect(timeline.first).to_contain_text("Report to COP → Closed by Test Coordinator")
     await expect(page.get_by_test_id("timeline")).to_contain_text("by Test Admin: “one more pilot”")
     await assert_accessible(page)

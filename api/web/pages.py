@@ -276,9 +276,10 @@ async def _activity_context(
 ) -> dict[str, Any]:
     transitions = await lifecycle.transitions_of(session, activity.id)
     reminders = await lifecycle.reminders_of(session, activity.id)
+    entries = await queries.history(session, activity.id, transitions)
     names = await queries.people_named(
         session,
-        {t.actor_id for t in transitions}
+        {entry.actor_id for entry in entries}
         | {a.author_id for a in activity.actions}
         | {r.acknowledged_by_id for r in reminders}
         | {w.id for w in activity.watchers},
@@ -291,7 +292,7 @@ async def _activity_context(
             can_write = False
     return {
         "activity": activity,
-        "transitions": list(reversed(transitions)),
+        "history": entries,
         "reminders": list(reversed(reminders)),
         "open_reminder": next((r for r in reversed(reminders) if r.acknowledged_at is None), None),
         "names": names,

@@ -4,7 +4,7 @@ with the filters a coordinator uses, and everything about one activity in a few 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -14,6 +14,7 @@ from sqlalchemy.orm import selectinload
 from api.routes.activities import ActivityFilters, activity_query, today
 from models import (
     Activity,
+    ActivityEdit,
     Body,
     BodyKind,
     Convention,
@@ -203,3 +204,81 @@ def due_state(due_on: date | None, stage: Stage) -> str:
     if due_on < today():
         return "overdue"
     return "soon" if due_on <= today() + timedelta(days=DUE_SOON_DAYS) else ""
+
+
+FIELD_LABELS = {
+    "title": "title",
+    "description": "description",
+    "lead_id": "lead",
+    "thematic_group_id": "thematic group",
+    "task_team_id": "task team",
+    "target_meeting_id": "target meeting",
+    "single_convention_reason": "reason for involving one convention",
+    "stage_due_on": "due date",
+    "provision_codes": "provisions",
+    "convention_codes": "conventions",
+    "watcher_ids": "watchers",
+}
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    at: datetime
+    actor_id: int | None
+    transition: Transition | None = None
+    edits: tuple[tuple[str, str, str], ...] = ()  # (field label, old, new) in words
+
+
+async def history(
+    session: AsyncSession, activity_id: int, transitions: list[Transition]
+) -> list[HistoryEntry]:
+    """Transitions and field edits, newest first, with ids turned into names and dates into words."""
+    edits = list(await session.scalars(select(ActivityEdit).where(ActivityEdit.activity_id == activity_id)))
+    ids: dict[str, set[int]] = {"people": set(), "teams": set(), "meetings": set(), "bodies": set()}
+    kinds = {"lead_id": "people", "watcher_ids": "people", "task_team_id": "teams"}
+    kinds |= {"target_meeting_id": "meetings", "thematic_group_id": "bodies"}
+    for edit in edits:
+        for name, pair in edit.changes.items():
+            if name in kinds:
+                for value in pair:
+                    ids[kinds[name]].update(value if isinstance(value, list) else [value] if value else [])
+    names: dict[str, dict[int, str]] = {
+        "people": await people_named(session, set(ids["people"])),
+        "teams": await _named(session, TaskTeam.id, TaskTeam.name, ids["teams"]),
+        "meetings": await _named(session, Meeting.id, Meeting.code, ids["meetings"]),
+        "bodies": await _named(session, Body.id, Body.name, ids["bodies"]),
+    }
+
+    def words(name: str, value: Any) -> str:
+        if value in (None, "", []):
+            return "none"
+        if name in kinds:
+            lookup = names[kinds[name]]
+            values = value if isinstance(value, list) else [value]
+            return ", ".join(lookup.get(item, f"#{item}") for item in values)
+        if name == "stage_due_on":
+            day = date.fromisoformat(value)
+            return f"{day.day} {day:%B %Y}"
+        if name == "description":
+            return "…"
+        return ", ".join(value) if isinstance(value, list) else str(value)
+
+    entries = [HistoryEntry(t.at, t.actor_id, transition=t) for t in transitions]
+    entries += [
+        HistoryEntry(
+            edit.at,
+            edit.actor_id,
+            edits=tuple(
+                (FIELD_LABELS.get(name, name), words(name, old), words(name, new))
+                for name, (old, new) in edit.changes.items()
+            ),
+        )
+        for edit in edits
+    ]
+    return sorted(entries, key=lambda entry: entry.at, reverse=True)
+
+
+async def _named(session: AsyncSession, key: Any, label: Any, wanted: set[int]) -> dict[int, str]:
+    if not wanted:
+        return {}
+    return dict((await session.execute(select(key, label).where(key.in_(wanted)))).all())  # type: ignore[arg-type]
