@@ -189,3 +189,26 @@ async def test_the_oversight_team_has_no_calendar_feed_to_make(
     token = await sign_in(client, smtp, people[Role.OVERSIGHT].email)
     assert "Make a calendar address" not in (await client.get("/app/my-work")).text
     assert (await client.post("/app/calendar-feed", data={"csrf_token": token})).status_code == 403
+
+
+async def test_sign_in_posts_from_another_site_are_refused(
+    client: httpx.AsyncClient, people: People, smtp
+) -> None:
+    path = await request_link(client, smtp, people[Role.COORDINATOR].email)
+    cross = {"Sec-Fetch-Site": "cross-site"}
+    assert (await client.post(path, headers=cross)).status_code == 403
+    assert (
+        await client.post("/app/sign-in", data={"email": "x@example.org"}, headers=cross)
+    ).status_code == 403
+    assert (await client.post(path, headers={"Sec-Fetch-Site": "same-origin"})).status_code == 303
+
+
+async def test_link_requests_beyond_the_limit_send_nothing(
+    client: httpx.AsyncClient, people: People, smtp, settings
+) -> None:
+    email = people[Role.COORDINATOR].email
+    for _ in range(settings.auth_failures_per_minute):
+        await client.post("/app/sign-in", data={"email": "nobody@example.org"})
+    response = await client.post("/app/sign-in", data={"email": email})
+    assert response.status_code == 303 and response.headers["location"] == "/app/sign-in?sent=1"
+    assert smtp.mails == []

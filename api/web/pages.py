@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import httpx
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -30,7 +30,7 @@ from api.deps import (
     SettingsDep,
     TemporalDep,
 )
-from api.errors import DomainError, NotFound
+from api.errors import DomainError, Forbidden, NotFound
 from api.etag import etag_for
 from api.pagination import PageParams
 from api.routes.actions import (
@@ -88,6 +88,12 @@ def _activity_url(activity_id: int, notice: str = "", anchor: str = "") -> str:
 # --- the front door and sign-in -------------------------------------------------------------------
 
 
+def _refuse_cross_site(request: Request) -> None:
+    """Sign-in forms have no session (so no CSRF token) yet: refuse posts another site made."""
+    if request.headers.get("sec-fetch-site") == "cross-site":
+        raise Forbidden("this sign-in form was sent from another site", code="cross_site")
+
+
 @router.get("/")
 async def root(request: Request) -> Response:
     """Browsers go to the app; API clients get an index of the API."""
@@ -115,8 +121,13 @@ async def request_sign_in_link(
     request: Request, session: SessionDep, settings: SettingsDep, email: Annotated[str, Form()] = ""
 ) -> Response:
     """Send a link if the address belongs to someone; the answer is the same either way, so the
-    page does not tell who has an account."""
-    person = await web_auth.active_person_by_email(session, email)
+    page does not tell who has an account. Requests beyond the limit per minute and address of
+    the asker send nothing (and say the same)."""
+    _refuse_cross_site(request)
+    limiter = request.app.state.auth_failures
+    client = request.client.host if request.client else "unknown"
+    person = None if limiter.blocked(client) else await web_auth.active_person_by_email(session, email)
+    limiter.record(client)
     if person is not None:
         url = await web_auth.issue_sign_in_link(session, person, settings)
         await session.commit()
@@ -187,6 +198,7 @@ async def sign_in_confirm(request: Request, token: str) -> HTMLResponse:
 
 @router.post("/app/sign-in/{token}")
 async def sign_in(request: Request, token: str, session: SessionDep, settings: SettingsDep) -> Response:
+    _refuse_cross_site(request)  # another site must not sign this browser in to its own account
     redeemed = await web_auth.redeem_sign_in_link(session, token, settings, request.headers.get("user-agent"))
     if redeemed is None:
         return render(
@@ -213,12 +225,14 @@ async def sign_out(request: Request, principal: Reader, session: SessionDep) -> 
 
 def _board_filter(
     convention: str = "",
-    thematic_group: Annotated[str, Query()] = "",
-    lead: Annotated[str, Query()] = "",
-    meeting: Annotated[str, Query()] = "",
+    thematic_group: str = "",
+    lead: str = "",
+    meeting: str = "",
     due: str = "",
     q: str = "",
 ) -> BoardFilter:
+    """The filter from the URL; a value that is not one of the form's choices is ignored."""
+
     def number(value: str) -> int | None:
         return int(value) if value.strip().isdigit() else None
 
@@ -237,14 +251,8 @@ async def board(
     request: Request,
     principal: Reader,
     session: SessionDep,
-    convention: str = "",
-    thematic_group: str = "",
-    lead: str = "",
-    meeting: str = "",
-    due: str = "",
-    q: str = "",
+    selected: Annotated[BoardFilter, Depends(_board_filter)],
 ) -> HTMLResponse:
-    selected = _board_filter(convention, thematic_group, lead, meeting, due, q)
     columns = await queries.board_columns(session, selected)
     context: dict[str, Any] = {
         "filter": selected,
