@@ -212,3 +212,16 @@ async def test_link_requests_beyond_the_limit_send_nothing(
     response = await client.post("/app/sign-in", data={"email": email})
     assert response.status_code == 303 and response.headers["location"] == "/app/sign-in?sent=1"
     assert smtp.mails == []
+
+
+async def test_the_reports_page_hands_over_to_the_report_routes_with_the_session(
+    client: httpx.AsyncClient, people: People, smtp, reference_data
+) -> None:
+    await sign_in(client, smtp, people[Role.OVERSIGHT].email)
+    page = await client.get("/app/reports")
+    assert page.status_code == 200 and "SC-COP5" in page.text
+    picked = await client.get("/app/reports", params={"meeting": "SC-COP5", "format": "html"})
+    assert picked.status_code == 303
+    assert picked.headers["location"] == "/reports/meetings/SC-COP5?format=html"
+    report = await client.get(picked.headers["location"])
+    assert report.status_code == 200 and report.headers["content-type"].startswith("text/html")

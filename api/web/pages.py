@@ -443,8 +443,11 @@ async def move(
         activity = await _activity_or_404(session, activity_id)
         context = await _move_context(session, principal, activity)
         stale = activity.version != version  # changed since the dialog was opened
-        latest = await queries.latest_transition(session, activity_id) if stale else None
-        names = await queries.people_named(session, {latest.actor_id} if latest else set())
+        latest = []
+        if stale:
+            transitions = await lifecycle.transitions_of(session, activity_id)
+            latest = (await queries.history(session, activity_id, transitions))[:3]
+        names = await queries.people_named(session, {entry.actor_id for entry in latest})
         template = "app/_move.html" if request.headers.get("HX-Request") else "app/move.html"
         return render(
             request,

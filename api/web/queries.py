@@ -154,15 +154,6 @@ async def people_named(session: AsyncSession, ids: set[int | None]) -> dict[int,
     return dict((await session.execute(select(Person.id, Person.name).where(Person.id.in_(wanted)))).all())
 
 
-async def latest_transition(session: AsyncSession, activity_id: int) -> Transition | None:
-    return await session.scalar(
-        select(Transition)
-        .where(Transition.activity_id == activity_id)
-        .order_by(Transition.seq.desc())
-        .limit(1)
-    )
-
-
 async def my_activities(session: AsyncSession, person_id: int) -> list[Activity]:
     """Open activities I lead (directly or as the task team's lead) or watch, soonest due first."""
     watched = select(activity_watchers.c.activity_id).where(activity_watchers.c.person_id == person_id)
