@@ -225,3 +225,24 @@ async def test_the_reports_page_hands_over_to_the_report_routes_with_the_session
     assert picked.headers["location"] == "/reports/meetings/SC-COP5?format=html"
     report = await client.get(picked.headers["location"])
     assert report.status_code == 200 and report.headers["content-type"].startswith("text/html")
+
+
+async def test_malformed_form_values_get_a_page_not_a_500(
+    app, temporal_env, client: httpx.AsyncClient, people: People, smtp, db
+) -> None:
+    from tests.api_support import add_activity
+
+    app.state.temporal = temporal_env.client  # the routes take a client; nothing reaches a workflow
+    activity_id = await add_activity(db, conventions=())
+    token = await sign_in(client, smtp, people[Role.COORDINATOR].email)
+    bulk = await client.post(
+        "/app/bulk-move", data={"csrf_token": token, "to": "nowhere", "request_id": "r", "selected": "1:1"}
+    )
+    assert bulk.status_code == 422 and "is not a stage" in bulk.text
+    edit = await client.post(
+        f"/app/activities/{activity_id}/edit",
+        data={"csrf_token": token, "version": "1", "stage_due_on": "31.12.2026"},
+    )
+    assert edit.status_code == 303 and "not+a+date" in edit.headers["location"]
+    missing = await client.post(f"/app/activities/{activity_id}/edit", data={"csrf_token": token})
+    assert missing.status_code == 422 and "missing" in missing.text

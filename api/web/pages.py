@@ -50,6 +50,7 @@ from api.routes.pilot_projects import (
 )
 from api.services import lifecycle, oidc_login, web_auth
 from api.services import notifications as feed
+from api.services.records import InvalidInput
 from api.web import queries
 from api.web.queries import BoardFilter
 from api.web.templating import long_date, plain_words, render, stage_name
@@ -367,7 +368,12 @@ async def edit_activity(
         "single_convention_reason": single_convention_reason.strip() or None,
     }
     if Stage(activity.stage).is_open and stage_due_on:
-        wanted["stage_due_on"] = date.fromisoformat(stage_due_on)
+        try:
+            wanted["stage_due_on"] = date.fromisoformat(stage_due_on)
+        except ValueError:
+            return _redirect(
+                _activity_url(activity_id, "The due date is not a date; nothing was saved.", "edit")
+            )
     changes = {name: value for name, value in wanted.items() if getattr(activity, name) != value}
     if "title" in changes and not changes["title"]:
         changes.pop("title")  # a title cannot be emptied
@@ -491,6 +497,8 @@ async def bulk_move(
     """Move the selected cards one by one, each exactly like a move from its dialog; one result
     per card. Each card's key is the form's request id and the activity, so a resubmitted form
     moves nothing twice."""
+    if to not in {stage.value for stage in Stage}:
+        raise InvalidInput(f"to: {to!r} is not a stage", field="to")
     target = Stage(to)
     results = []
     for value in selected[:200]:
