@@ -403,7 +403,14 @@ async def test_a_task_team_lead_records_an_action_and_acknowledges_a_reminder_bu
     await pilots.get_by_role("button", name="Add pilot project").click()
     await expect(pilots).to_contain_text("Asia-Pacific: ID, PH")
 
-    # Acknowledge the reminder, through the workflow.
+    # Snooze the reminder for a week, then acknowledge it, both through the workflow.
+    until = date.today() + timedelta(days=7)
+    await page.get_by_label("Remind me again on").fill(until.isoformat())
+    await page.get_by_role("button", name="Snooze reminders").click()
+    await expect(page.get_by_role("status")).to_contain_text(
+        f"Reminders snoozed until {until.day} {until:%B %Y}.", timeout=WAIT
+    )
+    await expect(page.get_by_test_id("reminders")).to_contain_text(f"snoozed until {until.day} {until:%B %Y}")
     await page.get_by_label("Note (optional)").fill("Workshop report due next week")
     await page.get_by_role("button", name="Acknowledge reminder").click()
     await expect(page.get_by_role("status")).to_contain_text("Reminder acknowledged.", timeout=WAIT)
