@@ -417,6 +417,14 @@ async def test_a_task_team_lead_records_an_action_and_acknowledges_a_reminder_bu
     await expect(page.get_by_test_id("reminders")).to_contain_text("acknowledged by Test Task Team Lead")
     await assert_accessible(page)
 
+    # Watch, then stop watching (an edit of the watchers, through the workflow).
+    await page.get_by_role("button", name="Watch", exact=True).click()
+    await expect(page.get_by_role("status")).to_contain_text("Watching.", timeout=WAIT)
+    await expect(page.locator(".details")).to_contain_text("Test Task Team Lead")
+    await page.get_by_role("button", name="Stop watching").click()
+    await expect(page.get_by_role("status")).to_contain_text("No longer watching.", timeout=WAIT)
+    await expect(page.get_by_test_id("timeline")).to_contain_text("Watchers changed from none to Test Task")
+
     # Moving is for the coordinators group: the dialog and a posted move are refused.
     response = await page.goto(f"{url}/app/activities/{workshop}/move")
     assert response is not None and response.status == 403
