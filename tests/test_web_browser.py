@@ -343,6 +343,23 @@ async def test_a_coordinator_signs_in_by_mail_filters_the_board_and_moves_an_act
     await page.goto(f"{url}/app/")
     await expect(page.get_by_test_id(f"card-{workshop}")).to_have_count(0)
 
+    # A new activity: the provisions are required; it starts in the thematic group, watched by its creator.
+    await page.get_by_role("link", name="New activity").click()
+    await assert_accessible(page)
+    await page.get_by_label("Title").fill("Joint e-learning platform")
+    await page.get_by_role("button", name="Create activity").click()
+    await expect(page).to_have_url(re.compile(r"/app/activities/new$"))  # the browser asks for provisions
+    await page.get_by_label("Provisions of the decisions it answers").select_option(index=0)
+    await page.get_by_role("checkbox", name="Basel Convention").check()
+    await page.get_by_role("checkbox", name="Minamata Convention").check()
+    await page.get_by_role("button", name="Create activity").click()
+    await expect(page.get_by_test_id("stage")).to_have_text("Thematic group", timeout=WAIT)
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Joint e-learning platform")
+    await expect(page.locator(".details")).to_contain_text("Basel Convention, Minamata Convention")
+    await expect(page.locator(".details")).to_contain_text("Watchers")
+    await expect(page.get_by_role("button", name="Stop watching")).to_be_visible()
+    await page.goto(f"{url}/app/")
+
     # Bulk move of selected cards: one result per card, a blocked one says why.
     await page.get_by_label("Select Customs officers training").check()
     await page.get_by_label("Select Mercury storage guidance").check()

@@ -54,7 +54,7 @@ from api.services.records import InvalidInput
 from api.web import queries
 from api.web.queries import BoardFilter
 from api.web.templating import long_date, plain_words, render, stage_name
-from models import ActionKind, Activity, Meeting
+from models import ActionKind, Activity, Meeting, Provision
 from workflows.stages import GUARDS, Stage, evaluate_moves
 
 router = APIRouter(include_in_schema=False)
@@ -271,6 +271,77 @@ async def board(
 
 
 # --- activity page --------------------------------------------------------------------------------
+
+
+async def _new_activity_page(
+    request: Request,
+    session: AsyncSession,
+    status: int = 200,
+    error: DomainError | None = None,
+    **values: Any,
+) -> HTMLResponse:
+    provisions = list(await session.scalars(select(Provision).order_by(Provision.sort_key, Provision.id)))
+    return render(
+        request,
+        "app/new_activity.html",
+        status=status,
+        error=error,
+        choices=await queries.choices(session),
+        provisions=provisions,
+        values=values,
+    )
+
+
+@router.get("/app/activities/new")
+async def new_activity_form(request: Request, principal: Coordinator, session: SessionDep) -> HTMLResponse:
+    return await _new_activity_page(request, session)
+
+
+@router.post("/app/activities/new")
+async def create_activity(
+    request: Request,
+    principal: Coordinator,
+    session: SessionDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+    title: Annotated[str, Form()] = "",
+    description: Annotated[str, Form()] = "",
+    provisions: Annotated[list[str], Form()] = [],  # noqa: B006 (FastAPI copies defaults)
+    conventions: Annotated[list[str], Form()] = [],  # noqa: B006
+    thematic_group_id: Annotated[str, Form()] = "",
+    lead_id: Annotated[str, Form()] = "",
+    task_team_id: Annotated[str, Form()] = "",
+    target_meeting_id: Annotated[str, Form()] = "",
+    single_convention_reason: Annotated[str, Form()] = "",
+) -> Response:
+    """The same creation as POST /activities: the row, its first transition, its workflow."""
+    values = {
+        "title": title.strip(),
+        "description": description.strip(),
+        "provisions": provisions,
+        "conventions": conventions or None,  # by default those of the provisions' decisions
+        "thematic_group_id": _optional_id(thematic_group_id),
+        "lead_id": _optional_id(lead_id),
+        "task_team_id": _optional_id(task_team_id),
+        "target_meeting_id": _optional_id(target_meeting_id),
+        "single_convention_reason": single_convention_reason.strip() or None,
+    }
+    try:
+        if len(values["title"]) < 3:
+            raise InvalidInput("Give the activity a title of at least three characters.", field="title")
+        if not provisions:
+            raise InvalidInput("Choose at least one provision the activity answers.", field="provisions")
+        activity = await lifecycle.create_activity(
+            session,
+            temporal,
+            settings,
+            principal,
+            lifecycle.ActivityDraft(**values, watcher_ids=[principal.person_id], stage_due_on=None),
+        )
+    except DomainError as error:
+        await session.rollback()
+        return await _new_activity_page(request, session, status=error.status, error=error, **values)
+    return _redirect(_activity_url(activity.id, "Activity created in Thematic group."))
 
 
 async def _activity_or_404(session: SessionDep, activity_id: int) -> Activity:
