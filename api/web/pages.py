@@ -315,7 +315,7 @@ async def create_activity(
     single_convention_reason: Annotated[str, Form()] = "",
 ) -> Response:
     """The same creation as POST /activities: the row, its first transition, its workflow."""
-    values = {
+    values: dict[str, Any] = {
         "title": title.strip(),
         "description": description.strip(),
         "provisions": provisions,
