@@ -358,6 +358,12 @@ async def test_a_coordinator_signs_in_by_mail_filters_the_board_and_moves_an_act
     await expect(page.locator(".details")).to_contain_text("Basel Convention, Minamata Convention")
     await expect(page.locator(".details")).to_contain_text("Watchers")
     await expect(page.get_by_role("button", name="Stop watching")).to_be_visible()
+    await page.locator("#field-conventions").get_by_role("checkbox", name="Minamata Convention").uncheck()
+    await page.get_by_role("button", name="Save changes").click()
+    await expect(page.get_by_role("status")).to_contain_text("Saved.", timeout=WAIT)
+    await expect(page.get_by_test_id("timeline")).to_contain_text(
+        "Conventions changed from basel, minamata to basel by Test Coordinator"
+    )
     await page.goto(f"{url}/app/")
 
     # Bulk move of selected cards: one result per card, a blocked one says why.

@@ -61,7 +61,10 @@ router = APIRouter(include_in_schema=False)
 
 # Where each guard's missing data is filled in on the activity page.
 FIX_LINKS = {
-    "think_synergies_first": ("field-single_convention_reason", "Record why it involves one convention"),
+    "think_synergies_first": (
+        "field-conventions",
+        "Add a convention, or record why it involves only one",
+    ),
     "task_team_ready": ("field-task_team_id", "Choose a task team with a lead and an end date"),
     "pilot_defined": ("new-pilot-title", "Add a pilot project with a region and countries"),
     "lessons_learned": ("pilots", "Record lessons learned on every pilot project"),
@@ -387,6 +390,11 @@ async def _activity_context(
         "choices": await queries.choices(session),
         "due_state": queries.due_state,
         "action_kinds": list(ActionKind),
+        "provisions": list(
+            await session.scalars(select(Provision).order_by(Provision.sort_key, Provision.id))
+        )
+        if COORDINATORS.admits(principal.role)
+        else [],
         "today": date.today(),
     }
 
@@ -426,7 +434,8 @@ async def edit_activity(
     target_meeting_id: Annotated[str, Form()] = "",
     stage_due_on: Annotated[str, Form()] = "",
     single_convention_reason: Annotated[str, Form()] = "",
-    back: Annotated[str, Form()] = "",
+    conventions: Annotated[list[str], Form()] = [],  # noqa: B006 (FastAPI copies defaults)
+    provisions: Annotated[list[str], Form()] = [],  # noqa: B006
 ) -> Response:
     activity = await _activity_or_404(session, activity_id)
     wanted: dict[str, Any] = {
@@ -448,6 +457,11 @@ async def edit_activity(
     changes = {name: value for name, value in wanted.items() if getattr(activity, name) != value}
     if "title" in changes and not changes["title"]:
         changes.pop("title")  # a title cannot be emptied
+    # An activity keeps at least one convention and one provision: an empty choice changes nothing.
+    if conventions and sorted(conventions) != sorted(activity.convention_codes):
+        changes["conventions"] = conventions
+    if provisions and sorted(provisions) != sorted(activity.provision_codes):
+        changes["provisions"] = provisions
     if not changes:
         return _redirect(_activity_url(activity_id, "Nothing to change."))
     try:
@@ -458,8 +472,6 @@ async def edit_activity(
         activity = await _activity_or_404(session, activity_id)
         context = await _activity_context(session, settings, principal, activity)
         return render(request, "app/activity.html", status=error.status, edit_error=error, **context)
-    if back == "move":
-        return _redirect(f"/app/activities/{activity_id}/move?notice=" + "Saved.")
     return _redirect(_activity_url(activity_id, "Saved."))
 
 
