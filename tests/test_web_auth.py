@@ -246,3 +246,32 @@ async def test_malformed_form_values_get_a_page_not_a_500(
     assert edit.status_code == 303 and "not+a+date" in edit.headers["location"]
     missing = await client.post(f"/app/activities/{activity_id}/edit", data={"csrf_token": token})
     assert missing.status_code == 422 and "missing" in missing.text
+
+
+async def test_my_work_lists_notifications_and_marks_them_read(
+    client: httpx.AsyncClient, people: People, smtp, db
+) -> None:
+    from models import Notification
+
+    lead = people[Role.TASK_TEAM_LEAD]
+    async with db() as session, session.begin():
+        for n in (1, 2):
+            session.add(
+                Notification(
+                    key=f"test-{n}",
+                    person_id=lead.id,
+                    event_type="reminder",
+                    title=f"Reminder {n}",
+                    body="Due soon",
+                )
+            )
+    token = await sign_in(client, smtp, lead.email)
+    page = await client.get("/app/my-work")
+    assert "2 unread" in page.text and "Reminder 1" in page.text
+    async with db() as session:
+        first = await session.scalar(select(Notification).where(Notification.key == "test-1"))
+    assert first is not None
+    await client.post(f"/app/notifications/{first.id}/read", data={"csrf_token": token})
+    assert "1 unread" in (await client.get("/app/my-work")).text
+    await client.post("/app/notifications/read-all", data={"csrf_token": token})
+    assert "0 unread" in (await client.get("/app/my-work")).text
