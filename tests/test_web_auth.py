@@ -275,3 +275,30 @@ async def test_my_work_lists_notifications_and_marks_them_read(
     assert "1 unread" in (await client.get("/app/my-work")).text
     await client.post("/app/notifications/read-all", data={"csrf_token": token})
     assert "0 unread" in (await client.get("/app/my-work")).text
+
+
+async def test_a_column_longer_than_the_board_shows_is_listed_page_by_page(
+    client: httpx.AsyncClient, people: People, smtp, db, monkeypatch
+) -> None:
+    from datetime import date
+
+    from api.web import queries
+    from tests.api_support import add_activity
+
+    for day in (3, 1, 2):
+        await add_activity(db, conventions=(), title=f"Due on the {day}", stage_due_on=date(2031, 1, day))
+    monkeypatch.setattr(queries, "COLUMN_LIMIT", 2)
+    monkeypatch.setattr(queries, "LIST_PAGE", 2)
+    await sign_in(client, smtp, people[Role.OVERSIGHT].email)
+    board = await client.get("/app/")
+    link = re.search(r'href="(/app/list\?stage=thematic_group)">See all 3', board.text)
+    assert link, board.text
+    first = await client.get(link.group(1))
+    titles = re.findall(r">(Due on the \d)<", first.text)
+    assert titles == ["Due on the 1", "Due on the 2"]
+    next_page = re.search(r'href="([^"]+)">Next page', first.text)
+    assert next_page
+    second = await client.get(next_page.group(1).replace("&amp;", "&"))
+    assert re.findall(r">(Due on the \d)<", second.text) == ["Due on the 3"]
+    assert "Next page" not in second.text
+    assert (await client.get("/app/list?stage=closed")).status_code == 422

@@ -273,6 +273,37 @@ async def board(
     return render(request, "app/board.html", **context)
 
 
+@router.get("/app/list")
+async def stage_list(
+    request: Request,
+    principal: Reader,
+    session: SessionDep,
+    selected: Annotated[BoardFilter, Depends(_board_filter)],
+    stage: str = Stage.THEMATIC_GROUP.value,
+    cursor: str | None = None,
+) -> HTMLResponse:
+    """Every open activity of one stage that matches the filter, a page at a time (the board
+    shows the first of each column)."""
+    if stage not in {s.value for s in Stage if s.is_open}:
+        raise InvalidInput(f"stage: {stage!r} is not an open stage", field="stage")
+    rows, next_cursor = await queries.stage_list(session, selected, Stage(stage), cursor)
+    next_url = None
+    if next_cursor:
+        next_url = "/app/list?" + urlencode(
+            [*selected.query_items(), ("stage", stage), ("cursor", next_cursor)]
+        )
+    return render(
+        request,
+        "app/list.html",
+        filter=selected,
+        stage=Stage(stage),
+        rows=rows,
+        next_url=next_url,
+        choices=await queries.choices(session),
+        due_state=queries.due_state,
+    )
+
+
 # --- activity page --------------------------------------------------------------------------------
 
 

@@ -11,7 +11,8 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from api.routes.activities import ActivityFilters, activity_query, today
+from api.pagination import PageParams, paginate
+from api.routes.activities import SORTING, ActivityFilters, activity_query, today
 from models import (
     Activity,
     ActivityEdit,
@@ -28,6 +29,7 @@ from models import (
 from workflows.stages import OPEN_STAGES, Stage
 
 COLUMN_LIMIT = 50
+LIST_PAGE = 100
 DUE_SOON_DAYS = 14
 DUE_CHOICES = ("overdue", "soon")
 
@@ -53,7 +55,8 @@ class BoardFilter:
         ]
 
 
-def _statement(board: BoardFilter) -> Any:
+def board_statement(board: BoardFilter) -> Any:
+    """Open activities matching the board's filter (every column, the list of one)."""
     statement = activity_query(
         ActivityFilters(
             stage=list(OPEN_STAGES),
@@ -84,7 +87,7 @@ class Column:
 
 async def board_columns(session: AsyncSession, board: BoardFilter) -> list[Column]:
     """One column per open stage: the total matching, and the first cards by due date."""
-    statement = _statement(board)
+    statement = board_statement(board)
     counted = statement.with_only_columns(Activity.stage, func.count(Activity.id)).group_by(Activity.stage)
     counts = {Stage(stage): count for stage, count in (await session.execute(counted)).all()}
     columns = []
@@ -273,3 +276,15 @@ async def _named(session: AsyncSession, key: Any, label: Any, wanted: set[int]) 
     if not wanted:
         return {}
     return dict((await session.execute(select(key, label).where(key.in_(wanted)))).all())  # type: ignore[arg-type]
+
+
+async def stage_list(
+    session: AsyncSession, board: BoardFilter, stage: Stage, cursor: str | None
+) -> tuple[list[Activity], str | None]:
+    """One page (by due date) of the open activities of one stage that match the filter."""
+    statement = (
+        board_statement(board)
+        .where(Activity.stage == stage.value)
+        .options(selectinload(Activity.lead), selectinload(Activity.target_meeting))
+    )
+    return await paginate(session, statement, SORTING, PageParams("stage_due_on", cursor, LIST_PAGE))
