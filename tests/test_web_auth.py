@@ -302,3 +302,20 @@ async def test_a_column_longer_than_the_board_shows_is_listed_page_by_page(
     assert re.findall(r">(Due on the \d)<", second.text) == ["Due on the 3"]
     assert "Next page" not in second.text
     assert (await client.get("/app/list?stage=closed")).status_code == 422
+
+
+async def test_signing_in_returns_to_the_page_asked_for(
+    client: httpx.AsyncClient, people: People, smtp, db
+) -> None:
+    from tests.api_support import add_activity
+
+    activity_id = await add_activity(db, conventions=())
+    asked = await client.get(f"/app/activities/{activity_id}?notice=x")
+    assert asked.status_code == 303 and asked.headers["location"] == "/app/sign-in"
+    path = await request_link(client, smtp, people[Role.OVERSIGHT].email)
+    response = await client.post(path)
+    assert response.headers["location"] == f"/app/activities/{activity_id}?notice=x"
+
+    client.cookies.set("synergies_next", "//evil.example.org/app/")
+    path = await request_link(client, smtp, people[Role.OVERSIGHT].email)
+    assert (await client.post(path)).headers["location"] == "/app/"

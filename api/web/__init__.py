@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from api.errors import DomainError
-from api.web.pages import router
+from api.web.pages import NEXT_COOKIE, router
 from api.web.templating import STATIC_DIR, render
 
 
@@ -30,8 +30,13 @@ def install_web(app: FastAPI) -> None:
         if not _is_page(request) or not isinstance(exc, DomainError):
             return await api_domain_error(request, exc)  # type: ignore[misc,no-any-return]
         if exc.status == 401:
-            target = request.url.path if request.method == "GET" else "/app/"
-            return RedirectResponse(f"/app/sign-in?next={quote(target)}", status_code=303)
+            # Back to the page asked for once signed in: the sign-in link may open in another tab,
+            # so the page travels in a short cookie rather than in the link.
+            response = RedirectResponse("/app/sign-in", status_code=303)
+            if request.method == "GET":
+                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                response.set_cookie(NEXT_COOKIE, quote(target), max_age=3600, httponly=True, samesite="lax")
+            return response
         return render(request, "app/error.html", status=exc.status, error=exc)
 
     async def validation_error(request: Request, exc: Exception) -> Response:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 import httpx
 from fastapi import APIRouter, Depends, Form, Request
@@ -71,6 +71,15 @@ FIX_LINKS = {
     "target_meeting": ("field-target_meeting_id", "Choose the target COP meeting"),
 }
 EDITABLE = ("title", "description", "lead_id", "thematic_group_id", "task_team_id", "target_meeting_id")
+
+
+NEXT_COOKIE = "synergies_next"
+
+
+def _after_sign_in(request: Request) -> str:
+    """The app page the person asked for before signing in, or the board."""
+    target = unquote(request.cookies.get(NEXT_COOKIE, ""))
+    return target if target.startswith("/app/") and "//" not in target else "/app/"
 
 
 def _redirect(url: str) -> RedirectResponse:
@@ -188,7 +197,9 @@ async def oidc_callback(
         )
     person = await oidc_login.person_from_claims(session, settings, claims)
     _, secret = await web_auth.open_session(session, person, settings, request.headers.get("user-agent"))
-    response = await _saved(session, "/app/")
+    response = await _saved(session, _after_sign_in(request))
+    if NEXT_COOKIE in request.cookies:
+        response.delete_cookie(NEXT_COOKIE)
     response.delete_cookie(oidc_login.FLOW_COOKIE, path=oidc_login.CALLBACK_PATH)
     _session_cookie(response, secret, settings)
     return response
@@ -209,7 +220,9 @@ async def sign_in(request: Request, token: str, session: SessionDep, settings: S
             request, "app/sign_in.html", status=400, expired=True, oidc=oidc_login.enabled(settings)
         )
     _, secret = redeemed
-    response = await _saved(session, "/app/")
+    response = await _saved(session, _after_sign_in(request))
+    if NEXT_COOKIE in request.cookies:
+        response.delete_cookie(NEXT_COOKIE)
     _session_cookie(response, secret, settings)
     return response
 
