@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench docs
+.PHONY: run test lint bench docs guide
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ lint: $(VENV)/.installed-dev
 
 docs: $(VENV)/.installed-run
 	$(BIN)/synergies docs stages > docs/stages.md
+
+## The screenshots of docs/guide.md, from the demo data (needs Debian's chromium).
+guide: $(VENV)/.installed-dev
+	$(BIN)/python scripts/guide_screenshots.py
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.run

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.errors import DomainError
 from api.security import issue_token, revoke_token
 from api.services.accounts import create_person, person_by_email, tokens_of
+from api.services.web_auth import issue_sign_in_link
 from api.settings import get_settings
 from models import ApiToken
 from models.db import create_engine, session_factory, transaction
@@ -96,6 +97,25 @@ def person_create(
         lambda session: create_person(session, name=name, email=email, role=role, secretariat=secretariat)
     )
     typer.echo(f"Person {person.id} created: {person.name} <{person.email}> ({person.role.value}).")
+
+
+@app.command("signin-link")
+def signin_link(email: Annotated[str, typer.Option(help="Email of the person who signs in.")]) -> None:
+    """Print a one-time sign-in link for the web app (single use; expires after
+    SYNERGIES_SIGN_IN_LINK_MINUTES). Only its digest is stored."""
+    settings = get_settings()
+
+    async def work(session: AsyncSession) -> str:
+        person = await person_by_email(session, email)
+        if not person.active:
+            fail(f"{person.email} is deactivated")
+        return await issue_sign_in_link(session, person, settings)
+
+    url = run_in_transaction(work)
+    typer.echo(
+        f"Sign-in link for {email} (works once, for {settings.sign_in_link_minutes} minutes):", err=True
+    )
+    typer.echo(url)
 
 
 @token_app.command("create")

@@ -1,7 +1,9 @@
 """Request dependencies: the DB session, the caller (Principal) and role guards, the Temporal client.
 
-Authentication is a chain of authenticators on `app.state.authenticators`: API tokens now, an
-OIDC/JWT verifier beside them later, without touching any route.
+Authentication is a chain of authenticators on `app.state.authenticators` (API tokens, OIDC/JWT)
+for a bearer token; without one, the browser's session cookie (api/services/web_auth.py), whose
+state-changing requests must carry the session's CSRF token. Either way the same Principal meets
+the same role guards, so the web app and the API cannot disagree on who may do what.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from temporalio.client import Client
 
 from api.errors import Forbidden, Unauthorized, Unavailable
 from api.security import person_for_token
+from api.services.web_auth import csrf_token, csrf_valid, session_for_cookie
 from api.settings import Settings
 from workflows.stages import Role
 
@@ -72,13 +75,48 @@ async def authenticate(app_state: Any, token: str, session: AsyncSession) -> Pri
     return None
 
 
+SESSION_COOKIE = "synergies_session"
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf_token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+async def _cookie_principal(request: Request, session: AsyncSession, secret: str) -> Principal | None:
+    """The person of a live browser session; a state-changing request must also present the
+    session's CSRF token (form field or htmx header), or it is refused."""
+    row = await session_for_cookie(session, secret, request.app.state.settings)
+    if row is None:
+        return None
+    if request.method not in SAFE_METHODS:
+        presented = request.headers.get(CSRF_HEADER)
+        if presented is None and request.headers.get("content-type", "").startswith(FORM_TYPES):
+            value = (await request.form()).get(CSRF_FIELD)
+            presented = value if isinstance(value, str) else None
+        if not csrf_valid(secret, presented):
+            raise Forbidden(
+                "this form is out of date or did not come from this site; reload the page and try again",
+                code="csrf_failed",
+            )
+    await session.commit()  # release the session bookkeeping before the handler runs
+    request.state.web_session_id = row.id
+    request.state.csrf_token = csrf_token(secret)
+    person = row.person
+    return Principal(person.id, Role(person.role), person.name, person.email)
+
+
 async def get_principal(
     request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None or not credentials.credentials:
-        raise Unauthorized("authentication required: send 'Authorization: Bearer <token>'")
+        cookie = request.cookies.get(SESSION_COOKIE)
+        principal = await _cookie_principal(request, session, cookie) if cookie else None
+        if principal is None:
+            raise Unauthorized("authentication required: send 'Authorization: Bearer <token>' or sign in")
+        request.state.principal = principal
+        return principal
     principal = await authenticate(request.app.state, credentials.credentials, session)
     if principal is not None:
         await session.commit()  # release the token bookkeeping before the handler runs
@@ -105,6 +143,9 @@ class RoleGuard:
     def __init__(self, *roles: Role) -> None:
         self.roles = frozenset(roles)
 
+    def admits(self, role: Role) -> bool:
+        return role in self.roles
+
     async def __call__(self, principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
         if principal.role not in self.roles:
             allowed = ", ".join(sorted(role.value for role in self.roles))
@@ -113,10 +154,14 @@ class RoleGuard:
 
 
 ALL_ROLES = tuple(Role)
-Reader = Annotated[Principal, Depends(RoleGuard(*ALL_ROLES))]
-ProgressWriter = Annotated[Principal, Depends(RoleGuard(Role.ADMIN, Role.COORDINATOR, Role.TASK_TEAM_LEAD))]
-Coordinator = Annotated[Principal, Depends(RoleGuard(Role.ADMIN, Role.COORDINATOR))]
-Admin = Annotated[Principal, Depends(RoleGuard(Role.ADMIN))]
+READERS = RoleGuard(*ALL_ROLES)
+PROGRESS_WRITERS = RoleGuard(Role.ADMIN, Role.COORDINATOR, Role.TASK_TEAM_LEAD)
+COORDINATORS = RoleGuard(Role.ADMIN, Role.COORDINATOR)
+ADMINS = RoleGuard(Role.ADMIN)
+Reader = Annotated[Principal, Depends(READERS)]
+ProgressWriter = Annotated[Principal, Depends(PROGRESS_WRITERS)]
+Coordinator = Annotated[Principal, Depends(COORDINATORS)]
+Admin = Annotated[Principal, Depends(ADMINS)]
 
 
 async def get_temporal(request: Request) -> Client:

@@ -24,6 +24,7 @@ from api.ratelimit import AuthFailureLimiter
 from api.routes import ROUTERS
 from api.services.lifecycle import LifecycleHooks
 from api.settings import Settings, get_settings
+from api.web import install_web
 from models.db import create_engine, session_factory
 from workflows.client import connect
 
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for router in ROUTERS:
         app.include_router(router)
+    install_web(app)
     return app
 
 

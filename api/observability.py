@@ -59,6 +59,8 @@ _TOKEN_RUN = r"[A-Za-z0-9_-]"
 _SECRET_TEXT = [
     (re.compile(r"(?i)\b(bearer|basic)\s++[A-Za-z0-9._~+/=-]++"), r"\1 " + REDACTED),
     (re.compile(rf"(?<!{_TOKEN_RUN})syn_{_TOKEN_RUN}{{8,}}+"), "syn_" + REDACTED),
+    # One-time sign-in links and calendar feeds (api/services/web_auth.py) carry a secret in the path.
+    (re.compile(rf"(/app/sign-in/|/calendar/){_TOKEN_RUN}{{16,}}+"), r"\1" + REDACTED),
     (
         re.compile(rf"(?<!{_TOKEN_RUN})eyJ{_TOKEN_RUN}*+\.{_TOKEN_RUN}++\.{_TOKEN_RUN}*+"),
         REDACTED,

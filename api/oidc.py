@@ -115,28 +115,30 @@ class OIDCAuthenticator:
                 code="no_role",
             )
         name = claims.get("name") or claims.get("preferred_username") or email.split("@")[0]
-        person = await self._person(session, email, str(name)[:200], role)
+        person = await person_for_claims(session, email, str(name)[:200], role)
         if person is None or not person.active:
             return None
         return Principal(person.id, role, person.name, person.email)
 
-    async def _person(self, session: AsyncSession, email: str, name: str, role: Role) -> Person | None:
-        by_email = select(Person).where(func.lower(Person.email) == email.lower())
+
+async def person_for_claims(session: AsyncSession, email: str, name: str, role: Role) -> Person | None:
+    """The person the provider vouches for, created on first login; the provider's role wins."""
+    by_email = select(Person).where(func.lower(Person.email) == email.lower())
+    person = await session.scalar(by_email)
+    if person is None:
+        # Two first logins at once: the unique email makes the second insert a no-op.
+        dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        await session.execute(
+            insert(Person)
+            .values(name=name, email=email, role=role)
+            .on_conflict_do_nothing(index_elements=["email"])
+        )
         person = await session.scalar(by_email)
-        if person is None:
-            # Two first logins at once: the unique email makes the second insert a no-op.
-            dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-            await session.execute(
-                insert(Person)
-                .values(name=name, email=email, role=role)
-                .on_conflict_do_nothing(index_elements=["email"])
-            )
-            person = await session.scalar(by_email)
-            if person is not None:
-                logger.info("OIDC first login: person %s created with role %s", person.id, role)
-        elif person.role != role:
-            logger.info("OIDC role of person %s changed %s -> %s", person.id, person.role, role)
-            person.role = role
-            await session.flush()
-        return person
+        if person is not None:
+            logger.info("OIDC first login: person %s created with role %s", person.id, role)
+    elif person.role != role:
+        logger.info("OIDC role of person %s changed %s -> %s", person.id, person.role, role)
+        person.role = role
+        await session.flush()
+    return person

@@ -26,6 +26,7 @@ from temporalio.client import Client
 from api import supervisor as supervisor_module
 from api.security import issue_token
 from api.services.lifecycle import ensure_workflows
+from api.services.web_auth import sign_in_link_for
 from api.settings import Settings
 from api.supervisor import Supervisor, describe_exit
 from models import ApiToken, Person, Role, utcnow
@@ -248,10 +249,15 @@ def up(settings: Settings, *, host: str, port: int, demo: bool) -> None:
             )
         supervisor.start("api", api_command(host, port), env, stop_within=API_STOP)
         wait_for_http(f"http://{host}:{port}/health", supervisor)
+        app_url = f"http://{host}:{port}"
+        link = asyncio.run(sign_in_link_for(settings.model_copy(update={"public_url": app_url}), ADMIN_EMAIL))
         print(
             f"\nSynergies Tracker is running.\n"
+            f"  Web app:     {app_url}/app/\n"
+            f"  Sign in:     {link}\n"
+            f"               (the administrator's link: works once, for {settings.sign_in_link_minutes} "
+            f"minutes; a new one: synergies signin-link --email {ADMIN_EMAIL})\n"
             f"  API:         http://{host}:{port}  (OpenAPI: http://{host}:{port}/docs)\n"
-            f"  Dashboard:   http://{host}:{port}/dashboard?token={token}\n"
             f"  Temporal UI: http://{host}:{settings.temporal_ui_port}\n"
             f"  Mail:        {settings.data_dir / 'mailbox'} (what the local SMTP catcher received)\n"
             f"  Admin token: {token}\n"

@@ -68,11 +68,21 @@ class Settings(BaseSettings):
     auth_failures_per_minute: int = 20
     # Larger request bodies are refused with 413 before authentication or parsing reads them.
     max_request_body_bytes: int = 1024 * 1024
+    # Browser sign-in (api/web): one-time links and server-side sessions.
+    sign_in_link_minutes: int = 20
+    session_idle_hours: int = 12
+    session_absolute_days: int = 14
+    # Where admins open an activity's workflow; by default the local dev server's UI.
+    temporal_ui_url: str | None = None
 
     oidc_issuer: str | None = None
     oidc_audience: str | None = None
     oidc_jwks_url: str | None = None
     oidc_roles_claim: str = "roles"
+    # Browser sign-in with the provider (authorization code + PKCE) when a client id is set.
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    oidc_discovery_url: str | None = None  # default: <issuer>/.well-known/openid-configuration
 
     log_json: bool = False
     log_level: str = "INFO"
@@ -88,6 +98,16 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies marked Secure whenever the app is reached over HTTPS."""
+        return self.public_url.startswith("https://")
+
+    def temporal_workflow_url(self, activity_id: int) -> str:
+        base = self.temporal_ui_url or f"http://127.0.0.1:{self.temporal_ui_port}"
+        workflow = self.workflow_id(activity_id)
+        return f"{base.rstrip('/')}/namespaces/{self.temporal_namespace}/workflows/{workflow}"
 
     def workflow_id(self, activity_id: int) -> str:
         return f"{self.workflow_id_prefix}{activity_id}"

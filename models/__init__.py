@@ -21,6 +21,7 @@ from models.enums import (
     Role,
     Stage,
 )
+from models.history import ActivityEdit
 from models.notification import ActionToken, Delivery, Notification, ReminderEvent, StoredReport, Subscription
 from models.people import (
     ApiToken,
@@ -39,6 +40,7 @@ from models.reference import (
     decision_provisions,
     meeting_conventions,
 )
+from models.web import CalendarFeed, SignInLink, WebSession
 
 __all__ = [
     "ActionEntry",
@@ -46,10 +48,12 @@ __all__ = [
     "ActionKind",
     "Activity",
     "ActivityCount",
+    "ActivityEdit",
     "ApiToken",
     "Base",
     "Body",
     "BodyKind",
+    "CalendarFeed",
     "Channel",
     "Convention",
     "Decision",
@@ -63,12 +67,14 @@ __all__ = [
     "Provision",
     "ProvisionStatus",
     "ReminderEvent",
+    "SignInLink",
     "Role",
     "Stage",
     "StoredReport",
     "Subscription",
     "TaskTeam",
     "Transition",
+    "WebSession",
     "activity_conventions",
     "activity_provisions",
     "activity_watchers",

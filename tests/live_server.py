@@ -47,7 +47,10 @@ class LiveServer:
 
 
 @asynccontextmanager
-async def live_server(database_url: str, tmp_path: Path) -> AsyncIterator[LiveServer]:
+async def live_server(
+    database_url: str, tmp_path: Path, extra_env: dict[str, str] | None = None
+) -> AsyncIterator[LiveServer]:
+    """`extra_env`: more settings (SYNERGIES_*), e.g. the test's Temporal server and SMTP catcher."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {
@@ -56,6 +59,7 @@ async def live_server(database_url: str, tmp_path: Path) -> AsyncIterator[LiveSe
         "SYNERGIES_DATA_DIR": str(tmp_path),
         "SYNERGIES_PUBLIC_URL": url,
         "SYNERGIES_ENVIRONMENT": "local",
+        **(extra_env or {}),
     }
     argv = [
         str(UVICORN),

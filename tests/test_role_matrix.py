@@ -30,6 +30,13 @@ PUBLIC = {
     "/dashboard",  # the HTML shell; it asks for a token before reading anything
     "/dashboard/static/{name}",  # the dashboard's JS and CSS
     "/notifications/actions/{token}",  # one-click reminder links: the token in the path is the credential
+    "/",  # sends browsers to /app/, API clients to an index
+    "/app/sign-in",  # asking for a sign-in link
+    "/app/sign-in/{token}",  # spending one
+    "/app/sign-in/oidc",  # off to the organisation's sign-in (404 unless configured)
+    "/app/sign-in/oidc/callback",  # and back
+    "/app/static",  # the web app's CSS and JS
+    "/calendar/{secret}.ics",  # opened by the feed's own secret; 404 for any other
 }
 """Routes anyone may call without a token."""
 
@@ -121,9 +128,11 @@ async def test_anonymous_callers_get_401_on_every_guarded_route(app, client, db,
     for endpoint in endpoints(app):
         if endpoint.path in PUBLIC:
             continue
+        # The web app's pages send an anonymous browser to the sign-in page instead.
+        expected = 303 if endpoint.path.startswith("/app/") else 401
         for path_ids in (ids, {}):
             status = await call(client, endpoint, path_ids, {})
-            if status != 401:
+            if status != expected:
                 wrong.append(f"{endpoint.method} {endpoint.url(path_ids)}: {status}")
     assert wrong == []
 

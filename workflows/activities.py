@@ -101,7 +101,9 @@ class LifecycleActivities:
     async def apply_edit(self, data: EditInput) -> EditOutput:
         try:
             async with transaction(self.sessionmaker) as session:
-                row = await apply_edit_to_row(session, data.activity_id, data.expected_version, data.changes)
+                row = await apply_edit_to_row(
+                    session, data.activity_id, data.expected_version, data.changes, data.actor_id
+                )
                 return EditOutput(
                     version=row.version,
                     due_on=row.stage_due_on,

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import Conflict, NotFound
-from models import Activity, Convention, Person, Provision, utcnow
+from models import Activity, ActivityEdit, Convention, Person, Provision, utcnow
 
 SCALAR_FIELDS = frozenset(
     {
@@ -28,10 +28,15 @@ EDITABLE_FIELDS = SCALAR_FIELDS | RELATION_FIELDS
 
 
 async def apply_edit(
-    session: AsyncSession, activity_id: int, expected_version: int, changes: dict[str, Any]
+    session: AsyncSession,
+    activity_id: int,
+    expected_version: int,
+    changes: dict[str, Any],
+    actor_id: int | None = None,
 ) -> Activity:
-    """Write `changes` if the row is still at `expected_version`; idempotent for a replayed call
-    (a row already one version ahead with the same values counts as done)."""
+    """Write `changes` if the row is still at `expected_version`, and record what changed (old
+    and new values, who, when) for the activity's history; idempotent for a replayed call (a row
+    already one version ahead with the same values counts as done)."""
     activity = await session.get(Activity, activity_id, populate_existing=True)
     if activity is None:
         raise NotFound(f"activity {activity_id} does not exist")
@@ -45,6 +50,7 @@ async def apply_edit(
     unknown = set(changes) - EDITABLE_FIELDS
     if unknown:
         raise Conflict(f"fields not editable: {', '.join(sorted(unknown))}", code="not_editable")
+    before = _values(activity, changes)
     for name in SCALAR_FIELDS & changes.keys():
         setattr(activity, name, changes[name])
     if isinstance(activity.stage_due_on, str):  # dates cross Temporal as ISO strings in a dict
@@ -65,7 +71,36 @@ async def apply_edit(
         )
     activity.updated_at = utcnow()
     await session.flush()
+    after = _values(activity, changes)
+    changed = {name: [before[name], after[name]] for name in after if before[name] != after[name]}
+    if changed:
+        session.add(
+            ActivityEdit(
+                activity_id=activity.id,
+                version=activity.version,
+                actor_id=actor_id,
+                at=activity.updated_at,
+                changes=changed,
+            )
+        )
+        await session.flush()
     return activity
+
+
+def _values(activity: Activity, changes: dict[str, Any]) -> dict[str, Any]:
+    """The current values of the fields `changes` touches, as JSON (dates as ISO, lists sorted)."""
+    values: dict[str, Any] = {}
+    for name in changes:
+        if name in SCALAR_FIELDS:
+            value = getattr(activity, name)
+            values[name] = value.isoformat() if isinstance(value, date) else value
+        elif name == "provision_codes":
+            values[name] = sorted(activity.provision_codes)
+        elif name == "convention_codes":
+            values[name] = sorted(activity.convention_codes)
+        elif name == "watcher_ids":
+            values[name] = sorted(person.id for person in activity.watchers)
+    return values
 
 
 def _already_applied(activity: Activity, changes: dict[str, Any]) -> bool:

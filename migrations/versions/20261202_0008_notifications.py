@@ -29,7 +29,9 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table("people", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("digest_weekly", sa.Boolean(), server_default=sa.false(), nullable=False))
+        batch_op.add_column(
+            sa.Column("digest_weekly", sa.Boolean(), server_default=sa.false(), nullable=False)
+        )
         batch_op.add_column(
             sa.Column("notify_own_changes", sa.Boolean(), server_default=sa.false(), nullable=False)
         )
