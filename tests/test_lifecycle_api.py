@@ -317,3 +317,16 @@ async def test_text_with_nul_characters_is_refused_before_reaching_the_database(
         response = await client.post(path, json=body, headers=people.headers(Role.COORDINATOR))
         assert response.status_code == 422, response.text
         assert "NUL" in response.json()["detail"]
+
+
+async def test_an_edit_may_leave_out_required_fields_but_not_null_them(client, people, world):
+    activity = await create(client, people)
+    for field in ("title", "description", "provisions", "conventions", "watcher_ids"):
+        response = await client.patch(
+            f"/activities/{activity['id']}",
+            json={field: None},
+            headers=people.headers(Role.COORDINATOR) | {"If-Match": f'W/"{activity["version"]}"'},
+        )
+        assert response.status_code == 422, (field, response.text)
+    updated = await patch(client, people, activity, description="kept title")
+    assert updated["title"] == activity["title"] and updated["description"] == "kept title"

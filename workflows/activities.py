@@ -6,6 +6,9 @@ a round trip through the server's activity queue."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from sqlalchemy import select, update
 from sqlalchemy.exc import DataError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -160,5 +163,5 @@ class LifecycleActivities:
                 )
             )
 
-    def all(self) -> list[object]:
+    def all(self) -> list[Callable[..., Any]]:
         return [self.record_transition, self.apply_edit, self.record_reminder, self.record_reminder_response]

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -314,7 +314,7 @@ class ActivityLifecycle:
         await workflow.execute_activity(
             "record_reminder",
             ReminderInput(key, state.activity_id, state.stage, reminder.label, state.due_on, workflow.now()),
-            **sending.BACKGROUND_WRITE,  # type: ignore[arg-type]
+            **sending.BACKGROUND_WRITE,
         )
         state.reminder_watermark = reminder.fire_at
         self._publish_reminder(reminder)
@@ -332,7 +332,7 @@ class ActivityLifecycle:
                 audiences=(Audience.LEAD,),
             )
             return
-        audiences = (Audience.COORDINATORS, Audience.LEAD)
+        audiences: tuple[Audience, ...] = (Audience.COORDINATORS, Audience.LEAD)
         if reminder.kind is ReminderKind.MANAGEMENT:
             audiences += (Audience.MANAGEMENT,)
         self._publish(
@@ -386,7 +386,7 @@ class ActivityLifecycle:
         state = self.state
         if not state.search_attributes:
             return
-        updates = [
+        updates: list[SearchAttributeUpdate[Any]] = [
             search.STAGE.value_set(state.stage.value),
             search.CONVENTIONS.value_set(list(state.conventions)),
             search.THEMATIC_GROUP.value_set(str(state.thematic_group_id or "")),

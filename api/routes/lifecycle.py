@@ -22,7 +22,7 @@ from api.routes.activities import (
     activity_read,
     ensure_progress_writer,
 )
-from api.schemas import WriteModel
+from api.schemas import NotNull, WriteModel
 from api.services import lifecycle
 from api.settings import Settings
 from models import Activity
@@ -59,16 +59,16 @@ class ActivityCreate(WriteModel):
 
 
 class ActivityUpdate(WriteModel):
-    title: str = Field(None, min_length=3, max_length=300)
-    description: str = Field(None, max_length=20_000)
-    provisions: list[str] = Field(None, min_length=1)
-    conventions: list[str] = Field(None, min_length=1)
+    title: Annotated[str | None, NotNull] = Field(None, min_length=3, max_length=300)
+    description: Annotated[str | None, NotNull] = Field(None, max_length=20_000)
+    provisions: Annotated[list[str] | None, NotNull] = Field(None, min_length=1)
+    conventions: Annotated[list[str] | None, NotNull] = Field(None, min_length=1)
     thematic_group_id: int | None = None
     lead_id: int | None = None
     task_team_id: int | None = None
     target_meeting_id: int | None = None
     single_convention_reason: str | None = Field(None, max_length=5_000)
-    watcher_ids: list[int] = Field(None)
+    watcher_ids: Annotated[list[int] | None, NotNull] = None
     stage_due_on: date | None = None
 
 
