@@ -21,13 +21,15 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed-run
 	$(BIN)/synergies up
 
-## Install everything the tests need (system packages, PostgreSQL running) and run them all.
-test: $(VENV)/.installed-dev
+## Install everything the tests need (system packages, PostgreSQL running), lint, and run them all.
+test: lint
 	scripts/test-services
 	$(BIN)/pytest
 
+## ruff (rules and format) and mypy: part of `make test`, so CI fails on a lint error.
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy api workflows models
 
 docs: $(VENV)/.installed-run

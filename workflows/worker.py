@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from contextlib import AsyncExitStack
 from datetime import timedelta
 from enum import StrEnum
+from types import TracebackType
 from typing import Any
 
 import httpx
@@ -65,8 +66,13 @@ class ServiceWorkers:
             await self._stack.enter_async_context(worker)
         return self
 
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self._stack.__aexit__(*exc_info)
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self._stack.__aexit__(exc_type, exc, traceback)
 
     async def run(self) -> None:
         await asyncio.gather(*(worker.run() for worker in self.workers))
