@@ -15,7 +15,6 @@ class Settings(BaseSettings):
         env_prefix="SYNERGIES_", env_file=".env", extra="ignore", populate_by_name=True
     )
 
-    environment: str = "local"
     data_dir: Path = Path("var")
     database_url: str = Field(default="sqlite+aiosqlite:///var/synergies.db", validation_alias="DATABASE_URL")
     public_url: str = "http://127.0.0.1:8000"
@@ -64,10 +63,6 @@ class Settings(BaseSettings):
     metrics_enabled: bool = True
     # Temporal SDK worker metrics (Prometheus), e.g. "0.0.0.0:9464"; None = off.
     worker_metrics_address: str | None = None
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
 
     def workflow_id(self, activity_id: int) -> str:
         return f"{self.workflow_id_prefix}{activity_id}"

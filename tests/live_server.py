@@ -59,7 +59,6 @@ async def live_server(database_url: str, tmp_path: Path) -> AsyncIterator[LiveSe
         "DATABASE_URL": database_url,
         "SYNERGIES_DATA_DIR": str(tmp_path),
         "SYNERGIES_PUBLIC_URL": url,
-        "SYNERGIES_ENVIRONMENT": "local",
     }
     log = tmp_path / f"uvicorn-{port}.log"
     with log.open("wb") as sink:

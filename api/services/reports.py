@@ -61,7 +61,6 @@ DEFAULT_SECTION_TITLES = {
     "III": "Information management and public awareness issues",
 }
 _ROMAN = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5, "VI": 6, "VII": 7, "VIII": 8, "IX": 9, "X": 10}
-UNSECTIONED = "other"
 
 
 # --- the model ----------------------------------------------------------------------------------
