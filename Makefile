@@ -54,6 +54,7 @@ lint: $(VENV)/.installed-dev
 
 docs: $(VENV)/.installed-run
 	$(BIN)/synergies docs stages > docs/stages.md
+	$(BIN)/synergies docs env > .env.example
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.run
