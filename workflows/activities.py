@@ -45,7 +45,7 @@ def _rejected_data(exc: DataError) -> ApplicationError:
 def _as_application_error(exc: DomainError) -> ApplicationError:
     kind = "NotFound" if exc.status == 404 else "Conflict"
     return ApplicationError(
-        exc.detail, {"code": exc.code, "status": exc.status}, type=kind, non_retryable=True
+        exc.detail, {"code": exc.code, "status": exc.status, **exc.extra}, type=kind, non_retryable=True
     )
 
 

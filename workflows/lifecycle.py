@@ -53,8 +53,9 @@ DB_WRITE = {
 T = TypeVar("T")
 
 
-def rejection(code: str, message: str, status: int) -> ApplicationError:
-    return ApplicationError(message, {"code": code, "status": status}, type=code, non_retryable=True)
+def rejection(code: str, message: str, status: int, **extra: object) -> ApplicationError:
+    """`extra` reaches the problem body (e.g. current_version of a stale_version)."""
+    return ApplicationError(message, {"code": code, "status": status, **extra}, type=code, non_retryable=True)
 
 
 @workflow.defn
@@ -228,6 +229,7 @@ class ActivityLifecycle:
                 "stale_version",
                 f"the activity is at version {self.state.version}, not {expected}; fetch it again",
                 409,
+                current_version=self.state.version,
             )
 
     def _check_move(self, request: MoveRequest) -> None:

@@ -216,10 +216,12 @@ def _domain_error(cause: BaseException | None) -> DomainError:
         return _database_unavailable()  # a local activity's write that ran out of retries
     if isinstance(cause, ApplicationError):
         details = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
+        extra = {key: value for key, value in details.items() if key not in ("status", "code")}
         return DomainError(
             cause.message,
             status=int(details.get("status", 409)),
             code=str(details.get("code", cause.type or "rejected")),
+            **extra,
         )
     return Conflict(str(cause) if cause else "the workflow rejected the change")
 
@@ -448,6 +450,7 @@ async def move_activity(
                 f"the activity is at version {activity.version}, not {command.expected_version}; "
                 "fetch it again",
                 code="stale_version",
+                current_version=activity.version,
             )
         try:
             check_transition(
