@@ -77,6 +77,7 @@ async def get_principal(
             "too many failed authentications; try again in a minute",
             status=429,
             code="too_many_auth_failures",
+            retry_after=60,
         )
     for authenticator in request.app.state.authenticators:
         principal = await authenticator.authenticate(credentials.credentials, session)

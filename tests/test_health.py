@@ -8,6 +8,13 @@ async def test_health_reports_the_database(client) -> None:
     assert response.json()["database"] == "ok"
 
 
+async def test_a_method_not_allowed_names_the_allowed_ones(client) -> None:
+    response = await client.delete("/health")
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "GET"
+    assert response.headers["content-type"] == "application/problem+json"
+
+
 async def test_openapi_document_is_served(client) -> None:
     response = await client.get("/openapi.json")
     assert response.status_code == 200

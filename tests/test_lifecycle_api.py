@@ -171,14 +171,19 @@ async def test_retried_request_with_idempotency_key_moves_once(client, people, w
 async def test_stale_versions_are_refused(client, people, world):
     activity = await create(client, people)
     updated = await patch(client, people, activity, description="now with a description")
+    current = {"current_version": updated["version"], "current_etag": f'W/"{updated["version"]}"'}
+    # A stale expected_version in the body: 409, with the current version to retry from.
     stale_move = await move(client, people, activity, "withdrawn", reason="x")
     assert stale_move.status_code == 409 and stale_move.json()["code"] == "stale_version"
+    assert current.items() <= stale_move.json().items()
+    # A failed If-Match precondition: 412, with the same.
     stale_patch = await client.patch(
         f"/activities/{activity['id']}",
         json={"title": "Another"},
         headers=people.headers(Role.COORDINATOR) | {"If-Match": 'W/"1"'},
     )
-    assert stale_patch.status_code == 412
+    assert stale_patch.status_code == 412 and stale_patch.json()["code"] == "stale_version"
+    assert current.items() <= stale_patch.json().items()
     assert updated["version"] == activity["version"] + 1
 
 
@@ -255,6 +260,7 @@ async def test_temporal_unreachable_answers_503_and_changes_nothing(app, client,
     app.state.connect_temporal = lambda: Client.connect("127.0.0.1:1")
     response = await move(client, people, activity, "withdrawn", reason="engine down")
     assert response.status_code == 503, response.text
+    assert int(response.headers["Retry-After"]) > 0
     created = await client.post(
         "/activities",
         headers=people.headers(Role.COORDINATOR),

@@ -51,6 +51,7 @@ async def test_repeated_failed_authentication_is_rate_limited(
         assert (await client.get("/me", headers=bad)).status_code == 401
     blocked = await client.get("/me", headers=bad)
     assert blocked.status_code == 429
+    assert blocked.headers["Retry-After"] == "60"
     assert blocked.headers["content-type"].startswith("application/problem+json")
     body = blocked.json()
     assert body["code"] == "too_many_auth_failures" and body["status"] == 429
