@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from models import Notification, PilotProject, Transition
-from tests.lifecycle_support import team_and_meeting
+from tests.lifecycle_support import fire_reminder, team_and_meeting
 from tests.notification_support import wait_for
 from workflows.stages import Role
 
@@ -336,3 +336,20 @@ async def test_an_edit_may_leave_out_required_fields_but_not_null_them(client, p
         assert response.status_code == 422, (field, response.text)
     updated = await patch(client, people, activity, description="kept title")
     assert updated["title"] == activity["title"] and updated["description"] == "kept title"
+
+
+async def test_acknowledging_answers_the_pending_reminder_and_nothing_else(client, people, world, db):
+    activity = await create(client, people)
+    lead = people.headers(Role.TASK_TEAM_LEAD)
+    url = f"/activities/{activity['id']}/reminders/acknowledge"
+    nothing = await client.post(url, json={}, headers=lead)
+    assert nothing.status_code == 409 and nothing.json()["code"] == "nothing_to_acknowledge"
+    assert (await client.get(f"/activities/{activity['id']}/reminders", headers=lead)).json() == []
+
+    await fire_reminder(db, activity["id"], "thematic_group")
+    acknowledged = await client.post(url, json={"note": "on it"}, headers=lead)
+    assert acknowledged.status_code == 200, acknowledged.text
+    [reminder] = (await client.get(f"/activities/{activity['id']}/reminders", headers=lead)).json()
+    assert reminder["acknowledged_by_id"] == people[Role.TASK_TEAM_LEAD].id and reminder["note"] == "on it"
+    again = await client.post(url, json={}, headers=lead)
+    assert again.status_code == 409 and again.json()["code"] == "nothing_to_acknowledge"

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Header, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Coordinator, ProgressWriter, Reader, SessionDep, SettingsDep, TemporalDep
-from api.errors import DomainError, problem_body
+from api.errors import Conflict, DomainError, problem_body
 from api.etag import IfMatch, set_etag
 from api.routes.activities import (
     ActivityRead,
@@ -24,6 +24,7 @@ from api.routes.activities import (
 )
 from api.schemas import NotNull, WriteModel
 from api.services import lifecycle
+from api.services.reminders import pending_reminder
 from api.settings import Settings
 from models import Activity
 from workflows.stages import Stage, describe_table, evaluate_moves
@@ -321,6 +322,7 @@ async def list_reminders(
     "/activities/{activity_id}/reminders/acknowledge",
     response_model=ActivityRead,
     summary="Acknowledge the latest reminder (the lead, or a coordinator)",
+    description="409 `nothing_to_acknowledge` when no reminder of the current stage waits for one.",
 )
 async def acknowledge_reminder(
     body: AcknowledgeCreate,
@@ -332,6 +334,11 @@ async def acknowledge_reminder(
     response: Response,
 ) -> ActivityRead:
     await ensure_progress_writer(session, principal, activity)
+    if await pending_reminder(session, activity) is None:
+        raise Conflict(
+            f"activity {activity.id} has no unacknowledged reminder in its {activity.stage} stage",
+            code="nothing_to_acknowledge",
+        )
     updated = await lifecycle.acknowledge(session, temporal, settings, principal, activity, body.note)
     return _activity_read(updated, settings, response)
 
