@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from models import Notification, PilotProject, Transition
+from models import Meeting, MeetingKind, Notification, PilotProject, Transition
 from tests.lifecycle_support import fire_reminder, team_and_meeting
 from tests.notification_support import wait_for
 from workflows.stages import Role
@@ -97,6 +97,15 @@ async def test_moving_through_every_stage_records_and_notifies(client, people, w
     assert activity["stage_due_on"] == str(world["deadline"])
     refused = await move(client, people, activity, "closed")
     assert refused.status_code == 422 and "meeting" in refused.json()["detail"]
+    async with db() as session, session.begin():
+        opens_on = date.today() + timedelta(days=30)
+        future = Meeting(
+            code="BC-99", kind=MeetingKind.COP, number=99, title="A COP to come", venue="Geneva",
+            starts_on=opens_on, ends_on=opens_on + timedelta(days=5),
+        )  # fmt: skip
+        session.add(future)
+    not_yet = await move(client, people, activity, "closed", meeting_id=future.id)
+    assert not_yet.status_code == 422 and not_yet.json()["code"] == "meeting_not_open", not_yet.text
     response = await move(client, people, activity, "closed", meeting_id=world["meeting_id"])
     assert response.status_code == 200, response.text
     assert response.json()["activity"]["closed_at_meeting_id"] == world["meeting_id"]

@@ -128,6 +128,19 @@ def test_each_guard_says_what_is_missing(source, target, facts, message) -> None
     assert message in refused.value.message
 
 
+def test_closing_needs_a_meeting_that_has_opened() -> None:
+    at_meeting = {**READY.__dict__, "closing_meeting_starts_on": date(2011, 4, 25)}
+    before = ActivityFacts(**{**at_meeting, "as_of": date(2011, 4, 24)})
+    with pytest.raises(TransitionError) as refused:
+        check_transition(Stage.REPORT_TO_COP, Stage.CLOSED, role=Role.COORDINATOR, reason=None, facts=before)
+    assert refused.value.code == "meeting_not_open" and "2011-04-25" in refused.value.message
+    opened = ActivityFacts(**{**at_meeting, "as_of": date(2011, 4, 25)})
+    closing = check_transition(
+        Stage.REPORT_TO_COP, Stage.CLOSED, role=Role.COORDINATOR, reason=None, facts=opened
+    )
+    assert closing.target is Stage.CLOSED
+
+
 def test_single_convention_activity_may_move_with_a_recorded_reason() -> None:
     facts = ActivityFacts(
         **{

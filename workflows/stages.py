@@ -91,6 +91,9 @@ class ActivityFacts:
     pilots: tuple[PilotFacts, ...] = ()
     target_meeting_id: int | None = None
     closing_meeting_id: int | None = None
+    closing_meeting_starts_on: date | None = None
+    # The day the facts were gathered: an activity closes only at a meeting that has opened by then.
+    as_of: date | None = None
 
 
 class TransitionError(Exception):
@@ -241,6 +244,13 @@ def check_transition(
             raise TransitionError(
                 "meeting_required",
                 "closing needs the meeting that considered the report (meeting_id)",
+            )
+        opens_on = facts.closing_meeting_starts_on
+        if opens_on is not None and facts.as_of is not None and opens_on > facts.as_of:
+            raise TransitionError(
+                "meeting_not_open",
+                f"closing needs a meeting that has considered the report: meeting "
+                f"{facts.closing_meeting_id} opens on {opens_on}, after today ({facts.as_of})",
             )
     failures = guard_failures(move, facts)
     if failures:
