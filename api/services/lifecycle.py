@@ -153,8 +153,12 @@ async def gather_facts(
             PilotProject.activity_id == activity.id
         )
     )
-    closing_meeting_id = (
-        await session.scalar(select(Meeting.id).where(Meeting.id == closing_meeting_id))
+    closing_meeting = (
+        (
+            await session.execute(
+                select(Meeting.id, Meeting.starts_on).where(Meeting.id == closing_meeting_id)
+            )
+        ).first()
         if closing_meeting_id is not None
         else None
     )
@@ -167,7 +171,9 @@ async def gather_facts(
             PilotFacts(region, tuple(countries or ()), lessons) for region, countries, lessons in pilots
         ),
         target_meeting_id=activity.target_meeting_id,
-        closing_meeting_id=closing_meeting_id,
+        closing_meeting_id=closing_meeting.id if closing_meeting else None,
+        closing_meeting_starts_on=closing_meeting.starts_on if closing_meeting else None,
+        as_of=utcnow().date(),
     )
 
 
