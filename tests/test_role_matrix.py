@@ -26,7 +26,7 @@ PUBLIC = {
     "/docs",
     "/openapi.json",
     "/docs/oauth2-redirect",
-    "/redoc",
+    "/docs/static/{name}",  # Swagger UI's own files
     "/metrics",
     "/dashboard",  # the HTML shell; it asks for a token before reading anything
     "/dashboard/static/{name}",  # the dashboard's JS and CSS
