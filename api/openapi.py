@@ -30,10 +30,10 @@ class Problem(BaseModel):
 
 
 ERRORS = {
-    "400": "The database rejected the request",
+    "400": "A malformed request (e.g. an invalid cursor), or one the database rejected",
     "401": "No valid credentials (send `Authorization: Bearer <token>`)",
     "403": "Your role may not do this",
-    "404": "A record named in the path does not exist",
+    "404": "A record named in the request (path, query or body) does not exist",
     "409": "Conflicts with the current state (a stale `expected_version`, a duplicate, a refused move)",
     "412": "`If-Match` names a version that is no longer current",
     "422": "The request is invalid (the problem's `errors` list each field), or a stage guard refused",
@@ -52,16 +52,14 @@ def _errors_of(path: str, method: str, operation: dict[str, Any]) -> list[str]:
     parameters = operation.get("parameters", [])
     statuses = ["503"]
     if parameters or "requestBody" in operation:
-        statuses.append("422")
+        statuses += ["400", "404", "422"]
     if operation.get("security"):
         statuses += ["401", "403", "429"]
-    if "{" in path:
-        statuses.append("404")
     if method in WRITE_METHODS:
         statuses += ["400", "409"]
     if any(p.get("in") == "header" and p.get("name", "").lower() == "if-match" for p in parameters):
         statuses.append("412")
-    return sorted(statuses)
+    return sorted(set(statuses))
 
 
 def document_problems(schema: dict[str, Any]) -> dict[str, Any]:

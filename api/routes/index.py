@@ -7,6 +7,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel
 
+from api.docs_ui import DOCS
+
 router = APIRouter(tags=["index"])
 
 WEB_APP = "/app/"
@@ -53,7 +55,7 @@ async def api_index(request: Request) -> ApiIndex | RedirectResponse:
         description=app.description,
         links={
             "openapi": Link(href=app.openapi_url, title="OpenAPI document"),
-            "docs": Link(href=app.docs_url, title="API documentation (Swagger UI)"),
+            "docs": Link(href=DOCS, title="API documentation (Swagger UI)"),
             "health": Link(href="/health", title="Liveness and the database it reaches"),
             "app": Link(href=WEB_APP, title="The web app"),
         },
