@@ -7,6 +7,8 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 TOOLS := .tools
 UV := $(TOOLS)/bin/uv
+# Trust the machine's certificate store, as pip does (TLS-inspecting proxies, company CAs).
+export UV_SYSTEM_CERTS := 1
 LOCK := $(UV) pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
 	--no-emit-index-url --quiet
 
