@@ -10,12 +10,11 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
-# Dependencies first (a layer that survives code changes): install the project's requirements
-# from pyproject.toml alone, then the code itself without re-resolving.
+# Dependencies first (a layer that survives code changes): exactly the locked versions, hashes
+# checked (requirements/run.txt, `make lock`), then the code itself without re-resolving.
+COPY requirements/run.txt /tmp/requirements.txt
+RUN pip install --require-hashes -r /tmp/requirements.txt
 COPY pyproject.toml README* ./
-RUN python -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))' \
-        > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt
 COPY api ./api
 COPY workflows ./workflows
 COPY models ./models

@@ -2,36 +2,61 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# uv installs the locked requirements (requirements/*.txt, exact versions with hashes); it comes
+# from PyPI into its own small venv, pinned here.
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+# Trust the machine's certificate store, as pip does (TLS-inspecting proxies, company CAs).
+export UV_SYSTEM_CERTS := 1
+LOCK := $(UV) pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
+	--no-emit-index-url --quiet
 
-.PHONY: run test lint bench docs guide
+.PHONY: run test lint lock bench docs guide
 
-$(BIN)/python:
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
+
+$(BIN)/python: | $(UV)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
 
-$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+# The application alone (make run) or with the dev tools (make test): one sync each, exactly the
+# lock's packages, then the project itself in editable mode.
+$(VENV)/.installed-run: requirements/run.txt pyproject.toml | $(BIN)/python
+	$(UV) pip sync --quiet --require-hashes --python $(BIN)/python requirements/run.txt
+	$(UV) pip install --quiet --no-deps --python $(BIN)/python -e .
+	rm -f $(VENV)/.installed-dev
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+$(VENV)/.installed-dev: requirements/dev.txt pyproject.toml | $(BIN)/python
+	$(UV) pip sync --quiet --require-hashes --python $(BIN)/python requirements/dev.txt
+	$(UV) pip install --quiet --no-deps --python $(BIN)/python -e .
 	touch $@ $(VENV)/.installed-run
+
+## Re-resolve the locks after a change of pyproject.toml's dependencies (run.txt within dev.txt).
+lock: | $(UV)
+	$(LOCK) --extra dev -o requirements/dev.txt
+	$(LOCK) -c requirements/dev.txt -o requirements/run.txt
 
 ## Install, migrate, load the demo data and run Temporal dev server + worker + API.
 run: $(VENV)/.installed-run
 	$(BIN)/synergies up
 
-## Install everything the tests need (system packages, PostgreSQL running) and run them all.
-test: $(VENV)/.installed-dev
+## Install everything the tests need (system packages, PostgreSQL running), lint, and run them all.
+test: lint
 	scripts/test-services
 	$(BIN)/pytest
 
+## ruff (rules and format) and mypy: part of `make test`, so CI fails on a lint error.
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy api workflows models
 
 docs: $(VENV)/.installed-run
 	$(BIN)/synergies docs stages > docs/stages.md
+	$(BIN)/synergies docs env > .env.example
 
 ## The screenshots of docs/guide.md, from the demo data (needs Debian's chromium).
 guide: $(VENV)/.installed-dev

@@ -336,5 +336,13 @@ def docs_stages() -> None:
     typer.echo(markdown(), nl=False)
 
 
+@docs_app.command("env")
+def docs_env() -> None:
+    """Print .env.example: the compose variables and every setting with its default."""
+    from api.env_example import render
+
+    typer.echo(render(), nl=False)
+
+
 if __name__ == "__main__":  # `python -m api.cli` works before the package is installed
     app()

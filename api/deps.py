@@ -131,7 +131,7 @@ async def get_principal(
             f"too many failed authentications from your address; try again in {retry_after} s",
             status=429,
             code="too_many_auth_failures",
-            headers={"Retry-After": str(retry_after)},
+            retry_after=retry_after,
         )
     limiter.record(client)
     raise Unauthorized("the bearer token is invalid, expired or revoked")

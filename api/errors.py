@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -18,8 +19,13 @@ logger = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 
 
+# Seconds a client should wait before retrying, when the error does not say (Retry-After).
+DEFAULT_RETRY_AFTER = {429: 1, 503: 5}
+
+
 class DomainError(Exception):
-    """A failure the client can act on: a status, a stable code and a sentence saying what is wrong."""
+    """A failure the client can act on: a status, a stable code and a sentence saying what is wrong.
+    `extra` goes into the problem body; `retry_after` (429, 503) into the Retry-After header."""
 
     status: int = 400
     code: str = "bad_request"
@@ -43,6 +49,7 @@ class DomainError(Exception):
             self.status = status
         if code is not None:
             self.code = code
+        self.retry_after = retry_after
         self.extra = extra
 
 
@@ -87,11 +94,24 @@ def problem_body(
 
 
 def problem(
-    status: int, code: str, detail: str, *, instance: str | None = None, **extra: Any
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    instance: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    retry_after: int | None = None,
+    **extra: Any,
 ) -> JSONResponse:
+    """The problem response; keeps the headers that go with the status (Allow on 405 comes in
+    `headers`; WWW-Authenticate on 401; Retry-After on 429 and 503)."""
     body = problem_body(status, code, detail, instance=instance, **extra)
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    all_headers = dict(headers or {})
+    if status == 401:
+        all_headers.setdefault("WWW-Authenticate", "Bearer")
+    if status in DEFAULT_RETRY_AFTER:
+        all_headers.setdefault("Retry-After", str(retry_after or DEFAULT_RETRY_AFTER[status]))
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=all_headers)
 
 
 def _describe_validation_error(error: dict[str, Any]) -> str:
@@ -102,9 +122,19 @@ def _describe_validation_error(error: dict[str, Any]) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
-        response = problem(exc.status, exc.code, exc.detail, instance=request.url.path, **exc.extra)
-        response.headers.update(exc.headers)
-        return response
+        if "current_version" in exc.extra:  # a stale version: the ETag to send in If-Match next
+            from api.etag import etag_for  # api.etag imports this module
+
+            exc.extra.setdefault("current_etag", etag_for(exc.extra["current_version"]))
+        return problem(
+            exc.status,
+            exc.code,
+            exc.detail,
+            instance=request.url.path,
+            headers=exc.headers,
+            retry_after=exc.retry_after,
+            **exc.extra,
+        )
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -117,14 +147,15 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = getattr(exc, "code", None) or HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_")
-        return problem(exc.status_code, code, str(exc.detail), instance=request.url.path)
+        return problem(exc.status_code, code, str(exc.detail), instance=request.url.path, headers=exc.headers)
 
     @app.exception_handler(StaleDataError)
     async def stale(request: Request, exc: StaleDataError) -> JSONResponse:
+        # Another write landed between this request's read and its write (no If-Match involved).
         return problem(
-            412,
+            409,
             "stale_version",
-            "the record changed since you read it; fetch it again",
+            "the record changed while this request ran; fetch it again",
             instance=request.url.path,
         )
 

@@ -40,4 +40,5 @@ def check_if_match(if_match: str | None, version: int) -> None:
         f"If-Match {if_match} does not match the current version {etag_for(version)}; "
         "fetch the record again and reapply your change",
         current_etag=etag_for(version),
+        current_version=version,
     )

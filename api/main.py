@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from api.bodylimit import BodySizeLimitMiddleware
 from api.deps import ApiTokenAuthenticator, SessionDep
+from api.docs_ui import install_docs
 from api.errors import install_error_handlers
 from api.headers import SecurityHeadersMiddleware
 from api.observability import (
@@ -20,6 +21,7 @@ from api.observability import (
     instrument_app,
     metrics_response,
 )
+from api.openapi import install_openapi, operation_id
 from api.ratelimit import AuthFailureLimiter
 from api.routes import ROUTERS
 from api.services.lifecycle import LifecycleHooks
@@ -43,7 +45,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         await engine.dispose()
 
-    app = FastAPI(title="Synergies Tracker", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="Synergies Tracker",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,  # served from the app's own files by install_docs: no CDN
+        redoc_url=None,
+        generate_unique_id_function=operation_id,
+    )
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = session_factory(engine)
@@ -60,6 +70,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_body_bytes)
     app.add_middleware(SecurityHeadersMiddleware)
+    install_openapi(app)
+    install_docs(app)
     app.add_middleware(RequestContextMiddleware)
     instrument_app(app, settings)
 

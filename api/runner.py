@@ -24,7 +24,7 @@ from sqlalchemy import select, update
 from temporalio.client import Client
 
 from api import supervisor as supervisor_module
-from api.security import issue_token
+from api.security import issue_token, person_for_token
 from api.services.lifecycle import ensure_workflows
 from api.services.web_auth import sign_in_link_for
 from api.settings import Settings
@@ -38,6 +38,8 @@ from workflows.client import connect
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 QUICKSTART_TOKEN = "quickstart"
+# The quick-start admin token in clear, under data_dir (mode 0600), so a restart prints the same one.
+QUICKSTART_TOKEN_FILE = "admin-token"
 ADMIN_EMAIL = "demo.admin@brs.example.org"
 
 
@@ -128,8 +130,9 @@ def fail_if_any_exited(supervisor: Supervisor) -> None:
             raise SystemExit(f"{child.name} exited while starting ({describe_exit(child.returncode)})")
 
 
-async def prepare_data(settings: Settings, *, demo: bool) -> str:
-    """Reference data, the demo set (at its real dates) and a fresh quick-start admin token."""
+async def prepare_data(settings: Settings, *, demo: bool, kept_token: str | None = None) -> str:
+    """Reference data, the demo set (at its real dates) and the quick-start admin's token: the kept
+    one while it is still valid, else a new one (revoking the earlier quick-start tokens)."""
     engine = create_engine(settings.database_url)
     try:
         async with transaction(session_factory(engine)) as session:
@@ -144,6 +147,10 @@ async def prepare_data(settings: Settings, *, demo: bool) -> str:
                 admin = Person(name="Administrator", email=ADMIN_EMAIL, role=Role.ADMIN)
                 session.add(admin)
                 await session.flush()
+            if kept_token:
+                owner = await person_for_token(session, kept_token)
+                if owner is not None and owner.id == admin.id:
+                    return kept_token
             await session.execute(
                 update(ApiToken)
                 .where(
@@ -157,6 +164,20 @@ async def prepare_data(settings: Settings, *, demo: bool) -> str:
         return secret
     finally:
         await engine.dispose()
+
+
+def read_kept_token(settings: Settings) -> str | None:
+    path = settings.data_dir / QUICKSTART_TOKEN_FILE
+    return path.read_text().strip() if path.exists() else None
+
+
+def keep_token(settings: Settings, token: str) -> None:
+    """Only its owner may read it: it is an admin's credential."""
+    path = settings.data_dir / QUICKSTART_TOKEN_FILE
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(token + "\n")
+    path.chmod(0o600)
 
 
 async def prepare_workflows(settings: Settings, supervisor: Supervisor) -> None:
@@ -230,7 +251,8 @@ def up(settings: Settings, *, host: str, port: int, demo: bool) -> None:
     supervisor = Supervisor()
     try:
         migrate(settings.database_url)
-        token = asyncio.run(prepare_data(settings, demo=demo))
+        token = asyncio.run(prepare_data(settings, demo=demo, kept_token=read_kept_token(settings)))
+        keep_token(settings, token)
         if settings.smtp_host in LOCAL_HOSTS:
             supervisor.start("mail", mail_catcher_command(settings), env, restart=True, stop_within=MAIL_STOP)
         supervisor.start(
@@ -260,7 +282,8 @@ def up(settings: Settings, *, host: str, port: int, demo: bool) -> None:
             f"  API:         http://{host}:{port}  (OpenAPI: http://{host}:{port}/docs)\n"
             f"  Temporal UI: http://{host}:{settings.temporal_ui_port}\n"
             f"  Mail:        {settings.data_dir / 'mailbox'} (what the local SMTP catcher received)\n"
-            f"  Admin token: {token}\n"
+            f"  Admin token: {token}  (kept in {settings.data_dir / QUICKSTART_TOKEN_FILE}: the same after\n"
+            f"               a restart; delete that file, or revoke the token, to get a new one)\n"
             f"  Try: curl -H 'Authorization: Bearer {token}' http://{host}:{port}/activities\n"
             f"Press Ctrl-C to stop.\n",
             flush=True,

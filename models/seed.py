@@ -28,6 +28,7 @@ from api.services.due_dates import due_date_on_entry
 from api.services.transitions import TransitionRecord, record_transition
 from api.settings import Settings, get_settings
 from models.activity import ActionEntry, Activity, PilotProject
+from models.countries import CountryCode
 from models.enums import ActionKind, BodyKind, MeetingKind, ProvisionStatus
 from models.people import Body, Person, TaskTeam
 from models.reference import Convention, Decision, Meeting, Provision
@@ -253,7 +254,7 @@ class TaskTeamData(_Sourced):
 class PilotData(_Sourced):
     title: str
     region: str | None = None
-    countries: list[str] = []
+    countries: list[CountryCode] = []
     partners: list[str] = []
     starts_on: date | None = None
     ends_on: date | None = None

@@ -41,8 +41,11 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 TEMPORAL_CLI = BIN / "temporal"
 TEMPORAL_TEST_SERVER = BIN / "temporal-test-server"
+# The role and database that scripts/test-services creates (same default there); the role needs
+# CREATEDB only: each session creates and drops its own database.
 POSTGRES_ADMIN_URL = os.environ.get(
-    "SYNERGIES_TEST_POSTGRES", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+    "SYNERGIES_TEST_POSTGRES",
+    "postgresql+asyncpg://synergies_test:synergies_test@127.0.0.1:5432/synergies_test",
 )
 BACKENDS = os.environ.get("SYNERGIES_TEST_BACKENDS", "sqlite,postgresql").split(",")
 

@@ -16,7 +16,7 @@ from temporalio.worker import Worker
 
 from api.services.transitions import TransitionRecord, record_transition
 from api.settings import Settings
-from models import Activity, Convention, Meeting, MeetingKind, PilotProject, TaskTeam
+from models import Activity, Convention, Meeting, MeetingKind, PilotProject, ReminderEvent, TaskTeam, utcnow
 from workflows.stages import Stage
 
 
@@ -152,3 +152,19 @@ async def synergies_check(
     )
     out, _ = await process.communicate()
     return process.returncode or 0, out.decode()
+
+
+async def fire_reminder(sessionmaker: async_sessionmaker[AsyncSession], activity_id: int, stage: str) -> None:
+    """A reminder row as the workflow's `record_reminder` writes it when one fires (without waiting
+    days for its timer): what an acknowledgement answers."""
+    async with sessionmaker() as session, session.begin():
+        session.add(
+            ReminderEvent(
+                key=f"test/{activity_id}/{stage}/due",
+                activity_id=activity_id,
+                stage=stage,
+                kind="due+0",
+                due_on=date.today(),
+                fired_at=utcnow(),
+            )
+        )

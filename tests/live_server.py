@@ -58,7 +58,6 @@ async def live_server(
         "DATABASE_URL": database_url,
         "SYNERGIES_DATA_DIR": str(tmp_path),
         "SYNERGIES_PUBLIC_URL": url,
-        "SYNERGIES_ENVIRONMENT": "local",
         **(extra_env or {}),
     }
     argv = [

@@ -77,7 +77,6 @@ class Cluster:
         values = {
             **os.environ,
             "DATABASE_URL": self.database_url,
-            "SYNERGIES_ENVIRONMENT": "local",
             "SYNERGIES_DATA_DIR": str(self.directory),
             "SYNERGIES_TEMPORAL_ADDRESS": self.temporal_address,
             "SYNERGIES_TEMPORAL_NAMESPACE": NAMESPACE,

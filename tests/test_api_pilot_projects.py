@@ -85,6 +85,13 @@ async def test_bad_pilot_input_is_a_problem(client, people: People, db) -> None:
     assert backwards.status_code == 422 and "ends_on" in backwards.json()["detail"]
     wrong_type = await client.post(url, json={**PILOT, "countries": "GH"}, headers=headers)
     assert wrong_type.status_code == 422 and "countries" in wrong_type.json()["detail"]
+    unknown = await client.post(url, json={**PILOT, "countries": ["GH", "Atlantis"]}, headers=headers)
+    assert unknown.status_code == 422 and "Atlantis" in unknown.json()["detail"]
+    assert "countries.1" in unknown.json()["detail"]
+    named = await client.post(
+        url, json={**PILOT, "countries": ["Côte d'Ivoire", "sen", "Viet Nam"]}, headers=headers
+    )
+    assert named.status_code == 201 and named.json()["countries"] == ["CI", "SN", "VN"]
     missing = await client.post("/activities/999999/pilot-projects", json=PILOT, headers=headers)
     assert missing.status_code == 404
 

@@ -1,5 +1,5 @@
-"""Schemathesis against the app's own OpenAPI schema: no input, from any caller, gets a 5xx, and
-every 4xx is an RFC 9457 problem.
+"""Schemathesis against the app's own OpenAPI schema: no input, from any caller, gets a 5xx, every
+4xx is an RFC 9457 problem, and every answer's status code and content type are documented.
 
 The database holds the reference data and the demo set (activities with workflows on the dev
 server, served by a real worker), so writes that reach the lifecycle really go through Temporal.
@@ -89,10 +89,12 @@ async def demo(reference_data, people: People, app: Any, settings: Settings, lif
     return ids
 
 
-def generate_cases() -> list[Any]:
+def generate_cases() -> tuple[dict[str, Any], list[Any]]:
+    """The OpenAPI document and the cases generated from it."""
     from api.main import create_app
 
-    schema = schemathesis.openapi.from_dict(create_app(Settings()).openapi())
+    spec = create_app(Settings()).openapi()
+    schema = schemathesis.openapi.from_dict(spec)
     cases: list[Any] = []
     for result in schema.get_all_operations():
         operation = result.ok()
@@ -114,7 +116,7 @@ def generate_cases() -> list[Any]:
 
         collect()
         cases.extend(found[:MAX_EXAMPLES])
-    return cases
+    return spec, cases
 
 
 def with_real_ids(case: Any, ids: dict[str, list[str]], n: int) -> str:
@@ -153,6 +155,21 @@ def request_of(case: Any, role: Role | None, people: People, path: str | None) -
     return request
 
 
+def undocumented(response: httpx.Response, case: Any, spec: dict[str, Any]) -> list[str]:
+    """What the answer has that the operation's OpenAPI entry does not document: its status code
+    or its content type."""
+    where = f"{case.method} {case.path} -> {response.status_code}"
+    responses = spec["paths"][case.path][case.method.lower()]["responses"]
+    documented = responses.get(str(response.status_code)) or responses.get("default")
+    if documented is None:
+        return [f"{where}: status not documented (documented: {sorted(responses)})"]
+    content_type = response.headers.get("content-type", "").split(";")[0].strip()
+    media_types = documented.get("content", {})
+    if media_types and content_type not in media_types:
+        return [f"{where}: content type {content_type!r} not documented ({sorted(media_types)})"]
+    return []
+
+
 def problems_in(response: httpx.Response, request: dict[str, Any]) -> list[str]:
     where = f"{request['method']} {request['url']} -> {response.status_code}"
     if response.status_code >= 500:
@@ -175,7 +192,7 @@ async def test_no_generated_input_gets_a_server_error_or_a_bare_4xx(
     demo: dict[str, list[str]],
 ) -> None:
     started = time.monotonic()
-    cases = generate_cases()
+    spec, cases = generate_cases()
     failures: list[str] = []
     sent = 0
     statuses: dict[int, int] = {}
@@ -191,6 +208,7 @@ async def test_no_generated_input_gets_a_server_error_or_a_bare_4xx(
             sent += 1
             statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
             failures.extend(problems_in(response, request))
+            failures.extend(undocumented(response, case, spec))
     elapsed = time.monotonic() - started
     print(f"fuzz: {len(cases)} cases, {sent} requests, {elapsed:.1f} s, statuses {sorted(statuses.items())}")
     assert not failures, f"{len(failures)} failures:\n" + "\n".join(failures[:40])

@@ -8,6 +8,28 @@ async def test_health_reports_the_database(client) -> None:
     assert response.json()["database"] == "ok"
 
 
+async def test_a_method_not_allowed_names_the_allowed_ones(client) -> None:
+    response = await client.delete("/health")
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "GET"
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_the_root_indexes_the_api_for_clients_and_sends_browsers_to_the_web_app(client) -> None:
+    index = await client.get("/")
+    assert index.status_code == 200
+    body = index.json()
+    assert body["links"]["openapi"]["href"] == "/openapi.json"
+    hrefs = {link["href"] for link in body["collections"]}
+    assert {"/activities", "/meetings", "/provisions"} <= hrefs
+    assert not any("{" in href for href in hrefs)
+    for href in hrefs:  # every listed collection exists (401 without a token, never 404)
+        assert (await client.get(href)).status_code != 404, href
+
+    browser = await client.get("/", headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+    assert browser.status_code == 303 and browser.headers["Location"] == "/app/"
+
+
 async def test_openapi_document_is_served(client) -> None:
     response = await client.get("/openapi.json")
     assert response.status_code == 200

@@ -8,8 +8,8 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from models import Notification, PilotProject, Transition
-from tests.lifecycle_support import team_and_meeting
+from models import Meeting, MeetingKind, Notification, PilotProject, Transition
+from tests.lifecycle_support import fire_reminder, team_and_meeting
 from tests.notification_support import wait_for
 from workflows.stages import Role
 
@@ -97,6 +97,15 @@ async def test_moving_through_every_stage_records_and_notifies(client, people, w
     assert activity["stage_due_on"] == str(world["deadline"])
     refused = await move(client, people, activity, "closed")
     assert refused.status_code == 422 and "meeting" in refused.json()["detail"]
+    async with db() as session, session.begin():
+        opens_on = date.today() + timedelta(days=30)
+        future = Meeting(
+            code="BC-99", kind=MeetingKind.COP, number=99, title="A COP to come", venue="Geneva",
+            starts_on=opens_on, ends_on=opens_on + timedelta(days=5),
+        )  # fmt: skip
+        session.add(future)
+    not_yet = await move(client, people, activity, "closed", meeting_id=future.id)
+    assert not_yet.status_code == 422 and not_yet.json()["code"] == "meeting_not_open", not_yet.text
     response = await move(client, people, activity, "closed", meeting_id=world["meeting_id"])
     assert response.status_code == 200, response.text
     assert response.json()["activity"]["closed_at_meeting_id"] == world["meeting_id"]
@@ -171,14 +180,19 @@ async def test_retried_request_with_idempotency_key_moves_once(client, people, w
 async def test_stale_versions_are_refused(client, people, world):
     activity = await create(client, people)
     updated = await patch(client, people, activity, description="now with a description")
+    current = {"current_version": updated["version"], "current_etag": f'W/"{updated["version"]}"'}
+    # A stale expected_version in the body: 409, with the current version to retry from.
     stale_move = await move(client, people, activity, "withdrawn", reason="x")
     assert stale_move.status_code == 409 and stale_move.json()["code"] == "stale_version"
+    assert current.items() <= stale_move.json().items()
+    # A failed If-Match precondition: 412, with the same.
     stale_patch = await client.patch(
         f"/activities/{activity['id']}",
         json={"title": "Another"},
         headers=people.headers(Role.COORDINATOR) | {"If-Match": 'W/"1"'},
     )
-    assert stale_patch.status_code == 412
+    assert stale_patch.status_code == 412 and stale_patch.json()["code"] == "stale_version"
+    assert current.items() <= stale_patch.json().items()
     assert updated["version"] == activity["version"] + 1
 
 
@@ -255,6 +269,7 @@ async def test_temporal_unreachable_answers_503_and_changes_nothing(app, client,
     app.state.connect_temporal = lambda: Client.connect("127.0.0.1:1")
     response = await move(client, people, activity, "withdrawn", reason="engine down")
     assert response.status_code == 503, response.text
+    assert int(response.headers["Retry-After"]) > 0
     created = await client.post(
         "/activities",
         headers=people.headers(Role.COORDINATOR),
@@ -317,3 +332,33 @@ async def test_text_with_nul_characters_is_refused_before_reaching_the_database(
         response = await client.post(path, json=body, headers=people.headers(Role.COORDINATOR))
         assert response.status_code == 422, response.text
         assert "NUL" in response.json()["detail"]
+
+
+async def test_an_edit_may_leave_out_required_fields_but_not_null_them(client, people, world):
+    activity = await create(client, people)
+    for field in ("title", "description", "provisions", "conventions", "watcher_ids"):
+        response = await client.patch(
+            f"/activities/{activity['id']}",
+            json={field: None},
+            headers=people.headers(Role.COORDINATOR) | {"If-Match": f'W/"{activity["version"]}"'},
+        )
+        assert response.status_code == 422, (field, response.text)
+    updated = await patch(client, people, activity, description="kept title")
+    assert updated["title"] == activity["title"] and updated["description"] == "kept title"
+
+
+async def test_acknowledging_answers_the_pending_reminder_and_nothing_else(client, people, world, db):
+    activity = await create(client, people)
+    lead = people.headers(Role.TASK_TEAM_LEAD)
+    url = f"/activities/{activity['id']}/reminders/acknowledge"
+    nothing = await client.post(url, json={}, headers=lead)
+    assert nothing.status_code == 409 and nothing.json()["code"] == "nothing_to_acknowledge"
+    assert (await client.get(f"/activities/{activity['id']}/reminders", headers=lead)).json() == []
+
+    await fire_reminder(db, activity["id"], "thematic_group")
+    acknowledged = await client.post(url, json={"note": "on it"}, headers=lead)
+    assert acknowledged.status_code == 200, acknowledged.text
+    [reminder] = (await client.get(f"/activities/{activity['id']}/reminders", headers=lead)).json()
+    assert reminder["acknowledged_by_id"] == people[Role.TASK_TEAM_LEAD].id and reminder["note"] == "on it"
+    again = await client.post(url, json={}, headers=lead)
+    assert again.status_code == 409 and again.json()["code"] == "nothing_to_acknowledge"

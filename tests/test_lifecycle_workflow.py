@@ -103,6 +103,19 @@ async def test_full_lifecycle_records_every_transition(time_env, db, people, tim
             time_env.client, time_settings, activity.id, db, Stage.REPORT_TO_COP, outcome.version
         )
         assert outcome.due_on == (now + timedelta(days=400 - 42)).date()
+        with pytest.raises(DomainError) as not_yet:
+            await move(
+                time_env.client,
+                time_settings,
+                activity.id,
+                db,
+                Stage.CLOSED,
+                outcome.version,
+                meeting_id=meeting_id,
+            )
+        assert not_yet.value.code == "meeting_not_open"
+        # Closed at a meeting that has opened (the report went to an earlier one than targeted).
+        meeting_id = await add_meeting(db, (now - timedelta(days=2)).date(), code="BC-COP9")
         outcome = await move(
             time_env.client,
             time_settings,

@@ -21,16 +21,16 @@ from tests.conftest import People
 from workflows.stages import Role
 
 PUBLIC = {
+    "/",  # the index of the API: names the collections, reads nothing
     "/health",
     "/docs",
     "/openapi.json",
     "/docs/oauth2-redirect",
-    "/redoc",
+    "/docs/static/{name}",  # Swagger UI's own files
     "/metrics",
     "/dashboard",  # the HTML shell; it asks for a token before reading anything
     "/dashboard/static/{name}",  # the dashboard's JS and CSS
     "/notifications/actions/{token}",  # one-click reminder links: the token in the path is the credential
-    "/",  # sends browsers to /app/, API clients to an index
     "/app/sign-in",  # asking for a sign-in link
     "/app/sign-in/{token}",  # spending one
     "/app/sign-in/oidc",  # off to the organisation's sign-in (404 unless configured)

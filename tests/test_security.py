@@ -9,11 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -64,6 +60,7 @@ async def test_repeated_failed_authentication_is_rate_limited(
         assert (await client.get("/me", headers=bad)).status_code == 401
     blocked = await client.get("/me", headers=bad)
     assert blocked.status_code == 429
+    assert blocked.headers["Retry-After"] == "60"
     assert blocked.headers["content-type"].startswith("application/problem+json")
     body = blocked.json()
     assert body["code"] == "too_many_auth_failures" and body["status"] == 429
@@ -81,34 +78,6 @@ async def test_failures_from_an_address_never_lock_out_a_valid_token_from_it(
     valid = await client.get("/me", headers=people.headers(Role.OVERSIGHT))
     assert valid.status_code == 200, valid.text
     assert (await client.get("/me", headers=bad)).status_code == 429  # still throttled
-
-
-PIP_AUDIT = Path(sys.executable).parent / "pip-audit"
-
-
-@pytest.mark.skipif(
-    os.environ.get("SYNERGIES_PIP_AUDIT") != "1",
-    reason="needs the vulnerability service (network access): run with "
-    "SYNERGIES_PIP_AUDIT=1 (CI on a networked runner)",
-)
-def test_installed_packages_have_no_known_vulnerabilities() -> None:
-    result = subprocess.run(
-        [str(PIP_AUDIT), "--progress-spinner", "off", "--skip-editable"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    output = result.stdout + result.stderr
-    if "ConnectionError" in output or "Max retries exceeded" in output or "Name or service" in output:
-        pytest.fail(f"pip-audit could not reach the vulnerability service:\n{output[-2000:]}")
-    assert result.returncode == 0, f"pip-audit found vulnerable packages:\n{output[-4000:]}"
-    # pip-audit exits 0 with "No known vulnerabilities found" even when the service knew none of
-    # the packages (an offline mirror): every package it could not audit is a failure here.
-    unaudited = [line.split()[0] for line in output.splitlines() if "could not be audited" in line]
-    assert not unaudited, (
-        f"pip-audit could not audit {len(unaudited)} packages (is the vulnerability service "
-        f"reachable?): {', '.join(unaudited[:20])}"
-    )
 
 
 # --- Size limits ---------------------------------------------------------------------------------
@@ -267,7 +236,7 @@ def test_a_last_event_id_we_sent_is_resumed_from() -> None:
 # --- Security headers ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/dashboard", "/docs", "/redoc"])
+@pytest.mark.parametrize("path", ["/dashboard", "/docs"])
 async def test_every_html_page_has_a_policy_against_framing_and_foreign_script(client, db, path: str) -> None:
     response = await client.get(path)
     assert response.status_code == 200

@@ -128,6 +128,78 @@ def test_each_guard_says_what_is_missing(source, target, facts, message) -> None
     assert message in refused.value.message
 
 
+@pytest.mark.parametrize(
+    ("source", "target", "facts", "field", "route"),
+    [
+        (
+            Stage.THEMATIC_GROUP,
+            Stage.TASK_TEAM,
+            {"conventions": ("basel",)},
+            "single_convention_reason",
+            "PATCH /activities/{id}",
+        ),
+        (
+            Stage.THEMATIC_GROUP,
+            Stage.TASK_TEAM,
+            {"task_team_lead_id": None},
+            "task_team_id",
+            "POST /task-teams",
+        ),
+        (
+            Stage.THEMATIC_GROUP,
+            Stage.TASK_TEAM,
+            {"task_team_ends_on": None},
+            "ends_on",
+            "PATCH /task-teams/{id}",
+        ),
+        (
+            Stage.TASK_TEAM,
+            Stage.PILOT_PROJECT,
+            {"pilots": ()},
+            "countries",
+            "POST /activities/{id}/pilot-projects",
+        ),
+        (
+            Stage.PILOT_PROJECT,
+            Stage.REPORT_TO_COP,
+            {"pilots": (PilotFacts("Africa", ("ZA",)),)},
+            "lessons_learned",
+            "PATCH /pilot-projects/{id}",
+        ),
+        (
+            Stage.TASK_TEAM,
+            Stage.REPORT_TO_COP,
+            {"target_meeting_id": None},
+            "target_meeting_id",
+            "GET /meetings",
+        ),
+    ],
+)
+def test_each_guard_names_the_field_to_set_and_where(source, target, facts, field, route) -> None:
+    with pytest.raises(TransitionError) as refused:
+        check_transition(
+            source,
+            target,
+            role=Role.COORDINATOR,
+            reason="r",
+            facts=ActivityFacts(**{**READY.__dict__, **facts}),
+        )
+    assert field in refused.value.message and route in refused.value.message
+
+
+def test_closing_needs_a_meeting_that_has_opened() -> None:
+    at_meeting = {**READY.__dict__, "closing_meeting_starts_on": date(2011, 4, 25)}
+    before = ActivityFacts(**{**at_meeting, "as_of": date(2011, 4, 24)})
+    with pytest.raises(TransitionError) as refused:
+        check_transition(Stage.REPORT_TO_COP, Stage.CLOSED, role=Role.COORDINATOR, reason=None, facts=before)
+    assert refused.value.code == "meeting_not_open" and "2011-04-25" in refused.value.message
+    opened = ActivityFacts(**{**at_meeting, "as_of": date(2011, 4, 25)})
+    closing = check_transition(
+        Stage.REPORT_TO_COP, Stage.CLOSED, role=Role.COORDINATOR, reason=None, facts=opened
+    )
+    assert closing.target is Stage.CLOSED
+
+
 def test_single_convention_activity_may_move_with_a_recorded_reason() -> None:
     facts = ActivityFacts(
         **{

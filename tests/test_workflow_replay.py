@@ -17,7 +17,7 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from tests.lifecycle_support import team_and_meeting
+from tests.lifecycle_support import fire_reminder, team_and_meeting
 from workflows.client import DATA_CONVERTER
 from workflows.lifecycle import ActivityLifecycle
 from workflows.stages import Role
@@ -74,6 +74,7 @@ async def test_a_run_replays_its_own_history(app, client, people, reference_data
         json={"until": str(date.today() + timedelta(days=10))},
     )
     assert snoozed.status_code == 200, snoozed.text
+    await fire_reminder(reference_data, activity["id"], "task_team")
     acknowledged = await client.post(
         f"/activities/{activity['id']}/reminders/acknowledge", headers=lead, json={}
     )

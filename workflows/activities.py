@@ -6,6 +6,9 @@ a round trip through the server's activity queue."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from sqlalchemy import select, update
 from sqlalchemy.exc import DataError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -45,7 +48,7 @@ def _rejected_data(exc: DataError) -> ApplicationError:
 def _as_application_error(exc: DomainError) -> ApplicationError:
     kind = "NotFound" if exc.status == 404 else "Conflict"
     return ApplicationError(
-        exc.detail, {"code": exc.code, "status": exc.status}, type=kind, non_retryable=True
+        exc.detail, {"code": exc.code, "status": exc.status, **exc.extra}, type=kind, non_retryable=True
     )
 
 
@@ -182,7 +185,7 @@ class LifecycleActivities:
                 )
             )
 
-    def all(self) -> list[object]:
+    def all(self) -> list[Callable[..., Any]]:
         return [
             self.record_transition,
             self.read_lifecycle,

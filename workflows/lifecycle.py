@@ -60,8 +60,9 @@ ADOPTED_KEPT = 32
 T = TypeVar("T")
 
 
-def rejection(code: str, message: str, status: int) -> ApplicationError:
-    return ApplicationError(message, {"code": code, "status": status}, type=code, non_retryable=True)
+def rejection(code: str, message: str, status: int, **extra: object) -> ApplicationError:
+    """`extra` reaches the problem body (e.g. current_version of a stale_version)."""
+    return ApplicationError(message, {"code": code, "status": status, **extra}, type=code, non_retryable=True)
 
 
 def _found_database_ahead(error: ActivityError) -> bool:
@@ -287,6 +288,7 @@ class ActivityLifecycle:
                 "stale_version",
                 f"the activity is at version {self.state.version}, not {expected}; fetch it again",
                 409,
+                current_version=self.state.version,
             )
 
     def _check_move(self, request: MoveRequest) -> None:
@@ -447,7 +449,7 @@ class ActivityLifecycle:
         await workflow.execute_activity(
             "record_reminder",
             ReminderInput(key, state.activity_id, state.stage, reminder.label, state.due_on, workflow.now()),
-            **sending.BACKGROUND_WRITE,  # type: ignore[arg-type, call-overload]
+            **sending.BACKGROUND_WRITE,
         )
         state.reminder_watermark = reminder.fire_at
         self._publish_reminder(reminder)

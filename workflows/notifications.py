@@ -97,7 +97,6 @@ DELIVERY_RETRY_POLICY = RetryPolicy(
 # A send is bounded by the SMTP/webhook timeouts (<= 30 s): a send lost with a crashed worker
 # is retried after this, not after minutes.
 DELIVER_TIMEOUT = timedelta(seconds=35)
-PLAN_TIMEOUT = timedelta(minutes=1)
 DIGEST_TIMEOUT = timedelta(minutes=30)
 
 KEY_LIMIT = 300  # Delivery.key / Notification.key column length
@@ -867,11 +866,3 @@ class NotificationActivities:
             )
         DELIVERIES.labels(channel=Channel.EMAIL.value).inc()
         return 1
-
-
-def notification_activities(instance: NotificationActivities) -> list[Callable[..., Any]]:
-    """The activities to register: `Worker(..., activities=notification_activities(x))`."""
-    return instance.all()
-
-
-NOTIFICATION_ACTIVITIES = notification_activities

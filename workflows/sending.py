@@ -6,6 +6,7 @@ Call these from workflow code only (they schedule activities)."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TypedDict
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -15,11 +16,17 @@ with workflow.unsafe.imports_passed_through():
     from workflows.events import NotificationEvent
     from workflows.notifications import DELIVER_TIMEOUT, DELIVERY_RETRY_POLICY
 
+
+class ActivityOptions(TypedDict):
+    start_to_close_timeout: timedelta
+    retry_policy: RetryPolicy
+
+
 # Background writes (planning, reminders, failure marks) retry until the database answers.
-BACKGROUND_WRITE = {
-    "start_to_close_timeout": timedelta(seconds=30),
-    "retry_policy": RetryPolicy(maximum_interval=timedelta(minutes=5)),
-}
+BACKGROUND_WRITE = ActivityOptions(
+    start_to_close_timeout=timedelta(seconds=30),
+    retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=5)),
+)
 
 
 def notifications_task_queue(task_queue: str) -> str:
@@ -44,7 +51,7 @@ async def notify(event: NotificationEvent) -> None:
             "mark_event_failed",
             args=[event, str(exc.cause or exc)],
             task_queue=queue,
-            **BACKGROUND_WRITE,  # type: ignore[arg-type]
+            **BACKGROUND_WRITE,
         )
 
 
@@ -56,7 +63,7 @@ async def plan_deliveries(event: NotificationEvent) -> list[int]:
         "plan_deliveries",
         event,
         result_type=list[int],
-        **BACKGROUND_WRITE,  # type: ignore[arg-type]
+        **BACKGROUND_WRITE,
     )
 
 
@@ -77,5 +84,5 @@ async def deliver_all(delivery_ids: list[int]) -> None:
             await workflow.execute_activity(
                 "mark_delivery_failed",
                 args=[delivery_id, str(exc.cause or exc)],
-                **BACKGROUND_WRITE,  # type: ignore[arg-type]
+                **BACKGROUND_WRITE,
             )

@@ -91,6 +91,9 @@ class ActivityFacts:
     pilots: tuple[PilotFacts, ...] = ()
     target_meeting_id: int | None = None
     closing_meeting_id: int | None = None
+    closing_meeting_starts_on: date | None = None
+    # The day the facts were gathered: an activity closes only at a meeting that has opened by then.
+    as_of: date | None = None
 
 
 class TransitionError(Exception):
@@ -117,7 +120,8 @@ def _think_synergies_first(facts: ActivityFacts) -> str | None:
     if len(facts.conventions) <= 1 and not (facts.single_convention_reason or "").strip():
         return (
             "think synergies first: an activity involving a single convention needs a recorded "
-            "reason why it is not joint (single_convention_reason) before it can leave thematic_group"
+            "reason why it is not joint before it can leave thematic_group "
+            "(single_convention_reason: PATCH /activities/{id})"
         )
     return None
 
@@ -125,27 +129,41 @@ def _think_synergies_first(facts: ActivityFacts) -> str | None:
 def _task_team(facts: ActivityFacts) -> str | None:
     missing = []
     if facts.task_team_lead_id is None:
-        missing.append("a task team with a lead")
+        missing.append(
+            "a task team with a lead (task_team_id: create one with POST /task-teams, its lead_id set, "
+            "then PATCH /activities/{id})"
+        )
     if facts.task_team_ends_on is None:
-        missing.append("a task team end date (task teams are time-limited)")
+        missing.append(
+            "a task team end date, as task teams are time-limited (ends_on: PATCH /task-teams/{id})"
+        )
     return f"entering task_team needs {' and '.join(missing)}" if missing else None
 
 
 def _pilot_entry(facts: ActivityFacts) -> str | None:
     if not any(p.region and p.countries for p in facts.pilots):
-        return "entering pilot_project needs at least one pilot project with a region and countries"
+        return (
+            "entering pilot_project needs at least one pilot project with a region and countries "
+            "(region, countries: POST /activities/{id}/pilot-projects)"
+        )
     return None
 
 
 def _pilot_exit(facts: ActivityFacts) -> str | None:
     if not facts.pilots or not all((p.lessons_learned or "").strip() for p in facts.pilots):
-        return "leaving pilot_project needs lessons learned recorded on every pilot project"
+        return (
+            "leaving pilot_project needs lessons learned recorded on every pilot project "
+            "(lessons_learned: PATCH /pilot-projects/{id})"
+        )
     return None
 
 
 def _target_meeting(facts: ActivityFacts) -> str | None:
     if facts.target_meeting_id is None:
-        return "entering report_to_cop needs a target COP meeting (target_meeting_id)"
+        return (
+            "entering report_to_cop needs a target COP meeting "
+            "(target_meeting_id, one of GET /meetings: PATCH /activities/{id})"
+        )
     return None
 
 
@@ -241,6 +259,13 @@ def check_transition(
             raise TransitionError(
                 "meeting_required",
                 "closing needs the meeting that considered the report (meeting_id)",
+            )
+        opens_on = facts.closing_meeting_starts_on
+        if opens_on is not None and facts.as_of is not None and opens_on > facts.as_of:
+            raise TransitionError(
+                "meeting_not_open",
+                f"closing needs a meeting that has considered the report: meeting "
+                f"{facts.closing_meeting_id} opens on {opens_on}, after today ({facts.as_of})",
             )
     failures = guard_failures(move, facts)
     if failures:

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from contextlib import AsyncExitStack
 from datetime import timedelta
 from enum import StrEnum
+from types import TracebackType
 from typing import Any
 
 import httpx
@@ -67,8 +68,13 @@ class ServiceWorkers:
             await self._stack.enter_async_context(worker)
         return self
 
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self._stack.__aexit__(*exc_info)
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self._stack.__aexit__(exc_type, exc, traceback)
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Poll until the workers end or `stop` is set; then shut down gracefully: polling stops

@@ -11,6 +11,7 @@ from api.routes.conventions import router as conventions_router
 from api.routes.dashboard import router as dashboard_router
 from api.routes.decisions import router as decisions_router
 from api.routes.events import router as events_router
+from api.routes.index import router as index_router
 from api.routes.lifecycle import router as lifecycle_router
 from api.routes.meetings import router as meetings_router
 from api.routes.notifications import router as notifications_router
@@ -21,6 +22,7 @@ from api.routes.reports import router as reports_router
 from api.routes.task_teams import router as task_teams_router
 
 ROUTERS: list[APIRouter] = [
+    index_router,
     activities_router,
     lifecycle_router,
     pilot_projects_router,

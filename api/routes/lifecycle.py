@@ -14,7 +14,7 @@ from fastapi import APIRouter, Header, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Coordinator, ProgressWriter, Reader, SessionDep, SettingsDep, TemporalDep
-from api.errors import DomainError, problem_body
+from api.errors import Conflict, DomainError, problem_body
 from api.etag import IfMatch, set_etag
 from api.routes.activities import (
     ActivityRead,
@@ -22,8 +22,9 @@ from api.routes.activities import (
     activity_read,
     ensure_progress_writer,
 )
-from api.schemas import CodeText, WriteModel
+from api.schemas import CodeText, NotNull, WriteModel
 from api.services import lifecycle
+from api.services.reminders import pending_reminder
 from api.settings import Settings
 from models import Activity
 from workflows.stages import Stage, describe_table, evaluate_moves
@@ -59,16 +60,16 @@ class ActivityCreate(WriteModel):
 
 
 class ActivityUpdate(WriteModel):
-    title: str = Field(None, min_length=3, max_length=300)
-    description: str = Field(None, max_length=20_000)
-    provisions: list[CodeText] = Field(None, min_length=1)
-    conventions: list[CodeText] = Field(None, min_length=1)
+    title: Annotated[str | None, NotNull] = Field(None, min_length=3, max_length=300)
+    description: Annotated[str | None, NotNull] = Field(None, max_length=20_000)
+    provisions: Annotated[list[CodeText] | None, NotNull] = Field(None, min_length=1)
+    conventions: Annotated[list[CodeText] | None, NotNull] = Field(None, min_length=1)
     thematic_group_id: int | None = None
     lead_id: int | None = None
     task_team_id: int | None = None
     target_meeting_id: int | None = None
     single_convention_reason: str | None = Field(None, max_length=5_000)
-    watcher_ids: list[int] = Field(None)
+    watcher_ids: Annotated[list[int] | None, NotNull] = None
     stage_due_on: date | None = None
 
 
@@ -334,6 +335,7 @@ async def list_reminders(
     "/activities/{activity_id}/reminders/acknowledge",
     response_model=ActivityRead,
     summary="Acknowledge the latest reminder (the lead, or a coordinator)",
+    description="409 `nothing_to_acknowledge` when no reminder of the current stage waits for one.",
 )
 async def acknowledge_reminder(
     body: AcknowledgeCreate,
@@ -345,6 +347,11 @@ async def acknowledge_reminder(
     response: Response,
 ) -> ActivityRead:
     await ensure_progress_writer(session, principal, activity)
+    if await pending_reminder(session, activity) is None:
+        raise Conflict(
+            f"activity {activity.id} has no unacknowledged reminder in its {activity.stage} stage",
+            code="nothing_to_acknowledge",
+        )
     updated = await lifecycle.acknowledge(session, temporal, settings, principal, activity, body.note)
     return _activity_read(updated, settings, response)
 

@@ -23,6 +23,7 @@ from api.services.records import (
     get_or_404,
 )
 from models import Activity, PilotProject
+from models.countries import CountryCode
 
 router = APIRouter(tags=["pilot projects"])
 
@@ -30,7 +31,9 @@ router = APIRouter(tags=["pilot projects"])
 class PilotProjectCreate(WriteModel):
     title: str = Field(min_length=1, max_length=300)
     region: str | None = Field(None, max_length=100)
-    countries: list[NameText] = Field(default_factory=list)
+    countries: list[CountryCode] = Field(
+        default_factory=list, description="ISO 3166-1 codes or names; stored and shown as alpha-2 codes"
+    )
     partners: list[NameText] = Field(default_factory=list)
     starts_on: date | None = None
     ends_on: date | None = None
@@ -40,7 +43,9 @@ class PilotProjectCreate(WriteModel):
 class PilotProjectUpdate(WriteModel):
     title: Annotated[str | None, NotNull] = Field(None, min_length=1, max_length=300)
     region: str | None = Field(None, max_length=100)
-    countries: Annotated[list[NameText] | None, NotNull] = None
+    countries: Annotated[list[CountryCode] | None, NotNull] = Field(
+        None, description="ISO 3166-1 codes or names; stored and shown as alpha-2 codes"
+    )
     partners: Annotated[list[NameText] | None, NotNull] = None
     starts_on: date | None = None
     ends_on: date | None = None

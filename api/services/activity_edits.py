@@ -46,6 +46,7 @@ async def apply_edit(
         raise Conflict(
             f"activity {activity_id} is at version {activity.version}, not {expected_version}",
             code="stale_version",
+            current_version=activity.version,
         )
     unknown = set(changes) - EDITABLE_FIELDS
     if unknown:

@@ -225,7 +225,7 @@ async def summary(session: AsyncSession, where: DashboardFilter) -> Summary:
     def conventions_of(key: str) -> list[str | None]:
         if key not in cell_conventions:
             codes = convention_codes(key)
-            matching = [code for code in codes if code in wanted] if wanted else codes
+            matching: list[str | None] = [code for code in codes if not wanted or code in wanted]
             cell_conventions[key] = matching or ([] if wanted else [None])
         return cell_conventions[key]
 

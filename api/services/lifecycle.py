@@ -168,8 +168,12 @@ async def gather_facts(
             PilotProject.activity_id == activity.id
         )
     )
-    closing_meeting_id = (
-        await session.scalar(select(Meeting.id).where(Meeting.id == closing_meeting_id))
+    closing_meeting = (
+        (
+            await session.execute(
+                select(Meeting.id, Meeting.starts_on).where(Meeting.id == closing_meeting_id)
+            )
+        ).first()
         if closing_meeting_id is not None
         else None
     )
@@ -182,7 +186,9 @@ async def gather_facts(
             PilotFacts(region, tuple(countries or ()), lessons) for region, countries, lessons in pilots
         ),
         target_meeting_id=activity.target_meeting_id,
-        closing_meeting_id=closing_meeting_id,
+        closing_meeting_id=closing_meeting.id if closing_meeting else None,
+        closing_meeting_starts_on=closing_meeting.starts_on if closing_meeting else None,
+        as_of=utcnow().date(),
     )
 
 
@@ -293,10 +299,12 @@ def _domain_error(cause: BaseException | None) -> DomainError:
         return _database_unavailable()  # a local activity's write that ran out of retries
     if isinstance(cause, ApplicationError):
         details = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
+        extra = {key: value for key, value in details.items() if key not in ("status", "code")}
         return DomainError(
             cause.message,
             status=int(details.get("status", 409)),
             code=str(details.get("code", cause.type or "rejected")),
+            **extra,
         )
     return Conflict(str(cause) if cause else "the workflow rejected the change")
 
