@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import pycountry
-from pydantic import AfterValidator
+from pydantic import AfterValidator, StringConstraints
 
 
 def country_code(value: str) -> str:
@@ -19,4 +19,5 @@ def country_code(value: str) -> str:
         ) from None
 
 
-CountryCode = Annotated[str, AfterValidator(country_code)]
+# The longest official country name is under 60 characters.
+CountryCode = Annotated[str, StringConstraints(max_length=100), AfterValidator(country_code)]

@@ -148,9 +148,7 @@ async def test_a_lost_write_is_adopted_by_the_next_move(
 
     # The adopted move was announced like any other (once).
     await wait_for(
-        lambda: any(
-            "moved from thematic_group to task_team" in str(m.message["Subject"]) for m in smtp.mails
-        ),
+        lambda: any("moved to task team" in str(m.message["Subject"]) for m in smtp.mails),
         seconds=20,
     )
 

@@ -147,7 +147,7 @@ async def test_the_root_sends_browsers_to_the_app_and_api_clients_to_an_index(
     browser = await client.get("/", headers={"Accept": "text/html,application/xhtml+xml"})
     assert browser.status_code == 303 and browser.headers["location"] == "/app/"
     api = await client.get("/", headers={"Accept": "application/json"})
-    assert api.json()["app"] == "/app/"
+    assert api.json()["links"]["app"]["href"] == "/app/"
 
 
 def test_sign_in_links_are_kept_out_of_the_logs() -> None:

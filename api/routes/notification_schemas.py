@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from api.schemas import CodeText
 from models.enums import Channel, DeliveryStatus, Role
 from workflows.events import EventType
 from workflows.stages import Stage
@@ -164,6 +165,6 @@ class MeUpdate(BaseModel):
     digest: Digest | None = Field(None, description="off: one e-mail per event; daily or weekly: one digest")
     daily_digest: bool | None = Field(None, description="older form of `digest`: true = daily")
     notify_own_changes: bool | None = None
-    conventions: list[str] | None = Field(
+    conventions: list[CodeText] | None = Field(
         None, max_length=10, description="the conventions I work on (coordinators hear of these only)"
     )

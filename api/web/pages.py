@@ -12,7 +12,7 @@ from urllib.parse import unquote, urlencode
 
 import httpx
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -107,23 +107,6 @@ def _refuse_cross_site(request: Request) -> None:
         raise Forbidden("this sign-in form was sent from another site", code="cross_site")
 
 
-@router.get("/")
-async def root(request: Request) -> Response:
-    """Browsers go to the app; API clients get an index of the API."""
-    if "text/html" in request.headers.get("accept", ""):
-        return _redirect("/app/")
-    return JSONResponse(
-        {
-            "name": "Synergies Tracker",
-            "app": "/app/",
-            "openapi": "/openapi.json",
-            "docs": "/docs",
-            "activities": "/activities",
-            "health": "/health",
-        }
-    )
-
-
 @router.get("/app/sign-in")
 async def sign_in_form(request: Request, settings: SettingsDep, sent: bool = False) -> HTMLResponse:
     return render(request, "app/sign_in.html", sent=sent, oidc=oidc_login.enabled(settings))
@@ -139,7 +122,8 @@ async def request_sign_in_link(
     _refuse_cross_site(request)
     limiter = request.app.state.auth_failures
     client = request.client.host if request.client else "unknown"
-    person = None if limiter.blocked(client) else await web_auth.active_person_by_email(session, email)
+    blocked = limiter.retry_after(client) is not None
+    person = None if blocked else await web_auth.active_person_by_email(session, email)
     limiter.record(client)
     if person is not None:
         url = await web_auth.issue_sign_in_link(session, person, settings)
