@@ -141,8 +141,9 @@ def mails_by_delivery(smtp: SMTPServer) -> collections.Counter[str]:
     for mail in mails:
         # A long header value is folded: the parsed value keeps the fold's leading space.
         key = str(mail.message["X-Synergies-Delivery"]).strip()
-        expected_id = f"<{hashlib.sha256(key.encode()).hexdigest()[:40]}@synergies-tracker>"
-        assert str(mail.message["Message-ID"]).strip() == expected_id, key
+        # The same Message-ID for the same delivery, whatever the mail domain (the public URL's host).
+        expected_id = f"<{hashlib.sha256(key.encode()).hexdigest()[:40]}@"
+        assert str(mail.message["Message-ID"]).strip().startswith(expected_id), key
         counts[key] += 1
     return counts
 
@@ -371,7 +372,7 @@ async def test_pending_reminder_fires_after_temporal_restart(
             lead = people[Role.TASK_TEAM_LEAD].email
             await wait_for(
                 lambda: any(
-                    lead in mail.rcpt_tos and "Reminder" in str(mail.message["Subject"])
+                    lead in mail.rcpt_tos and "Due today" in str(mail.message["Subject"])
                     for mail in smtp_server.mails
                 ),
                 seconds=30,
@@ -381,7 +382,7 @@ async def test_pending_reminder_fires_after_temporal_restart(
             assert event.fired_at.replace(tzinfo=UTC) >= fire_at
             worker.check_alive()  # the worker rode out the server restart
             await asyncio.sleep(1)
-            reminder_mails = [m for m in smtp_server.mails if "Reminder" in str(m.message["Subject"])]
+            reminder_mails = [m for m in smtp_server.mails if "Due today" in str(m.message["Subject"])]
             assert len(reminder_mails) == 1
             assert len(await fired()) == 1
         finally:
