@@ -373,14 +373,11 @@ async def _distributions(session: AsyncSession, durations: Select[Any]) -> list[
     return [results[stage] for stage in ALL_STAGES if stage in results]
 
 
-async def stage_times(
-    session: AsyncSession, where: DashboardFilter, *, start: date | None, end: date | None
-) -> StageTimes:
-    """Time in stage: each completed stay, from entering a stage to the next transition of the
-    same activity (LAG over its transitions by seq), counted in the stage it left, for stays that
-    ended within the range. Cycle time: days from the activity's start to its first arrival in a
-    stage, for arrivals within the range (for `closed`, the whole life of the activity)."""
-    dialect = _dialect(session)
+def time_in_stage_durations(
+    where: DashboardFilter, dialect: str, *, start: date | None, end: date | None
+) -> Select[Any]:
+    """(stage, days) for each completed stay that ended within the range: from entering a stage
+    to the next transition of the same activity (LAG over its transitions by seq)."""
     previous_at = func.lag(Transition.at).over(partition_by=Transition.activity_id, order_by=Transition.seq)
     stays = (
         select(
@@ -392,11 +389,21 @@ async def stage_times(
         .where(*where.clauses())
         .subquery()
     )
-    time_in_stage = select(
+    return select(
         stays.c.stage.label("stage"),
         _days_between(stays.c.entered_at, stays.c.left_at, dialect).label("days"),
     ).where(stays.c.stage.is_not(None), *_range_clauses(stays.c.left_at, start, end))
 
+
+async def stage_times(
+    session: AsyncSession, where: DashboardFilter, *, start: date | None, end: date | None
+) -> StageTimes:
+    """Time in stage: each completed stay, from entering a stage to the next transition of the
+    same activity (LAG over its transitions by seq), counted in the stage it left, for stays that
+    ended within the range. Cycle time: days from the activity's start to its first arrival in a
+    stage, for arrivals within the range (for `closed`, the whole life of the activity)."""
+    dialect = _dialect(session)
+    time_in_stage = time_in_stage_durations(where, dialect, start=start, end=end)
     creation = aliased(Transition)
     started_at = func.coalesce(creation.at, Activity.created_at)
     arrivals = (
