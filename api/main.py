@@ -18,6 +18,7 @@ from api.observability import (
     instrument_app,
     metrics_response,
 )
+from api.oversight_web import install_oversight_pages
 from api.ratelimit import AuthFailureLimiter
 from api.routes import ROUTERS
 from api.services.lifecycle import LifecycleHooks
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for router in ROUTERS:
         app.include_router(router)
+    install_oversight_pages(app)
     return app
 
 
