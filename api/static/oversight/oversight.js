@@ -103,6 +103,10 @@
 
   document.addEventListener("DOMContentLoaded", () => {
     document.querySelectorAll("script[data-chart]").forEach(drawChart);
+    // Leave the "any" choices out of the URL, so a bookmark reads ?convention=minamata.
+    document.querySelectorAll("form.ov-filters").forEach((form) => form.addEventListener("submit", () => {
+      form.querySelectorAll("select, input").forEach((field) => { if (!field.value) field.disabled = true; });
+    }));
     document.querySelectorAll("[data-print]").forEach((b) => b.addEventListener("click", () => window.print()));
     const live = document.querySelector("table[data-live]");
     if (live) followTransitions(live);
