@@ -45,6 +45,7 @@ STAGE_NAMES = {
 }
 STAGE_VALUES = frozenset(stage.value for stage in Stage)
 DUE_VALUES = frozenset(bucket.value for bucket in DueBucket)
+PENDING_VALUES = frozenset(pending.value for pending in service.Pending)
 VIEWS = [
     ("coverage", "Mandate coverage"),
     ("cop-readiness", "COP readiness"),
@@ -396,12 +397,13 @@ async def transitions_page(request: Request, session: SessionDep, principal: Rea
 
 @router.get(f"{BASE}/activities")
 async def activities_page(request: Request, session: SessionDep, principal: Reader) -> HTMLResponse:
-    query = PageQuery.of(request, "provision", "due")
+    query = PageQuery.of(request, "provision", "due", "pending")
     provision_id = _ints([query.extra.get("provision", "")])
-    due_value = query.extra.get("due")
+    due_value, pending_value = query.extra.get("due"), query.extra.get("pending")
     drill = service.Drill(
         provision_id[0] if provision_id else None,
         DueBucket(due_value) if due_value in DUE_VALUES else None,
+        service.Pending(pending_value) if pending_value in PENDING_VALUES else None,
     )
     provision = await session.get(Provision, drill.provision_id) if drill.provision_id else None
     view = await service.activity_list(

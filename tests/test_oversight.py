@@ -229,6 +229,8 @@ async def test_activity_list_behind_the_counts(client, data: OversightData, head
     not_ready = await ids(meeting=data["m1"], stage=["thematic_group", "task_team", "pilot_project"])
     assert not_ready == [data["a1"], data["a2"]]
     assert await ids(convention="minamata", stage="thematic_group") == [data["a4"]]
+    assert await ids(pending="escalation") == [data["a1"]]
+    assert await ids(pending="reminder") == [data["a2"]]  # A1's is about an earlier stay
 
 
 # --- exports ---------------------------------------------------------------------------------------

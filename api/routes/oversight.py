@@ -188,10 +188,13 @@ async def get_activities(
     page: PageDep,
     provision: Annotated[int | None, Query(description="answering this provision (id)")] = None,
     due: Annotated[DueBucket | None, Query(description="open and in this due bucket")] = None,
+    pending: Annotated[
+        service.Pending | None, Query(description="open, with a reminder or escalation not acknowledged")
+    ] = None,
     as_of: AsOf = None,
     format: Format = "json",
 ) -> Any:
     view = await service.activity_list(
-        session, where, service.Drill(provision, due), as_of=as_of or utc_today(), page=page
+        session, where, service.Drill(provision, due, pending), as_of=as_of or utc_today(), page=page
     )
     return exported(view, format, "activities")

@@ -829,12 +829,25 @@ async def recent_transitions(
 # --- the activity list behind every count ----------------------------------------------------------
 
 
+class Pending(StrEnum):
+    """A reminder to the lead, or an escalation, that nobody has acknowledged yet."""
+
+    REMINDER = "reminder"
+    ESCALATION = "escalation"
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return LEAD_REMINDERS if self is Pending.REMINDER else ESCALATIONS
+
+
 @dataclass(frozen=True)
 class Drill:
-    """What a count adds to the filter when it is followed: a provision, a due bucket."""
+    """What a count adds to the filter when it is followed: a provision, a due bucket, a pending
+    reminder or escalation."""
 
     provision_id: int | None = None
     due: DueBucket | None = None
+    pending: Pending | None = None
 
     def clauses(self, as_of: date) -> list[ColumnElement[bool]]:
         clauses: list[ColumnElement[bool]] = []
@@ -848,6 +861,8 @@ class Drill:
             )
         if self.due is not None:
             clauses += [_open(), self.due.clause(as_of)]
+        if self.pending is not None:
+            clauses += [_open(), _reminders_pending(self.pending.kinds)]
         return clauses
 
 

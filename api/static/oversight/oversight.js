@@ -108,6 +108,8 @@
       form.querySelectorAll("select, input").forEach((field) => { if (!field.value) field.disabled = true; });
     }));
     document.querySelectorAll("[data-print]").forEach((b) => b.addEventListener("click", () => window.print()));
+    // Print the figures folded away on screen too.
+    window.addEventListener("beforeprint", () => document.querySelectorAll("details.ov-details").forEach((d) => { d.open = true; }));
     const live = document.querySelector("table[data-live]");
     if (live) followTransitions(live);
   });
