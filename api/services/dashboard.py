@@ -377,22 +377,27 @@ def time_in_stage_durations(
     where: DashboardFilter, dialect: str, *, start: date | None, end: date | None
 ) -> Select[Any]:
     """(stage, days) for each completed stay that ended within the range: from entering a stage
-    to the next transition of the same activity (LAG over its transitions by seq)."""
-    previous_at = func.lag(Transition.at).over(partition_by=Transition.activity_id, order_by=Transition.seq)
-    stays = (
+    (the activity's previous transition, by seq, or its creation) to the transition that left it.
+    A join on (activity_id, seq - 1) rather than a window over the whole log: only the range's
+    transitions are read (ix_transitions_at), each finding its predecessor by the unique index."""
+    previous = aliased(Transition)
+    entered_at = func.coalesce(previous.at, Activity.created_at)
+    return (
         select(
             Transition.from_stage.label("stage"),
-            Transition.at.label("left_at"),
-            func.coalesce(previous_at, Activity.created_at).label("entered_at"),
+            _days_between(entered_at, Transition.at, dialect).label("days"),
         )
         .join(Activity, Activity.id == Transition.activity_id)
-        .where(*where.clauses())
-        .subquery()
+        .outerjoin(
+            previous,
+            and_(previous.activity_id == Transition.activity_id, previous.seq == Transition.seq - 1),
+        )
+        .where(
+            Transition.from_stage.is_not(None),
+            *_range_clauses(Transition.at, start, end),
+            *where.clauses(),
+        )
     )
-    return select(
-        stays.c.stage.label("stage"),
-        _days_between(stays.c.entered_at, stays.c.left_at, dialect).label("days"),
-    ).where(stays.c.stage.is_not(None), *_range_clauses(stays.c.left_at, start, end))
 
 
 async def stage_times(
@@ -483,19 +488,21 @@ async def cumulative_flow(
     session: AsyncSession, where: DashboardFilter, *, interval: Interval, start: date, end: date
 ) -> CumulativeFlow:
     """Activities in each stage at the end of each day (or week, Monday to Sunday), rebuilt from
-    the transition log: +1 for `to_stage` and −1 for `from_stage` of every transition, +1 for the
-    starting stage of activities whose creation is not in the log, summed per bucket in SQL."""
+    the transition log backwards from today: the activities in each stage now, minus what happened
+    after each bucket (+1 for `to_stage` and −1 for `from_stage` of every transition, +1 for the
+    starting stage of activities whose creation is not in the log), summed per bucket in SQL.
+    Only the log from the start of the range on is read (ix_transitions_at), not all of it."""
     start, end = snap_range(start, end, interval)
     dialect = _dialect(session)
     range_start, range_end = start_of(start), start_of(end + timedelta(days=1))
 
     def grouped(stage_col: Any, at_col: Any, base: Select[Any]) -> Select[Any]:
-        # NULL bucket = before the range (the baseline). Bucket in a subquery, group outside:
-        # PostgreSQL does not match GROUP BY expressions that carry bound parameters.
-        bucket = case((at_col < range_start, literal(None)), else_=_bucket_of(at_col, interval, dialect))
+        # NULL bucket = after the range. Bucket in a subquery, group outside: PostgreSQL does not
+        # match GROUP BY expressions that carry bound parameters.
+        bucket = case((at_col >= range_end, literal(None)), else_=_bucket_of(at_col, interval, dialect))
         return _count_by(
             base.add_columns(bucket.label("bucket"), stage_col.label("stage")).where(
-                at_col < range_end, *where.clauses()
+                at_col >= range_start, *where.clauses()
             )
         )
 
@@ -522,20 +529,27 @@ async def cumulative_flow(
         .where(or_(first.id.is_(None), first.from_stage.is_not(None))),
     )
 
-    baseline: dict[Stage, int] = dict.fromkeys(ALL_STAGES, 0)
+    running: dict[Stage, int] = dict.fromkeys(ALL_STAGES, 0)
+    for stage, count in await session.execute(
+        select(Activity.stage, func.count()).where(*where.clauses()).group_by(Activity.stage)
+    ):
+        running[Stage(stage)] = int(count)
+    later: dict[Stage, int] = dict.fromkeys(ALL_STAGES, 0)
     deltas: dict[date, dict[Stage, int]] = defaultdict(lambda: dict.fromkeys(ALL_STAGES, 0))
     for query, sign in ((arrivals, 1), (departures, -1), (births, 1)):
         for bucket, stage, count in await session.execute(query):
-            target = baseline if bucket is None else deltas[_as_date(bucket)]
+            target = later if bucket is None else deltas[_as_date(bucket)]
             target[Stage(stage)] += sign * int(count)
 
+    for stage, delta in later.items():  # undo what happened after the range: its last day's end
+        running[stage] -= delta
     flow = CumulativeFlow(interval, start, end)
-    running = dict(baseline)
     step = timedelta(days=0 if interval is Interval.DAY else 6)
-    for bucket_start in buckets(start, end, interval):
-        for stage, delta in deltas.get(bucket_start, {}).items():
-            running[stage] += delta
+    for bucket_start in reversed(buckets(start, end, interval)):
         flow.points.append(FlowPoint(bucket_start + step, dict(running)))
+        for stage, delta in deltas.get(bucket_start, {}).items():
+            running[stage] -= delta
+    flow.points.reverse()
     return flow
 
 
