@@ -437,6 +437,14 @@ async def stage_times(
 # --- cumulative flow and throughput ---------------------------------------------------------------
 
 
+def _with_activities(transitions: Select[Any], where: DashboardFilter) -> Select[Any]:
+    """Join the activities to a select from the log only when the filter needs them: an unfiltered
+    figure reads the log alone (and its index on `at`)."""
+    if not where.clauses():
+        return transitions
+    return transitions.join(Activity, Activity.id == Transition.activity_id)
+
+
 def _count_by(rows: Select[Any]) -> Select[Any]:
     """(bucket, stage, count) from a select of (bucket, stage) rows."""
     sub = rows.subquery()
@@ -507,17 +515,12 @@ async def cumulative_flow(
         )
 
     arrivals = grouped(
-        Transition.to_stage,
-        Transition.at,
-        select().select_from(Transition).join(Activity, Activity.id == Transition.activity_id),
+        Transition.to_stage, Transition.at, _with_activities(select().select_from(Transition), where)
     )
     departures = grouped(
         Transition.from_stage,
         Transition.at,
-        select()
-        .select_from(Transition)
-        .join(Activity, Activity.id == Transition.activity_id)
-        .where(Transition.from_stage.is_not(None)),
+        _with_activities(select().select_from(Transition), where).where(Transition.from_stage.is_not(None)),
     )
     first = aliased(Transition)
     births = grouped(
@@ -578,12 +581,13 @@ async def throughput(
     dialect = _dialect(session)
     rows = await session.execute(
         _count_by(
-            select(
-                _bucket_of(Transition.at, interval, dialect).label("bucket"),
-                Transition.to_stage.label("stage"),
-            )
-            .join(Activity, Activity.id == Transition.activity_id)
-            .where(*_range_clauses(Transition.at, start, end), *where.clauses())
+            _with_activities(
+                select(
+                    _bucket_of(Transition.at, interval, dialect).label("bucket"),
+                    Transition.to_stage.label("stage"),
+                ),
+                where,
+            ).where(*_range_clauses(Transition.at, start, end), *where.clauses())
         )
     )
     counts: dict[date, dict[Stage, int]] = defaultdict(lambda: dict.fromkeys(ALL_STAGES, 0))

@@ -28,13 +28,13 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import ColumnElement, and_, case, exists, func, literal, select
+from sqlalchemy import ColumnElement, Integer, and_, case, cast, exists, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from api.errors import DomainError
 from api.services import dashboard
-from api.services.dashboard import ALL_STAGES, DashboardFilter, Interval, percentile, start_of
+from api.services.dashboard import ALL_STAGES, DashboardFilter, Interval, start_of
 from models import (
     Activity,
     Body,
@@ -610,6 +610,9 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
 
+CYCLE_FRACTIONS = (0.5, 0.85)
+
+
 async def cycle_time(session: AsyncSession, where: OversightFilter, *, period: Period) -> CycleTimeView:
     """How long activities stay in each open stage: completed stays that ended within the period,
     entering the stage to the activity's next transition (the dashboard's time in stage)."""
@@ -624,20 +627,13 @@ async def cycle_time(session: AsyncSession, where: OversightFilter, *, period: P
             select(
                 stage_col,
                 func.count(),
-                func.percentile_cont(0.5).within_group(days_col),
-                func.percentile_cont(0.85).within_group(days_col),
+                *(func.percentile_cont(f).within_group(days_col) for f in CYCLE_FRACTIONS),
             ).group_by(stage_col)
         )
         for stage, count, median, p85 in rows:
             figures[Stage(stage)] = (int(count), float(median), float(p85))
     else:
-        # SQLite has no percentile aggregate: stream one float per stay, already sorted.
-        grouped: dict[str, list[float]] = defaultdict(list)
-        result = await session.stream(select(stage_col, days_col).order_by(stage_col, days_col))
-        async for stage, days in result:
-            grouped[stage].append(float(days))
-        for stage, values in grouped.items():
-            figures[Stage(stage)] = (len(values), percentile(values, 0.5), percentile(values, 0.85))
+        figures = await _sqlite_quantiles(session, stage_col, days_col)
     return CycleTimeView(
         start=period.start,
         end=period.end,
@@ -651,6 +647,44 @@ async def cycle_time(session: AsyncSession, where: OversightFilter, *, period: P
             for stage in OPEN_STAGES
         ],
     )
+
+
+async def _sqlite_quantiles(
+    session: AsyncSession, stage_col: Any, days_col: Any
+) -> dict[Stage, tuple[int, float | None, float | None]]:
+    """SQLite has no percentile aggregate: rank the stays per stage in SQL and read back only the
+    two ranks around each quantile, then interpolate as percentile_cont does."""
+    ranked = select(
+        stage_col.label("stage"),
+        days_col.label("days"),
+        (func.row_number().over(partition_by=stage_col, order_by=days_col) - 1).label("rank"),
+        func.count().over(partition_by=stage_col).label("n"),
+    ).subquery()
+
+    def near(fraction: float) -> ColumnElement[bool]:
+        low = cast((ranked.c.n - 1) * fraction, Integer)
+        return ranked.c.rank.between(low, low + 1)
+
+    values: dict[str, dict[int, float]] = defaultdict(dict)
+    counts: dict[str, int] = {}
+    for stage, days, rank, n in await session.execute(
+        select(ranked.c.stage, ranked.c.days, ranked.c.rank, ranked.c.n).where(
+            or_(*(near(f) for f in CYCLE_FRACTIONS))
+        )
+    ):
+        values[stage][int(rank)] = float(days)
+        counts[stage] = int(n)
+
+    def quantile(stage: str, fraction: float) -> float:
+        position = (counts[stage] - 1) * fraction
+        low, high = math.floor(position), math.ceil(position)
+        low_value, high_value = values[stage][low], values[stage][high]
+        return low_value + (high_value - low_value) * (position - low)
+
+    return {
+        Stage(stage): (n, quantile(stage, CYCLE_FRACTIONS[0]), quantile(stage, CYCLE_FRACTIONS[1]))
+        for stage, n in counts.items()
+    }
 
 
 class ThroughputWeek(_Schema):
