@@ -31,6 +31,7 @@ from sqlalchemy import (
     and_,
     case,
     cast,
+    exists,
     func,
     literal,
     or_,
@@ -66,11 +67,13 @@ class DashboardFilter:
     def clauses(self) -> list[ColumnElement[bool]]:
         clauses: list[ColumnElement[bool]] = []
         if self.conventions:
+            # EXISTS, a probe of the (activity_id, convention_code) key per activity, not IN: SQLite
+            # builds an IN list of every matching activity first, and then cannot read the
+            # transitions newest first and stop at a page (0.13 s against 1 ms at 100,000).
             clauses.append(
-                Activity.id.in_(
-                    select(activity_conventions.c.activity_id).where(
-                        activity_conventions.c.convention_code.in_(self.conventions)
-                    )
+                exists().where(
+                    activity_conventions.c.activity_id == Activity.id,
+                    activity_conventions.c.convention_code.in_(self.conventions),
                 )
             )
         if self.thematic_group_ids:
