@@ -96,3 +96,17 @@ async def test_due_page_lists_the_bucket_and_its_export_holds_the_same_rows(
 
 async def test_pages_need_a_reader(client, data: OversightData) -> None:
     assert (await client.get("/app/oversight/coverage")).status_code == 401
+
+
+async def test_pending_escalations_on_the_due_page_open_their_activities(
+    client, data: OversightData, headers
+) -> None:
+    html = (await client.get("/app/oversight/due", headers=headers)).text
+    escalated = "/app/oversight/activities?due=overdue&amp;pending=escalation"
+    assert (
+        f'<a href="{escalated}" aria-label="1 activities overdue with an escalation not acknowledged">1</a>'
+        in html
+    )
+    listed = (await client.get(escalated.replace("&amp;", "&"), headers=headers)).text
+    assert f'href="/app/activities/{data["a1"]}"' in listed and "Activities <span" in listed
+    assert listed.count('<a href="/app/activities/') == 1
