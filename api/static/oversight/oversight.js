@@ -103,6 +103,12 @@
 
   document.addEventListener("DOMContentLoaded", () => {
     document.querySelectorAll("script[data-chart]").forEach(drawChart);
+    // On a phone the filter folds away until asked for (it stays open when something is chosen).
+    document.querySelectorAll("details.ov-filter-box").forEach((box) => {
+      if (window.matchMedia("(max-width: 40rem)").matches && box.dataset.chosen === "no") {
+        box.open = false;
+      }
+    });
     // Leave the "any" choices out of the URL, so a bookmark reads ?convention=minamata.
     document.querySelectorAll("form.ov-filters").forEach((form) => form.addEventListener("submit", () => {
       form.querySelectorAll("select, input").forEach((field) => { if (!field.value) field.disabled = true; });
