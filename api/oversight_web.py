@@ -5,6 +5,12 @@ api/routes/oversight.py with the same query string).
 
 The filter lives in the URL (a GET form), so a view is a bookmark. The pages read with the same
 `Reader` guard as the API: a bearer token, or (with the web app) the browser's session cookie.
+
+Until the web app (api/web) is merged these pages have a Jinja environment and a stand-in shell
+of their own (api/templates/oversight/base.html). At the merge: `templates` becomes the web app's
+(`from api.web.templating import long_date, stage_name, templates`, dropping the copies below and
+keeping the `ov_*` globals), base.html extends "app/layout.html", and NAV gains
+("/app/oversight", "Oversight").
 """
 
 from __future__ import annotations
@@ -65,7 +71,9 @@ def stage_name(value: str | Stage | None) -> str:
 
 templates = Jinja2Templates(directory=str(ROOT / "templates"))
 templates.env.filters.update(long_date=long_date, stage_name=stage_name)
-templates.env.globals.update(views=VIEWS, base=BASE, stages=list(STAGE_NAMES), open_stages=OPEN_STAGES)
+templates.env.globals.update(
+    ov_views=VIEWS, ov_base=BASE, ov_stages=list(STAGE_NAMES), ov_open_stages=OPEN_STAGES
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -191,6 +199,7 @@ async def _render(
             "current": current,
             "choices": await _choices(session),
             "principal": getattr(request.state, "principal", None),
+            "csrf_token": getattr(request.state, "csrf_token", ""),  # the web app's sign-out form
             **context,
         },
         headers={"Cache-Control": "no-store"},
