@@ -154,7 +154,7 @@ async def test_recent_transitions_arrive_live(
     new_row = page.locator("table.ov-table tbody tr.ov-new")
     await expect(new_row).to_contain_text("Mercury trade study", timeout=15_000)
     await expect(new_row).to_contain_text("Task team")
-    await expect(page.get_by_role("status")).to_contain_text("1 new move")
+    await expect(page.locator("#ov-live-status")).to_contain_text("1 new move")
 
 
 async def test_every_view_is_accessible_and_fits_a_390_px_phone(

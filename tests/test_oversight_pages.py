@@ -55,7 +55,10 @@ async def test_every_page_renders_filtered_and_keeps_the_filter_in_its_links(
     html = response.text
     assert '<option value="minamata" selected>' in html
     clear = f"/app/oversight{page}"  # "Clear filters"
-    view_links = [href for href in links(html) if href.startswith("/app/oversight") and href != clear]
+    unfiltered = {clear, "/app/oversight"}  # and the web app's main navigation, once merged
+    view_links = [
+        href for href in links(html) if href.startswith("/app/oversight") and href not in unfiltered
+    ]
     assert view_links and all("convention=minamata" in href for href in view_links), view_links
     assert clear in links(html)
     downloads = [href for href in links(html) if href.startswith("/oversight/")]
@@ -95,7 +98,11 @@ async def test_due_page_lists_the_bucket_and_its_export_holds_the_same_rows(
 
 
 async def test_pages_need_a_reader(client, data: OversightData) -> None:
-    assert (await client.get("/app/oversight/coverage")).status_code == 401
+    response = await client.get("/app/oversight/coverage")
+    # 401 for a caller without credentials; with the web app merged, a browser is sent to sign in.
+    assert response.status_code == 401 or (
+        response.status_code == 303 and response.headers["location"].startswith("/app/sign-in")
+    )
 
 
 async def test_pending_escalations_on_the_due_page_open_their_activities(
