@@ -27,6 +27,8 @@ PUBLIC = {
     "/docs/oauth2-redirect",
     "/redoc",
     "/metrics",
+    "/dashboard",  # the HTML shell; it asks for a token before reading anything
+    "/dashboard/static/{name}",  # the dashboard's JS and CSS
     "/app/oversight/static",  # the oversight views' CSS, JS and vendored Chart.js
 }
 """Routes anyone may call without a token."""
