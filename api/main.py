@@ -22,6 +22,7 @@ from api.observability import (
     metrics_response,
 )
 from api.openapi import install_openapi, operation_id
+from api.oversight_web import install_oversight_pages
 from api.ratelimit import AuthFailureLimiter
 from api.routes import ROUTERS
 from api.services.lifecycle import LifecycleHooks
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     install_web(app)
+    install_oversight_pages(app)
     return app
 
 

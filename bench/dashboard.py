@@ -11,6 +11,9 @@ Per backend, each figure is timed N times after warm-up (p50/p95):
   For comparison, "summary GROUP BY raw SQL" is the aggregate the counts table replaced: activities ×
   conventions × thematic group, plus the per-stage GROUP BY (not a target).
 Targets: p95 < 50 ms and service p95 <= 2x raw p95.
+
+The oversight views (api/routes/oversight.py, and two of the pages of api/oversight_web.py) are
+timed over HTTP the same way, each call of `OVERSIGHT_CALLS`; target p95 < 100 ms.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -52,6 +55,30 @@ FROM activities a LEFT JOIN people p ON p.id = a.lead_id
 WHERE a.stage IN ('thematic_group','task_team','pilot_project','report_to_cop') AND a.stage_due_on < :d
 ORDER BY a.stage_due_on, a.id LIMIT 500
 """
+
+
+MINAMATA = "convention=minamata"
+OVERSIGHT_CALLS = {
+    # The oversight views over HTTP (auth, queries, validation, JSON or HTML), unfiltered and filtered
+    # to one convention, with their defaults (today; the last 12 weeks; 50 rows a page).
+    "coverage": "/oversight/coverage",
+    "coverage Minamata": f"/oversight/coverage?{MINAMATA}",
+    "COP readiness": "/oversight/cop-readiness",
+    "due": "/oversight/due",
+    "due Minamata": f"/oversight/due?{MINAMATA}",
+    "cycle time": "/oversight/cycle-time",
+    "throughput": "/oversight/throughput",
+    "cumulative flow (days)": "/oversight/cumulative-flow",
+    "cumulative flow (weeks, a year)": "/oversight/cumulative-flow?interval=week&from={year_ago}",
+    "transitions": "/oversight/transitions",
+    "transitions Minamata": f"/oversight/transitions?{MINAMATA}",
+    "activities (a provision)": "/oversight/activities?provision=1",
+    "activities Minamata overdue": f"/oversight/activities?{MINAMATA}&due=overdue",
+    "coverage CSV": "/oversight/coverage?format=csv",
+    "due XLSX": "/oversight/due?format=xlsx",
+    "page: overview": "/app/oversight",
+    "page: flow and cycle time": "/app/oversight/flow",
+}
 
 
 async def _time(call: Any, n: int, warmup: int = 3) -> Timing:
@@ -131,6 +158,16 @@ async def run(url: str, n: int, section: Section, label: str) -> None:
 
             timings["summary http"] = await _time(lambda: get("/dashboard/summary"), n)
             timings["overdue http"] = await _time(lambda: get("/dashboard/overdue"), n)
+            year_ago = (today - timedelta(days=365)).isoformat()
+            oversight = {
+                name: await _time(lambda path=path: get(path.format(year_ago=year_ago)), n)
+                for name, path in OVERSIGHT_CALLS.items()
+            }
+
+    for name, timing in oversight.items():
+        ms_p95 = timing.p95 * 1000
+        section.add(f"{label} oversight {name} p50", timing.p50 * 1000, "ms")
+        section.add(f"{label} oversight {name} p95", ms_p95, "ms", target="< 100 ms", met=ms_p95 < 100)
 
     for name, timing in timings.items():
         ms_p95 = timing.p95 * 1000

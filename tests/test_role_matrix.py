@@ -37,6 +37,7 @@ PUBLIC = {
     "/app/sign-in/oidc/callback",  # and back
     "/app/static",  # the web app's CSS and JS
     "/calendar/{secret}.ics",  # opened by the feed's own secret; 404 for any other
+    "/app/oversight/static",  # the oversight views' CSS, JS and vendored Chart.js
 }
 """Routes anyone may call without a token."""
 

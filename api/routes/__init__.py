@@ -15,6 +15,7 @@ from api.routes.index import router as index_router
 from api.routes.lifecycle import router as lifecycle_router
 from api.routes.meetings import router as meetings_router
 from api.routes.notifications import router as notifications_router
+from api.routes.oversight import router as oversight_router
 from api.routes.people import router as people_router
 from api.routes.pilot_projects import router as pilot_projects_router
 from api.routes.provisions import router as provisions_router
@@ -37,6 +38,7 @@ ROUTERS: list[APIRouter] = [
     people_router,
     notifications_router,
     dashboard_router,
+    oversight_router,
     events_router,
     calendar_router,
     reports_router,

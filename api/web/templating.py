@@ -34,7 +34,12 @@ MOVE_WORDS = {
     MoveKind.CLOSE: "Close after the COP has considered it",
 }
 # The app's main navigation; the oversight views add their entries here.
-NAV = [("/app/", "Board"), ("/app/my-work", "My work"), ("/app/reports", "Reports")]
+NAV = [
+    ("/app/", "Board"),
+    ("/app/my-work", "My work"),
+    ("/app/oversight", "Oversight"),
+    ("/app/reports", "Reports"),
+]
 ROLE_NAMES = {
     "admin": "Administrator",
     "coordinator": "Coordinators group",
