@@ -22,13 +22,12 @@ from openpyxl import load_workbook
 from playwright.async_api import BrowserContext, Page, async_playwright, expect
 
 from api.services.transitions import TransitionRecord, record_transition
+from tests.browser_support import launch_chromium
 from tests.conftest import People
 from tests.live_server import LiveServer, live_server
 from tests.oversight_data import TG, TT, OversightData, build_oversight_data
 from workflows.stages import Role
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 AXE = (Path(__file__).parent / "vendor" / "axe-core-4.10.2.min.js").read_text()
 VIEWS = ["", "/coverage", "/cop-readiness", "/due", "/flow", "/transitions", "/activities"]
 
@@ -45,18 +44,9 @@ async def server(database_url: str, tmp_path: Path, db) -> AsyncIterator[LiveSer
 
 
 @pytest.fixture
-def chromium() -> Path:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium", pytrace=False)
-    return CHROMIUM
-
-
-@pytest.fixture
-async def browser_context(people: People, chromium: Path) -> AsyncIterator[BrowserContext]:
+async def browser_context(people: People) -> AsyncIterator[BrowserContext]:
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(chromium), args=CHROMIUM_ARGS, headless=True
-        )
+        browser = await launch_chromium(playwright)
         context = await browser.new_context(
             accept_downloads=True,
             extra_http_headers={"Authorization": f"Bearer {people.tokens[Role.OVERSIGHT]}"},

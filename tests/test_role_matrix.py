@@ -28,8 +28,6 @@ PUBLIC = {
     "/docs/oauth2-redirect",
     "/docs/static/{name}",  # Swagger UI's own files
     "/metrics",
-    "/dashboard",  # the HTML shell; it asks for a token before reading anything
-    "/dashboard/static/{name}",  # the dashboard's JS and CSS
     "/notifications/actions/{token}",  # one-click reminder links: the token in the path is the credential
     "/app/sign-in",  # asking for a sign-in link
     "/app/sign-in/{token}",  # spending one

@@ -236,7 +236,7 @@ def test_a_last_event_id_we_sent_is_resumed_from() -> None:
 # --- Security headers ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/dashboard", "/docs"])
+@pytest.mark.parametrize("path", ["/app/sign-in", "/docs"])
 async def test_every_html_page_has_a_policy_against_framing_and_foreign_script(client, db, path: str) -> None:
     response = await client.get(path)
     assert response.status_code == 200
@@ -245,13 +245,13 @@ async def test_every_html_page_has_a_policy_against_framing_and_foreign_script(c
     assert "frame-ancestors 'none'" in policy and "object-src 'none'" in policy
     assert response.headers["X-Frame-Options"] == "DENY"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
-    if path == "/dashboard":
+    if path == "/app/sign-in":
         assert "script-src 'self';" in policy
 
 
-async def test_the_dashboard_page_runs_only_scripts_the_policy_allows(client, db) -> None:
+async def test_the_web_app_runs_only_scripts_the_policy_allows(client, db) -> None:
     """`script-src 'self'`: no inline script, no handler attributes, every script from this origin."""
-    page = (await client.get("/dashboard")).text
+    page = (await client.get("/app/sign-in")).text
     scripts = re.findall(r"<script\b([^>]*)>(.*?)</script>", page, re.S | re.I)
     assert scripts, "the page has a script"
     for attributes, body in scripts:

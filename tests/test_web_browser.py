@@ -2,7 +2,7 @@
 uvicorn process, a Temporal dev server, a worker, and an SMTP catcher (aiosmtpd) that the sign-in
 links are read from. axe-core checks every page: no serious or critical violation.
 
-Needs Debian's `chromium` at /usr/bin/chromium (scripts/test-services installs it); the tests
+Needs Chromium (tests/browser_support.py; scripts/test-services installs it); the tests
 fail, never skip, when it is missing.
 """
 
@@ -28,21 +28,13 @@ from api.deps import Principal
 from api.services import lifecycle
 from api.settings import Settings
 from models import Body, BodyKind, Meeting, PilotProject, ReminderEvent, TaskTeam, utcnow
+from tests.browser_support import launch_chromium
 from tests.conftest import People
 from tests.live_server import LiveServer, live_server
 from tests.notification_support import SMTPServer
 from workflows.stages import Role
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 AXE = (ROOT / "tests" / "vendor" / "axe-core-4.10.2.min.js").read_text()
 LINK = re.compile(r"(https?://\S+/app/sign-in/\S+)")
 WAIT = 20_000  # ms: a move is a Temporal Update and a DB write on a shared machine
@@ -170,18 +162,9 @@ async def journey(
 
 
 @pytest.fixture
-def chromium() -> Path:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium", pytrace=False)
-    return CHROMIUM
-
-
-@pytest.fixture
-async def page(chromium: Path) -> AsyncIterator[Page]:
+async def page() -> AsyncIterator[Page]:
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(chromium), args=CHROMIUM_ARGS, headless=True
-        )
+        browser = await launch_chromium(playwright)
         context = await browser.new_context()
         page = await context.new_page()
         errors: list[Any] = []

@@ -12,15 +12,13 @@ import datetime as dt
 import io
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Reader, SessionDep
-from api.errors import NotFound
 from api.services import dashboard as service
 from api.services.dashboard import ALL_STAGES, DashboardFilter, Interval, UpcomingKind, utc_today
 from api.services.spreadsheet import neutralise_cell
@@ -28,11 +26,6 @@ from workflows.stages import Stage
 
 router = APIRouter(tags=["dashboard"])
 
-STATIC_DIR = Path(__file__).resolve().parent.parent / "static" / "dashboard"
-STATIC_FILES = {
-    "dashboard.js": "text/javascript",
-    "dashboard.css": "text/css",
-}
 CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {
         "content": {"text/csv": {"schema": {"type": "string"}}},
@@ -447,23 +440,3 @@ async def get_upcoming(
             "upcoming.csv",
         )
     return UpcomingRead(as_of=today, days=days, items=[UpcomingItemRead.model_validate(i) for i in items])
-
-
-# --- the page -------------------------------------------------------------------------------------
-
-
-@router.get("/dashboard", response_class=HTMLResponse, include_in_schema=False)
-async def dashboard_page() -> HTMLResponse:
-    """The read-only dashboard; it asks for a token (kept in localStorage) or takes `?token=`."""
-    return HTMLResponse(
-        (STATIC_DIR / "index.html").read_text(encoding="utf-8"),
-        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
-    )
-
-
-@router.get("/dashboard/static/{name}", include_in_schema=False)
-async def dashboard_asset(name: str) -> FileResponse:
-    media_type = STATIC_FILES.get(name)
-    if media_type is None:
-        raise NotFound(f"no dashboard asset named {name!r}")
-    return FileResponse(STATIC_DIR / name, media_type=media_type)
