@@ -60,7 +60,9 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             raise
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# Committed when the handler returns, before the answer is sent: a client that reads right after
+# a write sees it, and a failed commit is an error answer, never a 2xx for a lost write.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 _bearer = HTTPBearer(auto_error=False, description="API token (`synergies token create`) or JWT")
