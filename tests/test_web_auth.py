@@ -220,11 +220,17 @@ async def test_the_reports_page_hands_over_to_the_report_routes_with_the_session
     await sign_in(client, smtp, people[Role.OVERSIGHT].email)
     page = await client.get("/app/reports")
     assert page.status_code == 200 and "SC-COP5" in page.text
+    assert 'name="variant"' in page.text and 'name="lang"' in page.text
     picked = await client.get("/app/reports", params={"meeting": "SC-COP5", "format": "html"})
     assert picked.status_code == 303
-    assert picked.headers["location"] == "/reports/meetings/SC-COP5?format=html"
+    assert picked.headers["location"] == "/reports/meetings/SC-COP5?format=html&variant=document&lang=en"
     report = await client.get(picked.headers["location"])
     assert report.status_code == 200 and report.headers["content-type"].startswith("text/html")
+    french = await client.get(
+        "/app/reports", params={"meeting": "SC-COP5", "format": "html", "variant": "internal", "lang": "fr"}
+    )
+    report = await client.get(french.headers["location"])
+    assert report.status_code == 200 and 'lang="fr"' in report.text
 
 
 async def test_malformed_form_values_get_a_page_not_a_500(

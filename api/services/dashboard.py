@@ -70,11 +70,13 @@ class DashboardFilter:
             # EXISTS, a probe of the (activity_id, convention_code) key per activity, not IN: SQLite
             # builds an IN list of every matching activity first, and then cannot read the
             # transitions newest first and stop at a page (0.13 s against 1 ms at 100,000).
+            # Its own alias, correlated to the activity only: a query that joins the conventions
+            # itself keeps its join.
+            probe = activity_conventions.alias("convention_probe")
             clauses.append(
-                exists().where(
-                    activity_conventions.c.activity_id == Activity.id,
-                    activity_conventions.c.convention_code.in_(self.conventions),
-                )
+                exists()
+                .where(probe.c.activity_id == Activity.id, probe.c.convention_code.in_(self.conventions))
+                .correlate(Activity)
             )
         if self.thematic_group_ids:
             clauses.append(Activity.thematic_group_id.in_(self.thematic_group_ids))

@@ -873,11 +873,13 @@ async def reports_page(
     meeting: str = "",
     format: str = "",
     as_of: str = "",
+    variant: str = "document",
+    lang: str = "en",
 ) -> Response:
-    """Pick a meeting and a format; the download itself is the API's /reports route, which
-    accepts the browser's session like a token."""
+    """Pick a meeting, a variant, a language and a format; the download itself is the API's
+    /reports route, which accepts the browser's session like a token (and refuses bad values)."""
     if meeting and format:
-        query = {"format": format, **({"as_of": as_of} if as_of else {})}
+        query = {"format": format, "variant": variant, "lang": lang, **({"as_of": as_of} if as_of else {})}
         return _redirect(f"/reports/meetings/{meeting}?{urlencode(query)}")
     meetings = list(await session.scalars(select(Meeting).order_by(Meeting.starts_on.desc())))
     return render(request, "app/reports.html", meetings=meetings)
