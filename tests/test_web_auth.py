@@ -325,3 +325,18 @@ async def test_signing_in_returns_to_the_page_asked_for(
     client.cookies.set("synergies_next", "//evil.example.org/app/")
     path = await request_link(client, smtp, people[Role.OVERSIGHT].email)
     assert (await client.post(path)).headers["location"] == "/app/"
+
+
+async def test_the_activity_page_shows_where_the_record_comes_from(
+    client: httpx.AsyncClient, people: People, smtp, db
+) -> None:
+    """Provenance (issue 18): the demo's facts cite the note they come from, illustration says so."""
+    from models.seed import load_demo_data
+
+    async with db() as session, session.begin():
+        result = await load_demo_data(session)
+    await sign_in(client, smtp, people[Role.OVERSIGHT].email)
+    page = await client.get(f"/app/activities/{result.activity_ids[0]}")
+    assert page.status_code == 200, page.text
+    assert "Source: Note by the secretariats on joint activities, 17 November 2009" in page.text
+    assert "(source: Illustrative" in page.text  # the moves after the note
