@@ -340,3 +340,21 @@ async def test_the_activity_page_shows_where_the_record_comes_from(
     assert page.status_code == 200, page.text
     assert "Source: Note by the secretariats on joint activities, 17 November 2009" in page.text
     assert "(source: Illustrative" in page.text  # the moves after the note
+
+
+async def test_the_notification_settings_every_mail_links_to_are_a_page_that_saves(
+    client: httpx.AsyncClient, people: People, smtp, reference_data
+) -> None:
+    """The mails' List-Unsubscribe and footer point here: digest, own changes, conventions."""
+    token = await sign_in(client, smtp, people[Role.COORDINATOR].email)
+    page = await client.get("/app/settings/notifications")
+    assert page.status_code == 200 and 'value="minamata"' in page.text
+    forged = await client.post("/app/settings/notifications", data={"digest": "weekly"})
+    assert forged.status_code == 403
+    saved = await client.post(
+        "/app/settings/notifications",
+        data={"csrf_token": token, "digest": "weekly", "conventions": ["minamata"]},
+    )
+    assert saved.status_code == 303 and saved.headers["location"] == "/app/settings/notifications?saved=1"
+    me = (await client.get("/me")).json()
+    assert (me["digest"], me["conventions"], me["notify_own_changes"]) == ("weekly", ["minamata"], False)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import unquote, urlencode
 
 import httpx
@@ -54,7 +54,7 @@ from api.services.records import InvalidInput
 from api.web import queries
 from api.web.queries import BoardFilter
 from api.web.templating import long_date, plain_words, render, stage_name
-from models import ActionKind, Activity, Meeting, Provision
+from models import ActionKind, Activity, Convention, Meeting, Person, Provision
 from workflows.stages import GUARDS, Stage, evaluate_moves
 
 router = APIRouter(include_in_schema=False)
@@ -828,6 +828,39 @@ async def new_calendar_feed(
 async def stop_calendar_feed(principal: ProgressWriter, session: SessionDep) -> Response:
     await web_auth.revoke_calendar_feed(session, principal.person_id)
     return await _saved(session, "/app/my-work#calendar")
+
+
+@router.get("/app/settings/notifications")
+async def notification_settings(
+    request: Request, principal: Reader, session: SessionDep, saved: bool = False
+) -> HTMLResponse:
+    """Where every mail's List-Unsubscribe and footer point: how often, own changes, conventions."""
+    person = await session.get(Person, principal.person_id)
+    if person is None:
+        raise NotFound("no such person")
+    return render(
+        request,
+        "app/notification_settings.html",
+        digest=feed.digest_of(person),
+        own=person.notify_own_changes,
+        mine=await feed.my_conventions(session, person.id),
+        conventions=list(await session.scalars(select(Convention).order_by(Convention.code))),
+        saved=saved,
+    )
+
+
+@router.post("/app/settings/notifications")
+async def save_notification_settings(
+    principal: Reader,
+    session: SessionDep,
+    digest: Annotated[Literal["off", "daily", "weekly"], Form()] = "off",
+    notify_own_changes: Annotated[bool, Form()] = False,
+    conventions: Annotated[list[str], Form()] = [],  # noqa: B006 (FastAPI copies defaults)
+) -> Response:
+    """The same change as PATCH /me."""
+    changes = {"digest": digest, "notify_own_changes": notify_own_changes, "conventions": conventions}
+    await feed.update_me(session, principal.person_id, changes)
+    return await _saved(session, "/app/settings/notifications?saved=1")
 
 
 @router.post("/app/notifications/{notification_id}/read")
