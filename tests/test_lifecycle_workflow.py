@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -115,7 +115,9 @@ async def test_full_lifecycle_records_every_transition(time_env, db, people, tim
             )
         assert not_yet.value.code == "meeting_not_open"
         # Closed at a meeting that has opened (the report went to an earlier one than targeted).
-        meeting_id = await add_meeting(db, (now - timedelta(days=2)).date(), code="BC-COP9")
+        # "Opened" is by the API's clock (today), which the time-skipping clock may have passed.
+        opened_on = min(now.date(), date.today()) - timedelta(days=2)
+        meeting_id = await add_meeting(db, opened_on, code="BC-COP9")
         outcome = await move(
             time_env.client,
             time_settings,
