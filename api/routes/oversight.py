@@ -146,7 +146,7 @@ async def get_cycle_time(
 
 
 @_route("/throughput", service.ThroughputView, "Moves into each stage per week")
-async def get_throughput(
+async def get_oversight_throughput(
     session: SessionDep, _: Reader, where: FilterDep, period: PeriodDep, format: Format = "json"
 ) -> Any:
     view = await service.throughput(session, where, period=period)
@@ -154,7 +154,7 @@ async def get_throughput(
 
 
 @_route("/cumulative-flow", service.FlowView, "Activities in each stage at the end of each day or week")
-async def get_cumulative_flow(
+async def get_oversight_cumulative_flow(
     session: SessionDep,
     _: Reader,
     where: FilterDep,
