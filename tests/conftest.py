@@ -184,9 +184,11 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     await env.shutdown()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 async def time_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The time-skipping test server: timers of months fire in fractions of a second."""
+    """The time-skipping test server: timers of months fire in fractions of a second. One per
+    test (it starts in ~0.1 s): its clock only moves forward, by years when a test awaits a
+    finished workflow, and tests that compare it with the real date need it near today."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(TEMPORAL_TEST_SERVER),
         data_converter=DATA_CONVERTER,
