@@ -142,6 +142,11 @@ async def synergies_check(
         "SYNERGIES_WORKFLOW_ID_PREFIX": settings.workflow_id_prefix,
         "SYNERGIES_TEMPORAL_SEARCH_ATTRIBUTES": str(settings.temporal_search_attributes).lower(),
     }
+    return await synergies_check_in(env, *args)
+
+
+async def synergies_check_in(env: dict[str, str], *args: str) -> tuple[int, str]:
+    """`synergies check` with a whole environment (a process cluster's, say)."""
     process = await asyncio.create_subprocess_exec(
         os.path.join(os.path.dirname(sys.executable), "synergies"),
         "check",

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import time
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -31,6 +32,7 @@ from sqlalchemy import select
 
 from api.security import issue_token
 from models import Activity, Person, TaskTeam, Transition
+from tests.lifecycle_support import synergies_check_in
 from tests.notification_support import SMTPServer
 from tests.process_support import Cluster, cluster
 from workflows.messages import LifecycleState
@@ -197,7 +199,7 @@ async def assert_settled(
     db: Any, running: Cluster, settings_env: dict[str, str], activities: list[dict]
 ) -> None:
     """No drift, each workflow agrees with its row, and every activity takes one more move."""
-    code, output = await synergies_check_env(settings_env)
+    code, output = await synergies_check_in(settings_env)
     assert code == 0 and "state_mismatch" not in output, output
     for activity in activities:
         async with db() as session:
@@ -210,21 +212,6 @@ async def assert_settled(
             row.transition_count,
             row.version,
         ), activity["id"]
-
-
-async def synergies_check_env(env: dict[str, str]) -> tuple[int, str]:
-    import os
-    import sys
-
-    process = await asyncio.create_subprocess_exec(
-        os.path.join(os.path.dirname(sys.executable), "synergies"),
-        "check",
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await process.communicate()
-    return process.returncode or 0, out.decode()
 
 
 async def one_more_move(client: Client, actors: list[Coordinator], activities: list[dict]) -> None:
@@ -292,55 +279,20 @@ async def run_rounds(
             await client.close()
 
 
-async def test_conflicting_moves_after_a_cold_start_answer_each_request_its_own(
-    database_url, db, people, coordinators, task_team, smtp_server, tmp_path: Path
-):
-    await run_rounds(
-        tmp_path,
-        database_url,
-        db,
-        people,
-        coordinators,
-        task_team,
-        smtp_server,
-        activities=2,
-        rounds=4,
-        racers=50,
-        fault="cold-cache",
+@pytest.fixture
+def rounds(database_url, db, people, coordinators, task_team, smtp_server, tmp_path: Path) -> Any:
+    return functools.partial(
+        run_rounds, tmp_path, database_url, db, people, coordinators, task_team, smtp_server
     )
 
 
-async def test_worker_killed_mid_load_answers_each_request_its_own(
-    database_url, db, people, coordinators, task_team, smtp_server, tmp_path: Path
-):
-    await run_rounds(
-        tmp_path,
-        database_url,
-        db,
-        people,
-        coordinators,
-        task_team,
-        smtp_server,
-        activities=6,
-        rounds=6,
-        racers=8,
-        fault="worker-kill",
-    )
+async def test_conflicting_moves_after_a_cold_start_answer_each_request_its_own(rounds) -> None:
+    await rounds(activities=2, rounds=4, racers=50, fault="cold-cache")
 
 
-async def test_temporal_killed_and_restarted_mid_load_answers_each_request_its_own(
-    database_url, db, people, coordinators, task_team, smtp_server, tmp_path: Path
-):
-    await run_rounds(
-        tmp_path,
-        database_url,
-        db,
-        people,
-        coordinators,
-        task_team,
-        smtp_server,
-        activities=6,
-        rounds=6,
-        racers=8,
-        fault="temporal-kill",
-    )
+async def test_worker_killed_mid_load_answers_each_request_its_own(rounds) -> None:
+    await rounds(activities=6, rounds=6, racers=8, fault="worker-kill")
+
+
+async def test_temporal_killed_and_restarted_mid_load_answers_each_request_its_own(rounds) -> None:
+    await rounds(activities=6, rounds=6, racers=8, fault="temporal-kill")
