@@ -218,8 +218,9 @@ async def send_update(
 
     The same update id is sent again while the engine is unreachable or lost the update (a
     server restart forgets updates not yet in history): the workflow answers a repeated id with
-    its first result, so this never applies a change twice. Past the deadline the outcome is
-    unknown, and the error says so.
+    its first result, so this never applies a change twice. An update refused at the server's cap
+    of updates in flight per workflow waits its turn. Past the deadline the outcome is unknown
+    (or, for one still refused at the cap, certainly nothing: 429), and the error says so.
     """
     handle = client.get_workflow_handle(settings.workflow_id(activity_id))
     update_id = update_id or f"{update.__name__}-{uuid.uuid4().hex}"
@@ -227,6 +228,7 @@ async def send_update(
     deadline = loop.time() + settings.move_deadline_seconds
     pause = 0.2
     while True:
+        refused: RPCError | None = None  # certainly not admitted: past the deadline, nothing changed
         try:
             async with asyncio.timeout_at(deadline):
                 return await handle.execute_update(update, argument, id=update_id, result_type=Outcome)
@@ -237,14 +239,17 @@ async def send_update(
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND and not await _is_running(handle):
                 raise _rpc_error(exc) from exc
-            if exc.status not in _TRANSIENT:
+            if exc.status == RPCStatusCode.RESOURCE_EXHAUSTED:
+                refused = exc  # the workflow's in-flight updates are at the server's cap: queue
+            elif exc.status not in _TRANSIENT:
                 raise _rpc_error(exc) from exc
-            logger.info("update %s: engine answered %s; sending it again", update_id, exc.status)
+            else:
+                logger.info("update %s: engine answered %s; sending it again", update_id, exc.status)
         except (TimeoutError, RPCTimeoutOrCancelledError):
             pass
         if loop.time() + pause >= deadline:
-            raise OutcomeUnknown()
-        await asyncio.sleep(pause)
+            raise _rpc_error(refused) if refused else OutcomeUnknown()
+        await asyncio.sleep(pause if refused is None else pause / 4)
         pause = min(pause * 2, 2.0)
 
 
