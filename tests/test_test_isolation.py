@@ -1,4 +1,4 @@
-"""The suite never touches a developer's own Temporal server (the default 127.0.0.1:7233)."""
+"""The suite never touches a developer's own Temporal server (the settings' default address)."""
 
 from __future__ import annotations
 
@@ -15,12 +15,15 @@ from workflows.stages import Role
 
 
 def test_settings_built_in_tests_point_away_from_the_default_server(settings: Settings) -> None:
-    assert DEFAULT_TEMPORAL_ADDRESS == "127.0.0.1:7233"
+    assert DEFAULT_TEMPORAL_ADDRESS == Settings.model_fields["temporal_address"].default
     assert Settings().temporal_address == UNREACHABLE_TEMPORAL
     assert settings.temporal_address == UNREACHABLE_TEMPORAL
 
 
-@pytest.mark.parametrize("target", ["127.0.0.1:7233", "localhost:7233", "[::1]:7233"])
+_PORT = DEFAULT_TEMPORAL_ADDRESS.rsplit(":", 1)[1]
+
+
+@pytest.mark.parametrize("target", [DEFAULT_TEMPORAL_ADDRESS, f"localhost:{_PORT}", f"[::1]:{_PORT}"])
 async def test_dialling_the_default_address_is_refused_and_recorded(
     temporal_dials: list[str], target: str
 ) -> None:
@@ -33,8 +36,8 @@ async def test_dialling_the_default_address_is_refused_and_recorded(
 async def test_an_app_without_a_worker_never_reaches_a_temporal_server(
     client: httpx.AsyncClient, people: People, reference_data: Any, temporal_dials: list[str]
 ) -> None:
-    """Creating a meeting tells its report workflow; without a worker that once dialled
-    127.0.0.1:7233 and left `report-BC-17` in a developer's server. The meeting is still saved."""
+    """Creating a meeting tells its report workflow; without a worker that once dialled the
+    default address and left `report-BC-17` in a developer's server. The meeting is still saved."""
     created = await client.post("/meetings", json=NEW_MEETING, headers=people.headers(Role.ADMIN))
     assert created.status_code == 201, created.text
     assert temporal_dials == []
