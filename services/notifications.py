@@ -13,7 +13,6 @@ from urllib.parse import urlsplit
 from sqlalchemy import Select, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.pagination import PageParams, Sorting, paginate
 from core.errors import DomainError, Forbidden, NotFound
 from core.settings import Settings
 from models import (
@@ -32,6 +31,7 @@ from models import (
     person_conventions,
 )
 from services.notification_messages import ActionLink
+from services.pagination import PageParams, Sorting, paginate
 from services.webhooks import new_secret, resolve_webhook_target
 
 # Newest first by id (ids follow insertion, i.e. created_at): the cursor then holds no datetime.

@@ -12,11 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Principal, ProgressWriter, Reader, SessionDep
 from api.etag import IfMatch, set_etag
-from api.pagination import Page, PageQuery, Sorting, paginate
+from api.pagination import Page, PageQuery
 from api.routes.activities import CurrentActivity, ensure_progress_writer, get_activity_or_404
 from api.schemas import LongText, NotNull, WriteModel
 from core.versions import check_if_match
 from models import ActionEntry, ActionKind, Activity, Provision
+from services.pagination import Sorting, paginate
 from services.records import (
     add_and_flush,
     apply_changes,

@@ -16,11 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Admin, Reader, SessionDep
 from api.etag import IfMatch, set_etag
-from api.pagination import Page, PageQuery, Sorting, paginate
+from api.pagination import Page, PageQuery
 from api.schemas import IdList, LongText, NotNull, WriteModel
 from core.errors import NotFound
 from core.versions import check_if_match
 from models import Body, BodyKind, Person
+from services.pagination import Sorting, paginate
 from services.records import (
     add_and_flush,
     apply_changes,

@@ -13,10 +13,11 @@ from sqlalchemy.orm import selectinload
 
 from api.deps import Admin, Reader, SessionDep
 from api.etag import IfMatch, set_etag
-from api.pagination import Page, PageQuery, Sorting, paginate
+from api.pagination import Page, PageQuery
 from api.schemas import CodeText, ElementCodeList, NotNull, WriteModel
 from core.versions import check_if_match
 from models import Convention, Decision, Provision
+from services.pagination import Sorting, paginate
 from services.records import (
     add_and_flush,
     apply_changes,

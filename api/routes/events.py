@@ -17,7 +17,6 @@ from pydantic import BaseModel, TypeAdapter
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api.deps import Principal, Reader, SessionDep, authenticate, get_principal
-from api.pagination import MAX_INTEGER
 from api.routes.dashboard import FilterDep
 from services.dashboard import DashboardFilter
 from services.events import (
@@ -27,6 +26,7 @@ from services.events import (
     last_transition_id,
     transitions_after,
 )
+from services.pagination import MAX_INTEGER
 
 router = APIRouter(tags=["events"])
 

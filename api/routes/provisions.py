@@ -12,10 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Admin, Reader, SessionDep
 from api.etag import IfMatch, set_etag
-from api.pagination import Page, PageQuery, Sorting, paginate
+from api.pagination import Page, PageQuery
 from api.schemas import CodeList, CodeText, LongText, NotNull, SymbolList, WriteModel
 from core.versions import check_if_match
 from models import Decision, Provision, ProvisionStatus
+from services.pagination import Sorting, paginate
 from services.records import (
     add_and_flush,
     apply_changes,

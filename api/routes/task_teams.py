@@ -12,10 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Coordinator, Reader, SessionDep
 from api.etag import IfMatch, set_etag
-from api.pagination import Page, PageQuery, Sorting, paginate
+from api.pagination import Page, PageQuery
 from api.schemas import IdList, NotNull, WriteModel
 from core.versions import check_if_match
 from models import Body, BodyKind, Person, TaskTeam
+from services.pagination import Sorting, paginate
 from services.records import (
     InvalidInput,
     add_and_flush,

@@ -30,7 +30,6 @@ from api.deps import (
     SettingsDep,
     TemporalDep,
 )
-from api.pagination import PageParams
 from api.routes.actions import (
     ActionEntryCreate,
     ActionEntryUpdate,
@@ -55,6 +54,7 @@ from core.versions import etag_for
 from models import ActionKind, Activity, Convention, Meeting, Person, Provision
 from services import activities, oidc_login, web_auth
 from services import notifications as feed
+from services.pagination import PageParams
 from services.records import InvalidInput
 from workflows import commands
 
