@@ -11,10 +11,10 @@ from models import ActionEntry, ActionKind, Provision
 from services.pagination import Sorting
 from services.records import Records, require_reference
 
-ACTION_SORTING = Sorting.of(ActionEntry, "id", "on_date", default="on_date")
+SORTING = Sorting.of(ActionEntry, "id", "on_date", default="on_date")
 
 
-def list_statement(*, activity_id: int, kind: ActionKind | None = None) -> Select[Any]:
+def action_query(activity_id: int, kind: ActionKind | None = None) -> Select[Any]:
     statement = select(ActionEntry).where(ActionEntry.activity_id == activity_id)
     if kind is not None:
         statement = statement.where(ActionEntry.kind == kind)

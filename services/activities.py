@@ -42,7 +42,7 @@ def today() -> date:
     return datetime.now(UTC).date()
 
 
-ACTIVITY_SORTING = Sorting.of(
+SORTING = Sorting.of(
     Activity,
     "id",
     "title",
@@ -66,7 +66,7 @@ class ActivityFilters:
     q: str | None = None
 
 
-def list_statement(filters: ActivityFilters) -> Select[Any]:
+def activity_query(filters: ActivityFilters) -> Select[Any]:
     """The activities matching `filters`; portable between SQLite and PostgreSQL."""
     statement = select(Activity)
     if filters.stage:

@@ -12,10 +12,10 @@ from models import Body, BodyKind, Person
 from services.pagination import Sorting
 from services.records import Records, contains_text, load_by_keys
 
-BODY_SORTING = Sorting.of(Body, "id", "code", "name", default="code")
+SORTING = Sorting.of(Body, "id", "code", "name", default="code")
 
 
-def list_statement(*, kind: BodyKind | None = None, q: str | None = None) -> Select[Any]:
+def body_query(kind: BodyKind | None = None, q: str | None = None) -> Select[Any]:
     statement = select(Body)
     if kind is not None:
         statement = statement.where(Body.kind == kind)

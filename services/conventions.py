@@ -10,11 +10,9 @@ from models import Convention
 from services.pagination import Sorting
 from services.records import Records
 
-CONVENTION_SORTING = Sorting.of(
-    Convention, "code", "acronym", "name", default="code", tiebreak=Convention.code
-)
+SORTING = Sorting.of(Convention, "code", "acronym", "name", default="code", tiebreak=Convention.code)
 CONVENTIONS = Records(Convention, "convention")
 
 
-def list_statement() -> Select[Any]:
+def convention_query() -> Select[Any]:
     return select(Convention)

@@ -12,12 +12,12 @@ from models import Convention, Decision, Provision
 from services.pagination import Sorting
 from services.records import Records, contains_text, load_by_keys, require_reference
 
-DECISION_SORTING = Sorting.of(Decision, "id", "symbol", "adopted_on", default="symbol")
+SORTING = Sorting.of(Decision, "id", "symbol", "adopted_on", default="symbol")
 _WITH_PROVISIONS = (selectinload(Decision.provisions),)
 
 
-def list_statement(
-    *, convention: str | None = None, provision: str | None = None, q: str | None = None
+def decision_query(
+    convention: str | None = None, provision: str | None = None, q: str | None = None
 ) -> Select[Any]:
     statement = select(Decision).options(*_WITH_PROVISIONS)
     if convention:

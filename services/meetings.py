@@ -11,11 +11,11 @@ from models import Convention, Meeting, MeetingKind
 from services.pagination import Sorting
 from services.records import Records, check_period, contains_text, ensure_period, load_by_keys
 
-MEETING_SORTING = Sorting.of(Meeting, "id", "code", "number", "starts_on", default="starts_on")
+SORTING = Sorting.of(Meeting, "id", "code", "number", "starts_on", default="starts_on")
 
 
-def list_statement(
-    *, kind: MeetingKind | None = None, convention: str | None = None, q: str | None = None
+def meeting_query(
+    kind: MeetingKind | None = None, convention: str | None = None, q: str | None = None
 ) -> Select[Any]:
     statement = select(Meeting)
     if kind is not None:

@@ -12,13 +12,11 @@ from models import Person
 from services.pagination import Sorting
 from services.records import Records, contains_text
 
-PERSON_SORTING = Sorting.of(Person, "id", "name", "email", default="name")
+SORTING = Sorting.of(Person, "id", "name", "email", default="name")
 PEOPLE = Records(Person, "person", unique=Person.email)
 
 
-def list_statement(
-    *, role: Role | None = None, active: bool | None = None, q: str | None = None
-) -> Select[Any]:
+def person_query(role: Role | None = None, active: bool | None = None, q: str | None = None) -> Select[Any]:
     statement = select(Person)
     if role is not None:
         statement = statement.where(Person.role == role)

@@ -11,11 +11,11 @@ from models import PilotProject
 from services.pagination import Sorting
 from services.records import Records, check_period
 
-PILOT_SORTING = Sorting.of(PilotProject, "id", "title", "starts_on", "ends_on", default="id")
+SORTING = Sorting.of(PilotProject, "id", "title", "starts_on", "ends_on", default="id")
 PILOTS = Records(PilotProject, "pilot project", check=check_period)
 
 
-def list_statement(*, activity_id: int) -> Select[Any]:
+def pilot_query(activity_id: int) -> Select[Any]:
     return select(PilotProject).where(PilotProject.activity_id == activity_id)
 
 

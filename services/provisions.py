@@ -11,11 +11,10 @@ from models import Decision, Provision, ProvisionStatus
 from services.pagination import Sorting
 from services.records import Records, contains_text, load_by_keys, require_reference
 
-PROVISION_SORTING = Sorting.of(Provision, "id", "sort_key", "element_code", "status", default="sort_key")
+SORTING = Sorting.of(Provision, "id", "sort_key", "element_code", "status", default="sort_key")
 
 
-def list_statement(
-    *,
+def provision_query(
     decision: str | None = None,
     convention: str | None = None,
     section: str | None = None,

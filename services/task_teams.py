@@ -18,11 +18,11 @@ from services.records import (
     require_reference,
 )
 
-TASK_TEAM_SORTING = Sorting.of(TaskTeam, "id", "name", "starts_on", "ends_on", default="id")
+SORTING = Sorting.of(TaskTeam, "id", "name", "starts_on", "ends_on", default="id")
 
 
-def list_statement(
-    *, thematic_group: int | None = None, lead: int | None = None, q: str | None = None
+def task_team_query(
+    thematic_group: int | None = None, lead: int | None = None, q: str | None = None
 ) -> Select[Any]:
     statement = select(TaskTeam)
     if thematic_group is not None:

@@ -14,7 +14,7 @@ from api.progress_schemas import ActionEntryCreate, ActionEntryUpdate
 from api.routes.activities import CurrentActivity
 from models import ActionKind
 from services import actions, activities
-from services.actions import ACTIONS
+from services.actions import ACTIONS, SORTING, action_query
 from services.pagination import paginate
 
 router = APIRouter(tags=["actions"])
@@ -51,8 +51,8 @@ async def list_actions(
     activity: CurrentActivity,
     kind: ActionKind | None = None,
 ) -> Page[ActionEntryRead]:
-    statement = actions.list_statement(activity_id=activity.id, kind=kind)
-    rows, next_cursor = await paginate(session, statement, actions.ACTION_SORTING, page)
+    statement = action_query(activity.id, kind)
+    rows, next_cursor = await paginate(session, statement, SORTING, page)
     items = [ActionEntryRead.model_validate(row) for row in rows]
     return Page(items=items, next_cursor=next_cursor)
 

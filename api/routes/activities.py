@@ -21,7 +21,7 @@ from core.settings import Settings
 from core.stages import Stage
 from models import Activity
 from services import activities
-from services.activities import ActivityFilters, today
+from services.activities import SORTING, ActivityFilters, activity_query, today
 from services.pagination import paginate
 
 router = APIRouter(prefix="/activities", tags=["activities"])
@@ -108,8 +108,7 @@ async def list_activities(
     filters: Annotated[ActivityFilters, Depends(_activity_filters)],
     settings: SettingsDep,
 ) -> Page[ActivityRead]:
-    statement = activities.list_statement(filters)
-    rows, next_cursor = await paginate(session, statement, activities.ACTIVITY_SORTING, page)
+    rows, next_cursor = await paginate(session, activity_query(filters), SORTING, page)
     return Page(items=[activity_read(row, settings) for row in rows], next_cursor=next_cursor)
 
 

@@ -18,7 +18,7 @@ from api.pagination import Page, PageQuery
 from api.schemas import IdList, LongText, NotNull, WriteModel
 from models import BodyKind
 from services import bodies
-from services.bodies import BODIES
+from services.bodies import BODIES, SORTING, body_query
 from services.pagination import paginate
 
 router = APIRouter(prefix="/bodies", tags=["bodies"])
@@ -81,8 +81,7 @@ async def list_bodies(
     kind: BodyKind | None = None,
     q: Annotated[str | None, Query(description="text in code or name")] = None,
 ) -> Page[BodyRead]:
-    statement = bodies.list_statement(kind=kind, q=q)
-    rows, next_cursor = await paginate(session, statement, bodies.BODY_SORTING, page)
+    rows, next_cursor = await paginate(session, body_query(kind, q), SORTING, page)
     return Page(items=[BodyRead.model_validate(row) for row in rows], next_cursor=next_cursor)
 
 
@@ -122,8 +121,7 @@ async def list_thematic_groups(
     page: PageQuery,
     q: Annotated[str | None, Query(description="text in code or name")] = None,
 ) -> Page[BodyRead]:
-    statement = bodies.list_statement(kind=THEMATIC, q=q)
-    rows, next_cursor = await paginate(session, statement, bodies.BODY_SORTING, page)
+    rows, next_cursor = await paginate(session, body_query(THEMATIC, q), SORTING, page)
     return Page(items=[BodyRead.model_validate(row) for row in rows], next_cursor=next_cursor)
 
 

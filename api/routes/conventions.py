@@ -7,8 +7,7 @@ from pydantic import BaseModel, ConfigDict
 
 from api.deps import Reader, SessionDep
 from api.pagination import Page, PageQuery
-from services import conventions
-from services.conventions import CONVENTIONS
+from services.conventions import CONVENTIONS, SORTING, convention_query
 from services.pagination import paginate
 
 router = APIRouter(prefix="/conventions", tags=["reference data"])
@@ -25,8 +24,7 @@ class ConventionRead(BaseModel):
 
 @router.get("", summary="List conventions", response_model=Page[ConventionRead])
 async def list_conventions(principal: Reader, session: SessionDep, page: PageQuery) -> Page[ConventionRead]:
-    statement = conventions.list_statement()
-    rows, next_cursor = await paginate(session, statement, conventions.CONVENTION_SORTING, page)
+    rows, next_cursor = await paginate(session, convention_query(), SORTING, page)
     items = [ConventionRead.model_validate(row) for row in rows]
     return Page(items=items, next_cursor=next_cursor)
 

@@ -12,8 +12,7 @@ from api.deps import Admin, Reader, SessionDep
 from api.etag import IfMatch, tagged
 from api.pagination import Page, PageQuery
 from api.schemas import CodeText, ElementCodeList, NotNull, WriteModel
-from services import decisions
-from services.decisions import DECISIONS
+from services.decisions import DECISIONS, SORTING, decision_query
 from services.pagination import paginate
 
 router = APIRouter(prefix="/decisions", tags=["reference data"])
@@ -61,8 +60,8 @@ async def list_decisions(
     provision: Annotated[str | None, Query(description="provision element code")] = None,
     q: Annotated[str | None, Query(description="text in symbol or title")] = None,
 ) -> Page[DecisionRead]:
-    statement = decisions.list_statement(convention=convention, provision=provision, q=q)
-    rows, next_cursor = await paginate(session, statement, decisions.DECISION_SORTING, page)
+    statement = decision_query(convention, provision, q)
+    rows, next_cursor = await paginate(session, statement, SORTING, page)
     return Page(items=[DecisionRead.model_validate(row) for row in rows], next_cursor=next_cursor)
 
 

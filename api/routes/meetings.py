@@ -15,7 +15,7 @@ from api.pagination import Page, PageQuery
 from api.schemas import CodeList, CodeText, NotNull, WriteModel
 from models import MeetingKind
 from services import meetings
-from services.meetings import MEETINGS
+from services.meetings import MEETINGS, SORTING, meeting_query
 from services.pagination import paginate
 
 router = APIRouter(prefix="/meetings", tags=["reference data"])
@@ -123,8 +123,7 @@ async def list_meetings(
     convention: Annotated[str | None, Query(description="convention code")] = None,
     q: Annotated[str | None, Query(description="text in code, title or venue")] = None,
 ) -> Page[MeetingRead]:
-    statement = meetings.list_statement(kind=kind, convention=convention, q=q)
-    rows, next_cursor = await paginate(session, statement, meetings.MEETING_SORTING, page)
+    rows, next_cursor = await paginate(session, meeting_query(kind, convention, q), SORTING, page)
     return Page(items=[MeetingRead.model_validate(row) for row in rows], next_cursor=next_cursor)
 
 

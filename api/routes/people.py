@@ -18,7 +18,7 @@ from api.schemas import NotNull, WriteModel
 from core.stages import Role
 from services import people
 from services.pagination import paginate
-from services.people import PEOPLE
+from services.people import PEOPLE, SORTING, person_query
 
 router = APIRouter(prefix="/people", tags=["people"])
 
@@ -65,8 +65,7 @@ async def list_people(
     active: bool | None = None,
     q: Annotated[str | None, Query(description="text in name or email")] = None,
 ) -> Page[PersonRead]:
-    statement = people.list_statement(role=role, active=active, q=q)
-    rows, next_cursor = await paginate(session, statement, people.PERSON_SORTING, page)
+    rows, next_cursor = await paginate(session, person_query(role, active, q), SORTING, page)
     return Page(items=[PersonRead.model_validate(row) for row in rows], next_cursor=next_cursor)
 
 

@@ -14,7 +14,7 @@ from api.progress_schemas import PilotProjectCreate, PilotProjectUpdate
 from api.routes.activities import CurrentActivity
 from services import activities, pilot_projects
 from services.pagination import paginate
-from services.pilot_projects import PILOTS
+from services.pilot_projects import PILOTS, SORTING, pilot_query
 
 router = APIRouter(tags=["pilot projects"])
 
@@ -48,8 +48,8 @@ class PilotProjectRead(BaseModel):
 async def list_pilots(
     principal: Reader, session: SessionDep, page: PageQuery, activity: CurrentActivity
 ) -> Page[PilotProjectRead]:
-    statement = pilot_projects.list_statement(activity_id=activity.id)
-    rows, next_cursor = await paginate(session, statement, pilot_projects.PILOT_SORTING, page)
+    statement = pilot_query(activity.id)
+    rows, next_cursor = await paginate(session, statement, SORTING, page)
     return Page(items=[PilotProjectRead.model_validate(row) for row in rows], next_cursor=next_cursor)
 
 

@@ -13,9 +13,8 @@ from api.etag import IfMatch, tagged
 from api.pagination import Page, PageQuery
 from api.schemas import CodeList, CodeText, LongText, NotNull, SymbolList, WriteModel
 from models import ProvisionStatus
-from services import provisions
 from services.pagination import paginate
-from services.provisions import PROVISIONS
+from services.provisions import PROVISIONS, SORTING, provision_query
 
 router = APIRouter(prefix="/provisions", tags=["reference data"])
 
@@ -84,10 +83,8 @@ async def list_provisions(
     status: ProvisionStatus | None = None,
     q: Annotated[str | None, Query(description="text in element code or text")] = None,
 ) -> Page[ProvisionRead]:
-    statement = provisions.list_statement(
-        decision=decision, convention=convention, section=section, status=status, q=q
-    )
-    rows, next_cursor = await paginate(session, statement, provisions.PROVISION_SORTING, page)
+    statement = provision_query(decision, convention, section, status, q)
+    rows, next_cursor = await paginate(session, statement, SORTING, page)
     return Page(items=[ProvisionRead.model_validate(row) for row in rows], next_cursor=next_cursor)
 
 

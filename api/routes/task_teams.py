@@ -12,9 +12,8 @@ from api.deps import Coordinator, Reader, SessionDep
 from api.etag import IfMatch, tagged
 from api.pagination import Page, PageQuery
 from api.schemas import IdList, NotNull, WriteModel
-from services import task_teams
 from services.pagination import paginate
-from services.task_teams import TASK_TEAMS
+from services.task_teams import SORTING, TASK_TEAMS, task_team_query
 
 router = APIRouter(prefix="/task-teams", tags=["task teams"])
 
@@ -61,8 +60,8 @@ async def list_task_teams(
     lead: Annotated[int | None, Query(description="lead person id")] = None,
     q: Annotated[str | None, Query(description="text in the name")] = None,
 ) -> Page[TaskTeamRead]:
-    statement = task_teams.list_statement(thematic_group=thematic_group, lead=lead, q=q)
-    rows, next_cursor = await paginate(session, statement, task_teams.TASK_TEAM_SORTING, page)
+    statement = task_team_query(thematic_group, lead, q)
+    rows, next_cursor = await paginate(session, statement, SORTING, page)
     return Page(items=[TaskTeamRead.model_validate(row) for row in rows], next_cursor=next_cursor)
 
 

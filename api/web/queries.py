@@ -25,7 +25,7 @@ from models import (
     Transition,
     activity_watchers,
 )
-from services.activities import ACTIVITY_SORTING, ActivityFilters, list_statement, today
+from services.activities import SORTING, ActivityFilters, activity_query, today
 from services.pagination import PageParams, paginate
 
 COLUMN_LIMIT = 50
@@ -57,7 +57,7 @@ class BoardFilter:
 
 def board_statement(board: BoardFilter) -> Any:
     """Open activities matching the board's filter (every column, the list of one)."""
-    statement = list_statement(
+    statement = activity_query(
         ActivityFilters(
             stage=list(OPEN_STAGES),
             convention=board.convention or None,
@@ -287,4 +287,4 @@ async def stage_list(
         .where(Activity.stage == stage.value)
         .options(selectinload(Activity.lead), selectinload(Activity.target_meeting))
     )
-    return await paginate(session, statement, ACTIVITY_SORTING, PageParams("stage_due_on", cursor, LIST_PAGE))
+    return await paginate(session, statement, SORTING, PageParams("stage_due_on", cursor, LIST_PAGE))
