@@ -140,9 +140,10 @@ rows) before they reach the record; the third argument is the record, None for a
 
 @dataclass(frozen=True)
 class Records(Generic[M]):
-    """One kind of record and its rules: read (404 naming `label`), create, change and delete, each
-    step in the same order for every kind: If-Match, natural key (409), `prepare` (references,
-    422), the values onto the row, `check` on the merged record (e.g. dates in order), flush."""
+    """One kind of record and its rules: read (404 naming `label`), create, change and delete. A
+    create or a change takes its steps in the same order for every kind: If-Match (changes only,
+    412), the natural key `unique` (409), `prepare` (references, 422), the values onto the row,
+    `check` on the merged record (e.g. dates in order, 422), flush."""
 
     model: type[M]
     label: str
