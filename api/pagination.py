@@ -1,8 +1,15 @@
-"""Sorting and cursor pagination shared by every list endpoint.
+"""Sorting, cursor pagination and the one list envelope of every collection endpoint.
+
+Every list of the JSON API answers `Page`: `{"items": [...], "next_cursor", "prev_cursor", "total"}`
+and sends the same cursors as RFC 8288 `Link` headers (`rel="next"`, `rel="prev"`): the request's
+own URL with the cursor parameter replaced, every other query parameter kept. `total` is counted
+(one COUNT query) only when the client asks `?count=true`; otherwise it is null.
 
 `sort=field` / `sort=-field` picks a column from a per-resource whitelist; the page is cut with a
 keyset condition on (sort value, tie-breaker), so pages neither repeat nor skip rows when other rows
-are inserted meanwhile. The cursor is opaque base64 JSON that also names the sort it belongs to.
+are inserted meanwhile. The cursor is opaque base64 JSON that also names the sort it belongs to and
+the direction it reads in: a `next` cursor points after the last row of a page, a `prev` cursor
+before its first row (the page before is read in reverse order, then turned round).
 NULL sort values come last in both directions, on SQLite and PostgreSQL alike.
 """
 
@@ -11,29 +18,66 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Depends, Query
-from pydantic import BaseModel
-from sqlalchemy import Select, and_, nulls_last, or_
+from fastapi import Depends, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Select, and_, func, nulls_first, nulls_last, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.types import TypeDecorator
+from starlette.datastructures import URL
 
 from api.errors import DomainError
 
 T = TypeVar("T")
+R = TypeVar("R")
 MAX_LIMIT = 200
 MAX_INTEGER = 2**63 - 1
 """The largest id any backend stores (BIGINT); ids and cursors beyond it are forged."""
 
+NEXT_EXAMPLE = "eyJzIjogImlkIiwgInYiOiA3NSwgInQiOiA3NX0"  # encode_cursor("id", 75, 75)
+PREV_EXAMPLE = "eyJzIjogImlkIiwgInYiOiA1MSwgInQiOiA1MSwgImQiOiAicHJldiJ9"  # ... 51, 51, before=True
+
+
+def _page_examples(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """A `Page[X]` is documented with X's own example as its item (every item schema has one)."""
+    item_type = model.model_fields["items"].annotation
+    args = getattr(item_type, "__args__", ())
+    config = getattr(args[0], "model_config", {}) if args else {}
+    extra = config.get("json_schema_extra") if isinstance(config, dict) else None
+    examples = extra.get("examples") if isinstance(extra, dict) else None
+    item = examples[0] if examples else None
+    schema["examples"] = [
+        {
+            "items": [item] if item is not None else [],
+            "next_cursor": NEXT_EXAMPLE,
+            "prev_cursor": PREV_EXAMPLE,
+            "total": 137,
+        }
+    ]
+
 
 class Page(BaseModel, Generic[T]):
+    """The envelope of every list: one page of `items`, the cursors of the pages around it (also
+    sent as `Link` headers) and, with `?count=true`, the number of items on all pages."""
+
+    model_config = ConfigDict(json_schema_extra=_page_examples)
+
     items: list[T]
-    next_cursor: str | None = None
+    next_cursor: str | None = Field(
+        None, description="pass as `cursor` for the next page; null on the last page"
+    )
+    prev_cursor: str | None = Field(
+        None, description="pass as `cursor` for the page before; null on the first page"
+    )
+    total: int | None = Field(
+        None, description="items on all pages; counted only with `?count=true`, else null"
+    )
 
 
 class InvalidSort(DomainError):
@@ -49,17 +93,95 @@ class PageParams:
     sort: str | None
     cursor: str | None
     limit: int
+    count: bool = False
+    url: URL | None = field(default=None, compare=False, repr=False)
+    """The request's URL, for the `Link` header (None outside a request, e.g. the web app)."""
+    response: Response | None = field(default=None, compare=False, repr=False)
+
+
+CountQuery = Annotated[
+    bool, Query(description="also count the items on all pages (`total`); costs one COUNT query")
+]
 
 
 def _page_params(
+    request: Request,
+    response: Response,
     sort: Annotated[str | None, Query(description="`field` ascending or `-field` descending")] = None,
-    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
+    cursor: Annotated[
+        str | None, Query(description="`next_cursor` or `prev_cursor` of the page you have")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    count: CountQuery = False,
 ) -> PageParams:
-    return PageParams(sort=sort, cursor=cursor, limit=limit)
+    return PageParams(sort=sort, cursor=cursor, limit=limit, count=count, url=request.url, response=response)
 
 
 PageQuery = Annotated[PageParams, Depends(_page_params)]
+
+
+@dataclass(frozen=True)
+class ListParams:
+    """What an unpaginated list (a short one: the conventions, an activity's log) reads: `count`."""
+
+    count: bool = False
+
+
+def _list_params(count: CountQuery = False) -> ListParams:
+    return ListParams(count)
+
+
+ListQuery = Annotated[ListParams, Depends(_list_params)]
+
+
+@dataclass
+class Slice(Generic[R]):
+    """One page of rows as `paginate` cut it, before the route turns the rows into items."""
+
+    rows: list[R]
+    next_cursor: str | None = None
+    prev_cursor: str | None = None
+    total: int | None = None
+
+    def map(self, convert: Callable[[R], T]) -> Slice[T]:
+        return Slice([convert(row) for row in self.rows], self.next_cursor, self.prev_cursor, self.total)
+
+
+def link_header(url: URL, param: str, cursors: dict[str, str | None]) -> str | None:
+    """RFC 8288 links to the pages around this one: `url` with `param` set to each cursor."""
+    links = [
+        f'<{url.include_query_params(**{param: cursor})}>; rel="{rel}"'
+        for rel, cursor in cursors.items()
+        if cursor is not None
+    ]
+    return ", ".join(links) or None
+
+
+def set_links(
+    response: Response | None,
+    url: URL | None,
+    next_cursor: str | None,
+    prev_cursor: str | None = None,
+    *,
+    param: str = "cursor",
+) -> None:
+    if response is None or url is None:
+        return
+    header = link_header(url, param, {"next": next_cursor, "prev": prev_cursor})
+    if header:
+        response.headers["Link"] = header
+
+
+def page_of(params: PageParams, page: Slice[Any], convert: Callable[[Any], Any] | None = None) -> Page[Any]:
+    """The envelope of one page (its rows turned into items by `convert`), its `Link` header set."""
+    items = [convert(row) for row in page.rows] if convert else list(page.rows)
+    set_links(params.response, params.url, page.next_cursor, page.prev_cursor)
+    return Page(items=items, next_cursor=page.next_cursor, prev_cursor=page.prev_cursor, total=page.total)
+
+
+def whole_list(params: ListParams, items: Sequence[Any]) -> Page[Any]:
+    """The envelope of a list that fits on one page: no cursors, `total` only when asked."""
+    return Page(items=list(items), total=len(items) if params.count else None)
 
 
 class Sorting:
@@ -119,15 +241,20 @@ def _from_json(column: InstrumentedAttribute[Any], raw: Any) -> Any:
     return python_type(raw)
 
 
-def encode_cursor(sort: str, value: Any, tiebreak: Any) -> str:
-    payload = json.dumps({"s": sort, "v": _to_json(value), "t": _to_json(tiebreak)})
+def encode_cursor(sort: str, value: Any, tiebreak: Any, *, before: bool = False) -> str:
+    """A cursor after (value, tiebreak), or with `before` one before it (a `prev_cursor`)."""
+    fields = {"s": sort, "v": _to_json(value), "t": _to_json(tiebreak)}
+    if before:
+        fields["d"] = "prev"
+    payload = json.dumps(fields)
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
 
 def decode_cursor(
     cursor: str, sort: str, sorting: Sorting, column: InstrumentedAttribute[Any]
-) -> tuple[Any, Any]:
-    """The (sort value, tie-breaker) a cursor points after; 400 for anything that is not ours."""
+) -> tuple[Any, Any, bool]:
+    """The (sort value, tie-breaker) a cursor points after (or, when the last item is True, before);
+    400 for anything that is not ours."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         payload = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
@@ -138,10 +265,14 @@ def decode_cursor(
                 f"the cursor belongs to sort={payload.get('s')!r}, not sort={sort!r}; "
                 "start again without a cursor"
             )
-        return _from_json(column, payload.get("v")), _from_json(sorting.tiebreak, payload["t"])
+        direction = payload.get("d", "next")
+        if direction not in ("next", "prev"):
+            raise ValueError("unknown direction")
+        value = _from_json(column, payload.get("v"))
+        return value, _from_json(sorting.tiebreak, payload["t"]), direction == "prev"
     except (ValueError, TypeError, OverflowError, UnicodeError, binascii.Error, KeyError) as exc:
         raise InvalidCursor(
-            "the cursor is malformed; pass back next_cursor exactly as a previous page returned it"
+            "the cursor is malformed; pass back next_cursor or prev_cursor exactly as a page returned it"
         ) from exc
 
 
@@ -154,23 +285,72 @@ def _after(column: Any, tiebreak: Any, value: Any, last: Any, descending: bool) 
     return or_(column_after, and_(column == value, tiebreak_after), column.is_(None))
 
 
+def _before(column: Any, tiebreak: Any, value: Any, first: Any, descending: bool) -> Any:
+    """Rows strictly before (value, first) in the order `column NULLS LAST, tiebreak`."""
+    tiebreak_before = tiebreak > first if descending else tiebreak < first
+    if value is None:
+        return or_(column.is_not(None), and_(column.is_(None), tiebreak_before))
+    column_before = column > value if descending else column < value
+    return and_(column.is_not(None), or_(column_before, and_(column == value, tiebreak_before)))
+
+
+async def count_rows(session: AsyncSession, statement: Select[Any]) -> int:
+    """How many rows `statement` selects (the `total` of a list asked with `?count=true`)."""
+    counted = select(func.count()).select_from(statement.order_by(None).subquery())
+    return int(await session.scalar(counted) or 0)
+
+
 async def paginate(
-    session: AsyncSession, statement: Select[Any], sorting: Sorting, params: PageParams
-) -> tuple[list[Any], str | None]:
-    """One page of the rows `statement` selects, and the cursor of the next page (or None)."""
+    session: AsyncSession,
+    statement: Select[Any],
+    sorting: Sorting,
+    params: PageParams,
+    *,
+    scalars: bool = True,
+) -> Slice[Any]:
+    """One page of the rows `statement` selects, with the cursors of the pages after and before it
+    (None where there is none) and, if `params.count`, the number of rows on all pages. With
+    `scalars=False` the rows are result rows (a select of columns naming the sort columns), not
+    the first column's objects.
+
+    A page read forward knows whether a page follows (it reads one row more); a page reached with a
+    cursor has a page before it. Read with a `prev` cursor, it is the other way round."""
     name, descending = sorting.resolve(params.sort)
     column = sorting.fields[name]
     sort = f"-{name}" if descending else name
+    total = await count_rows(session, statement) if params.count else None
+    backward = False
     if params.cursor:
-        value, last = decode_cursor(params.cursor, sort, sorting, column)
-        statement = statement.where(_after(column, sorting.tiebreak, value, last, descending))
-    direction = (
-        (column.desc(), sorting.tiebreak.desc()) if descending else (column.asc(), sorting.tiebreak.asc())
-    )
-    statement = statement.order_by(nulls_last(direction[0]), direction[1]).limit(params.limit + 1)
-    rows = list((await session.scalars(statement)).unique().all())
-    if len(rows) <= params.limit:
-        return rows, None
+        value, edge, backward = decode_cursor(params.cursor, sort, sorting, column)
+        where = _before if backward else _after
+        statement = statement.where(where(column, sorting.tiebreak, value, edge, descending))
+    if descending != backward:
+        order = (column.desc(), sorting.tiebreak.desc())
+    else:
+        order = (column.asc(), sorting.tiebreak.asc())
+    nulls = nulls_first if backward else nulls_last
+    statement = statement.order_by(nulls(order[0]), order[1]).limit(params.limit + 1)
+    if scalars:
+        rows = list((await session.scalars(statement)).unique().all())
+    else:
+        rows = list((await session.execute(statement)).all())
+    more = len(rows) > params.limit
     rows = rows[: params.limit]
-    last_row = rows[-1]
-    return rows, encode_cursor(sort, getattr(last_row, column.key), getattr(last_row, sorting.tiebreak.key))
+    if backward:
+        rows.reverse()
+
+    def cursor(row: Any, *, before: bool) -> str:
+        return encode_cursor(
+            sort, getattr(row, column.key), getattr(row, sorting.tiebreak.key), before=before
+        )
+
+    if not rows:
+        return Slice(rows, None, None, total)
+    has_next = more if not backward else True
+    has_prev = more if backward else params.cursor is not None
+    return Slice(
+        rows,
+        cursor(rows[-1], before=False) if has_next else None,
+        cursor(rows[0], before=True) if has_prev else None,
+        total,
+    )

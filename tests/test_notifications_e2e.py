@@ -101,7 +101,7 @@ async def test_a_reminder_link_confirms_on_get_acts_once_on_post_and_is_refused_
     reminders = await client.get(
         f"/activities/{activity['id']}/reminders", headers=people.headers(Role.ADMIN)
     )
-    assert all(r["snoozed_until"] is None for r in reminders.json())
+    assert all(r["snoozed_until"] is None for r in reminders.json()["items"])
 
     done = await client.post(path)
     assert done.status_code == 200, done.text
@@ -109,7 +109,7 @@ async def test_a_reminder_link_confirms_on_get_acts_once_on_post_and_is_refused_
     assert "snoozed until" in done.text
     reminders = (
         await client.get(f"/activities/{activity['id']}/reminders", headers=people.headers(Role.ADMIN))
-    ).json()
+    ).json()["items"]
     assert reminders[-1]["snoozed_until"] == until.isoformat()
     assert reminders[-1]["snoozed_by_id"] == lead.id
 
@@ -200,6 +200,6 @@ async def test_the_acknowledge_button_of_a_mailed_reminder_works_once(
     assert done.status_code == 200 and "acknowledged" in done.text
     reminders = (
         await client.get(f"/activities/{activity['id']}/reminders", headers=people.headers(Role.ADMIN))
-    ).json()
+    ).json()["items"]
     assert reminders[-1]["acknowledged_by_id"] == people[Role.TASK_TEAM_LEAD].id
     assert (await client.post(path)).status_code == 410

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Principal, ProgressWriter, Reader, SessionDep
 from api.etag import IfMatch, check_if_match, set_etag
-from api.pagination import Page, PageQuery, Sorting, paginate
+from api.pagination import Page, PageQuery, Sorting, page_of, paginate
 from api.routes.activities import CurrentActivity, ensure_progress_writer, get_activity_or_404
 from api.schemas import LongText, NotNull, WriteModel
 from api.services.records import (
@@ -121,9 +121,7 @@ async def list_actions(
     statement = select(ActionEntry).where(ActionEntry.activity_id == activity.id)
     if kind is not None:
         statement = statement.where(ActionEntry.kind == kind)
-    rows, next_cursor = await paginate(session, statement, SORTING, page)
-    items = [ActionEntryRead.model_validate(row) for row in rows]
-    return Page(items=items, next_cursor=next_cursor)
+    return page_of(page, await paginate(session, statement, SORTING, page), ActionEntryRead.model_validate)
 
 
 @router.post(

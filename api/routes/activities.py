@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.deps import Principal, Reader, SessionDep, SettingsDep, get_principal
 from api.errors import Forbidden
 from api.etag import set_etag
-from api.pagination import Page, PageQuery, Sorting, paginate
+from api.pagination import Page, PageQuery, Sorting, page_of, paginate
 from api.schemas import CodeList, IdList
 from api.services.records import get_or_404
 from api.settings import Settings
@@ -186,8 +186,8 @@ async def list_activities(
     filters: Annotated[ActivityFilters, Depends(_activity_filters)],
     settings: SettingsDep,
 ) -> Page[ActivityRead]:
-    rows, next_cursor = await paginate(session, activity_query(filters), SORTING, page)
-    return Page(items=[activity_read(row, settings) for row in rows], next_cursor=next_cursor)
+    rows = await paginate(session, activity_query(filters), SORTING, page)
+    return page_of(page, rows, lambda row: activity_read(row, settings))
 
 
 @router.get("/{activity_id}", summary="One activity", response_model=ActivityRead)

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.deps import Admin, Reader, SessionDep
 from api.errors import NotFound
 from api.etag import IfMatch, check_if_match, set_etag
-from api.pagination import Page, PageQuery, Sorting, paginate
+from api.pagination import Page, PageQuery, Sorting, page_of, paginate
 from api.schemas import IdList, LongText, NotNull, WriteModel
 from api.services.records import (
     add_and_flush,
@@ -136,8 +136,7 @@ async def list_bodies(
     kind: BodyKind | None = None,
     q: Annotated[str | None, Query(description="text in code or name")] = None,
 ) -> Page[BodyRead]:
-    rows, next_cursor = await paginate(session, body_query(kind, q), SORTING, page)
-    return Page(items=[BodyRead.model_validate(row) for row in rows], next_cursor=next_cursor)
+    return page_of(page, await paginate(session, body_query(kind, q), SORTING, page), BodyRead.model_validate)
 
 
 @router.post("", status_code=201, summary="Create a body", response_model=BodyRead)
@@ -180,8 +179,9 @@ async def list_thematic_groups(
     page: PageQuery,
     q: Annotated[str | None, Query(description="text in code or name")] = None,
 ) -> Page[BodyRead]:
-    rows, next_cursor = await paginate(session, body_query(THEMATIC, q), SORTING, page)
-    return Page(items=[BodyRead.model_validate(row) for row in rows], next_cursor=next_cursor)
+    return page_of(
+        page, await paginate(session, body_query(THEMATIC, q), SORTING, page), BodyRead.model_validate
+    )
 
 
 @thematic_groups_router.post("", status_code=201, summary="Create a thematic group", response_model=BodyRead)

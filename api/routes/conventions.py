@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
 from api.deps import Reader, SessionDep
-from api.pagination import Page, PageQuery, Sorting, paginate
+from api.pagination import Page, PageQuery, Sorting, page_of, paginate
 from api.services.records import get_or_404
 from models import Convention
 
@@ -32,9 +32,9 @@ SORTING = Sorting(
 
 @router.get("", summary="List conventions", response_model=Page[ConventionRead])
 async def list_conventions(principal: Reader, session: SessionDep, page: PageQuery) -> Page[ConventionRead]:
-    rows, next_cursor = await paginate(session, select(Convention), SORTING, page)
-    items = [ConventionRead.model_validate(row) for row in rows]
-    return Page(items=items, next_cursor=next_cursor)
+    return page_of(
+        page, await paginate(session, select(Convention), SORTING, page), ConventionRead.model_validate
+    )
 
 
 @router.get("/{code}", summary="One convention", response_model=ConventionRead)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import selectinload
 
 from api.deps import Admin, Reader, SessionDep
 from api.etag import IfMatch, check_if_match, set_etag
-from api.pagination import Page, PageQuery, Sorting, paginate
+from api.pagination import Page, PageQuery, Sorting, page_of, paginate
 from api.schemas import CodeText, ElementCodeList, NotNull, WriteModel
 from api.services.records import (
     add_and_flush,
@@ -135,8 +135,7 @@ async def list_decisions(
     q: Annotated[str | None, Query(description="text in symbol or title")] = None,
 ) -> Page[DecisionRead]:
     statement = decision_query(convention, provision, q)
-    rows, next_cursor = await paginate(session, statement, SORTING, page)
-    return Page(items=[DecisionRead.model_validate(row) for row in rows], next_cursor=next_cursor)
+    return page_of(page, await paginate(session, statement, SORTING, page), DecisionRead.model_validate)
 
 
 @router.post("", status_code=201, summary="Create a decision", response_model=DecisionRead)

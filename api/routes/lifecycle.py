@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import Coordinator, ProgressWriter, Reader, SessionDep, SettingsDep, TemporalDep
 from api.errors import Conflict, DomainError, problem_body
 from api.etag import IfMatch, set_etag
+from api.pagination import ListQuery, Page, whole_list
 from api.routes.activities import (
     ActivityRead,
     CurrentActivity,
@@ -163,9 +164,39 @@ def _activity_read(activity: Activity, settings: Settings, response: Response) -
     return read
 
 
-@router.get("/stages", summary="The stage machine: every allowed move and what it needs")
-async def stage_table(principal: Reader) -> list[dict[str, str | bool]]:
-    return describe_table()
+class StageMoveRead(BaseModel):
+    model_config = ConfigDict(
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "from": "task_team",
+                    "to": "pilot_project",
+                    "kind": "forward",
+                    "reason_required": False,
+                    "meeting_required": False,
+                    "guards": "task team set",
+                }
+            ]
+        },
+    )
+
+    from_: Stage = Field(alias="from")
+    to: Stage
+    kind: str
+    reason_required: bool
+    meeting_required: bool
+    guards: str = Field(description="the guards the move checks, comma separated")
+
+
+@router.get(
+    "/stages",
+    response_model=Page[StageMoveRead],
+    response_model_by_alias=True,
+    summary="The stage machine: every allowed move and what it needs",
+)
+async def stage_table(principal: Reader, listing: ListQuery) -> Page[StageMoveRead]:
+    return whole_list(listing, [StageMoveRead.model_validate(row) for row in describe_table()])
 
 
 @router.post(
@@ -248,26 +279,26 @@ async def move_activity(
 
 @router.get(
     "/activities/{activity_id}/transitions",
-    response_model=list[TransitionRead],
+    response_model=Page[TransitionRead],
     summary="The transition log of an activity",
 )
 async def list_transitions(
-    principal: Reader, activity: CurrentActivity, session: SessionDep
-) -> list[TransitionRead]:
+    principal: Reader, activity: CurrentActivity, session: SessionDep, listing: ListQuery
+) -> Page[TransitionRead]:
     rows = await lifecycle.transitions_of(session, activity.id)
-    return [TransitionRead.model_validate(row) for row in rows]
+    return whole_list(listing, [TransitionRead.model_validate(row) for row in rows])
 
 
 @router.get(
     "/activities/{activity_id}/transitions/allowed",
-    response_model=list[AllowedMove],
+    response_model=Page[AllowedMove],
     summary="The moves allowed now for the caller, with what blocks the others",
 )
 async def allowed_transitions(
-    principal: Reader, activity: CurrentActivity, session: SessionDep
-) -> list[AllowedMove]:
+    principal: Reader, activity: CurrentActivity, session: SessionDep, listing: ListQuery
+) -> Page[AllowedMove]:
     facts = await lifecycle.gather_facts(session, activity)
-    return [
+    moves = [
         AllowedMove(
             to=option.move.target,
             kind=option.move.kind.value,
@@ -278,6 +309,7 @@ async def allowed_transitions(
         )
         for option in evaluate_moves(Stage(activity.stage), role=principal.role, facts=facts)
     ]
+    return whole_list(listing, moves)
 
 
 @router.post(
@@ -322,13 +354,14 @@ async def bulk_move(
 
 @router.get(
     "/activities/{activity_id}/reminders",
-    response_model=list[ReminderRead],
+    response_model=Page[ReminderRead],
     summary="Reminders and escalations fired for an activity, with acknowledgements",
 )
 async def list_reminders(
-    principal: Reader, activity: CurrentActivity, session: SessionDep
-) -> list[ReminderRead]:
-    return [ReminderRead.model_validate(row) for row in await lifecycle.reminders_of(session, activity.id)]
+    principal: Reader, activity: CurrentActivity, session: SessionDep, listing: ListQuery
+) -> Page[ReminderRead]:
+    rows = await lifecycle.reminders_of(session, activity.id)
+    return whole_list(listing, [ReminderRead.model_validate(row) for row in rows])
 
 
 @router.post(

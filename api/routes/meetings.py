@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Admin, Reader, SessionDep
 from api.etag import IfMatch, check_if_match, set_etag
-from api.pagination import Page, PageQuery, Sorting, paginate
+from api.pagination import Page, PageQuery, Sorting, page_of, paginate
 from api.schemas import CodeList, CodeText, NotNull, WriteModel
 from api.services.records import (
     add_and_flush,
@@ -194,8 +194,11 @@ async def list_meetings(
     convention: Annotated[str | None, Query(description="convention code")] = None,
     q: Annotated[str | None, Query(description="text in code, title or venue")] = None,
 ) -> Page[MeetingRead]:
-    rows, next_cursor = await paginate(session, meeting_query(kind, convention, q), SORTING, page)
-    return Page(items=[MeetingRead.model_validate(row) for row in rows], next_cursor=next_cursor)
+    return page_of(
+        page,
+        await paginate(session, meeting_query(kind, convention, q), SORTING, page),
+        MeetingRead.model_validate,
+    )
 
 
 @router.post("", status_code=201, summary="Create a meeting", response_model=MeetingRead)

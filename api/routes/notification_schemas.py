@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from api.pagination import Page
 from api.schemas import CodeText
 from models.enums import Channel, DeliveryStatus, Role
 from workflows.events import EventType
@@ -105,10 +106,8 @@ class NotificationRead(BaseModel):
         )
 
 
-class NotificationPage(BaseModel):
-    items: list[NotificationRead]
-    next_cursor: str | None = None
-    unread_count: int
+class NotificationPage(Page[NotificationRead]):
+    unread_count: int = Field(description="your unread notifications, on all pages")
 
 
 class ReadAllResult(BaseModel):
@@ -138,9 +137,7 @@ class DeliveryRead(BaseModel):
     sent_at: datetime | None
 
 
-class DeliveryPage(BaseModel):
-    items: list[DeliveryRead]
-    next_cursor: str | None = None
+DeliveryPage = Page[DeliveryRead]
 
 
 Digest = Literal["off", "daily", "weekly"]

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Admin, Reader, SessionDep
 from api.etag import IfMatch, check_if_match, set_etag
-from api.pagination import Page, PageQuery, Sorting, paginate
+from api.pagination import Page, PageQuery, Sorting, page_of, paginate
 from api.schemas import NotNull, WriteModel
 from api.services.records import (
     add_and_flush,
@@ -122,8 +122,9 @@ async def list_people(
     active: bool | None = None,
     q: Annotated[str | None, Query(description="text in name or email")] = None,
 ) -> Page[PersonRead]:
-    rows, next_cursor = await paginate(session, person_query(role, active, q), SORTING, page)
-    return Page(items=[PersonRead.model_validate(row) for row in rows], next_cursor=next_cursor)
+    return page_of(
+        page, await paginate(session, person_query(role, active, q), SORTING, page), PersonRead.model_validate
+    )
 
 
 @router.post("", status_code=201, summary="Add a person", response_model=PersonRead)

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Principal, ProgressWriter, Reader, SessionDep
 from api.etag import IfMatch, check_if_match, set_etag
-from api.pagination import Page, PageQuery, Sorting, paginate
+from api.pagination import Page, PageQuery, Sorting, page_of, paginate
 from api.routes.activities import CurrentActivity, ensure_progress_writer, get_activity_or_404
 from api.schemas import LongText, NameText, NotNull, WriteModel
 from api.services.records import (
@@ -125,8 +125,7 @@ async def list_pilots(
     principal: Reader, session: SessionDep, page: PageQuery, activity: CurrentActivity
 ) -> Page[PilotProjectRead]:
     statement = select(PilotProject).where(PilotProject.activity_id == activity.id)
-    rows, next_cursor = await paginate(session, statement, SORTING, page)
-    return Page(items=[PilotProjectRead.model_validate(row) for row in rows], next_cursor=next_cursor)
+    return page_of(page, await paginate(session, statement, SORTING, page), PilotProjectRead.model_validate)
 
 
 @router.post(

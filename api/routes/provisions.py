@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Admin, Reader, SessionDep
 from api.etag import IfMatch, check_if_match, set_etag
-from api.pagination import Page, PageQuery, Sorting, paginate
+from api.pagination import Page, PageQuery, Sorting, page_of, paginate
 from api.schemas import CodeList, CodeText, LongText, NotNull, SymbolList, WriteModel
 from api.services.records import (
     add_and_flush,
@@ -173,8 +173,7 @@ async def list_provisions(
     q: Annotated[str | None, Query(description="text in element code or text")] = None,
 ) -> Page[ProvisionRead]:
     statement = provision_query(decision, convention, section, status, q)
-    rows, next_cursor = await paginate(session, statement, SORTING, page)
-    return Page(items=[ProvisionRead.model_validate(row) for row in rows], next_cursor=next_cursor)
+    return page_of(page, await paginate(session, statement, SORTING, page), ProvisionRead.model_validate)
 
 
 @router.post("", status_code=201, summary="Create a provision", response_model=ProvisionRead)

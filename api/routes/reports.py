@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from api.deps import Reader, SessionDep
 from api.errors import DomainError, NotFound
+from api.pagination import Page, PageQuery, Sorting, page_of, paginate
 from api.services.report_render import FORMATS, MEDIA_TYPES, ReportFormat, render_within
 from api.services.report_text import Language
 from api.services.reports import Report, Variant, build_report, get_meeting
@@ -190,45 +191,53 @@ class StoredReportRead(BaseModel):
     download: str = Field(description="path of the download")
 
 
-@router.get("/stored", summary="Stored report drafts, newest first")
+STORED_SORTING = Sorting(
+    {"created_at": StoredReport.created_at, "id": StoredReport.id},
+    default="-created_at",
+    tiebreak=StoredReport.id,
+)
+
+
+@router.get(
+    "/stored",
+    response_model=Page[StoredReportRead],
+    summary="Stored report drafts, newest first (cursor paginated)",
+)
 async def stored_reports(
     principal: Reader,
     session: SessionDep,
+    page: PageQuery,
     meeting: Annotated[str | None, Query(description="Meeting id or code")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> list[StoredReportRead]:
-    query = (
-        select(
-            StoredReport.id,
-            StoredReport.meeting_id,
-            Meeting.code,
-            StoredReport.format,
-            StoredReport.as_of,
-            StoredReport.media_type,
-            func.length(StoredReport.content),
-            StoredReport.created_at,
-        )
-        .join(Meeting, Meeting.id == StoredReport.meeting_id)
-        .order_by(StoredReport.created_at.desc(), StoredReport.id.desc())
-        .limit(limit)
-    )
+) -> Page[StoredReportRead]:
+    query = select(
+        StoredReport.id,
+        StoredReport.meeting_id,
+        Meeting.code,
+        StoredReport.format,
+        StoredReport.as_of,
+        StoredReport.media_type,
+        func.length(StoredReport.content),
+        StoredReport.created_at,
+    ).join(Meeting, Meeting.id == StoredReport.meeting_id)
     if meeting is not None:
         query = query.where(StoredReport.meeting_id == (await get_meeting(session, meeting)).id)
-    rows = (await session.execute(query)).all()
-    return [
-        StoredReportRead(
-            id=row_id,
-            meeting_id=meeting_id,
-            meeting_code=code,
-            format=fmt,
-            as_of=day,
-            media_type=media_type,
-            size=int(size or 0),
-            created_at=created_at,
-            download=f"/reports/stored/{row_id}",
-        )
-        for row_id, meeting_id, code, fmt, day, media_type, size, created_at in rows
-    ]
+    found = await paginate(session, query, STORED_SORTING, page, scalars=False)
+    return page_of(page, found, _stored_read)
+
+
+def _stored_read(row: Any) -> StoredReportRead:
+    row_id, meeting_id, code, fmt, day, media_type, size, created_at = row
+    return StoredReportRead(
+        id=row_id,
+        meeting_id=meeting_id,
+        meeting_code=code,
+        format=fmt,
+        as_of=day,
+        media_type=media_type,
+        size=int(size or 0),
+        created_at=created_at,
+        download=f"/reports/stored/{row_id}",
+    )
 
 
 @router.get(

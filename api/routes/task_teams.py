@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Coordinator, Reader, SessionDep
 from api.etag import IfMatch, check_if_match, set_etag
-from api.pagination import Page, PageQuery, Sorting, paginate
+from api.pagination import Page, PageQuery, Sorting, page_of, paginate
 from api.schemas import IdList, NotNull, WriteModel
 from api.services.records import (
     InvalidInput,
@@ -138,8 +138,7 @@ async def list_task_teams(
     q: Annotated[str | None, Query(description="text in the name")] = None,
 ) -> Page[TaskTeamRead]:
     statement = task_team_query(thematic_group, lead, q)
-    rows, next_cursor = await paginate(session, statement, SORTING, page)
-    return Page(items=[TaskTeamRead.model_validate(row) for row in rows], next_cursor=next_cursor)
+    return page_of(page, await paginate(session, statement, SORTING, page), TaskTeamRead.model_validate)
 
 
 @router.post("", status_code=201, summary="Create a task team", response_model=TaskTeamRead)

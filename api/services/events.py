@@ -105,6 +105,18 @@ async def transitions_after(
     ]
 
 
+async def count_transitions(
+    session: AsyncSession, *, where: DashboardFilter | None = None, activity_id: int | None = None
+) -> int:
+    """How many transitions the feed holds for these filters, on all pages (`?count=true`)."""
+    query = select(func.count()).select_from(Transition).join(Activity, Activity.id == Transition.activity_id)
+    if where is not None:
+        query = query.where(*where.clauses())
+    if activity_id is not None:
+        query = query.where(Transition.activity_id == activity_id)
+    return int(await session.scalar(query) or 0)
+
+
 async def last_transition_id(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.max(Transition.id))) or 0)
 
