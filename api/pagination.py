@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import Enum
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 from fastapi import Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -48,18 +48,18 @@ def _page_examples(schema: dict[str, Any], model: type[BaseModel]) -> None:
     """A `Page[X]` is documented with X's own example as its item (every item schema has one)."""
     item_type = model.model_fields["items"].annotation
     args = getattr(item_type, "__args__", ())
-    config = getattr(args[0], "model_config", {}) if args else {}
-    extra = config.get("json_schema_extra") if isinstance(config, dict) else None
+    item_class = args[0] if args else None
+    config = getattr(item_class, "model_config", None) or getattr(item_class, "__pydantic_config__", {})
+    extra = config.get("json_schema_extra")
     examples = extra.get("examples") if isinstance(extra, dict) else None
     item = examples[0] if examples else None
-    schema["examples"] = [
-        {
-            "items": [item] if item is not None else [],
-            "next_cursor": NEXT_EXAMPLE,
-            "prev_cursor": PREV_EXAMPLE,
-            "total": 137,
-        }
-    ]
+    example: dict[str, Any] = {
+        "items": [item] if item is not None else [],
+        "next_cursor": NEXT_EXAMPLE,
+        "prev_cursor": PREV_EXAMPLE,
+        "total": 137,
+    }
+    schema["examples"] = [example | getattr(model, "example_extra", {})]
 
 
 class Page(BaseModel, Generic[T]):
@@ -67,6 +67,8 @@ class Page(BaseModel, Generic[T]):
     sent as `Link` headers) and, with `?count=true`, the number of items on all pages."""
 
     model_config = ConfigDict(json_schema_extra=_page_examples)
+    example_extra: ClassVar[dict[str, Any]] = {}
+    """What a subclass adds to the example (its own fields)."""
 
     items: list[T]
     next_cursor: str | None = Field(

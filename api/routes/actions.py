@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Principal, ProgressWriter, Reader, SessionDep
 from api.etag import IfMatch, check_if_match, set_etag
+from api.examples import examples
 from api.pagination import Page, PageQuery, Sorting, page_of, paginate
 from api.routes.activities import CurrentActivity, ensure_progress_writer, get_activity_or_404
 from api.schemas import LongText, NotNull, WriteModel
@@ -28,6 +29,8 @@ router = APIRouter(tags=["actions"])
 
 
 class ActionEntryCreate(WriteModel):
+    model_config = ConfigDict(json_schema_extra=examples("ActionEntryCreate"))
+
     kind: ActionKind
     on_date: date
     text: LongText = Field(min_length=1)
@@ -35,6 +38,8 @@ class ActionEntryCreate(WriteModel):
 
 
 class ActionEntryUpdate(WriteModel):
+    model_config = ConfigDict(json_schema_extra=examples("ActionEntryUpdate"))
+
     kind: Annotated[ActionKind | None, NotNull] = None
     on_date: Annotated[date | None, NotNull] = None
     text: Annotated[LongText | None, NotNull] = Field(None, min_length=1)
@@ -42,7 +47,7 @@ class ActionEntryUpdate(WriteModel):
 
 
 class ActionEntryRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, json_schema_extra=examples("ActionEntryRead"))
 
     id: int
     activity_id: int

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.deps import Principal, Reader, SessionDep, SettingsDep, get_principal
 from api.errors import Forbidden
 from api.etag import set_etag
+from api.examples import examples
 from api.pagination import Page, PageQuery, Sorting, page_of, paginate
 from api.schemas import CodeList, IdList
 from api.services.records import get_or_404
@@ -42,7 +43,7 @@ class ProvisionRef(BaseModel):
 
 
 class ActivityRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, json_schema_extra=examples("ActivityRead"))
 
     id: int
     title: str

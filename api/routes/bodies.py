@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.deps import Admin, Reader, SessionDep
 from api.errors import NotFound
 from api.etag import IfMatch, check_if_match, set_etag
+from api.examples import examples
 from api.pagination import Page, PageQuery, Sorting, page_of, paginate
 from api.schemas import IdList, LongText, NotNull, WriteModel
 from api.services.records import (
@@ -34,6 +35,8 @@ thematic_groups_router = APIRouter(prefix="/thematic-groups", tags=["bodies"])
 
 
 class ThematicGroupCreate(WriteModel):
+    model_config = ConfigDict(json_schema_extra=examples("ThematicGroupCreate"))
+
     code: str = Field(min_length=1, max_length=64)
     name: str = Field(min_length=1, max_length=300)
     mandate: LongText | None = None
@@ -44,10 +47,14 @@ class ThematicGroupCreate(WriteModel):
 
 
 class BodyCreate(ThematicGroupCreate):
+    model_config = ConfigDict(json_schema_extra=examples("BodyCreate"))
+
     kind: BodyKind
 
 
 class ThematicGroupUpdate(WriteModel):
+    model_config = ConfigDict(json_schema_extra=examples("ThematicGroupUpdate"))
+
     code: Annotated[str | None, NotNull] = Field(None, min_length=1, max_length=64)
     name: Annotated[str | None, NotNull] = Field(None, min_length=1, max_length=300)
     mandate: LongText | None = None
@@ -58,11 +65,13 @@ class ThematicGroupUpdate(WriteModel):
 
 
 class BodyUpdate(ThematicGroupUpdate):
+    model_config = ConfigDict(json_schema_extra=examples("BodyUpdate"))
+
     kind: Annotated[BodyKind | None, NotNull] = None
 
 
 class BodyRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, json_schema_extra=examples("BodyRead"))
 
     id: int
     code: str

@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
 from api.deps import Reader, SessionDep
+from api.examples import examples
 from api.pagination import Page, PageQuery, Sorting, page_of, paginate
 from api.services.records import get_or_404
 from models import Convention
@@ -15,7 +16,7 @@ router = APIRouter(prefix="/conventions", tags=["reference data"])
 
 
 class ConventionRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, json_schema_extra=examples("ConventionRead"))
 
     code: str
     acronym: str

@@ -13,6 +13,7 @@ from sqlalchemy.orm import selectinload
 
 from api.deps import Admin, Reader, SessionDep
 from api.etag import IfMatch, check_if_match, set_etag
+from api.examples import examples
 from api.pagination import Page, PageQuery, Sorting, page_of, paginate
 from api.schemas import CodeText, ElementCodeList, NotNull, WriteModel
 from api.services.records import (
@@ -30,6 +31,8 @@ router = APIRouter(prefix="/decisions", tags=["reference data"])
 
 
 class DecisionCreate(WriteModel):
+    model_config = ConfigDict(json_schema_extra=examples("DecisionCreate"))
+
     symbol: str = Field(min_length=1, max_length=32, examples=["BC-IX/10"])
     convention_code: str = Field(min_length=1, max_length=16)
     title: str = Field(min_length=1, max_length=300)
@@ -39,6 +42,8 @@ class DecisionCreate(WriteModel):
 
 
 class DecisionUpdate(WriteModel):
+    model_config = ConfigDict(json_schema_extra=examples("DecisionUpdate"))
+
     symbol: Annotated[str | None, NotNull] = Field(None, min_length=1, max_length=32)
     convention_code: Annotated[str | None, NotNull] = Field(None, min_length=1, max_length=16)
     title: Annotated[str | None, NotNull] = Field(None, min_length=1, max_length=300)
@@ -48,7 +53,7 @@ class DecisionUpdate(WriteModel):
 
 
 class DecisionRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, json_schema_extra=examples("DecisionRead"))
 
     id: int
     symbol: str

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any, ClassVar
 
 import anyio
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
@@ -78,6 +78,8 @@ QueryTokenCaller = Annotated[TokenCaller, Depends(query_token_caller)]
 
 
 class EventPage(Page[TransitionEvent]):  # items: the service's dataclass, validated as is
+    example_extra: ClassVar[dict[str, Any]] = {"next_cursor": "104", "prev_cursor": None, "next_after": 104}
+
     next_after: int = Field(
         description="the last transition id of this page (else your `after`): poll with it as "
         "`after` to pick up transitions recorded later"

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import Coordinator, ProgressWriter, Reader, SessionDep, SettingsDep, TemporalDep
 from api.errors import Conflict, DomainError, problem_body
 from api.etag import IfMatch, set_etag
+from api.examples import EXAMPLES, examples
 from api.pagination import ListQuery, Page, whole_list
 from api.routes.activities import (
     ActivityRead,
@@ -43,6 +44,8 @@ IdempotencyKey = Annotated[
 
 
 class ActivityCreate(WriteModel):
+    model_config = ConfigDict(json_schema_extra=examples("ActivityCreate"))
+
     title: str = Field(min_length=3, max_length=300)
     description: str = Field("", max_length=20_000)
     provisions: list[CodeText] = Field(
@@ -61,6 +64,8 @@ class ActivityCreate(WriteModel):
 
 
 class ActivityUpdate(WriteModel):
+    model_config = ConfigDict(json_schema_extra=examples("ActivityUpdate"))
+
     title: Annotated[str | None, NotNull] = Field(None, min_length=3, max_length=300)
     description: Annotated[str | None, NotNull] = Field(None, max_length=20_000)
     provisions: Annotated[list[CodeText] | None, NotNull] = Field(None, min_length=1)
@@ -75,6 +80,8 @@ class ActivityUpdate(WriteModel):
 
 
 class MoveCreate(WriteModel):
+    model_config = ConfigDict(json_schema_extra=examples("MoveCreate"))
+
     to: Stage
     expected_version: int = Field(ge=1, description="The activity version you are moving from")
     reason: str | None = Field(None, max_length=5_000)
@@ -82,7 +89,7 @@ class MoveCreate(WriteModel):
 
 
 class TransitionRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, json_schema_extra=examples("TransitionRead"))
 
     id: int
     activity_id: int
@@ -101,11 +108,15 @@ class TransitionRead(BaseModel):
 
 
 class MoveResult(BaseModel):
+    model_config = ConfigDict(json_schema_extra=examples("MoveResult"))
+
     activity: ActivityRead
     transition: TransitionRead | None
 
 
 class AllowedMove(BaseModel):
+    model_config = ConfigDict(json_schema_extra=examples("AllowedMove"))
+
     to: Stage
     kind: str
     reason_required: bool
@@ -115,6 +126,8 @@ class AllowedMove(BaseModel):
 
 
 class BulkMoveItem(MoveCreate):
+    model_config = ConfigDict(json_schema_extra=examples("BulkMoveItem"))
+
     activity_id: int
     idempotency_key: str | None = Field(
         None,
@@ -124,10 +137,14 @@ class BulkMoveItem(MoveCreate):
 
 
 class BulkMoveRequest(WriteModel):
+    model_config = ConfigDict(json_schema_extra=examples("BulkMoveRequest"))
+
     items: list[BulkMoveItem] = Field(min_length=1, max_length=200)
 
 
 class BulkMoveOutcome(BaseModel):
+    model_config = ConfigDict(json_schema_extra=examples("BulkMoveOutcome"))
+
     activity_id: int
     status: int
     result: MoveResult | None = None
@@ -135,16 +152,20 @@ class BulkMoveOutcome(BaseModel):
 
 
 class SnoozeCreate(WriteModel):
+    model_config = ConfigDict(json_schema_extra=examples("SnoozeCreate"))
+
     until: date
     note: str | None = Field(None, max_length=2_000)
 
 
 class AcknowledgeCreate(WriteModel):
+    model_config = ConfigDict(json_schema_extra=examples("AcknowledgeCreate"))
+
     note: str | None = Field(None, max_length=2_000)
 
 
 class ReminderRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, json_schema_extra=examples("ReminderRead"))
 
     id: int
     stage: str
@@ -316,6 +337,18 @@ async def allowed_transitions(
     "/transitions/bulk",
     response_model=list[BulkMoveOutcome],
     summary="Move many activities; one result per item",
+    responses={
+        200: {
+            "content": {
+                "application/json": {
+                    "example": [
+                        {"activity_id": 3, "status": 200, "result": EXAMPLES["MoveResult"], "problem": None},
+                        EXAMPLES["BulkMoveOutcome"],
+                    ]
+                }
+            }
+        }
+    },
 )
 async def bulk_move(
     body: BulkMoveRequest,

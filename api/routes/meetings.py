@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Admin, Reader, SessionDep
 from api.etag import IfMatch, check_if_match, set_etag
+from api.examples import examples
 from api.pagination import Page, PageQuery, Sorting, page_of, paginate
 from api.schemas import CodeList, CodeText, NotNull, WriteModel
 from api.services.records import (
@@ -29,6 +30,8 @@ router = APIRouter(prefix="/meetings", tags=["reference data"])
 
 
 class MeetingCreate(WriteModel):
+    model_config = ConfigDict(json_schema_extra=examples("MeetingCreate"))
+
     code: str = Field(min_length=1, max_length=32, examples=["BC-17"])
     kind: MeetingKind
     number: int = Field(ge=1)
@@ -56,6 +59,8 @@ class MeetingCreate(WriteModel):
 
 
 class MeetingUpdate(WriteModel):
+    model_config = ConfigDict(json_schema_extra=examples("MeetingUpdate"))
+
     code: Annotated[str | None, NotNull] = Field(None, min_length=1, max_length=32)
     kind: Annotated[MeetingKind | None, NotNull] = None
     number: Annotated[int | None, NotNull] = Field(None, ge=1)
@@ -83,7 +88,7 @@ class MeetingUpdate(WriteModel):
 
 
 class MeetingRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, json_schema_extra=examples("MeetingRead"))
 
     id: int
     code: str

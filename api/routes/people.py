@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Admin, Reader, SessionDep
 from api.etag import IfMatch, check_if_match, set_etag
+from api.examples import examples
 from api.pagination import Page, PageQuery, Sorting, page_of, paginate
 from api.schemas import NotNull, WriteModel
 from api.services.records import (
@@ -31,6 +32,8 @@ router = APIRouter(prefix="/people", tags=["people"])
 
 
 class PersonCreate(WriteModel):
+    model_config = ConfigDict(json_schema_extra=examples("PersonCreate"))
+
     name: str = Field(min_length=1, max_length=200)
     email: EmailStr
     role: Role
@@ -40,6 +43,8 @@ class PersonCreate(WriteModel):
 
 
 class PersonUpdate(WriteModel):
+    model_config = ConfigDict(json_schema_extra=examples("PersonUpdate"))
+
     name: Annotated[str | None, NotNull] = Field(None, min_length=1, max_length=200)
     email: Annotated[EmailStr | None, NotNull] = None
     role: Annotated[Role | None, NotNull] = None
@@ -49,7 +54,7 @@ class PersonUpdate(WriteModel):
 
 
 class PersonRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, json_schema_extra=examples("PersonRead"))
 
     id: int
     name: str

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Principal, ProgressWriter, Reader, SessionDep
 from api.etag import IfMatch, check_if_match, set_etag
+from api.examples import examples
 from api.pagination import Page, PageQuery, Sorting, page_of, paginate
 from api.routes.activities import CurrentActivity, ensure_progress_writer, get_activity_or_404
 from api.schemas import LongText, NameText, NotNull, WriteModel
@@ -29,6 +30,8 @@ router = APIRouter(tags=["pilot projects"])
 
 
 class PilotProjectCreate(WriteModel):
+    model_config = ConfigDict(json_schema_extra=examples("PilotProjectCreate"))
+
     title: str = Field(min_length=1, max_length=300)
     region: str | None = Field(None, max_length=100)
     countries: list[CountryCode] = Field(
@@ -41,6 +44,8 @@ class PilotProjectCreate(WriteModel):
 
 
 class PilotProjectUpdate(WriteModel):
+    model_config = ConfigDict(json_schema_extra=examples("PilotProjectUpdate"))
+
     title: Annotated[str | None, NotNull] = Field(None, min_length=1, max_length=300)
     region: str | None = Field(None, max_length=100)
     countries: Annotated[list[CountryCode] | None, NotNull] = Field(
@@ -53,7 +58,7 @@ class PilotProjectUpdate(WriteModel):
 
 
 class PilotProjectRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, json_schema_extra=examples("PilotProjectRead"))
 
     id: int
     activity_id: int

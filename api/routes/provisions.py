@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Admin, Reader, SessionDep
 from api.etag import IfMatch, check_if_match, set_etag
+from api.examples import examples
 from api.pagination import Page, PageQuery, Sorting, page_of, paginate
 from api.schemas import CodeList, CodeText, LongText, NotNull, SymbolList, WriteModel
 from api.services.records import (
@@ -29,6 +30,8 @@ router = APIRouter(prefix="/provisions", tags=["reference data"])
 
 
 class ProvisionCreate(WriteModel):
+    model_config = ConfigDict(json_schema_extra=examples("ProvisionCreate"))
+
     element_code: str = Field(min_length=1, max_length=64)
     section: str | None = Field(None, max_length=8)
     section_title: str | None = Field(None, max_length=200)
@@ -44,6 +47,8 @@ class ProvisionCreate(WriteModel):
 
 
 class ProvisionUpdate(WriteModel):
+    model_config = ConfigDict(json_schema_extra=examples("ProvisionUpdate"))
+
     element_code: Annotated[str | None, NotNull] = Field(None, min_length=1, max_length=64)
     section: str | None = Field(None, max_length=8)
     section_title: str | None = Field(None, max_length=200)
@@ -59,7 +64,7 @@ class ProvisionUpdate(WriteModel):
 
 
 class ProvisionRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, json_schema_extra=examples("ProvisionRead"))
 
     id: int
     element_code: str

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Coordinator, Reader, SessionDep
 from api.etag import IfMatch, check_if_match, set_etag
+from api.examples import examples
 from api.pagination import Page, PageQuery, Sorting, page_of, paginate
 from api.schemas import IdList, NotNull, WriteModel
 from api.services.records import (
@@ -30,6 +31,8 @@ router = APIRouter(prefix="/task-teams", tags=["task teams"])
 
 
 class TaskTeamCreate(WriteModel):
+    model_config = ConfigDict(json_schema_extra=examples("TaskTeamCreate"))
+
     name: str = Field(min_length=1, max_length=300)
     thematic_group_id: int | None = None
     lead_id: int | None = None
@@ -39,6 +42,8 @@ class TaskTeamCreate(WriteModel):
 
 
 class TaskTeamUpdate(WriteModel):
+    model_config = ConfigDict(json_schema_extra=examples("TaskTeamUpdate"))
+
     name: Annotated[str | None, NotNull] = Field(None, min_length=1, max_length=300)
     thematic_group_id: int | None = None
     lead_id: int | None = None
@@ -48,7 +53,7 @@ class TaskTeamUpdate(WriteModel):
 
 
 class TaskTeamRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, json_schema_extra=examples("TaskTeamRead"))
 
     id: int
     name: str
