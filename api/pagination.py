@@ -174,6 +174,13 @@ def set_links(
         response.headers["Link"] = header
 
 
+def set_page_links(response: Response, url: URL, page: int, *, has_next: bool) -> None:
+    """`Link` headers of a view numbered in pages (the oversight lists: `page`, `per_page`)."""
+    set_links(
+        response, url, str(page + 1) if has_next else None, str(page - 1) if page > 1 else None, param="page"
+    )
+
+
 def page_of(params: PageParams, page: Slice[Any], convert: Callable[[Any], Any] | None = None) -> Page[Any]:
     """The envelope of one page (its rows turned into items by `convert`), its `Link` header set."""
     items = [convert(row) for row in page.rows] if convert else list(page.rows)
