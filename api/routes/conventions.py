@@ -8,9 +8,10 @@ from sqlalchemy import select
 
 from api.deps import Reader, SessionDep
 from api.examples import examples
-from api.pagination import Page, PageQuery, Sorting, page_of, paginate
-from api.services.records import get_or_404
+from api.pagination import Page, PageQuery, page_of
 from models import Convention
+from services.pagination import Sorting, paginate
+from services.records import get_or_404
 
 router = APIRouter(prefix="/conventions", tags=["reference data"])
 

@@ -17,10 +17,10 @@ from pydantic import Field, TypeAdapter
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api.deps import Principal, Reader, SessionDep, authenticate, get_principal
-from api.pagination import MAX_INTEGER, CountQuery, Page, set_links
+from api.pagination import CountQuery, Page, set_links
 from api.routes.dashboard import FilterDep
-from api.services.dashboard import DashboardFilter
-from api.services.events import (
+from services.dashboard import DashboardFilter
+from services.events import (
     MAX_PAGE,
     TransitionEvent,
     count_transitions,
@@ -28,6 +28,7 @@ from api.services.events import (
     last_transition_id,
     transitions_after,
 )
+from services.pagination import MAX_INTEGER
 
 router = APIRouter(tags=["events"])
 

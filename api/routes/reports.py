@@ -10,14 +10,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
 from api.deps import Reader, SessionDep
-from api.errors import DomainError, NotFound
 from api.examples import examples
-from api.pagination import Page, PageQuery, Sorting, page_of, paginate
-from api.services.report_render import FORMATS, MEDIA_TYPES, ReportFormat, render_within
-from api.services.report_text import Language
-from api.services.reports import Report, Variant, build_report, get_meeting
-from api.settings import get_settings
+from api.pagination import Page, PageQuery, page_of
+from core.errors import DomainError, NotFound
+from core.settings import get_settings
 from models import Meeting, StoredReport
+from services.pagination import Sorting, paginate
+from services.report_render import FORMATS, MEDIA_TYPES, ReportFormat, render_within
+from services.report_text import Language
+from services.reports import Report, Variant, build_report, get_meeting
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
