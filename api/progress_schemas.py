@@ -7,14 +7,17 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
+from api.examples import examples
 from api.schemas import LongText, NameText, NotNull, WriteModel
 from models import ActionKind
 from models.countries import CountryCode
 
 
 class ActionEntryCreate(WriteModel):
+    model_config = ConfigDict(json_schema_extra=examples("ActionEntryCreate"))
+
     kind: ActionKind
     on_date: date
     text: LongText = Field(min_length=1)
@@ -22,6 +25,8 @@ class ActionEntryCreate(WriteModel):
 
 
 class ActionEntryUpdate(WriteModel):
+    model_config = ConfigDict(json_schema_extra=examples("ActionEntryUpdate"))
+
     kind: Annotated[ActionKind | None, NotNull] = None
     on_date: Annotated[date | None, NotNull] = None
     text: Annotated[LongText | None, NotNull] = Field(None, min_length=1)
@@ -29,6 +34,8 @@ class ActionEntryUpdate(WriteModel):
 
 
 class PilotProjectCreate(WriteModel):
+    model_config = ConfigDict(json_schema_extra=examples("PilotProjectCreate"))
+
     title: str = Field(min_length=1, max_length=300)
     region: str | None = Field(None, max_length=100)
     countries: list[CountryCode] = Field(
@@ -41,6 +48,8 @@ class PilotProjectCreate(WriteModel):
 
 
 class PilotProjectUpdate(WriteModel):
+    model_config = ConfigDict(json_schema_extra=examples("PilotProjectUpdate"))
+
     title: Annotated[str | None, NotNull] = Field(None, min_length=1, max_length=300)
     region: str | None = Field(None, max_length=100)
     countries: Annotated[list[CountryCode] | None, NotNull] = Field(

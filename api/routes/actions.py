@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import ProgressWriter, Reader, SessionDep
 from api.etag import IfMatch, tagged
-from api.pagination import Page, PageQuery
+from api.examples import examples
+from api.pagination import Page, PageQuery, page_of
 from api.progress_schemas import ActionEntryCreate, ActionEntryUpdate
 from api.routes.activities import CurrentActivity
 from models import ActionKind
@@ -21,7 +22,7 @@ router = APIRouter(tags=["actions"])
 
 
 class ActionEntryRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, json_schema_extra=examples("ActionEntryRead"))
 
     id: int
     activity_id: int
@@ -52,9 +53,7 @@ async def list_actions(
     kind: ActionKind | None = None,
 ) -> Page[ActionEntryRead]:
     statement = action_query(activity.id, kind)
-    rows, next_cursor = await paginate(session, statement, SORTING, page)
-    items = [ActionEntryRead.model_validate(row) for row in rows]
-    return Page(items=items, next_cursor=next_cursor)
+    return page_of(page, await paginate(session, statement, SORTING, page), ActionEntryRead.model_validate)
 
 
 @router.post(

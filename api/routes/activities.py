@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from api.deps import Principal, Reader, SessionDep, SettingsDep, get_principal
 from api.etag import set_etag
-from api.pagination import Page, PageQuery
+from api.examples import examples
+from api.pagination import Page, PageQuery, page_of
 from api.schemas import CodeList, IdList
 from core.settings import Settings
 from core.stages import Stage
@@ -35,7 +36,7 @@ class ProvisionRef(BaseModel):
 
 
 class ActivityRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, json_schema_extra=examples("ActivityRead"))
 
     id: int
     title: str
@@ -108,8 +109,8 @@ async def list_activities(
     filters: Annotated[ActivityFilters, Depends(_activity_filters)],
     settings: SettingsDep,
 ) -> Page[ActivityRead]:
-    rows, next_cursor = await paginate(session, activity_query(filters), SORTING, page)
-    return Page(items=[activity_read(row, settings) for row in rows], next_cursor=next_cursor)
+    rows = await paginate(session, activity_query(filters), SORTING, page)
+    return page_of(page, rows, lambda row: activity_read(row, settings))
 
 
 @router.get("/{activity_id}", summary="One activity", response_model=ActivityRead)

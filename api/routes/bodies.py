@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from api.deps import Admin, Reader, SessionDep
 from api.etag import IfMatch, tagged
-from api.pagination import Page, PageQuery
+from api.examples import examples
+from api.pagination import Page, PageQuery, page_of
 from api.schemas import IdList, LongText, NotNull, WriteModel
 from models import BodyKind
 from services import bodies
@@ -26,6 +27,8 @@ thematic_groups_router = APIRouter(prefix="/thematic-groups", tags=["bodies"])
 
 
 class ThematicGroupCreate(WriteModel):
+    model_config = ConfigDict(json_schema_extra=examples("ThematicGroupCreate"))
+
     code: str = Field(min_length=1, max_length=64)
     name: str = Field(min_length=1, max_length=300)
     mandate: LongText | None = None
@@ -36,10 +39,14 @@ class ThematicGroupCreate(WriteModel):
 
 
 class BodyCreate(ThematicGroupCreate):
+    model_config = ConfigDict(json_schema_extra=examples("BodyCreate"))
+
     kind: BodyKind
 
 
 class ThematicGroupUpdate(WriteModel):
+    model_config = ConfigDict(json_schema_extra=examples("ThematicGroupUpdate"))
+
     code: Annotated[str | None, NotNull] = Field(None, min_length=1, max_length=64)
     name: Annotated[str | None, NotNull] = Field(None, min_length=1, max_length=300)
     mandate: LongText | None = None
@@ -50,11 +57,13 @@ class ThematicGroupUpdate(WriteModel):
 
 
 class BodyUpdate(ThematicGroupUpdate):
+    model_config = ConfigDict(json_schema_extra=examples("BodyUpdate"))
+
     kind: Annotated[BodyKind | None, NotNull] = None
 
 
 class BodyRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, json_schema_extra=examples("BodyRead"))
 
     id: int
     code: str
@@ -81,8 +90,7 @@ async def list_bodies(
     kind: BodyKind | None = None,
     q: Annotated[str | None, Query(description="text in code or name")] = None,
 ) -> Page[BodyRead]:
-    rows, next_cursor = await paginate(session, body_query(kind, q), SORTING, page)
-    return Page(items=[BodyRead.model_validate(row) for row in rows], next_cursor=next_cursor)
+    return page_of(page, await paginate(session, body_query(kind, q), SORTING, page), BodyRead.model_validate)
 
 
 @router.post("", status_code=201, summary="Create a body", response_model=BodyRead)
@@ -121,8 +129,9 @@ async def list_thematic_groups(
     page: PageQuery,
     q: Annotated[str | None, Query(description="text in code or name")] = None,
 ) -> Page[BodyRead]:
-    rows, next_cursor = await paginate(session, body_query(THEMATIC, q), SORTING, page)
-    return Page(items=[BodyRead.model_validate(row) for row in rows], next_cursor=next_cursor)
+    return page_of(
+        page, await paginate(session, body_query(THEMATIC, q), SORTING, page), BodyRead.model_validate
+    )
 
 
 @thematic_groups_router.post("", status_code=201, summary="Create a thematic group", response_model=BodyRead)

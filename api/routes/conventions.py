@@ -6,7 +6,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
 from api.deps import Reader, SessionDep
-from api.pagination import Page, PageQuery
+from api.examples import examples
+from api.pagination import Page, PageQuery, page_of
 from services.conventions import CONVENTIONS, SORTING, convention_query
 from services.pagination import paginate
 
@@ -14,7 +15,7 @@ router = APIRouter(prefix="/conventions", tags=["reference data"])
 
 
 class ConventionRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, json_schema_extra=examples("ConventionRead"))
 
     code: str
     acronym: str
@@ -24,9 +25,9 @@ class ConventionRead(BaseModel):
 
 @router.get("", summary="List conventions", response_model=Page[ConventionRead])
 async def list_conventions(principal: Reader, session: SessionDep, page: PageQuery) -> Page[ConventionRead]:
-    rows, next_cursor = await paginate(session, convention_query(), SORTING, page)
-    items = [ConventionRead.model_validate(row) for row in rows]
-    return Page(items=items, next_cursor=next_cursor)
+    return page_of(
+        page, await paginate(session, convention_query(), SORTING, page), ConventionRead.model_validate
+    )
 
 
 @router.get("/{code}", summary="One convention", response_model=ConventionRead)

@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Admin, Reader, SessionDep
 from api.etag import IfMatch, tagged
-from api.pagination import Page, PageQuery
+from api.examples import examples
+from api.pagination import Page, PageQuery, page_of
 from api.schemas import CodeText, ElementCodeList, NotNull, WriteModel
 from services.decisions import DECISIONS, SORTING, decision_query
 from services.pagination import paginate
@@ -19,6 +20,8 @@ router = APIRouter(prefix="/decisions", tags=["reference data"])
 
 
 class DecisionCreate(WriteModel):
+    model_config = ConfigDict(json_schema_extra=examples("DecisionCreate"))
+
     symbol: str = Field(min_length=1, max_length=32, examples=["BC-IX/10"])
     convention_code: str = Field(min_length=1, max_length=16)
     title: str = Field(min_length=1, max_length=300)
@@ -28,6 +31,8 @@ class DecisionCreate(WriteModel):
 
 
 class DecisionUpdate(WriteModel):
+    model_config = ConfigDict(json_schema_extra=examples("DecisionUpdate"))
+
     symbol: Annotated[str | None, NotNull] = Field(None, min_length=1, max_length=32)
     convention_code: Annotated[str | None, NotNull] = Field(None, min_length=1, max_length=16)
     title: Annotated[str | None, NotNull] = Field(None, min_length=1, max_length=300)
@@ -37,7 +42,7 @@ class DecisionUpdate(WriteModel):
 
 
 class DecisionRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, json_schema_extra=examples("DecisionRead"))
 
     id: int
     symbol: str
@@ -61,8 +66,7 @@ async def list_decisions(
     q: Annotated[str | None, Query(description="text in symbol or title")] = None,
 ) -> Page[DecisionRead]:
     statement = decision_query(convention, provision, q)
-    rows, next_cursor = await paginate(session, statement, SORTING, page)
-    return Page(items=[DecisionRead.model_validate(row) for row in rows], next_cursor=next_cursor)
+    return page_of(page, await paginate(session, statement, SORTING, page), DecisionRead.model_validate)
 
 
 @router.post("", status_code=201, summary="Create a decision", response_model=DecisionRead)

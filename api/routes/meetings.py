@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Admin, Reader, SessionDep
 from api.etag import IfMatch, tagged
-from api.pagination import Page, PageQuery
+from api.examples import examples
+from api.pagination import Page, PageQuery, page_of
 from api.schemas import CodeList, CodeText, NotNull, WriteModel
 from models import MeetingKind
 from services import meetings
@@ -22,6 +23,8 @@ router = APIRouter(prefix="/meetings", tags=["reference data"])
 
 
 class MeetingCreate(WriteModel):
+    model_config = ConfigDict(json_schema_extra=examples("MeetingCreate"))
+
     code: str = Field(min_length=1, max_length=32, examples=["BC-17"])
     kind: MeetingKind
     number: int = Field(ge=1)
@@ -49,6 +52,8 @@ class MeetingCreate(WriteModel):
 
 
 class MeetingUpdate(WriteModel):
+    model_config = ConfigDict(json_schema_extra=examples("MeetingUpdate"))
+
     code: Annotated[str | None, NotNull] = Field(None, min_length=1, max_length=32)
     kind: Annotated[MeetingKind | None, NotNull] = None
     number: Annotated[int | None, NotNull] = Field(None, ge=1)
@@ -76,7 +81,7 @@ class MeetingUpdate(WriteModel):
 
 
 class MeetingRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, json_schema_extra=examples("MeetingRead"))
 
     id: int
     code: str
@@ -123,8 +128,11 @@ async def list_meetings(
     convention: Annotated[str | None, Query(description="convention code")] = None,
     q: Annotated[str | None, Query(description="text in code, title or venue")] = None,
 ) -> Page[MeetingRead]:
-    rows, next_cursor = await paginate(session, meeting_query(kind, convention, q), SORTING, page)
-    return Page(items=[MeetingRead.model_validate(row) for row in rows], next_cursor=next_cursor)
+    return page_of(
+        page,
+        await paginate(session, meeting_query(kind, convention, q), SORTING, page),
+        MeetingRead.model_validate,
+    )
 
 
 @router.post("", status_code=201, summary="Create a meeting", response_model=MeetingRead)

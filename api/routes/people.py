@@ -13,7 +13,8 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from api.deps import Admin, Reader, SessionDep
 from api.etag import IfMatch, tagged
-from api.pagination import Page, PageQuery
+from api.examples import examples
+from api.pagination import Page, PageQuery, page_of
 from api.schemas import NotNull, WriteModel
 from core.stages import Role
 from services import people
@@ -24,6 +25,8 @@ router = APIRouter(prefix="/people", tags=["people"])
 
 
 class PersonCreate(WriteModel):
+    model_config = ConfigDict(json_schema_extra=examples("PersonCreate"))
+
     name: str = Field(min_length=1, max_length=200)
     email: EmailStr
     role: Role
@@ -33,6 +36,8 @@ class PersonCreate(WriteModel):
 
 
 class PersonUpdate(WriteModel):
+    model_config = ConfigDict(json_schema_extra=examples("PersonUpdate"))
+
     name: Annotated[str | None, NotNull] = Field(None, min_length=1, max_length=200)
     email: Annotated[EmailStr | None, NotNull] = None
     role: Annotated[Role | None, NotNull] = None
@@ -42,7 +47,7 @@ class PersonUpdate(WriteModel):
 
 
 class PersonRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, json_schema_extra=examples("PersonRead"))
 
     id: int
     name: str
@@ -65,8 +70,9 @@ async def list_people(
     active: bool | None = None,
     q: Annotated[str | None, Query(description="text in name or email")] = None,
 ) -> Page[PersonRead]:
-    rows, next_cursor = await paginate(session, person_query(role, active, q), SORTING, page)
-    return Page(items=[PersonRead.model_validate(row) for row in rows], next_cursor=next_cursor)
+    return page_of(
+        page, await paginate(session, person_query(role, active, q), SORTING, page), PersonRead.model_validate
+    )
 
 
 @router.post("", status_code=201, summary="Add a person", response_model=PersonRead)

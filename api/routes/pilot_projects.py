@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import ProgressWriter, Reader, SessionDep
 from api.etag import IfMatch, tagged
-from api.pagination import Page, PageQuery
+from api.examples import examples
+from api.pagination import Page, PageQuery, page_of
 from api.progress_schemas import PilotProjectCreate, PilotProjectUpdate
 from api.routes.activities import CurrentActivity
 from services import activities, pilot_projects
@@ -20,7 +21,7 @@ router = APIRouter(tags=["pilot projects"])
 
 
 class PilotProjectRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, json_schema_extra=examples("PilotProjectRead"))
 
     id: int
     activity_id: int
@@ -49,8 +50,7 @@ async def list_pilots(
     principal: Reader, session: SessionDep, page: PageQuery, activity: CurrentActivity
 ) -> Page[PilotProjectRead]:
     statement = pilot_query(activity.id)
-    rows, next_cursor = await paginate(session, statement, SORTING, page)
-    return Page(items=[PilotProjectRead.model_validate(row) for row in rows], next_cursor=next_cursor)
+    return page_of(page, await paginate(session, statement, SORTING, page), PilotProjectRead.model_validate)
 
 
 @router.post(

@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Admin, Reader, SessionDep
 from api.etag import IfMatch, tagged
-from api.pagination import Page, PageQuery
+from api.examples import examples
+from api.pagination import Page, PageQuery, page_of
 from api.schemas import CodeList, CodeText, LongText, NotNull, SymbolList, WriteModel
 from models import ProvisionStatus
 from services.pagination import paginate
@@ -20,6 +21,8 @@ router = APIRouter(prefix="/provisions", tags=["reference data"])
 
 
 class ProvisionCreate(WriteModel):
+    model_config = ConfigDict(json_schema_extra=examples("ProvisionCreate"))
+
     element_code: str = Field(min_length=1, max_length=64)
     section: str | None = Field(None, max_length=8)
     section_title: str | None = Field(None, max_length=200)
@@ -35,6 +38,8 @@ class ProvisionCreate(WriteModel):
 
 
 class ProvisionUpdate(WriteModel):
+    model_config = ConfigDict(json_schema_extra=examples("ProvisionUpdate"))
+
     element_code: Annotated[str | None, NotNull] = Field(None, min_length=1, max_length=64)
     section: str | None = Field(None, max_length=8)
     section_title: str | None = Field(None, max_length=200)
@@ -50,7 +55,7 @@ class ProvisionUpdate(WriteModel):
 
 
 class ProvisionRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, json_schema_extra=examples("ProvisionRead"))
 
     id: int
     element_code: str
@@ -84,8 +89,7 @@ async def list_provisions(
     q: Annotated[str | None, Query(description="text in element code or text")] = None,
 ) -> Page[ProvisionRead]:
     statement = provision_query(decision, convention, section, status, q)
-    rows, next_cursor = await paginate(session, statement, SORTING, page)
-    return Page(items=[ProvisionRead.model_validate(row) for row in rows], next_cursor=next_cursor)
+    return page_of(page, await paginate(session, statement, SORTING, page), ProvisionRead.model_validate)
 
 
 @router.post("", status_code=201, summary="Create a provision", response_model=ProvisionRead)

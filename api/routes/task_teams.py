@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Coordinator, Reader, SessionDep
 from api.etag import IfMatch, tagged
-from api.pagination import Page, PageQuery
+from api.examples import examples
+from api.pagination import Page, PageQuery, page_of
 from api.schemas import IdList, NotNull, WriteModel
 from services.pagination import paginate
 from services.task_teams import SORTING, TASK_TEAMS, task_team_query
@@ -19,6 +20,8 @@ router = APIRouter(prefix="/task-teams", tags=["task teams"])
 
 
 class TaskTeamCreate(WriteModel):
+    model_config = ConfigDict(json_schema_extra=examples("TaskTeamCreate"))
+
     name: str = Field(min_length=1, max_length=300)
     thematic_group_id: int | None = None
     lead_id: int | None = None
@@ -28,6 +31,8 @@ class TaskTeamCreate(WriteModel):
 
 
 class TaskTeamUpdate(WriteModel):
+    model_config = ConfigDict(json_schema_extra=examples("TaskTeamUpdate"))
+
     name: Annotated[str | None, NotNull] = Field(None, min_length=1, max_length=300)
     thematic_group_id: int | None = None
     lead_id: int | None = None
@@ -37,7 +42,7 @@ class TaskTeamUpdate(WriteModel):
 
 
 class TaskTeamRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, json_schema_extra=examples("TaskTeamRead"))
 
     id: int
     name: str
@@ -61,8 +66,7 @@ async def list_task_teams(
     q: Annotated[str | None, Query(description="text in the name")] = None,
 ) -> Page[TaskTeamRead]:
     statement = task_team_query(thematic_group, lead, q)
-    rows, next_cursor = await paginate(session, statement, SORTING, page)
-    return Page(items=[TaskTeamRead.model_validate(row) for row in rows], next_cursor=next_cursor)
+    return page_of(page, await paginate(session, statement, SORTING, page), TaskTeamRead.model_validate)
 
 
 @router.post("", status_code=201, summary="Create a task team", response_model=TaskTeamRead)

@@ -784,7 +784,7 @@ async def _my_work(
     request: Request, principal: Principal, session: AsyncSession, new_feed_url: str | None = None
 ) -> HTMLResponse:
     activities = await queries.my_activities(session, principal.person_id)
-    notes, _, unread = await feed.list_notifications(
+    feed_page, unread = await feed.list_notifications(
         session, principal.person_id, unread=False, page=PageParams(sort="-id", cursor=None, limit=30)
     )
     return render(
@@ -792,7 +792,7 @@ async def _my_work(
         "app/my_work.html",
         activities=activities,
         reminders=await queries.open_reminders(session, [a.id for a in activities]),
-        notifications=notes,
+        notifications=feed_page.rows,
         unread=unread,
         due_state=queries.due_state,
         can_subscribe=PROGRESS_WRITERS.admits(principal.role),

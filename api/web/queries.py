@@ -287,4 +287,5 @@ async def stage_list(
         .where(Activity.stage == stage.value)
         .options(selectinload(Activity.lead), selectinload(Activity.target_meeting))
     )
-    return await paginate(session, statement, SORTING, PageParams("stage_due_on", cursor, LIST_PAGE))
+    found = await paginate(session, statement, SORTING, PageParams("stage_due_on", cursor, LIST_PAGE))
+    return found.rows, found.next_cursor

@@ -502,10 +502,12 @@ async def test_stored_reports_are_listed_and_downloaded(client, people, db, data
 
     listing = await client.get("/reports/stored", params={"meeting": "SC-COP5"}, headers=headers)
     assert listing.status_code == 200
-    [item] = listing.json()
+    [item] = listing.json()["items"]
     assert item["meeting_code"] == "SC-COP5" and item["format"] == "docx"
     assert item["size"] == len(content) and item["download"] == f"/reports/stored/{stored.id}"
-    assert (await client.get("/reports/stored", params={"meeting": "MC-COP2"}, headers=headers)).json() == []
+    assert (await client.get("/reports/stored", params={"meeting": "MC-COP2"}, headers=headers)).json()[
+        "items"
+    ] == []
 
     download = await client.get(item["download"], headers=headers)
     assert download.status_code == 200
