@@ -52,7 +52,7 @@ from models import (
     activity_conventions,
     activity_provisions,
 )
-from workflows.stages import Stage
+from workflows.stages import Role, Stage
 
 REPORT_TITLE = "Progress report on joint activities"
 ANNEX_TITLE = (
@@ -81,6 +81,15 @@ UNNUMBERED = frozenset({"", "unnumbered", "-", "–"})
 class Variant(StrEnum):
     DOCUMENT = "document"
     INTERNAL = "internal"
+
+
+# Who may read the internal variant (workflow data, provenance of loaded records, internal notes):
+# the coordinators group, the admins and the oversight team; task-team leads get the document.
+INTERNAL_READERS = frozenset({Role.ADMIN, Role.COORDINATOR, Role.OVERSIGHT})
+
+
+def may_read(role: Role, variant: Variant | str) -> bool:
+    return Variant(variant) is Variant.DOCUMENT or role in INTERNAL_READERS
 
 
 # --- the model ----------------------------------------------------------------------------------
@@ -784,7 +793,9 @@ __all__ = [
     "Section",
     "StageChange",
     "Subsection",
+    "INTERNAL_READERS",
     "Variant",
+    "may_read",
     "action_paragraphs",
     "addressed_conventions",
     "build_report",

@@ -51,6 +51,7 @@ from api.routes.pilot_projects import (
 from api.services import lifecycle, oidc_login, web_auth
 from api.services import notifications as feed
 from api.services.records import InvalidInput
+from api.services.reports import Variant, may_read
 from api.web import queries
 from api.web.queries import BoardFilter
 from api.web.templating import long_date, plain_words, render, stage_name
@@ -915,4 +916,5 @@ async def reports_page(
         query = {"format": format, "variant": variant, "lang": lang, **({"as_of": as_of} if as_of else {})}
         return _redirect(f"/reports/meetings/{meeting}?{urlencode(query)}")
     meetings = list(await session.scalars(select(Meeting).order_by(Meeting.starts_on.desc())))
-    return render(request, "app/reports.html", meetings=meetings)
+    internal = may_read(principal.role, Variant.INTERNAL)
+    return render(request, "app/reports.html", meetings=meetings, internal=internal)
