@@ -1,5 +1,7 @@
 """The daily digest: a Temporal Schedule ("daily-digest") starts `DigestWorkflow` once a day, which
-mails every digest reader their undigested notifications (`send_daily_digest`)."""
+mails every digest reader their undigested notifications (`send_daily_digest`), then deletes the
+reminders' one-click links used or expired longer ago than the retention (`purge_action_links`):
+the one job that surely runs every day, on the data the notification service wrote."""
 
 from __future__ import annotations
 
@@ -28,6 +30,8 @@ with workflow.unsafe.imports_passed_through():
 
 DIGEST_SCHEDULE_ID = "daily-digest"
 DIGEST_HOUR_UTC = 6  # 06:00 UTC: before the working day in Geneva
+PURGE_TIMEOUT = timedelta(minutes=5)
+PURGE_PATCH = "purge-action-links"  # runs begun before the purge step replay without it
 DIGEST_RETRY_POLICY = RetryPolicy(
     initial_interval=timedelta(seconds=30),
     backoff_coefficient=2.0,
@@ -42,13 +46,21 @@ class DigestWorkflow:
 
     @workflow.run
     async def run(self, day: str | None = None) -> int:
+        """Returns the number of digest mails sent."""
         day = day or workflow.now().date().isoformat()
-        return await workflow.execute_activity_method(
+        sent = await workflow.execute_activity_method(
             NotificationActivities.send_daily_digest,
             day,
             start_to_close_timeout=DIGEST_TIMEOUT,
             retry_policy=DIGEST_RETRY_POLICY,
         )
+        if workflow.patched(PURGE_PATCH):
+            await workflow.execute_activity_method(
+                NotificationActivities.purge_action_links,
+                start_to_close_timeout=PURGE_TIMEOUT,
+                retry_policy=DIGEST_RETRY_POLICY,
+            )
+        return sent
 
 
 def digest_schedule(settings: Settings, hour: int = DIGEST_HOUR_UTC) -> Schedule:

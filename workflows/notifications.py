@@ -55,7 +55,7 @@ from api.services.notification_messages import (
     render_digest,
     stage_name,
 )
-from api.services.notifications import create_action_links
+from api.services.notifications import create_action_links, purge_action_links
 from api.services.webhooks import (
     WebhookHostUnresolved,
     WebhookTargetRejected,
@@ -235,6 +235,7 @@ class NotificationActivities:
             self.notify,
             self.mark_event_failed,
             self.send_daily_digest,
+            self.purge_action_links,
             # what workflows begun before `notify` replay
             self.plan_deliveries,
             self.deliver,
@@ -747,6 +748,14 @@ class NotificationActivities:
         if errors:
             raise RuntimeError(f"{len(errors)} digest mail(s) failed: " + "; ".join(errors))
         return sent
+
+    @activity.defn
+    async def purge_action_links(self) -> int:
+        """Housekeeping of the daily run: delete the reminders' one-click links used or expired
+        more than `settings.action_link_retention_days` ago. Returns how many went."""
+        older_than = datetime.now(UTC) - timedelta(days=self.settings.action_link_retention_days)
+        async with self.sessionmaker() as session, session.begin():
+            return await purge_action_links(session, older_than)
 
     @staticmethod
     def _undigested() -> list[Any]:
