@@ -102,6 +102,18 @@ def _renamed(name: str, attribute: str) -> tuple[str, Reader]:
     return name, attrgetter(attribute)
 
 
+# The first columns of the exports that list activities (the due view and the drill-down list).
+_ACTIVITY_COLUMNS: tuple[Column, ...] = (
+    "id",
+    "title",
+    ("stage", _code("stage")),
+    "due_on",
+    "days_left",
+    _renamed("lead", "lead_name"),
+    "thematic_group",
+)
+
+
 # --- the filter, the period and the page -----------------------------------------------------------
 
 
@@ -487,16 +499,7 @@ class DueView(_Schema):
 
     def table(self) -> Table:
         return _table(
-            self.items,
-            "id",
-            "title",
-            ("stage", _code("stage")),
-            "due_on",
-            "days_left",
-            _renamed("lead", "lead_name"),
-            "thematic_group",
-            "unacknowledged_reminders",
-            "unacknowledged_escalations",
+            self.items, *_ACTIVITY_COLUMNS, "unacknowledged_reminders", "unacknowledged_escalations"
         )
 
 
@@ -927,18 +930,8 @@ class ActivityListView(_Schema):
     items: list[ActivityRow]
 
     def table(self) -> Table:
-        return _table(
-            self.items,
-            "id",
-            "title",
-            ("stage", _code("stage")),
-            "due_on",
-            "days_left",
-            _renamed("lead", "lead_name"),
-            "thematic_group",
-            "target_meeting",
-            ("conventions", _joined("conventions")),
-        )
+        conventions = ("conventions", _joined("conventions"))
+        return _table(self.items, *_ACTIVITY_COLUMNS, "target_meeting", conventions)
 
 
 async def activity_list(

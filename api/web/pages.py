@@ -5,15 +5,16 @@ it works without JavaScript; htmx only swaps the board and opens the move dialog
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import unquote, urlencode
 
 import httpx
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -59,6 +60,7 @@ from models import ActionKind, Activity, Convention, Meeting, Person, Provision
 from workflows.stages import GUARDS, Stage, evaluate_moves
 
 router = APIRouter(include_in_schema=False)
+Model = TypeVar("Model", bound=BaseModel)
 
 # Where each guard's missing data is filled in on the activity page.
 FIX_LINKS = {
@@ -97,6 +99,27 @@ async def _saved(session: AsyncSession, url: str) -> RedirectResponse:
 def _activity_url(activity_id: int, notice: str = "", anchor: str = "") -> str:
     query = f"?{urlencode({'notice': notice})}" if notice else ""
     return f"/app/activities/{activity_id}{query}{('#' + anchor) if anchor else ''}"
+
+
+async def _progress_form(
+    session: AsyncSession,
+    back: Callable[[str], str],
+    parse: Callable[[], Model],
+    save: Callable[[Model], Awaitable[object]],
+    *,
+    invalid: str,
+    done: str,
+) -> Response:
+    """The one shape of the progress forms (actions, pilot projects): the form's fields as the
+    API's schema, where a form the schema refuses goes `back` with the `invalid` notice; else
+    saved by the API's service function (whose refusals are the app's error pages, as for the
+    API), committed, and `back` with the `done` notice."""
+    try:
+        data = parse()
+    except ValidationError:
+        return _redirect(back(invalid))
+    await save(data)
+    return await _saved(session, back(done))
 
 
 # --- the front door and sign-in -------------------------------------------------------------------
@@ -324,6 +347,43 @@ async def _new_activity_page(
     )
 
 
+@dataclass(frozen=True)
+class ActivityForm:
+    """What the new-activity form and the activity's edit form share: `fields` as the lifecycle
+    service takes them (ids that are not numbers count as none), and the chosen conventions and
+    provisions."""
+
+    fields: dict[str, Any]
+    conventions: list[str]
+    provisions: list[str]
+
+
+def activity_form(
+    title: Annotated[str, Form()] = "",
+    description: Annotated[str, Form()] = "",
+    lead_id: Annotated[str, Form()] = "",
+    thematic_group_id: Annotated[str, Form()] = "",
+    task_team_id: Annotated[str, Form()] = "",
+    target_meeting_id: Annotated[str, Form()] = "",
+    single_convention_reason: Annotated[str, Form()] = "",
+    conventions: Annotated[list[str], Form()] = [],  # noqa: B006 (FastAPI copies defaults)
+    provisions: Annotated[list[str], Form()] = [],  # noqa: B006
+) -> ActivityForm:
+    fields = {
+        "title": title.strip(),
+        "description": description.strip(),
+        "lead_id": _optional_id(lead_id),
+        "thematic_group_id": _optional_id(thematic_group_id),
+        "task_team_id": _optional_id(task_team_id),
+        "target_meeting_id": _optional_id(target_meeting_id),
+        "single_convention_reason": single_convention_reason.strip() or None,
+    }
+    return ActivityForm(fields, conventions, provisions)
+
+
+ActivityFormDep = Annotated[ActivityForm, Depends(activity_form)]
+
+
 @router.get("/app/activities/new")
 async def new_activity_form(request: Request, principal: Coordinator, session: SessionDep) -> HTMLResponse:
     return await _new_activity_page(request, session)
@@ -336,32 +396,18 @@ async def create_activity(
     session: SessionDep,
     settings: SettingsDep,
     temporal: TemporalDep,
-    title: Annotated[str, Form()] = "",
-    description: Annotated[str, Form()] = "",
-    provisions: Annotated[list[str], Form()] = [],  # noqa: B006 (FastAPI copies defaults)
-    conventions: Annotated[list[str], Form()] = [],  # noqa: B006
-    thematic_group_id: Annotated[str, Form()] = "",
-    lead_id: Annotated[str, Form()] = "",
-    task_team_id: Annotated[str, Form()] = "",
-    target_meeting_id: Annotated[str, Form()] = "",
-    single_convention_reason: Annotated[str, Form()] = "",
+    form: ActivityFormDep,
 ) -> Response:
     """The same creation as POST /activities: the row, its first transition, its workflow."""
     values: dict[str, Any] = {
-        "title": title.strip(),
-        "description": description.strip(),
-        "provisions": provisions,
-        "conventions": conventions or None,  # by default those of the provisions' decisions
-        "thematic_group_id": _optional_id(thematic_group_id),
-        "lead_id": _optional_id(lead_id),
-        "task_team_id": _optional_id(task_team_id),
-        "target_meeting_id": _optional_id(target_meeting_id),
-        "single_convention_reason": single_convention_reason.strip() or None,
+        **form.fields,
+        "provisions": form.provisions,
+        "conventions": form.conventions or None,  # by default those of the provisions' decisions
     }
     try:
         if len(values["title"]) < 3:
             raise InvalidInput("Give the activity a title of at least three characters.", field="title")
-        if not provisions:
+        if not form.provisions:
             raise InvalidInput("Choose at least one provision the activity answers.", field="provisions")
         activity = await lifecycle.create_activity(
             session,
@@ -454,28 +500,12 @@ async def edit_activity(
     session: SessionDep,
     settings: SettingsDep,
     temporal: TemporalDep,
+    form: ActivityFormDep,
     version: Annotated[int, Form()],
-    title: Annotated[str, Form()] = "",
-    description: Annotated[str, Form()] = "",
-    lead_id: Annotated[str, Form()] = "",
-    thematic_group_id: Annotated[str, Form()] = "",
-    task_team_id: Annotated[str, Form()] = "",
-    target_meeting_id: Annotated[str, Form()] = "",
     stage_due_on: Annotated[str, Form()] = "",
-    single_convention_reason: Annotated[str, Form()] = "",
-    conventions: Annotated[list[str], Form()] = [],  # noqa: B006 (FastAPI copies defaults)
-    provisions: Annotated[list[str], Form()] = [],  # noqa: B006
 ) -> Response:
     activity = await _activity_or_404(session, activity_id)
-    wanted: dict[str, Any] = {
-        "title": title.strip(),
-        "description": description.strip(),
-        "lead_id": _optional_id(lead_id),
-        "thematic_group_id": _optional_id(thematic_group_id),
-        "task_team_id": _optional_id(task_team_id),
-        "target_meeting_id": _optional_id(target_meeting_id),
-        "single_convention_reason": single_convention_reason.strip() or None,
-    }
+    wanted: dict[str, Any] = dict(form.fields)
     if Stage(activity.stage).is_open and stage_due_on:
         try:
             wanted["stage_due_on"] = date.fromisoformat(stage_due_on)
@@ -487,10 +517,10 @@ async def edit_activity(
     if "title" in changes and not changes["title"]:
         changes.pop("title")  # a title cannot be emptied
     # An activity keeps at least one convention and one provision: an empty choice changes nothing.
-    if conventions and sorted(conventions) != sorted(activity.convention_codes):
-        changes["conventions"] = conventions
-    if provisions and sorted(provisions) != sorted(activity.provision_codes):
-        changes["provisions"] = provisions
+    if form.conventions and sorted(form.conventions) != sorted(activity.convention_codes):
+        changes["conventions"] = form.conventions
+    if form.provisions and sorted(form.provisions) != sorted(activity.provision_codes):
+        changes["provisions"] = form.provisions
     if not changes:
         return _redirect(_activity_url(activity_id, "Nothing to change."))
     try:
@@ -652,12 +682,14 @@ async def add_action(
 ) -> Response:
     activity = await get_activity_or_404(activity_id, session)
     await ensure_progress_writer(session, principal, activity)
-    try:
-        data = ActionEntryCreate(kind=kind, on_date=on_date, text=text.strip())  # type: ignore[arg-type]
-    except ValidationError:
-        return _redirect(_activity_url(activity_id, "Give the date and what was done.", "actions"))
-    await create_action(session, activity, principal.person_id, data)
-    return await _saved(session, _activity_url(activity_id, "Action recorded.", "actions"))
+    return await _progress_form(
+        session,
+        lambda notice: _activity_url(activity_id, notice, "actions"),
+        lambda: ActionEntryCreate(kind=kind, on_date=on_date, text=text.strip()),  # type: ignore[arg-type]
+        lambda data: create_action(session, activity, principal.person_id, data),
+        invalid=ACTION_INVALID,
+        done="Action recorded.",
+    )
 
 
 @router.post("/app/actions/{action_id}")
@@ -673,16 +705,32 @@ async def edit_action(
     action = await get_action_or_404(session, action_id)
     activity = await get_activity_or_404(action.activity_id, session)
     await ensure_progress_writer(session, principal, activity)
-    try:
-        data = ActionEntryUpdate(kind=kind, on_date=on_date, text=text.strip())  # type: ignore[arg-type]
-    except ValidationError:
-        return _redirect(_activity_url(activity.id, "Give the date and what was done.", "actions"))
-    await update_action(session, action, data, etag_for(version))
-    return await _saved(session, _activity_url(activity.id, "Action saved.", "actions"))
+    return await _progress_form(
+        session,
+        lambda notice: _activity_url(activity.id, notice, "actions"),
+        lambda: ActionEntryUpdate(kind=kind, on_date=on_date, text=text.strip()),  # type: ignore[arg-type]
+        lambda data: update_action(session, action, data, etag_for(version)),
+        invalid=ACTION_INVALID,
+        done="Action saved.",
+    )
+
+
+ACTION_INVALID = "Give the date and what was done."
+PILOT_INVALID = "A pilot project needs a title."
 
 
 def _countries(value: str) -> list[str]:
     return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
+
+
+def _pilot_fields(title: str, region: str, countries: str, lessons_learned: str) -> dict[str, Any]:
+    """The pilot-project form's fields as the API's schemas take them."""
+    return {
+        "title": title.strip(),
+        "region": region.strip() or None,
+        "countries": _countries(countries),
+        "lessons_learned": lessons_learned.strip() or None,
+    }
 
 
 @router.post("/app/activities/{activity_id}/pilots")
@@ -697,17 +745,14 @@ async def add_pilot(
 ) -> Response:
     activity = await get_activity_or_404(activity_id, session)
     await ensure_progress_writer(session, principal, activity)
-    try:
-        data = PilotProjectCreate(
-            title=title.strip(),
-            region=region.strip() or None,
-            countries=_countries(countries),
-            lessons_learned=lessons_learned.strip() or None,
-        )
-    except ValidationError:
-        return _redirect(_activity_url(activity_id, "A pilot project needs a title.", "pilots"))
-    await create_pilot(session, activity, data)
-    return await _saved(session, _activity_url(activity_id, "Pilot project added.", "pilots"))
+    return await _progress_form(
+        session,
+        lambda notice: _activity_url(activity_id, notice, "pilots"),
+        lambda: PilotProjectCreate(**_pilot_fields(title, region, countries, lessons_learned)),
+        lambda data: create_pilot(session, activity, data),
+        invalid=PILOT_INVALID,
+        done="Pilot project added.",
+    )
 
 
 @router.post("/app/pilots/{pilot_id}")
@@ -722,17 +767,14 @@ async def edit_pilot(
     lessons_learned: Annotated[str, Form()] = "",
 ) -> Response:
     pilot = await get_writable_pilot(session, principal, pilot_id)
-    try:
-        data = PilotProjectUpdate(
-            title=title.strip(),
-            region=region.strip() or None,
-            countries=_countries(countries),
-            lessons_learned=lessons_learned.strip() or None,
-        )
-    except ValidationError:
-        return _redirect(_activity_url(pilot.activity_id, "A pilot project needs a title.", "pilots"))
-    await update_pilot(session, pilot, data, etag_for(version))
-    return await _saved(session, _activity_url(pilot.activity_id, "Pilot project saved.", "pilots"))
+    return await _progress_form(
+        session,
+        lambda notice: _activity_url(pilot.activity_id, notice, "pilots"),
+        lambda: PilotProjectUpdate(**_pilot_fields(title, region, countries, lessons_learned)),
+        lambda data: update_pilot(session, pilot, data, etag_for(version)),
+        invalid=PILOT_INVALID,
+        done="Pilot project saved.",
+    )
 
 
 @router.post("/app/activities/{activity_id}/reminders/acknowledge")
