@@ -20,17 +20,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api.deps import SESSION_COOKIE, Principal, Reader, SessionDep, authenticate, get_principal
-from api.pagination import MAX_INTEGER
 from api.routes.dashboard import FilterDep
-from api.services.dashboard import DashboardFilter
-from api.services.events import (
+from services.dashboard import DashboardFilter
+from services.events import (
     MAX_PAGE,
     TransitionEvent,
     follow_transitions,
     last_transition_id,
     transitions_after,
 )
-from api.services.web_auth import session_for_cookie
+from services.pagination import MAX_INTEGER
+from services.web_auth import session_for_cookie
 
 router = APIRouter(tags=["events"])
 
