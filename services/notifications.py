@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Select, delete, func, insert, select, update
+from sqlalchemy import Select, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import DomainError, Forbidden, NotFound
@@ -394,6 +394,15 @@ async def claim_action(session: AsyncSession, action: PendingAction, now: dateti
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise ActionLinkGone("this link was already used; each link works once")
+
+
+async def purge_action_links(session: AsyncSession, older_than: datetime) -> int:
+    """Delete the one-click links used or expired before `older_than`; returns how many. A link
+    neither used nor expired is kept whatever its age."""
+    result = await session.execute(
+        delete(ActionToken).where(or_(ActionToken.used_at < older_than, ActionToken.expires_at < older_than))
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def release_action(session: AsyncSession, action: PendingAction) -> None:

@@ -1,7 +1,9 @@
 """The event feed: the transition log as a cursor-paginated list and as server-sent events.
 
-`EventSource` in browsers cannot send headers, so the stream (and the calendar feed) also accept
-the API token as `?token=`; `QueryTokenPrincipal` is that dependency.
+The stream authenticates like every other route (`Authorization: Bearer`, or the web app's session
+cookie, which a browser's `EventSource` sends by itself), never by a token in the query string: a
+URL ends up in server logs and browser history. `StreamCaller` is that dependency; it keeps the
+credential so that the long-lived stream can check it again.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ import anyio
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import Field, TypeAdapter
+from sqlalchemy.ext.asyncio import AsyncSession
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from api.deps import Principal, Reader, SessionDep, authenticate, get_principal
+from api.deps import SESSION_COOKIE, Principal, Reader, SessionDep, authenticate, get_principal
 from api.pagination import CountQuery, Page, set_links
 from api.routes.dashboard import FilterDep
 from services.dashboard import DashboardFilter
@@ -29,53 +32,55 @@ from services.events import (
     transitions_after,
 )
 from services.pagination import MAX_INTEGER
+from services.web_auth import session_for_cookie
 
 router = APIRouter(tags=["events"])
 
-_bearer = HTTPBearer(auto_error=False, description="API token, or `?token=` on feed URLs")
+_bearer = HTTPBearer(auto_error=False, description="API token (`synergies token create`) or JWT")
 POLL_SECONDS = 1.0
 PING_SECONDS = 15
 RETRY_MILLISECONDS = 3000
 SHUTDOWN_GRACE_SECONDS = 2.0
-# How long a revoked token or a deactivated person can keep an open stream.
+# How long a revoked token or session, or a deactivated person, can keep an open stream.
 AUTH_RECHECK_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
-class TokenCaller:
-    """The caller and the token it came with: a long-lived stream checks the token again."""
+class StreamCaller:
+    """The caller and the credential it came with (a bearer token or the session cookie's
+    secret): a long-lived stream checks that credential again."""
 
     principal: Principal
-    token: str
+    token: str | None
+    cookie: str | None
+
+    async def still_authorised(self, request: Request, session: AsyncSession) -> bool:
+        """The same credential still stands for the same active person. Checking the cookie does
+        not count as activity: an open stream does not keep an idle session alive."""
+        if self.token is not None:
+            principal = await authenticate(request.app.state, self.token, session)
+            return principal is not None and principal.person_id == self.principal.person_id
+        if self.cookie is not None:
+            settings = request.app.state.settings
+            row = await session_for_cookie(session, self.cookie, settings, touch=False)
+            return row is not None and row.person_id == self.principal.person_id
+        return False
 
 
-async def query_token_caller(
+async def stream_caller(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    token: Annotated[
-        str | None,
-        Query(
-            description="API token, for clients that cannot send an Authorization header "
-            "(EventSource, calendar programs); any active token of the person"
-        ),
-    ] = None,
-) -> TokenCaller:
-    """The caller from `Authorization: Bearer` or `?token=`, checked in a short session of its own
-    (committed at once), so a long-lived response holds no database session."""
-    if credentials is None and token:
-        credentials = HTTPAuthorizationCredentials(scheme="Bearer", credentials=token)
+) -> StreamCaller:
+    """The caller from `Authorization: Bearer` or the session cookie, checked in a short session
+    of its own (committed at once), so a long-lived response holds no database session."""
     async with request.app.state.sessionmaker() as session, session.begin():
         principal = await get_principal(request, session, credentials)
-    assert credentials is not None  # get_principal refused a missing one
-    return TokenCaller(principal, credentials.credentials)
+    if credentials is not None and credentials.credentials:
+        return StreamCaller(principal, token=credentials.credentials, cookie=None)
+    return StreamCaller(principal, token=None, cookie=request.cookies.get(SESSION_COOKIE))
 
 
-async def query_token_principal(caller: Annotated[TokenCaller, Depends(query_token_caller)]) -> Principal:
-    return caller.principal
-
-
-QueryTokenPrincipal = Annotated[Principal, Depends(query_token_principal)]
-QueryTokenCaller = Annotated[TokenCaller, Depends(query_token_caller)]
+StreamCallerDep = Annotated[StreamCaller, Depends(stream_caller)]
 
 
 class EventPage(Page[TransitionEvent]):  # items: the service's dataclass, validated as is
@@ -150,7 +155,7 @@ def _as_sse(event: TransitionEvent) -> ServerSentEvent:
 )
 async def stream_events(
     request: Request,
-    caller: QueryTokenCaller,
+    caller: StreamCallerDep,
     where: FilterDep,
     after: Annotated[
         int | None, Query(ge=0, le=MAX_INTEGER, description="start after this transition id; default: now")
@@ -160,8 +165,9 @@ async def stream_events(
     """Each new transition arrives as `event: transition` with its id, so a reconnecting
     EventSource resumes from `Last-Event-ID` (it wins over `after`). The server polls the durable
     transition log by id about once a second; the stream ends when the client disconnects, the
-    server shuts down, or the token is revoked or its person deactivated (checked every few
-    seconds). Token: `Authorization: Bearer` or `?token=`."""
+    server shuts down, or the token or session is revoked or its person deactivated (checked
+    every few seconds). Authentication: `Authorization: Bearer`, or the web app's session cookie;
+    a token in the query string is not accepted (URLs end up in logs and browser history)."""
     cursor = after
     resumed = _event_id(last_event_id)
     if resumed is not None:
@@ -178,8 +184,7 @@ async def stream_events(
 
     async def still_authorised() -> bool:
         async with factory() as session, session.begin():
-            principal = await authenticate(request.app.state, caller.token, session)
-        return principal is not None and principal.person_id == caller.principal.person_id
+            return await caller.still_authorised(request, session)
 
     async def events(filter_: DashboardFilter) -> AsyncIterator[ServerSentEvent]:
         yield ServerSentEvent(comment="connected", retry=RETRY_MILLISECONDS)
@@ -196,7 +201,8 @@ async def stream_events(
         if not stopping.is_set():
             # An EventSource reconnects after a plain end; this tells the page why it should not.
             yield ServerSentEvent(
-                event="unauthorized", data="the token was revoked or its person deactivated"
+                event="unauthorized",
+                data="the token or session was revoked or expired, or its person deactivated",
             )
 
     return EventSourceResponse(

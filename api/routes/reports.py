@@ -9,16 +9,16 @@ from fastapi import APIRouter, Header, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
-from api.deps import Reader, SessionDep
+from api.deps import Principal, Reader, SessionDep
 from api.examples import examples
 from api.pagination import Page, PageQuery, page_of
-from core.errors import DomainError, NotFound
+from core.errors import DomainError, Forbidden, NotFound
 from core.settings import get_settings
 from models import Meeting, StoredReport
 from services.pagination import Sorting, paginate
 from services.report_render import FORMATS, MEDIA_TYPES, ReportFormat, render_within
 from services.report_text import Language
-from services.reports import Report, Variant, build_report, get_meeting
+from services.reports import INTERNAL_READERS, Report, Variant, build_report, get_meeting, may_read
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
@@ -181,9 +181,23 @@ VariantQuery = Annotated[
     Variant,
     Query(
         description="document: what a secretariat submits (annex prose only); internal: with stages, "
-        "due dates, overdue flags and history, for the coordinators group"
+        "due dates, overdue flags, history and sources, for the coordinators group, admins and "
+        "oversight (403 for other roles)"
     ),
 ]
+
+
+def readable_variant(principal: Principal, variant: Variant) -> Variant:
+    if not may_read(principal.role, variant):
+        allowed = ", ".join(sorted(role.value for role in INTERNAL_READERS))
+        raise Forbidden(
+            f"role {principal.role.value!r} may not read the internal variant; allowed: {allowed}. "
+            "The document variant (variant=document) is open to every reader.",
+            code="internal_report_forbidden",
+        )
+    return variant
+
+
 LangQuery = Annotated[Language, Query(description="Language of the document's fixed text (en, fr, es)")]
 NumberQuery = Annotated[
     str | None,
@@ -221,6 +235,7 @@ async def meeting_report(
     number: NumberQuery = None,
     accept: Annotated[str | None, Header()] = None,
 ) -> Response:
+    variant = readable_variant(principal, variant)
     fmt = format or negotiate(accept)
     day = as_of or datetime.now(UTC).date()
     found = await get_meeting(session, meeting)
@@ -251,6 +266,7 @@ async def joint_report(
     lang: LangQuery = Language.EN,
     accept: Annotated[str | None, Header()] = None,
 ) -> Response:
+    variant = readable_variant(principal, variant)
     fmt = format or negotiate(accept)
     day = as_of or datetime.now(UTC).date()
     refs = [ref.strip() for ref in meetings.split(",") if ref.strip()]

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import unquote, urlencode
 
 import httpx
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -47,9 +47,11 @@ from services import actions, activities, oidc_login, pilot_projects, web_auth
 from services import notifications as feed
 from services.pagination import PageParams
 from services.records import InvalidInput
+from services.reports import Variant, may_read
 from workflows import commands
 
 router = APIRouter(include_in_schema=False)
+Model = TypeVar("Model", bound=BaseModel)
 
 # Where each guard's missing data is filled in on the activity page.
 FIX_LINKS = {
@@ -315,6 +317,43 @@ async def _new_activity_page(
     )
 
 
+@dataclass(frozen=True)
+class ActivityForm:
+    """What the new-activity form and the activity's edit form share: `fields` as the lifecycle
+    service takes them (ids that are not numbers count as none), and the chosen conventions and
+    provisions."""
+
+    fields: dict[str, Any]
+    conventions: list[str]
+    provisions: list[str]
+
+
+def activity_form(
+    title: Annotated[str, Form()] = "",
+    description: Annotated[str, Form()] = "",
+    lead_id: Annotated[str, Form()] = "",
+    thematic_group_id: Annotated[str, Form()] = "",
+    task_team_id: Annotated[str, Form()] = "",
+    target_meeting_id: Annotated[str, Form()] = "",
+    single_convention_reason: Annotated[str, Form()] = "",
+    conventions: Annotated[list[str], Form()] = [],  # noqa: B006 (FastAPI copies defaults)
+    provisions: Annotated[list[str], Form()] = [],  # noqa: B006
+) -> ActivityForm:
+    fields = {
+        "title": title.strip(),
+        "description": description.strip(),
+        "lead_id": _optional_id(lead_id),
+        "thematic_group_id": _optional_id(thematic_group_id),
+        "task_team_id": _optional_id(task_team_id),
+        "target_meeting_id": _optional_id(target_meeting_id),
+        "single_convention_reason": single_convention_reason.strip() or None,
+    }
+    return ActivityForm(fields, conventions, provisions)
+
+
+ActivityFormDep = Annotated[ActivityForm, Depends(activity_form)]
+
+
 @router.get("/app/activities/new")
 async def new_activity_form(request: Request, principal: Coordinator, session: SessionDep) -> HTMLResponse:
     return await _new_activity_page(request, session)
@@ -327,32 +366,18 @@ async def create_activity(
     session: SessionDep,
     settings: SettingsDep,
     temporal: TemporalDep,
-    title: Annotated[str, Form()] = "",
-    description: Annotated[str, Form()] = "",
-    provisions: Annotated[list[str], Form()] = [],  # noqa: B006 (FastAPI copies defaults)
-    conventions: Annotated[list[str], Form()] = [],  # noqa: B006
-    thematic_group_id: Annotated[str, Form()] = "",
-    lead_id: Annotated[str, Form()] = "",
-    task_team_id: Annotated[str, Form()] = "",
-    target_meeting_id: Annotated[str, Form()] = "",
-    single_convention_reason: Annotated[str, Form()] = "",
+    form: ActivityFormDep,
 ) -> Response:
     """The same creation as POST /activities: the row, its first transition, its workflow."""
     values: dict[str, Any] = {
-        "title": title.strip(),
-        "description": description.strip(),
-        "provisions": provisions,
-        "conventions": conventions or None,  # by default those of the provisions' decisions
-        "thematic_group_id": _optional_id(thematic_group_id),
-        "lead_id": _optional_id(lead_id),
-        "task_team_id": _optional_id(task_team_id),
-        "target_meeting_id": _optional_id(target_meeting_id),
-        "single_convention_reason": single_convention_reason.strip() or None,
+        **form.fields,
+        "provisions": form.provisions,
+        "conventions": form.conventions or None,  # by default those of the provisions' decisions
     }
     try:
         if len(values["title"]) < 3:
             raise InvalidInput("Give the activity a title of at least three characters.", field="title")
-        if not provisions:
+        if not form.provisions:
             raise InvalidInput("Choose at least one provision the activity answers.", field="provisions")
         activity = await commands.create_activity(
             session,
@@ -445,28 +470,12 @@ async def edit_activity(
     session: SessionDep,
     settings: SettingsDep,
     temporal: TemporalDep,
+    form: ActivityFormDep,
     version: Annotated[int, Form()],
-    title: Annotated[str, Form()] = "",
-    description: Annotated[str, Form()] = "",
-    lead_id: Annotated[str, Form()] = "",
-    thematic_group_id: Annotated[str, Form()] = "",
-    task_team_id: Annotated[str, Form()] = "",
-    target_meeting_id: Annotated[str, Form()] = "",
     stage_due_on: Annotated[str, Form()] = "",
-    single_convention_reason: Annotated[str, Form()] = "",
-    conventions: Annotated[list[str], Form()] = [],  # noqa: B006 (FastAPI copies defaults)
-    provisions: Annotated[list[str], Form()] = [],  # noqa: B006
 ) -> Response:
     activity = await _activity_or_404(session, activity_id)
-    wanted: dict[str, Any] = {
-        "title": title.strip(),
-        "description": description.strip(),
-        "lead_id": _optional_id(lead_id),
-        "thematic_group_id": _optional_id(thematic_group_id),
-        "task_team_id": _optional_id(task_team_id),
-        "target_meeting_id": _optional_id(target_meeting_id),
-        "single_convention_reason": single_convention_reason.strip() or None,
-    }
+    wanted: dict[str, Any] = dict(form.fields)
     if Stage(activity.stage).is_open and stage_due_on:
         try:
             wanted["stage_due_on"] = date.fromisoformat(stage_due_on)
@@ -478,10 +487,10 @@ async def edit_activity(
     if "title" in changes and not changes["title"]:
         changes.pop("title")  # a title cannot be emptied
     # An activity keeps at least one convention and one provision: an empty choice changes nothing.
-    if conventions and sorted(conventions) != sorted(activity.convention_codes):
-        changes["conventions"] = conventions
-    if provisions and sorted(provisions) != sorted(activity.provision_codes):
-        changes["provisions"] = provisions
+    if form.conventions and sorted(form.conventions) != sorted(activity.convention_codes):
+        changes["conventions"] = form.conventions
+    if form.provisions and sorted(form.provisions) != sorted(activity.provision_codes):
+        changes["provisions"] = form.provisions
     if not changes:
         return _redirect(_activity_url(activity_id, "Nothing to change."))
     try:
@@ -907,4 +916,5 @@ async def reports_page(
         query = {"format": format, "variant": variant, "lang": lang, **({"as_of": as_of} if as_of else {})}
         return _redirect(f"/reports/meetings/{meeting}?{urlencode(query)}")
     meetings = list(await session.scalars(select(Meeting).order_by(Meeting.starts_on.desc())))
-    return render(request, "app/reports.html", meetings=meetings)
+    internal = may_read(principal.role, Variant.INTERNAL)
+    return render(request, "app/reports.html", meetings=meetings, internal=internal)

@@ -65,10 +65,7 @@
     let after = Number(table.dataset.after || 0);
     const status = document.getElementById("ov-live-status");
     const body = table.tBodies[0];
-    const stageNames = {
-      thematic_group: "Thematic group", task_team: "Task team", pilot_project: "Pilot project",
-      report_to_cop: "Report to COP", closed: "Closed", withdrawn: "Withdrawn",
-    };
+    const stageNames = JSON.parse(table.dataset.stageNames || "{}");  // the server's STAGE_LABELS
     function cell(tag, text) { const c = document.createElement(tag); c.textContent = text; return c; }
     async function poll() {
       try {
