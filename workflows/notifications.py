@@ -230,17 +230,12 @@ class NotificationActivities:
         self.http = http
 
     def all(self) -> list[Callable[..., Any]]:
-        """The bound activity methods, for `Worker(activities=...)`."""
-        return [
-            self.notify,
-            self.mark_event_failed,
-            self.send_daily_digest,
-            # what workflows begun before `notify` replay
-            self.plan_deliveries,
-            self.deliver,
-            self.deliver_batch,
-            self.mark_delivery_failed,
-        ]
+        """The bound activity methods the workflows call, for `Worker(activities=...)`.
+
+        `plan_deliveries`, `deliver` and `mark_delivery_failed` are the steps of `notify` and
+        `mark_event_failed`; they stay activities of their own so that a test can run them one at
+        a time, but no workflow schedules them."""
+        return [self.notify, self.mark_event_failed, self.send_daily_digest]
 
     # --- planning -------------------------------------------------------------------------------
 
@@ -527,11 +522,10 @@ class NotificationActivities:
         for delivery_id in await self.plan_deliveries(event):
             await self.mark_delivery_failed(delivery_id, error)
 
-    @activity.defn
     async def deliver_batch(self, delivery_ids: list[int]) -> int:
-        """Send all deliveries of one event in one activity: a workflow round trip per event, not
-        per recipient. A retry sends only what is still unsent; a refusal no retry can fix is
-        marked failed at once. Returns how many were sent by this attempt."""
+        """`notify`'s sending half: all deliveries of one event at once. A retry sends only what
+        is still unsent; a refusal no retry can fix is marked failed at once. Returns how many
+        were sent by this attempt."""
         results = await asyncio.gather(
             *(self.deliver(delivery_id) for delivery_id in delivery_ids), return_exceptions=True
         )
