@@ -122,10 +122,11 @@ def build_worker(
                 task_queue=queue,
                 workflows=WORKFLOWS,
                 max_cached_workflows=max_cached_workflows,
-                # The notification activities here serve runs begun before the notifications queue.
+                # `notify` runs on the notifications queue; the digest's activity runs here, on
+                # the queue its schedule starts `DigestWorkflow` on.
                 activities=[
                     *LifecycleActivities(sessionmaker).all(),
-                    *notifications.all(),
+                    notifications.send_daily_digest,
                     *ReportActivities(sessionmaker, settings).all(),
                 ],
                 **options,
