@@ -25,7 +25,7 @@ from core.settings import Settings, get_settings
 from models.db import create_engine, session_factory
 from workflows.activities import LifecycleActivities
 from workflows.client import connect
-from workflows.digest import DigestWorkflow, ensure_digest_schedule
+from workflows.digest import DigestActivities, DigestWorkflow, ensure_digest_schedule
 from workflows.lifecycle import ActivityLifecycle
 from workflows.notifications import NotificationActivities
 from workflows.observability import worker_interceptors, worker_runtime
@@ -122,11 +122,10 @@ def build_worker(
                 task_queue=queue,
                 workflows=WORKFLOWS,
                 max_cached_workflows=max_cached_workflows,
-                # `notify` runs on the notifications queue; the digest's activity runs here, on
-                # the queue its schedule starts `DigestWorkflow` on.
+                # `notify` and `mark_event_failed` run on the notifications queue.
                 activities=[
                     *LifecycleActivities(sessionmaker).all(),
-                    notifications.send_daily_digest,
+                    *DigestActivities(settings, sessionmaker).all(),
                     *ReportActivities(sessionmaker, settings).all(),
                 ],
                 **options,
