@@ -18,6 +18,15 @@ from models.counts import CountKey, shift_count
 
 @dataclass(frozen=True)
 class TransitionRecord:
+    """One stage change as it is written: the lifecycle workflow's `record_transition` activity
+    takes it as its input (workflows.activities), the seed and the first transition of a new
+    activity pass it here directly.
+
+    `expected_version`: the activity's version the move was asked from (None: only the
+    transition count guards the write); see `workflows.messages.MoveCommand` for where else it
+    is checked. `request_key` / `request_hash`: the request that made the move and its body,
+    which make a replay of that request find its own row (docs/temporal.md)."""
+
     activity_id: int
     seq: int
     from_stage: Stage | None

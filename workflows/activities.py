@@ -30,7 +30,6 @@ from workflows.messages import (
     ReminderInput,
     ReminderResponseInput,
     SnapshotInput,
-    TransitionInput,
     TransitionOutput,
 )
 
@@ -57,11 +56,10 @@ class LifecycleActivities:
         self.sessionmaker = sessionmaker
 
     @activity.defn
-    async def record_transition(self, data: TransitionInput) -> TransitionOutput:
+    async def record_transition(self, data: TransitionRecord) -> TransitionOutput:
         try:
             async with transaction(self.sessionmaker) as session:
-                # The same fields under the same names: the record is the activity's input.
-                row, version = await record_transition(session, TransitionRecord(**vars(data)))
+                row, version = await record_transition(session, data)
                 output = TransitionOutput(transition_id=row.id, version=version)
         except DomainError as exc:
             raise _as_application_error(exc) from None

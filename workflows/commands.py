@@ -8,7 +8,6 @@ import hashlib
 import json
 import logging
 import uuid
-from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -58,6 +57,7 @@ from workflows.messages import (
     EditRequest,
     LifecycleState,
     MeetingChange,
+    MoveCommand,
     MoveRequest,
     Outcome,
     SnoozeRequest,
@@ -280,14 +280,6 @@ def _rpc_error(exc: RPCError) -> DomainError:
 
 
 # --- commands the routes call --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MoveCommand:
-    to: Stage
-    expected_version: int
-    reason: str | None = None
-    meeting_id: int | None = None
 
 
 async def create_activity(

@@ -5,8 +5,9 @@ change is handed to the notification activities without blocking the move."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
@@ -16,13 +17,13 @@ with workflow.unsafe.imports_passed_through():
     from core.events import Audience, EventType, NotificationEvent
     from core.reminders import Reminder, ReminderKind, next_wakeup
     from core.stages import Stage, TransitionError, check_transition, due_on_entry
+    from services.transitions import TransitionRecord
     from workflows import search, sending
+    from workflows.activities import LifecycleActivities
     from workflows.messages import (
         AcknowledgeRequest,
         EditInput,
-        EditOutput,
         EditRequest,
-        LifecycleSnapshot,
         LifecycleState,
         MeetingChange,
         MoveRequest,
@@ -31,33 +32,33 @@ with workflow.unsafe.imports_passed_through():
         ReminderResponseInput,
         SnapshotInput,
         SnoozeRequest,
-        TransitionInput,
-        TransitionOutput,
     )
 
-# Since this patch the updates' DB writes run as local activities and an event's notifications
-# are planned and sent by one `notify` activity; workflows begun before it replay the old commands.
-LOCAL_WRITES = "local-writes"
-# Since this patch a reminder is preceded by a read of the activity's row (see `_reconcile`).
-RECONCILE_BEFORE_REMINDER = "reconcile-before-reminder"
 
-# A move waits for its DB write; if the database stays down the update fails (API: 503).
-DB_WRITE = {
-    "start_to_close_timeout": timedelta(seconds=15),
-    "schedule_to_close_timeout": timedelta(seconds=45),
-    "retry_policy": RetryPolicy(
+class LocalActivityOptions(TypedDict):
+    schedule_to_close_timeout: timedelta
+    retry_policy: RetryPolicy
+
+
+# A move waits for its DB write (a local activity); if the database stays down the update fails
+# (API: 503). No start_to_close timeout: the SDK core leaves an earlier attempt's timer running,
+# which can time out a later attempt (temporalio/sdk-rust#1454).
+DB_WRITE = LocalActivityOptions(
+    schedule_to_close_timeout=timedelta(seconds=45),
+    retry_policy=RetryPolicy(
         initial_interval=timedelta(milliseconds=200),
         maximum_interval=timedelta(seconds=5),
         maximum_attempts=6,
         non_retryable_error_types=["Conflict", "NotFound"],
     ),
-}
+)
 
 
 # How many adopted writes (request key -> transition) a workflow remembers for their requests.
 ADOPTED_KEPT = 32
 
-T = TypeVar("T")
+A = TypeVar("A")
+R = TypeVar("R")
 
 
 def rejection(code: str, message: str, status: int, **extra: object) -> ApplicationError:
@@ -140,8 +141,8 @@ class ActivityLifecycle:
             )
             try:
                 written = await self._write(
-                    "record_transition",
-                    TransitionInput(
+                    LifecycleActivities.record_transition,
+                    TransitionRecord(
                         activity_id=state.activity_id,
                         seq=state.seq + 1,
                         from_stage=state.stage,
@@ -155,7 +156,6 @@ class ActivityLifecycle:
                         request_key=key,
                         request_hash=request.request_hash,
                     ),
-                    TransitionOutput,
                 )
             except ActivityError as error:
                 if not _found_database_ahead(error):
@@ -229,7 +229,7 @@ class ActivityLifecycle:
             if not self.state.stage.is_open:
                 raise rejection("stage_closed", "the activity is closed; nothing to snooze", 422)
             await self._write(
-                "record_reminder_response",
+                LifecycleActivities.record_reminder_response,
                 ReminderResponseInput(
                     activity_id=self.state.activity_id,
                     stage=self.state.stage,
@@ -252,7 +252,7 @@ class ActivityLifecycle:
     async def acknowledge(self, request: AcknowledgeRequest) -> Outcome:
         async with self._exclusive():
             await self._write(
-                "record_reminder_response",
+                LifecycleActivities.record_reminder_response,
                 ReminderResponseInput(
                     activity_id=self.state.activity_id,
                     stage=self.state.stage,
@@ -268,19 +268,10 @@ class ActivityLifecycle:
     def _exclusive(self) -> _Exclusive:
         return _Exclusive(self)
 
-    async def _write(self, name: str, argument: object, result_type: type[T] | None = None) -> T:
-        """An update's DB write: a local activity (no server round trip), or a regular one when
-        replaying a workflow begun before LOCAL_WRITES."""
-        if workflow.patched(LOCAL_WRITES):
-            # No start_to_close on local activities: the SDK core leaves an earlier attempt's
-            # timer running, which can time out a later attempt (temporalio/sdk-rust#1454).
-            options = {k: v for k, v in DB_WRITE.items() if k != "start_to_close_timeout"}
-            return await workflow.execute_local_activity(  # type: ignore[no-any-return, call-overload]
-                name, argument, result_type=result_type, **options
-            )
-        return await workflow.execute_activity(  # type: ignore[no-any-return, call-overload]
-            name, argument, result_type=result_type, **DB_WRITE
-        )
+    async def _write(self, write: Callable[[LifecycleActivities, A], Awaitable[R]], argument: A) -> R:
+        """An update's DB write (a `LifecycleActivities` method): a local activity, run inside the
+        update's workflow task with no round trip through the server's activity queue."""
+        return await workflow.execute_local_activity_method(write, argument, **DB_WRITE)
 
     def _check_version(self, expected: int) -> None:
         if expected != self.state.version:
@@ -307,9 +298,8 @@ class ActivityLifecycle:
     async def _apply_edit(self, expected_version: int, changes: dict, actor_id: int | None) -> None:
         try:
             result = await self._write(
-                "apply_edit",
+                LifecycleActivities.apply_edit,
                 EditInput(self.state.activity_id, expected_version, changes, actor_id),
-                EditOutput,
             )
         except ActivityError as error:
             if _found_database_ahead(error):
@@ -339,7 +329,7 @@ class ActivityLifecycle:
         self._reconcile_requested = False
         state = self.state
         found = await self._write(
-            "read_lifecycle", SnapshotInput(state.activity_id, state.seq), LifecycleSnapshot
+            LifecycleActivities.read_lifecycle, SnapshotInput(state.activity_id, state.seq)
         )
         if found.version == state.version and found.seq == state.seq:
             return
@@ -436,18 +426,17 @@ class ActivityLifecycle:
         reminder = self._wakeup().fire
         if reminder is None:
             return
-        if workflow.patched(RECONCILE_BEFORE_REMINDER):
-            # A lost write may have moved the activity on: remind of the stage it is in.
-            async with self._exclusive():
-                await self._reconcile()
-            reminder = self._wakeup().fire
-            if reminder is None or not self.state.stage.is_open:
-                return
+        # A lost write may have moved the activity on: remind of the stage it is in.
+        async with self._exclusive():
+            await self._reconcile()
+        reminder = self._wakeup().fire
+        if reminder is None or not self.state.stage.is_open:
+            return
         state = self.state
         assert state.due_on is not None
         key = f"{workflow.info().workflow_id}/s{state.seq}/{state.due_on}/{reminder.label}"
-        await workflow.execute_activity(
-            "record_reminder",
+        await workflow.execute_activity_method(
+            LifecycleActivities.record_reminder,
             ReminderInput(key, state.activity_id, state.stage, reminder.label, state.due_on, workflow.now()),
             **sending.BACKGROUND_WRITE,
         )
@@ -510,12 +499,7 @@ class ActivityLifecycle:
     async def _send_outbox(self) -> None:
         """Notify in the background: a move never waits for its mail."""
         while self._outbox:
-            event = self._outbox.pop(0)
-            if workflow.patched(LOCAL_WRITES):
-                send = sending.notify(event)
-            else:
-                send = sending.deliver_all(await sending.plan_deliveries(event))
-            task = asyncio.create_task(send)
+            task = asyncio.create_task(sending.notify(self._outbox.pop(0)))
             self._deliveries.add(task)
             task.add_done_callback(self._deliveries.discard)
 

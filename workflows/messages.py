@@ -35,15 +35,41 @@ class LifecycleState:
     adopted: dict[str, int] = field(default_factory=dict)
 
 
-@dataclass
-class MoveRequest:
+@dataclass(frozen=True)
+class MoveCommand:
+    """A move as its client asks for it (the body of POST /activities/{id}/transitions, a web
+    form, a bulk item): `workflows.commands.move_activity` takes it, and `MoveRequest` carries it
+    to the workflow.
+
+    `expected_version` is checked three times, each for a reason of its own:
+    1. by the API (`workflows.commands`, against the row it has just read): a stale client gets its
+       409 without a round trip to the engine;
+    2. by the workflow (`ActivityLifecycle._check_move`, in the update's validator and again in
+       its handler): against the history's state, before anything is written; the validator
+       refuses the update without a trace in history, the handler checks again under the lock
+       (another update may have gone first, or the handler has just adopted a write it lacked);
+    3. by the database (`services.transitions.record_transition`, in the UPDATE's WHERE): the
+       database has the last word; a write this history does not know of (an edit, a move whose
+       workflow task was lost) turns the move into a `stale_version` conflict, and the workflow
+       adopts what the database holds.
+    The first two answer early and clearly; only the third makes the guarantee.
+    """
+
     to: Stage
-    actor_id: int
-    role: Role
     expected_version: int
-    facts: ActivityFacts
     reason: str | None = None
     meeting_id: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class MoveRequest(MoveCommand):
+    """The `move` Update: the command and what the API read for the workflow's validator (who
+    asks, the facts the guards need, the meeting's deadline) and the hash of the command that
+    the transition row keeps (`workflows.commands.move_body_hash`)."""
+
+    actor_id: int
+    role: Role
+    facts: ActivityFacts
     target_meeting_deadline: date | None = None
     request_hash: str | None = None
 
@@ -89,22 +115,6 @@ class Outcome:
 
 
 # --- activity inputs ---------------------------------------------------------------------------
-
-
-@dataclass
-class TransitionInput:
-    activity_id: int
-    seq: int
-    from_stage: Stage | None
-    to_stage: Stage
-    actor_id: int | None
-    at: datetime
-    expected_version: int
-    reason: str | None = None
-    meeting_id: int | None = None
-    due_on: date | None = None
-    request_key: str | None = None
-    request_hash: str | None = None
 
 
 @dataclass

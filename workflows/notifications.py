@@ -61,16 +61,10 @@ class NotificationActivities:
         self.channels = Channels(settings, sessionmaker, http)
 
     def all(self) -> list[Callable[..., Any]]:
-        """The bound activity methods, for `Worker(activities=...)`."""
-        return [
-            self.notify,
-            self.mark_event_failed,
-            # what workflows begun before `notify` replay
-            self.plan_deliveries,
-            self.deliver,
-            self.deliver_batch,
-            self.mark_delivery_failed,
-        ]
+        """The bound activity methods the workflows call, for `Worker(activities=...)`. The steps
+        below (`plan_deliveries`, `deliver`, `deliver_batch`, `mark_delivery_failed`) are not
+        registered: no workflow schedules them."""
+        return [self.notify, self.mark_event_failed]
 
     @activity.defn
     async def notify(self, event: NotificationEvent) -> int:
@@ -154,7 +148,7 @@ class NotificationActivities:
         async with self.sessionmaker() as session, session.begin():
             await mark_failed(session, delivery_id, error)
 
-    # --- what workflows begun before `notify` replay ---------------------------------------------
+    # --- notify's steps, one at a time (tests run them; tests/notifications/flow.py as activities)
 
     @activity.defn
     async def plan_deliveries(self, event: NotificationEvent) -> list[int]:

@@ -38,8 +38,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows import sending
 
 REPORT_WORKFLOW = "ReportDraftWorkflow"
-ONE_NOTIFY_ACTIVITY = "one-notify-activity"
-"""Patch: the ready notice is planned and sent by one `notify` activity."""
 DRAFT_FORMATS = ("docx", "pdf")
 DRAFT_HOUR_UTC = 6
 DRAFT_TIMEOUT = timedelta(minutes=10)
@@ -211,10 +209,9 @@ class ReportDraftWorkflow:
                 if await self._sleep_until(fire_at, seen):
                     continue
                 as_of = workflow.now().date()
-                result = await workflow.execute_activity(
-                    "draft_report",
+                result = await workflow.execute_activity_method(
+                    ReportActivities.draft_report,
                     DraftReportRequest(meeting_id=input.meeting_id, as_of=as_of, formats=input.formats),
-                    result_type=DraftResult,
                     start_to_close_timeout=DRAFT_TIMEOUT,
                     retry_policy=DRAFT_RETRY_POLICY,
                 )
@@ -248,10 +245,7 @@ class ReportDraftWorkflow:
             link=link,
             data={"meeting": result.meeting_code, "as_of": result.as_of.isoformat(), **links},
         )
-        if workflow.patched(ONE_NOTIFY_ACTIVITY):
-            await sending.notify(event)
-        else:  # a run begun before `notify`
-            await sending.deliver_all(await sending.plan_deliveries(event))
+        await sending.notify(event)
 
 
 # --- starting and re-timing ---------------------------------------------------------------------

@@ -122,10 +122,9 @@ def build_worker(
                 task_queue=queue,
                 workflows=WORKFLOWS,
                 max_cached_workflows=max_cached_workflows,
-                # The notification activities here serve runs begun before the notifications queue.
+                # `notify` and `mark_event_failed` run on the notifications queue.
                 activities=[
                     *LifecycleActivities(sessionmaker).all(),
-                    *notifications.all(),
                     *DigestActivities(settings, sessionmaker).all(),
                     *ReportActivities(sessionmaker, settings).all(),
                 ],

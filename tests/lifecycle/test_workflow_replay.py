@@ -1,9 +1,10 @@
 """Replay: the lifecycle workflow must replay the histories of runs begun by earlier versions of its
 code (a changed command order would break every running activity), and its own.
 
-`tests/lifecycle/histories/*.json` are histories recorded from earlier versions. To add one before changing
-the workflow's commands, run this module with SYNERGIES_RECORD_HISTORY=<file.json>: the recording
-test writes the history it produced there.
+`tests/lifecycle/histories/*.json` are histories recorded from earlier versions. To add them before
+changing the workflow's commands, run this module with SYNERGIES_RECORD_HISTORY=<absolute path of
+a new file.json>: the run through the API writes its history there, the run with reminders next to
+it (`<file>_reminders.json`).
 """
 
 from __future__ import annotations
@@ -14,11 +15,14 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from core.stages import Role
-from tests.lifecycle_support import fire_reminder, team_and_meeting
+from models import ReminderEvent
+from tests.lifecycle_support import fire_reminder, make_activity, running_worker, team_and_meeting
+from workflows import commands
 from workflows.client import DATA_CONVERTER
 from workflows.lifecycle import ActivityLifecycle
 
@@ -85,3 +89,30 @@ async def test_a_run_replays_its_own_history(app, client, people, reference_data
     await replayer().replay_workflow(history)
     if target := os.environ.get("SYNERGIES_RECORD_HISTORY"):
         await asyncio.to_thread(Path(target).write_text, history.to_json())
+
+
+async def test_a_run_with_reminders_replays_its_own_history(time_env, db, people, settings, smtp) -> None:
+    """Reminders on durable timers, each after a read of the activity's row, and their
+    notifications: the history replays (and is saved beside the API run's when
+    SYNERGIES_RECORD_HISTORY names a file)."""
+    settings = settings.model_copy(update={"temporal_search_attributes": False})
+    now = await time_env.get_current_time()
+    lead = people[Role.TASK_TEAM_LEAD]
+    activity = await make_activity(db, at=now, lead_id=lead.id, due_on=(now + timedelta(days=5)).date())
+    async with running_worker(time_env.client, settings, db):
+        await commands.start_workflow(time_env.client, settings, activity)
+        handle = time_env.client.get_workflow_handle(settings.workflow_id(activity.id))
+        try:
+            await time_env.sleep(timedelta(days=8))
+            history = await handle.fetch_history()
+        finally:
+            await handle.terminate("test over")  # it would hold the time-skipping clock
+    async with db() as session:
+        fired = list(
+            await session.scalars(select(ReminderEvent.kind).where(ReminderEvent.activity_id == activity.id))
+        )
+    assert sorted(fired) == ["before-3", "due+0"]
+    await replayer().replay_workflow(history)
+    if target := os.environ.get("SYNERGIES_RECORD_HISTORY"):
+        path = Path(target)
+        await asyncio.to_thread(path.with_name(f"{path.stem}_reminders.json").write_text, history.to_json())

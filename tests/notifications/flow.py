@@ -1,11 +1,13 @@
-"""A workflow that does with an event what the lifecycle workflow does: plan, deliver each with
-retries, mark the ones that gave up as failed. Kept apart so the sandbox imports little."""
+"""A workflow that runs the steps of `notify` one by one as activities: plan, deliver each with
+its own retries, mark the ones that gave up as failed. Kept apart so the sandbox imports little."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -14,6 +16,11 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     from core.events import NotificationEvent
     from workflows.notifications import NotificationActivities
+
+
+def flow_activities(acts: NotificationActivities) -> list[Callable[..., Any]]:
+    """What a worker running `NotifyWorkflow` registers (the workers of the service do not)."""
+    return [acts.plan_deliveries, acts.deliver, acts.mark_delivery_failed]
 
 
 @dataclass

@@ -19,7 +19,7 @@ from core.settings import Settings
 from models import Channel, Delivery, DeliveryStatus, Notification
 from services.webhooks import verify_webhook
 from tests.conftest import People
-from tests.notifications.flow import NotifyInput, NotifyWorkflow
+from tests.notifications.flow import NotifyInput, NotifyWorkflow, flow_activities
 from tests.notifications.support import (
     SMTPServer,
     WebhookReceiver,
@@ -405,7 +405,9 @@ async def test_workflow_retries_until_smtp_is_back_and_sends_each_mail_once(
     settings.smtp_port = smtp.port
     event = world.event(key=f"wf-{uuid.uuid4().hex}/ev-1")
     client = temporal_env.client
-    async with Worker(client, task_queue=task_queue, workflows=[NotifyWorkflow], activities=acts.all()):
+    async with Worker(
+        client, task_queue=task_queue, workflows=[NotifyWorkflow], activities=flow_activities(acts)
+    ):
         handle = await client.start_workflow(
             NotifyWorkflow.run,
             NotifyInput(event),
@@ -462,7 +464,7 @@ async def test_workflow_marks_a_delivery_failed_after_the_last_attempt(
         temporal_env.client,
         task_queue=task_queue,
         workflows=[NotifyWorkflow],
-        activities=acts.all(),
+        activities=flow_activities(acts),
     ):
         results = await temporal_env.client.execute_workflow(
             NotifyWorkflow.run,
