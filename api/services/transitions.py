@@ -1,6 +1,6 @@
-"""The one write path for a stage change: append the transition, update the activity row and its
-count (models.counts) in the same DB transaction, idempotent on (activity, seq). Nothing else
-writes `Activity.stage`."""
+"""The one write path for a stage change: append the transition, update the activity row, its
+count (models.counts) and the log's rollups (models.rollups) in the same DB transaction,
+idempotent on (activity, seq). Nothing else writes `Activity.stage`."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.errors import Conflict, NotFound
 from models import Activity, Transition, activity_conventions
 from models.counts import CountKey, shift_count
+from models.rollups import move_deltas, record_move
 from workflows.stages import Stage
 
 
@@ -78,11 +79,11 @@ async def record_transition(session: AsyncSession, record: TransitionRecord) -> 
         update(Activity)
         .where(*conditions)
         .values(**values)
-        .returning(Activity.version)
+        .returning(Activity.version, Activity.created_at)
         .execution_options(synchronize_session=False)
     )
-    new_version = result.scalar_one_or_none()
-    if new_version is None:
+    written = result.one_or_none()
+    if written is None:
         existing = await session.scalar(
             select(Transition).where(
                 Transition.activity_id == record.activity_id, Transition.seq == record.seq
@@ -111,9 +112,33 @@ async def record_transition(session: AsyncSession, record: TransitionRecord) -> 
     )
     session.add(transition)
     await session.flush()
+    new_version, created_at = written
+    entered_at = created_at
+    if record.seq > 1:
+        entered_at = (
+            await session.scalar(
+                select(Transition.at).where(
+                    Transition.activity_id == record.activity_id, Transition.seq == record.seq - 1
+                )
+            )
+            or created_at
+        )
     # Last: every move between the same two keys updates the same count rows, so their row
-    # locks are held for as short a time as possible (until the caller's commit).
+    # locks are held for as short a time as possible (until the caller's commit). Always in this
+    # order (counts, then the rollups' rows in key order): no two moves wait on each other crosswise.
     await shift_count(session, old_key, replace(old_key, stage=str(record.to_stage)))
+    await record_move(
+        session,
+        move_deltas(
+            at=record.at,
+            seq=record.seq,
+            from_stage=None if record.from_stage is None else str(record.from_stage),
+            to_stage=str(record.to_stage),
+            entered_at=entered_at,
+            created_at=created_at,
+            stage_before=old_key.stage,
+        ),
+    )
     return transition, int(new_version)
 
 
