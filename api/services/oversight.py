@@ -49,6 +49,7 @@ from models import (
     activity_provisions,
     decision_provisions,
 )
+from models.counts import NO_ID, ActivityCount, convention_codes
 from models.enums import ProvisionStatus
 from models.reference import meeting_conventions
 from models.rollups import DAY, WEEK, StageStay
@@ -324,7 +325,8 @@ async def cop_readiness(session: AsyncSession, where: OversightFilter, *, as_of:
     meetings = list((await session.scalars(meetings_query)).all())
     counts: dict[int, dict[Stage, int]] = defaultdict(_stage_counts)
     stalled: dict[int, int] = defaultdict(int)
-    if meetings:
+    meeting_ids = [m.id for m in meetings]
+    if meetings and (where.lead_ids or where.stages):
         rows = await session.execute(
             select(
                 Activity.target_meeting_id,
@@ -332,12 +334,31 @@ async def cop_readiness(session: AsyncSession, where: OversightFilter, *, as_of:
                 func.count(),
                 func.sum(case((_stalled(as_of), 1), else_=0)),
             )
-            .where(Activity.target_meeting_id.in_([m.id for m in meetings]), *where.clauses())
+            .where(Activity.target_meeting_id.in_(meeting_ids), *where.clauses())
             .group_by(Activity.target_meeting_id, Activity.stage)
         )
         for meeting_id, stage, count, stalled_count in rows:
             counts[meeting_id][Stage(stage)] += int(count)
             stalled[meeting_id] += int(stalled_count or 0)
+    elif meetings:
+        # The counts by stage from the activity counts (models.counts), whose key holds the target
+        # meeting, the thematic group and the set of conventions: every filter but lead and stage.
+        # Only the stalled ones are read from the activities: the overdue, by their due date.
+        table = ActivityCount.__table__
+        wanted = set(where.conventions)
+        for meeting_id, stage, key, count in await session.execute(
+            select(table.c.target_meeting_id, table.c.stage, table.c.conventions_key, func.sum(table.c.count))
+            .where(table.c.target_meeting_id.in_(meeting_ids), *where.count_clauses(table))
+            .group_by(table.c.target_meeting_id, table.c.stage, table.c.conventions_key)
+        ):
+            if count and (not wanted or wanted.intersection(convention_codes(key))):
+                counts[meeting_id][Stage(stage)] += int(count)
+        for meeting_id, stalled_count in await session.execute(
+            select(Activity.target_meeting_id, func.count())
+            .where(Activity.target_meeting_id.in_(meeting_ids), _stalled(as_of), *where.clauses())
+            .group_by(Activity.target_meeting_id)
+        ):
+            stalled[meeting_id or NO_ID] += int(stalled_count)
     items = []
     for meeting in meetings:
         per_stage = counts.get(meeting.id, _stage_counts())
