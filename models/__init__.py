@@ -40,7 +40,7 @@ from models.reference import (
     decision_provisions,
     meeting_conventions,
 )
-from models.rollups import StageDayCount, StageStay
+from models.rollups import ProvisionStageCount, StageDayCount, StageStay
 from models.web import CalendarFeed, SignInLink, WebSession
 
 __all__ = [
@@ -49,6 +49,7 @@ __all__ = [
     "ActionKind",
     "Activity",
     "ActivityCount",
+    "ProvisionStageCount",
     "StageDayCount",
     "StageStay",
     "ActivityEdit",

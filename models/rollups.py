@@ -49,6 +49,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    inspect,
     literal,
     or_,
     select,
@@ -58,7 +59,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, Session, UOWTransaction, aliased, mapped_column
 
-from models.activity import Activity, Transition
+from models.activity import Activity, Transition, activity_provisions
 from models.base import Base
 from models.enums import Stage, str_enum
 
@@ -95,6 +96,17 @@ class StageStay(Base):
     seconds: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class ProvisionStageCount(Base):
+    """How many activities answering a provision are at a stage (mandate coverage); rows are never
+    deleted, so a count may be 0."""
+
+    __tablename__ = "provision_stage_counts"
+
+    provision_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    stage: Mapped[Stage] = mapped_column(str_enum(Stage), primary_key=True)
+    count: Mapped[int] = mapped_column(default=0)
+
+
 FLOW_FIELDS = ("entered", "exited", "started")
 STAY_FIELDS = ("count", "seconds")
 
@@ -123,14 +135,18 @@ FlowKey = tuple[date, str]
 StayKey = tuple[int, date, str, int]
 
 
+ProvisionKey = tuple[int, str]
+
+
 @dataclass
 class Deltas:
     flow: Counter[tuple[FlowKey, str]]
     stays: Counter[tuple[StayKey, str]]
+    provisions: Counter[tuple[ProvisionKey, str]]
 
     @classmethod
     def empty(cls) -> Deltas:
-        return cls(Counter(), Counter())
+        return cls(Counter(), Counter(), Counter())
 
 
 def move_deltas(
@@ -142,10 +158,16 @@ def move_deltas(
     entered_at: datetime,
     created_at: datetime,
     stage_before: str,
+    provision_ids: Iterable[int] = (),
 ) -> Deltas:
     """What recording one transition adds. `entered_at`: the previous transition's `at`, or the
-    activity's `created_at` for seq 1; `stage_before`: the activity's stage before this write."""
+    activity's `created_at` for seq 1; `stage_before`: the activity's stage before this write;
+    `provision_ids`: the provisions the activity answers."""
     deltas = Deltas.empty()
+    if str(stage_before) != str(to_stage):
+        for provision_id in provision_ids:
+            deltas.provisions[((provision_id, str(stage_before)), "count")] -= 1
+            deltas.provisions[((provision_id, str(to_stage)), "count")] += 1
     day = utc_day(at)
     deltas.flow[((day, str(to_stage)), "entered")] += 1
     if from_stage is not None:
@@ -180,6 +202,7 @@ def _upserts(dialect: str, deltas: Deltas) -> list[Any]:
     for model, key_names, fields, counter in (
         (StageDayCount, ("day", "stage"), FLOW_FIELDS, deltas.flow),
         (StageStay, ("width", "starts_on", "stage", "days"), STAY_FIELDS, deltas.stays),
+        (ProvisionStageCount, ("provision_id", "stage"), ("count",), deltas.provisions),
     ):
         rows = _rows(counter, key_names, fields)
         if not rows:
@@ -321,11 +344,27 @@ def stays_from_log(dialect: str, activity_ids: Iterable[int] | None = None) -> S
     return select(*both.c)
 
 
+def provisions_from_links(dialect: str) -> Select[Any]:
+    """(provision_id, stage, count): the activities answering each provision, by stage."""
+    links = activity_provisions
+    return (
+        select(
+            links.c.provision_id.label("provision_id"),
+            Activity.stage.label("stage"),
+            func.count().label("count"),
+        )
+        .join(Activity, Activity.id == links.c.activity_id)
+        .group_by(links.c.provision_id, Activity.stage)
+    )
+
+
 def rebuild(connection: Connection) -> None:
     """Recount both tables from the log (synchronous: the migration calls it too). On PostgreSQL
     the tables are locked first, as models.counts.rebuild does."""
     if connection.dialect.name == "postgresql":
-        connection.execute(text("LOCK TABLE stage_day_counts, stage_stays IN EXCLUSIVE MODE"))
+        connection.execute(
+            text("LOCK TABLE stage_day_counts, stage_stays, provision_stage_counts IN EXCLUSIVE MODE")
+        )
     dialect = connection.dialect.name
     connection.execute(delete(StageDayCount))
     connection.execute(
@@ -335,6 +374,12 @@ def rebuild(connection: Connection) -> None:
     connection.execute(
         insert(StageStay).from_select(
             ["width", "starts_on", "stage", "days", *STAY_FIELDS], stays_from_log(dialect)
+        )
+    )
+    connection.execute(delete(ProvisionStageCount))
+    connection.execute(
+        insert(ProvisionStageCount).from_select(
+            ["provision_id", "stage", "count"], provisions_from_links(dialect)
         )
     )
 
@@ -359,6 +404,7 @@ async def rollup_drift(session: AsyncSession) -> list[RollupDrift]:
     for model, key_names, fields, actual_query in (
         (StageDayCount, ("day", "stage"), FLOW_FIELDS, flow_from_log(dialect)),
         (StageStay, ("width", "starts_on", "stage", "days"), STAY_FIELDS, stays_from_log(dialect)),
+        (ProvisionStageCount, ("provision_id", "stage"), ("count",), provisions_from_links(dialect)),
     ):
         table = model.__table__
         actual = actual_query.subquery()
@@ -432,13 +478,41 @@ def _forget_deleted_activities(session: Session, _flush: UOWTransaction, _instan
         _apply(connection, _negated(connection, deleted))
 
 
+def _provisions_before(activity: Activity) -> tuple[str, list[int]]:
+    """The stage and the provisions at the last load (attribute history)."""
+    state = inspect(activity)
+    stage = state.attrs["stage"].load_history()
+    provisions = state.attrs["provisions"].load_history()
+    stages = [*stage.unchanged, *stage.deleted]
+    return str(stages[0]) if stages else str(activity.stage), [
+        p.id for p in [*provisions.unchanged, *provisions.deleted]
+    ]
+
+
 @event.listens_for(Session, "after_flush")
 def _count_new_activities(session: Session, _flush: UOWTransaction) -> None:
     """A new activity starts in its stage on the day of its creation, until its first transition
-    says otherwise (`record_transition` moves that count)."""
+    says otherwise (`record_transition` moves that count). The provisions an activity answers
+    are counted at its stage when it is created, re-linked or deleted."""
     deltas = Deltas.empty()
     for activity in session.new:
         if isinstance(activity, Activity):
             deltas.flow[((utc_day(activity.created_at), str(activity.stage)), "started")] += 1
-    if deltas.flow:
+            for provision in activity.provisions:
+                deltas.provisions[((provision.id, str(activity.stage)), "count")] += 1
+    for activity in session.deleted:
+        if isinstance(activity, Activity):
+            stage, provision_ids = _provisions_before(activity)
+            for provision_id in provision_ids:
+                deltas.provisions[((provision_id, stage), "count")] -= 1
+    for activity in session.dirty:
+        if isinstance(activity, Activity) and any(
+            inspect(activity).attrs[name].history.has_changes() for name in ("provisions", "stage")
+        ):
+            stage, provision_ids = _provisions_before(activity)
+            for provision_id in provision_ids:
+                deltas.provisions[((provision_id, stage), "count")] -= 1
+            for provision in activity.provisions:
+                deltas.provisions[((provision.id, str(activity.stage)), "count")] += 1
+    if deltas.flow or deltas.provisions:
         _apply(session.connection(), deltas)

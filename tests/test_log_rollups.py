@@ -11,11 +11,12 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.services import dashboard, oversight
+from api.services.activity_edits import apply_edit
 from api.services.consistency import check_rollups
 from api.services.dashboard import Interval, percentile
 from api.services.oversight import CYCLE_FRACTIONS, OversightFilter, Period
 from api.services.transitions import TransitionRecord, record_transition
-from models import Activity, Convention, StageDayCount, StageStay, Transition
+from models import Activity, Convention, Provision, ProvisionStageCount, StageDayCount, StageStay, Transition
 from models.rollups import epoch_seconds, rebuild_rollups, rollup_drift
 from models.seed import load_demo_data
 from tests.lifecycle_support import synergies_check
@@ -46,6 +47,10 @@ async def build_history(db: async_sessionmaker[AsyncSession], seed: int = 3) -> 
     clock: dict[int, datetime] = {}
     async with db() as session, session.begin():
         conventions = list(await session.scalars(select(Convention)))
+        provisions = [
+            Provision(element_code=f"P{k}", paragraph=str(k), text=f"Provision {k}") for k in range(5)
+        ]
+        session.add_all(provisions)
         for k in range(40):
             created = at_random(rng, T0 - timedelta(days=60), 60)
             activity = Activity(
@@ -55,6 +60,7 @@ async def build_history(db: async_sessionmaker[AsyncSession], seed: int = 3) -> 
                 created_at=created,
                 thematic_group_id=rng.choice([*world.groups, None]),
                 conventions=rng.sample(conventions, k=rng.choice((0, 1, 2))),
+                provisions=rng.sample(provisions, k=rng.choice((0, 1, 2, 3))),
             )
             session.add(activity)
             await session.flush()
@@ -93,6 +99,11 @@ async def build_history(db: async_sessionmaker[AsyncSession], seed: int = 3) -> 
             async with db() as session, session.begin():
                 await write(session, record)
         stages[activity_id] = target
+        if rng.random() < 0.1:  # answers other provisions now
+            codes = rng.sample([f"P{k}" for k in range(5)], k=rng.choice((0, 1, 2)))
+            async with db() as session, session.begin():
+                version = (await session.get_one(Activity, activity_id)).version
+                await apply_edit(session, activity_id, version, {"provision_codes": codes})
     for activity_id in rng.sample(ids, 4):
         async with db() as session, session.begin():
             await session.delete(await session.get_one(Activity, activity_id))
@@ -142,6 +153,10 @@ async def test_rollups_equal_a_rebuild_and_answer_as_the_log_does(db) -> None:
                 )
                 assert kept_moves == logged_moves, (period, interval)
             await check_cycle_time(session, period)
+        for as_of in (T0.date(), T0.date() + timedelta(days=40)):
+            kept_coverage = await oversight.coverage(session, OversightFilter(), as_of=as_of)
+            assert kept_coverage == await oversight.coverage(session, EXACT, as_of=as_of)
+        assert sum(p.answering for p in kept_coverage.provisions) > 0
         assert (
             await oversight.cumulative_flow(
                 session, OversightFilter(), period=periods()[0], interval=Interval.DAY
@@ -197,12 +212,17 @@ async def rows(session: AsyncSession) -> set[tuple[object, ...]]:
         ("stay", r.width, r.starts_on, str(r.stage), r.days, r.count, r.seconds)
         for r in await session.scalars(select(StageStay))
     }
-    return flow | stays
+    provisions = {
+        ("provision", r.provision_id, str(r.stage), r.count)
+        for r in await session.scalars(select(ProvisionStageCount))
+    }
+    return flow | stays | provisions
 
 
 def non_zero(found: set[tuple[object, ...]]) -> set[tuple[object, ...]]:
     """Rows that fell back to 0 stay in the table; a rebuild does not write them."""
-    return {row for row in found if any(row[-3:] if row[0] == "flow" else row[-2:])}
+    width = {"flow": 3, "stay": 2, "provision": 1}
+    return {row for row in found if any(row[-width[str(row[0])] :])}
 
 
 async def test_a_replayed_write_changes_no_figure(db) -> None:
@@ -243,9 +263,10 @@ async def test_check_reports_and_repairs_rollup_drift(db) -> None:
             select(Transition.id).where(Transition.from_stage.is_not(None)).limit(1)
         )
         await session.execute(delete(Transition).where(Transition.id == doomed))
+        await session.execute(update(ProvisionStageCount).values(count=ProvisionStageCount.count - 1))
     drifts = await check_rollups(db)
     tables = {d.drift.table for d in drifts}
-    assert tables == {"stage_day_counts", "stage_stays"}, [d.line() for d in drifts]
+    assert tables == {"stage_day_counts", "stage_stays", "provision_stage_counts"}, [d.line() for d in drifts]
     assert not any(d.repaired for d in drifts) and "stored" in drifts[0].line()
     repaired = await check_rollups(db, repair=True)
     assert [d.drift for d in repaired] == [d.drift for d in drifts] and all(d.repaired for d in repaired)
@@ -265,6 +286,9 @@ async def test_the_demo_data_is_rolled_up(db) -> None:
         logged = await oversight.cumulative_flow(session, EXACT, period=period, interval=Interval.WEEK)
         assert kept == logged
         await check_cycle_time(session, period)
+        coverage = await oversight.coverage(session, OversightFilter(), as_of=today)
+        assert coverage == await oversight.coverage(session, EXACT, as_of=today)
+        assert sum(p.answering for p in coverage.provisions) > 0
 
 
 async def test_the_cli_reports_and_repairs_rollup_drift(db, settings, database_url, temporal_env) -> None:

@@ -52,7 +52,7 @@ from models import (
 from models.counts import NO_ID, ActivityCount, convention_codes
 from models.enums import ProvisionStatus
 from models.reference import meeting_conventions
-from models.rollups import DAY, WEEK, StageStay
+from models.rollups import DAY, WEEK, ProvisionStageCount, StageStay
 from workflows.reminders import ReminderKind, ReminderPolicy
 from workflows.stages import OPEN_STAGES, Stage
 
@@ -217,22 +217,38 @@ async def coverage(session: AsyncSession, where: OversightFilter, *, as_of: date
                 .where(Decision.convention_code.in_(where.conventions))
             )
         )
-    rows = await session.execute(
-        select(
-            activity_provisions.c.provision_id,
-            Activity.stage,
-            func.count(),
-            func.sum(case((_stalled(as_of), 1), else_=0)),
-        )
-        .join(Activity, Activity.id == activity_provisions.c.activity_id)
-        .where(*where.clauses())
-        .group_by(activity_provisions.c.provision_id, Activity.stage)
-    )
     counts: dict[int, dict[Stage, int]] = defaultdict(_stage_counts)
     stalled: dict[int, int] = defaultdict(int)
-    for provision_id, stage, count, stalled_count in rows:
-        counts[provision_id][Stage(stage)] += int(count)
-        stalled[provision_id] += int(stalled_count or 0)
+    if where.clauses():
+        rows = await session.execute(
+            select(
+                activity_provisions.c.provision_id,
+                Activity.stage,
+                func.count(),
+                func.sum(case((_stalled(as_of), 1), else_=0)),
+            )
+            .join(Activity, Activity.id == activity_provisions.c.activity_id)
+            .where(*where.clauses())
+            .group_by(activity_provisions.c.provision_id, Activity.stage)
+        )
+        for provision_id, stage, count, stalled_count in rows:
+            counts[provision_id][Stage(stage)] += int(count)
+            stalled[provision_id] += int(stalled_count or 0)
+    else:
+        # Unfiltered: the counts by stage kept per provision (models.rollups), and only the links
+        # of the overdue activities (ix_activities_stage_due) for the stalled ones.
+        kept = ProvisionStageCount.__table__
+        for provision_id, stage, count in await session.execute(
+            select(kept.c.provision_id, kept.c.stage, kept.c.count).where(kept.c.count != 0)
+        ):
+            counts[provision_id][Stage(stage)] += int(count)
+        for provision_id, stalled_count in await session.execute(
+            select(activity_provisions.c.provision_id, func.count())
+            .join(Activity, Activity.id == activity_provisions.c.activity_id)
+            .where(_stalled(as_of))
+            .group_by(activity_provisions.c.provision_id)
+        ):
+            stalled[provision_id] += int(stalled_count)
     items = []
     for provision in (await session.scalars(provisions)).all():
         per_stage = counts.get(provision.id, _stage_counts())

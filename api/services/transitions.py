@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import Conflict, NotFound
-from models import Activity, Transition, activity_conventions
+from models import Activity, Transition, activity_conventions, activity_provisions
 from models.counts import CountKey, shift_count
 from models.rollups import move_deltas, record_move
 from workflows.stages import Stage
@@ -123,6 +123,15 @@ async def record_transition(session: AsyncSession, record: TransitionRecord) -> 
             )
             or created_at
         )
+    provision_ids: list[int] = []
+    if old_key.stage != str(record.to_stage):
+        provision_ids = list(
+            await session.scalars(
+                select(activity_provisions.c.provision_id).where(
+                    activity_provisions.c.activity_id == record.activity_id
+                )
+            )
+        )
     # Last: every move between the same two keys updates the same count rows, so their row
     # locks are held for as short a time as possible (until the caller's commit). Always in this
     # order (counts, then the rollups' rows in key order): no two moves wait on each other crosswise.
@@ -137,6 +146,7 @@ async def record_transition(session: AsyncSession, record: TransitionRecord) -> 
             entered_at=entered_at,
             created_at=created_at,
             stage_before=old_key.stage,
+            provision_ids=provision_ids,
         ),
     )
     return transition, int(new_version)
