@@ -29,6 +29,7 @@ from models import (
     activity_conventions,
 )
 from models.counts import CountKey, count_drift, rebuild_counts
+from models.rollups import rollup_drift
 from models.seed import load_demo_data
 from tests import test_lifecycle_api as lifecycle
 from tests.lifecycle_support import synergies_check
@@ -364,6 +365,7 @@ async def test_creation_edits_and_moves_through_the_api_keep_the_counts(client, 
     assert moved.status_code == 200, moved.text
     async with db() as session:
         assert await count_drift(session) == {}
+        assert await rollup_drift(session) == []  # the log's rollups (models.rollups) too
         assert await summary(session, DashboardFilter()) == await summary_from_activities(
             session, DashboardFilter()
         )
