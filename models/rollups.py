@@ -8,7 +8,7 @@ of the period's transitions (bench/README.md, "Oversight views"):
   every transition by `to_stage`), that left it (`exited`, by `from_stage`), and the activities
   that started in it without a recorded creation (`started`: an activity whose first transition
   has a `from_stage`, or which has none, starts on the day of its `created_at` in that
-  `from_stage`, else in its current stage; the rule of api.services.dashboard).
+  `from_stage`, else in its current stage; the rule of services.dashboard).
 - `stage_stays`: per (stage, day or Monday-to-Sunday week it ended, whole days it lasted), how many
   completed stays in the stage and their total length in seconds. A stay runs from entering the
   stage (the activity's previous transition by seq, or its creation) to the transition that leaves
@@ -20,7 +20,7 @@ of the period's transitions (bench/README.md, "Oversight views"):
 
 Every change is written in the transaction of the write that makes it, as additive upserts
 (`INSERT … ON CONFLICT DO UPDATE SET x = x + excluded.x`, rows in key order):
-- `record_transition` (api.services.transitions), after it inserted a new transition row (a
+- `record_transition` (services.transitions), after it inserted a new transition row (a
   replay that finds its row writes nothing), through `record_move`;
 - the ORM flush hooks below: a new activity starts (`started`) until its creation transition is
   recorded; a deleted activity takes its whole contribution with it (read before the delete);

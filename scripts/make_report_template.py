@@ -1,4 +1,4 @@
-"""Write api/templates/report.docx, the Word template of the COP progress report (docxtpl).
+"""Write services/templates/report.docx, the Word template of the COP progress report (docxtpl).
 
 Run once (`python scripts/make_report_template.py`); the .docx it writes is committed and is what a
 secretariat edits in Word afterwards: page, type, styles, header and footer live there, not in code.
@@ -25,7 +25,7 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm, Pt, RGBColor
 
-TARGET = Path(__file__).resolve().parent.parent / "api" / "templates" / "report.docx"
+TARGET = Path(__file__).resolve().parent.parent / "services" / "templates" / "report.docx"
 FONT = "Times New Roman"
 TEXT_WIDTH = Cm(17)  # A4 less 2 cm margins
 

@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from api.services.transitions import TransitionRecord, record_transition
-from api.settings import Settings
+from core.settings import Settings
+from core.stages import Role, Stage
 from models import Activity, Convention, Meeting, MeetingKind, PilotProject, ReminderEvent, TaskTeam, utcnow
-from workflows.stages import Stage
+from services.transitions import TransitionRecord, record_transition
 
 
 async def make_activity(
@@ -101,7 +101,7 @@ async def team_and_meeting(reference_data, people) -> dict[str, object]:  # type
     """A task team led by the task-team lead, and the SC-COP5 meeting to move towards."""
     from datetime import timedelta
 
-    from workflows.stages import Role
+    from core.stages import Role
 
     async with reference_data() as session, session.begin():
         team = TaskTeam(
@@ -173,3 +173,34 @@ async def fire_reminder(sessionmaker: async_sessionmaker[AsyncSession], activity
                 fired_at=utcnow(),
             )
         )
+
+
+# --- the lifecycle through the API (a test client and the `people` fixture) ---
+
+
+async def create(client, people, **fields):
+    body = {
+        "title": "Regional synergies workshop, Asia",
+        "provisions": ["BRS/SYN/I.A.4"],
+        "lead_id": people[Role.TASK_TEAM_LEAD].id,
+    } | fields
+    response = await client.post("/activities", json=body, headers=people.headers(Role.COORDINATOR))
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def move(client, people, activity, to, *, role=Role.COORDINATOR, headers=None, **extra):
+    body = {"to": to, "expected_version": activity["version"]} | extra
+    return await client.post(
+        f"/activities/{activity['id']}/transitions", json=body, headers=people.headers(role) | (headers or {})
+    )
+
+
+async def patch(client, people, activity, **fields):
+    response = await client.patch(
+        f"/activities/{activity['id']}",
+        json=fields,
+        headers=people.headers(Role.COORDINATOR) | {"If-Match": f'W/"{activity["version"]}"'},
+    )
+    assert response.status_code == 200, response.text
+    return response.json()

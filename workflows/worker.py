@@ -20,12 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from api.observability import configure_logging
-from api.settings import Settings, get_settings
+from core.observability import configure_logging
+from core.settings import Settings, get_settings
 from models.db import create_engine, session_factory
 from workflows.activities import LifecycleActivities
 from workflows.client import connect
-from workflows.digest import DigestWorkflow, ensure_digest_schedule
+from workflows.digest import DigestActivities, DigestWorkflow, ensure_digest_schedule
 from workflows.lifecycle import ActivityLifecycle
 from workflows.notifications import NotificationActivities
 from workflows.observability import worker_interceptors, worker_runtime
@@ -126,6 +126,7 @@ def build_worker(
                 activities=[
                     *LifecycleActivities(sessionmaker).all(),
                     *notifications.all(),
+                    *DigestActivities(settings, sessionmaker).all(),
                     *ReportActivities(sessionmaker, settings).all(),
                 ],
                 **options,

@@ -7,9 +7,10 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
 from api.deps import Reader, SessionDep
-from api.pagination import Page, PageQuery, Sorting, paginate
-from api.services.records import get_or_404
+from api.pagination import Page, PageQuery
 from models import Convention
+from services.pagination import Sorting, paginate
+from services.records import get_or_404
 
 router = APIRouter(prefix="/conventions", tags=["reference data"])
 

@@ -17,16 +17,16 @@ from pydantic import BaseModel, TypeAdapter
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api.deps import Principal, Reader, SessionDep, authenticate, get_principal
-from api.pagination import MAX_INTEGER
 from api.routes.dashboard import FilterDep
-from api.services.dashboard import DashboardFilter
-from api.services.events import (
+from services.dashboard import DashboardFilter
+from services.events import (
     MAX_PAGE,
     TransitionEvent,
     follow_transitions,
     last_transition_id,
     transitions_after,
 )
+from services.pagination import MAX_INTEGER
 
 router = APIRouter(tags=["events"])
 

@@ -11,8 +11,8 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from api.pagination import PageParams, paginate
 from api.routes.activities import SORTING, ActivityFilters, activity_query, today
+from core.stages import OPEN_STAGES, Stage
 from models import (
     Activity,
     ActivityEdit,
@@ -26,7 +26,7 @@ from models import (
     Transition,
     activity_watchers,
 )
-from workflows.stages import OPEN_STAGES, Stage
+from services.pagination import PageParams, paginate
 
 COLUMN_LIMIT = 50
 LIST_PAGE = 100
