@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     """A webhook subscription whose target failed this many attempts in a row is switched off."""
     action_link_days: int = 14
     """One-click links in reminders (acknowledge / snooze) work once, for this many days."""
+    action_link_retention_days: int = Field(default=30, ge=1)
+    """Used or expired one-click links are deleted this many days after their use or expiry (by
+    the daily digest run); until then an old link still answers "already used" or "expired"."""
     reminder_snooze_days: int = 7
     """Days a one-click snooze puts a reminder off."""
     digest_weekday: int = 0

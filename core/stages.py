@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
+from types import MappingProxyType
 
 
 class Stage(StrEnum):
@@ -24,9 +25,25 @@ class Stage(StrEnum):
     def is_open(self) -> bool:
         return self not in TERMINAL_STAGES
 
+    @property
+    def label(self) -> str:
+        """The stage as people read it ("Report to COP"): the web app, the oversight views and
+        the mails all take their words from `STAGE_LABELS`."""
+        return STAGE_LABELS[self]
+
 
 TERMINAL_STAGES = frozenset({Stage.CLOSED, Stage.WITHDRAWN})
 OPEN_STAGES = (Stage.THEMATIC_GROUP, Stage.TASK_TEAM, Stage.PILOT_PROJECT, Stage.REPORT_TO_COP)
+STAGE_LABELS: Mapping[Stage, str] = MappingProxyType(
+    {
+        Stage.THEMATIC_GROUP: "Thematic group",
+        Stage.TASK_TEAM: "Task team",
+        Stage.PILOT_PROJECT: "Pilot project",
+        Stage.REPORT_TO_COP: "Report to COP",
+        Stage.CLOSED: "Closed",
+        Stage.WITHDRAWN: "Withdrawn",
+    }
+)
 
 
 class Role(StrEnum):

@@ -37,15 +37,6 @@ MESSAGE_VERSION = 1
 
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "mail"
 
-STAGE_NAMES = {
-    Stage.THEMATIC_GROUP: "thematic group",
-    Stage.TASK_TEAM: "task team",
-    Stage.PILOT_PROJECT: "pilot project",
-    Stage.REPORT_TO_COP: "report to COP",
-    Stage.CLOSED: "closed",
-    Stage.WITHDRAWN: "withdrawn",
-}
-
 _REMINDER_LABEL = re.compile(r"/(before|due|snoozed|escalation|management)([+-]\d+)$")
 _TRANSITION_KEY = re.compile(r"/t(\d+)$")
 _DUE_CHANGE = re.compile(r"from (\S+) to (\S+?)\.?$")
@@ -75,12 +66,14 @@ class Why(StrEnum):
 
 
 def stage_name(code: str | None) -> str:
+    """The stage's label as it reads inside a sentence ("moved to report to COP")."""
     if code is None:
         return ""
     try:
-        return STAGE_NAMES[Stage(code)]
+        label = Stage(code).label
     except ValueError:
         return code.replace("_", " ")
+    return label[:1].lower() + label[1:]
 
 
 def kind_of(event: NotificationEvent) -> Kind:

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Select, delete, func, insert, select, update
+from sqlalchemy import Select, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import DomainError, Forbidden, NotFound
@@ -31,7 +31,7 @@ from models import (
     person_conventions,
 )
 from services.notification_messages import ActionLink
-from services.pagination import PageParams, Sorting, paginate
+from services.pagination import PageParams, Slice, Sorting, paginate
 from services.webhooks import new_secret, resolve_webhook_target
 
 # Newest first by id (ids follow insertion, i.e. created_at): the cursor then holds no datetime.
@@ -169,10 +169,11 @@ def _feed(person_id: int, unread: bool) -> Select[Any]:
 
 async def list_notifications(
     session: AsyncSession, person_id: int, *, unread: bool, page: PageParams
-) -> tuple[list[Notification], str | None, int]:
-    rows, cursor = await paginate(session, _feed(person_id, unread), NOTIFICATION_SORTING, page)
+) -> tuple[Slice[Notification], int]:
+    """One page of the feed, and how many of all the person's notifications are unread."""
+    notes = await paginate(session, _feed(person_id, unread), NOTIFICATION_SORTING, page)
     unread_count = await session.scalar(select(func.count()).select_from(_feed(person_id, True).subquery()))
-    return rows, cursor, int(unread_count or 0)
+    return notes, int(unread_count or 0)
 
 
 async def mark_read(session: AsyncSession, person_id: int, notification_id: int) -> Notification:
@@ -223,7 +224,7 @@ async def list_deliveries(
     channel: Channel | None,
     notification_id: int | None,
     page: PageParams,
-) -> tuple[list[DeliveryView], str | None]:
+) -> Slice[DeliveryView]:
     statement = select(Delivery)
     if status is not None:
         statement = statement.where(Delivery.status == status)
@@ -231,9 +232,10 @@ async def list_deliveries(
         statement = statement.where(Delivery.channel == channel)
     if notification_id is not None:
         statement = statement.where(Delivery.notification_id == notification_id)
-    rows, cursor = await paginate(session, statement, DELIVERY_SORTING, page)
+    found = await paginate(session, statement, DELIVERY_SORTING, page)
+    rows: list[Delivery] = found.rows
     webhook_subscriptions = {row.subscription_id for row in rows if row.channel is Channel.WEBHOOK}
-    owners = dict(
+    owners: dict[int | None, int] = dict(
         (
             await session.execute(
                 select(Subscription.id, Subscription.person_id).where(
@@ -259,7 +261,7 @@ async def list_deliveries(
             )
         else:
             views.append(DeliveryView(row, row.key, row.target, row.last_error))
-    return views, cursor
+    return Slice(views, found.next_cursor, found.prev_cursor, found.total)
 
 
 # --- me -----------------------------------------------------------------------------------------
@@ -392,6 +394,15 @@ async def claim_action(session: AsyncSession, action: PendingAction, now: dateti
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise ActionLinkGone("this link was already used; each link works once")
+
+
+async def purge_action_links(session: AsyncSession, older_than: datetime) -> int:
+    """Delete the one-click links used or expired before `older_than`; returns how many. A link
+    neither used nor expired is kept whatever its age."""
+    result = await session.execute(
+        delete(ActionToken).where(or_(ActionToken.used_at < older_than, ActionToken.expires_at < older_than))
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def release_action(session: AsyncSession, action: PendingAction) -> None:

@@ -21,16 +21,30 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from enum import StrEnum
-from typing import Any
+from enum import Enum, StrEnum
+from operator import attrgetter
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import ColumnElement, Integer, and_, case, cast, exists, func, literal, or_, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from core.errors import DomainError
 from core.reminders import ReminderKind, ReminderPolicy
@@ -65,12 +79,54 @@ ESCALATIONS = (ReminderKind.ESCALATION.value, ReminderKind.MANAGEMENT.value)
 DUE_SOON_DAYS = max(ReminderPolicy().days_before)
 
 Cell = str | int | float | date | datetime | None
+_Query = TypeVar("_Query", bound="Select[*tuple[Any, ...]]")
 
 
 @dataclass(frozen=True)
 class Table:
     columns: list[str]
     rows: list[list[Cell]]
+
+
+Reader = Callable[[Any], Cell]
+Column = str | tuple[str, Reader]
+"""A column of an export: a name that is also the attribute to read, or (name, how to read it)."""
+
+
+def _table(items: Iterable[Any], *columns: Column) -> Table:
+    """A view's rows as an export: each column is named once, next to how its cell is read."""
+    named = [(column, attrgetter(column)) if isinstance(column, str) else column for column in columns]
+    return Table([name for name, _ in named], [[read(item) for _, read in named] for item in items])
+
+
+def _code(name: str) -> Reader:
+    """An enum field as its value (None stays None)."""
+
+    def read(item: Any) -> Cell:
+        value: Enum | None = getattr(item, name)
+        return value.value if value is not None else None
+
+    return read
+
+
+def _joined(name: str) -> Reader:
+    return lambda item: " ".join(getattr(item, name))
+
+
+def _renamed(name: str, attribute: str) -> tuple[str, Reader]:
+    return name, attrgetter(attribute)
+
+
+# The first columns of the exports that list activities (the due view and the drill-down list).
+_ACTIVITY_COLUMNS: tuple[Column, ...] = (
+    "id",
+    "title",
+    ("stage", _code("stage")),
+    "due_on",
+    "days_left",
+    _renamed("lead", "lead_name"),
+    "thematic_group",
+)
 
 
 # --- the filter, the period and the page -----------------------------------------------------------
@@ -120,6 +176,17 @@ class PageRequest:
     def offset(self) -> int:
         return (self.page - 1) * self.per_page
 
+    def of(self, query: _Query, *, one_more: bool = False) -> _Query:
+        """This page of `query`; `one_more` row tells whether a next page exists (no total)."""
+        return query.offset(self.offset).limit(self.per_page + (1 if one_more else 0))
+
+
+def _with_lead_and_group(query: _Query, group: Any) -> _Query:
+    """Activities with their lead (Person) and thematic group (`group`, an alias of Body), if any."""
+    return query.outerjoin(Person, Person.id == Activity.lead_id).outerjoin(
+        group, group.id == Activity.thematic_group_id
+    )
+
 
 class _Schema(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -129,8 +196,13 @@ def _stage_counts() -> dict[Stage, int]:
     return dict.fromkeys(ALL_STAGES, 0)
 
 
-def _stage_columns(prefix: str = "") -> list[str]:
-    return [f"{prefix}{stage.value}" for stage in ALL_STAGES]
+def _stage_columns() -> list[Column]:
+    """One column per stage, read from the item's `counts`."""
+
+    def count_of(stage: Stage) -> Reader:
+        return lambda item: int(item.counts[stage])
+
+    return [(stage.value, count_of(stage)) for stage in ALL_STAGES]
 
 
 # --- mandate coverage ------------------------------------------------------------------------------
@@ -156,37 +228,59 @@ class ProvisionCoverage(_Schema):
 
 
 class CoverageView(_Schema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "as_of": "2026-12-07",
+                    "provisions": [
+                        {
+                            "provision_id": 1,
+                            "element_code": "BRS/SYN/I.A.4",
+                            "citation": "IX/10, RC-4/11, SC-4/34 section I paragraph 4",
+                            "status": "active",
+                            "conventions": ["basel"],
+                            "text": (
+                                "Requests the secretariats of the Basel, Rotterdam and Stockholm "
+                                "Conventions ... to collaborate on the dissemination of good "
+                                "practices;"
+                            ),
+                            "counts": {
+                                "thematic_group": 0,
+                                "task_team": 0,
+                                "pilot_project": 0,
+                                "report_to_cop": 0,
+                                "closed": 3,
+                                "withdrawn": 0,
+                            },
+                            "answering": 3,
+                            "open": 0,
+                            "stalled": 0,
+                            "flag": None,
+                        }
+                    ],
+                    "flagged": 1,
+                }
+            ]
+        }
+    )
+
     as_of: date
     provisions: list[ProvisionCoverage]
     flagged: int
 
     def table(self) -> Table:
-        return Table(
-            [
-                "element_code",
-                "citation",
-                "status",
-                "conventions",
-                *_stage_columns(),
-                "answering",
-                "open",
-                "stalled",
-                "flag",
-            ],
-            [
-                [
-                    p.element_code,
-                    p.citation,
-                    p.status.value,
-                    " ".join(p.conventions),
-                    *(p.counts[stage] for stage in ALL_STAGES),
-                    p.answering,
-                    p.open,
-                    p.stalled,
-                    p.flag.value if p.flag else None,
-                ]
-                for p in self.provisions
-            ],
+        return _table(
+            self.provisions,
+            "element_code",
+            "citation",
+            ("status", _code("status")),
+            ("conventions", _joined("conventions")),
+            *_stage_columns(),
+            "answering",
+            "open",
+            "stalled",
+            ("flag", _code("flag")),
         )
 
 
@@ -194,11 +288,47 @@ def _stalled(as_of: date) -> ColumnElement[bool]:
     return and_(Activity.stage.in_([s.value for s in OPEN_STAGES]), Activity.stage_due_on < as_of)
 
 
+@dataclass
+class _StageTally:
+    """Activities per key (a provision, a meeting) and current stage, and how many are stalled."""
+
+    counts: dict[int, dict[Stage, int]]
+    stalled: dict[int, int]
+
+    def of(self, key: int) -> tuple[dict[Stage, int], int]:
+        return self.counts.get(key, _stage_counts()), self.stalled.get(key, 0)
+
+
+async def _tally_by_stage(
+    session: AsyncSession,
+    key: ColumnElement[Any] | InstrumentedAttribute[Any],
+    clauses: Sequence[ColumnElement[bool]],
+    *,
+    as_of: date,
+    join_on: ColumnElement[bool] | None = None,
+) -> _StageTally:
+    """Count the activities matching `clauses` per `key` and current stage, with the stalled
+    ones; `join_on` joins Activity to a `key` that lives in another table."""
+    query = select(key, Activity.stage, func.count(), func.sum(case((_stalled(as_of), 1), else_=0)))
+    if join_on is not None:
+        query = query.join(Activity, join_on)
+    rows = await session.execute(query.where(*clauses).group_by(key, Activity.stage))
+    tally = _StageTally(defaultdict(_stage_counts), defaultdict(int))
+    for key_value, stage, count, stalled_count in rows:
+        tally.counts[key_value][Stage(stage)] += int(count)
+        tally.stalled[key_value] += int(stalled_count or 0)
+    return tally
+
+
+def _answering(per_stage: dict[Stage, int]) -> int:
+    """Activities counted, withdrawn ones left out."""
+    return sum(per_stage.values()) - per_stage[Stage.WITHDRAWN]
+
+
 def _flag(status: ProvisionStatus, counts: dict[Stage, int], open_: int, stalled: int) -> CoverageFlag | None:
     if status is not ProvisionStatus.ACTIVE:
         return None  # implemented, elapsed or superseded: nothing more is asked
-    answering = sum(counts.values()) - counts[Stage.WITHDRAWN]
-    if answering == 0:
+    if _answering(counts) == 0:
         return CoverageFlag.NONE
     if counts[Stage.CLOSED] == 0 and open_ and stalled == open_:
         return CoverageFlag.ALL_STALLED
@@ -217,41 +347,33 @@ async def coverage(session: AsyncSession, where: OversightFilter, *, as_of: date
                 .where(Decision.convention_code.in_(where.conventions))
             )
         )
-    counts: dict[int, dict[Stage, int]] = defaultdict(_stage_counts)
-    stalled: dict[int, int] = defaultdict(int)
     if where.clauses():
-        rows = await session.execute(
-            select(
-                activity_provisions.c.provision_id,
-                Activity.stage,
-                func.count(),
-                func.sum(case((_stalled(as_of), 1), else_=0)),
-            )
-            .join(Activity, Activity.id == activity_provisions.c.activity_id)
-            .where(*where.clauses())
-            .group_by(activity_provisions.c.provision_id, Activity.stage)
+        tally = await _tally_by_stage(
+            session,
+            activity_provisions.c.provision_id,
+            where.clauses(),
+            as_of=as_of,
+            join_on=Activity.id == activity_provisions.c.activity_id,
         )
-        for provision_id, stage, count, stalled_count in rows:
-            counts[provision_id][Stage(stage)] += int(count)
-            stalled[provision_id] += int(stalled_count or 0)
     else:
         # Unfiltered: the counts by stage kept per provision (models.rollups), and only the links
         # of the overdue activities (ix_activities_stage_due) for the stalled ones.
+        tally = _StageTally(defaultdict(_stage_counts), defaultdict(int))
         kept = ProvisionStageCount.__table__
         for provision_id, stage, count in await session.execute(
             select(kept.c.provision_id, kept.c.stage, kept.c.count).where(kept.c.count != 0)
         ):
-            counts[provision_id][Stage(stage)] += int(count)
+            tally.counts[provision_id][Stage(stage)] += int(count)
         for provision_id, stalled_count in await session.execute(
             select(activity_provisions.c.provision_id, func.count())
             .join(Activity, Activity.id == activity_provisions.c.activity_id)
             .where(_stalled(as_of))
             .group_by(activity_provisions.c.provision_id)
         ):
-            stalled[provision_id] += int(stalled_count)
+            tally.stalled[provision_id] += int(stalled_count)
     items = []
     for provision in (await session.scalars(provisions)).all():
-        per_stage = counts.get(provision.id, _stage_counts())
+        per_stage, stalled = tally.of(provision.id)
         open_ = sum(per_stage[stage] for stage in OPEN_STAGES)
         items.append(
             ProvisionCoverage(
@@ -262,10 +384,10 @@ async def coverage(session: AsyncSession, where: OversightFilter, *, as_of: date
                 conventions=provision.convention_codes,
                 text=provision.text,
                 counts=per_stage,
-                answering=sum(per_stage.values()) - per_stage[Stage.WITHDRAWN],
+                answering=_answering(per_stage),
                 open=open_,
-                stalled=stalled[provision.id],
-                flag=_flag(provision.status, per_stage, open_, stalled[provision.id]),
+                stalled=stalled,
+                flag=_flag(provision.status, per_stage, open_, stalled),
             )
         )
     return CoverageView(as_of=as_of, provisions=items, flagged=sum(1 for i in items if i.flag))
@@ -289,38 +411,57 @@ class MeetingReadiness(_Schema):
 
 
 class ReadinessView(_Schema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "as_of": "2026-12-07",
+                    "meetings": [
+                        {
+                            "meeting_id": 6,
+                            "code": "MC-COP7",
+                            "title": (
+                                "Seventh meeting of the Conference of the Parties to the Minamata "
+                                "Convention on Mercury"
+                            ),
+                            "starts_on": "2027-11-15",
+                            "document_deadline": "2027-10-04",
+                            "days_to_deadline": 301,
+                            "conventions": ["minamata"],
+                            "counts": {
+                                "thematic_group": 1,
+                                "task_team": 4,
+                                "pilot_project": 0,
+                                "report_to_cop": 1,
+                                "closed": 0,
+                                "withdrawn": 0,
+                            },
+                            "targeting": 6,
+                            "not_ready": 5,
+                            "stalled": 1,
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
     as_of: date
     meetings: list[MeetingReadiness]
 
     def table(self) -> Table:
-        return Table(
-            [
-                "meeting_code",
-                "title",
-                "starts_on",
-                "document_deadline",
-                "days_to_deadline",
-                "conventions",
-                *_stage_columns(),
-                "targeting",
-                "not_ready",
-                "stalled",
-            ],
-            [
-                [
-                    m.code,
-                    m.title,
-                    m.starts_on,
-                    m.document_deadline,
-                    m.days_to_deadline,
-                    " ".join(m.conventions),
-                    *(m.counts[stage] for stage in ALL_STAGES),
-                    m.targeting,
-                    m.not_ready,
-                    m.stalled,
-                ]
-                for m in self.meetings
-            ],
+        return _table(
+            self.meetings,
+            _renamed("meeting_code", "code"),
+            "title",
+            "starts_on",
+            "document_deadline",
+            "days_to_deadline",
+            ("conventions", _joined("conventions")),
+            *_stage_columns(),
+            "targeting",
+            "not_ready",
+            "stalled",
         )
 
 
@@ -339,23 +480,13 @@ async def cop_readiness(session: AsyncSession, where: OversightFilter, *, as_of:
     if where.meeting_ids:
         meetings_query = meetings_query.where(Meeting.id.in_(where.meeting_ids))
     meetings = list((await session.scalars(meetings_query)).all())
-    counts: dict[int, dict[Stage, int]] = defaultdict(_stage_counts)
-    stalled: dict[int, int] = defaultdict(int)
+    tally = _StageTally(defaultdict(_stage_counts), defaultdict(int))
     meeting_ids = [m.id for m in meetings]
     if meetings and (where.lead_ids or where.stages):
-        rows = await session.execute(
-            select(
-                Activity.target_meeting_id,
-                Activity.stage,
-                func.count(),
-                func.sum(case((_stalled(as_of), 1), else_=0)),
-            )
-            .where(Activity.target_meeting_id.in_(meeting_ids), *where.clauses())
-            .group_by(Activity.target_meeting_id, Activity.stage)
+        targeting = Activity.target_meeting_id.in_(meeting_ids)
+        tally = await _tally_by_stage(
+            session, Activity.target_meeting_id, [targeting, *where.clauses()], as_of=as_of
         )
-        for meeting_id, stage, count, stalled_count in rows:
-            counts[meeting_id][Stage(stage)] += int(count)
-            stalled[meeting_id] += int(stalled_count or 0)
     elif meetings:
         # The counts by stage from the activity counts (models.counts), whose key holds the target
         # meeting, the thematic group and the set of conventions: every filter but lead and stage.
@@ -368,16 +499,16 @@ async def cop_readiness(session: AsyncSession, where: OversightFilter, *, as_of:
             .group_by(table.c.target_meeting_id, table.c.stage, table.c.conventions_key)
         ):
             if count and (not wanted or wanted.intersection(convention_codes(key))):
-                counts[meeting_id][Stage(stage)] += int(count)
+                tally.counts[meeting_id][Stage(stage)] += int(count)
         for meeting_id, stalled_count in await session.execute(
             select(Activity.target_meeting_id, func.count())
             .where(Activity.target_meeting_id.in_(meeting_ids), _stalled(as_of), *where.clauses())
             .group_by(Activity.target_meeting_id)
         ):
-            stalled[meeting_id or NO_ID] += int(stalled_count)
+            tally.stalled[meeting_id or NO_ID] += int(stalled_count)
     items = []
     for meeting in meetings:
-        per_stage = counts.get(meeting.id, _stage_counts())
+        per_stage, stalled = tally.of(meeting.id)
         deadline = meeting.document_deadline
         items.append(
             MeetingReadiness(
@@ -389,9 +520,9 @@ async def cop_readiness(session: AsyncSession, where: OversightFilter, *, as_of:
                 days_to_deadline=(deadline - as_of).days,
                 conventions=meeting.convention_codes,
                 counts=per_stage,
-                targeting=sum(per_stage.values()) - per_stage[Stage.WITHDRAWN],
+                targeting=_answering(per_stage),
                 not_ready=sum(per_stage[stage] for stage in STAGES_BEFORE_REPORT),
-                stalled=stalled[meeting.id],
+                stalled=stalled,
             )
         )
     return ReadinessView(as_of=as_of, meetings=items)
@@ -437,31 +568,25 @@ DUE_BUCKET_LABELS = {
 }
 
 
-def _reminders_pending(kinds: Sequence[str]) -> ColumnElement[bool]:
-    """The activity has an unacknowledged reminder of these kinds about its current stage and due
-    date (reminders of an earlier stay are history, not pending)."""
-    return exists().where(
+def _unacknowledged(kinds: Sequence[str]) -> list[ColumnElement[bool]]:
+    """Reminders of these kinds about the activity's current stage and due date, not acknowledged
+    (reminders of an earlier stay are history, not pending)."""
+    return [
         ReminderEvent.activity_id == Activity.id,
         ReminderEvent.stage == Activity.stage,
         ReminderEvent.due_on == Activity.stage_due_on,
         ReminderEvent.kind.in_(kinds),
         ReminderEvent.acknowledged_at.is_(None),
-    )
+    ]
+
+
+def _reminders_pending(kinds: Sequence[str]) -> ColumnElement[bool]:
+    """The activity has an unacknowledged reminder of these kinds."""
+    return exists().where(*_unacknowledged(kinds))
 
 
 def _reminders_count(kinds: Sequence[str]) -> Any:
-    return (
-        select(func.count())
-        .where(
-            ReminderEvent.activity_id == Activity.id,
-            ReminderEvent.stage == Activity.stage,
-            ReminderEvent.due_on == Activity.stage_due_on,
-            ReminderEvent.kind.in_(kinds),
-            ReminderEvent.acknowledged_at.is_(None),
-        )
-        .correlate(Activity)
-        .scalar_subquery()
-    )
+    return select(func.count()).where(*_unacknowledged(kinds)).correlate(Activity).scalar_subquery()
 
 
 class DueBucketCount(_Schema):
@@ -488,6 +613,45 @@ class DueItem(_Schema):
 
 
 class DueView(_Schema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "as_of": "2026-12-07",
+                    "buckets": [
+                        {
+                            "bucket": "overdue",
+                            "label": "Overdue",
+                            "count": 1,
+                            "unacknowledged_reminders": 0,
+                            "unacknowledged_escalations": 0,
+                        }
+                    ],
+                    "bucket": None,
+                    "total": 3,
+                    "page": 1,
+                    "per_page": 1,
+                    "items": [
+                        {
+                            "id": 27,
+                            "title": "Membership of the Minamata secretariat in IOMC",
+                            "stage": "task_team",
+                            "due_on": "2026-12-05",
+                            "days_left": -2,
+                            "lead_id": 5,
+                            "lead_name": "Keiko Tanaka",
+                            "thematic_group": (
+                                "Inter-secretariat thematic group on joint inputs into other processes"
+                            ),
+                            "unacknowledged_reminders": 1,
+                            "unacknowledged_escalations": 0,
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
     as_of: date
     buckets: list[DueBucketCount]
     bucket: DueBucket | None = Field(description="the bucket the list shows; all four when null")
@@ -497,32 +661,8 @@ class DueView(_Schema):
     items: list[DueItem]
 
     def table(self) -> Table:
-        return Table(
-            [
-                "id",
-                "title",
-                "stage",
-                "due_on",
-                "days_left",
-                "lead",
-                "thematic_group",
-                "unacknowledged_reminders",
-                "unacknowledged_escalations",
-            ],
-            [
-                [
-                    i.id,
-                    i.title,
-                    i.stage.value,
-                    i.due_on,
-                    i.days_left,
-                    i.lead_name,
-                    i.thematic_group,
-                    i.unacknowledged_reminders,
-                    i.unacknowledged_escalations,
-                ]
-                for i in self.items
-            ],
+        return _table(
+            self.items, *_ACTIVITY_COLUMNS, "unacknowledged_reminders", "unacknowledged_escalations"
         )
 
 
@@ -574,24 +714,23 @@ async def due(
         )
     listed = bucket.clause(as_of) if bucket else horizon
     group = aliased(Body)
+    listing = select(
+        Activity.id,
+        Activity.title,
+        Activity.stage,
+        Activity.stage_due_on,
+        Activity.lead_id,
+        Person.name,
+        group.name,
+        _reminders_count(LEAD_REMINDERS),
+        _reminders_count(ESCALATIONS),
+    )
     rows = await session.execute(
-        select(
-            Activity.id,
-            Activity.title,
-            Activity.stage,
-            Activity.stage_due_on,
-            Activity.lead_id,
-            Person.name,
-            group.name,
-            _reminders_count(LEAD_REMINDERS),
-            _reminders_count(ESCALATIONS),
+        page.of(
+            _with_lead_and_group(listing, group)
+            .where(_open(), listed, *where.clauses())
+            .order_by(Activity.stage_due_on, Activity.id)
         )
-        .outerjoin(Person, Person.id == Activity.lead_id)
-        .outerjoin(group, group.id == Activity.thematic_group_id)
-        .where(_open(), listed, *where.clauses())
-        .order_by(Activity.stage_due_on, Activity.id)
-        .offset(page.offset)
-        .limit(page.per_page)
     )
     items = [
         DueItem(
@@ -638,14 +777,29 @@ class StageCycleTime(_Schema):
 
 
 class CycleTimeView(_Schema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "start": "2026-09-15",
+                    "end": "2026-12-07",
+                    "stages": [{"stage": "task_team", "stays": 4, "median_days": 118.0, "p85_days": 190.5}],
+                }
+            ]
+        }
+    )
+
     start: date
     end: date
     stages: list[StageCycleTime]
 
     def table(self) -> Table:
-        return Table(
-            ["stage", "stays", "median_days", "p85_days"],
-            [[s.stage.value, s.stays, _round(s.median_days), _round(s.p85_days)] for s in self.stages],
+        return _table(
+            self.stages,
+            ("stage", _code("stage")),
+            "stays",
+            ("median_days", lambda s: _round(s.median_days)),
+            ("p85_days", lambda s: _round(s.p85_days)),
         )
 
 
@@ -817,15 +971,52 @@ class ThroughputWeek(_Schema):
 
 
 class ThroughputView(_Schema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "start": "2026-08-31",
+                    "end": "2026-12-06",
+                    "weeks": [
+                        {
+                            "start": "2026-11-16",
+                            "end": "2026-11-22",
+                            "counts": {
+                                "thematic_group": 0,
+                                "task_team": 1,
+                                "pilot_project": 0,
+                                "report_to_cop": 1,
+                                "closed": 0,
+                                "withdrawn": 0,
+                            },
+                            "total": 2,
+                        }
+                    ],
+                    "totals": {
+                        "thematic_group": 0,
+                        "task_team": 1,
+                        "pilot_project": 0,
+                        "report_to_cop": 1,
+                        "closed": 0,
+                        "withdrawn": 0,
+                    },
+                }
+            ]
+        }
+    )
+
     start: date
     end: date
     weeks: list[ThroughputWeek]
     totals: dict[Stage, int]
 
     def table(self) -> Table:
-        return Table(
-            ["week_start", "week_end", *_stage_columns(), "total"],
-            [[w.start, w.end, *(w.counts[s] for s in ALL_STAGES), w.total] for w in self.weeks],
+        return _table(
+            self.weeks,
+            _renamed("week_start", "start"),
+            _renamed("week_end", "end"),
+            *_stage_columns(),
+            "total",
         )
 
 
@@ -854,16 +1045,39 @@ class FlowPoint(_Schema):
 
 
 class FlowView(_Schema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "interval": "day",
+                    "start": "2026-09-01",
+                    "end": "2026-11-30",
+                    "points": [
+                        {
+                            "date": "2026-09-01",
+                            "counts": {
+                                "thematic_group": 0,
+                                "task_team": 5,
+                                "pilot_project": 0,
+                                "report_to_cop": 0,
+                                "closed": 23,
+                                "withdrawn": 0,
+                            },
+                            "total": 28,
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
     interval: Interval
     start: date
     end: date
     points: list[FlowPoint]
 
     def table(self) -> Table:
-        return Table(
-            ["date", *_stage_columns(), "total"],
-            [[p.date, *(p.counts[s] for s in ALL_STAGES), p.total] for p in self.points],
-        )
+        return _table(self.points, "date", *_stage_columns(), "total")
 
 
 async def cumulative_flow(
@@ -896,6 +1110,32 @@ class TransitionItem(_Schema):
 
 
 class TransitionsView(_Schema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "start": "2026-01-01",
+                    "end": "2026-11-30",
+                    "page": 1,
+                    "per_page": 1,
+                    "has_next": True,
+                    "items": [
+                        {
+                            "id": 104,
+                            "at": "2026-11-16T09:03:00Z",
+                            "activity_id": 29,
+                            "activity_title": "Report to MC-COP7 on the implementation of decision MC-6/[--]",
+                            "from_stage": "task_team",
+                            "to_stage": "report_to_cop",
+                            "actor_name": "Keiko Tanaka",
+                            "reason": "The report is drafted for MC-COP7; no pilot phase.",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
     start: date
     end: date
     page: int
@@ -904,21 +1144,16 @@ class TransitionsView(_Schema):
     items: list[TransitionItem] = Field(description="newest first")
 
     def table(self) -> Table:
-        return Table(
-            ["id", "at", "activity_id", "activity_title", "from_stage", "to_stage", "actor", "reason"],
-            [
-                [
-                    t.id,
-                    t.at,
-                    t.activity_id,
-                    t.activity_title,
-                    t.from_stage.value if t.from_stage else None,
-                    t.to_stage.value,
-                    t.actor_name,
-                    t.reason,
-                ]
-                for t in self.items
-            ],
+        return _table(
+            self.items,
+            "id",
+            "at",
+            "activity_id",
+            "activity_title",
+            ("from_stage", _code("from_stage")),
+            ("to_stage", _code("to_stage")),
+            _renamed("actor", "actor_name"),
+            "reason",
         )
 
 
@@ -934,31 +1169,28 @@ async def recent_transitions(
     those recorded after a transition the reader already has (the live page polls with it). No
     total: counting a million rows to print "page 1 of 20,000" is not worth its time."""
     actor = aliased(Person)
-    rows = (
-        await session.execute(
-            select(
-                Transition.id,
-                Transition.at,
-                Transition.activity_id,
-                Activity.title,
-                Transition.from_stage,
-                Transition.to_stage,
-                actor.name,
-                Transition.reason,
-            )
-            .join(Activity, Activity.id == Transition.activity_id)
-            .outerjoin(actor, actor.id == Transition.actor_id)
-            .where(
-                Transition.at >= start_of(period.start),
-                Transition.at < start_of(period.end + timedelta(days=1)),
-                Transition.id > after_id,
-                *where.clauses(),
-            )
-            .order_by(Transition.at.desc(), Transition.id.desc())
-            .offset(page.offset)
-            .limit(page.per_page + 1)
+    listing = (
+        select(
+            Transition.id,
+            Transition.at,
+            Transition.activity_id,
+            Activity.title,
+            Transition.from_stage,
+            Transition.to_stage,
+            actor.name,
+            Transition.reason,
         )
-    ).all()
+        .join(Activity, Activity.id == Transition.activity_id)
+        .outerjoin(actor, actor.id == Transition.actor_id)
+        .where(
+            Transition.at >= start_of(period.start),
+            Transition.at < start_of(period.end + timedelta(days=1)),
+            Transition.id > after_id,
+            *where.clauses(),
+        )
+        .order_by(Transition.at.desc(), Transition.id.desc())
+    )
+    rows = (await session.execute(page.of(listing, one_more=True))).all()
     items = [
         TransitionItem(
             id=id_,
@@ -1035,6 +1267,33 @@ class ActivityRow(_Schema):
 
 
 class ActivityListView(_Schema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "as_of": "2026-12-07",
+                    "total": 29,
+                    "page": 1,
+                    "per_page": 1,
+                    "pages": 29,
+                    "items": [
+                        {
+                            "id": 1,
+                            "title": "Regional synergies workshops",
+                            "stage": "closed",
+                            "due_on": None,
+                            "days_left": None,
+                            "lead_name": "Lucía Fernández",
+                            "thematic_group": "Inter-secretariat thematic group on technical assistance",
+                            "target_meeting": "SC-COP5",
+                            "conventions": ["BC"],
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
     as_of: date
     total: int
     page: int
@@ -1043,33 +1302,8 @@ class ActivityListView(_Schema):
     items: list[ActivityRow]
 
     def table(self) -> Table:
-        return Table(
-            [
-                "id",
-                "title",
-                "stage",
-                "due_on",
-                "days_left",
-                "lead",
-                "thematic_group",
-                "target_meeting",
-                "conventions",
-            ],
-            [
-                [
-                    a.id,
-                    a.title,
-                    a.stage.value,
-                    a.due_on,
-                    a.days_left,
-                    a.lead_name,
-                    a.thematic_group,
-                    a.target_meeting,
-                    " ".join(a.conventions),
-                ]
-                for a in self.items
-            ],
-        )
+        conventions = ("conventions", _joined("conventions"))
+        return _table(self.items, *_ACTIVITY_COLUMNS, "target_meeting", conventions)
 
 
 async def activity_list(
@@ -1079,26 +1313,19 @@ async def activity_list(
     clauses = [*where.clauses(), *drill.clauses(as_of)]
     total = int(await session.scalar(select(func.count()).select_from(Activity).where(*clauses)) or 0)
     group, meeting = aliased(Body), aliased(Meeting)
-    rows = (
-        await session.execute(
-            select(
-                Activity.id,
-                Activity.title,
-                Activity.stage,
-                Activity.stage_due_on,
-                Person.name,
-                group.name,
-                meeting.code,
-            )
-            .outerjoin(Person, Person.id == Activity.lead_id)
-            .outerjoin(group, group.id == Activity.thematic_group_id)
-            .outerjoin(meeting, meeting.id == Activity.target_meeting_id)
-            .where(*clauses)
-            .order_by(Activity.id)
-            .offset(page.offset)
-            .limit(page.per_page)
-        )
-    ).all()
+    listing = select(
+        Activity.id,
+        Activity.title,
+        Activity.stage,
+        Activity.stage_due_on,
+        Person.name,
+        group.name,
+        meeting.code,
+    )
+    listing = _with_lead_and_group(listing, group).outerjoin(
+        meeting, meeting.id == Activity.target_meeting_id
+    )
+    rows = (await session.execute(page.of(listing.where(*clauses).order_by(Activity.id)))).all()
     acronyms: dict[int, list[str]] = defaultdict(list)
     if rows:
         for activity_id, acronym in await session.execute(

@@ -10,6 +10,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
+from core.stages import Role
 from models import Meeting, Provision
 from services.report_text import Text
 
@@ -39,6 +40,15 @@ UNNUMBERED = frozenset({"", "unnumbered", "-", "–"})
 class Variant(StrEnum):
     DOCUMENT = "document"
     INTERNAL = "internal"
+
+
+# Who may read the internal variant (workflow data, provenance of loaded records, internal notes):
+# the coordinators group, the admins and the oversight team; task-team leads get the document.
+INTERNAL_READERS = frozenset({Role.ADMIN, Role.COORDINATOR, Role.OVERSIGHT})
+
+
+def may_read(role: Role, variant: Variant | str) -> bool:
+    return Variant(variant) is Variant.DOCUMENT or role in INTERNAL_READERS
 
 
 # --- the model ----------------------------------------------------------------------------------

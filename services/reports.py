@@ -42,6 +42,7 @@ from models import Meeting
 from services.report_front import front_matter
 from services.report_model import (
     ACTIONS_COLUMN,
+    INTERNAL_READERS,
     NO_ACTION,
     PROVISION_COLUMN,
     REPORT_TITLE,
@@ -61,6 +62,7 @@ from services.report_model import (
     document_symbol,
     format_meeting_dates,
     history_line,
+    may_read,
     provision_label,
     report_to_dict,
     stage_label,
@@ -141,7 +143,9 @@ __all__ = [
     "Section",
     "StageChange",
     "Subsection",
+    "INTERNAL_READERS",
     "Variant",
+    "may_read",
     "action_paragraphs",
     "addressed_conventions",
     "build_report",

@@ -122,16 +122,18 @@ async def open_session(
     return row, secret
 
 
-async def session_for_cookie(session: AsyncSession, secret: str, settings: Settings) -> WebSession | None:
+async def session_for_cookie(
+    session: AsyncSession, secret: str, settings: Settings, *, touch: bool = True
+) -> WebSession | None:
     """The live session the cookie names: not revoked, before its absolute expiry, and seen
-    within the idle limit; touching it moves the idle limit on."""
+    within the idle limit; touching it (a request, not a stream's re-check) moves the idle limit on."""
     now = utcnow()
     row = await session.scalar(select(WebSession).where(WebSession.token_hash == hash_token(secret)))
     if row is None or row.revoked_at is not None or row.expires_at <= now or not row.person.active:
         return None
     if now - row.last_seen_at > timedelta(hours=settings.session_idle_hours):
         return None
-    if now - row.last_seen_at > LAST_SEEN_RESOLUTION:
+    if touch and now - row.last_seen_at > LAST_SEEN_RESOLUTION:
         await session.execute(
             update(WebSession)
             .where(WebSession.id == row.id)

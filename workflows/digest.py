@@ -1,6 +1,8 @@
 """The daily digest: a Temporal Schedule ("daily-digest") starts `DigestWorkflow` once a day, which
-mails every digest reader their undigested notifications (`send_daily_digest`, its activity, here
-beside it; what a digest says and its delivery log are services/digest.py).
+mails every digest reader their undigested notifications (`send_daily_digest`), then deletes the
+reminders' one-click links used or expired longer ago than the retention (`purge_action_links`):
+the one job that surely runs every day. Its activities are here beside it; what a digest says and
+its delivery log are services/digest.py.
 
 Worker registration: workflow `DigestWorkflow`; activities `DigestActivities(settings,
 sessionmaker).all()` on the same task queue.
@@ -36,10 +38,12 @@ with workflow.unsafe.imports_passed_through():
     from models import Channel, Person
     from services.digest import Digest, digest_readers, open_digest, record_digest_failure, record_digest_sent
     from services.notification_messages import render_digest
+    from services.notifications import purge_action_links
     from workflows.channels import send_email
 
 DIGEST_SCHEDULE_ID = "daily-digest"
 DIGEST_HOUR_UTC = 6  # 06:00 UTC: before the working day in Geneva
+PURGE_TIMEOUT = timedelta(minutes=5)
 DIGEST_RETRY_POLICY = RetryPolicy(
     initial_interval=timedelta(seconds=30),
     backoff_coefficient=2.0,
@@ -58,7 +62,7 @@ class DigestActivities:
 
     def all(self) -> list[Callable[..., Any]]:
         """The bound activity methods, for `Worker(activities=...)`."""
-        return [self.send_daily_digest]
+        return [self.send_daily_digest, self.purge_action_links]
 
     @activity.defn
     async def send_daily_digest(self, day: str) -> int:
@@ -83,6 +87,14 @@ class DigestActivities:
         if errors:
             raise RuntimeError(f"{len(errors)} digest mail(s) failed: " + "; ".join(errors))
         return sent
+
+    @activity.defn
+    async def purge_action_links(self) -> int:
+        """Housekeeping of the daily run: delete the reminders' one-click links used or expired
+        more than `settings.action_link_retention_days` ago. Returns how many went."""
+        older_than = datetime.now(UTC) - timedelta(days=self.settings.action_link_retention_days)
+        async with self.sessionmaker() as session, session.begin():
+            return await purge_action_links(session, older_than)
 
     async def _send_digest(self, person: Person, on: date) -> int:
         """Send one person's digest of `on` unless sent already or empty; 1 if sent now."""
@@ -115,13 +127,20 @@ class DigestWorkflow:
 
     @workflow.run
     async def run(self, day: str | None = None) -> int:
+        """Returns the number of digest mails sent."""
         day = day or workflow.now().date().isoformat()
-        return await workflow.execute_activity_method(
+        sent = await workflow.execute_activity_method(
             DigestActivities.send_daily_digest,
             day,
             start_to_close_timeout=DIGEST_TIMEOUT,
             retry_policy=DIGEST_RETRY_POLICY,
         )
+        await workflow.execute_activity_method(
+            DigestActivities.purge_action_links,
+            start_to_close_timeout=PURGE_TIMEOUT,
+            retry_policy=DIGEST_RETRY_POLICY,
+        )
+        return sent
 
 
 def digest_schedule(settings: Settings, hour: int = DIGEST_HOUR_UTC) -> Schedule:

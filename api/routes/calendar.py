@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from api.routes.events import QueryTokenPrincipal
+from api.deps import Reader
 from core.errors import NotFound
 from models import utcnow
 from services.calendar import calendar_for
@@ -21,14 +21,14 @@ router = APIRouter(tags=["calendar"])
     response_class=Response,
     responses={200: {"content": {"text/calendar": {}}, "description": "iCalendar (RFC 5545)"}},
 )
-async def my_calendar(request: Request, principal: QueryTokenPrincipal) -> Response:
+async def my_calendar(request: Request, principal: Reader) -> Response:
     """All-day events for the stage due dates of the open activities you lead, and for each
     meeting (its dates and its document deadline), with stable UIDs so calendars update in place.
 
-    Calendar programs cannot send an `Authorization` header: subscribe to
-    `/me/calendar.ics?token=<your API token>`. Any active API token of yours works; issue a
-    separate one named for the calendar (`synergies token create`) so that you can revoke it
-    alone if the URL leaks (it shows up in the calendar program and in proxy logs).
+    Authentication: `Authorization: Bearer` or the web app's session cookie; a token in the query
+    string is not accepted. Calendar programs, which cannot send a header, subscribe to the
+    secret feed `/calendar/{secret}.ics` instead (made under *My work* in the web app): its
+    secret opens that feed only and can be replaced or stopped on its own.
     """
     return await _calendar(request, principal.person_id)
 

@@ -1,108 +1,128 @@
 """The event feed: the transition log as a cursor-paginated list and as server-sent events.
 
-`EventSource` in browsers cannot send headers, so the stream (and the calendar feed) also accept
-the API token as `?token=`; `QueryTokenPrincipal` is that dependency.
+The stream authenticates like every other route (`Authorization: Bearer`, or the web app's session
+cookie, which a browser's `EventSource` sends by itself), never by a token in the query string: a
+URL ends up in server logs and browser history. `StreamCaller` is that dependency; it keeps the
+credential so that the long-lived stream can check it again.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any, ClassVar
 
 import anyio
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, TypeAdapter
+from pydantic import Field, TypeAdapter
+from sqlalchemy.ext.asyncio import AsyncSession
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from api.deps import Principal, Reader, SessionDep, authenticate, get_principal
+from api.deps import SESSION_COOKIE, Principal, Reader, SessionDep, authenticate, get_principal
+from api.pagination import CountQuery, Page, set_links
 from api.routes.dashboard import FilterDep
 from services.dashboard import DashboardFilter
 from services.events import (
     MAX_PAGE,
     TransitionEvent,
+    count_transitions,
     follow_transitions,
     last_transition_id,
     transitions_after,
 )
 from services.pagination import MAX_INTEGER
+from services.web_auth import session_for_cookie
 
 router = APIRouter(tags=["events"])
 
-_bearer = HTTPBearer(auto_error=False, description="API token, or `?token=` on feed URLs")
+_bearer = HTTPBearer(auto_error=False, description="API token (`synergies token create`) or JWT")
 POLL_SECONDS = 1.0
 PING_SECONDS = 15
 RETRY_MILLISECONDS = 3000
 SHUTDOWN_GRACE_SECONDS = 2.0
-# How long a revoked token or a deactivated person can keep an open stream.
+# How long a revoked token or session, or a deactivated person, can keep an open stream.
 AUTH_RECHECK_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
-class TokenCaller:
-    """The caller and the token it came with: a long-lived stream checks the token again."""
+class StreamCaller:
+    """The caller and the credential it came with (a bearer token or the session cookie's
+    secret): a long-lived stream checks that credential again."""
 
     principal: Principal
-    token: str
+    token: str | None
+    cookie: str | None
+
+    async def still_authorised(self, request: Request, session: AsyncSession) -> bool:
+        """The same credential still stands for the same active person. Checking the cookie does
+        not count as activity: an open stream does not keep an idle session alive."""
+        if self.token is not None:
+            principal = await authenticate(request.app.state, self.token, session)
+            return principal is not None and principal.person_id == self.principal.person_id
+        if self.cookie is not None:
+            settings = request.app.state.settings
+            row = await session_for_cookie(session, self.cookie, settings, touch=False)
+            return row is not None and row.person_id == self.principal.person_id
+        return False
 
 
-async def query_token_caller(
+async def stream_caller(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    token: Annotated[
-        str | None,
-        Query(
-            description="API token, for clients that cannot send an Authorization header "
-            "(EventSource, calendar programs); any active token of the person"
-        ),
-    ] = None,
-) -> TokenCaller:
-    """The caller from `Authorization: Bearer` or `?token=`, checked in a short session of its own
-    (committed at once), so a long-lived response holds no database session."""
-    if credentials is None and token:
-        credentials = HTTPAuthorizationCredentials(scheme="Bearer", credentials=token)
+) -> StreamCaller:
+    """The caller from `Authorization: Bearer` or the session cookie, checked in a short session
+    of its own (committed at once), so a long-lived response holds no database session."""
     async with request.app.state.sessionmaker() as session, session.begin():
         principal = await get_principal(request, session, credentials)
-    assert credentials is not None  # get_principal refused a missing one
-    return TokenCaller(principal, credentials.credentials)
+    if credentials is not None and credentials.credentials:
+        return StreamCaller(principal, token=credentials.credentials, cookie=None)
+    return StreamCaller(principal, token=None, cookie=request.cookies.get(SESSION_COOKIE))
 
 
-async def query_token_principal(caller: Annotated[TokenCaller, Depends(query_token_caller)]) -> Principal:
-    return caller.principal
+StreamCallerDep = Annotated[StreamCaller, Depends(stream_caller)]
 
 
-QueryTokenPrincipal = Annotated[Principal, Depends(query_token_principal)]
-QueryTokenCaller = Annotated[TokenCaller, Depends(query_token_caller)]
+class EventPage(Page[TransitionEvent]):  # items: the service's dataclass, validated as is
+    example_extra: ClassVar[dict[str, Any]] = {"next_cursor": "104", "prev_cursor": None, "next_after": 104}
 
-
-class EventPage(BaseModel):
-    items: list[TransitionEvent]  # the service's dataclass, validated as is
-    next_after: int
-    has_more: bool
+    next_after: int = Field(
+        description="the last transition id of this page (else your `after`): poll with it as "
+        "`after` to pick up transitions recorded later"
+    )
 
 
 @router.get("/events", response_model=EventPage, summary="The transition log, oldest first")
 async def list_events(
+    request: Request,
+    response: Response,
     session: SessionDep,
     _: Reader,
     where: FilterDep,
     after: Annotated[
-        int, Query(ge=0, le=MAX_INTEGER, description="cursor: the last transition id you have")
+        int,
+        Query(
+            ge=0,
+            le=MAX_INTEGER,
+            description="cursor: the last transition id you have (`next_cursor` of the page before)",
+        ),
     ] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
     activity_id: int | None = None,
+    count: CountQuery = False,
 ) -> EventPage:
-    """Ascending by transition id. Pass the page's `next_after` as `after` to get the next one;
-    an empty page keeps the cursor, so polling with it picks up new transitions."""
+    """Ascending by transition id. Pass the page's `next_cursor` as `after` to get the next one
+    (the `Link: rel="next"` header does it for you); on the last page `next_cursor` is null and
+    `next_after` is the position to poll from: an empty page keeps it, so polling with it picks
+    up new transitions. The feed only reads forward: no `prev_cursor`."""
     events = await transitions_after(session, after, limit=limit + 1, where=where, activity_id=activity_id)
     has_more = len(events) > limit
     events = events[:limit]
-    return EventPage(
-        items=events,
-        next_after=events[-1].id if events else after,
-        has_more=has_more,
-    )
+    next_after = events[-1].id if events else after
+    next_cursor = str(next_after) if has_more else None
+    set_links(response, request.url, next_cursor, param="after")
+    total = await count_transitions(session, where=where, activity_id=activity_id) if count else None
+    return EventPage(items=events, next_cursor=next_cursor, total=total, next_after=next_after)
 
 
 _EVENT_JSON = TypeAdapter(TransitionEvent)
@@ -135,7 +155,7 @@ def _as_sse(event: TransitionEvent) -> ServerSentEvent:
 )
 async def stream_events(
     request: Request,
-    caller: QueryTokenCaller,
+    caller: StreamCallerDep,
     where: FilterDep,
     after: Annotated[
         int | None, Query(ge=0, le=MAX_INTEGER, description="start after this transition id; default: now")
@@ -145,8 +165,9 @@ async def stream_events(
     """Each new transition arrives as `event: transition` with its id, so a reconnecting
     EventSource resumes from `Last-Event-ID` (it wins over `after`). The server polls the durable
     transition log by id about once a second; the stream ends when the client disconnects, the
-    server shuts down, or the token is revoked or its person deactivated (checked every few
-    seconds). Token: `Authorization: Bearer` or `?token=`."""
+    server shuts down, or the token or session is revoked or its person deactivated (checked
+    every few seconds). Authentication: `Authorization: Bearer`, or the web app's session cookie;
+    a token in the query string is not accepted (URLs end up in logs and browser history)."""
     cursor = after
     resumed = _event_id(last_event_id)
     if resumed is not None:
@@ -163,8 +184,7 @@ async def stream_events(
 
     async def still_authorised() -> bool:
         async with factory() as session, session.begin():
-            principal = await authenticate(request.app.state, caller.token, session)
-        return principal is not None and principal.person_id == caller.principal.person_id
+            return await caller.still_authorised(request, session)
 
     async def events(filter_: DashboardFilter) -> AsyncIterator[ServerSentEvent]:
         yield ServerSentEvent(comment="connected", retry=RETRY_MILLISECONDS)
@@ -181,7 +201,8 @@ async def stream_events(
         if not stopping.is_set():
             # An EventSource reconnects after a plain end; this tells the page why it should not.
             yield ServerSentEvent(
-                event="unauthorized", data="the token was revoked or its person deactivated"
+                event="unauthorized",
+                data="the token or session was revoked or expired, or its person deactivated",
             )
 
     return EventSourceResponse(

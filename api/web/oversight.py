@@ -37,15 +37,6 @@ STATIC_DIR = ROOT / "static" / "oversight"
 BASE = "/app/oversight"
 PER_PAGE = 50
 
-# The stage names people read (the web app's words, api/web/templating.py there).
-STAGE_NAMES = {
-    Stage.THEMATIC_GROUP: "Thematic group",
-    Stage.TASK_TEAM: "Task team",
-    Stage.PILOT_PROJECT: "Pilot project",
-    Stage.REPORT_TO_COP: "Report to COP",
-    Stage.CLOSED: "Closed",
-    Stage.WITHDRAWN: "Withdrawn",
-}
 STAGE_VALUES = frozenset(stage.value for stage in Stage)
 DUE_VALUES = frozenset(bucket.value for bucket in DueBucket)
 PENDING_VALUES = frozenset(pending.value for pending in service.Pending)
@@ -58,9 +49,7 @@ VIEWS = [
 ]
 
 
-templates.env.globals.update(
-    ov_views=VIEWS, ov_base=BASE, ov_stages=list(STAGE_NAMES), ov_open_stages=OPEN_STAGES
-)
+templates.env.globals.update(ov_views=VIEWS, ov_base=BASE, ov_stages=list(Stage), ov_open_stages=OPEN_STAGES)
 
 router = APIRouter(include_in_schema=False)
 
@@ -212,7 +201,7 @@ def coverage_chart(view: service.CoverageView, q: PageQuery) -> dict[str, Any]:
         "labels": [p.element_code for p in rows],
         "datasets": [
             _dataset(
-                STAGE_NAMES[stage],
+                stage.label,
                 [p.counts[stage] for p in rows],
                 [q.drill(provision=p.provision_id, stage=stage) for p in rows],
                 stage,
@@ -232,7 +221,7 @@ def readiness_chart(view: service.ReadinessView, q: PageQuery) -> dict[str, Any]
         "labels": [m.code for m in rows],
         "datasets": [
             _dataset(
-                STAGE_NAMES[stage],
+                stage.label,
                 [m.counts[stage] for m in rows],
                 [q.drill(meeting=m.meeting_id, stage=stage) for m in rows],
                 stage,
@@ -258,7 +247,7 @@ def due_chart(view: service.DueView, q: PageQuery) -> dict[str, Any]:
 
 
 def cycle_chart(view: service.CycleTimeView, q: PageQuery) -> dict[str, Any]:
-    labels = [STAGE_NAMES[s.stage] for s in view.stages]
+    labels = [s.stage.label for s in view.stages]
     links = [q.drill(stage=s.stage) for s in view.stages]
     return {
         "type": "bar",
@@ -279,7 +268,7 @@ def throughput_chart(view: service.ThroughputView, q: PageQuery) -> dict[str, An
         "valueTitle": "Moves into the stage",
         "labels": [long_date(w.start) for w in view.weeks],
         "datasets": [
-            _dataset(STAGE_NAMES[stage], [w.counts[stage] for w in view.weeks], [], stage)
+            _dataset(stage.label, [w.counts[stage] for w in view.weeks], [], stage)
             for stage in Stage
             if stage is not Stage.THEMATIC_GROUP
         ],
@@ -294,7 +283,7 @@ def flow_chart(view: service.FlowView, q: PageQuery) -> dict[str, Any]:
         "valueTitle": "Activities",
         "labels": [long_date(p.date) for p in view.points],
         "datasets": [
-            _dataset(STAGE_NAMES[stage], [p.counts[stage] for p in view.points], [], stage) for stage in Stage
+            _dataset(stage.label, [p.counts[stage] for p in view.points], [], stage) for stage in Stage
         ],
     }
 

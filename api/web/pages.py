@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import unquote, urlencode
 
 import httpx
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,20 +30,11 @@ from api.deps import (
     SettingsDep,
     TemporalDep,
 )
-from api.routes.actions import (
+from api.progress_schemas import (
     ActionEntryCreate,
     ActionEntryUpdate,
-    create_action,
-    get_action_or_404,
-    update_action,
-)
-from api.routes.activities import ensure_progress_writer, get_activity_or_404
-from api.routes.pilot_projects import (
     PilotProjectCreate,
     PilotProjectUpdate,
-    create_pilot,
-    get_writable_pilot,
-    update_pilot,
 )
 from api.web import queries
 from api.web.queries import BoardFilter
@@ -52,13 +43,15 @@ from core.errors import DomainError, Forbidden, NotFound
 from core.stages import GUARDS, Stage, evaluate_moves
 from core.versions import etag_for
 from models import ActionKind, Activity, Convention, Meeting, Person, Provision
-from services import activities, oidc_login, web_auth
+from services import actions, activities, oidc_login, pilot_projects, web_auth
 from services import notifications as feed
 from services.pagination import PageParams
 from services.records import InvalidInput
+from services.reports import Variant, may_read
 from workflows import commands
 
 router = APIRouter(include_in_schema=False)
+Model = TypeVar("Model", bound=BaseModel)
 
 # Where each guard's missing data is filled in on the activity page.
 FIX_LINKS = {
@@ -324,6 +317,43 @@ async def _new_activity_page(
     )
 
 
+@dataclass(frozen=True)
+class ActivityForm:
+    """What the new-activity form and the activity's edit form share: `fields` as the lifecycle
+    service takes them (ids that are not numbers count as none), and the chosen conventions and
+    provisions."""
+
+    fields: dict[str, Any]
+    conventions: list[str]
+    provisions: list[str]
+
+
+def activity_form(
+    title: Annotated[str, Form()] = "",
+    description: Annotated[str, Form()] = "",
+    lead_id: Annotated[str, Form()] = "",
+    thematic_group_id: Annotated[str, Form()] = "",
+    task_team_id: Annotated[str, Form()] = "",
+    target_meeting_id: Annotated[str, Form()] = "",
+    single_convention_reason: Annotated[str, Form()] = "",
+    conventions: Annotated[list[str], Form()] = [],  # noqa: B006 (FastAPI copies defaults)
+    provisions: Annotated[list[str], Form()] = [],  # noqa: B006
+) -> ActivityForm:
+    fields = {
+        "title": title.strip(),
+        "description": description.strip(),
+        "lead_id": _optional_id(lead_id),
+        "thematic_group_id": _optional_id(thematic_group_id),
+        "task_team_id": _optional_id(task_team_id),
+        "target_meeting_id": _optional_id(target_meeting_id),
+        "single_convention_reason": single_convention_reason.strip() or None,
+    }
+    return ActivityForm(fields, conventions, provisions)
+
+
+ActivityFormDep = Annotated[ActivityForm, Depends(activity_form)]
+
+
 @router.get("/app/activities/new")
 async def new_activity_form(request: Request, principal: Coordinator, session: SessionDep) -> HTMLResponse:
     return await _new_activity_page(request, session)
@@ -336,32 +366,18 @@ async def create_activity(
     session: SessionDep,
     settings: SettingsDep,
     temporal: TemporalDep,
-    title: Annotated[str, Form()] = "",
-    description: Annotated[str, Form()] = "",
-    provisions: Annotated[list[str], Form()] = [],  # noqa: B006 (FastAPI copies defaults)
-    conventions: Annotated[list[str], Form()] = [],  # noqa: B006
-    thematic_group_id: Annotated[str, Form()] = "",
-    lead_id: Annotated[str, Form()] = "",
-    task_team_id: Annotated[str, Form()] = "",
-    target_meeting_id: Annotated[str, Form()] = "",
-    single_convention_reason: Annotated[str, Form()] = "",
+    form: ActivityFormDep,
 ) -> Response:
     """The same creation as POST /activities: the row, its first transition, its workflow."""
     values: dict[str, Any] = {
-        "title": title.strip(),
-        "description": description.strip(),
-        "provisions": provisions,
-        "conventions": conventions or None,  # by default those of the provisions' decisions
-        "thematic_group_id": _optional_id(thematic_group_id),
-        "lead_id": _optional_id(lead_id),
-        "task_team_id": _optional_id(task_team_id),
-        "target_meeting_id": _optional_id(target_meeting_id),
-        "single_convention_reason": single_convention_reason.strip() or None,
+        **form.fields,
+        "provisions": form.provisions,
+        "conventions": form.conventions or None,  # by default those of the provisions' decisions
     }
     try:
         if len(values["title"]) < 3:
             raise InvalidInput("Give the activity a title of at least three characters.", field="title")
-        if not provisions:
+        if not form.provisions:
             raise InvalidInput("Choose at least one provision the activity answers.", field="provisions")
         activity = await commands.create_activity(
             session,
@@ -399,7 +415,7 @@ async def _activity_context(
     can_write = PROGRESS_WRITERS.admits(principal.role)
     if can_write:
         try:
-            await ensure_progress_writer(session, principal, activity)
+            await activities.ensure_progress_writer(session, principal, activity)
         except DomainError:
             can_write = False
     return {
@@ -454,28 +470,12 @@ async def edit_activity(
     session: SessionDep,
     settings: SettingsDep,
     temporal: TemporalDep,
+    form: ActivityFormDep,
     version: Annotated[int, Form()],
-    title: Annotated[str, Form()] = "",
-    description: Annotated[str, Form()] = "",
-    lead_id: Annotated[str, Form()] = "",
-    thematic_group_id: Annotated[str, Form()] = "",
-    task_team_id: Annotated[str, Form()] = "",
-    target_meeting_id: Annotated[str, Form()] = "",
     stage_due_on: Annotated[str, Form()] = "",
-    single_convention_reason: Annotated[str, Form()] = "",
-    conventions: Annotated[list[str], Form()] = [],  # noqa: B006 (FastAPI copies defaults)
-    provisions: Annotated[list[str], Form()] = [],  # noqa: B006
 ) -> Response:
     activity = await _activity_or_404(session, activity_id)
-    wanted: dict[str, Any] = {
-        "title": title.strip(),
-        "description": description.strip(),
-        "lead_id": _optional_id(lead_id),
-        "thematic_group_id": _optional_id(thematic_group_id),
-        "task_team_id": _optional_id(task_team_id),
-        "target_meeting_id": _optional_id(target_meeting_id),
-        "single_convention_reason": single_convention_reason.strip() or None,
-    }
+    wanted: dict[str, Any] = dict(form.fields)
     if Stage(activity.stage).is_open and stage_due_on:
         try:
             wanted["stage_due_on"] = date.fromisoformat(stage_due_on)
@@ -487,10 +487,10 @@ async def edit_activity(
     if "title" in changes and not changes["title"]:
         changes.pop("title")  # a title cannot be emptied
     # An activity keeps at least one convention and one provision: an empty choice changes nothing.
-    if conventions and sorted(conventions) != sorted(activity.convention_codes):
-        changes["conventions"] = conventions
-    if provisions and sorted(provisions) != sorted(activity.provision_codes):
-        changes["provisions"] = provisions
+    if form.conventions and sorted(form.conventions) != sorted(activity.convention_codes):
+        changes["conventions"] = form.conventions
+    if form.provisions and sorted(form.provisions) != sorted(activity.provision_codes):
+        changes["provisions"] = form.provisions
     if not changes:
         return _redirect(_activity_url(activity_id, "Nothing to change."))
     try:
@@ -640,23 +640,47 @@ async def bulk_move(
 # --- progress: actions, reminders, watching ---------------------------------------------------------
 
 
+def _action_form(
+    kind: Annotated[str, Form()], on_date: Annotated[str, Form()], text: Annotated[str, Form()]
+) -> dict[str, Any]:
+    """An action entry's form, as the fields of ActionEntryCreate/Update (they validate it)."""
+    return {"kind": kind, "on_date": on_date, "text": text.strip()}
+
+
+def _pilot_form(
+    title: Annotated[str, Form()],
+    region: Annotated[str, Form()] = "",
+    countries: Annotated[str, Form()] = "",
+    lessons_learned: Annotated[str, Form()] = "",
+) -> dict[str, Any]:
+    """A pilot project's form, as the fields of PilotProjectCreate/Update (they validate it)."""
+    return {
+        "title": title.strip(),
+        "region": region.strip() or None,
+        "countries": [part.strip() for part in countries.replace(";", ",").split(",") if part.strip()],
+        "lessons_learned": lessons_learned.strip() or None,
+    }
+
+
+ActionForm = Annotated[dict[str, Any], Depends(_action_form)]
+PilotForm = Annotated[dict[str, Any], Depends(_pilot_form)]
+
+
 @router.post("/app/activities/{activity_id}/actions")
 async def add_action(
     request: Request,
     activity_id: int,
     principal: ProgressWriter,
     session: SessionDep,
-    kind: Annotated[str, Form()],
-    on_date: Annotated[str, Form()],
-    text: Annotated[str, Form()],
+    form: ActionForm,
 ) -> Response:
-    activity = await get_activity_or_404(activity_id, session)
-    await ensure_progress_writer(session, principal, activity)
+    activity = await activities.get_activity(session, activity_id)
+    await activities.ensure_progress_writer(session, principal, activity)
     try:
-        data = ActionEntryCreate(kind=kind, on_date=on_date, text=text.strip())  # type: ignore[arg-type]
+        data = ActionEntryCreate(**form)
     except ValidationError:
         return _redirect(_activity_url(activity_id, "Give the date and what was done.", "actions"))
-    await create_action(session, activity, principal.person_id, data)
+    await actions.create_action(session, activity.id, principal.person_id, data.model_dump())
     return await _saved(session, _activity_url(activity_id, "Action recorded.", "actions"))
 
 
@@ -666,23 +690,15 @@ async def edit_action(
     principal: ProgressWriter,
     session: SessionDep,
     version: Annotated[int, Form()],
-    kind: Annotated[str, Form()],
-    on_date: Annotated[str, Form()],
-    text: Annotated[str, Form()],
+    form: ActionForm,
 ) -> Response:
-    action = await get_action_or_404(session, action_id)
-    activity = await get_activity_or_404(action.activity_id, session)
-    await ensure_progress_writer(session, principal, activity)
+    action = await activities.writable_record(session, principal, actions.ACTIONS, action_id)
     try:
-        data = ActionEntryUpdate(kind=kind, on_date=on_date, text=text.strip())  # type: ignore[arg-type]
+        data = ActionEntryUpdate(**form)
     except ValidationError:
-        return _redirect(_activity_url(activity.id, "Give the date and what was done.", "actions"))
-    await update_action(session, action, data, etag_for(version))
-    return await _saved(session, _activity_url(activity.id, "Action saved.", "actions"))
-
-
-def _countries(value: str) -> list[str]:
-    return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
+        return _redirect(_activity_url(action.activity_id, "Give the date and what was done.", "actions"))
+    await actions.ACTIONS.update(session, action, data.model_dump(exclude_unset=True), etag_for(version))
+    return await _saved(session, _activity_url(action.activity_id, "Action saved.", "actions"))
 
 
 @router.post("/app/activities/{activity_id}/pilots")
@@ -690,23 +706,15 @@ async def add_pilot(
     activity_id: int,
     principal: ProgressWriter,
     session: SessionDep,
-    title: Annotated[str, Form()],
-    region: Annotated[str, Form()] = "",
-    countries: Annotated[str, Form()] = "",
-    lessons_learned: Annotated[str, Form()] = "",
+    form: PilotForm,
 ) -> Response:
-    activity = await get_activity_or_404(activity_id, session)
-    await ensure_progress_writer(session, principal, activity)
+    activity = await activities.get_activity(session, activity_id)
+    await activities.ensure_progress_writer(session, principal, activity)
     try:
-        data = PilotProjectCreate(
-            title=title.strip(),
-            region=region.strip() or None,
-            countries=_countries(countries),
-            lessons_learned=lessons_learned.strip() or None,
-        )
+        data = PilotProjectCreate(**form)
     except ValidationError:
         return _redirect(_activity_url(activity_id, "A pilot project needs a title.", "pilots"))
-    await create_pilot(session, activity, data)
+    await pilot_projects.create_pilot(session, activity.id, data.model_dump())
     return await _saved(session, _activity_url(activity_id, "Pilot project added.", "pilots"))
 
 
@@ -716,22 +724,14 @@ async def edit_pilot(
     principal: ProgressWriter,
     session: SessionDep,
     version: Annotated[int, Form()],
-    title: Annotated[str, Form()],
-    region: Annotated[str, Form()] = "",
-    countries: Annotated[str, Form()] = "",
-    lessons_learned: Annotated[str, Form()] = "",
+    form: PilotForm,
 ) -> Response:
-    pilot = await get_writable_pilot(session, principal, pilot_id)
+    pilot = await activities.writable_record(session, principal, pilot_projects.PILOTS, pilot_id)
     try:
-        data = PilotProjectUpdate(
-            title=title.strip(),
-            region=region.strip() or None,
-            countries=_countries(countries),
-            lessons_learned=lessons_learned.strip() or None,
-        )
+        data = PilotProjectUpdate(**form)
     except ValidationError:
         return _redirect(_activity_url(pilot.activity_id, "A pilot project needs a title.", "pilots"))
-    await update_pilot(session, pilot, data, etag_for(version))
+    await pilot_projects.PILOTS.update(session, pilot, data.model_dump(exclude_unset=True), etag_for(version))
     return await _saved(session, _activity_url(pilot.activity_id, "Pilot project saved.", "pilots"))
 
 
@@ -744,8 +744,8 @@ async def acknowledge(
     temporal: TemporalDep,
     note: Annotated[str, Form()] = "",
 ) -> Response:
-    activity = await get_activity_or_404(activity_id, session)
-    await ensure_progress_writer(session, principal, activity)
+    activity = await activities.get_activity(session, activity_id)
+    await activities.ensure_progress_writer(session, principal, activity)
     await commands.acknowledge(session, temporal, settings, principal, activity, note.strip() or None)
     return _redirect(_activity_url(activity_id, "Reminder acknowledged.", "reminders"))
 
@@ -760,8 +760,8 @@ async def snooze(
     until: Annotated[date, Form()],
     note: Annotated[str, Form()] = "",
 ) -> Response:
-    activity = await get_activity_or_404(activity_id, session)
-    await ensure_progress_writer(session, principal, activity)
+    activity = await activities.get_activity(session, activity_id)
+    await activities.ensure_progress_writer(session, principal, activity)
     await commands.snooze(session, temporal, settings, principal, activity, until, note.strip() or None)
     return _redirect(_activity_url(activity_id, f"Reminders snoozed until {long_date(until)}.", "reminders"))
 
@@ -776,7 +776,7 @@ async def watch(
     watching: Annotated[bool, Form()],
 ) -> Response:
     """Watch or stop watching (oneself only), through the same workflow edit as any field."""
-    activity = await get_activity_or_404(activity_id, session)
+    activity = await activities.get_activity(session, activity_id)
     watchers = {person.id for person in activity.watchers}
     wanted = watchers | {principal.person_id} if watching else watchers - {principal.person_id}
     if wanted != watchers:
@@ -793,7 +793,7 @@ async def _my_work(
     request: Request, principal: Principal, session: AsyncSession, new_feed_url: str | None = None
 ) -> HTMLResponse:
     activities = await queries.my_activities(session, principal.person_id)
-    notes, _, unread = await feed.list_notifications(
+    feed_page, unread = await feed.list_notifications(
         session, principal.person_id, unread=False, page=PageParams(sort="-id", cursor=None, limit=30)
     )
     return render(
@@ -801,7 +801,7 @@ async def _my_work(
         "app/my_work.html",
         activities=activities,
         reminders=await queries.open_reminders(session, [a.id for a in activities]),
-        notifications=notes,
+        notifications=feed_page.rows,
         unread=unread,
         due_state=queries.due_state,
         can_subscribe=PROGRESS_WRITERS.admits(principal.role),
@@ -916,4 +916,5 @@ async def reports_page(
         query = {"format": format, "variant": variant, "lang": lang, **({"as_of": as_of} if as_of else {})}
         return _redirect(f"/reports/meetings/{meeting}?{urlencode(query)}")
     meetings = list(await session.scalars(select(Meeting).order_by(Meeting.starts_on.desc())))
-    return render(request, "app/reports.html", meetings=meetings)
+    internal = may_read(principal.role, Variant.INTERNAL)
+    return render(request, "app/reports.html", meetings=meetings, internal=internal)

@@ -1,5 +1,6 @@
-"""Jinja2 for the web app: the plain-English words for stages and moves, and dates as people
-write them ("5 December 2026")."""
+"""Jinja2 for the web app and the oversight pages: the plain-English words for stages (the stage
+machine's `STAGE_LABELS`, the one source) and moves, and dates as people write them
+("5 December 2026")."""
 
 from __future__ import annotations
 
@@ -13,19 +14,11 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from core.stages import MoveKind, Stage
+from core.stages import STAGE_LABELS, MoveKind, Stage
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static" / "app"
 
-STAGE_NAMES = {
-    Stage.THEMATIC_GROUP: "Thematic group",
-    Stage.TASK_TEAM: "Task team",
-    Stage.PILOT_PROJECT: "Pilot project",
-    Stage.REPORT_TO_COP: "Report to COP",
-    Stage.CLOSED: "Closed",
-    Stage.WITHDRAWN: "Withdrawn",
-}
 MOVE_WORDS = {
     MoveKind.FORWARD: "Move forward to",
     MoveKind.REWORK: "Send back to",
@@ -61,7 +54,7 @@ def date_time(value: datetime | None) -> str:
 
 
 def stage_name(value: str | Stage | None) -> str:
-    return STAGE_NAMES[Stage(value)] if value else "—"
+    return Stage(value).label if value else "—"
 
 
 _FIELD_NOTE = re.compile(r"\s*\((?:single_convention_reason|target_meeting_id|meeting_id)\)")
@@ -72,7 +65,7 @@ def plain_words(message: str) -> str:
     """The stage machine's messages (written for API clients) with stage names as words and
     without the API's field names."""
     message = _FIELD_NOTE.sub("", message)
-    return _STAGE_WORD.sub(lambda match: STAGE_NAMES[Stage(match.group(1))].lower(), message)
+    return _STAGE_WORD.sub(lambda match: Stage(match.group(1)).label.lower(), message)
 
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
@@ -83,7 +76,13 @@ templates.env.filters.update(
     plain_words=plain_words,
     role_name=ROLE_NAMES.get,
 )
-templates.env.globals.update(nav=NAV, move_words=MOVE_WORDS, new_request_id=lambda: uuid.uuid4().hex)
+templates.env.globals.update(
+    nav=NAV,
+    move_words=MOVE_WORDS,
+    new_request_id=lambda: uuid.uuid4().hex,
+    # For scripts that write stage names (`data-stage-names='{{ stage_labels|tojson }}'`).
+    stage_labels={stage.value: label for stage, label in STAGE_LABELS.items()},
+)
 
 
 def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:

@@ -39,9 +39,10 @@ PUBLIC = {
 }
 """Routes anyone may call without a token."""
 
-SELF_AUTHENTICATED = {"/events/stream", "/me/calendar.ics"}
-"""Routes that authenticate on their own (`?token=` for EventSource and calendar programs) instead
-of through a RoleGuard: anonymous callers get 401, every role is admitted."""
+SELF_AUTHENTICATED = {"/events/stream"}
+"""Routes that authenticate on their own instead of through a RoleGuard (the stream, in a short
+session of its own, keeping the bearer token or session cookie to check again while it runs):
+anonymous callers get 401, every role is admitted. None of them takes a token in the query string."""
 
 DUMMY_ID = "999999"
 """Path parameters other than `activity_id` point at nothing: guards must answer before loaders."""
@@ -116,6 +117,28 @@ async def test_every_route_is_guarded_or_explicitly_public(app) -> None:
     assert unguarded == [], "add a RoleGuard alias from api.deps, or list the route as public"
 
 
+def _query_names(dependant: Dependant) -> set[str]:
+    names = {param.alias for param in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+async def test_no_route_takes_a_credential_in_the_query_string(app) -> None:
+    """A URL lands in server logs, proxy logs and browser history: credentials go in the
+    Authorization header or the session cookie (one-click and feed links carry their own
+    single-purpose secret in the path)."""
+    credential_names = {"token", "access_token", "api_key", "apikey", "key", "secret", "password"}
+    offending = sorted(
+        f"{method} {context.path} ?{name}"
+        for context in iter_route_contexts(app.routes)
+        if (dependant := getattr(context, "dependant", None)) is not None
+        for name in _query_names(dependant) & credential_names
+        for method in sorted(context.methods or {"GET"})
+    )
+    assert offending == []
+
+
 async def test_no_two_routes_claim_the_same_method_and_path(app) -> None:
     seen = [(e.method, e.path) for e in endpoints(app)]
     assert sorted({pair for pair in seen if seen.count(pair) > 1}) == []
@@ -173,5 +196,6 @@ async def test_the_documented_matrix_holds_for_this_service(app) -> None:
         ("POST", "/people"): admins,
         ("GET", "/people"): everyone,
         ("GET", "/conventions"): everyone,
+        ("GET", "/me/calendar.ics"): everyone,
     }
     assert {route: by_route.get(route) for route in expected} == expected

@@ -24,7 +24,7 @@ async def test_created_activity_cites_provisions_and_derives_conventions(client,
     assert activity["stage_due_on"] == str(date.today() + timedelta(days=90))
     log = (
         await client.get(f"/activities/{activity['id']}/transitions", headers=people.headers(Role.OVERSIGHT))
-    ).json()
+    ).json()["items"]
     assert [(t["seq"], t["from_stage"], t["to_stage"]) for t in log] == [(1, None, "thematic_group")]
 
 
@@ -34,7 +34,7 @@ async def test_moving_through_every_stage_records_and_notifies(client, people, w
         await client.get(
             f"/activities/{activity['id']}/transitions/allowed", headers=people.headers(Role.COORDINATOR)
         )
-    ).json()
+    ).json()["items"]
     task_team = next(option for option in allowed if option["to"] == "task_team")
     assert not task_team["allowed"] and "task team with a lead" in task_team["blocked_by"][0]
 
@@ -124,7 +124,7 @@ async def test_concurrent_conflicting_moves_exactly_one_wins(client, people, wor
         await client.get(
             f"/activities/{activity['id']}/transitions", headers=people.headers(Role.COORDINATOR)
         )
-    ).json()
+    ).json()["items"]
     assert [t["seq"] for t in log] == [1, 2]
 
 
@@ -139,7 +139,7 @@ async def test_retried_request_with_idempotency_key_moves_once(client, people, w
         await client.get(
             f"/activities/{activity['id']}/transitions", headers=people.headers(Role.COORDINATOR)
         )
-    ).json()
+    ).json()["items"]
     assert len(log) == 2
 
 
@@ -216,7 +216,7 @@ async def test_lead_snoozes_and_acknowledges_own_activity_only(client, people, w
         headers=lead,
     )
     assert response.status_code == 200, response.text
-    reminders = (await client.get(f"/activities/{activity['id']}/reminders", headers=lead)).json()
+    reminders = (await client.get(f"/activities/{activity['id']}/reminders", headers=lead)).json()["items"]
     assert reminders[-1]["snoozed_until"] == until and reminders[-1]["note"] == "on mission"
     other = await create(client, people, lead_id=people[Role.COORDINATOR].id)
     refused = await client.post(f"/activities/{other['id']}/reminders/acknowledge", json={}, headers=lead)
@@ -248,7 +248,7 @@ async def test_temporal_unreachable_answers_503_and_changes_nothing(app, client,
         await client.get(
             f"/activities/{activity['id']}/transitions", headers=people.headers(Role.COORDINATOR)
         )
-    ).json()
+    ).json()["items"]
     assert len(log) == 1
 
 
@@ -319,12 +319,12 @@ async def test_acknowledging_answers_the_pending_reminder_and_nothing_else(clien
     url = f"/activities/{activity['id']}/reminders/acknowledge"
     nothing = await client.post(url, json={}, headers=lead)
     assert nothing.status_code == 409 and nothing.json()["code"] == "nothing_to_acknowledge"
-    assert (await client.get(f"/activities/{activity['id']}/reminders", headers=lead)).json() == []
+    assert (await client.get(f"/activities/{activity['id']}/reminders", headers=lead)).json()["items"] == []
 
     await fire_reminder(db, activity["id"], "thematic_group")
     acknowledged = await client.post(url, json={"note": "on it"}, headers=lead)
     assert acknowledged.status_code == 200, acknowledged.text
-    [reminder] = (await client.get(f"/activities/{activity['id']}/reminders", headers=lead)).json()
+    [reminder] = (await client.get(f"/activities/{activity['id']}/reminders", headers=lead)).json()["items"]
     assert reminder["acknowledged_by_id"] == people[Role.TASK_TEAM_LEAD].id and reminder["note"] == "on it"
     again = await client.post(url, json={}, headers=lead)
     assert again.status_code == 409 and again.json()["code"] == "nothing_to_acknowledge"

@@ -23,7 +23,7 @@ async def agree(client: Any, people: Any, db: Any, settings: Any, app: Any, acti
     """The transition log is 1..n without gap or duplicate, and row and workflow say the same."""
     log = (
         await client.get(f"/activities/{activity_id}/transitions", headers=people.headers(Role.OVERSIGHT))
-    ).json()
+    ).json()["items"]
     seqs = [t["seq"] for t in log]
     assert seqs == list(range(1, len(seqs) + 1)), seqs
     async with db() as session:

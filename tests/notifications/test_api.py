@@ -47,7 +47,7 @@ async def test_a_person_manages_their_own_subscriptions(client, people: People, 
     body = created.json()
     assert body["person_id"] == people[Role.OVERSIGHT].id and body["webhook_secret"] is None
     listed = await client.get("/me/subscriptions", headers=me)
-    assert [s["id"] for s in listed.json()] == [body["id"]]
+    assert [s["id"] for s in listed.json()["items"]] == [body["id"]]
 
     patched = await client.patch(
         f"/me/subscriptions/{body['id']}",
@@ -64,7 +64,7 @@ async def test_a_person_manages_their_own_subscriptions(client, people: People, 
     ).status_code == 404
     assert (await client.delete(f"/me/subscriptions/{body['id']}", headers=other)).status_code == 404
     assert (await client.delete(f"/me/subscriptions/{body['id']}", headers=me)).status_code == 204
-    assert (await client.get("/me/subscriptions", headers=me)).json() == []
+    assert (await client.get("/me/subscriptions", headers=me)).json()["items"] == []
 
 
 @pytest.mark.parametrize(
@@ -217,14 +217,19 @@ async def test_admins_manage_anyones_subscriptions(client, people: People, world
     )
     assert created.status_code == 201 and created.json()["person_id"] == person_id
     listed = await client.get(f"/subscriptions?person_id={person_id}", headers=admin)
-    assert [s["id"] for s in listed.json()] == [created.json()["id"]]
-    assert (await client.get(f"/subscriptions?person_id={people[Role.ADMIN].id}", headers=admin)).json() == []
+    assert [s["id"] for s in listed.json()["items"]] == [created.json()["id"]]
+    assert (await client.get(f"/subscriptions?person_id={people[Role.ADMIN].id}", headers=admin)).json() == {
+        "items": [],
+        "next_cursor": None,
+        "prev_cursor": None,
+        "total": None,
+    }
     sub_id = created.json()["id"]
     assert (await client.patch(f"/subscriptions/{sub_id}", headers=admin, json={"event_type": "*"})).json()[
         "event_type"
     ] == "*"
     mine = await client.get("/me/subscriptions", headers=people.headers(Role.OVERSIGHT))
-    assert [s["event_type"] for s in mine.json()] == ["*"]
+    assert [s["event_type"] for s in mine.json()["items"]] == ["*"]
     assert (await client.delete(f"/subscriptions/{sub_id}", headers=admin)).status_code == 204
     assert (
         await client.post("/subscriptions?person_id=99999", headers=admin, json={"channel": "feed"})
@@ -270,7 +275,10 @@ async def test_feed_lists_newest_first_pages_and_marks_read(
     assert first["items"][0]["stage"] == "task_team" and first["items"][0]["read_at"] is None
     second = (await client.get(f"/me/notifications?limit=2&cursor={first['next_cursor']}", headers=me)).json()
     assert [n["title"] for n in second["items"]] == ["Joint e-waste workshop moved to task team"]
-    assert second["next_cursor"] is None
+    assert second["next_cursor"] is None and first["prev_cursor"] is None
+    back = (await client.get(f"/me/notifications?limit=2&cursor={second['prev_cursor']}", headers=me)).json()
+    assert back["items"] == first["items"] and back["prev_cursor"] is None
+    assert back["next_cursor"] == first["next_cursor"]
 
     newest = first["items"][0]["id"]
     read = await client.post(f"/me/notifications/{newest}/read", headers=me)
@@ -400,7 +408,7 @@ async def test_switching_a_disabled_webhook_on_again_starts_a_fresh_count(
         subscription = await session.get_one(Subscription, created["id"])
         subscription.active, subscription.consecutive_failures = False, 20
         subscription.disabled_reason = "switched off after 20 failed deliveries in a row; last: HTTP 500"
-    shown = (await client.get("/me/subscriptions", headers=me)).json()[0]
+    shown = (await client.get("/me/subscriptions", headers=me)).json()["items"][0]
     assert shown["active"] is False and shown["disabled_reason"].startswith("switched off after 20")
     again = await client.patch(f"/me/subscriptions/{created['id']}", headers=me, json={"active": True})
     assert again.status_code == 200, again.text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
@@ -15,7 +15,7 @@ from temporalio.worker import Worker
 
 from core.events import Audience, EventType
 from core.settings import Settings
-from models import Channel, Delivery, DeliveryStatus, Notification
+from models import ActionToken, Channel, Delivery, DeliveryStatus, Notification
 from tests.conftest import People
 from tests.notifications.support import SMTPServer, World, build_world, wait_for
 from workflows.digest import DIGEST_SCHEDULE_ID, DigestActivities, DigestWorkflow, ensure_digest_schedule
@@ -193,6 +193,60 @@ async def test_digest_workflow_for_a_given_day(
             )
             assert sent in (2, 0)
     assert len(smtp.mails) == 2
+
+
+async def test_the_daily_run_deletes_one_click_links_used_or_expired_before_the_retention(
+    db,
+    world: World,
+    acts: NotificationActivities,
+    digest: DigestActivities,
+    smtp: SMTPServer,
+    settings: Settings,
+    temporal_env: WorkflowEnvironment,
+    task_queue: str,
+) -> None:
+    now = datetime.now(UTC)
+    retention = timedelta(days=settings.action_link_retention_days)
+    long_ago, lately = now - retention - timedelta(days=1), now - retention + timedelta(days=1)
+    links = {  # name: (created_at, expires_at, used_at)
+        "used long ago": (long_ago - timedelta(days=1), now + timedelta(days=5), long_ago),
+        "expired long ago": (long_ago - timedelta(days=14), long_ago, None),
+        "used lately": (lately - timedelta(days=1), now + timedelta(days=5), lately),
+        "expired lately": (lately - timedelta(days=14), lately, None),
+        "old but still valid": (long_ago - timedelta(days=30), now + timedelta(days=1), None),
+    }
+    async with db() as session, session.begin():
+        for name, (created_at, expires_at, used_at) in links.items():
+            session.add(
+                ActionToken(
+                    token_hash=name.replace(" ", "-").ljust(64, "0"),
+                    person_id=world.persons["task_team_lead"].id,
+                    activity_id=world.activity_id,
+                    action="acknowledge",
+                    created_at=created_at,
+                    expires_at=expires_at,
+                    used_at=used_at,
+                )
+            )
+    await plan_two_events(acts, world)
+    async with Worker(
+        temporal_env.client, task_queue=task_queue, workflows=[DigestWorkflow], activities=digest.all()
+    ):
+        sent = await temporal_env.client.execute_workflow(
+            DigestWorkflow.run,
+            "2026-03-02",
+            id=f"digest-{uuid.uuid4()}",
+            task_queue=task_queue,
+            execution_timeout=timedelta(seconds=60),
+        )
+    assert sent == 2  # the digest itself is unchanged
+    async with db() as session:
+        kept = set(await session.scalars(select(ActionToken.token_hash)))
+    assert {value.rstrip("0").replace("-", " ") for value in kept} == {
+        "used lately",
+        "expired lately",
+        "old but still valid",
+    }
 
 
 async def test_weekly_readers_get_one_digest_on_the_weekday_listing_what_is_due(

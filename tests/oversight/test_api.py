@@ -220,6 +220,13 @@ async def test_recent_transitions_newest_first_paginated_and_after_an_id(
         (data["a6"], "closed", "Bob Brown")
     ]
     assert second["has_next"] is False
+    linked = await client.get("/oversight/transitions", headers=headers, params={"per_page": 1, **period})
+    url = "http://testserver/oversight/transitions?per_page=1&from=2026-02-01&to=2026-03-01"
+    assert linked.headers["link"] == f'<{url}&page=2>; rel="next"'
+    last = await client.get(
+        "/oversight/transitions", headers=headers, params={"per_page": 1, "page": 2, **period}
+    )
+    assert last.headers["link"] == f'<{url}&page=1>; rel="prev"'
     newer = await get_json(
         client, "/oversight/transitions", headers, after_id=second["items"][0]["id"], **period
     )

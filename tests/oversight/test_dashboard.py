@@ -427,15 +427,22 @@ async def test_ranges_are_validated(client, data: DataSet, headers) -> None:
 
 async def test_events_are_paginated_by_transition_id(client, data: DataSet, headers) -> None:
     first = await get_json(client, "/events", headers, limit=4)
-    assert first["has_more"] is True and len(first["items"]) == 4
+    assert first["next_cursor"] == str(first["items"][-1]["id"]) and len(first["items"]) == 4
+    assert first["next_after"] == first["items"][-1]["id"] and first["total"] is None
     assert first["items"][0]["activity_title"] == "Joint clearing house"
     assert first["items"][0]["actor_name"] == "Test Coordinator"
-    rest = await get_json(client, "/events", headers, after=first["next_after"], limit=100)
-    assert rest["has_more"] is False and len(rest["items"]) == 5
+    rest = await get_json(client, "/events", headers, after=first["next_cursor"], limit=100, count="true")
+    assert rest["next_cursor"] is None and len(rest["items"]) == 5 and rest["total"] == 9
     ids = [e["id"] for e in first["items"] + rest["items"]]
     assert ids == sorted(ids) and len(set(ids)) == 9
     empty = await get_json(client, "/events", headers, after=rest["next_after"])
-    assert empty == {"items": [], "next_after": rest["next_after"], "has_more": False}
+    assert empty == {
+        "items": [],
+        "next_cursor": None,
+        "prev_cursor": None,
+        "total": None,
+        "next_after": rest["next_after"],
+    }
     only_a3 = await get_json(client, "/events", headers, activity_id=data["a3"])
     assert [e["to_stage"] for e in only_a3["items"]] == [
         "task_team",

@@ -15,10 +15,13 @@ import pytest
 from icalendar import Calendar
 from sqlalchemy import select
 
+from api.deps import SESSION_COOKIE
+from core.settings import Settings
 from core.stages import Role
 from models import ApiToken, Meeting, MeetingKind, Person
 from services.tokens import hash_token, issue_token, revoke_token
 from services.transitions import TransitionRecord, record_transition
+from services.web_auth import open_session, revoke_session
 from tests.conftest import People
 from tests.live_server import LiveServer, live_server
 from tests.oversight.dashboard_data import PP, TT, DataSet, build_data_set
@@ -77,9 +80,8 @@ async def move_a2_to_pilot(db, data: DataSet) -> None:
 async def test_a_transition_recorded_while_reading_the_stream_arrives_as_an_event(
     server: LiveServer, data: DataSet, people: People, db
 ) -> None:
-    token = people.tokens[Role.OVERSIGHT]
     async with httpx.AsyncClient(base_url=server.url, timeout=20) as http:
-        async with http.stream("GET", "/events/stream", params={"token": token}) as response:
+        async with http.stream("GET", "/events/stream", headers=people.headers(Role.OVERSIGHT)) as response:
             assert response.status_code == 200
             assert response.headers["content-type"].startswith("text/event-stream")
             lines = response.aiter_lines()
@@ -110,21 +112,53 @@ async def test_the_stream_resumes_after_last_event_id(
 async def test_the_stream_needs_a_valid_token(server: LiveServer, data: DataSet) -> None:
     async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
         assert (await http.get("/events/stream")).status_code == 401
-        refused = await http.get("/events/stream", params={"token": "syn_not-a-token"})
+        refused = await http.get("/events/stream", headers={"Authorization": "Bearer syn_not-a-token"})
         assert refused.status_code == 401
+
+
+async def test_the_stream_refuses_a_token_in_the_query_string(
+    server: LiveServer, data: DataSet, people: People
+) -> None:
+    """A URL lands in server logs and browser history: a valid token there is not a credential."""
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+        refused = await http.get("/events/stream", params={"token": people.tokens[Role.OVERSIGHT]})
+    assert refused.status_code == 401
+
+
+async def test_the_web_app_s_session_cookie_opens_the_stream_until_the_session_is_revoked(
+    server: LiveServer, data: DataSet, people: People, db, settings: Settings
+) -> None:
+    from api.routes.events import AUTH_RECHECK_SECONDS
+
+    row_id, secret = await web_session(db, people[Role.TASK_TEAM_LEAD], settings)
+    cookies = {SESSION_COOKIE: secret}
+    async with httpx.AsyncClient(base_url=server.url, timeout=30, cookies=cookies) as http:
+        async with http.stream("GET", "/events/stream") as response:
+            assert response.status_code == 200
+            lines = response.aiter_lines()
+            assert await asyncio.wait_for(anext(lines), 10) == ": connected"
+            await move_a2_to_pilot(db, data)
+            [event] = await read_events(lines, 1)
+            assert event["event"] == "transition"
+            async with db() as session, session.begin():
+                assert await revoke_session(session, row_id, person_id=None)
+            [last] = await read_events(lines, 1, within=AUTH_RECHECK_SECONDS + 10)
+            rest = await asyncio.wait_for(_drain(lines), 5)
+        assert last["event"] == "unauthorized" and rest == []
+        assert (await http.get("/events/stream")).status_code == 401
 
 
 async def test_open_streams_end_when_clients_leave_and_when_the_server_stops(
     server: LiveServer, data: DataSet, people: People, db
 ) -> None:
-    token = people.tokens[Role.OVERSIGHT]
+    headers = people.headers(Role.OVERSIGHT)
     async with httpx.AsyncClient(base_url=server.url, timeout=20) as http:
-        async with http.stream("GET", "/events/stream", params={"token": token}) as left:
+        async with http.stream("GET", "/events/stream", headers=headers) as left:
             await asyncio.wait_for(anext(left.aiter_lines()), 10)
         # The server keeps serving (and writing) after a client left mid-stream.
         await move_a2_to_pilot(db, data)
         assert (await http.get("/health")).status_code == 200
-        async with http.stream("GET", "/events/stream", params={"token": token}) as staying:
+        async with http.stream("GET", "/events/stream", headers=headers) as staying:
             lines = staying.aiter_lines()
             await asyncio.wait_for(anext(lines), 10)
             loop = asyncio.get_running_loop()
@@ -164,7 +198,7 @@ async def test_calendar_feed_has_the_lead_s_due_dates_and_the_meetings(client, d
             )
         )
     token = await alice_token(db, data)
-    response = await client.get("/me/calendar.ics", params={"token": token})
+    response = await client.get("/me/calendar.ics", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/calendar")
     calendar = Calendar.from_ical(response.content)
@@ -204,8 +238,9 @@ async def test_calendar_feed_has_the_lead_s_due_dates_and_the_meetings(client, d
     deadline = [e for e in events.values() if str(e["SUMMARY"]) == "Document deadline: Next COP"]
     assert deadline[0].decoded("DTSTART") == today + timedelta(days=60) - timedelta(weeks=6)
 
-    again = Calendar.from_ical((await client.get("/me/calendar.ics", params={"token": token})).content)
-    assert {str(e["UID"]) for e in again.walk("VEVENT")} == set(events)  # stable UIDs
+    again = await client.get("/me/calendar.ics", headers={"Authorization": f"Bearer {token}"})
+    again_calendar = Calendar.from_ical(again.content)
+    assert {str(e["UID"]) for e in again_calendar.walk("VEVENT")} == set(events)  # stable UIDs
 
 
 async def test_calendar_accepts_a_bearer_header_and_refuses_strangers(
@@ -217,7 +252,25 @@ async def test_calendar_accepts_a_bearer_header_and_refuses_strangers(
         e for e in Calendar.from_ical(mine.content).walk("VEVENT") if str(e["UID"]).startswith("activity-")
     ]  # the coordinator leads nothing
     assert (await client.get("/me/calendar.ics")).status_code == 401
-    assert (await client.get("/me/calendar.ics", params={"token": "syn_nope"})).status_code == 401
+    nope = await client.get("/me/calendar.ics", headers={"Authorization": "Bearer syn_nope"})
+    assert nope.status_code == 401
+
+
+async def test_calendar_refuses_a_token_in_the_query_string_and_accepts_the_session_cookie(
+    client, data: DataSet, db, settings: Settings
+) -> None:
+    """Calendar programs use the secret feed (`/calendar/{secret}.ics`); an API token in the URL
+    would land in logs and histories, so it is refused even when valid."""
+    token = await alice_token(db, data)
+    assert (await client.get("/me/calendar.ics", params={"token": token})).status_code == 401
+    async with db() as session:
+        alice = await session.get_one(Person, data.alice_id)
+    _, secret = await web_session(db, alice, settings)
+    client.cookies.set(SESSION_COOKIE, secret)
+    mine = await client.get("/me/calendar.ics")
+    assert mine.status_code == 200
+    uids = {str(e["UID"]) for e in Calendar.from_ical(mine.content).walk("VEVENT")}
+    assert f"activity-{data['a2']}-task_team-due@testserver" in uids
 
 
 @pytest.mark.parametrize("how", ["token revoked", "person deactivated"])
@@ -228,7 +281,7 @@ async def test_an_open_stream_ends_when_its_token_is_revoked_or_its_person_deact
 
     token = people.tokens[Role.OVERSIGHT]
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
-        async with http.stream("GET", "/events/stream", params={"token": token}) as response:
+        async with http.stream("GET", "/events/stream", headers=people.headers(Role.OVERSIGHT)) as response:
             assert response.status_code == 200
             lines = response.aiter_lines()
             assert await asyncio.wait_for(anext(lines), 10) == ": connected"
@@ -257,4 +310,11 @@ async def _drain(lines: AsyncIterator[str]) -> list[str]:
 
 async def http_get(server: LiveServer, path: str, token: str) -> int:
     async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
-        return (await http.get(path, params={"token": token})).status_code
+        return (await http.get(path, headers={"Authorization": f"Bearer {token}"})).status_code
+
+
+async def web_session(db, person: Person, settings: Settings) -> tuple[int, str]:
+    """A signed-in browser's session for `person`: its id and the cookie's secret."""
+    async with db() as session, session.begin():
+        row, secret = await open_session(session, person, settings, user_agent="test")
+    return row.id, secret

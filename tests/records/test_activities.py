@@ -12,7 +12,7 @@ from sqlalchemy import select
 from api.routes.activities import today
 from core.stages import Role, Stage
 from models import Body, BodyKind
-from tests.api_support import add_activity, etag, walk
+from tests.api_support import add_activity, etag, walk, walk_back
 from tests.conftest import People
 
 READER = Role.OVERSIGHT
@@ -165,6 +165,48 @@ async def test_walking_every_page_yields_each_activity_once_in_order(
     assert items == present + absent  # NULLs last in both directions
     keys = [(item[field], item["id"]) for item in present]
     assert keys == sorted(keys, reverse=sort.startswith("-"))
+    assert await walk_back(client, "/activities", people.headers(READER), sort=sort, limit=4) == items
+
+
+async def test_pages_link_to_each_other_and_count_only_when_asked(
+    client, people: People, reference_data
+) -> None:
+    headers, db = people.headers(READER), reference_data
+    for n in range(7):
+        await add_activity(db, conventions=("basel",), title=f"Workshop {n}", stage=Stage.TASK_TEAM)
+    await add_activity(db, conventions=("minamata",), title="Not listed", stage=Stage.TASK_TEAM)
+    query = {"convention": "basel", "sort": "-title", "limit": 3}
+    first = await client.get("/activities", headers=headers, params=query)
+    body = first.json()
+    assert body["total"] is None and body["prev_cursor"] is None and body["next_cursor"]
+    assert first.headers["link"] == (
+        "<http://testserver/activities?convention=basel&sort=-title&limit=3"
+        f'&cursor={body["next_cursor"]}>; rel="next"'
+    )
+    second = await client.get(first.headers["link"][1:].split(">")[0], headers=headers)
+    middle = second.json()
+    assert [i["title"] for i in middle["items"]] == ["Workshop 3", "Workshop 2", "Workshop 1"]
+    links = dict(
+        (part.split("; ")[1], part.split("; ")[0].strip("<>")) for part in second.headers["link"].split(", ")
+    )
+    assert links == {
+        'rel="next"': "http://testserver/activities?convention=basel&sort=-title&limit=3"
+        f"&cursor={middle['next_cursor']}",
+        'rel="prev"': "http://testserver/activities?convention=basel&sort=-title&limit=3"
+        f"&cursor={middle['prev_cursor']}",
+    }
+    back = (await client.get(links['rel="prev"'], headers=headers)).json()
+    assert back["items"] == body["items"] and back["prev_cursor"] is None
+
+    counted = await client.get("/activities", headers=headers, params={**query, "count": "true"})
+    assert counted.json()["total"] == 7 and counted.json()["items"] == body["items"]
+    last = await client.get(
+        "/activities", headers=headers, params={**query, "cursor": middle["next_cursor"], "count": "true"}
+    )
+    assert [i["title"] for i in last.json()["items"]] == ["Workshop 0"] and last.json()["total"] == 7
+    assert last.json()["next_cursor"] is None and 'rel="next"' not in last.headers["link"]
+    whole = await client.get("/activities", headers=headers, params={"convention": "minamata"})
+    assert "link" not in whole.headers and whole.json()["next_cursor"] is None
 
 
 async def test_a_page_does_not_shift_when_rows_are_added_before_the_cursor(
@@ -208,6 +250,7 @@ async def test_bad_sort_cursor_and_limit_are_problems_not_500s(client, people: P
         encoded({"s": "id", "v": "one", "t": 1}),
         encoded({"s": "id", "v": 1, "t": []}),
         encoded({"s": "stage_due_on", "v": "yesterday", "t": 1}),
+        encoded({"s": "id", "v": 1, "t": 1, "d": "sideways"}),
         "☃",
     ]:
         response = await client.get("/activities", params={"cursor": cursor, "sort": "id"}, headers=headers)

@@ -360,7 +360,7 @@ async def test_the_api_shows_where_each_fact_comes_from(client, people, db, demo
     assert activity["source"] == (
         "Note by the secretariats on joint activities, 17 November 2009, annex I.A (4)"
     )
-    log = (await client.get(f"/activities/{workshops.id}/transitions", headers=headers)).json()
+    log = (await client.get(f"/activities/{workshops.id}/transitions", headers=headers)).json()["items"]
     assert [t["source"].split(",")[0] for t in log] == [
         "Note by the secretariats on joint activities",
         *["Illustrative (demo data)"] * 3,

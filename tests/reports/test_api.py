@@ -461,6 +461,27 @@ async def test_route_json_is_the_report_model_as_of_the_day(client, people, db, 
     assert entry(body, data.workshops)["stage"] == "task_team"
 
 
+async def test_the_internal_variant_is_for_coordinators_admins_and_oversight(
+    client, people, db, data
+) -> None:
+    """Stages, history, sources and internal notes are not for every reader: a task-team lead
+    gets 403 for the internal variant (one COP or the joint note) and the document as before."""
+    one = ("/reports/meetings/SC-COP5", {"format": "json", "as_of": "2010-12-31"})
+    joint = ("/reports/joint", {"meetings": "SC-COP5", "format": "json", "as_of": "2010-12-31"})
+    for path, params in (one, joint):
+        internal = {**params, "variant": "internal"}
+        refused = await client.get(path, params=internal, headers=people.headers(Role.TASK_TEAM_LEAD))
+        assert refused.status_code == 403, (path, refused.text)
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert refused.json()["code"] == "internal_report_forbidden"
+        document = await client.get(path, params=params, headers=people.headers(Role.TASK_TEAM_LEAD))
+        assert document.status_code == 200
+        for role in (Role.ADMIN, Role.COORDINATOR, Role.OVERSIGHT):
+            admitted = await client.get(path, params=internal, headers=people.headers(role))
+            assert admitted.status_code == 200, (path, role, admitted.text)
+            assert admitted.json()["header"]["variant"] == "internal"
+
+
 async def test_route_refuses_bad_input_with_problems(client, people, db, data) -> None:
     headers = people.headers(Role.OVERSIGHT)
     missing = await client.get("/reports/meetings/XX-COP99", headers=headers)
@@ -502,10 +523,12 @@ async def test_stored_reports_are_listed_and_downloaded(client, people, db, data
 
     listing = await client.get("/reports/stored", params={"meeting": "SC-COP5"}, headers=headers)
     assert listing.status_code == 200
-    [item] = listing.json()
+    [item] = listing.json()["items"]
     assert item["meeting_code"] == "SC-COP5" and item["format"] == "docx"
     assert item["size"] == len(content) and item["download"] == f"/reports/stored/{stored.id}"
-    assert (await client.get("/reports/stored", params={"meeting": "MC-COP2"}, headers=headers)).json() == []
+    assert (await client.get("/reports/stored", params={"meeting": "MC-COP2"}, headers=headers)).json()[
+        "items"
+    ] == []
 
     download = await client.get(item["download"], headers=headers)
     assert download.status_code == 200

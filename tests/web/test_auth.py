@@ -233,6 +233,18 @@ async def test_the_reports_page_hands_over_to_the_report_routes_with_the_session
     assert report.status_code == 200 and 'lang="fr"' in report.text
 
 
+async def test_a_task_team_lead_is_not_offered_the_internal_report(
+    client: httpx.AsyncClient, people: People, smtp, reference_data
+) -> None:
+    await sign_in(client, smtp, people[Role.TASK_TEAM_LEAD].email)
+    page = await client.get("/app/reports")
+    assert page.status_code == 200
+    assert 'value="document"' in page.text and 'value="internal"' not in page.text
+    internal = {"meeting": "SC-COP5", "format": "html", "variant": "internal"}
+    picked = await client.get("/app/reports", params=internal)
+    assert (await client.get(picked.headers["location"])).status_code == 403
+
+
 async def test_malformed_form_values_get_a_page_not_a_500(
     app, temporal_env, client: httpx.AsyncClient, people: People, smtp, db
 ) -> None:

@@ -78,10 +78,7 @@
     const body = table.tBodies[0];
     const shown = new Set();
     body.querySelectorAll("tr[data-id]").forEach((row) => shown.add(Number(row.dataset.id)));
-    const stageNames = {
-      thematic_group: "Thematic group", task_team: "Task team", pilot_project: "Pilot project",
-      report_to_cop: "Report to COP", closed: "Closed", withdrawn: "Withdrawn",
-    };
+    const stageNames = JSON.parse(table.dataset.stageNames || "{}");  // the server's STAGE_LABELS
     let inFlight = null; // the AbortController of the running request
     let again = false; // a poll was asked for while one ran
     let timer = null;
