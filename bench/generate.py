@@ -48,6 +48,7 @@ from models import (
 )
 from models.counts import rebuild_counts
 from models.db import create_engine, session_factory, transaction
+from models.rollups import rebuild_rollups
 from services.seed import load_reference_data
 
 STAGE_MIX = [
@@ -351,11 +352,13 @@ def _write_sqlite(url: str, data: tuple[list[tuple[Any, ...]], ...]) -> None:
 
 
 async def _recount(url: str) -> None:
-    """The bulk inserts bypass the ORM, which keeps the counts: recount them all at once."""
+    """The bulk inserts bypass the ORM and `record_transition`, which keep the counts and the
+    log's rollups: recount them all at once."""
     engine = create_engine(url)
     try:
         async with transaction(session_factory(engine)) as session:
             await rebuild_counts(session)
+            await rebuild_rollups(session)
     finally:
         await engine.dispose()
 

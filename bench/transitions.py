@@ -53,6 +53,7 @@ from bench.generate import generate
 from models import Activity, Person, Role, TaskTeam, Transition, activity_conventions
 from models.counts import rebuild_counts
 from models.db import create_engine, session_factory
+from models.rollups import rebuild_rollups
 
 LANES = 20
 
@@ -125,6 +126,7 @@ async def prepare(url: str, count: int) -> tuple[list[int], str]:
                     )
                 )
             await rebuild_counts(session)  # core inserts bypass the counts hook
+            await rebuild_rollups(session)  # and the log's rollups
             _, token = await issue_token(session, coordinator, name="bench")
         return ids, token
     finally:

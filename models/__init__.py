@@ -40,6 +40,7 @@ from models.reference import (
     decision_provisions,
     meeting_conventions,
 )
+from models.rollups import ProvisionStageCount, StageDayCount, StageStay
 from models.web import CalendarFeed, SignInLink, WebSession
 
 __all__ = [
@@ -48,6 +49,9 @@ __all__ = [
     "ActionKind",
     "Activity",
     "ActivityCount",
+    "ProvisionStageCount",
+    "StageDayCount",
+    "StageStay",
     "ActivityEdit",
     "ApiToken",
     "Base",

@@ -45,6 +45,7 @@ from core.stages import OPEN_STAGES, Stage
 from models import Activity, ActivityCount, Body, Meeting, Person, Transition, activity_conventions
 from models.counts import NO_ID, convention_codes
 from models.reference import DOCUMENT_DEADLINE_BEFORE_OPENING, meeting_conventions
+from models.rollups import StageDayCount
 
 ALL_STAGES: tuple[Stage, ...] = (*OPEN_STAGES, Stage.CLOSED, Stage.WITHDRAWN)
 MAX_BUCKETS = 1000
@@ -508,6 +509,8 @@ async def cumulative_flow(
     starting stage of activities whose creation is not in the log), summed per bucket in SQL.
     Only the log from the start of the range on is read (ix_transitions_at), not all of it."""
     start, end = snap_range(start, end, interval)
+    if not where.clauses():
+        return await _cumulative_flow_from_rollups(session, interval=interval, start=start, end=end)
     dialect = _dialect(session)
     range_start, range_end = start_of(start), start_of(end + timedelta(days=1))
 
@@ -551,6 +554,19 @@ async def cumulative_flow(
             target = later if bucket is None else deltas[_as_date(bucket)]
             target[Stage(stage)] += sign * int(count)
 
+    return _walk_back(running, later, deltas, interval=interval, start=start, end=end)
+
+
+def _walk_back(
+    running: dict[Stage, int],
+    later: dict[Stage, int],
+    deltas: dict[date, dict[Stage, int]],
+    *,
+    interval: Interval,
+    start: date,
+    end: date,
+) -> CumulativeFlow:
+    """From the stage counts now, undo what happened after the range, then bucket by bucket."""
     for stage, delta in later.items():  # undo what happened after the range: its last day's end
         running[stage] -= delta
     flow = CumulativeFlow(interval, start, end)
@@ -561,6 +577,38 @@ async def cumulative_flow(
             running[stage] -= delta
     flow.points.reverse()
     return flow
+
+
+async def _cumulative_flow_from_rollups(
+    session: AsyncSession, *, interval: Interval, start: date, end: date
+) -> CumulativeFlow:
+    """The unfiltered flow from the kept figures: the stage counts now (models.counts) and the
+    per-day entered/exited/started counts from the range's first day on (models.rollups), the
+    same sums `cumulative_flow` takes from the log (a few hundred rows instead of its transitions)."""
+    counts = ActivityCount.__table__
+    running: dict[Stage, int] = dict.fromkeys(ALL_STAGES, 0)
+    for stage, count in await session.execute(
+        select(counts.c.stage, func.sum(counts.c.count)).group_by(counts.c.stage)
+    ):
+        running[Stage(stage)] = int(count or 0)
+    rollup = StageDayCount.__table__
+    later: dict[Stage, int] = dict.fromkeys(ALL_STAGES, 0)
+    deltas: dict[date, dict[Stage, int]] = defaultdict(lambda: dict.fromkeys(ALL_STAGES, 0))
+    for day_value, stage, entered, exited, started in await session.execute(
+        select(rollup.c.day, rollup.c.stage, rollup.c.entered, rollup.c.exited, rollup.c.started).where(
+            rollup.c.day >= start
+        )
+    ):
+        day = _as_date(day_value)
+        delta = int(entered) - int(exited) + int(started)
+        if not delta:
+            continue
+        if day > end:
+            later[Stage(stage)] += delta
+        else:
+            bucket = day if interval is Interval.DAY else day - timedelta(days=day.weekday())
+            deltas[bucket][Stage(stage)] += delta
+    return _walk_back(running, later, deltas, interval=interval, start=start, end=end)
 
 
 @dataclass
@@ -585,6 +633,9 @@ async def throughput(
 ) -> Throughput:
     """Transitions per day or week (Monday to Sunday) by `to_stage` (uses ix_transitions_at)."""
     start, end = snap_range(start, end, interval)
+    if not where.clauses():
+        counted = await _entered_from_rollups(session, interval, start, end)
+        return _throughput_points(counted, interval, start, end)
     dialect = _dialect(session)
     rows = await session.execute(
         _count_by(
@@ -600,6 +651,29 @@ async def throughput(
     counts: dict[date, dict[Stage, int]] = defaultdict(lambda: dict.fromkeys(ALL_STAGES, 0))
     for bucket_value, stage, count in rows:
         counts[_as_date(bucket_value)][Stage(stage)] += int(count)
+    return _throughput_points(counts, interval, start, end)
+
+
+async def _entered_from_rollups(
+    session: AsyncSession, interval: Interval, start: date, end: date
+) -> dict[date, dict[Stage, int]]:
+    """Unfiltered moves into each stage per bucket, from the per-day counts (models.rollups)."""
+    rollup = StageDayCount.__table__
+    counts: dict[date, dict[Stage, int]] = defaultdict(lambda: dict.fromkeys(ALL_STAGES, 0))
+    for day_value, stage, entered in await session.execute(
+        select(rollup.c.day, rollup.c.stage, rollup.c.entered).where(
+            rollup.c.day >= start, rollup.c.day <= end, rollup.c.entered != 0
+        )
+    ):
+        day = _as_date(day_value)
+        bucket = day if interval is Interval.DAY else day - timedelta(days=day.weekday())
+        counts[bucket][Stage(stage)] += int(entered)
+    return counts
+
+
+def _throughput_points(
+    counts: dict[date, dict[Stage, int]], interval: Interval, start: date, end: date
+) -> Throughput:
     step = timedelta(days=0 if interval is Interval.DAY else 6)
     points = []
     totals = dict.fromkeys(ALL_STAGES, 0)

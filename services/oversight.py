@@ -29,7 +29,20 @@ from operator import attrgetter
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import ColumnElement, Integer, Select, and_, case, cast, exists, func, literal, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 
@@ -50,8 +63,10 @@ from models import (
     activity_provisions,
     decision_provisions,
 )
+from models.counts import NO_ID, ActivityCount, convention_codes
 from models.enums import ProvisionStatus
 from models.reference import meeting_conventions
+from models.rollups import DAY, WEEK, ProvisionStageCount, StageStay
 from services import dashboard
 from services.dashboard import ALL_STAGES, DashboardFilter, Interval, start_of
 
@@ -332,13 +347,30 @@ async def coverage(session: AsyncSession, where: OversightFilter, *, as_of: date
                 .where(Decision.convention_code.in_(where.conventions))
             )
         )
-    tally = await _tally_by_stage(
-        session,
-        activity_provisions.c.provision_id,
-        where.clauses(),
-        as_of=as_of,
-        join_on=Activity.id == activity_provisions.c.activity_id,
-    )
+    if where.clauses():
+        tally = await _tally_by_stage(
+            session,
+            activity_provisions.c.provision_id,
+            where.clauses(),
+            as_of=as_of,
+            join_on=Activity.id == activity_provisions.c.activity_id,
+        )
+    else:
+        # Unfiltered: the counts by stage kept per provision (models.rollups), and only the links
+        # of the overdue activities (ix_activities_stage_due) for the stalled ones.
+        tally = _StageTally(defaultdict(_stage_counts), defaultdict(int))
+        kept = ProvisionStageCount.__table__
+        for provision_id, stage, count in await session.execute(
+            select(kept.c.provision_id, kept.c.stage, kept.c.count).where(kept.c.count != 0)
+        ):
+            tally.counts[provision_id][Stage(stage)] += int(count)
+        for provision_id, stalled_count in await session.execute(
+            select(activity_provisions.c.provision_id, func.count())
+            .join(Activity, Activity.id == activity_provisions.c.activity_id)
+            .where(_stalled(as_of))
+            .group_by(activity_provisions.c.provision_id)
+        ):
+            tally.stalled[provision_id] += int(stalled_count)
     items = []
     for provision in (await session.scalars(provisions)).all():
         per_stage, stalled = tally.of(provision.id)
@@ -448,12 +480,32 @@ async def cop_readiness(session: AsyncSession, where: OversightFilter, *, as_of:
     if where.meeting_ids:
         meetings_query = meetings_query.where(Meeting.id.in_(where.meeting_ids))
     meetings = list((await session.scalars(meetings_query)).all())
-    tally = _StageTally({}, {})
-    if meetings:
-        targeting = Activity.target_meeting_id.in_([m.id for m in meetings])
+    tally = _StageTally(defaultdict(_stage_counts), defaultdict(int))
+    meeting_ids = [m.id for m in meetings]
+    if meetings and (where.lead_ids or where.stages):
+        targeting = Activity.target_meeting_id.in_(meeting_ids)
         tally = await _tally_by_stage(
             session, Activity.target_meeting_id, [targeting, *where.clauses()], as_of=as_of
         )
+    elif meetings:
+        # The counts by stage from the activity counts (models.counts), whose key holds the target
+        # meeting, the thematic group and the set of conventions: every filter but lead and stage.
+        # Only the stalled ones are read from the activities: the overdue, by their due date.
+        table = ActivityCount.__table__
+        wanted = set(where.conventions)
+        for meeting_id, stage, key, count in await session.execute(
+            select(table.c.target_meeting_id, table.c.stage, table.c.conventions_key, func.sum(table.c.count))
+            .where(table.c.target_meeting_id.in_(meeting_ids), *where.count_clauses(table))
+            .group_by(table.c.target_meeting_id, table.c.stage, table.c.conventions_key)
+        ):
+            if count and (not wanted or wanted.intersection(convention_codes(key))):
+                tally.counts[meeting_id][Stage(stage)] += int(count)
+        for meeting_id, stalled_count in await session.execute(
+            select(Activity.target_meeting_id, func.count())
+            .where(Activity.target_meeting_id.in_(meeting_ids), _stalled(as_of), *where.clauses())
+            .group_by(Activity.target_meeting_id)
+        ):
+            tally.stalled[meeting_id or NO_ID] += int(stalled_count)
     items = []
     for meeting in meetings:
         per_stage, stalled = tally.of(meeting.id)
@@ -715,8 +767,13 @@ async def due(
 class StageCycleTime(_Schema):
     stage: Stage
     stays: int = Field(description="completed stays in the stage that ended within the period")
-    median_days: float | None
-    p85_days: float | None = Field(description="85th percentile, linear interpolation")
+    median_days: float | None = Field(
+        description="unfiltered: over the stays' lengths in whole days (kept figures, models.rollups; "
+        "the value on fractional days lies less than a day above); filtered: on fractional days"
+    )
+    p85_days: float | None = Field(
+        description="85th percentile, linear interpolation; days as for the median"
+    )
 
 
 class CycleTimeView(_Schema):
@@ -756,6 +813,8 @@ CYCLE_FRACTIONS = (0.5, 0.85)
 async def cycle_time(session: AsyncSession, where: OversightFilter, *, period: Period) -> CycleTimeView:
     """How long activities stay in each open stage: completed stays that ended within the period,
     entering the stage to the activity's next transition (the dashboard's time in stage)."""
+    if not where.clauses():
+        return _cycle_time_view(period, await stay_quantiles(session, period, CYCLE_FRACTIONS))
     dialect = session.get_bind().dialect.name
     durations = dashboard.time_in_stage_durations(
         where, dialect, start=period.start, end=period.end
@@ -774,6 +833,12 @@ async def cycle_time(session: AsyncSession, where: OversightFilter, *, period: P
             figures[Stage(stage)] = (int(count), float(median), float(p85))
     else:
         figures = await _sqlite_quantiles(session, stage_col, days_col)
+    return _cycle_time_view(period, figures)
+
+
+def _cycle_time_view(
+    period: Period, figures: dict[Stage, tuple[int, float | None, float | None]]
+) -> CycleTimeView:
     return CycleTimeView(
         start=period.start,
         end=period.end,
@@ -787,6 +852,77 @@ async def cycle_time(session: AsyncSession, where: OversightFilter, *, period: P
             for stage in OPEN_STAGES
         ],
     )
+
+
+def _period_parts(period: Period) -> list[tuple[int, date, date]]:
+    """The period as (width, first, last) ranges of `stage_stays.starts_on`: its whole Monday-to-
+    Sunday weeks from the week rows, its ragged ends from the day rows."""
+    first_monday = period.start + timedelta(days=(7 - period.start.weekday()) % 7)
+    last_monday = period.end - timedelta(days=period.end.weekday())
+    if period.end.weekday() != 6:
+        last_monday -= timedelta(weeks=1)  # the week of `end` is not whole
+    if last_monday < first_monday:
+        return [(DAY, period.start, period.end)]
+    parts = [(WEEK, first_monday, last_monday)]
+    if period.start < first_monday:
+        parts.append((DAY, period.start, first_monday - timedelta(days=1)))
+    if last_monday + timedelta(days=6) < period.end:
+        parts.append((DAY, last_monday + timedelta(days=7), period.end))
+    return parts
+
+
+async def stay_histogram(session: AsyncSession, period: Period) -> dict[Stage, list[tuple[int, int]]]:
+    """Per stage, (whole days, stays) of the unfiltered stays that ended within the period, by
+    days (models.rollups: a few hundred rows per week of the period)."""
+    stays = StageStay.__table__
+    parts = [
+        select(stays.c.stage, stays.c.days, stays.c.count).where(
+            stays.c.width == width, stays.c.starts_on.between(first, last), stays.c.count != 0
+        )
+        for width, first, last in _period_parts(period)
+    ]
+    rows = union_all(*parts).subquery()
+    histogram: dict[Stage, list[tuple[int, int]]] = defaultdict(list)
+    for stage, days, count in await session.execute(
+        select(rows.c.stage, rows.c.days, func.sum(rows.c.count))
+        .group_by(rows.c.stage, rows.c.days)
+        .order_by(rows.c.stage, rows.c.days)
+    ):
+        if count:
+            histogram[Stage(stage)].append((int(days), int(count)))
+    return histogram
+
+
+def histogram_quantile(histogram: Sequence[tuple[int, int]], fraction: float) -> float | None:
+    """`dashboard.percentile` (linear between closest ranks) over the multiset the histogram of
+    (value, count) in ascending values stands for, reading only the two ranks it needs."""
+    n = sum(count for _, count in histogram)
+    if not n:
+        return None
+    position = (n - 1) * fraction
+    low, high = math.floor(position), math.ceil(position)
+    values: dict[int, float] = {}
+    seen = 0
+    for value, count in histogram:
+        for rank in (low, high):
+            if seen <= rank < seen + count:
+                values[rank] = float(value)
+        seen += count
+        if high in values:
+            break
+    return values[low] + (values[high] - values[low]) * (position - low)
+
+
+async def stay_quantiles(
+    session: AsyncSession, period: Period, fractions: Sequence[float]
+) -> dict[Stage, tuple[int, float | None, float | None]]:
+    """(stays, quantiles...) per stage from the kept histogram, in whole days: exact over the
+    stays' lengths cut to whole days (the value on fractional days lies less than a day above)."""
+    histogram = await stay_histogram(session, period)
+    return {
+        stage: (sum(c for _, c in rows), *(histogram_quantile(rows, f) for f in fractions))  # type: ignore[misc]
+        for stage, rows in histogram.items()
+    }
 
 
 async def _sqlite_quantiles(

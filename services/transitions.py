@@ -1,6 +1,6 @@
-"""The one write path for a stage change: append the transition, update the activity row and its
-count (models.counts) in the same DB transaction, idempotent on (activity, seq). Nothing else
-writes `Activity.stage`."""
+"""The one write path for a stage change: append the transition, update the activity row, its
+count (models.counts) and the log's rollups (models.rollups) in the same DB transaction,
+idempotent on (activity, seq). Nothing else writes `Activity.stage`."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import Conflict, NotFound
 from core.stages import Stage
-from models import Activity, Transition, activity_conventions
+from models import Activity, Transition, activity_conventions, activity_provisions
 from models.counts import CountKey, shift_count
+from models.rollups import move_deltas, record_move
 
 
 @dataclass(frozen=True)
@@ -87,11 +88,11 @@ async def record_transition(session: AsyncSession, record: TransitionRecord) -> 
         update(Activity)
         .where(*conditions)
         .values(**values)
-        .returning(Activity.version)
+        .returning(Activity.version, Activity.created_at)
         .execution_options(synchronize_session=False)
     )
-    new_version = result.scalar_one_or_none()
-    if new_version is None:
+    written = result.one_or_none()
+    if written is None:
         existing = await session.scalar(
             select(Transition).where(
                 Transition.activity_id == record.activity_id, Transition.seq == record.seq
@@ -120,9 +121,43 @@ async def record_transition(session: AsyncSession, record: TransitionRecord) -> 
     )
     session.add(transition)
     await session.flush()
+    new_version, created_at = written
+    entered_at = created_at
+    if record.seq > 1:
+        entered_at = (
+            await session.scalar(
+                select(Transition.at).where(
+                    Transition.activity_id == record.activity_id, Transition.seq == record.seq - 1
+                )
+            )
+            or created_at
+        )
+    provision_ids: list[int] = []
+    if old_key.stage != str(record.to_stage):
+        provision_ids = list(
+            await session.scalars(
+                select(activity_provisions.c.provision_id).where(
+                    activity_provisions.c.activity_id == record.activity_id
+                )
+            )
+        )
     # Last: every move between the same two keys updates the same count rows, so their row
-    # locks are held for as short a time as possible (until the caller's commit).
+    # locks are held for as short a time as possible (until the caller's commit). Always in this
+    # order (counts, then the rollups' rows in key order): no two moves wait on each other crosswise.
     await shift_count(session, old_key, replace(old_key, stage=str(record.to_stage)))
+    await record_move(
+        session,
+        move_deltas(
+            at=record.at,
+            seq=record.seq,
+            from_stage=None if record.from_stage is None else str(record.from_stage),
+            to_stage=str(record.to_stage),
+            entered_at=entered_at,
+            created_at=created_at,
+            stage_before=old_key.stage,
+            provision_ids=provision_ids,
+        ),
+    )
     return transition, int(new_version)
 
 

@@ -6,7 +6,8 @@ workflow left behind in an open stage. `repair` starts missing workflows and rep
 whose state differs from the row (terminate, then start from the row: `initial_state`). A
 report_to_cop due date left behind by a meeting that moved while the engine was down is re-timed.
 The activity counts behind the dashboard summary (models.counts) are compared with the activities
-too; `repair` rebuilds them.
+too, and so are the log's rollups behind the oversight views (models.rollups); `repair` rebuilds
+them.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from core.stages import Stage
 from models import Activity, Meeting
 from models.counts import CountKey, count_drift, rebuild_counts
 from models.db import transaction
+from models.rollups import RollupDrift, rebuild_rollups, rollup_drift
 from workflows.commands import send_update, start_workflow
 from workflows.lifecycle import ActivityLifecycle
 from workflows.messages import LifecycleState, MeetingChange
@@ -191,6 +193,31 @@ async def check_counts(
         ]
         if drifts and repair:
             await rebuild_counts(session)
+            for drift in drifts:
+                drift.repaired = True
+    return drifts
+
+
+@dataclass
+class LogRollupDrift:
+    drift: RollupDrift
+    repaired: bool = False
+
+    def line(self) -> str:
+        done = " (repaired)" if self.repaired else ""
+        key = ", ".join(str(part) for part in self.drift.key)
+        return f"{self.drift.table} ({key}): {self.drift.stored} stored, {self.drift.actual} in the log{done}"
+
+
+async def check_rollups(
+    sessionmaker: async_sessionmaker[AsyncSession], *, repair: bool = False
+) -> list[LogRollupDrift]:
+    """Rollup rows (models.rollups) that disagree with the transition log; `repair` rebuilds both
+    tables from the log."""
+    async with transaction(sessionmaker) as session:
+        drifts = [LogRollupDrift(drift) for drift in await rollup_drift(session)]
+        if drifts and repair:
+            await rebuild_rollups(session)
             for drift in drifts:
                 drift.repaired = True
     return drifts

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import and_, func, select, update
@@ -25,6 +25,7 @@ from models import (
     activity_conventions,
 )
 from models.counts import CountKey, count_drift, rebuild_counts
+from models.rollups import rollup_drift
 from services import transitions
 from services.activity_edits import apply_edit
 from services.dashboard import DashboardFilter, Summary, SummaryCell, summary
@@ -363,6 +364,7 @@ async def test_creation_edits_and_moves_through_the_api_keep_the_counts(client, 
     assert moved.status_code == 200, moved.text
     async with db() as session:
         assert await count_drift(session) == {}
+        assert await rollup_drift(session) == []  # the log's rollups (models.rollups) too
         assert await summary(session, DashboardFilter()) == await summary_from_activities(
             session, DashboardFilter()
         )
@@ -372,3 +374,26 @@ async def test_creation_edits_and_moves_through_the_api_keep_the_counts(client, 
         (Stage.THEMATIC_GROUP, "stockholm"),
     ]
     assert activity["version"] > 1
+
+
+async def test_cop_readiness_from_the_counts_equals_the_group_by_for_every_filter(db) -> None:
+    """The readiness view reads its counts by stage from the counts table (every filter but lead
+    and stage); a filter on every stage makes it group the activities instead: same answer."""
+    from services.oversight import OversightFilter, cop_readiness
+
+    world = await build_varied_data(db, seed=4)
+    rng = random.Random(4)
+    async with db() as session, session.begin():
+        for activity_id in world.activities:
+            due = date(2026, 4, 1) + timedelta(days=rng.randint(-60, 60)) if rng.random() < 0.8 else None
+            await session.execute(update(Activity).where(Activity.id == activity_id).values(stage_due_on=due))
+    as_of = date(2026, 4, 1)
+    async with db() as session:
+        for where in filters(world):
+            base = OversightFilter(where.conventions, where.thematic_group_ids, where.meeting_ids)
+            kept = await cop_readiness(session, base, as_of=as_of)
+            grouped = await cop_readiness(session, replace(base, stages=tuple(Stage)), as_of=as_of)
+            assert kept == grouped, where
+        everything = await cop_readiness(session, OversightFilter(), as_of=as_of)
+    assert sum(m.targeting for m in everything.meetings) > 0
+    assert sum(m.stalled for m in everything.meetings) > 0

@@ -162,3 +162,38 @@ async def test_every_view_is_accessible_and_fits_a_390_px_phone(
             assert overflow <= 0, f"{view or 'overview'} scrolls sideways by {overflow}px at {width}px"
             if width == 1280:
                 await assert_accessible(page)
+
+
+async def test_live_moves_never_overlap_their_requests_nor_repeat_a_row(
+    server: LiveServer, data: OversightData, page: Page, db
+) -> None:
+    """A slow server (every poll answered after 0.8 s) and a poll asked for every 50 ms, plus the tab
+    shown again and again: never two requests at once, and each new move shown once."""
+    running, most, polls = 0, 0, 0
+
+    async def slow(route: Any) -> None:
+        nonlocal running, most, polls
+        running += 1
+        polls += 1
+        most = max(most, running)
+        try:
+            await anyio.sleep(0.8)
+            await route.continue_()
+        finally:
+            running -= 1
+
+    await page.add_init_script("window.ovPollMs = 50;")
+    await page.route("**/oversight/transitions?*after_id=*", slow)
+    await page.goto(f"{server.url}/app/oversight/transitions?convention=minamata")
+    async with db() as session, session.begin():
+        await record_transition(
+            session, TransitionRecord(data["a4"], 1, TG, TT, data["bob"], datetime.now(UTC))
+        )
+    for _ in range(10):  # each "shown again" asks for a poll at once: coalesced into one follow-up
+        await page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+        await anyio.sleep(0.2)
+    await expect(page.locator("table.ov-table tbody tr.ov-new")).to_have_count(1, timeout=10_000)
+    await anyio.sleep(1.0)
+    assert most == 1, f"{most} requests at once"
+    assert 2 <= polls <= 8, polls  # ~3.5 s of polls that each take 0.8 s
+    await expect(page.locator("table.ov-table tbody tr.ov-new")).to_have_count(1)

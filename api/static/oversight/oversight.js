@@ -59,43 +59,105 @@
     }
   }
 
-  // Recent transitions: poll the JSON view for moves after the newest one shown.
+  // Recent transitions: the page arrives with its rows (loaded once, by the server); then it asks
+  // the JSON view only for moves after the newest one shown and adds them at the top. Never two
+  // requests at once: one poll runs at a time, a poll asked for meanwhile is coalesced into one
+  // follow-up, a request that hangs is cancelled, and the next poll is scheduled only when the
+  // previous one has finished (no timer queue builds up behind a slow server). Hidden tabs do not
+  // poll; they catch up once when shown again. (The SSE stream at /events/stream needs an API
+  // token, which the signed-in page does not hold: it polls the same log by id instead.)
+  const POLL_MS = 10000;
+  const REQUEST_TIMEOUT_MS = 8000;
+  const MAX_LIVE_ROWS = 200;
+
   function followTransitions(table) {
+    const pollMs = window.ovPollMs || POLL_MS; // tests shorten it
     const url = table.dataset.live;
     let after = Number(table.dataset.after || 0);
     const status = document.getElementById("ov-live-status");
     const body = table.tBodies[0];
+    const shown = new Set();
+    body.querySelectorAll("tr[data-id]").forEach((row) => shown.add(Number(row.dataset.id)));
     const stageNames = JSON.parse(table.dataset.stageNames || "{}");  // the server's STAGE_LABELS
+    let inFlight = null; // the AbortController of the running request
+    let again = false; // a poll was asked for while one ran
+    let timer = null;
+
     function cell(tag, text) { const c = document.createElement(tag); c.textContent = text; return c; }
-    async function poll() {
-      try {
-        const response = await fetch(url + (url.includes("?") ? "&" : "?") + "after_id=" + after,
-          { headers: { Accept: "application/json" }, credentials: "same-origin" });
-        if (!response.ok) return;
-        const view = await response.json();
-        const items = view.items || [];
-        if (!items.length) return;
-        const empty = body.querySelector(".ov-empty");
-        if (empty) empty.remove();
-        for (const t of items.slice().reverse()) {
-          const row = document.createElement("tr");
-          row.className = "ov-new";
-          row.append(cell("td", t.at.slice(0, 16).replace("T", " ")));
-          const title = cell("th", "");
-          title.scope = "row";
-          const link = document.createElement("a");
-          link.href = "/app/activities/" + t.activity_id;
-          link.textContent = t.activity_title;
-          title.append(link);
-          row.append(title, cell("td", stageNames[t.from_stage] || "—"), cell("td", stageNames[t.to_stage]),
-            cell("td", t.actor_name || "—"), cell("td", t.reason || ""));
-          body.insertBefore(row, body.firstChild);
-        }
-        after = Math.max(after, ...items.map((t) => t.id));
-        if (status) status.textContent = items.length + (items.length === 1 ? " new move" : " new moves") + " added at the top.";
-      } catch (error) { /* offline for a moment: the next poll tries again */ }
+
+    function addRows(items) {
+      const fresh = items.filter((t) => !shown.has(t.id));
+      if (!fresh.length) return 0;
+      const empty = body.querySelector(".ov-empty");
+      if (empty) empty.remove();
+      const fragment = document.createDocumentFragment();
+      for (const t of fresh) { // newest first, as the view sends them
+        shown.add(t.id);
+        const row = document.createElement("tr");
+        row.className = "ov-new";
+        row.dataset.id = String(t.id);
+        row.append(cell("td", t.at.slice(0, 16).replace("T", " ")));
+        const title = cell("th", "");
+        title.scope = "row";
+        const link = document.createElement("a");
+        link.href = "/app/activities/" + t.activity_id;
+        link.textContent = t.activity_title;
+        title.append(link);
+        row.append(title, cell("td", stageNames[t.from_stage] || "—"), cell("td", stageNames[t.to_stage]),
+          cell("td", t.actor_name || "—"), cell("td", t.reason || ""));
+        fragment.append(row);
+      }
+      body.insertBefore(fragment, body.firstChild);
+      while (body.rows.length > MAX_LIVE_ROWS) body.deleteRow(body.rows.length - 1); // a page, not a log
+      return fresh.length;
     }
-    setInterval(poll, 10000);
+
+    function schedule(ms) {
+      clearTimeout(timer);
+      timer = document.hidden ? null : setTimeout(poll, ms);
+    }
+
+    async function poll() {
+      if (inFlight) { again = true; return; } // coalesce: one follow-up after the running one
+      clearTimeout(timer);
+      const controller = new AbortController();
+      inFlight = controller;
+      const abort = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
+      try {
+        const response = await fetch(url + (url.includes("?") ? "&" : "?") + "after_id=" + after, {
+          headers: { Accept: "application/json" }, credentials: "same-origin", signal: controller.signal,
+        });
+        if (response.ok) {
+          const view = await response.json();
+          const items = view.items || [];
+          if (items.length) {
+            after = Math.max(after, ...items.map((t) => t.id));
+            const added = addRows(items);
+            if (status && added) {
+              status.textContent = added + (added === 1 ? " new move" : " new moves") + " added at the top." +
+                (view.has_next ? " More moves arrived than fit: reload the page for all of them." : "");
+            }
+          }
+        }
+      } catch (error) {
+        /* offline for a moment, or cancelled: the next poll tries again */
+      } finally {
+        clearTimeout(abort);
+        inFlight = null;
+      }
+      if (again) { again = false; schedule(0); } else { schedule(pollMs); }
+    }
+
+    document.addEventListener("visibilitychange", () => {
+      if (document.hidden) {
+        clearTimeout(timer);
+        timer = null;
+        if (inFlight) inFlight.abort(); // a stale answer for a hidden page: drop it
+      } else {
+        poll(); // catch up once, then the usual rhythm
+      }
+    });
+    schedule(pollMs);
   }
 
   document.addEventListener("DOMContentLoaded", () => {
