@@ -164,7 +164,7 @@ def main() -> None:
     if "transitions" in only:
         from bench import transitions
 
-        sections.append(transitions.main(["sqlite", "postgresql"], n=60 if args.quick else 300))
+        sections.append(transitions.main(["sqlite", "postgresql"], n=60 if args.quick else 200))
     if "reports" in only:
         from bench import reports
 
