@@ -385,7 +385,7 @@ async def run(
                     if phase == "api":  # with the notifications of these moves, sent in the pause
                         count = len(timing.latencies)
                         for name, child, t0_cpu in zip(
-                            ("api", "worker", "notifier"), (api, worker, notifier), before
+                            ("api", "worker", "notifier"), (api, worker, notifier), before, strict=True
                         ):
                             cpu[f"{name} {mode}"] = (cpu_seconds(child.pid or 0) - t0_cpu) / count
             bulk_times: list[float] = []
