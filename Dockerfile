@@ -15,9 +15,12 @@ WORKDIR /src
 COPY requirements/run.txt /tmp/requirements.txt
 RUN pip install --require-hashes -r /tmp/requirements.txt
 COPY pyproject.toml README* ./
-COPY api ./api
-COPY workflows ./workflows
+COPY core ./core
 COPY models ./models
+COPY services ./services
+COPY workflows ./workflows
+COPY api ./api
+COPY cli ./cli
 RUN pip install --no-deps . && pip check
 
 # --- runtime: slim, the PDF reports' fonts, unprivileged -------------------------------------

@@ -52,7 +52,7 @@ test: lint
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy api workflows models
+	$(BIN)/mypy core models services workflows api cli
 
 docs: $(VENV)/.installed-run
 	$(BIN)/synergies docs stages > docs/stages.md

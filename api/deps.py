@@ -1,7 +1,7 @@
 """Request dependencies: the DB session, the caller (Principal) and role guards, the Temporal client.
 
 Authentication is a chain of authenticators on `app.state.authenticators` (API tokens, OIDC/JWT)
-for a bearer token; without one, the browser's session cookie (api/services/web_auth.py), whose
+for a bearer token; without one, the browser's session cookie (services/web_auth.py), whose
 state-changing requests must carry the session's CSRF token. Either way the same Principal meets
 the same role guards, so the web app and the API cannot disagree on who may do what.
 """
@@ -9,7 +9,6 @@ the same role guards, so the web app and the API cannot disagree on who may do w
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, Request
@@ -17,19 +16,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from api.errors import Forbidden, Unauthorized, Unavailable
-from api.security import ONLY_READ, person_for_token
-from api.services.web_auth import csrf_token, csrf_valid, session_for_cookie
-from api.settings import Settings
-from workflows.stages import Role
-
-
-@dataclass(frozen=True)
-class Principal:
-    person_id: int
-    role: Role
-    name: str
-    email: str
+from core.errors import Forbidden, Unauthorized, Unavailable
+from core.settings import Settings
+from core.stages import Role
+from services.accounts import Principal
+from services.tokens import ONLY_READ, person_for_token
+from services.web_auth import csrf_token, csrf_valid, session_for_cookie
 
 
 class Authenticator(Protocol):

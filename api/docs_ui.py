@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import FileResponse, HTMLResponse
 
-from api.errors import NotFound
+from core.errors import NotFound
 
 SWAGGER_UI_VERSION = "5.35.0"
 ASSETS_DIR = Path(__file__).parent / "static" / "swagger-ui"

@@ -13,23 +13,19 @@ from sqlalchemy import text
 from api.bodylimit import BodySizeLimitMiddleware
 from api.deps import ApiTokenAuthenticator, SessionDep
 from api.docs_ui import install_docs
-from api.errors import install_error_handlers
 from api.headers import SecurityHeadersMiddleware
-from api.observability import (
-    RequestContextMiddleware,
-    configure_logging,
-    instrument_app,
-    metrics_response,
-)
+from api.observability import RequestContextMiddleware, instrument_app, metrics_response
 from api.openapi import install_openapi, operation_id
-from api.oversight_web import install_oversight_pages
+from api.problems import install_error_handlers
 from api.ratelimit import AuthFailureLimiter
 from api.routes import ROUTERS
-from api.services.lifecycle import LifecycleHooks
-from api.settings import Settings, get_settings
 from api.web import install_web
+from api.web.oversight import install_oversight_pages
+from core.observability import configure_logging
+from core.settings import Settings, get_settings
 from models.db import create_engine, session_factory
 from workflows.client import connect
+from workflows.commands import LifecycleHooks
 
 DESCRIPTION = """Tracks the joint activities of the Basel, Rotterdam, Stockholm and Minamata
 conventions through their stages (thematic group → task team → pilot project → report to COP),
@@ -63,7 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.connect_temporal = lambda: connect(settings)
     app.state.authenticators = [ApiTokenAuthenticator()]
     if settings.oidc_issuer:
-        from api.oidc import OIDCAuthenticator
+        from services.oidc import OIDCAuthenticator
 
         app.state.authenticators.append(OIDCAuthenticator(settings))
     app.state.auth_failures = AuthFailureLimiter(settings.auth_failures_per_minute)

@@ -1,6 +1,6 @@
 """The OpenAPI document as integrators read it: a stable operationId per route (the handler's
 name), and every error a route can answer documented as `application/problem+json` with one
-Problem schema (api/errors.py writes those bodies)."""
+Problem schema (core/errors.py writes those bodies)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.errors import PROBLEM_JSON
+from api.problems import PROBLEM_JSON
 
 WRITE_METHODS = {"post", "put", "patch", "delete"}
 

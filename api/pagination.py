@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.types import TypeDecorator
 
-from api.errors import DomainError
+from core.errors import DomainError
 
 T = TypeVar("T")
 MAX_LIMIT = 200

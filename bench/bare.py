@@ -23,8 +23,8 @@ with workflow.unsafe.imports_passed_through():
     from sqlalchemy import text
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+    from core.stages import Stage
     from workflows.messages import TransitionInput, TransitionOutput
-    from workflows.stages import Stage
 
 TASK_QUEUE_SUFFIX = "-bare"
 CREATE_TABLE = (

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from api.supervisor import Child, Supervisor
+from core.supervisor import Child, Supervisor
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -167,7 +167,7 @@ def free_port() -> int:
 
 
 class Children(Supervisor):
-    """The bench's child processes (`api.supervisor`), each one's output in bench/results/<name>.log;
+    """The bench's child processes (`core.supervisor`), each one's output in bench/results/<name>.log;
     stopped (SIGTERM, then SIGKILL) in reverse order on leaving the `with` block."""
 
     def start(
@@ -270,7 +270,7 @@ async def drop_pg_database(url: str) -> None:
 
 def fresh_database(backend: str, tag: str) -> str:
     """A new, migrated database: a file under bench/results/db/ or a new PostgreSQL database."""
-    from api.runner import migrate
+    from cli.runner import migrate
 
     if backend == "sqlite":
         directory = RESULTS / "db"

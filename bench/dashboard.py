@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.dashboard --url sqlite+aiosqlite:///bench/results/db/gen_100000.db
 
 Per backend, each figure is timed N times after warm-up (p50/p95):
-- service: `api.services.dashboard.summary()` / `overdue()` on one session (what the route runs);
+- service: `services.dashboard.summary()` / `overdue()` on one session (what the route runs);
 - http: GET /dashboard/summary and /dashboard/overdue in-process (httpx ASGITransport: auth, the
   queries, pydantic and JSON), a reader token;
 - raw: the same query written as plain SQL on the driver (text(), no ORM): the summary's GROUP BY
@@ -12,7 +12,7 @@ Per backend, each figure is timed N times after warm-up (p50/p95):
   conventions × thematic group, plus the per-stage GROUP BY (not a target).
 Targets: p95 < 50 ms and service p95 <= 2x raw p95.
 
-The oversight views (api/routes/oversight.py, and two of the pages of api/oversight_web.py) are
+The oversight views (api/routes/oversight.py, and two of the pages of api/web/oversight.py) are
 timed over HTTP the same way, each call of `OVERSIGHT_CALLS`; target p95 < 100 ms.
 """
 
@@ -94,7 +94,7 @@ async def _time(call: Any, n: int, warmup: int = 3) -> Timing:
 
 
 async def _token(url: str) -> str:
-    from api.security import issue_token
+    from services.tokens import issue_token
 
     engine = create_engine(url)
     try:
@@ -112,8 +112,8 @@ async def _token(url: str) -> str:
 
 async def run(url: str, n: int, section: Section, label: str) -> None:
     from api.main import create_app, freeze_startup_heap
-    from api.services import dashboard as service
-    from api.settings import Settings
+    from core.settings import Settings
+    from services import dashboard as service
 
     today = date.today()
     where = service.DashboardFilter()

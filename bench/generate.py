@@ -4,7 +4,7 @@
     .venv/bin/python -m bench.generate --backend postgresql --activities 100000 --transitions 1000000
 
 Reference data (conventions, decisions, provisions, bodies, meetings) comes from
-`models.seed.load_reference_data`; people, task teams, activities, their convention/provision links,
+`services.seed.load_reference_data`; people, task teams, activities, their convention/provision links,
 action entries and the transition log are bulk-inserted: PostgreSQL with COPY (asyncpg
 `copy_records_to_table`), SQLite with core `insert()` executemany in chunks of 20,000 rows inside
 one transaction; then the activity counts behind the dashboard summary are recounted in one
@@ -30,6 +30,7 @@ from typing import Any
 
 from sqlalchemy import select, text
 
+from core.stages import OPEN_STAGES, Stage
 from models import (
     ActionEntry,
     Activity,
@@ -47,8 +48,7 @@ from models import (
 )
 from models.counts import rebuild_counts
 from models.db import create_engine, session_factory, transaction
-from models.seed import load_reference_data
-from workflows.stages import OPEN_STAGES, Stage
+from services.seed import load_reference_data
 
 STAGE_MIX = [
     (Stage.THEMATIC_GROUP, 25),

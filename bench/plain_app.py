@@ -16,9 +16,9 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
 
-from api.services.transitions import TransitionRecord, record_transition
+from core.stages import Stage
 from models.db import create_engine, session_factory, transaction
-from workflows.stages import Stage
+from services.transitions import TransitionRecord, record_transition
 
 
 @asynccontextmanager

@@ -4,8 +4,8 @@
 
 A fresh database (SQLite by default) gets reference data and N generated activities (10
 transitions and 2 action entries each on average, every one citing 1-3 synergies provisions), then
-`api.services.reports.build_report(session, "SC-COP5", today)` and
-`api.services.report_render.render(report, "docx" | "pdf")` run R times each (first run reported
+`services.reports.build_report(session, "SC-COP5", today)` and
+`services.report_render.render(report, "docx" | "pdf")` run R times each (first run reported
 apart: it imports ReportLab / python-docx and loads fonts). Targets: DOCX < 2 s, PDF < 5 s, each
 measured as build + render (what a download costs).
 """
@@ -24,8 +24,8 @@ from models.db import create_engine, session_factory
 
 
 async def measure(url: str, repeats: int, section: Section) -> None:
-    from api.services.report_render import render
-    from api.services.reports import build_report
+    from services.report_render import render
+    from services.reports import build_report
 
     engine = create_engine(url)
     maker = session_factory(engine)

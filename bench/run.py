@@ -48,8 +48,8 @@ def _count(url: str) -> int:
 def dashboard_databases(activities: int, transitions: int) -> list[str]:
     """Generated databases of that size: reused (and migrated to head) when present, generated (and
     timed) otherwise."""
-    from api.runner import migrate
     from bench.generate import generate
+    from cli.runner import migrate
 
     urls = []
     sqlite_path = RESULTS / "db" / f"gen_{activities}.db"

@@ -73,7 +73,7 @@ LANES = 20
 
 async def prepare(url: str, count: int) -> tuple[list[int], str]:
     """`count` activities in thematic_group ready to move to task_team; a coordinator's token."""
-    from api.security import issue_token
+    from services.tokens import issue_token
 
     engine = create_engine(url)
     maker = session_factory(engine)
@@ -246,9 +246,9 @@ async def run(
         SYNERGIES_PUBLIC_URL=f"http://127.0.0.1:{api_port}",
         SYNERGIES_METRICS_ENABLED="true",
     )
-    from api.services.lifecycle import start_workflow
-    from api.settings import Settings
+    from core.settings import Settings
     from workflows.client import connect
+    from workflows.commands import start_workflow
 
     settings = Settings(
         database_url=url,

@@ -36,12 +36,12 @@ from bench.generate import generate
 async def run(url: str, tag: str, n: int, cache: int, section: Section) -> None:
     from sqlalchemy import select
 
-    from api.services.lifecycle import start_workflow
-    from api.settings import Settings
     from bench.transitions import prepare
+    from core.settings import Settings
     from models import Activity
     from models.db import create_engine, session_factory
     from workflows.client import connect
+    from workflows.commands import start_workflow
 
     ids, _ = await prepare(url, n)
     port, ui_port = free_port(), free_port()

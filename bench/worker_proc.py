@@ -12,8 +12,8 @@ import signal
 import httpx
 from temporalio.worker import Worker
 
-from api.settings import get_settings
 from bench.bare import TASK_QUEUE_SUFFIX, BareActivities, BareWorkflow
+from core.settings import get_settings
 from models.db import create_engine, session_factory
 from workflows.activities import LifecycleActivities
 from workflows.client import connect

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from api.settings import get_settings
+from core.settings import get_settings
 from models import Base
 
 config = context.config

@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from sqlalchemy import Enum
 
-from workflows.stages import Role, Stage
+from core.stages import Role, Stage
 
 
 class ProvisionStatus(StrEnum):

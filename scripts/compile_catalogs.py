@@ -1,4 +1,4 @@
-"""Compile the report's message catalogs: api/locale/<lang>/LC_MESSAGES/reports.po -> reports.mo.
+"""Compile the report's message catalogs: services/locale/<lang>/LC_MESSAGES/reports.po -> reports.mo.
 
 The .mo files are committed next to the .po files (the app reads them; a fresh clone or an installed
 wheel needs no build step): run this after editing a .po and commit both. tests/test_report_i18n.py
@@ -13,7 +13,7 @@ from pathlib import Path
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-LOCALE_DIR = Path(__file__).resolve().parent.parent / "api" / "locale"
+LOCALE_DIR = Path(__file__).resolve().parent.parent / "services" / "locale"
 
 
 def compiled(po_path: Path) -> bytes:

@@ -24,12 +24,12 @@ from playwright.async_api import Page, async_playwright
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from api.runner import migrate  # noqa: E402
-from api.services.web_auth import sign_in_link_for  # noqa: E402
-from api.settings import Settings  # noqa: E402
+from cli.runner import migrate  # noqa: E402
+from core.settings import Settings  # noqa: E402
 from models import utcnow  # noqa: E402
 from models.db import create_engine, session_factory, transaction  # noqa: E402
-from models.seed import load_demo_data, load_reference_data, shift_to_today  # noqa: E402
+from services.seed import load_demo_data, load_reference_data, shift_to_today  # noqa: E402
+from services.web_auth import sign_in_link_for  # noqa: E402
 
 OUT = ROOT / "docs" / "guide"
 CHROMIUM = "/usr/bin/chromium"

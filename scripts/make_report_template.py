@@ -1,4 +1,4 @@
-"""Write api/templates/report.docx, the Word template of the COP progress report (docxtpl).
+"""Write services/templates/report.docx, the Word template of the COP progress report (docxtpl).
 
 Run once (`python scripts/make_report_template.py`); the .docx it writes is committed and is what a
 secretariat edits in Word afterwards: page, type, styles, header and footer live there, not in code.

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from api.settings import Settings
+from core.settings import Settings
 from models import Base, Person, Role
 from models.db import create_engine, session_factory
 from workflows.client import DATA_CONVERTER
@@ -119,7 +119,7 @@ async def db(
 
 @pytest.fixture
 async def reference_data(db: async_sessionmaker[AsyncSession]) -> async_sessionmaker[AsyncSession]:
-    from models.seed import load_reference_data
+    from services.seed import load_reference_data
 
     async with db() as session, session.begin():
         await load_reference_data(session)
@@ -248,7 +248,7 @@ class People:
         return {"Authorization": f"Bearer {self.tokens[role]}"}
 
     async def add(self, sessionmaker: async_sessionmaker[AsyncSession], role: Role, name: str) -> Person:
-        from api.security import issue_token
+        from services.tokens import issue_token
 
         async with sessionmaker() as session, session.begin():
             person = Person(name=name, email=f"{name.lower().replace(' ', '.')}@example.org", role=role)

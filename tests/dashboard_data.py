@@ -22,9 +22,9 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.services.transitions import TransitionRecord, record_transition
+from core.stages import Stage
 from models import Activity, Body, BodyKind, Convention, Meeting, MeetingKind, Person, Role
-from workflows.stages import Stage
+from services.transitions import TransitionRecord, record_transition
 
 TG, TT, PP, RTC, CLOSED, WD = (
     Stage.THEMATIC_GROUP,

@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from api.services.transitions import TransitionRecord, record_transition
-from api.settings import Settings
+from core.settings import Settings
+from core.stages import Stage
 from models import Activity, Convention, Meeting, MeetingKind, PilotProject, ReminderEvent, TaskTeam, utcnow
-from workflows.stages import Stage
+from services.transitions import TransitionRecord, record_transition
 
 
 async def make_activity(
@@ -101,7 +101,7 @@ async def team_and_meeting(reference_data, people) -> dict[str, object]:  # type
     """A task team led by the task-team lead, and the SC-COP5 meeting to move towards."""
     from datetime import timedelta
 
-    from workflows.stages import Role
+    from core.stages import Role
 
     async with reference_data() as session, session.begin():
         team = TaskTeam(

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from api.supervisor import Child
+from core.supervisor import Child
 
 UVICORN = Path(sys.executable).parent / "uvicorn"
 

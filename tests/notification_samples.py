@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.services.notification_messages import subject_of, summary_of
+from services.notification_messages import subject_of, summary_of
 
 ACTIVITY: dict[str, Any] = {
     "id": 26,

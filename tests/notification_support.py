@@ -196,7 +196,7 @@ class World:
     persons: dict[str, Any]
 
     def event(self, key: str = "activity-1/ev-1", **fields: Any) -> Any:
-        from workflows.events import Audience, EventType, NotificationEvent
+        from core.events import Audience, EventType, NotificationEvent
 
         values: dict[str, Any] = {
             "key": key,

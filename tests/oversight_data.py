@@ -28,7 +28,7 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.services.transitions import TransitionRecord, record_transition
+from core.stages import Stage
 from models import (
     Activity,
     Body,
@@ -43,7 +43,7 @@ from models import (
     Role,
 )
 from models.enums import ProvisionStatus
-from workflows.stages import Stage
+from services.transitions import TransitionRecord, record_transition
 
 TG, TT, PP, RTC, CLOSED, WD = (
     Stage.THEMATIC_GROUP,

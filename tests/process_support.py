@@ -2,7 +2,7 @@
 processes (`synergies worker`) and API processes (uvicorn `api.main:app`), all on free ports and
 against one database, configured through the environment exactly like production.
 
-`Cluster` starts them (as children of `api.supervisor`, the supervisor `synergies up` uses), waits
+`Cluster` starts them (as children of `core.supervisor`, the supervisor `synergies up` uses), waits
 until each is ready (with timeouts), stops them cleanly (SIGTERM, in order) or kills them (SIGKILL),
 and keeps every process's output in a log file under the test's tmp_path.
 `cluster()` is an async context manager that always stops every process it started and prints
@@ -28,7 +28,7 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest, GetSystemInfoRequest
 from temporalio.client import Client
 
-from api.supervisor import Child, Supervisor
+from core.supervisor import Child, Supervisor
 from tests.notification_support import free_port
 from workflows import search
 from workflows.client import DATA_CONVERTER
@@ -42,7 +42,7 @@ NAMESPACE = "default"
 
 @dataclass
 class Proc(Child):
-    """One child process (`api.supervisor.Child`), with the URL it serves for API processes."""
+    """One child process (`core.supervisor.Child`), with the URL it serves for API processes."""
 
     url: str | None = None
 

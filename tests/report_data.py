@@ -1,6 +1,6 @@
 """A small, fixed data set for the progress-report tests, built through the ORM.
 
-Transitions go through `api.services.transitions.record_transition`, the one write path.
+Transitions go through `services.transitions.record_transition`, the one write path.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.services.transitions import TransitionRecord, record_transition
 from models import (
     ActionEntry,
     ActionKind,
@@ -22,6 +21,7 @@ from models import (
     Provision,
     Stage,
 )
+from services.transitions import TransitionRecord, record_transition
 
 SYMBOL_PREFIX = "UNEP/POPS/COP.5/"
 WORKSHOP_TAKEN = "The first synergies workshop was held at the Basel Convention regional centre in Pretoria."

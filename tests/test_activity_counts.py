@@ -12,12 +12,8 @@ import pytest
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.errors import Conflict
-from api.services import transitions
-from api.services.activity_edits import apply_edit
-from api.services.consistency import check_counts
-from api.services.dashboard import DashboardFilter, Summary, SummaryCell, summary
-from api.services.transitions import TransitionRecord, record_transition
+from core.errors import Conflict
+from core.stages import Stage
 from models import (
     Activity,
     ActivityCount,
@@ -29,10 +25,14 @@ from models import (
     activity_conventions,
 )
 from models.counts import CountKey, count_drift, rebuild_counts
-from models.seed import load_demo_data
+from services import transitions
+from services.activity_edits import apply_edit
+from services.dashboard import DashboardFilter, Summary, SummaryCell, summary
+from services.seed import load_demo_data
+from services.transitions import TransitionRecord, record_transition
 from tests import test_lifecycle_api as lifecycle
 from tests.lifecycle_support import synergies_check
-from workflows.stages import Stage
+from workflows.consistency import check_counts
 
 # Mixed case on purpose: code-point order ("BC" < "RC" < "bc") is not a locale's order.
 CODES = ("SC", "BC", "mc", "RC", "bc")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from core.stages import Role
 from models import Provision
 from tests.api_support import add_activity, etag, walk
 from tests.conftest import People
-from workflows.stages import Role
 
 
 async def test_action_round_trip_sorted_by_date_and_filtered_by_kind(

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import select
 
 from api.routes.activities import today
+from core.stages import Role, Stage
 from models import Body, BodyKind
 from tests.api_support import add_activity, etag, walk
 from tests.conftest import People
-from workflows.stages import Role, Stage
 
 READER = Role.OVERSIGHT
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from core.stages import Role
 from tests.api_support import walk
 from tests.conftest import People
-from workflows.stages import Role
 
 
 async def test_conventions_are_listed_and_read(client, people: People, reference_data) -> None:

@@ -7,10 +7,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.stages import Role
 from models import Meeting
 from tests.api_support import etag
 from tests.conftest import People
-from workflows.stages import Role
 
 ADMIN = Role.ADMIN
 

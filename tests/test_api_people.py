@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from core.stages import Role
 from tests.api_support import add_activity, etag, walk
 from tests.conftest import People
-from workflows.stages import Role
 
 ADMIN = Role.ADMIN
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from core.stages import Role
 from models import TaskTeam
 from tests.api_support import add_activity, etag, walk
 from tests.conftest import People
-from workflows.stages import Role
 
 PILOT = {
     "title": "E-waste pilot",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from core.stages import Role
 from models import Body, BodyKind
 from tests.api_support import etag, walk
 from tests.conftest import People
-from workflows.stages import Role
 
 COORDINATOR = Role.COORDINATOR
 

@@ -14,11 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from typer.testing import CliRunner, Result
 
-from api.cli import app
-from api.security import person_for_token
-from api.settings import get_settings
+from cli.main import app
+from core.settings import get_settings
 from models import Activity, Meeting, Person
 from models.db import create_engine, session_factory
+from services.tokens import person_for_token
 from tests.conftest import alembic_config
 
 runner = CliRunner()

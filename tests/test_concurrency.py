@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from core.stages import Role
 from models import Activity, Transition
 from tests import test_lifecycle_api
 from tests.test_lifecycle_api import create, move, patch
 from workflows.lifecycle import ActivityLifecycle
-from workflows.stages import Role
 
 pytestmark = pytest.mark.usefixtures("lifecycle_worker")
 world = test_lifecycle_api.world  # the fixture: reference data, people, a task team, SMTP

@@ -6,14 +6,14 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import update
 
-from api.services.consistency import DriftKind, check_all
-from api.services.lifecycle import initial_state
+from core.stages import Role
 from models import Activity, utcnow
 from tests import test_lifecycle_api
 from tests.lifecycle_support import make_activity, synergies_check
 from tests.test_lifecycle_api import create, move
+from workflows.commands import initial_state
+from workflows.consistency import DriftKind, check_all
 from workflows.lifecycle import ActivityLifecycle
-from workflows.stages import Role
 
 pytestmark = pytest.mark.usefixtures("lifecycle_worker")
 world = test_lifecycle_api.world  # the fixture: reference data, people, a task team, SMTP

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from core.stages import Role
 from models import Activity, Person, Transition
 from tests.conftest import People
 from tests.dashboard_data import CLOSED, PP, RTC, TG, TT, WD, DataSet, build_data_set
-from workflows.stages import Role
 
 STAGES = [TG, TT, PP, RTC, CLOSED, WD]
 

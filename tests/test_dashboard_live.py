@@ -15,13 +15,13 @@ import pytest
 from icalendar import Calendar
 from sqlalchemy import select
 
-from api.security import hash_token, issue_token, revoke_token
-from api.services.transitions import TransitionRecord, record_transition
+from core.stages import Role
 from models import ApiToken, Meeting, MeetingKind, Person
+from services.tokens import hash_token, issue_token, revoke_token
+from services.transitions import TransitionRecord, record_transition
 from tests.conftest import People
 from tests.dashboard_data import PP, TT, DataSet, build_data_set
 from tests.live_server import LiveServer, live_server
-from workflows.stages import Role
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.services.due_dates import due_date_on_entry
-from api.services.lifecycle import reminder_policy
-from api.settings import Settings
+from core.reminders import next_wakeup
+from core.settings import Settings
+from core.stages import Role, Stage, find_move
 from models import (
     ActionEntry,
     Activity,
@@ -23,7 +23,8 @@ from models import (
     TaskTeam,
     Transition,
 )
-from models.seed import (
+from services.due_dates import due_date_on_entry
+from services.seed import (
     ActivityData,
     DemoData,
     DemoResult,
@@ -31,8 +32,7 @@ from models.seed import (
     demo_data,
     load_demo_data,
 )
-from workflows.reminders import next_wakeup
-from workflows.stages import Role, Stage, find_move
+from workflows.commands import reminder_policy
 
 DEMO_TODAY = date(2026, 12, 2)
 """The day the demo's live part was laid out around (its due dates are real dates, not relative)."""
@@ -327,7 +327,7 @@ def _with_activity(**changes: Any) -> DemoData:
 async def test_the_loader_refuses_a_history_the_stage_machine_refuses(
     db, monkeypatch: pytest.MonkeyPatch, changes: dict[str, Any], message: str
 ) -> None:
-    monkeypatch.setattr("models.seed.demo_data", lambda: _with_activity(**changes))
+    monkeypatch.setattr("services.seed.demo_data", lambda: _with_activity(**changes))
     with pytest.raises(SeedDataError, match="Broken demo activity") as refused:
         await _load(db)
     assert message in str(refused.value)
@@ -380,9 +380,9 @@ async def test_only_the_live_activities_get_workflows_and_their_reminders_fire(
     """`make run` end to end on the time-skipping server: the closed BRS record starts no workflow,
     the Minamata activities due within six weeks remind their leads (escalations, not reminders
     before the due date, only when the test runs after those dates)."""
-    from api.services.lifecycle import ensure_workflows
     from models import ReminderEvent
     from tests.lifecycle_support import running_worker
+    from workflows.commands import ensure_workflows
 
     time_settings = settings.model_copy(update={"temporal_search_attributes": False})
     activities = await _activities(db)

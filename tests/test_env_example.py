@@ -8,8 +8,8 @@ import re
 import pytest
 import yaml
 
-from api.env_example import SET_BY_DEPLOYMENT, env_name, render
-from api.settings import Settings
+from cli.env_example import SET_BY_DEPLOYMENT, env_name, render
+from core.settings import Settings
 from tests.conftest import ROOT
 
 EXAMPLE = (ROOT / ".env.example").read_text()

@@ -14,13 +14,13 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from api.settings import Settings
+from core.settings import Settings
+from core.stages import Role
 from models import Activity, Channel, Delivery, DeliveryStatus, Transition
 from models.db import create_engine, session_factory
 from tests import test_lifecycle_api
 from tests.notification_support import wait_for
 from tests.test_lifecycle_api import create, move
-from workflows.stages import Role
 
 world = test_lifecycle_api.world  # the fixture: reference data, people, a task team, SMTP
 
@@ -121,7 +121,7 @@ async def test_a_move_whose_db_write_cannot_reach_the_database_is_503_and_record
     activity's workflow is started on that queue, so the move's DB write retries and gives up."""
     import uuid
 
-    from api.services.lifecycle import start_workflow
+    from workflows.commands import start_workflow
     from workflows.worker import build_worker
 
     activity = await create(client, people)

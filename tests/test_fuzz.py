@@ -23,9 +23,9 @@ from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 
-from api.settings import Settings
+from core.settings import Settings
+from core.stages import Role
 from tests.conftest import People
-from workflows.stages import Role
 
 pytestmark = pytest.mark.usefixtures("lifecycle_worker")
 
@@ -68,8 +68,8 @@ def settings(settings: Settings) -> Settings:
 
 @pytest.fixture
 async def demo(reference_data, people: People, app: Any, settings: Settings, lifecycle_worker):
-    from api.services.lifecycle import ensure_workflows
-    from models.seed import load_demo_data
+    from services.seed import load_demo_data
+    from workflows.commands import ensure_workflows
 
     async with reference_data() as session, session.begin():
         await load_demo_data(session, settings=settings)

@@ -1,5 +1,5 @@
+from core.stages import Role
 from tests.conftest import People
-from workflows.stages import Role
 
 
 async def test_health_reports_the_database(client) -> None:
@@ -37,7 +37,7 @@ async def test_openapi_document_is_served(client) -> None:
 
 
 async def test_people_fixture_issues_working_tokens(client, people: People, db) -> None:
-    from api.security import person_for_token
+    from services.tokens import person_for_token
 
     async with db() as session:
         person = await person_for_token(session, people.tokens[Role.OVERSIGHT])

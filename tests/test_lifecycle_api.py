@@ -8,10 +8,10 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from core.stages import Role
 from models import Meeting, MeetingKind, Notification, PilotProject, Transition
 from tests.lifecycle_support import fire_reminder, team_and_meeting
 from tests.notification_support import wait_for
-from workflows.stages import Role
 
 pytestmark = pytest.mark.usefixtures("lifecycle_worker")
 
@@ -291,7 +291,7 @@ async def test_a_meeting_moved_while_temporal_is_down_is_re_timed_by_check_repai
 ):
     from temporalio.client import Client
 
-    from api.services.consistency import DriftKind, check_all
+    from workflows.consistency import DriftKind, check_all
 
     activity = await create(client, people, conventions=["basel", "stockholm"])
     activity = await patch(

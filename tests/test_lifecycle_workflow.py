@@ -7,9 +7,10 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
-from api.errors import DomainError
-from api.services import lifecycle
+from core.errors import DomainError
+from core.stages import Role, Stage
 from models import Activity, Delivery, Notification, ReminderEvent, Transition
+from services import activities
 from tests.lifecycle_support import (
     add_meeting,
     add_pilot,
@@ -17,9 +18,9 @@ from tests.lifecycle_support import (
     make_activity,
     running_worker,
 )
+from workflows import commands
 from workflows.lifecycle import ActivityLifecycle
 from workflows.messages import EditRequest, MoveRequest
-from workflows.stages import Role, Stage
 
 
 @pytest.fixture
@@ -41,10 +42,10 @@ async def move(
     actor_id=None,
 ):
     async with db() as session:
-        activity = await lifecycle.load_activity(session, activity_id)
-        facts = await lifecycle.gather_facts(session, activity, meeting_id)
-        deadline = await lifecycle.target_meeting_deadline(session, activity)
-    return await lifecycle.send_update(
+        activity = await activities.load_activity(session, activity_id)
+        facts = await activities.gather_facts(session, activity, meeting_id)
+        deadline = await activities.target_meeting_deadline(session, activity)
+    return await commands.send_update(
         client,
         settings,
         activity_id,
@@ -67,7 +68,7 @@ async def test_full_lifecycle_records_every_transition(time_env, db, people, tim
     lead = people[Role.TASK_TEAM_LEAD]
     activity = await make_activity(db, at=now, lead_id=lead.id)
     async with running_worker(time_env.client, time_settings, db):
-        await lifecycle.start_workflow(time_env.client, time_settings, activity)
+        await commands.start_workflow(time_env.client, time_settings, activity)
         meeting_id = await add_meeting(db, (now + timedelta(days=400)).date())
         with pytest.raises(DomainError) as refused:
             await move(time_env.client, time_settings, activity.id, db, Stage.TASK_TEAM, activity.version)
@@ -161,7 +162,7 @@ async def stop(env, settings, activity_id):
 
 
 async def edit(client, settings, activity_id, version, **changes):
-    return await lifecycle.send_update(
+    return await commands.send_update(
         client,
         settings,
         activity_id,
@@ -186,7 +187,7 @@ async def test_reminders_fire_at_simulated_times_and_escalate_weekly(time_env, d
     due = (now + timedelta(days=20)).date()
     activity = await make_activity(db, at=now, lead_id=lead.id, due_on=due)
     async with running_worker(time_env.client, time_settings, db):
-        await lifecycle.start_workflow(time_env.client, time_settings, activity)
+        await commands.start_workflow(time_env.client, time_settings, activity)
         try:
             await time_env.sleep(timedelta(days=20 + 45))
         finally:
@@ -231,7 +232,7 @@ async def test_long_lived_workflow_continues_as_new_keeping_its_state(time_env, 
     )
     workflow_id = time_settings.workflow_id(activity.id)
     async with running_worker(time_env.client, time_settings, db):
-        state = lifecycle.initial_state(activity, time_settings)
+        state = commands.initial_state(activity, time_settings)
         state.max_updates_per_run = 2
         await time_env.client.start_workflow(
             ActivityLifecycle.run, state, id=workflow_id, task_queue=time_settings.temporal_task_queue
@@ -270,7 +271,7 @@ async def test_moving_the_due_date_reschedules_and_leaving_the_stage_cancels(
     old_due, new_due = (now + timedelta(days=20)).date(), (now + timedelta(days=40)).date()
     activity = await make_activity(db, at=now, lead_id=people[Role.TASK_TEAM_LEAD].id, due_on=old_due)
     async with running_worker(time_env.client, time_settings, db):
-        await lifecycle.start_workflow(time_env.client, time_settings, activity)
+        await commands.start_workflow(time_env.client, time_settings, activity)
         await time_env.sleep(timedelta(days=7))
         outcome = await edit(
             time_env.client, time_settings, activity.id, activity.version, stage_due_on=new_due
@@ -304,8 +305,8 @@ async def test_a_snooze_holds_lead_reminders_until_its_date(time_env, db, people
     lead = people[Role.TASK_TEAM_LEAD]
     activity = await make_activity(db, at=now, lead_id=lead.id, due_on=due)
     async with running_worker(time_env.client, time_settings, db):
-        await lifecycle.start_workflow(time_env.client, time_settings, activity)
-        await lifecycle.send_update(
+        await commands.start_workflow(time_env.client, time_settings, activity)
+        await commands.send_update(
             time_env.client,
             time_settings,
             activity.id,

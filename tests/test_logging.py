@@ -20,12 +20,13 @@ from temporalio import activity, workflow
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from api.deps import Principal, RoleGuard
-from api.observability import MAX_LOGGED_CHARS, REDACTED, configure_logging, redact_secrets, redact_text
-from api.settings import Settings
+from api.deps import RoleGuard
+from core.observability import MAX_LOGGED_CHARS, REDACTED, configure_logging, redact_secrets, redact_text
+from core.settings import Settings
+from core.stages import Role
+from services.accounts import Principal
 from tests.conftest import People
 from workflows.observability import bind_workflow_context, worker_interceptors
-from workflows.stages import Role
 
 TOKEN = "syn_" + "S3cr3tT0k3nValue" * 2
 JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLXZhbHVl"

@@ -24,7 +24,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from api.settings import Settings
+from core.settings import Settings
 from workflows.client import DATA_CONVERTER
 from workflows.observability import worker_runtime
 
@@ -154,7 +154,7 @@ async def test_worker_runtime_serves_temporal_sdk_metrics(
 
 
 async def test_a_move_increments_the_moves_counter(client, people, lifecycle_worker, reference_data) -> None:
-    from workflows.stages import Role
+    from core.stages import Role
 
     labels = {"from_stage": "thematic_group", "to_stage": "withdrawn"}
     before = await metric(client, "synergies_moves_total", **labels)

@@ -13,14 +13,14 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from api.security import issue_token
-from api.services.lifecycle import MoveCommand, move_body_hash, move_request_key
-from api.services.transitions import TransitionRecord, record_transition
+from core.stages import Role, Stage
 from models import Activity, Person, Transition
+from services.tokens import issue_token
+from services.transitions import TransitionRecord, record_transition
 from tests.lifecycle_support import team_and_meeting
 from tests.notification_support import wait_for
+from workflows.commands import MoveCommand, move_body_hash, move_request_key
 from workflows.messages import LifecycleState
-from workflows.stages import Role, Stage
 
 pytestmark = pytest.mark.usefixtures("lifecycle_worker")
 

@@ -30,13 +30,13 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from api.security import issue_token
+from core.stages import Role
 from models import Activity, Person, TaskTeam, Transition
+from services.tokens import issue_token
 from tests.lifecycle_support import synergies_check_in
 from tests.notification_support import SMTPServer
 from tests.process_support import Cluster, cluster
 from workflows.messages import LifecycleState
-from workflows.stages import Role
 
 pytestmark = [
     pytest.mark.timeout(420),

@@ -14,9 +14,10 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Worker
 
-from api.services.webhooks import verify_webhook
-from api.settings import Settings
+from core.events import Audience, EventType
+from core.settings import Settings
 from models import Channel, Delivery, DeliveryStatus, Notification
+from services.webhooks import verify_webhook
 from tests.conftest import People
 from tests.notification_flow import NotifyInput, NotifyWorkflow
 from tests.notification_support import (
@@ -27,7 +28,6 @@ from tests.notification_support import (
     build_world,
     wait_for,
 )
-from workflows.events import Audience, EventType
 from workflows.notifications import DELIVERY_RETRY_POLICY, NotificationActivities
 
 EXTRA = {

@@ -8,11 +8,11 @@ import httpx
 import pytest
 from temporalio.testing import ActivityEnvironment
 
-from api.settings import Settings
+from core.events import Audience
+from core.settings import Settings
 from models import Role
 from tests.conftest import People
 from tests.notification_support import World, build_world
-from workflows.events import Audience
 from workflows.notifications import NotificationActivities
 
 

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import select
 from temporalio.testing import ActivityEnvironment
 
-from api.settings import Settings
+from core.events import Audience, EventType, NotificationEvent
+from core.settings import Settings
 from models import (
     Activity,
     Body,
@@ -26,7 +27,6 @@ from models import (
     Transition,
     person_conventions,
 )
-from workflows.events import Audience, EventType, NotificationEvent
 from workflows.notifications import NotificationActivities
 
 # name -> (role, conventions they work on, on the joint management group, active)

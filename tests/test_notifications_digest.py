@@ -13,12 +13,12 @@ from temporalio.client import ScheduleActionStartWorkflow
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Worker
 
-from api.settings import Settings
+from core.events import Audience, EventType
+from core.settings import Settings
 from models import Channel, Delivery, DeliveryStatus, Notification
 from tests.conftest import People
 from tests.notification_support import SMTPServer, World, build_world, wait_for
 from workflows.digest import DIGEST_SCHEDULE_ID, DigestWorkflow, ensure_digest_schedule
-from workflows.events import Audience, EventType
 from workflows.notifications import NotificationActivities
 
 EXTRA = {"watcher-digest-a": {"daily_digest": True}, "watcher-digest-b": {"daily_digest": True}}

@@ -8,11 +8,11 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from api.services.notifications import create_action_links
+from core.stages import Role
 from models import ActionToken, Notification, Person
+from services.notifications import create_action_links
 from tests.lifecycle_support import team_and_meeting
 from tests.notification_support import wait_for
-from workflows.stages import Role
 
 pytestmark = pytest.mark.usefixtures("lifecycle_worker")
 
@@ -167,7 +167,7 @@ async def test_the_acknowledge_button_of_a_mailed_reminder_works_once(
     import httpx
     from temporalio.testing import ActivityEnvironment
 
-    from workflows.events import Audience, EventType, NotificationEvent
+    from core.events import Audience, EventType, NotificationEvent
     from workflows.notifications import NotificationActivities
 
     activity = await create_activity(client, people)

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from api.services.notification_messages import (
+from core.settings import Settings
+from services.notification_messages import (
     ActionLink,
     DigestEntry,
     Recipient,
@@ -21,7 +22,6 @@ from api.services.notification_messages import (
     render,
     render_digest,
 )
-from api.settings import Settings
 from tests.notification_samples import SAMPLES
 
 GOLDEN = Path(__file__).parent / "golden" / "mail"

@@ -14,7 +14,9 @@ from standardwebhooks.webhooks import WebhookVerificationError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from api.services.webhooks import (
+from core.settings import Settings
+from models import Channel, Delivery, DeliveryStatus, Subscription
+from services.webhooks import (
     WebhookTarget,
     WebhookTargetRejected,
     refusal,
@@ -22,8 +24,6 @@ from api.services.webhooks import (
     sign_webhook,
     verify_webhook,
 )
-from api.settings import Settings
-from models import Channel, Delivery, DeliveryStatus, Subscription
 from tests.conftest import People
 from tests.notification_support import WebhookReceiver, World, add_subscription, build_world
 

@@ -22,12 +22,13 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from fastapi import Depends, FastAPI
 from sqlalchemy import select
 
-from api.deps import Principal, RoleGuard
-from api.oidc import role_from_claims
-from api.settings import Settings
+from api.deps import RoleGuard
+from core.settings import Settings
+from core.stages import Role
 from models import Person
+from services.accounts import Principal
+from services.oidc import role_from_claims
 from tests.conftest import People
-from workflows.stages import Role
 
 ISSUER = "https://sso.brs.example.org/realms/brs"
 AUDIENCE = "synergies-tracker"
@@ -277,7 +278,7 @@ async def test_an_unreachable_key_set_is_a_503_not_a_401(settings: Settings, key
 async def test_sso_is_off_unless_an_issuer_is_configured(
     client: httpx.AsyncClient, keys: KeySet, app: FastAPI
 ) -> None:
-    from api.oidc import OIDCAuthenticator
+    from services.oidc import OIDCAuthenticator
 
     assert not any(isinstance(a, OIDCAuthenticator) for a in app.state.authenticators)
 

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
+from core.stages import Role
 from tests.conftest import People
 from tests.oversight_data import AS_OF, CLOSED, PP, RTC, TG, TT, WD, OversightData, build_oversight_data
-from workflows.stages import Role
 
 STAGES = [TG, TT, PP, RTC, CLOSED, WD]
 

@@ -21,12 +21,12 @@ import pytest
 from openpyxl import load_workbook
 from playwright.async_api import BrowserContext, Page, async_playwright, expect
 
-from api.services.transitions import TransitionRecord, record_transition
+from core.stages import Role
+from services.transitions import TransitionRecord, record_transition
 from tests.browser_support import launch_chromium
 from tests.conftest import People
 from tests.live_server import LiveServer, live_server
 from tests.oversight_data import TG, TT, OversightData, build_oversight_data
-from workflows.stages import Role
 
 AXE = (Path(__file__).parent / "vendor" / "axe-core-4.10.2.min.js").read_text()
 VIEWS = ["", "/coverage", "/cop-readiness", "/due", "/flow", "/transitions", "/activities"]

@@ -10,9 +10,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
+from core.stages import Role
 from tests.conftest import People
 from tests.oversight_data import OversightData, build_oversight_data
-from workflows.stages import Role
 
 PAGES = ["", "/coverage", "/cop-readiness", "/due", "/flow", "/transitions", "/activities"]
 

@@ -25,12 +25,12 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from core.stages import Role
 from models import Activity, Delivery, DeliveryStatus, ReminderEvent, TaskTeam, Transition
 from models.enums import Channel
 from tests.notification_support import SMTPServer, wait_for
 from tests.process_support import Cluster, cluster, gather_limited, poll
 from workflows.messages import LifecycleState
-from workflows.stages import Role
 
 pytestmark = pytest.mark.timeout(240)
 

@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 import yaml
 
+from core.stages import Stage
 from models.enums import ActionKind, ProvisionStatus
-from models.seed import (
+from services.seed import (
     ActionData,
     ActivityData,
     MoveData,
@@ -26,10 +27,9 @@ from models.seed import (
     reference_data,
     source_label,
 )
-from workflows.stages import Stage
 
 SOURCES = Path(__file__).parent / "data" / "sources"
-DATA = Path(__file__).parents[1] / "models" / "data"
+DATA = Path(__file__).parents[1] / "services" / "data"
 
 FUTURE = re.compile(
     r"\b(will|would|shall|envisaged|planning|planned|is to be|are to be|to be considered)\b", re.I

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.settings import Settings
+from core.settings import Settings
 from models import (
     Body,
     BodyKind,
@@ -17,7 +17,7 @@ from models import (
     ProvisionStatus,
     decision_provisions,
 )
-from models.seed import load_reference_data
+from services.seed import load_reference_data
 
 SYNERGIES_DECISIONS = ["IX/10", "RC-4/11", "SC-4/34"]
 

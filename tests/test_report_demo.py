@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from api.services.report_render import render
-from api.services.reports import build_report
 from models import Activity, Meeting, Provision
-from models.seed import load_demo_data
+from services.report_render import render
+from services.reports import build_report
+from services.seed import load_demo_data
 from tests.test_reports import docx_text
 
 ANNEX_SECTIONS = {
@@ -62,8 +62,8 @@ def test_cli_report_writes_the_docx(tmp_path, database_url, monkeypatch) -> None
 
     from typer.testing import CliRunner
 
-    from api.cli import app
-    from api.settings import get_settings
+    from cli.main import app
+    from core.settings import get_settings
     from models.db import create_engine, session_factory
     from tests.conftest import empty_all_tables
     from tests.report_data import WORKSHOP_TAKEN, build_report_data

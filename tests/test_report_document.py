@@ -17,10 +17,10 @@ from docx import Document
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from api.services.report_render import render
-from api.services.reports import Report, build_report, end_of_day
 from models import ActionEntry, ActionKind, Activity, Meeting, Provision, Stage, Transition
-from models.seed import load_demo_data
+from services.report_render import render
+from services.reports import Report, build_report, end_of_day
+from services.seed import load_demo_data
 
 GOLDEN = Path(__file__).parent / "golden"
 

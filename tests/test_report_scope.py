@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from api.services.report_render import RenderTimeout, render, render_within
-from api.services.reports import NO_ACTION, Report, build_report
-from api.services.transitions import TransitionRecord, record_transition
+from core.stages import Role
 from models import ActionEntry, ActionKind, Activity, Convention, Meeting, Provision, Stage
+from services.report_render import RenderTimeout, render, render_within
+from services.reports import NO_ACTION, Report, build_report
+from services.transitions import TransitionRecord, record_transition
 from tests.report_data import (
     REPORTING_TAKEN,
     WORKSHOP_PLANNED,
@@ -22,10 +23,9 @@ from tests.report_data import (
     at,
     build_report_data,
 )
-from workflows.stages import Role
 
 END_2010 = date(2010, 12, 31)
-LOCALE = Path(__file__).resolve().parent.parent / "api" / "locale"
+LOCALE = Path(__file__).resolve().parent.parent / "services" / "locale"
 
 
 @pytest.fixture
@@ -351,8 +351,8 @@ async def test_a_secretariats_own_word_template_replaces_the_shipped_one(
 ) -> None:
     from docx import Document
 
-    from api.services.report_render import DOCX_TEMPLATE
-    from api.settings import get_settings
+    from core.settings import get_settings
+    from services.report_render import DOCX_TEMPLATE
 
     edited = Document(str(DOCX_TEMPLATE))  # what a secretariat does in Word: restyle, keep the tags
     edited.styles["Normal"].font.name = "Arial"

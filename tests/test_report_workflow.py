@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 from sqlalchemy import select, update
 
+from core.events import Audience, EventType
 from models import Meeting, Notification, StoredReport
 from tests.report_data import build_report_data
-from workflows.events import Audience, EventType
 from workflows.reports import (
     DRAFT_HOUR_UTC,
     ReportActivities,

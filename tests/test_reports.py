@@ -16,8 +16,9 @@ from docx import Document
 from pypdf import PdfReader
 from sqlalchemy import event
 
-from api.services.report_render import FORMATS, MEDIA_TYPES, ReportFormat, render
-from api.services.reports import (
+from core.stages import Role
+from services.report_render import FORMATS, MEDIA_TYPES, ReportFormat, render
+from services.reports import (
     ACTIONS_COLUMN,
     NO_ACTION,
     PROVISION_COLUMN,
@@ -37,7 +38,6 @@ from tests.report_data import (
     ReportData,
     build_report_data,
 )
-from workflows.stages import Role
 
 END_2010 = date(2010, 12, 31)
 

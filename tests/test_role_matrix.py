@@ -16,9 +16,9 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import iter_route_contexts
 
 from api.deps import RoleGuard
+from core.stages import Role
 from tests.api_support import add_activity
 from tests.conftest import People
-from workflows.stages import Role
 
 PUBLIC = {
     "/",  # the index of the API: names the collections, reads nothing

@@ -6,9 +6,9 @@ import stat
 
 from sqlalchemy import update
 
-from api.runner import QUICKSTART_TOKEN_FILE, keep_token, prepare_data, read_kept_token
-from api.security import person_for_token
+from cli.runner import QUICKSTART_TOKEN_FILE, keep_token, prepare_data, read_kept_token
 from models import ApiToken, utcnow
+from services.tokens import person_for_token
 
 
 async def _owner_email(db, token: str) -> str | None:

@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.supervisor import Child
+from core.supervisor import Child
 from tests.notification_support import free_port
 
 pytestmark = pytest.mark.timeout(300)

@@ -17,12 +17,12 @@ from sqlalchemy import select, text
 
 from api.routes.events import _event_id
 from api.schemas import LONG_TEXT_MAX
-from api.security import hash_token, revoke_token
-from api.settings import Settings
+from core.settings import Settings
+from core.stages import Role
 from models import ApiToken
+from services.tokens import hash_token, revoke_token
 from tests.api_support import add_activity
 from tests.conftest import People
-from workflows.stages import Role
 
 
 async def test_tokens_are_stored_only_as_digests(people: People, db) -> None:

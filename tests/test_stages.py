@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from workflows.stages import (
+from core.stages import (
     MOVES,
     ActivityFacts,
     PilotFacts,

@@ -1,4 +1,4 @@
-"""api.supervisor with small real child processes: restarts with backoff, stop order, SIGKILL past
+"""core.supervisor with small real child processes: restarts with backoff, stop order, SIGKILL past
 the deadline. `synergies up` with its real children is tested in test_runner_supervision.py."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from api.supervisor import Backoff, Child, Supervisor
+from core.supervisor import Backoff, Child, Supervisor
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -52,7 +52,7 @@ def check_until(supervisor: Supervisor, condition, within: float = 10.0) -> None
 def test_a_crashed_child_is_restarted_with_doubling_backoff_and_one_line_per_restart(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="api.supervisor")
+    caplog.set_level(logging.INFO, logger="core.supervisor")
     starts = tmp_path / "starts"
     crasher = python(f"open({str(starts)!r}, 'a').write('x'); raise SystemExit(3)")
     with Supervisor(Backoff(first=0.2, cap=0.8, stable=60)) as supervisor:

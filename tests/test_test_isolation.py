@@ -8,10 +8,10 @@ import httpx
 import pytest
 from temporalio.client import Client
 
-from api.settings import Settings
+from core.settings import Settings
+from core.stages import Role
 from tests.conftest import DEFAULT_TEMPORAL_ADDRESS, UNREACHABLE_TEMPORAL, People
 from tests.test_api_meetings import NEW_MEETING
-from workflows.stages import Role
 
 
 def test_settings_built_in_tests_point_away_from_the_default_server(settings: Settings) -> None:

@@ -19,8 +19,8 @@ with workflow.unsafe.imports_passed_through():
     import httpx
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-    from api.observability import configure_tracing
-    from api.settings import Settings
+    from core.observability import configure_tracing
+    from core.settings import Settings
     from workflows.client import connect
     from workflows.observability import temporal_interceptors
 

@@ -10,9 +10,9 @@ import httpx
 from sqlalchemy import select, update
 
 from api.deps import SESSION_COOKIE
+from core.stages import Role
 from models import SignInLink, WebSession, utcnow
 from tests.conftest import People
-from workflows.stages import Role
 
 LINK = re.compile(r"https?://\S+/app/sign-in/(\S+)")
 
@@ -151,7 +151,7 @@ async def test_the_root_sends_browsers_to_the_app_and_api_clients_to_an_index(
 
 
 def test_sign_in_links_are_kept_out_of_the_logs() -> None:
-    from api.observability import redact_text
+    from core.observability import redact_text
 
     line = "path=/app/sign-in/JKM3KWWyaccZvLqHcoxT-D1_yH_PNX0uUkb1n0zMnLI status=303"
     assert "JKM3KWW" not in redact_text(line)
@@ -331,7 +331,7 @@ async def test_the_activity_page_shows_where_the_record_comes_from(
     client: httpx.AsyncClient, people: People, smtp, db
 ) -> None:
     """Provenance (issue 18): the demo's facts cite the note they come from, illustration says so."""
-    from models.seed import load_demo_data
+    from services.seed import load_demo_data
 
     async with db() as session, session.begin():
         result = await load_demo_data(session)

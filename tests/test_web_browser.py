@@ -24,15 +24,16 @@ from playwright.async_api import Page, async_playwright, expect
 from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 
-from api.deps import Principal
-from api.services import lifecycle
-from api.settings import Settings
+from core.settings import Settings
+from core.stages import Role
 from models import Body, BodyKind, Meeting, PilotProject, ReminderEvent, TaskTeam, utcnow
+from services import activities
+from services.accounts import Principal
 from tests.browser_support import launch_chromium
 from tests.conftest import People
 from tests.live_server import LiveServer, live_server
 from tests.notification_support import SMTPServer
-from workflows.stages import Role
+from workflows import commands
 
 ROOT = Path(__file__).resolve().parent.parent
 AXE = (ROOT / "tests" / "vendor" / "axe-core-4.10.2.min.js").read_text()
@@ -73,36 +74,36 @@ async def _seed(db: Any, people: People, client: Any, settings: Settings) -> tup
             watcher_ids=[],
             stage_due_on=None,
         )
-        workshop = await lifecycle.create_activity(
+        workshop = await commands.create_activity(
             session,
             client,
             settings,
             principal,
-            lifecycle.ActivityDraft(
+            activities.ActivityDraft(
                 title="Regional e-waste workshop",
                 conventions=["basel", "stockholm"],
                 single_convention_reason=None,
                 **draft,  # type: ignore[arg-type]
             ),
         )
-        mercury = await lifecycle.create_activity(
+        mercury = await commands.create_activity(
             session,
             client,
             settings,
             principal,
-            lifecycle.ActivityDraft(
+            activities.ActivityDraft(
                 title="Mercury storage guidance",
                 conventions=["minamata"],
                 single_convention_reason="the guidance answers the Minamata Convention alone",
                 **{**draft, "lead_id": coordinator.id, "task_team_id": None},  # type: ignore[arg-type]
             ),
         )
-        customs = await lifecycle.create_activity(
+        customs = await commands.create_activity(
             session,
             client,
             settings,
             principal,
-            lifecycle.ActivityDraft(
+            activities.ActivityDraft(
                 title="Customs officers training",
                 conventions=["basel", "rotterdam"],
                 single_convention_reason=None,

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import pytest
 
-from api.settings import Settings
+from core.settings import Settings
 from tests.test_oidc import KeySet
 
 CLIENT_ID = "synergies-web"

@@ -17,10 +17,10 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
+from core.stages import Role
 from tests.lifecycle_support import fire_reminder, team_and_meeting
 from workflows.client import DATA_CONVERTER
 from workflows.lifecycle import ActivityLifecycle
-from workflows.stages import Role
 
 HISTORIES = Path(__file__).parent / "histories"
 

@@ -15,13 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from api import metrics
-from api.errors import DomainError
-from api.services.activity_edits import apply_edit as apply_edit_to_row
-from api.services.transitions import TransitionRecord, lifecycle_row, record_transition
+from core import metrics
+from core.errors import DomainError
 from models import ReminderEvent
 from models.db import transaction
 from models.sql import insert_ignore
+from services.activity_edits import apply_edit as apply_edit_to_row
+from services.transitions import TransitionRecord, lifecycle_row, record_transition
 from workflows.messages import (
     EditInput,
     EditOutput,

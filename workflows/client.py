@@ -17,7 +17,7 @@ from temporalio.converter import (
 )
 from temporalio.runtime import Runtime
 
-from api.settings import Settings
+from core.settings import Settings
 from workflows.observability import temporal_interceptors
 
 _TYPE_ADAPTERS = functools.lru_cache(maxsize=1024)(TypeAdapter)

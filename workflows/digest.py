@@ -23,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
         ScheduleUpdateInput,
     )
 
-    from api.settings import Settings
+    from core.settings import Settings
     from workflows.notifications import DIGEST_TIMEOUT, NotificationActivities
 
 DIGEST_SCHEDULE_ID = "daily-digest"

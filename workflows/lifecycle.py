@@ -13,8 +13,10 @@ from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from core.events import Audience, EventType, NotificationEvent
+    from core.reminders import Reminder, ReminderKind, next_wakeup
+    from core.stages import Stage, TransitionError, check_transition, due_on_entry
     from workflows import search, sending
-    from workflows.events import Audience, EventType, NotificationEvent
     from workflows.messages import (
         AcknowledgeRequest,
         EditInput,
@@ -32,8 +34,6 @@ with workflow.unsafe.imports_passed_through():
         TransitionInput,
         TransitionOutput,
     )
-    from workflows.reminders import Reminder, ReminderKind, next_wakeup
-    from workflows.stages import Stage, TransitionError, check_transition, due_on_entry
 
 # Since this patch the updates' DB writes run as local activities and an event's notifications
 # are planned and sent by one `notify` activity; workflows begun before it replay the old commands.
@@ -488,7 +488,7 @@ class ActivityLifecycle:
         audiences: tuple[Audience, ...],
         **what: Any,
     ) -> None:
-        """`what`: the event's who / from / to / why fields (workflows.events.NotificationEvent)."""
+        """`what`: the event's who / from / to / why fields (core.events.NotificationEvent)."""
         state = self.state
         self._outbox.append(
             NotificationEvent(

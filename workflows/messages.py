@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from workflows.reminders import ReminderPolicy
-from workflows.stages import ActivityFacts, Role, Stage
+from core.reminders import ReminderPolicy
+from core.stages import ActivityFacts, Role, Stage
 
 
 @dataclass

@@ -9,7 +9,7 @@ is marked sent only after the send succeeded.
 What is said is rendered here, not in the workflow: `build_message` reads the activity, its lead,
 conventions, provisions and the transition from the database when the event is planned; the
 subject becomes the feed entry's title, and each e-mail is rendered from the stored message when it
-is sent (api/services/notification_messages.py, templates in api/templates/mail/).
+is sent (services/notification_messages.py, templates in services/templates/mail/).
 
 Recipients: the audiences of the event (coordinators = active people with the coordinator role,
 narrowed to their conventions when they have any; the joint management group's members; the
@@ -40,29 +40,10 @@ from temporalio import activity
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
-from api.metrics import DELIVERIES, DELIVERY_FAILURES
-from api.services.notification_messages import (
-    MESSAGE_VERSION,
-    ActionLink,
-    DigestEntry,
-    Recipient,
-    Rendered,
-    Why,
-    activity_url,
-    build_message,
-    email_message,
-    render,
-    render_digest,
-    stage_name,
-)
-from api.services.notifications import create_action_links
-from api.services.webhooks import (
-    WebhookHostUnresolved,
-    WebhookTargetRejected,
-    resolve_webhook_target,
-    sign_webhook,
-)
-from api.settings import Settings
+from core.events import Audience, NotificationEvent
+from core.metrics import DELIVERIES, DELIVERY_FAILURES
+from core.settings import Settings
+from core.stages import OPEN_STAGES
 from models import (
     Activity,
     Body,
@@ -79,8 +60,27 @@ from models import (
     person_conventions,
 )
 from models.sql import upsert_insert
-from workflows.events import Audience, NotificationEvent
-from workflows.stages import OPEN_STAGES
+from services.notification_messages import (
+    MESSAGE_VERSION,
+    ActionLink,
+    DigestEntry,
+    Recipient,
+    Rendered,
+    Why,
+    activity_url,
+    build_message,
+    email_message,
+    render,
+    render_digest,
+    stage_name,
+)
+from services.notifications import create_action_links
+from services.webhooks import (
+    WebhookHostUnresolved,
+    WebhookTargetRejected,
+    resolve_webhook_target,
+    sign_webhook,
+)
 
 DELIVERY_REJECTED = "DeliveryRejected"
 """Error type of failures that no retry can fix (target refused by policy, subscription gone)."""

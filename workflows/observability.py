@@ -30,8 +30,8 @@ from temporalio.worker import (
     Interceptor,
 )
 
-from api.observability import configure_logging, configure_tracing
-from api.settings import Settings
+from core.observability import configure_logging, configure_tracing
+from core.settings import Settings
 
 __all__ = [
     "configure_logging",

@@ -30,12 +30,12 @@ with workflow.unsafe.imports_passed_through():
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
     from temporalio.client import Client
 
-    from api.services.report_render import render
-    from api.services.reports import build_report, get_meeting
-    from api.settings import Settings
+    from core.events import Audience, EventType, NotificationEvent
+    from core.settings import Settings
     from models import Meeting, StoredReport
+    from services.report_render import render
+    from services.reports import build_report, get_meeting
     from workflows import sending
-    from workflows.events import Audience, EventType, NotificationEvent
 
 REPORT_WORKFLOW = "ReportDraftWorkflow"
 ONE_NOTIFY_ACTIVITY = "one-notify-activity"

@@ -13,7 +13,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.events import NotificationEvent
+    from core.events import NotificationEvent
     from workflows.notifications import DELIVER_TIMEOUT, DELIVERY_RETRY_POLICY
 
 

@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from api.observability import configure_logging
-from api.settings import Settings, get_settings
+from core.observability import configure_logging
+from core.settings import Settings, get_settings
 from models.db import create_engine, session_factory
 from workflows.activities import LifecycleActivities
 from workflows.client import connect

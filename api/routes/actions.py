@@ -11,18 +11,19 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Principal, ProgressWriter, Reader, SessionDep
-from api.etag import IfMatch, check_if_match, set_etag
+from api.etag import IfMatch, set_etag
 from api.pagination import Page, PageQuery, Sorting, paginate
 from api.routes.activities import CurrentActivity, ensure_progress_writer, get_activity_or_404
 from api.schemas import LongText, NotNull, WriteModel
-from api.services.records import (
+from core.versions import check_if_match
+from models import ActionEntry, ActionKind, Activity, Provision
+from services.records import (
     add_and_flush,
     apply_changes,
     delete_row,
     get_or_404,
     require_reference,
 )
-from models import ActionEntry, ActionKind, Activity, Provision
 
 router = APIRouter(tags=["actions"])
 

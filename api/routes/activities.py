@@ -17,14 +17,14 @@ from sqlalchemy import Select, and_, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Principal, Reader, SessionDep, SettingsDep, get_principal
-from api.errors import Forbidden
 from api.etag import set_etag
 from api.pagination import Page, PageQuery, Sorting, paginate
 from api.schemas import CodeList, IdList
-from api.services.records import get_or_404
-from api.settings import Settings
+from core.errors import Forbidden
+from core.settings import Settings
+from core.stages import OPEN_STAGES, Role, Stage
 from models import Activity, Convention, Provision, TaskTeam
-from workflows.stages import OPEN_STAGES, Role, Stage
+from services.records import get_or_404
 
 router = APIRouter(prefix="/activities", tags=["activities"])
 

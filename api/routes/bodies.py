@@ -15,11 +15,13 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Admin, Reader, SessionDep
-from api.errors import NotFound
-from api.etag import IfMatch, check_if_match, set_etag
+from api.etag import IfMatch, set_etag
 from api.pagination import Page, PageQuery, Sorting, paginate
 from api.schemas import IdList, LongText, NotNull, WriteModel
-from api.services.records import (
+from core.errors import NotFound
+from core.versions import check_if_match
+from models import Body, BodyKind, Person
+from services.records import (
     add_and_flush,
     apply_changes,
     delete_row,
@@ -27,7 +29,6 @@ from api.services.records import (
     get_or_404,
     load_by_keys,
 )
-from models import Body, BodyKind, Person
 
 router = APIRouter(prefix="/bodies", tags=["bodies"])
 thematic_groups_router = APIRouter(prefix="/thematic-groups", tags=["bodies"])

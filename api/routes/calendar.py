@@ -5,12 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from api.errors import NotFound
 from api.routes.events import QueryTokenPrincipal
-from api.services.calendar import calendar_for
-from api.services.dashboard import utc_today
-from api.services.web_auth import person_for_calendar
+from core.errors import NotFound
 from models import utcnow
+from services.calendar import calendar_for
+from services.dashboard import utc_today
+from services.web_auth import person_for_calendar
 
 router = APIRouter(tags=["calendar"])
 

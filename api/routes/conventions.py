@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from api.deps import Reader, SessionDep
 from api.pagination import Page, PageQuery, Sorting, paginate
-from api.services.records import get_or_404
 from models import Convention
+from services.records import get_or_404
 
 router = APIRouter(prefix="/conventions", tags=["reference data"])
 

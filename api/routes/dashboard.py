@@ -19,10 +19,10 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Reader, SessionDep
-from api.services import dashboard as service
-from api.services.dashboard import ALL_STAGES, DashboardFilter, Interval, UpcomingKind, utc_today
-from api.services.spreadsheet import neutralise_cell
-from workflows.stages import Stage
+from core.stages import Stage
+from services import dashboard as service
+from services.dashboard import ALL_STAGES, DashboardFilter, Interval, UpcomingKind, utc_today
+from services.spreadsheet import neutralise_cell
 
 router = APIRouter(tags=["dashboard"])
 

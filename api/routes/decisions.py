@@ -12,10 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from api.deps import Admin, Reader, SessionDep
-from api.etag import IfMatch, check_if_match, set_etag
+from api.etag import IfMatch, set_etag
 from api.pagination import Page, PageQuery, Sorting, paginate
 from api.schemas import CodeText, ElementCodeList, NotNull, WriteModel
-from api.services.records import (
+from core.versions import check_if_match
+from models import Convention, Decision, Provision
+from services.records import (
     add_and_flush,
     apply_changes,
     delete_row,
@@ -24,7 +26,6 @@ from api.services.records import (
     load_by_keys,
     require_reference,
 )
-from models import Convention, Decision, Provision
 
 router = APIRouter(prefix="/decisions", tags=["reference data"])
 

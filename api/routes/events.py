@@ -19,8 +19,8 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from api.deps import Principal, Reader, SessionDep, authenticate, get_principal
 from api.pagination import MAX_INTEGER
 from api.routes.dashboard import FilterDep
-from api.services.dashboard import DashboardFilter
-from api.services.events import (
+from services.dashboard import DashboardFilter
+from services.events import (
     MAX_PAGE,
     TransitionEvent,
     follow_transitions,

@@ -14,8 +14,8 @@ from fastapi import APIRouter, Header, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Coordinator, ProgressWriter, Reader, SessionDep, SettingsDep, TemporalDep
-from api.errors import Conflict, DomainError, problem_body
 from api.etag import IfMatch, set_etag
+from api.problems import problem_body
 from api.routes.activities import (
     ActivityRead,
     CurrentActivity,
@@ -23,11 +23,13 @@ from api.routes.activities import (
     ensure_progress_writer,
 )
 from api.schemas import CodeText, NotNull, WriteModel
-from api.services import lifecycle
-from api.services.reminders import pending_reminder
-from api.settings import Settings
+from core.errors import Conflict, DomainError
+from core.settings import Settings
+from core.stages import Stage, describe_table, evaluate_moves
 from models import Activity
-from workflows.stages import Stage, describe_table, evaluate_moves
+from services import activities
+from services.reminders import pending_reminder
+from workflows import commands
 
 router = APIRouter(tags=["lifecycle"])
 
@@ -182,8 +184,8 @@ async def create_activity(
     temporal: TemporalDep,
     response: Response,
 ) -> ActivityRead:
-    activity = await lifecycle.create_activity(
-        session, temporal, settings, principal, lifecycle.ActivityDraft(**body.model_dump())
+    activity = await commands.create_activity(
+        session, temporal, settings, principal, activities.ActivityDraft(**body.model_dump())
     )
     response.headers["Location"] = f"/activities/{activity.id}"
     return _activity_read(activity, settings, response)
@@ -204,7 +206,7 @@ async def update_activity(
     response: Response,
     if_match: IfMatch = None,
 ) -> ActivityRead:
-    updated = await lifecycle.edit_activity(
+    updated = await commands.edit_activity(
         session,
         temporal,
         settings,
@@ -231,13 +233,13 @@ async def move_activity(
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> MoveResult:
-    activity, transition = await lifecycle.move_activity(
+    activity, transition = await commands.move_activity(
         session,
         temporal,
         settings,
         principal,
         activity_id,
-        lifecycle.MoveCommand(**body.model_dump()),
+        commands.MoveCommand(**body.model_dump()),
         idempotency_key,
     )
     return MoveResult(
@@ -254,7 +256,7 @@ async def move_activity(
 async def list_transitions(
     principal: Reader, activity: CurrentActivity, session: SessionDep
 ) -> list[TransitionRead]:
-    rows = await lifecycle.transitions_of(session, activity.id)
+    rows = await activities.transitions_of(session, activity.id)
     return [TransitionRead.model_validate(row) for row in rows]
 
 
@@ -266,7 +268,7 @@ async def list_transitions(
 async def allowed_transitions(
     principal: Reader, activity: CurrentActivity, session: SessionDep
 ) -> list[AllowedMove]:
-    facts = await lifecycle.gather_facts(session, activity)
+    facts = await activities.gather_facts(session, activity)
     return [
         AllowedMove(
             to=option.move.target,
@@ -301,8 +303,8 @@ async def bulk_move(
         key = item.idempotency_key or (f"{idempotency_key}:{item.activity_id}" if idempotency_key else None)
         async with limit, request.app.state.sessionmaker() as session:
             try:
-                command = lifecycle.MoveCommand(**item.model_dump(exclude={"activity_id", "idempotency_key"}))
-                activity, transition = await lifecycle.move_activity(
+                command = commands.MoveCommand(**item.model_dump(exclude={"activity_id", "idempotency_key"}))
+                activity, transition = await commands.move_activity(
                     session, temporal, settings, principal, item.activity_id, command, key
                 )
             except DomainError as exc:
@@ -328,7 +330,7 @@ async def bulk_move(
 async def list_reminders(
     principal: Reader, activity: CurrentActivity, session: SessionDep
 ) -> list[ReminderRead]:
-    return [ReminderRead.model_validate(row) for row in await lifecycle.reminders_of(session, activity.id)]
+    return [ReminderRead.model_validate(row) for row in await activities.reminders_of(session, activity.id)]
 
 
 @router.post(
@@ -352,7 +354,7 @@ async def acknowledge_reminder(
             f"activity {activity.id} has no unacknowledged reminder in its {activity.stage} stage",
             code="nothing_to_acknowledge",
         )
-    updated = await lifecycle.acknowledge(session, temporal, settings, principal, activity, body.note)
+    updated = await commands.acknowledge(session, temporal, settings, principal, activity, body.note)
     return _activity_read(updated, settings, response)
 
 
@@ -371,5 +373,5 @@ async def snooze_reminders(
     response: Response,
 ) -> ActivityRead:
     await ensure_progress_writer(session, principal, activity)
-    updated = await lifecycle.snooze(session, temporal, settings, principal, activity, body.until, body.note)
+    updated = await commands.snooze(session, temporal, settings, principal, activity, body.until, body.note)
     return _activity_read(updated, settings, response)

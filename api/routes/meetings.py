@@ -11,10 +11,12 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Admin, Reader, SessionDep
-from api.etag import IfMatch, check_if_match, set_etag
+from api.etag import IfMatch, set_etag
 from api.pagination import Page, PageQuery, Sorting, paginate
 from api.schemas import CodeList, CodeText, NotNull, WriteModel
-from api.services.records import (
+from core.versions import check_if_match
+from models import Convention, Meeting, MeetingKind
+from services.records import (
     add_and_flush,
     apply_changes,
     delete_row,
@@ -23,7 +25,6 @@ from api.services.records import (
     get_or_404,
     load_by_keys,
 )
-from models import Convention, Meeting, MeetingKind
 
 router = APIRouter(prefix="/meetings", tags=["reference data"])
 

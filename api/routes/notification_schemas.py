@@ -8,9 +8,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.schemas import CodeText
+from core.events import EventType
+from core.stages import Stage
 from models.enums import Channel, DeliveryStatus, Role
-from workflows.events import EventType
-from workflows.stages import Stage
 
 EVENT_TYPES = ["*", *(event_type.value for event_type in EventType)]
 

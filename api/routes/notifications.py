@@ -8,7 +8,6 @@ from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import HTMLResponse
 
 from api.deps import Admin, Coordinator, Principal, Reader, SessionDep, SettingsDep, TemporalDep
-from api.errors import DomainError, NotFound
 from api.pagination import PageQuery
 from api.routes.notification_schemas import (
     DeliveryPage,
@@ -23,10 +22,11 @@ from api.routes.notification_schemas import (
     SubscriptionRead,
     SubscriptionUpdate,
 )
-from api.services import lifecycle
-from api.services import notifications as service
-from api.services.notification_messages import activity_url, long_date, render_action_page
+from core.errors import DomainError, NotFound
 from models import Channel, DeliveryStatus, Person, Role, utcnow
+from services import notifications as service
+from services.notification_messages import activity_url, long_date, render_action_page
+from workflows import commands
 
 router = APIRouter(tags=["notifications"])
 
@@ -85,7 +85,7 @@ async def create_my_subscription(
     principal: Reader, session: SessionDep, settings: SettingsDep, data: SubscriptionCreate
 ) -> SubscriptionCreated:
     row, secret = await service.create_subscription(
-        session, settings, principal.person_id, data, principal.role
+        session, settings, principal.person_id, data.model_dump(), principal.role
     )
     return SubscriptionCreated.model_validate(row).model_copy(update={"webhook_secret": secret})
 
@@ -103,7 +103,9 @@ async def update_my_subscription(
     data: SubscriptionUpdate,
 ) -> SubscriptionRead:
     row = await service.get_subscription(session, subscription_id, principal.person_id)
-    row = await service.update_subscription(session, settings, row, data, principal.role)
+    row = await service.update_subscription(
+        session, settings, row, data.model_dump(exclude_unset=True), principal.role
+    )
     return SubscriptionRead.model_validate(row)
 
 
@@ -146,7 +148,9 @@ async def create_subscription(
     data: SubscriptionCreate,
     person_id: Annotated[int, Query(description="whose subscription this is")],
 ) -> SubscriptionCreated:
-    row, secret = await service.create_subscription(session, settings, person_id, data, principal.role)
+    row, secret = await service.create_subscription(
+        session, settings, person_id, data.model_dump(), principal.role
+    )
     return SubscriptionCreated.model_validate(row).model_copy(update={"webhook_secret": secret})
 
 
@@ -163,7 +167,9 @@ async def update_subscription(
     data: SubscriptionUpdate,
 ) -> SubscriptionRead:
     row = await service.get_subscription(session, subscription_id, None)
-    row = await service.update_subscription(session, settings, row, data, principal.role)
+    row = await service.update_subscription(
+        session, settings, row, data.model_dump(exclude_unset=True), principal.role
+    )
     return SubscriptionRead.model_validate(row)
 
 
@@ -311,7 +317,7 @@ async def run_action(
         try:
             if action.token.action == "snooze":
                 until = action.snooze_until(now.date())
-                await lifecycle.snooze(
+                await commands.snooze(
                     session,
                     temporal,
                     settings,
@@ -322,7 +328,7 @@ async def run_action(
                 )
                 done = f"Reminders are snoozed until {long_date(until)}."
             else:
-                await lifecycle.acknowledge(
+                await commands.acknowledge(
                     session,
                     temporal,
                     settings,

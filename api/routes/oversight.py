@@ -17,17 +17,17 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from api.deps import Reader, SessionDep
-from api.services import oversight as service
-from api.services.dashboard import Interval, utc_today
-from api.services.oversight import (
+from core.stages import Stage
+from services import oversight as service
+from services.dashboard import Interval, utc_today
+from services.oversight import (
     DueBucket,
     OversightFilter,
     PageRequest,
     Period,
     Table,
 )
-from api.services.spreadsheet import csv_bytes, xlsx_bytes
-from workflows.stages import Stage
+from services.spreadsheet import csv_bytes, xlsx_bytes
 
 router = APIRouter(prefix="/oversight", tags=["oversight"])
 

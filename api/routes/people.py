@@ -14,18 +14,19 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Admin, Reader, SessionDep
-from api.etag import IfMatch, check_if_match, set_etag
+from api.etag import IfMatch, set_etag
 from api.pagination import Page, PageQuery, Sorting, paginate
 from api.schemas import NotNull, WriteModel
-from api.services.records import (
+from core.stages import Role
+from core.versions import check_if_match
+from models import Person
+from services.records import (
     add_and_flush,
     apply_changes,
     delete_row,
     ensure_unique,
     get_or_404,
 )
-from models import Person
-from workflows.stages import Role
 
 router = APIRouter(prefix="/people", tags=["people"])
 

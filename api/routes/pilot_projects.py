@@ -11,19 +11,20 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Principal, ProgressWriter, Reader, SessionDep
-from api.etag import IfMatch, check_if_match, set_etag
+from api.etag import IfMatch, set_etag
 from api.pagination import Page, PageQuery, Sorting, paginate
 from api.routes.activities import CurrentActivity, ensure_progress_writer, get_activity_or_404
 from api.schemas import LongText, NameText, NotNull, WriteModel
-from api.services.records import (
+from core.versions import check_if_match
+from models import Activity, PilotProject
+from models.countries import CountryCode
+from services.records import (
     add_and_flush,
     apply_changes,
     delete_row,
     ensure_period,
     get_or_404,
 )
-from models import Activity, PilotProject
-from models.countries import CountryCode
 
 router = APIRouter(tags=["pilot projects"])
 

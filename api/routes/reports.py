@@ -10,12 +10,12 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from api.deps import Reader, SessionDep
-from api.errors import DomainError, NotFound
-from api.services.report_render import FORMATS, MEDIA_TYPES, ReportFormat, render_within
-from api.services.report_text import Language
-from api.services.reports import Report, Variant, build_report, get_meeting
-from api.settings import get_settings
+from core.errors import DomainError, NotFound
+from core.settings import get_settings
 from models import Meeting, StoredReport
+from services.report_render import FORMATS, MEDIA_TYPES, ReportFormat, render_within
+from services.report_text import Language
+from services.reports import Report, Variant, build_report, get_meeting
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 

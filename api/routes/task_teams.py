@@ -11,10 +11,12 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Coordinator, Reader, SessionDep
-from api.etag import IfMatch, check_if_match, set_etag
+from api.etag import IfMatch, set_etag
 from api.pagination import Page, PageQuery, Sorting, paginate
 from api.schemas import IdList, NotNull, WriteModel
-from api.services.records import (
+from core.versions import check_if_match
+from models import Body, BodyKind, Person, TaskTeam
+from services.records import (
     InvalidInput,
     add_and_flush,
     apply_changes,
@@ -24,7 +26,6 @@ from api.services.records import (
     load_by_keys,
     require_reference,
 )
-from models import Body, BodyKind, Person, TaskTeam
 
 router = APIRouter(prefix="/task-teams", tags=["task teams"])
 

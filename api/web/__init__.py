@@ -10,9 +10,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from api.errors import DomainError
 from api.web.pages import NEXT_COOKIE, router
 from api.web.templating import STATIC_DIR, render
+from core.errors import DomainError
 
 
 def _is_page(request: Request) -> bool:

@@ -1,5 +1,5 @@
 """The web app under /app/: thin handlers that read forms, call the same service functions as the
-API (api/services/lifecycle, the action-entry and notification services) behind the same role
+API (services/lifecycle, the action-entry and notification services) behind the same role
 guards (api/deps), and render Jinja2 pages. Every action is a real form (post, then redirect), so
 it works without JavaScript; htmx only swaps the board and opens the move dialog in place."""
 
@@ -30,8 +30,6 @@ from api.deps import (
     SettingsDep,
     TemporalDep,
 )
-from api.errors import DomainError, Forbidden, NotFound
-from api.etag import etag_for
 from api.pagination import PageParams
 from api.routes.actions import (
     ActionEntryCreate,
@@ -48,14 +46,17 @@ from api.routes.pilot_projects import (
     get_writable_pilot,
     update_pilot,
 )
-from api.services import lifecycle, oidc_login, web_auth
-from api.services import notifications as feed
-from api.services.records import InvalidInput
 from api.web import queries
 from api.web.queries import BoardFilter
 from api.web.templating import long_date, plain_words, render, stage_name
+from core.errors import DomainError, Forbidden, NotFound
+from core.stages import GUARDS, Stage, evaluate_moves
+from core.versions import etag_for
 from models import ActionKind, Activity, Convention, Meeting, Person, Provision
-from workflows.stages import GUARDS, Stage, evaluate_moves
+from services import activities, oidc_login, web_auth
+from services import notifications as feed
+from services.records import InvalidInput
+from workflows import commands
 
 router = APIRouter(include_in_schema=False)
 
@@ -362,12 +363,12 @@ async def create_activity(
             raise InvalidInput("Give the activity a title of at least three characters.", field="title")
         if not provisions:
             raise InvalidInput("Choose at least one provision the activity answers.", field="provisions")
-        activity = await lifecycle.create_activity(
+        activity = await commands.create_activity(
             session,
             temporal,
             settings,
             principal,
-            lifecycle.ActivityDraft(**values, watcher_ids=[principal.person_id], stage_due_on=None),
+            activities.ActivityDraft(**values, watcher_ids=[principal.person_id], stage_due_on=None),
         )
     except DomainError as error:
         await session.rollback()
@@ -385,8 +386,8 @@ async def _activity_or_404(session: SessionDep, activity_id: int) -> Activity:
 async def _activity_context(
     session: SessionDep, settings: SettingsDep, principal: Principal, activity: Activity
 ) -> dict[str, Any]:
-    transitions = await lifecycle.transitions_of(session, activity.id)
-    reminders = await lifecycle.reminders_of(session, activity.id)
+    transitions = await activities.transitions_of(session, activity.id)
+    reminders = await activities.reminders_of(session, activity.id)
     entries = await queries.history(session, activity.id, transitions)
     names = await queries.people_named(
         session,
@@ -493,7 +494,7 @@ async def edit_activity(
     if not changes:
         return _redirect(_activity_url(activity_id, "Nothing to change."))
     try:
-        await lifecycle.edit_activity(
+        await commands.edit_activity(
             session, temporal, settings, principal, activity, changes, etag_for(version)
         )
     except DomainError as error:
@@ -507,7 +508,7 @@ async def edit_activity(
 
 
 async def _move_context(session: SessionDep, principal: Principal, activity: Activity) -> dict[str, Any]:
-    facts = await lifecycle.gather_facts(session, activity)
+    facts = await activities.gather_facts(session, activity)
     options = []
     for option in evaluate_moves(Stage(activity.stage), role=principal.role, facts=facts):
         fixes = [
@@ -546,13 +547,13 @@ async def move(
     """The same move as POST /activities/{id}/transitions; the form's request id is the
     idempotency key, so a double submit moves once."""
     try:
-        command = lifecycle.MoveCommand(
+        command = commands.MoveCommand(
             to=Stage(to),
             expected_version=version,
             reason=reason.strip() or None,
             meeting_id=_optional_id(meeting_id),
         )
-        moved, _ = await lifecycle.move_activity(
+        moved, _ = await commands.move_activity(
             session, temporal, settings, principal, activity_id, command, request_id[:100] or None
         )
     except (DomainError, ValueError) as error:
@@ -562,7 +563,7 @@ async def move(
         stale = activity.version != version  # changed since the dialog was opened
         latest = []
         if stale:
-            transitions = await lifecycle.transitions_of(session, activity_id)
+            transitions = await activities.transitions_of(session, activity_id)
             latest = (await queries.history(session, activity_id, transitions))[:3]
         names = await queries.people_named(session, {entry.actor_id for entry in latest})
         template = "app/_move.html" if request.headers.get("HX-Request") else "app/move.html"
@@ -622,9 +623,9 @@ async def bulk_move(
                 continue
             title = activity.title
             try:
-                command = lifecycle.MoveCommand(target, int(version), reason.strip() or None)
+                command = commands.MoveCommand(target, int(version), reason.strip() or None)
                 key = f"{request_id[:60]}-{activity_id}"
-                moved, _ = await lifecycle.move_activity(
+                moved, _ = await commands.move_activity(
                     session, temporal, settings, principal, int(activity_id), command, key
                 )
                 await session.commit()
@@ -745,7 +746,7 @@ async def acknowledge(
 ) -> Response:
     activity = await get_activity_or_404(activity_id, session)
     await ensure_progress_writer(session, principal, activity)
-    await lifecycle.acknowledge(session, temporal, settings, principal, activity, note.strip() or None)
+    await commands.acknowledge(session, temporal, settings, principal, activity, note.strip() or None)
     return _redirect(_activity_url(activity_id, "Reminder acknowledged.", "reminders"))
 
 
@@ -761,7 +762,7 @@ async def snooze(
 ) -> Response:
     activity = await get_activity_or_404(activity_id, session)
     await ensure_progress_writer(session, principal, activity)
-    await lifecycle.snooze(session, temporal, settings, principal, activity, until, note.strip() or None)
+    await commands.snooze(session, temporal, settings, principal, activity, until, note.strip() or None)
     return _redirect(_activity_url(activity_id, f"Reminders snoozed until {long_date(until)}.", "reminders"))
 
 
@@ -779,7 +780,7 @@ async def watch(
     watchers = {person.id for person in activity.watchers}
     wanted = watchers | {principal.person_id} if watching else watchers - {principal.person_id}
     if wanted != watchers:
-        await lifecycle.edit_activity(
+        await commands.edit_activity(
             session, temporal, settings, principal, activity, {"watcher_ids": sorted(wanted)}, None
         )
     return _redirect(_activity_url(activity_id, "Watching." if watching else "No longer watching."))

@@ -13,6 +13,7 @@ from sqlalchemy.orm import selectinload
 
 from api.pagination import PageParams, paginate
 from api.routes.activities import SORTING, ActivityFilters, activity_query, today
+from core.stages import OPEN_STAGES, Stage
 from models import (
     Activity,
     ActivityEdit,
@@ -26,7 +27,6 @@ from models import (
     Transition,
     activity_watchers,
 )
-from workflows.stages import OPEN_STAGES, Stage
 
 COLUMN_LIMIT = 50
 LIST_PAGE = 100

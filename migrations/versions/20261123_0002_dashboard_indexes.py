@@ -2,7 +2,7 @@
 
 The oversight dashboards filter activities by convention (the primary key of activity_conventions
 starts with activity_id, so it cannot serve that) and by target meeting. Written by hand: the models
-do not declare these indexes yet (see the note in api/services/dashboard.py); the names follow the
+do not declare these indexes yet (see the note in services/dashboard.py); the names follow the
 naming convention of models.base, so declaring them later (`index=True` on
 Activity.target_meeting_id, `Index("ix_activity_conventions_convention_code", ...)`) autogenerates
 nothing new.

@@ -1,0 +1,225 @@
+"""An activity's record as the services read it: the row, its log, the facts the stage machine's
+guards read, and the checks of the references a create or an edit names."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.errors import NotFound
+from core.settings import Settings
+from core.stages import ActivityFacts, PilotFacts, Stage
+from models import (
+    Activity,
+    Body,
+    BodyKind,
+    Convention,
+    Meeting,
+    Person,
+    PilotProject,
+    Provision,
+    ReminderEvent,
+    TaskTeam,
+    Transition,
+    utcnow,
+)
+from services.due_dates import due_date_on_entry
+from services.records import InvalidInput, load_by_keys, require_reference
+from services.transitions import TransitionRecord, record_transition
+
+
+async def gather_facts(
+    session: AsyncSession, activity: Activity, closing_meeting_id: int | None = None
+) -> ActivityFacts:
+    """The data the stage machine's guards read, as the record stands now (columns only: a move
+    reads it on every request)."""
+    task_team = (
+        (
+            await session.execute(
+                select(TaskTeam.lead_id, TaskTeam.ends_on).where(TaskTeam.id == activity.task_team_id)
+            )
+        ).first()
+        if activity.task_team_id
+        else None
+    )
+    pilots = await session.execute(
+        select(PilotProject.region, PilotProject.countries, PilotProject.lessons_learned).where(
+            PilotProject.activity_id == activity.id
+        )
+    )
+    closing_meeting = (
+        (
+            await session.execute(
+                select(Meeting.id, Meeting.starts_on).where(Meeting.id == closing_meeting_id)
+            )
+        ).first()
+        if closing_meeting_id is not None
+        else None
+    )
+    return ActivityFacts(
+        conventions=tuple(activity.convention_codes),
+        single_convention_reason=activity.single_convention_reason,
+        task_team_lead_id=task_team.lead_id if task_team else None,
+        task_team_ends_on=task_team.ends_on if task_team else None,
+        pilots=tuple(
+            PilotFacts(region, tuple(countries or ()), lessons) for region, countries, lessons in pilots
+        ),
+        target_meeting_id=activity.target_meeting_id,
+        closing_meeting_id=closing_meeting.id if closing_meeting else None,
+        closing_meeting_starts_on=closing_meeting.starts_on if closing_meeting else None,
+        as_of=utcnow().date(),
+    )
+
+
+async def target_meeting_deadline(session: AsyncSession, activity: Activity) -> date | None:
+    if activity.target_meeting_id is None:
+        return None
+    meeting = (
+        await session.execute(
+            select(Meeting.starts_on, Meeting.document_deadline_override).where(
+                Meeting.id == activity.target_meeting_id
+            )
+        )
+    ).first()
+    return Meeting.deadline_of(*meeting) if meeting else None
+
+
+async def load_activity(session: AsyncSession, activity_id: int) -> Activity:
+    activity = await session.get(Activity, activity_id, populate_existing=True)
+    if activity is None:
+        raise NotFound(f"activity {activity_id} does not exist")
+    return activity
+
+
+async def transitions_of(session: AsyncSession, activity_id: int) -> list[Transition]:
+    return list(
+        await session.scalars(
+            select(Transition).where(Transition.activity_id == activity_id).order_by(Transition.seq)
+        )
+    )
+
+
+async def activities_targeting(session: AsyncSession, meeting_id: int) -> list[int]:
+    return list(
+        await session.scalars(
+            select(Activity.id).where(
+                Activity.target_meeting_id == meeting_id, Activity.stage == Stage.REPORT_TO_COP.value
+            )
+        )
+    )
+
+
+@dataclass(frozen=True)
+class ActivityDraft:
+    title: str
+    description: str
+    provisions: list[str]
+    conventions: list[str] | None
+    thematic_group_id: int | None
+    lead_id: int | None
+    task_team_id: int | None
+    target_meeting_id: int | None
+    single_convention_reason: str | None
+    watcher_ids: list[int]
+    stage_due_on: date | None
+
+
+async def check_references(session: AsyncSession, fields: dict[str, Any]) -> None:
+    """422 naming the field for any id that points nowhere, before the workflow sees the change."""
+    if fields.get("thematic_group_id") is not None:
+        body = await session.get(Body, fields["thematic_group_id"])
+        if body is None or body.kind != BodyKind.THEMATIC_GROUP:
+            raise InvalidInput(
+                f"thematic_group_id: {fields['thematic_group_id']} is not a thematic group",
+                field="thematic_group_id",
+            )
+    for name, model, label in (
+        ("lead_id", Person, "person"),
+        ("task_team_id", TaskTeam, "task team"),
+        ("target_meeting_id", Meeting, "meeting"),
+    ):
+        await require_reference(session, model, fields.get(name), field=name, label=label)
+
+
+async def relation_changes(session: AsyncSession, fields: dict[str, Any]) -> dict[str, Any]:
+    """Relation lists as the edit activity expects them, every code and id checked."""
+    changes: dict[str, Any] = {}
+    if fields.get("provisions") is not None:
+        provisions = await load_by_keys(
+            session, Provision.element_code, fields["provisions"], field="provisions", label="provision"
+        )
+        changes["provision_codes"] = [p.element_code for p in provisions]
+    if fields.get("conventions") is not None:
+        conventions = await load_by_keys(
+            session, Convention.code, fields["conventions"], field="conventions", label="convention"
+        )
+        changes["convention_codes"] = [c.code for c in conventions]
+    if fields.get("watcher_ids") is not None:
+        watchers = await load_by_keys(
+            session, Person.id, fields["watcher_ids"], field="watcher_ids", label="person"
+        )
+        changes["watcher_ids"] = [p.id for p in watchers]
+    return changes
+
+
+async def reminders_of(session: AsyncSession, activity_id: int) -> list[ReminderEvent]:
+    return list(
+        await session.scalars(
+            select(ReminderEvent)
+            .where(ReminderEvent.activity_id == activity_id)
+            .order_by(ReminderEvent.fired_at, ReminderEvent.id)
+        )
+    )
+
+
+async def insert_activity(
+    session: AsyncSession, settings: Settings, actor_id: int, draft: ActivityDraft
+) -> Activity:
+    """The activity and its first transition (thematic_group), every reference checked; not
+    committed, so the caller decides when it exists."""
+    fields = asdict(draft)
+    await check_references(session, fields)
+    provisions = await load_by_keys(
+        session, Provision.element_code, draft.provisions, field="provisions", label="provision"
+    )
+    codes = draft.conventions or sorted(
+        {decision.convention_code for p in provisions for decision in p.decisions}
+    )
+    conventions = await load_by_keys(session, Convention.code, codes, field="conventions", label="convention")
+    watchers = await load_by_keys(session, Person.id, draft.watcher_ids, field="watcher_ids", label="person")
+    now = utcnow()
+    activity = Activity(
+        title=draft.title,
+        description=draft.description,
+        stage=Stage.THEMATIC_GROUP,
+        stage_entered_at=now,
+        thematic_group_id=draft.thematic_group_id,
+        lead_id=draft.lead_id,
+        task_team_id=draft.task_team_id,
+        target_meeting_id=draft.target_meeting_id,
+        single_convention_reason=draft.single_convention_reason,
+        provisions=provisions,
+        conventions=conventions,
+        watchers=watchers,
+    )
+    session.add(activity)
+    await session.flush()
+    due_on = draft.stage_due_on or due_date_on_entry(Stage.THEMATIC_GROUP, now.date(), None, settings)
+    await record_transition(
+        session,
+        TransitionRecord(
+            activity_id=activity.id,
+            seq=1,
+            from_stage=None,
+            to_stage=Stage.THEMATIC_GROUP,
+            actor_id=actor_id,
+            at=now,
+            reason="created",
+            due_on=due_on,
+        ),
+    )
+    return activity
