@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 from temporalio.client import (
     Client,
     RPCTimeoutOrCancelledError,
@@ -61,6 +62,7 @@ from workflows.messages import (
     MoveRequest,
     Outcome,
     SnoozeRequest,
+    TransitionOutput,
 )
 from workflows.reports import ensure_report_workflow
 
@@ -419,12 +421,52 @@ async def _move(
     outcome = await send_update(
         client, settings, activity_id, ActivityLifecycle.move, request, update_id=request_key
     )
-    # Read back only what a move changes: its relations (provisions, conventions, watchers) stay.
-    await session.refresh(activity, attribute_names=WRITTEN_COLUMNS)
-    transition = await session.get(Transition, outcome.transition_id) if outcome.transition_id else None
+    written = outcome.written
+    transition: Transition | None
+    if written is not None and written.at is not None and outcome.version == command.expected_version + 1:
+        # The row was at `expected_version` when it was loaded above and every write bumps the
+        # version: at expected_version + 1 it is the loaded row with this move's columns, which
+        # the write reported. No read-back (a connection checkout, two queries, a commit).
+        transition = _as_stored(activity, outcome, written)
+    else:
+        # Read back only what a move changes: its relations (provisions, conventions, watchers)
+        # stay. (An adopted write, or an answer from a worker that does not report the row.)
+        await session.refresh(activity, attribute_names=WRITTEN_COLUMNS)
+        transition = await session.get(Transition, outcome.transition_id) if outcome.transition_id else None
     if transition is not None:
         _check_same_request(transition, principal, request_hash)
     return activity, transition
+
+
+def _as_stored(activity: Activity, outcome: Outcome, written: TransitionOutput) -> Transition:
+    """Set the activity's written columns as `record_transition` stored them (as loaded state, so
+    the request's session has nothing to flush), and the transition row it inserted, detached."""
+    assert written.at is not None
+    stored: dict[str, Any] = {
+        "stage": outcome.stage,
+        "stage_entered_at": written.at,
+        "stage_due_on": written.due_on,
+        "transition_count": outcome.seq,
+        "version": outcome.version,
+        "updated_at": written.at,
+    }
+    if outcome.stage is Stage.CLOSED:
+        stored["closed_at_meeting_id"] = written.meeting_id
+    for name, value in stored.items():
+        set_committed_value(activity, name, value)
+    return Transition(
+        id=written.transition_id,
+        activity_id=outcome.activity_id,
+        seq=outcome.seq,
+        from_stage=written.from_stage,
+        to_stage=outcome.stage,
+        actor_id=written.actor_id,
+        at=written.at,
+        reason=written.reason,
+        meeting_id=written.meeting_id,
+        due_on=written.due_on,
+        request_hash=written.request_hash,
+    )
 
 
 async def _recorded_after(
