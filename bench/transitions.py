@@ -382,8 +382,9 @@ async def run(
                         )
                     results[f"{phase} {mode}"] = timing
                     await wait_idle(3 if phase == "api" else 1)
+                    count = len(timing.latencies)
+                    cpu[f"{phase} worker {mode}"] = (cpu_seconds(worker.pid or 0) - before[1]) / count
                     if phase == "api":  # with the notifications of these moves, sent in the pause
-                        count = len(timing.latencies)
                         for name, child, t0_cpu in zip(
                             ("api", "worker", "notifier"), (api, worker, notifier), before, strict=True
                         ):
@@ -474,6 +475,8 @@ def _report(
             section.add(f"{what} {name} throughput", timing.throughput, "ops/s")
             section.add(f"{what} {name} p50", timing.p50 * 1000, "ms")
             section.add(f"{what} {name} p95", timing.p95 * 1000, "ms")
+            if phase in ("noop", "record", "write"):
+                section.add(f"{what} {name} worker CPU per op", cpu[f"{phase} worker {mode}"] * 1000, "ms")
         api = results.get(f"api {mode}")
         if api is None:
             continue
