@@ -291,8 +291,8 @@ async def run(
         api = children.start("api", _profiled(_uvicorn("api.main:app", api_port), out["api"]), env)
         if "plain" in phases:
             children.start("plain", _uvicorn("bench.plain_app:app", plain_port), env)
-            await wait_port(plain_port)
-        await wait_port(api_port)
+            await wait_port(plain_port, 120)
+        await wait_port(api_port, 120)  # under py-spy on a loaded machine the import takes a while
 
         lifecycle_ids = pools.get("api", []) + pools.get("bulk", [])
         engine = create_engine(url)
