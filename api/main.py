@@ -83,7 +83,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             include_in_schema=False,
         )
 
-    @app.get("/health", tags=["health"], summary="Liveness and the database it reaches")
+    @app.get(
+        "/health",
+        tags=["health"],
+        summary="Liveness and the database it reaches",
+        responses={200: {"content": {"application/json": {"example": {"status": "ok", "database": "ok"}}}}},
+    )
     async def health(session: SessionDep) -> dict[str, str]:
         await session.execute(text("SELECT 1"))
         return {"status": "ok", "database": "ok"}

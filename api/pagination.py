@@ -1,176 +1,150 @@
-"""Sorting and cursor pagination shared by every list endpoint.
+"""The one list envelope of every collection endpoint, and its query parameters (the keyset
+machinery is services/pagination.py).
 
-`sort=field` / `sort=-field` picks a column from a per-resource whitelist; the page is cut with a
-keyset condition on (sort value, tie-breaker), so pages neither repeat nor skip rows when other rows
-are inserted meanwhile. The cursor is opaque base64 JSON that also names the sort it belongs to.
-NULL sort values come last in both directions, on SQLite and PostgreSQL alike.
+Every list of the JSON API answers `Page`: `{"items": [...], "next_cursor", "prev_cursor", "total"}`
+and sends the same cursors as RFC 8288 `Link` headers (`rel="next"`, `rel="prev"`): the request's
+own URL with the cursor parameter replaced, every other query parameter kept. `total` is counted
+(one COUNT query) only when the client asks `?count=true`; otherwise it is null.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from enum import Enum
-from typing import Annotated, Any, Generic, TypeVar
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
-from fastapi import Depends, Query
-from pydantic import BaseModel
-from sqlalchemy import Select, and_, nulls_last, or_
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
-from sqlalchemy.types import TypeDecorator
+from fastapi import Depends, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.datastructures import URL
 
-from core.errors import DomainError
+from services.pagination import MAX_LIMIT, PageParams, Slice
 
 T = TypeVar("T")
-MAX_LIMIT = 200
-MAX_INTEGER = 2**63 - 1
-"""The largest id any backend stores (BIGINT); ids and cursors beyond it are forged."""
+
+NEXT_EXAMPLE = "eyJzIjogImlkIiwgInYiOiA3NSwgInQiOiA3NX0"  # encode_cursor("id", 75, 75)
+PREV_EXAMPLE = "eyJzIjogImlkIiwgInYiOiA1MSwgInQiOiA1MSwgImQiOiAicHJldiJ9"  # ... 51, 51, before=True
+
+
+def _page_examples(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """A `Page[X]` is documented with X's own example as its item (every item schema has one)."""
+    item_type = model.model_fields["items"].annotation
+    args = getattr(item_type, "__args__", ())
+    item_class = args[0] if args else None
+    config = getattr(item_class, "model_config", None) or getattr(item_class, "__pydantic_config__", {})
+    extra = config.get("json_schema_extra")
+    examples = extra.get("examples") if isinstance(extra, dict) else None
+    item = examples[0] if examples else None
+    example: dict[str, Any] = {
+        "items": [item] if item is not None else [],
+        "next_cursor": NEXT_EXAMPLE,
+        "prev_cursor": PREV_EXAMPLE,
+        "total": 137,
+    }
+    schema["examples"] = [example | getattr(model, "example_extra", {})]
 
 
 class Page(BaseModel, Generic[T]):
+    """The envelope of every list: one page of `items`, the cursors of the pages around it (also
+    sent as `Link` headers) and, with `?count=true`, the number of items on all pages."""
+
+    model_config = ConfigDict(json_schema_extra=_page_examples)
+    example_extra: ClassVar[dict[str, Any]] = {}
+    """What a subclass adds to the example (its own fields)."""
+
     items: list[T]
-    next_cursor: str | None = None
-
-
-class InvalidSort(DomainError):
-    status, code = 422, "invalid_sort"
-
-
-class InvalidCursor(DomainError):
-    status, code = 400, "invalid_cursor"
+    next_cursor: str | None = Field(
+        None, description="pass as `cursor` for the next page; null on the last page"
+    )
+    prev_cursor: str | None = Field(
+        None, description="pass as `cursor` for the page before; null on the first page"
+    )
+    total: int | None = Field(
+        None, description="items on all pages; counted only with `?count=true`, else null"
+    )
 
 
 @dataclass(frozen=True)
-class PageParams:
-    sort: str | None
-    cursor: str | None
-    limit: int
+class PageRequest(PageParams):
+    """The page a request asks for, with what the `Link` header is built from."""
+
+    url: URL | None = field(default=None, compare=False, repr=False)
+    response: Response | None = field(default=None, compare=False, repr=False)
+
+
+CountQuery = Annotated[
+    bool, Query(description="also count the items on all pages (`total`); costs one COUNT query")
+]
 
 
 def _page_params(
+    request: Request,
+    response: Response,
     sort: Annotated[str | None, Query(description="`field` ascending or `-field` descending")] = None,
-    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
+    cursor: Annotated[
+        str | None, Query(description="`next_cursor` or `prev_cursor` of the page you have")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
-) -> PageParams:
-    return PageParams(sort=sort, cursor=cursor, limit=limit)
+    count: CountQuery = False,
+) -> PageRequest:
+    return PageRequest(sort, cursor, limit, count, url=request.url, response=response)
 
 
-PageQuery = Annotated[PageParams, Depends(_page_params)]
+PageQuery = Annotated[PageRequest, Depends(_page_params)]
 
 
-class Sorting:
-    """The sortable fields of one resource, its default sort and the unique tie-breaker column."""
+@dataclass(frozen=True)
+class ListParams:
+    """What an unpaginated list (a short one: the conventions, an activity's log) reads: `count`."""
 
-    def __init__(
-        self,
-        fields: dict[str, InstrumentedAttribute[Any]],
-        *,
-        default: str,
-        tiebreak: InstrumentedAttribute[Any],
-    ) -> None:
-        self.fields = fields
-        self.default = default
-        self.tiebreak = tiebreak
-
-    def resolve(self, sort: str | None) -> tuple[str, bool]:
-        spec = (sort or self.default).strip()
-        descending = spec.startswith("-")
-        name = spec.lstrip("-+")
-        if name not in self.fields:
-            allowed = sorted(self.fields)
-            raise InvalidSort(
-                f"cannot sort by {name!r}; allowed fields: {', '.join(allowed)} "
-                "(prefix with '-' for descending)",
-                allowed=allowed,
-            )
-        return name, descending
+    count: bool = False
 
 
-def _to_json(value: Any) -> Any:
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, date | datetime):
-        return value.isoformat()
-    return value
+def _list_params(count: CountQuery = False) -> ListParams:
+    return ListParams(count)
 
 
-def _from_json(column: InstrumentedAttribute[Any], raw: Any) -> Any:
-    if raw is None:
-        return None
-    sql_type = column.type
-    if isinstance(sql_type, TypeDecorator):  # e.g. UTCDateTime: its own python_type is `object`
-        sql_type = sql_type.impl_instance
-    python_type = sql_type.python_type
-    if python_type is datetime:
-        value = datetime.fromisoformat(raw)
-        if value.tzinfo is None:
-            raise ValueError("naive datetime")
-        return value.astimezone(UTC)  # OverflowError for a forged date at the edge of the calendar
-    if python_type is date:
-        return date.fromisoformat(raw)
-    if python_type is bool or not isinstance(raw, str | int):
-        raise ValueError("unexpected value type")
-    if isinstance(raw, int) and not -MAX_INTEGER <= raw <= MAX_INTEGER:
-        raise ValueError("integer out of range")
-    return python_type(raw)
+ListQuery = Annotated[ListParams, Depends(_list_params)]
 
 
-def encode_cursor(sort: str, value: Any, tiebreak: Any) -> str:
-    payload = json.dumps({"s": sort, "v": _to_json(value), "t": _to_json(tiebreak)})
-    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+def link_header(url: URL, param: str, cursors: dict[str, str | None]) -> str | None:
+    """RFC 8288 links to the pages around this one: `url` with `param` set to each cursor."""
+    links = [
+        f'<{url.include_query_params(**{param: cursor})}>; rel="{rel}"'
+        for rel, cursor in cursors.items()
+        if cursor is not None
+    ]
+    return ", ".join(links) or None
 
 
-def decode_cursor(
-    cursor: str, sort: str, sorting: Sorting, column: InstrumentedAttribute[Any]
-) -> tuple[Any, Any]:
-    """The (sort value, tie-breaker) a cursor points after; 400 for anything that is not ours."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        payload = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-        if not isinstance(payload, dict) or payload.get("t") is None:
-            raise ValueError("not a cursor")
-        if payload.get("s") != sort:
-            raise InvalidCursor(
-                f"the cursor belongs to sort={payload.get('s')!r}, not sort={sort!r}; "
-                "start again without a cursor"
-            )
-        return _from_json(column, payload.get("v")), _from_json(sorting.tiebreak, payload["t"])
-    except (ValueError, TypeError, OverflowError, UnicodeError, binascii.Error, KeyError) as exc:
-        raise InvalidCursor(
-            "the cursor is malformed; pass back next_cursor exactly as a previous page returned it"
-        ) from exc
+def set_links(
+    response: Response | None,
+    url: URL | None,
+    next_cursor: str | None,
+    prev_cursor: str | None = None,
+    *,
+    param: str = "cursor",
+) -> None:
+    if response is None or url is None:
+        return
+    header = link_header(url, param, {"next": next_cursor, "prev": prev_cursor})
+    if header:
+        response.headers["Link"] = header
 
 
-def _after(column: Any, tiebreak: Any, value: Any, last: Any, descending: bool) -> Any:
-    """Rows strictly after (value, last) in the order `column NULLS LAST, tiebreak`."""
-    tiebreak_after = tiebreak < last if descending else tiebreak > last
-    if value is None:
-        return and_(column.is_(None), tiebreak_after)
-    column_after = column < value if descending else column > value
-    return or_(column_after, and_(column == value, tiebreak_after), column.is_(None))
-
-
-async def paginate(
-    session: AsyncSession, statement: Select[Any], sorting: Sorting, params: PageParams
-) -> tuple[list[Any], str | None]:
-    """One page of the rows `statement` selects, and the cursor of the next page (or None)."""
-    name, descending = sorting.resolve(params.sort)
-    column = sorting.fields[name]
-    sort = f"-{name}" if descending else name
-    if params.cursor:
-        value, last = decode_cursor(params.cursor, sort, sorting, column)
-        statement = statement.where(_after(column, sorting.tiebreak, value, last, descending))
-    direction = (
-        (column.desc(), sorting.tiebreak.desc()) if descending else (column.asc(), sorting.tiebreak.asc())
+def set_page_links(response: Response, url: URL, page: int, *, has_next: bool) -> None:
+    """`Link` headers of a view numbered in pages (the oversight lists: `page`, `per_page`)."""
+    set_links(
+        response, url, str(page + 1) if has_next else None, str(page - 1) if page > 1 else None, param="page"
     )
-    statement = statement.order_by(nulls_last(direction[0]), direction[1]).limit(params.limit + 1)
-    rows = list((await session.scalars(statement)).unique().all())
-    if len(rows) <= params.limit:
-        return rows, None
-    rows = rows[: params.limit]
-    last_row = rows[-1]
-    return rows, encode_cursor(sort, getattr(last_row, column.key), getattr(last_row, sorting.tiebreak.key))
+
+
+def page_of(params: PageRequest, page: Slice[Any], convert: Callable[[Any], Any] | None = None) -> Page[Any]:
+    """The envelope of one page (its rows turned into items by `convert`), its `Link` header set."""
+    items = [convert(row) for row in page.rows] if convert else list(page.rows)
+    set_links(params.response, params.url, page.next_cursor, page.prev_cursor)
+    return Page(items=items, next_cursor=page.next_cursor, prev_cursor=page.prev_cursor, total=page.total)
+
+
+def whole_list(params: ListParams, items: Sequence[Any]) -> Page[Any]:
+    """The envelope of a list that fits on one page: no cursors, `total` only when asked."""
+    return Page(items=list(items), total=len(items) if params.count else None)

@@ -25,7 +25,7 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm, Pt, RGBColor
 
-TARGET = Path(__file__).resolve().parent.parent / "api" / "templates" / "report.docx"
+TARGET = Path(__file__).resolve().parent.parent / "services" / "templates" / "report.docx"
 FONT = "Times New Roman"
 TEXT_WIDTH = Cm(17)  # A4 less 2 cm margins
 

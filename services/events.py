@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import anyio
+from pydantic import ConfigDict
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
@@ -25,6 +26,25 @@ MAX_PAGE = 1000
 
 @dataclass
 class TransitionEvent:
+    __pydantic_config__ = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 104,
+                    "activity_id": 29,
+                    "activity_title": "Report to MC-COP7 on the implementation of decision MC-6/[--]",
+                    "seq": 3,
+                    "from_stage": "task_team",
+                    "to_stage": "report_to_cop",
+                    "at": "2026-11-16T09:03:00Z",
+                    "actor_id": 5,
+                    "actor_name": "Keiko Tanaka",
+                    "reason": "The report is drafted for MC-COP7; no pilot phase.",
+                    "meeting_id": None,
+                }
+            ]
+        }
+    )
     id: int
     activity_id: int
     activity_title: str
@@ -103,6 +123,18 @@ async def transitions_after(
             meeting_id,
         ) in await session.execute(query)
     ]
+
+
+async def count_transitions(
+    session: AsyncSession, *, where: DashboardFilter | None = None, activity_id: int | None = None
+) -> int:
+    """How many transitions the feed holds for these filters, on all pages (`?count=true`)."""
+    query = select(func.count()).select_from(Transition).join(Activity, Activity.id == Transition.activity_id)
+    if where is not None:
+        query = query.where(*where.clauses())
+    if activity_id is not None:
+        query = query.where(Transition.activity_id == activity_id)
+    return int(await session.scalar(query) or 0)
 
 
 async def last_transition_id(session: AsyncSession) -> int:

@@ -13,7 +13,6 @@ from urllib.parse import urlsplit
 from sqlalchemy import Select, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.pagination import PageParams, Sorting, paginate
 from core.errors import DomainError, Forbidden, NotFound
 from core.settings import Settings
 from models import (
@@ -32,6 +31,7 @@ from models import (
     person_conventions,
 )
 from services.notification_messages import ActionLink
+from services.pagination import PageParams, Slice, Sorting, paginate
 from services.webhooks import new_secret, resolve_webhook_target
 
 # Newest first by id (ids follow insertion, i.e. created_at): the cursor then holds no datetime.
@@ -169,10 +169,11 @@ def _feed(person_id: int, unread: bool) -> Select[Any]:
 
 async def list_notifications(
     session: AsyncSession, person_id: int, *, unread: bool, page: PageParams
-) -> tuple[list[Notification], str | None, int]:
-    rows, cursor = await paginate(session, _feed(person_id, unread), NOTIFICATION_SORTING, page)
+) -> tuple[Slice[Notification], int]:
+    """One page of the feed, and how many of all the person's notifications are unread."""
+    notes = await paginate(session, _feed(person_id, unread), NOTIFICATION_SORTING, page)
     unread_count = await session.scalar(select(func.count()).select_from(_feed(person_id, True).subquery()))
-    return rows, cursor, int(unread_count or 0)
+    return notes, int(unread_count or 0)
 
 
 async def mark_read(session: AsyncSession, person_id: int, notification_id: int) -> Notification:
@@ -223,7 +224,7 @@ async def list_deliveries(
     channel: Channel | None,
     notification_id: int | None,
     page: PageParams,
-) -> tuple[list[DeliveryView], str | None]:
+) -> Slice[DeliveryView]:
     statement = select(Delivery)
     if status is not None:
         statement = statement.where(Delivery.status == status)
@@ -231,9 +232,10 @@ async def list_deliveries(
         statement = statement.where(Delivery.channel == channel)
     if notification_id is not None:
         statement = statement.where(Delivery.notification_id == notification_id)
-    rows, cursor = await paginate(session, statement, DELIVERY_SORTING, page)
+    found = await paginate(session, statement, DELIVERY_SORTING, page)
+    rows: list[Delivery] = found.rows
     webhook_subscriptions = {row.subscription_id for row in rows if row.channel is Channel.WEBHOOK}
-    owners = dict(
+    owners: dict[int | None, int] = dict(
         (
             await session.execute(
                 select(Subscription.id, Subscription.person_id).where(
@@ -259,7 +261,7 @@ async def list_deliveries(
             )
         else:
             views.append(DeliveryView(row, row.key, row.target, row.last_error))
-    return views, cursor
+    return Slice(views, found.next_cursor, found.prev_cursor, found.total)
 
 
 # --- me -----------------------------------------------------------------------------------------

@@ -154,6 +154,43 @@ class ProvisionCoverage(_Schema):
 
 
 class CoverageView(_Schema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "as_of": "2026-12-07",
+                    "provisions": [
+                        {
+                            "provision_id": 1,
+                            "element_code": "BRS/SYN/I.A.4",
+                            "citation": "IX/10, RC-4/11, SC-4/34 section I paragraph 4",
+                            "status": "active",
+                            "conventions": ["basel"],
+                            "text": (
+                                "Requests the secretariats of the Basel, Rotterdam and Stockholm "
+                                "Conventions ... to collaborate on the dissemination of good "
+                                "practices;"
+                            ),
+                            "counts": {
+                                "thematic_group": 0,
+                                "task_team": 0,
+                                "pilot_project": 0,
+                                "report_to_cop": 0,
+                                "closed": 3,
+                                "withdrawn": 0,
+                            },
+                            "answering": 3,
+                            "open": 0,
+                            "stalled": 0,
+                            "flag": None,
+                        }
+                    ],
+                    "flagged": 1,
+                }
+            ]
+        }
+    )
+
     as_of: date
     provisions: list[ProvisionCoverage]
     flagged: int
@@ -271,6 +308,41 @@ class MeetingReadiness(_Schema):
 
 
 class ReadinessView(_Schema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "as_of": "2026-12-07",
+                    "meetings": [
+                        {
+                            "meeting_id": 6,
+                            "code": "MC-COP7",
+                            "title": (
+                                "Seventh meeting of the Conference of the Parties to the Minamata "
+                                "Convention on Mercury"
+                            ),
+                            "starts_on": "2027-11-15",
+                            "document_deadline": "2027-10-04",
+                            "days_to_deadline": 301,
+                            "conventions": ["minamata"],
+                            "counts": {
+                                "thematic_group": 1,
+                                "task_team": 4,
+                                "pilot_project": 0,
+                                "report_to_cop": 1,
+                                "closed": 0,
+                                "withdrawn": 0,
+                            },
+                            "targeting": 6,
+                            "not_ready": 5,
+                            "stalled": 1,
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
     as_of: date
     meetings: list[MeetingReadiness]
 
@@ -450,6 +522,45 @@ class DueItem(_Schema):
 
 
 class DueView(_Schema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "as_of": "2026-12-07",
+                    "buckets": [
+                        {
+                            "bucket": "overdue",
+                            "label": "Overdue",
+                            "count": 1,
+                            "unacknowledged_reminders": 0,
+                            "unacknowledged_escalations": 0,
+                        }
+                    ],
+                    "bucket": None,
+                    "total": 3,
+                    "page": 1,
+                    "per_page": 1,
+                    "items": [
+                        {
+                            "id": 27,
+                            "title": "Membership of the Minamata secretariat in IOMC",
+                            "stage": "task_team",
+                            "due_on": "2026-12-05",
+                            "days_left": -2,
+                            "lead_id": 5,
+                            "lead_name": "Keiko Tanaka",
+                            "thematic_group": (
+                                "Inter-secretariat thematic group on joint inputs into other processes"
+                            ),
+                            "unacknowledged_reminders": 1,
+                            "unacknowledged_escalations": 0,
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
     as_of: date
     buckets: list[DueBucketCount]
     bucket: DueBucket | None = Field(description="the bucket the list shows; all four when null")
@@ -595,6 +706,18 @@ class StageCycleTime(_Schema):
 
 
 class CycleTimeView(_Schema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "start": "2026-09-15",
+                    "end": "2026-12-07",
+                    "stages": [{"stage": "task_team", "stays": 4, "median_days": 118.0, "p85_days": 190.5}],
+                }
+            ]
+        }
+    )
+
     start: date
     end: date
     stages: list[StageCycleTime]
@@ -695,6 +818,40 @@ class ThroughputWeek(_Schema):
 
 
 class ThroughputView(_Schema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "start": "2026-08-31",
+                    "end": "2026-12-06",
+                    "weeks": [
+                        {
+                            "start": "2026-11-16",
+                            "end": "2026-11-22",
+                            "counts": {
+                                "thematic_group": 0,
+                                "task_team": 1,
+                                "pilot_project": 0,
+                                "report_to_cop": 1,
+                                "closed": 0,
+                                "withdrawn": 0,
+                            },
+                            "total": 2,
+                        }
+                    ],
+                    "totals": {
+                        "thematic_group": 0,
+                        "task_team": 1,
+                        "pilot_project": 0,
+                        "report_to_cop": 1,
+                        "closed": 0,
+                        "withdrawn": 0,
+                    },
+                }
+            ]
+        }
+    )
+
     start: date
     end: date
     weeks: list[ThroughputWeek]
@@ -732,6 +889,32 @@ class FlowPoint(_Schema):
 
 
 class FlowView(_Schema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "interval": "day",
+                    "start": "2026-09-01",
+                    "end": "2026-11-30",
+                    "points": [
+                        {
+                            "date": "2026-09-01",
+                            "counts": {
+                                "thematic_group": 0,
+                                "task_team": 5,
+                                "pilot_project": 0,
+                                "report_to_cop": 0,
+                                "closed": 23,
+                                "withdrawn": 0,
+                            },
+                            "total": 28,
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
     interval: Interval
     start: date
     end: date
@@ -774,6 +957,32 @@ class TransitionItem(_Schema):
 
 
 class TransitionsView(_Schema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "start": "2026-01-01",
+                    "end": "2026-11-30",
+                    "page": 1,
+                    "per_page": 1,
+                    "has_next": True,
+                    "items": [
+                        {
+                            "id": 104,
+                            "at": "2026-11-16T09:03:00Z",
+                            "activity_id": 29,
+                            "activity_title": "Report to MC-COP7 on the implementation of decision MC-6/[--]",
+                            "from_stage": "task_team",
+                            "to_stage": "report_to_cop",
+                            "actor_name": "Keiko Tanaka",
+                            "reason": "The report is drafted for MC-COP7; no pilot phase.",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
     start: date
     end: date
     page: int
@@ -913,6 +1122,33 @@ class ActivityRow(_Schema):
 
 
 class ActivityListView(_Schema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "as_of": "2026-12-07",
+                    "total": 29,
+                    "page": 1,
+                    "per_page": 1,
+                    "pages": 29,
+                    "items": [
+                        {
+                            "id": 1,
+                            "title": "Regional synergies workshops",
+                            "stage": "closed",
+                            "due_on": None,
+                            "days_left": None,
+                            "lead_name": "Lucía Fernández",
+                            "thematic_group": "Inter-secretariat thematic group on technical assistance",
+                            "target_meeting": "SC-COP5",
+                            "conventions": ["BC"],
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
     as_of: date
     total: int
     page: int

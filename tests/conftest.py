@@ -286,7 +286,7 @@ async def lifecycle_worker(
 @pytest.fixture
 def smtp(settings: Settings) -> Iterator[Any]:
     """A real SMTP server (aiosmtpd) on a free port; `settings` send to it."""
-    from tests.notification_support import SMTPServer
+    from tests.notifications.support import SMTPServer
 
     server = SMTPServer().start()
     settings.smtp_port = server.port

@@ -15,7 +15,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from core.settings import Settings
-from core.stages import Stage
+from core.stages import Role, Stage
 from models import Activity, Convention, Meeting, MeetingKind, PilotProject, ReminderEvent, TaskTeam, utcnow
 from services.transitions import TransitionRecord, record_transition
 
@@ -173,3 +173,34 @@ async def fire_reminder(sessionmaker: async_sessionmaker[AsyncSession], activity
                 fired_at=utcnow(),
             )
         )
+
+
+# --- the lifecycle through the API (a test client and the `people` fixture) ---
+
+
+async def create(client, people, **fields):
+    body = {
+        "title": "Regional synergies workshop, Asia",
+        "provisions": ["BRS/SYN/I.A.4"],
+        "lead_id": people[Role.TASK_TEAM_LEAD].id,
+    } | fields
+    response = await client.post("/activities", json=body, headers=people.headers(Role.COORDINATOR))
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def move(client, people, activity, to, *, role=Role.COORDINATOR, headers=None, **extra):
+    body = {"to": to, "expected_version": activity["version"]} | extra
+    return await client.post(
+        f"/activities/{activity['id']}/transitions", json=body, headers=people.headers(role) | (headers or {})
+    )
+
+
+async def patch(client, people, activity, **fields):
+    response = await client.patch(
+        f"/activities/{activity['id']}",
+        json=fields,
+        headers=people.headers(Role.COORDINATOR) | {"If-Match": f'W/"{activity["version"]}"'},
+    )
+    assert response.status_code == 200, response.text
+    return response.json()

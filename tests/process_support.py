@@ -29,7 +29,7 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest, GetSyste
 from temporalio.client import Client
 
 from core.supervisor import Child, Supervisor
-from tests.notification_support import free_port
+from tests.notifications.support import free_port
 from workflows import search
 from workflows.client import DATA_CONVERTER
 

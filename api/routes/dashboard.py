@@ -19,6 +19,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Reader, SessionDep
+from api.examples import examples
 from core.stages import Stage
 from services import dashboard as service
 from services.dashboard import ALL_STAGES, DashboardFilter, Interval, UpcomingKind, utc_today
@@ -95,6 +96,8 @@ class SummaryCellRead(_Schema):
 
 
 class SummaryRead(_Schema):
+    model_config = ConfigDict(json_schema_extra=examples("SummaryRead"))
+
     total: int = Field(description="activities matching the filters, each counted once")
     by_stage: dict[Stage, int] = Field(description="each activity counted once")
     by_convention: dict[str, dict[Stage, int]] = Field(
@@ -115,6 +118,8 @@ class DueItemRead(_Schema):
 
 
 class DueListRead(_Schema):
+    model_config = ConfigDict(json_schema_extra=examples("DueListRead"))
+
     as_of: date
     total: int = Field(description="all matching activities; `items` stops at `limit`")
     items: list[DueItemRead]
@@ -129,6 +134,8 @@ class DistributionRead(_Schema):
 
 
 class StageTimesRead(_Schema):
+    model_config = ConfigDict(json_schema_extra=examples("StageTimesRead"))
+
     time_in_stage: list[DistributionRead] = Field(
         description="completed stays: entering a stage to the activity's next transition"
     )
@@ -143,6 +150,8 @@ class FlowPointRead(_Schema):
 
 
 class CumulativeFlowRead(_Schema):
+    model_config = ConfigDict(json_schema_extra=examples("CumulativeFlowRead"))
+
     interval: Interval
     start: date
     end: date
@@ -158,6 +167,8 @@ class ThroughputPointRead(_Schema):
 
 
 class ThroughputRead(_Schema):
+    model_config = ConfigDict(json_schema_extra=examples("ThroughputRead"))
+
     interval: Interval
     start: date
     end: date
@@ -180,6 +191,8 @@ class UpcomingItemRead(_Schema):
 
 
 class UpcomingRead(_Schema):
+    model_config = ConfigDict(json_schema_extra=examples("UpcomingRead"))
+
     as_of: date
     days: int
     items: list[UpcomingItemRead]

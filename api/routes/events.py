@@ -8,25 +8,27 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any, ClassVar
 
 import anyio
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, TypeAdapter
+from pydantic import Field, TypeAdapter
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api.deps import Principal, Reader, SessionDep, authenticate, get_principal
-from api.pagination import MAX_INTEGER
+from api.pagination import CountQuery, Page, set_links
 from api.routes.dashboard import FilterDep
 from services.dashboard import DashboardFilter
 from services.events import (
     MAX_PAGE,
     TransitionEvent,
+    count_transitions,
     follow_transitions,
     last_transition_id,
     transitions_after,
 )
+from services.pagination import MAX_INTEGER
 
 router = APIRouter(tags=["events"])
 
@@ -76,33 +78,46 @@ QueryTokenPrincipal = Annotated[Principal, Depends(query_token_principal)]
 QueryTokenCaller = Annotated[TokenCaller, Depends(query_token_caller)]
 
 
-class EventPage(BaseModel):
-    items: list[TransitionEvent]  # the service's dataclass, validated as is
-    next_after: int
-    has_more: bool
+class EventPage(Page[TransitionEvent]):  # items: the service's dataclass, validated as is
+    example_extra: ClassVar[dict[str, Any]] = {"next_cursor": "104", "prev_cursor": None, "next_after": 104}
+
+    next_after: int = Field(
+        description="the last transition id of this page (else your `after`): poll with it as "
+        "`after` to pick up transitions recorded later"
+    )
 
 
 @router.get("/events", response_model=EventPage, summary="The transition log, oldest first")
 async def list_events(
+    request: Request,
+    response: Response,
     session: SessionDep,
     _: Reader,
     where: FilterDep,
     after: Annotated[
-        int, Query(ge=0, le=MAX_INTEGER, description="cursor: the last transition id you have")
+        int,
+        Query(
+            ge=0,
+            le=MAX_INTEGER,
+            description="cursor: the last transition id you have (`next_cursor` of the page before)",
+        ),
     ] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
     activity_id: int | None = None,
+    count: CountQuery = False,
 ) -> EventPage:
-    """Ascending by transition id. Pass the page's `next_after` as `after` to get the next one;
-    an empty page keeps the cursor, so polling with it picks up new transitions."""
+    """Ascending by transition id. Pass the page's `next_cursor` as `after` to get the next one
+    (the `Link: rel="next"` header does it for you); on the last page `next_cursor` is null and
+    `next_after` is the position to poll from: an empty page keeps it, so polling with it picks
+    up new transitions. The feed only reads forward: no `prev_cursor`."""
     events = await transitions_after(session, after, limit=limit + 1, where=where, activity_id=activity_id)
     has_more = len(events) > limit
     events = events[:limit]
-    return EventPage(
-        items=events,
-        next_after=events[-1].id if events else after,
-        has_more=has_more,
-    )
+    next_after = events[-1].id if events else after
+    next_cursor = str(next_after) if has_more else None
+    set_links(response, request.url, next_cursor, param="after")
+    total = await count_transitions(session, where=where, activity_id=activity_id) if count else None
+    return EventPage(items=events, next_cursor=next_cursor, total=total, next_after=next_after)
 
 
 _EVENT_JSON = TypeAdapter(TransitionEvent)

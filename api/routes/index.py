@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from api.docs_ui import DOCS
+from api.examples import examples
 
 router = APIRouter(tags=["index"])
 
@@ -20,6 +21,8 @@ class Link(BaseModel):
 
 
 class ApiIndex(BaseModel):
+    model_config = ConfigDict(json_schema_extra=examples("ApiIndex"))
+
     name: str
     version: str
     description: str

@@ -14,13 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Coordinator, ProgressWriter, Reader, SessionDep, SettingsDep, TemporalDep
 from api.etag import IfMatch, set_etag
+from api.examples import EXAMPLES, examples
+from api.pagination import ListQuery, Page, whole_list
 from api.problems import problem_body
-from api.routes.activities import (
-    ActivityRead,
-    CurrentActivity,
-    activity_read,
-    ensure_progress_writer,
-)
+from api.routes.activities import ActivityRead, CurrentActivity, activity_read
 from api.schemas import CodeText, NotNull, WriteModel
 from core.errors import Conflict, DomainError
 from core.settings import Settings
@@ -43,6 +40,8 @@ IdempotencyKey = Annotated[
 
 
 class ActivityCreate(WriteModel):
+    model_config = ConfigDict(json_schema_extra=examples("ActivityCreate"))
+
     title: str = Field(min_length=3, max_length=300)
     description: str = Field("", max_length=20_000)
     provisions: list[CodeText] = Field(
@@ -61,6 +60,8 @@ class ActivityCreate(WriteModel):
 
 
 class ActivityUpdate(WriteModel):
+    model_config = ConfigDict(json_schema_extra=examples("ActivityUpdate"))
+
     title: Annotated[str | None, NotNull] = Field(None, min_length=3, max_length=300)
     description: Annotated[str | None, NotNull] = Field(None, max_length=20_000)
     provisions: Annotated[list[CodeText] | None, NotNull] = Field(None, min_length=1)
@@ -75,6 +76,8 @@ class ActivityUpdate(WriteModel):
 
 
 class MoveCreate(WriteModel):
+    model_config = ConfigDict(json_schema_extra=examples("MoveCreate"))
+
     to: Stage
     expected_version: int = Field(ge=1, description="The activity version you are moving from")
     reason: str | None = Field(None, max_length=5_000)
@@ -82,7 +85,7 @@ class MoveCreate(WriteModel):
 
 
 class TransitionRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, json_schema_extra=examples("TransitionRead"))
 
     id: int
     activity_id: int
@@ -101,11 +104,15 @@ class TransitionRead(BaseModel):
 
 
 class MoveResult(BaseModel):
+    model_config = ConfigDict(json_schema_extra=examples("MoveResult"))
+
     activity: ActivityRead
     transition: TransitionRead | None
 
 
 class AllowedMove(BaseModel):
+    model_config = ConfigDict(json_schema_extra=examples("AllowedMove"))
+
     to: Stage
     kind: str
     reason_required: bool
@@ -115,6 +122,8 @@ class AllowedMove(BaseModel):
 
 
 class BulkMoveItem(MoveCreate):
+    model_config = ConfigDict(json_schema_extra=examples("BulkMoveItem"))
+
     activity_id: int
     idempotency_key: str | None = Field(
         None,
@@ -124,10 +133,14 @@ class BulkMoveItem(MoveCreate):
 
 
 class BulkMoveRequest(WriteModel):
+    model_config = ConfigDict(json_schema_extra=examples("BulkMoveRequest"))
+
     items: list[BulkMoveItem] = Field(min_length=1, max_length=200)
 
 
 class BulkMoveOutcome(BaseModel):
+    model_config = ConfigDict(json_schema_extra=examples("BulkMoveOutcome"))
+
     activity_id: int
     status: int
     result: MoveResult | None = None
@@ -135,16 +148,20 @@ class BulkMoveOutcome(BaseModel):
 
 
 class SnoozeCreate(WriteModel):
+    model_config = ConfigDict(json_schema_extra=examples("SnoozeCreate"))
+
     until: date
     note: str | None = Field(None, max_length=2_000)
 
 
 class AcknowledgeCreate(WriteModel):
+    model_config = ConfigDict(json_schema_extra=examples("AcknowledgeCreate"))
+
     note: str | None = Field(None, max_length=2_000)
 
 
 class ReminderRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, json_schema_extra=examples("ReminderRead"))
 
     id: int
     stage: str
@@ -164,9 +181,39 @@ def _activity_read(activity: Activity, settings: Settings, response: Response) -
     return read
 
 
-@router.get("/stages", summary="The stage machine: every allowed move and what it needs")
-async def stage_table(principal: Reader) -> list[dict[str, str | bool]]:
-    return describe_table()
+class StageMoveRead(BaseModel):
+    model_config = ConfigDict(
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "from": "task_team",
+                    "to": "pilot_project",
+                    "kind": "forward",
+                    "reason_required": False,
+                    "meeting_required": False,
+                    "guards": "task team set",
+                }
+            ]
+        },
+    )
+
+    from_: Stage = Field(alias="from")
+    to: Stage
+    kind: str
+    reason_required: bool
+    meeting_required: bool
+    guards: str = Field(description="the guards the move checks, comma separated")
+
+
+@router.get(
+    "/stages",
+    response_model=Page[StageMoveRead],
+    response_model_by_alias=True,
+    summary="The stage machine: every allowed move and what it needs",
+)
+async def stage_table(principal: Reader, listing: ListQuery) -> Page[StageMoveRead]:
+    return whole_list(listing, [StageMoveRead.model_validate(row) for row in describe_table()])
 
 
 @router.post(
@@ -249,26 +296,26 @@ async def move_activity(
 
 @router.get(
     "/activities/{activity_id}/transitions",
-    response_model=list[TransitionRead],
+    response_model=Page[TransitionRead],
     summary="The transition log of an activity",
 )
 async def list_transitions(
-    principal: Reader, activity: CurrentActivity, session: SessionDep
-) -> list[TransitionRead]:
+    principal: Reader, activity: CurrentActivity, session: SessionDep, listing: ListQuery
+) -> Page[TransitionRead]:
     rows = await activities.transitions_of(session, activity.id)
-    return [TransitionRead.model_validate(row) for row in rows]
+    return whole_list(listing, [TransitionRead.model_validate(row) for row in rows])
 
 
 @router.get(
     "/activities/{activity_id}/transitions/allowed",
-    response_model=list[AllowedMove],
+    response_model=Page[AllowedMove],
     summary="The moves allowed now for the caller, with what blocks the others",
 )
 async def allowed_transitions(
-    principal: Reader, activity: CurrentActivity, session: SessionDep
-) -> list[AllowedMove]:
+    principal: Reader, activity: CurrentActivity, session: SessionDep, listing: ListQuery
+) -> Page[AllowedMove]:
     facts = await activities.gather_facts(session, activity)
-    return [
+    moves = [
         AllowedMove(
             to=option.move.target,
             kind=option.move.kind.value,
@@ -279,12 +326,25 @@ async def allowed_transitions(
         )
         for option in evaluate_moves(Stage(activity.stage), role=principal.role, facts=facts)
     ]
+    return whole_list(listing, moves)
 
 
 @router.post(
     "/transitions/bulk",
     response_model=list[BulkMoveOutcome],
     summary="Move many activities; one result per item",
+    responses={
+        200: {
+            "content": {
+                "application/json": {
+                    "example": [
+                        {"activity_id": 3, "status": 200, "result": EXAMPLES["MoveResult"], "problem": None},
+                        EXAMPLES["BulkMoveOutcome"],
+                    ]
+                }
+            }
+        }
+    },
 )
 async def bulk_move(
     body: BulkMoveRequest,
@@ -326,13 +386,14 @@ async def bulk_move(
 
 @router.get(
     "/activities/{activity_id}/reminders",
-    response_model=list[ReminderRead],
+    response_model=Page[ReminderRead],
     summary="Reminders and escalations fired for an activity, with acknowledgements",
 )
 async def list_reminders(
-    principal: Reader, activity: CurrentActivity, session: SessionDep
-) -> list[ReminderRead]:
-    return [ReminderRead.model_validate(row) for row in await activities.reminders_of(session, activity.id)]
+    principal: Reader, activity: CurrentActivity, session: SessionDep, listing: ListQuery
+) -> Page[ReminderRead]:
+    rows = await activities.reminders_of(session, activity.id)
+    return whole_list(listing, [ReminderRead.model_validate(row) for row in rows])
 
 
 @router.post(
@@ -350,7 +411,7 @@ async def acknowledge_reminder(
     temporal: TemporalDep,
     response: Response,
 ) -> ActivityRead:
-    await ensure_progress_writer(session, principal, activity)
+    await activities.ensure_progress_writer(session, principal, activity)
     if await pending_reminder(session, activity) is None:
         raise Conflict(
             f"activity {activity.id} has no unacknowledged reminder in its {activity.stage} stage",
@@ -374,6 +435,6 @@ async def snooze_reminders(
     temporal: TemporalDep,
     response: Response,
 ) -> ActivityRead:
-    await ensure_progress_writer(session, principal, activity)
+    await activities.ensure_progress_writer(session, principal, activity)
     updated = await commands.snooze(session, temporal, settings, principal, activity, body.until, body.note)
     return _activity_read(updated, settings, response)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from api.examples import examples
+from api.pagination import Page
 from api.schemas import CodeText
 from core.events import EventType
 from core.stages import Stage
@@ -22,7 +24,7 @@ def _check_event_type(value: str | None) -> str | None:
 
 
 class SubscriptionCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=examples("SubscriptionCreate"))
 
     channel: Channel
     event_type: str = Field("*", max_length=64, description=f"one of {', '.join(EVENT_TYPES)}")
@@ -46,7 +48,7 @@ class SubscriptionCreate(BaseModel):
 
 
 class SubscriptionUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=examples("SubscriptionUpdate"))
 
     event_type: str | None = Field(None, max_length=64)
     convention_code: str | None = Field(None, max_length=16)
@@ -60,7 +62,7 @@ class SubscriptionUpdate(BaseModel):
 
 
 class SubscriptionRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, json_schema_extra=examples("SubscriptionRead"))
 
     id: int
     person_id: int
@@ -79,13 +81,15 @@ class SubscriptionRead(BaseModel):
 
 
 class SubscriptionCreated(SubscriptionRead):
+    model_config = ConfigDict(json_schema_extra=examples("SubscriptionCreated"))
+
     webhook_secret: str | None = Field(
         None, description="shown only in this response: store it to verify webhook-signature"
     )
 
 
 class NotificationRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, json_schema_extra=examples("NotificationRead"))
 
     id: int
     event_type: str
@@ -105,18 +109,20 @@ class NotificationRead(BaseModel):
         )
 
 
-class NotificationPage(BaseModel):
-    items: list[NotificationRead]
-    next_cursor: str | None = None
-    unread_count: int
+class NotificationPage(Page[NotificationRead]):
+    example_extra: ClassVar[dict[str, Any]] = {"unread_count": 2}
+
+    unread_count: int = Field(description="your unread notifications, on all pages")
 
 
 class ReadAllResult(BaseModel):
+    model_config = ConfigDict(json_schema_extra=examples("ReadAllResult"))
+
     marked_read: int
 
 
 class DeliveryRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, json_schema_extra=examples("DeliveryRead"))
 
     @classmethod
     def of(cls, view: Any) -> DeliveryRead:
@@ -138,16 +144,14 @@ class DeliveryRead(BaseModel):
     sent_at: datetime | None
 
 
-class DeliveryPage(BaseModel):
-    items: list[DeliveryRead]
-    next_cursor: str | None = None
+DeliveryPage = Page[DeliveryRead]
 
 
 Digest = Literal["off", "daily", "weekly"]
 
 
 class MeRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, json_schema_extra=examples("MeRead"))
 
     id: int
     name: str
@@ -160,7 +164,7 @@ class MeRead(BaseModel):
 
 
 class MeUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=examples("MeUpdate"))
 
     digest: Digest | None = Field(None, description="off: one e-mail per event; daily or weekly: one digest")
     daily_digest: bool | None = Field(None, description="older form of `digest`: true = daily")

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import HTMLResponse
 
 from api.deps import Admin, Coordinator, Principal, Reader, SessionDep, SettingsDep, TemporalDep
-from api.pagination import PageQuery
+from api.pagination import ListQuery, Page, PageQuery, page_of, whole_list
 from api.routes.notification_schemas import (
     DeliveryPage,
     DeliveryRead,
@@ -69,10 +69,12 @@ async def update_me(principal: Reader, session: SessionDep, data: MeUpdate) -> M
 # --- own subscriptions --------------------------------------------------------------------------
 
 
-@router.get("/me/subscriptions", response_model=list[SubscriptionRead], summary="Your subscriptions")
-async def list_my_subscriptions(principal: Reader, session: SessionDep) -> list[SubscriptionRead]:
+@router.get("/me/subscriptions", response_model=Page[SubscriptionRead], summary="Your subscriptions")
+async def list_my_subscriptions(
+    principal: Reader, session: SessionDep, listing: ListQuery
+) -> Page[SubscriptionRead]:
     rows = await service.list_subscriptions(session, principal.person_id)
-    return [SubscriptionRead.model_validate(row) for row in rows]
+    return whole_list(listing, [SubscriptionRead.model_validate(row) for row in rows])
 
 
 @router.post(
@@ -125,14 +127,14 @@ async def delete_my_subscription(subscription_id: int, principal: Reader, sessio
 
 @router.get(
     "/subscriptions",
-    response_model=list[SubscriptionRead],
+    response_model=Page[SubscriptionRead],
     summary="Subscriptions of everyone, or of one person (admins)",
 )
 async def list_subscriptions(
-    _: Admin, session: SessionDep, person_id: Annotated[int | None, Query()] = None
-) -> list[SubscriptionRead]:
+    _: Admin, session: SessionDep, listing: ListQuery, person_id: Annotated[int | None, Query()] = None
+) -> Page[SubscriptionRead]:
     rows = await service.list_subscriptions(session, person_id)
-    return [SubscriptionRead.model_validate(row) for row in rows]
+    return whole_list(listing, [SubscriptionRead.model_validate(row) for row in rows])
 
 
 @router.post(
@@ -198,14 +200,11 @@ async def list_my_notifications(
     page: PageQuery,
     unread: Annotated[bool, Query(description="only the unread ones")] = False,
 ) -> NotificationPage:
-    rows, cursor, unread_count = await service.list_notifications(
+    notes, unread_count = await service.list_notifications(
         session, principal.person_id, unread=unread, page=page
     )
-    return NotificationPage(
-        items=[NotificationRead.of(row) for row in rows],
-        next_cursor=cursor,
-        unread_count=unread_count,
-    )
+    envelope = page_of(page, notes, NotificationRead.of)
+    return NotificationPage(**dict(envelope), unread_count=unread_count)
 
 
 @router.post(
@@ -243,7 +242,7 @@ async def list_deliveries(
     channel: Annotated[Channel | None, Query()] = None,
     notification_id: Annotated[int | None, Query()] = None,
 ) -> DeliveryPage:
-    rows, cursor = await service.list_deliveries(
+    deliveries = await service.list_deliveries(
         session,
         viewer_id=principal.person_id,
         viewer_is_admin=principal.role is Role.ADMIN,
@@ -252,7 +251,7 @@ async def list_deliveries(
         notification_id=notification_id,
         page=page,
     )
-    return DeliveryPage(items=[DeliveryRead.of(row) for row in rows], next_cursor=cursor)
+    return page_of(page, deliveries, DeliveryRead.of)
 
 
 # --- one-click links in reminders ---------------------------------------------------------------

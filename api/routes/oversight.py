@@ -13,10 +13,11 @@ from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from api.deps import Reader, SessionDep
+from api.pagination import set_page_links
 from core.stages import Stage
 from services import oversight as service
 from services.dashboard import Interval, utc_today
@@ -125,6 +126,8 @@ async def get_cop_readiness(
 
 @_route("/due", service.DueView, "Overdue and due within 0, 3 and 14 days, with pending reminders")
 async def get_due(
+    request: Request,
+    response: Response,
     session: SessionDep,
     _: Reader,
     where: FilterDep,
@@ -134,6 +137,7 @@ async def get_due(
     format: Format = "json",
 ) -> Any:
     view = await service.due(session, where, as_of=as_of or utc_today(), bucket=bucket, page=page)
+    set_page_links(response, request.url, view.page, has_next=view.page * view.per_page < view.total)
     return exported(view, format, "overdue-and-due-soon")
 
 
@@ -168,6 +172,8 @@ async def get_oversight_cumulative_flow(
 
 @_route("/transitions", service.TransitionsView, "Recent transitions, newest first")
 async def get_transitions(
+    request: Request,
+    response: Response,
     session: SessionDep,
     _: Reader,
     where: FilterDep,
@@ -177,11 +183,14 @@ async def get_transitions(
     format: Format = "json",
 ) -> Any:
     view = await service.recent_transitions(session, where, period=period, page=page, after_id=after_id)
+    set_page_links(response, request.url, view.page, has_next=view.has_next)
     return exported(view, format, "transitions")
 
 
 @_route("/activities", service.ActivityListView, "The activities behind a count")
 async def get_activities(
+    request: Request,
+    response: Response,
     session: SessionDep,
     _: Reader,
     where: FilterDep,
@@ -197,4 +206,5 @@ async def get_activities(
     view = await service.activity_list(
         session, where, service.Drill(provision, due, pending), as_of=as_of or utc_today(), page=page
     )
+    set_page_links(response, request.url, view.page, has_next=view.page < view.pages)
     return exported(view, format, "activities")

@@ -6,13 +6,16 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
 from api.deps import Reader, SessionDep
+from api.examples import examples
+from api.pagination import Page, PageQuery, page_of
 from core.errors import DomainError, NotFound
 from core.settings import get_settings
 from models import Meeting, StoredReport
+from services.pagination import Sorting, paginate
 from services.report_render import FORMATS, MEDIA_TYPES, ReportFormat, render_within
 from services.report_text import Language
 from services.reports import Report, Variant, build_report, get_meeting
@@ -72,10 +75,95 @@ def _disposition(fmt: ReportFormat, filename: str) -> str:
     return f'{"attachment" if fmt in _ATTACHMENT else "inline"}; filename="{filename}"'
 
 
+REPORT_EXAMPLE: dict[str, Any] = {
+    "header": {
+        "meeting_id": 2,
+        "meeting_code": "SC-COP5",
+        "meeting_title": "Fifth meeting of the Conference of the Parties to the Stockholm Convention",
+        "venue": "Geneva, Switzerland",
+        "starts_on": "2011-04-25",
+        "ends_on": "2011-04-29",
+        "dates": "25–29 April 2011",
+        "conventions": ["SC"],
+        "document_symbol": "UNEP/POPS/COP.5/INF/xx",
+        "document_deadline": "2011-03-14",
+        "title": "Progress report on joint activities",
+        "annex_title": "Actions by the secretariats to respond to the specific requests for joint activities",
+        "as_of": "2011-03-14",
+        "variant": "document",
+        "lang": "en",
+        "symbols": ["UNEP/POPS/COP.5/INF/xx"],
+        "mastheads": ["Stockholm Convention on Persistent Organic Pollutants"],
+        "meetings": [
+            {
+                "code": "SC-COP5",
+                "title": "Fifth meeting of the Conference of the Parties to the Stockholm Convention",
+                "place_and_dates": "Geneva, Switzerland, 25–29 April 2011",
+                "agenda_item": None,
+                "agenda_item_title": None,
+                "footnote": None,
+            }
+        ],
+        "date_line": "14 March 2011",
+        "note_by": "Note by the secretariat",
+        "introduction": ["Reference is made to decision SC-4/21 and decision SC-4/34 ..."],
+        "possible_action": [],
+        "secretariats": "Secretariat of the Stockholm Convention",
+        "provision_column": "Applicable provision of the synergies decisions",
+        "joint": False,
+    },
+    "sections": [
+        {
+            "number": "I",
+            "title": "Organizational issues in the field",
+            "heading": "I. Organizational issues in the field",
+            "subsections": [
+                {
+                    "letter": "A",
+                    "title": "Coordination at the national level",
+                    "heading": "A. Coordination at the national level",
+                    "provisions": [
+                        {
+                            "id": 1,
+                            "element_code": "BRS/SYN/I.A.4",
+                            "paragraph": "4",
+                            "subparagraph": None,
+                            "label": "(4)",
+                            "text": "Requests the secretariats of the Basel, Rotterdam and Stockholm ...",
+                            "citation": "IX/10, RC-4/11, SC-4/34 section I paragraph 4",
+                            "decisions": ["SC-4/34"],
+                            "activities": [
+                                {
+                                    "id": 1,
+                                    "title": "Regional synergies workshops",
+                                    "conventions": ["BC", "SC"],
+                                    "taken": [
+                                        {
+                                            "on_date": "2009-10-30",
+                                            "kind": "taken",
+                                            "text": "The first synergies workshop was held in Pretoria ...",
+                                        }
+                                    ],
+                                    "planned": [],
+                                }
+                            ],
+                        }
+                    ],
+                }
+            ],
+        }
+    ],
+    "summary": {"provisions": 18, "provisions_without_action": 4, "activities": 22},
+}
+"""The `format=json` answer, abridged (the other formats render the same report)."""
+
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The report in the requested format",
-        "content": {media.split(";")[0]: {} for media in MEDIA_TYPES.values()},
+        "content": {
+            media.split(";")[0]: {"example": REPORT_EXAMPLE} if "json" in media else {}
+            for media in MEDIA_TYPES.values()
+        },
     },
     404: {"description": "Unknown meeting"},
     406: {"description": "No acceptable format"},
@@ -179,6 +267,8 @@ class BadMeetings(DomainError):
 
 
 class StoredReportRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra=examples("StoredReportRead"))
+
     id: int
     meeting_id: int
     meeting_code: str
@@ -190,45 +280,53 @@ class StoredReportRead(BaseModel):
     download: str = Field(description="path of the download")
 
 
-@router.get("/stored", summary="Stored report drafts, newest first")
+STORED_SORTING = Sorting(
+    {"created_at": StoredReport.created_at, "id": StoredReport.id},
+    default="-created_at",
+    tiebreak=StoredReport.id,
+)
+
+
+@router.get(
+    "/stored",
+    response_model=Page[StoredReportRead],
+    summary="Stored report drafts, newest first (cursor paginated)",
+)
 async def stored_reports(
     principal: Reader,
     session: SessionDep,
+    page: PageQuery,
     meeting: Annotated[str | None, Query(description="Meeting id or code")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> list[StoredReportRead]:
-    query = (
-        select(
-            StoredReport.id,
-            StoredReport.meeting_id,
-            Meeting.code,
-            StoredReport.format,
-            StoredReport.as_of,
-            StoredReport.media_type,
-            func.length(StoredReport.content),
-            StoredReport.created_at,
-        )
-        .join(Meeting, Meeting.id == StoredReport.meeting_id)
-        .order_by(StoredReport.created_at.desc(), StoredReport.id.desc())
-        .limit(limit)
-    )
+) -> Page[StoredReportRead]:
+    query = select(
+        StoredReport.id,
+        StoredReport.meeting_id,
+        Meeting.code,
+        StoredReport.format,
+        StoredReport.as_of,
+        StoredReport.media_type,
+        func.length(StoredReport.content),
+        StoredReport.created_at,
+    ).join(Meeting, Meeting.id == StoredReport.meeting_id)
     if meeting is not None:
         query = query.where(StoredReport.meeting_id == (await get_meeting(session, meeting)).id)
-    rows = (await session.execute(query)).all()
-    return [
-        StoredReportRead(
-            id=row_id,
-            meeting_id=meeting_id,
-            meeting_code=code,
-            format=fmt,
-            as_of=day,
-            media_type=media_type,
-            size=int(size or 0),
-            created_at=created_at,
-            download=f"/reports/stored/{row_id}",
-        )
-        for row_id, meeting_id, code, fmt, day, media_type, size, created_at in rows
-    ]
+    found = await paginate(session, query, STORED_SORTING, page, scalars=False)
+    return page_of(page, found, _stored_read)
+
+
+def _stored_read(row: Any) -> StoredReportRead:
+    row_id, meeting_id, code, fmt, day, media_type, size, created_at = row
+    return StoredReportRead(
+        id=row_id,
+        meeting_id=meeting_id,
+        meeting_code=code,
+        format=fmt,
+        as_of=day,
+        media_type=media_type,
+        size=int(size or 0),
+        created_at=created_at,
+        download=f"/reports/stored/{row_id}",
+    )
 
 
 @router.get(

@@ -11,8 +11,6 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from api.pagination import PageParams, paginate
-from api.routes.activities import SORTING, ActivityFilters, activity_query, today
 from core.stages import OPEN_STAGES, Stage
 from models import (
     Activity,
@@ -27,6 +25,8 @@ from models import (
     Transition,
     activity_watchers,
 )
+from services.activities import SORTING, ActivityFilters, activity_query, today
+from services.pagination import PageParams, paginate
 
 COLUMN_LIMIT = 50
 LIST_PAGE = 100
@@ -287,4 +287,5 @@ async def stage_list(
         .where(Activity.stage == stage.value)
         .options(selectinload(Activity.lead), selectinload(Activity.target_meeting))
     )
-    return await paginate(session, statement, SORTING, PageParams("stage_due_on", cursor, LIST_PAGE))
+    found = await paginate(session, statement, SORTING, PageParams("stage_due_on", cursor, LIST_PAGE))
+    return found.rows, found.next_cursor
