@@ -20,7 +20,7 @@ from core.errors import Forbidden, Unauthorized, Unavailable
 from core.settings import Settings
 from core.stages import Role
 from services.accounts import Principal
-from services.tokens import person_for_token
+from services.tokens import ONLY_READ, person_for_token
 from services.web_auth import csrf_token, csrf_valid, session_for_cookie
 
 
@@ -113,7 +113,11 @@ async def get_principal(
         return principal
     principal = await authenticate(request.app.state, credentials.credentials, session)
     if principal is not None:
-        await session.commit()  # release the token bookkeeping before the handler runs
+        # A lookup that wrote (last_used_at, a first OIDC login) commits before the handler runs,
+        # releasing its row lock; one that only read goes on in the same transaction, saving a
+        # commit and a second connection checkout (with its pre-ping) per request.
+        if not session.info.pop(ONLY_READ, False):
+            await session.commit()
         request.state.principal = principal
         return principal
     # Only failures count and only failures are refused (api/ratelimit.py says why).

@@ -1,6 +1,15 @@
-"""The bare reference for a move: a workflow whose Update handler runs one activity that writes one
-row (its own small transaction on the same database), and answers. No validator, no API, no
-notifications: what a Temporal Update + one DB write costs on this machine."""
+"""The references a move is measured against, all on the same dev server, worker process and
+database as the move (bench/transitions.py runs them in one run):
+
+- `noop`: an Update whose handler does nothing (the engine's ceiling on this machine);
+- `record`: an Update whose handler writes through the move's own write path: the local activity
+  `record_transition` of `workflows.activities.LifecycleActivities` (the same function, the same
+  transaction, the same retry options), moving a prepared activity thematic_group → task_team;
+- `write`: the old "bare" reference, an Update whose handler runs a regular activity inserting
+  one row (a round trip through the server's activity queue).
+
+No API, no validator, no notifications. The plain FastAPI endpoint without Temporal is
+`bench/plain_app.py`."""
 
 from __future__ import annotations
 
@@ -8,15 +17,28 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from temporalio import activity, workflow
+from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from sqlalchemy import text
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+    from core.stages import Stage
+    from services.transitions import TransitionRecord
+    from workflows.activities import LifecycleActivities
+
 TASK_QUEUE_SUFFIX = "-bare"
 CREATE_TABLE = (
     "CREATE TABLE IF NOT EXISTS bench_rows (id INTEGER PRIMARY KEY{auto}, "
     "workflow_id VARCHAR(100) NOT NULL, seq INTEGER NOT NULL, note VARCHAR(100))"
+)
+# The options the lifecycle workflow gives its local writes (workflows.lifecycle.DB_WRITE without
+# start_to_close, as `_write` does).
+LOCAL_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200),
+    maximum_interval=timedelta(seconds=5),
+    maximum_attempts=6,
+    non_retryable_error_types=["Conflict", "NotFound"],
 )
 
 
@@ -24,6 +46,14 @@ CREATE_TABLE = (
 class WriteInput:
     workflow_id: str
     seq: int
+
+
+@dataclass
+class RecordRequest:
+    """Move `activity_id` (prepared in thematic_group, version 1, one transition) to task_team."""
+
+    activity_id: int
+    actor_id: int
 
 
 class BareActivities:
@@ -51,6 +81,35 @@ class BareWorkflow:
         await workflow.wait_condition(lambda: self.done)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.seq
+
+    @workflow.update
+    async def noop(self) -> int:
+        self.seq += 1
+        return self.seq
+
+    @workflow.update
+    async def record(self, request: RecordRequest) -> int:
+        info = workflow.current_update_info()
+        assert info is not None
+        now = workflow.now()
+        written = await workflow.execute_local_activity_method(
+            LifecycleActivities.record_transition,
+            TransitionRecord(
+                activity_id=request.activity_id,
+                seq=2,
+                from_stage=Stage.THEMATIC_GROUP,
+                to_stage=Stage.TASK_TEAM,
+                actor_id=request.actor_id,
+                at=now,
+                expected_version=1,
+                due_on=(now + timedelta(days=180)).date(),
+                request_key=info.id,
+                request_hash="bench",
+            ),
+            schedule_to_close_timeout=timedelta(seconds=45),
+            retry_policy=LOCAL_RETRY,
+        )
+        return written.transition_id
 
     @workflow.update
     async def write(self) -> int:

@@ -6,7 +6,7 @@
 
 Sizes (full / quick): dashboard 100,000 activities + 1,000,000 transitions / 10,000 + 100,000 on
 SQLite and PostgreSQL (generated once, reused while the bench database holds that many); moves
-N=300 / 60 on SQLite and PostgreSQL; COP report 1,000 / 200 activities; worker memory 10,000 /
+N=200 / 60 on SQLite and PostgreSQL; COP report 1,000 / 200 activities; worker memory 10,000 /
 1,000 open workflows with workflow caches 1,000 (SDK default) and 10,000 / 100 and 1,000.
 """
 
@@ -164,7 +164,7 @@ def main() -> None:
     if "transitions" in only:
         from bench import transitions
 
-        sections.append(transitions.main(["sqlite", "postgresql"], n=60 if args.quick else 300))
+        sections.append(transitions.main(["sqlite", "postgresql"], n=60 if args.quick else 200))
     if "reports" in only:
         from bench import reports
 

@@ -1,6 +1,7 @@
 """The bench worker process: the service's own worker (`build_worker`, settings from the environment;
-BENCH_WORKER_PART=workflows|notifications for one part) plus, on `<task queue>-bare`, the bare
-reference workflow. Stopped with SIGTERM (the supervisor) or SIGINT."""
+BENCH_WORKER_PART=workflows|notifications for one part) plus, on `<task queue>-bare`, the reference
+workflow (`bench.bare`: no-op Update, the move's local write, a regular activity's write).
+Stopped with SIGTERM (the supervisor) or SIGINT."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from temporalio.worker import Worker
 from bench.bare import TASK_QUEUE_SUFFIX, BareActivities, BareWorkflow
 from core.settings import get_settings
 from models.db import create_engine, session_factory
+from workflows.activities import LifecycleActivities
 from workflows.client import connect
+from workflows.observability import worker_interceptors
 from workflows.worker import WorkerPart, build_worker
 
 
@@ -40,7 +43,12 @@ async def main() -> None:
             client,
             task_queue=settings.temporal_task_queue + TASK_QUEUE_SUFFIX,
             workflows=[BareWorkflow],
-            activities=[BareActivities(sessionmaker).write_row],
+            # the move's own write path for the `record` reference, with the service worker's options
+            activities=[
+                BareActivities(sessionmaker).write_row,
+                LifecycleActivities(sessionmaker).record_transition,
+            ],
+            interceptors=worker_interceptors(),
             max_concurrent_activities=50,
         )
         async with service, bare:

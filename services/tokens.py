@@ -15,6 +15,8 @@ from models import ApiToken, Person, utcnow
 TOKEN_PREFIX = "syn_"
 # Writing last_used_at on every request would make every read a write (and hold SQLite's lock).
 LAST_USED_RESOLUTION = timedelta(minutes=5)
+# In `session.info` after a lookup that wrote nothing: the caller need not commit before going on.
+ONLY_READ = "token_lookup_only_read"
 
 
 def new_token() -> str:
@@ -55,6 +57,8 @@ async def person_for_token(session: AsyncSession, token: str) -> Person | None:
             .values(last_used_at=now)
             .execution_options(synchronize_session=False)
         )
+    else:
+        session.info[ONLY_READ] = True
     return row.person
 
 

@@ -60,7 +60,17 @@ class LifecycleActivities:
         try:
             async with transaction(self.sessionmaker) as session:
                 row, version = await record_transition(session, data)
-                output = TransitionOutput(transition_id=row.id, version=version)
+                output = TransitionOutput(
+                    transition_id=row.id,
+                    version=version,
+                    at=row.at,
+                    from_stage=row.from_stage,
+                    due_on=row.due_on,
+                    actor_id=row.actor_id,
+                    reason=row.reason,
+                    meeting_id=row.meeting_id,
+                    request_hash=row.request_hash,
+                )
         except DomainError as exc:
             raise _as_application_error(exc) from None
         except DataError as exc:

@@ -8,12 +8,14 @@ import hashlib
 import json
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 from temporalio.client import (
     Client,
     RPCTimeoutOrCancelledError,
@@ -31,7 +33,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlrea
 from temporalio.service import RPCError, RPCStatusCode
 
 from core import metrics
-from core.errors import Conflict, DomainError, Unavailable
+from core.errors import Conflict, DomainError, NotFound, Unavailable
 from core.reminders import ReminderPolicy
 from core.settings import Settings
 from core.stages import Stage, TransitionError, check_transition
@@ -61,6 +63,7 @@ from workflows.messages import (
     MoveRequest,
     Outcome,
     SnoozeRequest,
+    TransitionOutput,
 )
 from workflows.reports import ensure_report_workflow
 
@@ -380,6 +383,15 @@ async def _move(
     request_hash: str,
 ) -> tuple[Activity, Transition | None]:
     activity = await activities.load_activity(session, activity_id)
+    request = await _prepare(session, principal, activity, command, request_hash)
+    await session.commit()  # end the read transaction before the workflow writes
+    return await _send(session, client, settings, principal, activity, command, request, request_key)
+
+
+async def _prepare(
+    session: AsyncSession, principal: Principal, activity: Activity, command: MoveCommand, request_hash: str
+) -> MoveRequest:
+    """The pre-check (a clear 4xx without a round trip) and the workflow's request."""
     facts = await activities.gather_facts(session, activity, command.meeting_id)
     if command.meeting_id is not None and facts.closing_meeting_id is None:
         raise InvalidInput(f"meeting_id: meeting {command.meeting_id} does not exist", field="meeting_id")
@@ -396,7 +408,7 @@ async def _move(
     except TransitionError as exc:
         metrics.MOVE_REJECTIONS.labels(exc.code).inc()
         raise DomainError(exc.message, status=exc.status, code=exc.code) from None
-    request = MoveRequest(
+    return MoveRequest(
         to=command.to,
         actor_id=principal.person_id,
         role=principal.role,
@@ -407,16 +419,138 @@ async def _move(
         target_meeting_deadline=await activities.target_meeting_deadline(session, activity),
         request_hash=request_hash,
     )
-    await session.commit()  # end the read transaction before the workflow writes
+
+
+async def _send(
+    session: AsyncSession,
+    client: Client,
+    settings: Settings,
+    principal: Principal,
+    activity: Activity,
+    command: MoveCommand,
+    request: MoveRequest,
+    request_key: str,
+) -> tuple[Activity, Transition | None]:
+    """The Update, and the answer: from the row the write reports, else read back."""
     outcome = await send_update(
-        client, settings, activity_id, ActivityLifecycle.move, request, update_id=request_key
+        client, settings, activity.id, ActivityLifecycle.move, request, update_id=request_key
     )
-    # Read back only what a move changes: its relations (provisions, conventions, watchers) stay.
-    await session.refresh(activity, attribute_names=WRITTEN_COLUMNS)
-    transition = await session.get(Transition, outcome.transition_id) if outcome.transition_id else None
+    written = outcome.written
+    transition: Transition | None
+    if written is not None and written.at is not None and outcome.version == command.expected_version + 1:
+        # The row was at `expected_version` when it was loaded and every write bumps the
+        # version: at expected_version + 1 it is the loaded row with this move's columns, which
+        # the write reported. No read-back (a connection checkout, two queries, a commit).
+        transition = _as_stored(activity, outcome, written)
+    else:
+        # Read back only what a move changes: its relations (provisions, conventions, watchers)
+        # stay. (An adopted write, or an answer from a worker that does not report the row.)
+        await session.refresh(activity, attribute_names=WRITTEN_COLUMNS)
+        transition = await session.get(Transition, outcome.transition_id) if outcome.transition_id else None
     if transition is not None:
-        _check_same_request(transition, principal, request_hash)
+        _check_same_request(transition, principal, request_hash=request.request_hash or "")
     return activity, transition
+
+
+@dataclass(frozen=True)
+class BulkMove:
+    activity_id: int
+    command: MoveCommand
+    idempotency_key: str | None
+
+
+async def move_many(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    client: Client,
+    settings: Settings,
+    principal: Principal,
+    moves: list[BulkMove],
+    *,
+    parallel: int = 16,
+) -> list[tuple[Activity, Transition | None] | DomainError]:
+    """Many moves, each exactly as `move_activity` makes one (its own key, pre-check, Update and
+    answer, a failure checked against the database), one result per move in order: the
+    activities are read in one session, then up to `parallel` Updates run at once (distinct
+    workflows do not wait on each other; two moves of one activity are serialised by its
+    workflow, and the second meets the first's version)."""
+    keys = [m.idempotency_key or uuid.uuid4().hex for m in moves]
+    hashes = [move_body_hash(m.command) for m in moves]
+    prepared: list[tuple[Activity, MoveRequest] | DomainError] = []
+    async with sessionmaker() as session:
+        ids = sorted({m.activity_id for m in moves})
+        loaded = {
+            a.id: a
+            for a in await session.scalars(
+                select(Activity).where(Activity.id.in_(ids)).execution_options(populate_existing=True)
+            )
+        }
+        for move, request_hash in zip(moves, hashes, strict=True):
+            activity = loaded.get(move.activity_id)
+            try:
+                if activity is None:
+                    raise NotFound(f"activity {move.activity_id} does not exist")
+                request = await _prepare(session, principal, activity, move.command, request_hash)
+                prepared.append((activity, request))
+            except DomainError as error:
+                prepared.append(error)
+        await session.commit()
+    limit = asyncio.Semaphore(parallel)
+
+    async def one(n: int) -> tuple[Activity, Transition | None] | DomainError:
+        move, ready, key = moves[n], prepared[n], keys[n]
+        request_key = move_request_key(key)
+        async with limit:
+            try:
+                if isinstance(ready, DomainError):
+                    raise ready
+                activity, request = ready
+                # (a session checks a connection out only if the answer must be read back)
+                async with sessionmaker() as session:
+                    return await _send(
+                        session, client, settings, principal, activity, move.command, request, request_key
+                    )
+            except DomainError as failure:
+                try:
+                    async with sessionmaker() as session:
+                        recorded = await _recorded_after(session, move.activity_id, request_key, key, failure)
+                        return await _answer_recorded(
+                            session, client, settings, principal, recorded, hashes[n]
+                        )
+                except DomainError as error:
+                    return error
+
+    return list(await asyncio.gather(*(one(n) for n in range(len(moves)))))
+
+
+def _as_stored(activity: Activity, outcome: Outcome, written: TransitionOutput) -> Transition:
+    """Set the activity's written columns as `record_transition` stored them (as loaded state, so
+    the request's session has nothing to flush), and the transition row it inserted, detached."""
+    assert written.at is not None
+    stored: dict[str, Any] = {
+        "stage": outcome.stage,
+        "stage_entered_at": written.at,
+        "stage_due_on": written.due_on,
+        "transition_count": outcome.seq,
+        "version": outcome.version,
+        "updated_at": written.at,
+    }
+    if outcome.stage is Stage.CLOSED:
+        stored["closed_at_meeting_id"] = written.meeting_id
+    for name, value in stored.items():
+        set_committed_value(activity, name, value)
+    return Transition(
+        id=written.transition_id,
+        activity_id=outcome.activity_id,
+        seq=outcome.seq,
+        from_stage=written.from_stage,
+        to_stage=outcome.stage,
+        actor_id=written.actor_id,
+        at=written.at,
+        reason=written.reason,
+        meeting_id=written.meeting_id,
+        due_on=written.due_on,
+        request_hash=written.request_hash,
+    )
 
 
 async def _recorded_after(

@@ -171,7 +171,9 @@ class ActivityLifecycle:
             self._publish_transition(
                 state.seq, source, request.to, request.actor_id, request.reason, written.transition_id
             )
-            return self._outcome(written.transition_id)
+            outcome = self._outcome(written.transition_id)
+            outcome.written = written
+            return outcome
 
     @move.validator
     def _validate_move(self, request: MoveRequest) -> None:

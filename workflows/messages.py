@@ -112,6 +112,10 @@ class Outcome:
     seq: int
     due_on: date | None
     transition_id: int | None = None
+    # A move this history wrote (not one it adopted): the row as `record_transition` stored it,
+    # so that the API answers without reading it back. None on every other path, and from
+    # workers older than this field.
+    written: TransitionOutput | None = None
 
 
 # --- activity inputs ---------------------------------------------------------------------------
@@ -121,6 +125,15 @@ class Outcome:
 class TransitionOutput:
     transition_id: int
     version: int
+    # The stored row's own fields (those of the first write when this one replays it); None
+    # from workers older than these fields.
+    at: datetime | None = None
+    from_stage: Stage | None = None
+    due_on: date | None = None
+    actor_id: int | None = None
+    reason: str | None = None
+    meeting_id: int | None = None
+    request_hash: str | None = None
 
 
 @dataclass

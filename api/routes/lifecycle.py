@@ -6,7 +6,6 @@ anything is written; the answer is read back from the database (read-your-writes
 
 from __future__ import annotations
 
-import asyncio
 from datetime import date, datetime
 from typing import Annotated
 
@@ -356,30 +355,33 @@ async def bulk_move(
     idempotency_key: IdempotencyKey = None,
 ) -> list[BulkMoveOutcome]:
     """Each item is a move of its own, keyed like one: repeating the request (same
-    Idempotency-Key) answers every item that was made with its own move, not a 409."""
-    limit = asyncio.Semaphore(8)
-
-    async def one(item: BulkMoveItem) -> BulkMoveOutcome:
-        key = item.idempotency_key or (f"{idempotency_key}:{item.activity_id}" if idempotency_key else None)
-        async with limit, request.app.state.sessionmaker() as session:
-            try:
-                command = commands.MoveCommand(**item.model_dump(exclude={"activity_id", "idempotency_key"}))
-                activity, transition = await commands.move_activity(
-                    session, temporal, settings, principal, item.activity_id, command, key
-                )
-            except DomainError as exc:
-                return BulkMoveOutcome(
-                    activity_id=item.activity_id,
-                    status=exc.status,
-                    problem=problem_body(exc.status, exc.code, exc.detail, **exc.extra),
-                )
-            result = MoveResult(
-                activity=activity_read(activity, settings),
-                transition=TransitionRead.model_validate(transition) if transition else None,
+    Idempotency-Key, or the same item keys) answers every item this request made with its own
+    move (200, the same transition), and an item someone else moved since with a 409. The moves
+    run as parallel Updates (16 at a time) after one read of all the activities."""
+    moves = [
+        commands.BulkMove(
+            item.activity_id,
+            commands.MoveCommand(**item.model_dump(exclude={"activity_id", "idempotency_key"})),
+            item.idempotency_key or (f"{idempotency_key}:{item.activity_id}" if idempotency_key else None),
+        )
+        for item in body.items
+    ]
+    results = await commands.move_many(request.app.state.sessionmaker, temporal, settings, principal, moves)
+    outcomes = []
+    for item, result in zip(body.items, results, strict=True):
+        if isinstance(result, DomainError):
+            problem = problem_body(result.status, result.code, result.detail, **result.extra)
+            outcomes.append(
+                BulkMoveOutcome(activity_id=item.activity_id, status=result.status, problem=problem)
             )
-            return BulkMoveOutcome(activity_id=item.activity_id, status=200, result=result)
-
-    return list(await asyncio.gather(*(one(item) for item in body.items)))
+            continue
+        activity, transition = result
+        moved = MoveResult(
+            activity=activity_read(activity, settings),
+            transition=TransitionRead.model_validate(transition) if transition else None,
+        )
+        outcomes.append(BulkMoveOutcome(activity_id=item.activity_id, status=200, result=moved))
+    return outcomes
 
 
 @router.get(

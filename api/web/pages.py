@@ -606,33 +606,38 @@ async def bulk_move(
     selected: Annotated[list[str], Form()] = [],  # noqa: B006 (FastAPI copies defaults)
     reason: Annotated[str, Form()] = "",
 ) -> HTMLResponse:
-    """Move the selected cards one by one, each exactly like a move from its dialog; one result
-    per card. Each card's key is the form's request id and the activity, so a resubmitted form
-    moves nothing twice."""
+    """Move the selected cards, each exactly like a move from its dialog (parallel Updates, as
+    the API's bulk move); one result per card. Each card's key is the form's request id and the
+    activity, so a resubmitted form moves nothing twice."""
     if to not in {stage.value for stage in Stage}:
         raise InvalidInput(f"to: {to!r} is not a stage", field="to")
     target = Stage(to)
-    results = []
+    chosen: list[tuple[int, int]] = []
     for value in selected[:200]:
-        activity_id, _, version = value.partition(":")
-        if not (activity_id.isdigit() and version.isdigit()):
-            continue
-        async with request.app.state.sessionmaker() as session:
-            activity = await session.get(Activity, int(activity_id))
-            if activity is None:
-                continue
-            title = activity.title
-            try:
-                command = commands.MoveCommand(target, int(version), reason.strip() or None)
-                key = f"{request_id[:60]}-{activity_id}"
-                moved, _ = await commands.move_activity(
-                    session, temporal, settings, principal, int(activity_id), command, key
-                )
-                await session.commit()
-                results.append(BulkResult(moved.id, title, True, f"Moved to {stage_name(moved.stage)}."))
-            except DomainError as error:
-                await session.rollback()
-                results.append(BulkResult(int(activity_id), title, False, plain_words(error.detail)))
+        raw_id, _, raw_version = value.partition(":")
+        if raw_id.isdigit() and raw_version.isdigit():
+            chosen.append((int(raw_id), int(raw_version)))
+    async with request.app.state.sessionmaker() as session:
+        rows = await session.execute(
+            select(Activity.id, Activity.title).where(Activity.id.in_([a for a, _ in chosen]))
+        )
+        titles = dict(rows.tuples().all())
+    chosen = [(a, v) for a, v in chosen if a in titles]
+    moves = [
+        commands.BulkMove(
+            a, commands.MoveCommand(target, v, reason.strip() or None), f"{request_id[:60]}-{a}"
+        )
+        for a, v in chosen
+    ]
+    outcomes = await commands.move_many(request.app.state.sessionmaker, temporal, settings, principal, moves)
+    results = []
+    for (activity_id, _version), outcome in zip(chosen, outcomes, strict=True):
+        title = titles[activity_id]
+        if isinstance(outcome, DomainError):
+            results.append(BulkResult(activity_id, title, False, plain_words(outcome.detail)))
+        else:
+            moved = outcome[0]
+            results.append(BulkResult(moved.id, title, True, f"Moved to {stage_name(moved.stage)}."))
     notice = f"{sum(result.moved for result in results)} of {len(results)} moved."
     return render(request, "app/bulk_result.html", results=results, target=target, notice=notice)
 

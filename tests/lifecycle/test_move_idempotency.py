@@ -213,3 +213,49 @@ async def test_a_repeated_bulk_move_answers_each_item_with_its_own_move(client, 
 
     unkeyed = await client.post("/transitions/bulk", json=body, headers=coordinator)
     assert [item["status"] for item in unkeyed.json()] == [409, 409, 409]
+
+
+async def test_a_repeated_bulk_tells_its_own_moves_from_others(client, people, world):
+    """Between two sends of one bulk body, someone else moves one of its activities: the repeat
+    answers the request's own moves with the same transitions (200) and that one with a 409; the
+    same activity twice in one body is moved once."""
+    coordinator = people.headers(Role.COORDINATOR)
+    activities = [await create(client, people, world) for _ in range(4)]
+    mine, taken = activities[:3], activities[3]
+    items = [
+        {"activity_id": a["id"], "to": "task_team", "expected_version": a["version"], "reason": "mine"}
+        for a in mine
+    ]
+    headers = coordinator | {"Idempotency-Key": "bulk-mixed"}
+    first = await client.post("/transitions/bulk", json={"items": items[:2]}, headers=headers)
+    assert [o["status"] for o in first.json()] == [200, 200], first.text
+    other = await move(client, coordinator, taken["id"], taken["version"], "withdrawn", "theirs")
+    assert other.status_code == 200, other.text
+    repeated = items + [
+        {
+            "activity_id": taken["id"],
+            "to": "task_team",
+            "expected_version": taken["version"],
+            "reason": "mine",
+        }
+    ]
+    again = await client.post("/transitions/bulk", json={"items": repeated}, headers=headers)
+    assert again.status_code == 200, again.text
+    answers = again.json()
+    assert [o["status"] for o in answers] == [200, 200, 200, 409], answers
+    for before, now in zip(first.json(), answers[:2], strict=True):
+        assert now["result"]["transition"] == before["result"]["transition"]  # replayed, not moved again
+    assert answers[2]["result"]["transition"]["seq"] == 2  # new in this send: moved now
+    assert answers[3]["problem"]["code"] == "stale_version"
+
+    twice = await create(client, people, world)
+    same = {"activity_id": twice["id"], "to": "task_team", "expected_version": twice["version"]}
+    both = await client.post(
+        "/transitions/bulk",
+        json={"items": [same | {"idempotency_key": "one"}, same | {"idempotency_key": "two"}]},
+        headers=coordinator,
+    )
+    statuses = sorted(o["status"] for o in both.json())
+    assert statuses == [200, 409], both.text
+    got = (await client.get(f"/activities/{twice['id']}", headers=coordinator)).json()
+    assert got["stage"] == "task_team" and got["version"] == twice["version"] + 1
