@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import platform
-import socket
 import statistics
 import sys
 import time
@@ -16,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.supervisor import Child, Supervisor
+from core.supervisor import Child, Supervisor, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -158,12 +157,6 @@ async def timed_concurrent(call: Callable[[int, int], Awaitable[Any]], lanes: in
 
 
 # --- processes -----------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Children(Supervisor):

@@ -97,7 +97,7 @@ async def add_meeting(sessionmaker, starts_on: date, code: str = "SC-COP5") -> i
         return meeting.id
 
 
-async def team_and_meeting(reference_data, people) -> dict[str, object]:  # type: ignore[no-untyped-def]
+async def add_team_and_meeting(reference_data, people) -> dict[str, object]:  # type: ignore[no-untyped-def]
     """A task team led by the task-team lead, and the SC-COP5 meeting to move towards."""
     from datetime import timedelta
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,15 +17,9 @@ from pathlib import Path
 
 import httpx
 
-from core.supervisor import Child
+from core.supervisor import Child, free_port
 
 UVICORN = Path(sys.executable).parent / "uvicorn"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -28,8 +28,7 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest, GetSystemInfoRequest
 from temporalio.client import Client
 
-from core.supervisor import Child, Supervisor
-from tests.notifications.support import free_port
+from core.supervisor import Child, Supervisor, free_port
 from workflows import search
 from workflows.client import DATA_CONVERTER
 

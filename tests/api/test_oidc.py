@@ -7,7 +7,6 @@ import base64
 import hashlib
 import hmac
 import json
-import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -25,6 +24,7 @@ from sqlalchemy import select
 from api.deps import RoleGuard
 from core.settings import Settings
 from core.stages import Role
+from core.supervisor import free_port
 from models import Person
 from services.accounts import Principal
 from services.oidc import role_from_claims
@@ -265,10 +265,7 @@ async def test_api_tokens_keep_working_beside_sso(sso: httpx.AsyncClient, people
 
 
 async def test_an_unreachable_key_set_is_a_503_not_a_401(settings: Settings, keys: KeySet) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        closed_port = sock.getsockname()[1]
-    dead = _oidc_settings(settings, f"http://127.0.0.1:{closed_port}/certs")
+    dead = _oidc_settings(settings, f"http://127.0.0.1:{free_port()}/certs")  # nothing listens there
     async for http in _app_client(dead):
         response = await http.get("/_test/whoami", headers=bearer(keys.token()))
         assert response.status_code == 503

@@ -344,7 +344,7 @@ async def test_the_demo_data_is_counted(db) -> None:
 
 
 @pytest.mark.usefixtures("lifecycle_worker")
-async def test_creation_edits_and_moves_through_the_api_keep_the_counts(client, people, world, db):
+async def test_creation_edits_and_moves_through_the_api_keep_the_counts(client, people, team_and_meeting, db):
     """The paths the service takes: create (ORM insert + first transition), edit through the
     workflow's apply_edit, move through record_transition."""
     async with db() as session:
@@ -357,7 +357,7 @@ async def test_creation_edits_and_moves_through_the_api_keep_the_counts(client, 
         activity,
         conventions=["stockholm", "basel"],
         thematic_group_id=group_id,
-        target_meeting_id=world["meeting_id"],
+        target_meeting_id=team_and_meeting["meeting_id"],
     )
     moved = await lifecycle.move(client, people, other, "withdrawn", reason="merged")
     assert moved.status_code == 200, moved.text

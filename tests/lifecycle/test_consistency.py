@@ -26,7 +26,7 @@ async def row(db, activity_id) -> Activity:
         return await session.get_one(Activity, activity_id)
 
 
-async def test_consistent_activities_have_no_drift(client, people, world, app, db, settings):
+async def test_consistent_activities_have_no_drift(client, people, team_and_meeting, app, db, settings):
     activity = await create(client, people)
     await move(client, people, activity, "withdrawn", reason="merged")
     await create(client, people, title="Still open")
@@ -34,7 +34,7 @@ async def test_consistent_activities_have_no_drift(client, people, world, app, d
     assert (checked, drifts) == (2, [])
 
 
-async def test_drift_is_reported_and_repaired(client, people, world, app, db, settings):
+async def test_drift_is_reported_and_repaired(client, people, team_and_meeting, app, db, settings):
     temporal = app.state.temporal
     # 1. An open activity without a workflow (a restore, or a start that never happened).
     orphan = await make_activity(db, at=utcnow(), lead_id=people[Role.TASK_TEAM_LEAD].id)
@@ -94,7 +94,9 @@ async def test_drift_is_reported_and_repaired(client, people, world, app, db, se
     assert (await move(client, people, fresh, "withdrawn", reason="done")).status_code == 200
 
 
-async def test_the_cli_reports_and_repairs(people, world, app, db, settings, database_url, temporal_env):
+async def test_the_cli_reports_and_repairs(
+    people, team_and_meeting, app, db, settings, database_url, temporal_env
+):
     orphan = await make_activity(db, at=utcnow(), lead_id=people[Role.TASK_TEAM_LEAD].id)
 
     async def run(*args: str) -> tuple[int, str]:

@@ -18,7 +18,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from core.stages import Role
-from tests.lifecycle_support import fire_reminder, team_and_meeting
+from tests.lifecycle_support import add_team_and_meeting, fire_reminder
 from workflows.client import DATA_CONVERTER
 from workflows.lifecycle import ActivityLifecycle
 
@@ -43,7 +43,7 @@ def test_a_history_of_an_earlier_version_is_stored() -> None:
 async def test_a_run_replays_its_own_history(app, client, people, reference_data, settings) -> None:
     """Create, edit, move, snooze and acknowledge; the recorded history replays without a
     nondeterminism error (and is saved when SYNERGIES_RECORD_HISTORY names a file)."""
-    world = await team_and_meeting(reference_data, people)
+    world = await add_team_and_meeting(reference_data, people)
     coordinator, lead = people.headers(Role.COORDINATOR), people.headers(Role.TASK_TEAM_LEAD)
     created = await client.post(
         "/activities",

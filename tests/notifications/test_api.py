@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
 import pytest
 from temporalio.testing import ActivityEnvironment
@@ -12,20 +10,8 @@ from core.events import Audience
 from core.settings import Settings
 from models import Role
 from tests.conftest import People
-from tests.notifications.support import World, build_world
+from tests.notifications.support import World
 from workflows.notifications import NotificationActivities
-
-
-@pytest.fixture
-async def acts(settings: Settings, db) -> AsyncIterator[NotificationActivities]:  # type: ignore[no-untyped-def]
-    async with httpx.AsyncClient(trust_env=False) as http:
-        yield NotificationActivities(settings, db, http)
-
-
-@pytest.fixture
-async def world(db, people: People) -> World:  # type: ignore[no-untyped-def]
-    return await build_world(db, people)
-
 
 # --- subscriptions ------------------------------------------------------------------------------
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import date, timedelta
+from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select
 from temporalio.client import ScheduleActionStartWorkflow
@@ -25,14 +24,8 @@ EXTRA = {"watcher-digest-a": {"daily_digest": True}, "watcher-digest-b": {"daily
 
 
 @pytest.fixture
-async def acts(settings: Settings, db) -> AsyncIterator[NotificationActivities]:  # type: ignore[no-untyped-def]
-    async with httpx.AsyncClient(trust_env=False) as http:
-        yield NotificationActivities(settings, db, http)
-
-
-@pytest.fixture
-async def world(db, people: People) -> World:  # type: ignore[no-untyped-def]
-    return await build_world(db, people, EXTRA)
+def extra_people() -> dict[str, dict[str, Any]]:
+    return EXTRA
 
 
 async def plan_two_events(acts: NotificationActivities, world: World) -> None:
