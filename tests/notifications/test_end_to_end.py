@@ -117,7 +117,9 @@ async def test_a_reminder_link_confirms_on_get_acts_once_on_post_and_is_refused_
     assert (await client.get("/notifications/actions/not-a-token")).status_code == 404
 
 
-async def test_a_coordinator_for_other_conventions_is_not_told(client, people, team_and_meeting, smtp, db) -> None:
+async def test_a_coordinator_for_other_conventions_is_not_told(
+    client, people, team_and_meeting, smtp, db
+) -> None:
     from models import person_conventions
 
     async with db() as session, session.begin():
