@@ -25,22 +25,11 @@ from core.stages import Role
 from services.transitions import TransitionRecord, record_transition
 from tests.browser_support import launch_chromium
 from tests.conftest import People
-from tests.live_server import LiveServer, live_server
-from tests.oversight.oversight_data import TG, TT, OversightData, build_oversight_data
+from tests.live_server import LiveServer
+from tests.oversight.oversight_data import TG, TT, OversightData
 
 AXE = (Path(__file__).parents[1] / "vendor" / "axe-core-4.10.2.min.js").read_text()
 VIEWS = ["", "/coverage", "/cop-readiness", "/due", "/flow", "/transitions", "/activities"]
-
-
-@pytest.fixture
-async def data(db, people: People) -> OversightData:
-    return await build_oversight_data(db)
-
-
-@pytest.fixture
-async def server(database_url: str, tmp_path: Path, db) -> AsyncIterator[LiveServer]:
-    async with live_server(database_url, tmp_path) as running:
-        yield running
 
 
 @pytest.fixture
@@ -94,7 +83,7 @@ async def screen_rows(page: Page) -> list[list[str]]:
 
 
 async def test_an_oversight_member_filters_to_minamata_drills_down_and_exports(
-    server: LiveServer, data: OversightData, page: Page, db
+    server: LiveServer, oversight_data: OversightData, page: Page, db
 ) -> None:
     await page.goto(f"{server.url}/app/oversight/coverage")
     await page.get_by_label("Convention").select_option("minamata")
@@ -109,8 +98,8 @@ async def test_an_oversight_member_filters_to_minamata_drills_down_and_exports(
     await expect(page.get_by_role("heading", level=1)).to_contain_text("Activities (2)")
     rows = await screen_rows(page)
     assert [row[:2] for row in rows] == [
-        [str(data["a3"]), "Mercury inventory"],
-        [str(data["a4"]), "Mercury trade study"],
+        [str(oversight_data["a3"]), "Mercury inventory"],
+        [str(oversight_data["a4"]), "Mercury trade study"],
     ]
     await assert_accessible(page)
 
@@ -130,18 +119,18 @@ async def test_an_oversight_member_filters_to_minamata_drills_down_and_exports(
     assert xlsx_rows[0] == tuple(csv_rows[0])
 
     await page.get_by_role("link", name="Mercury trade study").click()
-    await expect(page).to_have_url(f"{server.url}/app/activities/{data['a4']}")
+    await expect(page).to_have_url(f"{server.url}/app/activities/{oversight_data['a4']}")
 
 
 async def test_recent_transitions_arrive_live(
-    server: LiveServer, data: OversightData, page: Page, db
+    server: LiveServer, oversight_data: OversightData, page: Page, db
 ) -> None:
     await page.goto(f"{server.url}/app/oversight/transitions?convention=minamata")
     await expect(page.locator("table.ov-table tbody tr")).to_have_count(1)  # "No moves in this period."
     async with db() as session, session.begin():
         await record_transition(
             session,
-            TransitionRecord(data["a4"], 1, TG, TT, data["bob"], datetime.now(UTC)),
+            TransitionRecord(oversight_data["a4"], 1, TG, TT, oversight_data["bob"], datetime.now(UTC)),
         )
     new_row = page.locator("table.ov-table tbody tr.ov-new")
     await expect(new_row).to_contain_text("Mercury trade study", timeout=15_000)
@@ -150,7 +139,7 @@ async def test_recent_transitions_arrive_live(
 
 
 async def test_every_view_is_accessible_and_fits_a_390_px_phone(
-    server: LiveServer, data: OversightData, page: Page
+    server: LiveServer, oversight_data: OversightData, page: Page
 ) -> None:
     for width in (1280, 390):
         await page.set_viewport_size({"width": width, "height": 844})

@@ -7,7 +7,6 @@ import json
 import signal
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,19 +19,8 @@ from models import ApiToken, Meeting, MeetingKind, Person
 from services.tokens import hash_token, issue_token, revoke_token
 from services.transitions import TransitionRecord, record_transition
 from tests.conftest import People
-from tests.live_server import LiveServer, live_server
-from tests.oversight.dashboard_data import PP, TT, DataSet, build_data_set
-
-
-@pytest.fixture
-async def data(db, people: People) -> DataSet:
-    return await build_data_set(db, actor_id=people[Role.COORDINATOR].id)
-
-
-@pytest.fixture
-async def server(database_url: str, tmp_path: Path, db) -> AsyncIterator[LiveServer]:
-    async with live_server(database_url, tmp_path) as running:
-        yield running
+from tests.live_server import LiveServer
+from tests.oversight.dashboard_data import PP, TT, DashboardData
 
 
 async def read_events(lines: AsyncIterator[str], count: int, within: float = 15) -> list[dict[str, Any]]:
@@ -59,23 +47,23 @@ async def read_events(lines: AsyncIterator[str], count: int, within: float = 15)
     return events
 
 
-async def move_a2_to_pilot(db, data: DataSet) -> None:
+async def move_a2_to_pilot(db, dashboard_data: DashboardData) -> None:
     async with db() as session, session.begin():
         await record_transition(
             session,
             TransitionRecord(
-                activity_id=data["a2"],
+                activity_id=dashboard_data["a2"],
                 seq=3,
                 from_stage=TT,
                 to_stage=PP,
-                actor_id=data.actor_id,
+                actor_id=dashboard_data.actor_id,
                 at=datetime.now(UTC),
             ),
         )
 
 
 async def test_a_transition_recorded_while_reading_the_stream_arrives_as_an_event(
-    server: LiveServer, data: DataSet, people: People, db
+    server: LiveServer, dashboard_data: DashboardData, people: People, db
 ) -> None:
     token = people.tokens[Role.OVERSIGHT]
     async with httpx.AsyncClient(base_url=server.url, timeout=20) as http:
@@ -84,11 +72,11 @@ async def test_a_transition_recorded_while_reading_the_stream_arrives_as_an_even
             assert response.headers["content-type"].startswith("text/event-stream")
             lines = response.aiter_lines()
             assert await asyncio.wait_for(anext(lines), 10) == ": connected"
-            await move_a2_to_pilot(db, data)
+            await move_a2_to_pilot(db, dashboard_data)
             [event] = await read_events(lines, 1)
     assert event["event"] == "transition"
     payload = json.loads(event["data"])
-    assert payload["activity_id"] == data["a2"]
+    assert payload["activity_id"] == dashboard_data["a2"]
     assert (payload["from_stage"], payload["to_stage"]) == ("task_team", "pilot_project")
     assert payload["activity_title"] == "Customs training"
     assert payload["actor_name"] == "Test Coordinator"
@@ -96,7 +84,7 @@ async def test_a_transition_recorded_while_reading_the_stream_arrives_as_an_even
 
 
 async def test_the_stream_resumes_after_last_event_id(
-    server: LiveServer, data: DataSet, people: People
+    server: LiveServer, dashboard_data: DashboardData, people: People
 ) -> None:
     async with httpx.AsyncClient(base_url=server.url, timeout=20) as http:
         page = (await http.get("/events", headers=people.headers(Role.OVERSIGHT))).json()
@@ -107,7 +95,7 @@ async def test_the_stream_resumes_after_last_event_id(
     assert [int(e["id"]) for e in events] == ids[6:9]
 
 
-async def test_the_stream_needs_a_valid_token(server: LiveServer, data: DataSet) -> None:
+async def test_the_stream_needs_a_valid_token(server: LiveServer, dashboard_data: DashboardData) -> None:
     async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
         assert (await http.get("/events/stream")).status_code == 401
         refused = await http.get("/events/stream", params={"token": "syn_not-a-token"})
@@ -115,14 +103,14 @@ async def test_the_stream_needs_a_valid_token(server: LiveServer, data: DataSet)
 
 
 async def test_open_streams_end_when_clients_leave_and_when_the_server_stops(
-    server: LiveServer, data: DataSet, people: People, db
+    server: LiveServer, dashboard_data: DashboardData, people: People, db
 ) -> None:
     token = people.tokens[Role.OVERSIGHT]
     async with httpx.AsyncClient(base_url=server.url, timeout=20) as http:
         async with http.stream("GET", "/events/stream", params={"token": token}) as left:
             await asyncio.wait_for(anext(left.aiter_lines()), 10)
         # The server keeps serving (and writing) after a client left mid-stream.
-        await move_a2_to_pilot(db, data)
+        await move_a2_to_pilot(db, dashboard_data)
         assert (await http.get("/health")).status_code == 200
         async with http.stream("GET", "/events/stream", params={"token": token}) as staying:
             lines = staying.aiter_lines()
@@ -141,15 +129,17 @@ async def test_open_streams_end_when_clients_leave_and_when_the_server_stops(
 # --- the calendar -------------------------------------------------------------------------------
 
 
-async def alice_token(db, data: DataSet) -> str:
+async def alice_token(db, dashboard_data: DashboardData) -> str:
     async with db() as session, session.begin():
-        alice = await session.get(Person, data.alice_id)
+        alice = await session.get(Person, dashboard_data.alice_id)
         assert alice is not None
         _, token = await issue_token(session, alice, name="calendar")
     return token
 
 
-async def test_calendar_feed_has_the_lead_s_due_dates_and_the_meetings(client, data: DataSet, db) -> None:
+async def test_calendar_feed_has_the_lead_s_due_dates_and_the_meetings(
+    client, dashboard_data: DashboardData, db
+) -> None:
     today = datetime.now(UTC).date()
     async with db() as session, session.begin():
         session.add(
@@ -163,7 +153,7 @@ async def test_calendar_feed_has_the_lead_s_due_dates_and_the_meetings(client, d
                 ends_on=today + timedelta(days=71),
             )
         )
-    token = await alice_token(db, data)
+    token = await alice_token(db, dashboard_data)
     response = await client.get("/me/calendar.ics", params={"token": token})
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/calendar")
@@ -177,17 +167,17 @@ async def test_calendar_feed_has_the_lead_s_due_dates_and_the_meetings(client, d
         if uid.startswith("activity-")
     }
     assert due == {
-        f"activity-{data['a1']}-report_to_cop-due@testserver": (
+        f"activity-{dashboard_data['a1']}-report_to_cop-due@testserver": (
             date(2026, 3, 23),
             date(2026, 3, 24),
             "Due: Joint clearing house (report to cop)",
         ),
-        f"activity-{data['a2']}-task_team-due@testserver": (
+        f"activity-{dashboard_data['a2']}-task_team-due@testserver": (
             date(2026, 2, 1),
             date(2026, 2, 2),
             "Due: Customs training (task team)",
         ),
-        f"activity-{data['a4']}-thematic_group-due@testserver": (
+        f"activity-{dashboard_data['a4']}-thematic_group-due@testserver": (
             date(2026, 2, 15),
             date(2026, 2, 16),
             "Due: Mercury inventory (thematic group)",
@@ -209,7 +199,7 @@ async def test_calendar_feed_has_the_lead_s_due_dates_and_the_meetings(client, d
 
 
 async def test_calendar_accepts_a_bearer_header_and_refuses_strangers(
-    client, data: DataSet, people: People
+    client, dashboard_data: DashboardData, people: People
 ) -> None:
     mine = await client.get("/me/calendar.ics", headers=people.headers(Role.COORDINATOR))
     assert mine.status_code == 200
