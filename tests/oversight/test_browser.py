@@ -13,7 +13,6 @@ import csv
 import io
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -23,12 +22,11 @@ from playwright.async_api import BrowserContext, Page, async_playwright, expect
 
 from core.stages import Role
 from services.transitions import TransitionRecord, record_transition
-from tests.browser_support import launch_chromium
+from tests.browser_support import assert_accessible, launch_chromium
 from tests.conftest import People
 from tests.live_server import LiveServer
 from tests.oversight.oversight_data import TG, TT, OversightData
 
-AXE = (Path(__file__).parents[1] / "vendor" / "axe-core-4.10.2.min.js").read_text()
 VIEWS = ["", "/coverage", "/cop-readiness", "/due", "/flow", "/transitions", "/activities"]
 
 
@@ -54,20 +52,6 @@ async def page(browser_context: BrowserContext) -> AsyncIterator[Page]:
     page.on("pageerror", lambda error: errors.append(error))
     yield page
     assert not errors, f"JavaScript errors on the page: {errors}"
-
-
-async def assert_accessible(page: Page) -> None:
-    """axe-core on the page as it is now: no serious or critical violation. Evaluated through the
-    DevTools protocol, not as an inline <script>: the pages' Content-Security-Policy forbids those."""
-    if not await page.evaluate("typeof window.axe !== 'undefined'"):
-        await page.evaluate(AXE)
-    violations = await page.evaluate(
-        """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
-            .map(v => ({id: v.id, impact: v.impact, help: v.help,
-                        nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}))"""
-    )
-    bad = [v for v in violations if v["impact"] in ("serious", "critical")]
-    assert not bad, f"{page.url}: {bad}"
 
 
 async def screen_rows(page: Page) -> list[list[str]]:

@@ -35,16 +35,9 @@ from tests.reports.data_support import (
     WORKSHOP_LATE,
     WORKSHOP_PLANNED,
     WORKSHOP_TAKEN,
-    ReportData,
-    build_report_data,
 )
 
 END_2010 = date(2010, 12, 31)
-
-
-@pytest.fixture
-async def data(db) -> ReportData:
-    return await build_report_data(db)
 
 
 async def report_for(

@@ -21,16 +21,10 @@ from tests.reports.data_support import (
     WORKSHOP_TAKEN,
     ReportData,
     at,
-    build_report_data,
 )
 
 END_2010 = date(2010, 12, 31)
 LOCALE = Path(__file__).resolve().parents[2] / "services" / "locale"
-
-
-@pytest.fixture
-async def data(db) -> ReportData:
-    return await build_report_data(db)
 
 
 async def report_for(db, meeting, as_of: date = END_2010, **options) -> Report:
