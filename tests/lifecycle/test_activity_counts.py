@@ -31,6 +31,7 @@ from services.dashboard import DashboardFilter, Summary, SummaryCell, summary
 from services.seed import load_demo_data
 from services.transitions import TransitionRecord, record_transition
 from tests import lifecycle_support as lifecycle
+from tests.activity_support import add_activity
 from tests.lifecycle_support import synergies_check
 from workflows.consistency import check_counts
 
@@ -119,19 +120,15 @@ def pick_conventions(rng: random.Random) -> list[str]:
 
 async def create(db: async_sessionmaker[AsyncSession], world: World, rng: random.Random) -> int:
     """Through the ORM, as the API, the seed loader and the tests create activities."""
-    async with db() as session, session.begin():
-        codes = pick_conventions(rng)
-        activity = Activity(
-            title="Joint activity",
-            stage=Stage.THEMATIC_GROUP,
-            stage_entered_at=NOW,
-            thematic_group_id=rng.choice([*world.groups, None]),
-            target_meeting_id=rng.choice([*world.meetings, None]),
-            conventions=list(await session.scalars(select(Convention).where(Convention.code.in_(codes)))),
-        )
-        session.add(activity)
-        await session.flush()
-        return activity.id
+    activity = await add_activity(
+        db,
+        conventions=pick_conventions(rng),
+        stage=Stage.THEMATIC_GROUP,
+        stage_entered_at=NOW,
+        thematic_group_id=rng.choice([*world.groups, None]),
+        target_meeting_id=rng.choice([*world.meetings, None]),
+    )
+    return activity.id
 
 
 async def move(db: async_sessionmaker[AsyncSession], activity_id: int, to: Stage) -> None:

@@ -8,7 +8,8 @@ from sqlalchemy import update
 
 from core.stages import Role
 from models import Activity, utcnow
-from tests.lifecycle_support import create, make_activity, move, synergies_check
+from tests.activity_support import add_activity
+from tests.lifecycle_support import create, move, synergies_check
 from workflows.commands import initial_state
 from workflows.consistency import DriftKind, check_all
 from workflows.lifecycle import ActivityLifecycle
@@ -37,7 +38,7 @@ async def test_consistent_activities_have_no_drift(client, people, team_and_meet
 async def test_drift_is_reported_and_repaired(client, people, team_and_meeting, app, db, settings):
     temporal = app.state.temporal
     # 1. An open activity without a workflow (a restore, or a start that never happened).
-    orphan = await make_activity(db, at=utcnow(), lead_id=people[Role.TASK_TEAM_LEAD].id)
+    orphan = await add_activity(db, entered_at=utcnow(), lead_id=people[Role.TASK_TEAM_LEAD].id)
     # 2. A move recorded, then the workflow reset to the state before it.
     lagging = await create(client, people, title="Lagging")
     stale = initial_state(await row(db, lagging["id"]), settings)
@@ -97,7 +98,7 @@ async def test_drift_is_reported_and_repaired(client, people, team_and_meeting, 
 async def test_the_cli_reports_and_repairs(
     people, team_and_meeting, app, db, settings, database_url, temporal_env
 ):
-    orphan = await make_activity(db, at=utcnow(), lead_id=people[Role.TASK_TEAM_LEAD].id)
+    orphan = await add_activity(db, entered_at=utcnow(), lead_id=people[Role.TASK_TEAM_LEAD].id)
 
     async def run(*args: str) -> tuple[int, str]:
         return await synergies_check(database_url, settings, temporal_env.client, *args)
