@@ -286,7 +286,7 @@ async def lifecycle_worker(
 @pytest.fixture
 def smtp(settings: Settings) -> Iterator[Any]:
     """A real SMTP server (aiosmtpd) on a free port; `settings` send to it."""
-    from tests.notifications.support import SMTPServer
+    from tests.servers_support import SMTPServer
 
     server = SMTPServer().start()
     settings.smtp_port = server.port
@@ -297,7 +297,7 @@ def smtp(settings: Settings) -> Iterator[Any]:
 @pytest.fixture
 def smtp_server() -> Iterator[Any]:
     """A real SMTP server on a free port for processes the test starts (`settings` unchanged)."""
-    from tests.notifications.support import SMTPServer
+    from tests.servers_support import SMTPServer
 
     server = SMTPServer().start()
     try:

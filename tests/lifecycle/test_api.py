@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from core.stages import Role
 from models import Meeting, MeetingKind, Notification, PilotProject, Transition
 from tests.lifecycle_support import create, fire_reminder, move, patch
-from tests.notifications.support import wait_for
+from tests.servers_support import wait_for
 
 pytestmark = pytest.mark.usefixtures("lifecycle_worker")
 

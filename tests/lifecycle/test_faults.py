@@ -19,7 +19,7 @@ from core.supervisor import free_port
 from models import Activity, Channel, Delivery, DeliveryStatus, Transition
 from models.db import create_engine, session_factory
 from tests.lifecycle_support import create, move
-from tests.notifications.support import wait_for
+from tests.servers_support import wait_for
 
 
 def unreachable_postgres_url() -> str:

@@ -18,7 +18,7 @@ from models import Activity, Person, Transition
 from services.tokens import issue_token
 from services.transitions import TransitionRecord, record_transition
 from tests.lifecycle_support import create
-from tests.notifications.support import wait_for
+from tests.servers_support import wait_for
 from workflows.commands import MoveCommand, move_body_hash, move_request_key
 from workflows.messages import LifecycleState
 

@@ -33,8 +33,8 @@ from core.stages import Role
 from models import Activity, Person, Transition
 from services.tokens import issue_token
 from tests.lifecycle_support import synergies_check_in
-from tests.notifications.support import SMTPServer
 from tests.process_support import Cluster, cluster
+from tests.servers_support import SMTPServer
 from workflows.messages import LifecycleState
 
 pytestmark = [

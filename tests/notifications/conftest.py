@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.settings import Settings
 from tests.conftest import People
-from tests.notifications.support import WebhookReceiver, World, build_world
+from tests.notifications.world import World, build_world
+from tests.servers_support import WebhookReceiver
 from workflows.notifications import NotificationActivities
 
 

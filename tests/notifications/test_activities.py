@@ -18,13 +18,8 @@ from core.settings import Settings
 from models import Channel, Delivery, DeliveryStatus, Notification
 from services.webhooks import verify_webhook
 from tests.notifications.flow import NotifyInput, NotifyWorkflow
-from tests.notifications.support import (
-    SMTPServer,
-    WebhookReceiver,
-    World,
-    add_subscription,
-    wait_for,
-)
+from tests.notifications.world import World, add_subscription
+from tests.servers_support import SMTPServer, WebhookReceiver, wait_for
 from workflows.notifications import DELIVERY_RETRY_POLICY, NotificationActivities
 
 EXTRA = {

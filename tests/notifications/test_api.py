@@ -10,7 +10,7 @@ from core.events import Audience
 from core.settings import Settings
 from models import Role
 from tests.conftest import People
-from tests.notifications.support import World
+from tests.notifications.world import World
 from workflows.notifications import NotificationActivities
 
 # --- subscriptions ------------------------------------------------------------------------------
@@ -347,7 +347,7 @@ async def test_delivery_log_hides_other_peoples_webhook_urls_from_non_admins(
     client, people: People, world: World, acts: NotificationActivities, settings: Settings
 ) -> None:
     from models import Channel
-    from tests.notifications.support import add_subscription
+    from tests.notifications.world import add_subscription
 
     url = "https://hooks.partner.example/secret-path-token"
     await add_subscription(

@@ -16,7 +16,8 @@ from core.events import Audience, EventType
 from core.settings import Settings
 from models import Channel, Delivery, DeliveryStatus, Notification
 from tests.conftest import People
-from tests.notifications.support import SMTPServer, World, build_world, wait_for
+from tests.notifications.world import World, build_world
+from tests.servers_support import SMTPServer, wait_for
 from workflows.digest import DIGEST_SCHEDULE_ID, DigestWorkflow, ensure_digest_schedule
 from workflows.notifications import NotificationActivities
 

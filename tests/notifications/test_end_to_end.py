@@ -12,7 +12,7 @@ from core.stages import Role
 from models import ActionToken, Notification, Person
 from services.notifications import create_action_links
 from tests.lifecycle_support import create
-from tests.notifications.support import wait_for
+from tests.servers_support import wait_for
 
 pytestmark = pytest.mark.usefixtures("lifecycle_worker")
 

@@ -24,7 +24,8 @@ from services.webhooks import (
     sign_webhook,
     verify_webhook,
 )
-from tests.notifications.support import WebhookReceiver, World, add_subscription
+from tests.notifications.world import World, add_subscription
+from tests.servers_support import WebhookReceiver
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
@@ -221,7 +222,7 @@ async def test_a_success_resets_the_failure_count(
 async def test_https_targets_are_verified_against_their_host_name_while_connecting_to_the_checked_address(
     db, world: World, settings: Settings, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
-    from tests.notifications.support import self_signed_localhost
+    from tests.servers_support import self_signed_localhost
     from workflows.notifications import NotificationActivities
 
     server_tls, client_tls = self_signed_localhost(tmp_path)

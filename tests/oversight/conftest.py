@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.stages import Role
 from tests.conftest import People
-from tests.live_server import LiveServer, live_server
 from tests.oversight.dashboard_data import DashboardData, build_dashboard_data
 from tests.oversight.oversight_data import OversightData, build_oversight_data
+from tests.process_support import LiveServer, live_server
 
 
 @pytest.fixture

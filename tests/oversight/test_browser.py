@@ -24,8 +24,8 @@ from core.stages import Role
 from services.transitions import TransitionRecord, record_transition
 from tests.browser_support import assert_accessible, launch_chromium
 from tests.conftest import People
-from tests.live_server import LiveServer
 from tests.oversight.oversight_data import TG, TT, OversightData
+from tests.process_support import LiveServer
 
 VIEWS = ["", "/coverage", "/cop-readiness", "/due", "/flow", "/transitions", "/activities"]
 

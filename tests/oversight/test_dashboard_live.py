@@ -19,8 +19,8 @@ from models import ApiToken, Meeting, MeetingKind, Person
 from services.tokens import hash_token, issue_token, revoke_token
 from services.transitions import TransitionRecord, record_transition
 from tests.conftest import People
-from tests.live_server import LiveServer
 from tests.oversight.dashboard_data import PP, TT, DashboardData
+from tests.process_support import LiveServer
 
 
 async def read_events(lines: AsyncIterator[str], count: int, within: float = 15) -> list[dict[str, Any]]:

@@ -28,8 +28,8 @@ from sqlalchemy import func, select
 from core.stages import Role
 from models import Activity, Delivery, DeliveryStatus, ReminderEvent, Transition
 from models.enums import Channel
-from tests.notifications.support import SMTPServer, wait_for
 from tests.process_support import Cluster, cluster, gather_limited, poll
+from tests.servers_support import SMTPServer, wait_for
 from workflows.messages import LifecycleState
 
 pytestmark = pytest.mark.timeout(240)

@@ -1,11 +1,11 @@
-"""Fixtures of the report tests: the hand-checked data set of `tests/reports/data_support.py`."""
+"""Fixtures of the report tests: the hand-checked data set of `tests/reports/report_data.py`."""
 
 from __future__ import annotations
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.reports.data_support import ReportData, build_report_data
+from tests.reports.report_data import ReportData, build_report_data
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from services.reports import (
     history_line,
     report_to_dict,
 )
-from tests.reports.data_support import (
+from tests.reports.report_data import (
     MERCURY_TAKEN,
     REPORTING_TAKEN,
     SYMBOL_PREFIX,

@@ -16,7 +16,7 @@ from services.report_render import RenderTimeout, render, render_within
 from services.reports import NO_ACTION, Report, build_report
 from services.transitions import TransitionRecord, record_transition
 from tests.activity_support import add_activity
-from tests.reports.data_support import (
+from tests.reports.report_data import (
     REPORTING_TAKEN,
     WORKSHOP_PLANNED,
     WORKSHOP_TAKEN,

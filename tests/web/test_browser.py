@@ -31,8 +31,8 @@ from services import activities
 from services.accounts import Principal
 from tests.browser_support import assert_accessible, launch_chromium
 from tests.conftest import People
-from tests.live_server import LiveServer, live_server
-from tests.notifications.support import SMTPServer
+from tests.process_support import LiveServer, live_server
+from tests.servers_support import SMTPServer
 from workflows import commands
 
 LINK = re.compile(r"(https?://\S+/app/sign-in/\S+)")
