@@ -1,4 +1,4 @@
-"""Shared bench helpers: machine facts, timing statistics, free ports, child processes, databases."""
+"""Shared bench helpers: machine facts, timing statistics, child processes (core.supervisor), databases."""
 
 from __future__ import annotations
 
