@@ -1,4 +1,4 @@
-"""The `synergies` command line. Commands stay thin: the logic lives in services/seed.py,
+"""The `synergies` command line. Commands stay thin: the logic lives in services/seed/,
 services/tokens.py and services/accounts.py. Each command runs in one committed transaction
 against DATABASE_URL; a refused input prints one line on stderr and exits with status 1.
 

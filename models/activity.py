@@ -59,7 +59,7 @@ class Activity(TimestampMixin, Base):
     closed_at_meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id"))
     single_convention_reason: Mapped[str | None] = mapped_column(Text)
     # Provenance of loaded data: "Note by the secretariats …, para. 13" or "Illustrative …" (see
-    # services/seed.py); None for what users enter. Pilot projects and action entries have it too.
+    # services/seed/); None for what users enter. Pilot projects and action entries have it too.
     source: Mapped[str | None] = mapped_column(Text)
     transition_count: Mapped[int] = mapped_column(default=0)
     version: Mapped[int] = mapped_column(default=1)

@@ -51,7 +51,7 @@ class Meeting(TimestampMixin, Base):
     ends_on: Mapped[date]
     document_deadline_override: Mapped[date | None]
     document_symbol_prefix: Mapped[str | None] = mapped_column(String(64))
-    # Where the dates come from, or "Illustrative …" when no source gives them (services/seed.py).
+    # Where the dates come from, or "Illustrative …" when no source gives them (services/seed/).
     source: Mapped[str | None] = mapped_column(Text)
     # Front matter of the progress report for this meeting (services.reports); all optional.
     report_symbol: Mapped[str | None] = mapped_column(String(64))

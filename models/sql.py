@@ -18,3 +18,16 @@ def insert_ignore(session: AsyncSession, model: Any, values: dict[str, Any], *ke
     """INSERT … ON CONFLICT (keys) DO NOTHING, for idempotent writes keyed by a natural key."""
     insert = upsert_insert(session.get_bind().dialect.name)
     return insert(model).values(**values).on_conflict_do_nothing(index_elements=list(keys))  # type: ignore[no-any-return]
+
+
+async def insert_new_rows(
+    session: AsyncSession, model: Any, rows: list[dict[str, Any]], *returning: Any
+) -> list[Any]:
+    """INSERT … ON CONFLICT DO NOTHING for many rows at once (idempotent writes keyed by a unique
+    key); returns the `returning` columns (default: the id) of the rows actually inserted."""
+    if not rows:
+        return []
+    statement = upsert_insert(session.get_bind().dialect.name)(model).values(rows)
+    statement = statement.on_conflict_do_nothing()
+    statement = statement.returning(*(returning or (model.id,)))
+    return list((await session.execute(statement)).all())

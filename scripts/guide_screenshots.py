@@ -26,9 +26,8 @@ sys.path.insert(0, str(ROOT))
 
 from cli.runner import migrate  # noqa: E402
 from core.settings import Settings  # noqa: E402
-from models import utcnow  # noqa: E402
 from models.db import create_engine, session_factory, transaction  # noqa: E402
-from services.seed import load_demo_data, load_reference_data, shift_to_today  # noqa: E402
+from services.seed import load_demo_data, load_reference_data  # noqa: E402
 from services.web_auth import sign_in_link_for  # noqa: E402
 
 OUT = ROOT / "docs" / "guide"
@@ -50,7 +49,7 @@ async def load(settings: Settings) -> None:
     try:
         async with transaction(session_factory(engine)) as session:
             await load_reference_data(session)
-            await load_demo_data(session, shift=shift_to_today(utcnow().date()))
+            await load_demo_data(session, settings=settings)
     finally:
         await engine.dispose()
 

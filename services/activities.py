@@ -1,18 +1,19 @@
 """An activity's record as the services read it: the row, its log, the facts the stage machine's
-guards read, and the checks of the references a create or an edit names."""
+guards read, the checks of the references a create or an edit names, the list's filters, and who
+may record progress (pilot projects, action entries) on it."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import date
-from typing import Any
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Select, and_, not_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import NotFound
+from core.errors import Forbidden, NotFound
 from core.settings import Settings
-from core.stages import ActivityFacts, PilotFacts, Stage
+from core.stages import OPEN_STAGES, ActivityFacts, PilotFacts, Role, Stage
 from models import (
     Activity,
     Body,
@@ -27,9 +28,91 @@ from models import (
     Transition,
     utcnow,
 )
+from services.accounts import Principal
 from services.due_dates import due_date_on_entry
-from services.records import InvalidInput, load_by_keys, require_reference
+from services.pagination import Sorting
+from services.records import InvalidInput, Records, contains_text, get_or_404, load_by_keys, require_reference
 from services.transitions import TransitionRecord, record_transition
+
+E = TypeVar("E")
+
+
+def today() -> date:
+    """The date overdue is judged against (UTC), the same for the flag and the filter."""
+    return datetime.now(UTC).date()
+
+
+SORTING = Sorting.of(
+    Activity,
+    "id",
+    "title",
+    "stage",
+    "stage_due_on",
+    "stage_entered_at",
+    "created_at",
+    "updated_at",
+    default="id",
+)
+
+
+@dataclass(frozen=True)
+class ActivityFilters:
+    stage: list[Stage] | None = None
+    convention: str | None = None
+    thematic_group: int | None = None
+    lead: int | None = None
+    overdue: bool | None = None
+    provision: str | None = None
+    q: str | None = None
+
+
+def activity_query(filters: ActivityFilters) -> Select[Any]:
+    """The activities matching `filters`; portable between SQLite and PostgreSQL."""
+    statement = select(Activity)
+    if filters.stage:
+        statement = statement.where(Activity.stage.in_(filters.stage))
+    if filters.convention:
+        statement = statement.where(Activity.conventions.any(Convention.code == filters.convention))
+    if filters.thematic_group is not None:
+        statement = statement.where(Activity.thematic_group_id == filters.thematic_group)
+    if filters.lead is not None:
+        statement = statement.where(Activity.lead_id == filters.lead)
+    if filters.provision:
+        statement = statement.where(Activity.provisions.any(Provision.element_code == filters.provision))
+    if filters.overdue is not None:
+        late = and_(Activity.stage.in_(OPEN_STAGES), Activity.stage_due_on < today())
+        statement = statement.where(late if filters.overdue else not_(late))
+    if filters.q:
+        statement = statement.where(contains_text(filters.q, Activity.title, Activity.description))
+    return statement
+
+
+async def get_activity(session: AsyncSession, activity_id: int) -> Activity:
+    """The activity (conventions, provisions and watchers loaded), or a 404 problem."""
+    return await get_or_404(session, Activity, activity_id, label="activity")
+
+
+async def ensure_progress_writer(session: AsyncSession, principal: Principal, activity: Activity) -> None:
+    """Task team leads record progress only on activities they lead, directly or as team lead."""
+    if principal.role is not Role.TASK_TEAM_LEAD or activity.lead_id == principal.person_id:
+        return
+    if activity.task_team_id is not None:
+        team_lead = await session.scalar(select(TaskTeam.lead_id).where(TaskTeam.id == activity.task_team_id))
+        if team_lead == principal.person_id:
+            return
+    raise Forbidden(
+        f"a task team lead may record progress only on activities they lead; activity "
+        f"{activity.id} is led by someone else"
+    )
+
+
+async def writable_record(session: AsyncSession, principal: Principal, records: Records[E], key: int) -> E:
+    """A progress record (pilot project, action entry), once the caller is allowed to record
+    progress on its activity."""
+    row = await records.get(session, key)
+    activity = await get_activity(session, row.activity_id)  # type: ignore[attr-defined]
+    await ensure_progress_writer(session, principal, activity)
+    return row
 
 
 async def gather_facts(

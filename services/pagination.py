@@ -70,6 +70,14 @@ class Sorting:
             )
         return name, descending
 
+    @classmethod
+    def of(
+        cls, model: Any, *names: str, default: str, tiebreak: InstrumentedAttribute[Any] | None = None
+    ) -> Sorting:
+        """The whitelist of `model`'s columns `names`, ties broken by `tiebreak` (default: its id)."""
+        fields = {name: getattr(model, name) for name in names}
+        return cls(fields, default=default, tiebreak=tiebreak if tiebreak is not None else model.id)
+
 
 def _to_json(value: Any) -> Any:
     if isinstance(value, Enum):

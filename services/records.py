@@ -1,5 +1,6 @@
 """Generic record helpers every entity's queries use: load-or-404, reference checks that name the
-field, uniqueness checks, partial updates with If-Match, and deletes that explain a conflict.
+field, uniqueness checks, partial updates with If-Match, and deletes that explain a conflict;
+`Records` puts them together in the one order every reference-data service follows.
 
 They only `flush()`: the request session commits (api.deps.get_session). Flushing here makes
 constraint and version failures surface inside the handler, as problem details.
@@ -7,11 +8,12 @@ constraint and version failures surface inside the handler, as problem details.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
@@ -124,3 +126,66 @@ async def delete_row(session: AsyncSession, row: Any, if_match: str | None, *, l
             f"{label} {row_id} is still referenced by other records; detach or delete those first",
             code="still_referenced",
         ) from exc
+
+
+def contains_text(q: str, *columns: InstrumentedAttribute[str]) -> ColumnElement[bool]:
+    """A list's `q` filter: the text in any of `columns`, any case, `%` and `_` taken literally."""
+    return or_(*(column.icontains(q, autoescape=True) for column in columns))
+
+
+Prepare = Callable[[AsyncSession, dict[str, Any], Any], Awaitable[None]]
+"""Checks a create's values or a PATCH's changes (in place: references checked, keys turned into
+rows) before they reach the record; the third argument is the record, None for a new one."""
+
+
+@dataclass(frozen=True)
+class Records(Generic[M]):
+    """One kind of record and its rules: read (404 naming `label`), create, change and delete. A
+    create or a change takes its steps in the same order for every kind: If-Match (changes only,
+    412), the natural key `unique` (409), `prepare` (references, 422), the values onto the row,
+    `check` on the merged record (e.g. dates in order, 422), flush."""
+
+    model: type[M]
+    label: str
+    unique: InstrumentedAttribute[Any] | None = None
+    options: Sequence[ORMOption] = ()
+    prepare: Prepare | None = None
+    check: Callable[[M], None] | None = None
+
+    async def get(self, session: AsyncSession, key: Any) -> M:
+        return await get_or_404(session, self.model, key, label=self.label, options=self.options)
+
+    async def create(self, session: AsyncSession, values: dict[str, Any]) -> M:
+        values = dict(values)
+        if self.unique is not None:
+            await ensure_unique(session, self.unique, values[self.unique.key], label=self.label)
+        if self.prepare is not None:
+            await self.prepare(session, values, None)
+        row = self.model(**values)
+        if self.check is not None:
+            self.check(row)
+        return await add_and_flush(session, row)
+
+    async def update(self, session: AsyncSession, row: M, changes: dict[str, Any], if_match: str | None) -> M:
+        check_if_match(if_match, row.version)  # type: ignore[attr-defined]
+        changes = dict(changes)
+        if self.unique is not None and self.unique.key in changes:
+            key = changes[self.unique.key]
+            await ensure_unique(session, self.unique, key, label=self.label, exclude_id=row.id)  # type: ignore[attr-defined]
+        if self.prepare is not None:
+            await self.prepare(session, changes, row)
+        apply_changes(row, changes)
+        if self.check is not None:
+            self.check(row)
+        await session.flush()
+        return row
+
+    async def delete(
+        self, session: AsyncSession, row: M, if_match: str | None, *, label: str | None = None
+    ) -> None:
+        await delete_row(session, row, if_match, label=label or self.label)
+
+
+def check_period(row: Any) -> None:
+    """`Records.check` for records with a period (starts_on, ends_on)."""
+    ensure_period(row.starts_on, row.ends_on)

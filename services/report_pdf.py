@@ -41,6 +41,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from services.report_model import ProvisionRow, Report
 from services.report_render import (
     Block,
     Labels,
@@ -50,7 +51,6 @@ from services.report_render import (
     numbered_paragraphs,
     operative_verb,
 )
-from services.reports import ProvisionRow, Report
 
 FONT = "LiberationSerif"
 FONT_FILES = "/usr/share/fonts/truetype/liberation"

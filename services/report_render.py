@@ -1,4 +1,4 @@
-"""Render a progress report (`services.reports.Report`) as DOCX, HTML, Markdown, PDF, CSV or JSON.
+"""Render a progress report (`services.report_model.Report`) as DOCX, HTML, Markdown, PDF, CSV or JSON.
 
 One entry point: `render(report, fmt) -> (bytes, media_type, filename)`. Rendering is synchronous and
 CPU-bound: async callers run it in a thread with a time budget (`render_within`).
@@ -28,8 +28,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from core.errors import DomainError
-from services.report_text import Text
-from services.reports import (
+from services.report_model import (
     ACTIONS_COLUMN,
     NO_ACTION,
     ProvisionRow,
@@ -40,6 +39,7 @@ from services.reports import (
     report_to_dict,
     status_line,
 )
+from services.report_text import Text
 from services.spreadsheet import neutralise_cell
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"

@@ -25,7 +25,7 @@ from core.settings import Settings, get_settings
 from models.db import create_engine, session_factory
 from workflows.activities import LifecycleActivities
 from workflows.client import connect
-from workflows.digest import DigestWorkflow, ensure_digest_schedule
+from workflows.digest import DigestActivities, DigestWorkflow, ensure_digest_schedule
 from workflows.lifecycle import ActivityLifecycle
 from workflows.notifications import NotificationActivities
 from workflows.observability import worker_interceptors, worker_runtime
@@ -126,6 +126,7 @@ def build_worker(
                 activities=[
                     *LifecycleActivities(sessionmaker).all(),
                     *notifications.all(),
+                    *DigestActivities(settings, sessionmaker).all(),
                     *ReportActivities(sessionmaker, settings).all(),
                 ],
                 **options,

@@ -1,38 +1,30 @@
-"""Reading joint activities, and the activity queries other routers share.
+"""Reading joint activities, and the activity parameters other routers share.
 
 Writes (create, patch, stage moves) live in api/routes/lifecycle.py, which imports `ActivityRead`,
-`get_activity_or_404` and `CurrentActivity` from here. Pilot projects and action entries use
-`ensure_progress_writer` for the rule that a task team lead records progress only on their own work.
+`activity_read` and `CurrentActivity` from here. The list's filters and sorting, and the rule that a
+task team lead records progress only on their own work, are services/activities.py.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from datetime import date, datetime
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, computed_field
-from sqlalchemy import Select, and_, not_, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Principal, Reader, SessionDep, SettingsDep, get_principal
 from api.etag import set_etag
 from api.pagination import Page, PageQuery
 from api.schemas import CodeList, IdList
-from core.errors import Forbidden
 from core.settings import Settings
-from core.stages import OPEN_STAGES, Role, Stage
-from models import Activity, Convention, Provision, TaskTeam
-from services.pagination import Sorting, paginate
-from services.records import get_or_404
+from core.stages import Stage
+from models import Activity
+from services import activities
+from services.activities import SORTING, ActivityFilters, activity_query, today
+from services.pagination import paginate
 
 router = APIRouter(prefix="/activities", tags=["activities"])
-
-
-def today() -> date:
-    """The date overdue is judged against (UTC), the same for the flag and the filter."""
-    return datetime.now(UTC).date()
 
 
 class ProvisionRef(BaseModel):
@@ -85,32 +77,6 @@ def activity_read(activity: Activity, settings: Settings) -> ActivityRead:
     return read
 
 
-SORTING = Sorting(
-    {
-        "id": Activity.id,
-        "title": Activity.title,
-        "stage": Activity.stage,
-        "stage_due_on": Activity.stage_due_on,
-        "stage_entered_at": Activity.stage_entered_at,
-        "created_at": Activity.created_at,
-        "updated_at": Activity.updated_at,
-    },
-    default="id",
-    tiebreak=Activity.id,
-)
-
-
-@dataclass(frozen=True)
-class ActivityFilters:
-    stage: list[Stage] | None = None
-    convention: str | None = None
-    thematic_group: int | None = None
-    lead: int | None = None
-    overdue: bool | None = None
-    provision: str | None = None
-    q: str | None = None
-
-
 def _activity_filters(
     stage: Annotated[list[Stage] | None, Query(description="repeat for several stages")] = None,
     convention: Annotated[str | None, Query(description="convention code, e.g. BC")] = None,
@@ -123,60 +89,15 @@ def _activity_filters(
     return ActivityFilters(stage, convention, thematic_group, lead, overdue, provision, q)
 
 
-def activity_query(filters: ActivityFilters) -> Select[Any]:
-    """The activities matching `filters`; portable between SQLite and PostgreSQL."""
-    statement = select(Activity)
-    if filters.stage:
-        statement = statement.where(Activity.stage.in_(filters.stage))
-    if filters.convention:
-        statement = statement.where(Activity.conventions.any(Convention.code == filters.convention))
-    if filters.thematic_group is not None:
-        statement = statement.where(Activity.thematic_group_id == filters.thematic_group)
-    if filters.lead is not None:
-        statement = statement.where(Activity.lead_id == filters.lead)
-    if filters.provision:
-        statement = statement.where(Activity.provisions.any(Provision.element_code == filters.provision))
-    if filters.overdue is not None:
-        late = and_(Activity.stage.in_(OPEN_STAGES), Activity.stage_due_on < today())
-        statement = statement.where(late if filters.overdue else not_(late))
-    if filters.q:
-        statement = statement.where(
-            or_(
-                Activity.title.icontains(filters.q, autoescape=True),
-                Activity.description.icontains(filters.q, autoescape=True),
-            )
-        )
-    return statement
-
-
-async def get_activity_or_404(activity_id: int, session: AsyncSession) -> Activity:
-    """The activity (conventions, provisions and watchers loaded), or a 404 problem."""
-    return await get_or_404(session, Activity, activity_id, label="activity")
-
-
 async def _current_activity(
     principal: Annotated[Principal, Depends(get_principal)], activity_id: int, session: SessionDep
 ) -> Activity:
     # Authenticate before loading, so an anonymous caller learns nothing from 404 versus 401,
     # whichever order a route declares its parameters in.
-    return await get_activity_or_404(activity_id, session)
+    return await activities.get_activity(session, activity_id)
 
 
 CurrentActivity = Annotated[Activity, Depends(_current_activity)]
-
-
-async def ensure_progress_writer(session: AsyncSession, principal: Principal, activity: Activity) -> None:
-    """Task team leads record progress only on activities they lead, directly or as team lead."""
-    if principal.role is not Role.TASK_TEAM_LEAD or activity.lead_id == principal.person_id:
-        return
-    if activity.task_team_id is not None:
-        team_lead = await session.scalar(select(TaskTeam.lead_id).where(TaskTeam.id == activity.task_team_id))
-        if team_lead == principal.person_id:
-            return
-    raise Forbidden(
-        f"a task team lead may record progress only on activities they lead; activity "
-        f"{activity.id} is led by someone else"
-    )
 
 
 @router.get("", summary="List activities", response_model=Page[ActivityRead])
@@ -202,9 +123,6 @@ async def read_activity(
 __all__ = [
     "ActivityRead",
     "CurrentActivity",
-    "activity_query",
     "activity_read",
-    "ensure_progress_writer",
-    "get_activity_or_404",
     "router",
 ]

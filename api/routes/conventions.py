@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import select
 
 from api.deps import Reader, SessionDep
 from api.pagination import Page, PageQuery
-from models import Convention
-from services.pagination import Sorting, paginate
-from services.records import get_or_404
+from services.conventions import CONVENTIONS, SORTING, convention_query
+from services.pagination import paginate
 
 router = APIRouter(prefix="/conventions", tags=["reference data"])
 
@@ -24,20 +22,13 @@ class ConventionRead(BaseModel):
     short_name: str
 
 
-SORTING = Sorting(
-    {"code": Convention.code, "acronym": Convention.acronym, "name": Convention.name},
-    default="code",
-    tiebreak=Convention.code,
-)
-
-
 @router.get("", summary="List conventions", response_model=Page[ConventionRead])
 async def list_conventions(principal: Reader, session: SessionDep, page: PageQuery) -> Page[ConventionRead]:
-    rows, next_cursor = await paginate(session, select(Convention), SORTING, page)
+    rows, next_cursor = await paginate(session, convention_query(), SORTING, page)
     items = [ConventionRead.model_validate(row) for row in rows]
     return Page(items=items, next_cursor=next_cursor)
 
 
 @router.get("/{code}", summary="One convention", response_model=ConventionRead)
 async def read_convention(principal: Reader, session: SessionDep, code: str) -> ConventionRead:
-    return ConventionRead.model_validate(await get_or_404(session, Convention, code, label="convention"))
+    return ConventionRead.model_validate(await CONVENTIONS.get(session, code))

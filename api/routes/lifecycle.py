@@ -16,12 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import Coordinator, ProgressWriter, Reader, SessionDep, SettingsDep, TemporalDep
 from api.etag import IfMatch, set_etag
 from api.problems import problem_body
-from api.routes.activities import (
-    ActivityRead,
-    CurrentActivity,
-    activity_read,
-    ensure_progress_writer,
-)
+from api.routes.activities import ActivityRead, CurrentActivity, activity_read
 from api.schemas import CodeText, NotNull, WriteModel
 from core.errors import Conflict, DomainError
 from core.settings import Settings
@@ -348,7 +343,7 @@ async def acknowledge_reminder(
     temporal: TemporalDep,
     response: Response,
 ) -> ActivityRead:
-    await ensure_progress_writer(session, principal, activity)
+    await activities.ensure_progress_writer(session, principal, activity)
     if await pending_reminder(session, activity) is None:
         raise Conflict(
             f"activity {activity.id} has no unacknowledged reminder in its {activity.stage} stage",
@@ -372,6 +367,6 @@ async def snooze_reminders(
     temporal: TemporalDep,
     response: Response,
 ) -> ActivityRead:
-    await ensure_progress_writer(session, principal, activity)
+    await activities.ensure_progress_writer(session, principal, activity)
     updated = await commands.snooze(session, temporal, settings, principal, activity, body.until, body.note)
     return _activity_read(updated, settings, response)

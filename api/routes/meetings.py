@@ -3,29 +3,20 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Admin, Reader, SessionDep
-from api.etag import IfMatch, set_etag
+from api.etag import IfMatch, tagged
 from api.pagination import Page, PageQuery
 from api.schemas import CodeList, CodeText, NotNull, WriteModel
-from core.versions import check_if_match
-from models import Convention, Meeting, MeetingKind
-from services.pagination import Sorting, paginate
-from services.records import (
-    add_and_flush,
-    apply_changes,
-    delete_row,
-    ensure_period,
-    ensure_unique,
-    get_or_404,
-    load_by_keys,
-)
+from models import MeetingKind
+from services import meetings
+from services.meetings import MEETINGS, SORTING, meeting_query
+from services.pagination import paginate
 
 router = APIRouter(prefix="/meetings", tags=["reference data"])
 
@@ -114,70 +105,6 @@ class MeetingRead(BaseModel):
     updated_at: datetime
 
 
-SORTING = Sorting(
-    {
-        "id": Meeting.id,
-        "code": Meeting.code,
-        "number": Meeting.number,
-        "starts_on": Meeting.starts_on,
-    },
-    default="starts_on",
-    tiebreak=Meeting.id,
-)
-
-
-def meeting_query(kind: MeetingKind | None, convention: str | None, q: str | None) -> Select[Any]:
-    statement = select(Meeting)
-    if kind is not None:
-        statement = statement.where(Meeting.kind == kind)
-    if convention:
-        statement = statement.where(Meeting.conventions.any(Convention.code == convention))
-    if q:
-        statement = statement.where(
-            or_(
-                Meeting.code.icontains(q, autoescape=True),
-                Meeting.title.icontains(q, autoescape=True),
-                Meeting.venue.icontains(q, autoescape=True),
-            )
-        )
-    return statement
-
-
-async def get_meeting_or_404(session: AsyncSession, meeting_id: int) -> Meeting:
-    return await get_or_404(session, Meeting, meeting_id, label="meeting")
-
-
-async def _conventions(session: AsyncSession, codes: list[str]) -> list[Convention]:
-    return await load_by_keys(session, Convention.code, codes, field="conventions", label="convention")
-
-
-async def create_meeting(session: AsyncSession, data: MeetingCreate) -> Meeting:
-    await ensure_unique(session, Meeting.code, data.code, label="meeting")
-    ensure_period(data.starts_on, data.ends_on)
-    meeting = Meeting(
-        **data.model_dump(exclude={"conventions"}),
-        conventions=await _conventions(session, data.conventions),
-    )
-    return await add_and_flush(session, meeting)
-
-
-async def update_meeting(
-    session: AsyncSession, meeting: Meeting, data: MeetingUpdate, if_match: str | None
-) -> bool:
-    """Apply the change; True when the document deadline may have moved (opening or override)."""
-    check_if_match(if_match, meeting.version)
-    changes = data.model_dump(exclude_unset=True)
-    if "code" in changes:
-        await ensure_unique(session, Meeting.code, changes["code"], label="meeting", exclude_id=meeting.id)
-    if "conventions" in changes:
-        changes["conventions"] = await _conventions(session, changes["conventions"])
-    before = (meeting.starts_on, meeting.document_deadline_override)
-    apply_changes(meeting, changes)
-    ensure_period(meeting.starts_on, meeting.ends_on)
-    await session.flush()
-    return before != (meeting.starts_on, meeting.document_deadline_override)
-
-
 async def announce_meeting_change(request: Request, session: AsyncSession, meeting_id: int) -> None:
     """Let the workflows re-time the meeting's report draft and the report_to_cop due dates that
     follow it; commit first so they see the change."""
@@ -204,19 +131,16 @@ async def list_meetings(
 async def post_meeting(
     principal: Admin, session: SessionDep, request: Request, response: Response, data: MeetingCreate
 ) -> MeetingRead:
-    meeting = await create_meeting(session, data)
+    meeting = await MEETINGS.create(session, data.model_dump())
     await announce_meeting_change(request, session, meeting.id)  # schedules its report draft
-    set_etag(response, meeting.version)
-    return MeetingRead.model_validate(meeting)
+    return tagged(response, MeetingRead, meeting)
 
 
 @router.get("/{meeting_id}", summary="One meeting", response_model=MeetingRead)
 async def read_meeting(
     principal: Reader, session: SessionDep, response: Response, meeting_id: int
 ) -> MeetingRead:
-    meeting = await get_meeting_or_404(session, meeting_id)
-    set_etag(response, meeting.version)
-    return MeetingRead.model_validate(meeting)
+    return tagged(response, MeetingRead, await MEETINGS.get(session, meeting_id))
 
 
 @router.patch("/{meeting_id}", summary="Change a meeting", response_model=MeetingRead)
@@ -229,16 +153,14 @@ async def patch_meeting(
     data: MeetingUpdate,
     if_match: IfMatch = None,
 ) -> MeetingRead:
-    meeting = await get_meeting_or_404(session, meeting_id)
-    if await update_meeting(session, meeting, data, if_match):
+    meeting = await MEETINGS.get(session, meeting_id)
+    if await meetings.update_meeting(session, meeting, data.model_dump(exclude_unset=True), if_match):
         await announce_meeting_change(request, session, meeting.id)
-    set_etag(response, meeting.version)
-    return MeetingRead.model_validate(meeting)
+    return tagged(response, MeetingRead, meeting)
 
 
 @router.delete("/{meeting_id}", status_code=204, summary="Delete a meeting")
 async def delete_meeting(
     principal: Admin, session: SessionDep, meeting_id: int, if_match: IfMatch = None
 ) -> None:
-    meeting = await get_meeting_or_404(session, meeting_id)
-    await delete_row(session, meeting, if_match, label="meeting")
+    await MEETINGS.delete(session, await MEETINGS.get(session, meeting_id), if_match)

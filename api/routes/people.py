@@ -6,28 +6,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
-from sqlalchemy import Select, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Admin, Reader, SessionDep
-from api.etag import IfMatch, set_etag
+from api.etag import IfMatch, tagged
 from api.pagination import Page, PageQuery
 from api.schemas import NotNull, WriteModel
 from core.stages import Role
-from core.versions import check_if_match
-from models import Person
-from services.pagination import Sorting, paginate
-from services.records import (
-    add_and_flush,
-    apply_changes,
-    delete_row,
-    ensure_unique,
-    get_or_404,
-)
+from services import people
+from services.pagination import paginate
+from services.people import PEOPLE, SORTING, person_query
 
 router = APIRouter(prefix="/people", tags=["people"])
 
@@ -65,56 +56,6 @@ class PersonRead(BaseModel):
     updated_at: datetime
 
 
-SORTING = Sorting(
-    {"id": Person.id, "name": Person.name, "email": Person.email},
-    default="name",
-    tiebreak=Person.id,
-)
-
-
-def person_query(role: Role | None, active: bool | None, q: str | None) -> Select[Any]:
-    statement = select(Person)
-    if role is not None:
-        statement = statement.where(Person.role == role)
-    if active is not None:
-        statement = statement.where(Person.active.is_(active))
-    if q:
-        statement = statement.where(
-            or_(
-                Person.name.icontains(q, autoescape=True),
-                Person.email.icontains(q, autoescape=True),
-            )
-        )
-    return statement
-
-
-async def get_person_or_404(session: AsyncSession, person_id: int) -> Person:
-    return await get_or_404(session, Person, person_id, label="person")
-
-
-async def create_person(session: AsyncSession, data: PersonCreate) -> Person:
-    email = data.email.lower()
-    await ensure_unique(session, Person.email, email, label="person")
-    return await add_and_flush(session, Person(**{**data.model_dump(), "email": email}))
-
-
-async def update_person(
-    session: AsyncSession, person: Person, data: PersonUpdate, if_match: str | None
-) -> None:
-    check_if_match(if_match, person.version)
-    changes = data.model_dump(exclude_unset=True)
-    if "email" in changes:
-        changes["email"] = changes["email"].lower()
-        await ensure_unique(session, Person.email, changes["email"], label="person", exclude_id=person.id)
-    apply_changes(person, changes)
-    await session.flush()
-
-
-def _read(response: Response, person: Person) -> PersonRead:
-    set_etag(response, person.version)
-    return PersonRead.model_validate(person)
-
-
 @router.get("", summary="List people", response_model=Page[PersonRead])
 async def list_people(
     principal: Reader,
@@ -132,14 +73,14 @@ async def list_people(
 async def post_person(
     principal: Admin, session: SessionDep, response: Response, data: PersonCreate
 ) -> PersonRead:
-    return _read(response, await create_person(session, data))
+    return tagged(response, PersonRead, await people.create_person(session, data.model_dump()))
 
 
 @router.get("/{person_id}", summary="One person", response_model=PersonRead)
 async def read_person(
     principal: Reader, session: SessionDep, response: Response, person_id: int
 ) -> PersonRead:
-    return _read(response, await get_person_or_404(session, person_id))
+    return tagged(response, PersonRead, await PEOPLE.get(session, person_id))
 
 
 @router.patch("/{person_id}", summary="Change a person", response_model=PersonRead)
@@ -151,9 +92,9 @@ async def patch_person(
     data: PersonUpdate,
     if_match: IfMatch = None,
 ) -> PersonRead:
-    person = await get_person_or_404(session, person_id)
-    await update_person(session, person, data, if_match)
-    return _read(response, person)
+    person = await PEOPLE.get(session, person_id)
+    changes = data.model_dump(exclude_unset=True)
+    return tagged(response, PersonRead, await people.update_person(session, person, changes, if_match))
 
 
 @router.delete(
@@ -164,5 +105,4 @@ async def patch_person(
 async def delete_person(
     principal: Admin, session: SessionDep, person_id: int, if_match: IfMatch = None
 ) -> None:
-    person = await get_person_or_404(session, person_id)
-    await delete_row(session, person, if_match, label="person")
+    await PEOPLE.delete(session, await PEOPLE.get(session, person_id), if_match)

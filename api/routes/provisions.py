@@ -3,29 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Select, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Admin, Reader, SessionDep
-from api.etag import IfMatch, set_etag
+from api.etag import IfMatch, tagged
 from api.pagination import Page, PageQuery
 from api.schemas import CodeList, CodeText, LongText, NotNull, SymbolList, WriteModel
-from core.versions import check_if_match
-from models import Decision, Provision, ProvisionStatus
-from services.pagination import Sorting, paginate
-from services.records import (
-    add_and_flush,
-    apply_changes,
-    delete_row,
-    ensure_unique,
-    get_or_404,
-    load_by_keys,
-    require_reference,
-)
+from models import ProvisionStatus
+from services.pagination import paginate
+from services.provisions import PROVISIONS, SORTING, provision_query
 
 router = APIRouter(prefix="/provisions", tags=["reference data"])
 
@@ -83,86 +72,6 @@ class ProvisionRead(BaseModel):
     updated_at: datetime
 
 
-SORTING = Sorting(
-    {
-        "id": Provision.id,
-        "sort_key": Provision.sort_key,
-        "element_code": Provision.element_code,
-        "status": Provision.status,
-    },
-    default="sort_key",
-    tiebreak=Provision.id,
-)
-
-
-def provision_query(
-    decision: str | None,
-    convention: str | None,
-    section: str | None,
-    status: ProvisionStatus | None,
-    q: str | None,
-) -> Select[Any]:
-    statement = select(Provision)
-    if decision:
-        statement = statement.where(Provision.decisions.any(Decision.symbol == decision))
-    if convention:
-        statement = statement.where(Provision.decisions.any(Decision.convention_code == convention))
-    if section:
-        statement = statement.where(Provision.section == section)
-    if status is not None:
-        statement = statement.where(Provision.status == status)
-    if q:
-        statement = statement.where(
-            or_(
-                Provision.element_code.icontains(q, autoescape=True),
-                Provision.text.icontains(q, autoescape=True),
-            )
-        )
-    return statement
-
-
-async def get_provision_or_404(session: AsyncSession, provision_id: int) -> Provision:
-    return await get_or_404(session, Provision, provision_id, label="provision")
-
-
-async def _decisions(session: AsyncSession, symbols: list[str]) -> list[Decision]:
-    return await load_by_keys(session, Decision.symbol, symbols, field="decisions", label="decision")
-
-
-async def _check_parent(session: AsyncSession, parent_id: int | None) -> None:
-    await require_reference(session, Provision, parent_id, field="parent_id", label="provision")
-
-
-async def create_provision(session: AsyncSession, data: ProvisionCreate) -> Provision:
-    await ensure_unique(session, Provision.element_code, data.element_code, label="provision")
-    await _check_parent(session, data.parent_id)
-    values = data.model_dump(exclude={"decisions"})
-    values["sort_key"] = data.sort_key or data.element_code
-    provision = Provision(**values, decisions=await _decisions(session, data.decisions))
-    return await add_and_flush(session, provision)
-
-
-async def update_provision(
-    session: AsyncSession, provision: Provision, data: ProvisionUpdate, if_match: str | None
-) -> None:
-    check_if_match(if_match, provision.version)
-    changes = data.model_dump(exclude_unset=True)
-    if "element_code" in changes:
-        await ensure_unique(
-            session,
-            Provision.element_code,
-            changes["element_code"],
-            label="provision",
-            exclude_id=provision.id,
-        )
-    if "parent_id" in changes:
-        await _check_parent(session, changes["parent_id"])
-    if "decisions" in changes:
-        changes["decisions"] = await _decisions(session, changes["decisions"])
-    apply_changes(provision, changes)
-    await session.flush()
-
-
 @router.get("", summary="List provisions", response_model=Page[ProvisionRead])
 async def list_provisions(
     principal: Reader,
@@ -183,18 +92,14 @@ async def list_provisions(
 async def post_provision(
     principal: Admin, session: SessionDep, response: Response, data: ProvisionCreate
 ) -> ProvisionRead:
-    provision = await create_provision(session, data)
-    set_etag(response, provision.version)
-    return ProvisionRead.model_validate(provision)
+    return tagged(response, ProvisionRead, await PROVISIONS.create(session, data.model_dump()))
 
 
 @router.get("/{provision_id}", summary="One provision", response_model=ProvisionRead)
 async def read_provision(
     principal: Reader, session: SessionDep, response: Response, provision_id: int
 ) -> ProvisionRead:
-    provision = await get_provision_or_404(session, provision_id)
-    set_etag(response, provision.version)
-    return ProvisionRead.model_validate(provision)
+    return tagged(response, ProvisionRead, await PROVISIONS.get(session, provision_id))
 
 
 @router.patch("/{provision_id}", summary="Change a provision", response_model=ProvisionRead)
@@ -206,15 +111,14 @@ async def patch_provision(
     data: ProvisionUpdate,
     if_match: IfMatch = None,
 ) -> ProvisionRead:
-    provision = await get_provision_or_404(session, provision_id)
-    await update_provision(session, provision, data, if_match)
-    set_etag(response, provision.version)
-    return ProvisionRead.model_validate(provision)
+    provision = await PROVISIONS.get(session, provision_id)
+    changes = data.model_dump(exclude_unset=True)
+    return tagged(response, ProvisionRead, await PROVISIONS.update(session, provision, changes, if_match))
 
 
 @router.delete("/{provision_id}", status_code=204, summary="Delete a provision")
 async def delete_provision(
     principal: Admin, session: SessionDep, provision_id: int, if_match: IfMatch = None
 ) -> None:
-    provision = await get_provision_or_404(session, provision_id)
-    await delete_row(session, provision, if_match, label="provision")
+    provision = await PROVISIONS.get(session, provision_id)
+    await PROVISIONS.delete(session, provision, if_match)

@@ -3,30 +3,17 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Select, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Coordinator, Reader, SessionDep
-from api.etag import IfMatch, set_etag
+from api.etag import IfMatch, tagged
 from api.pagination import Page, PageQuery
 from api.schemas import IdList, NotNull, WriteModel
-from core.versions import check_if_match
-from models import Body, BodyKind, Person, TaskTeam
-from services.pagination import Sorting, paginate
-from services.records import (
-    InvalidInput,
-    add_and_flush,
-    apply_changes,
-    delete_row,
-    ensure_period,
-    get_or_404,
-    load_by_keys,
-    require_reference,
-)
+from services.pagination import paginate
+from services.task_teams import SORTING, TASK_TEAMS, task_team_query
 
 router = APIRouter(prefix="/task-teams", tags=["task teams"])
 
@@ -64,72 +51,6 @@ class TaskTeamRead(BaseModel):
     updated_at: datetime
 
 
-SORTING = Sorting(
-    {
-        "id": TaskTeam.id,
-        "name": TaskTeam.name,
-        "starts_on": TaskTeam.starts_on,
-        "ends_on": TaskTeam.ends_on,
-    },
-    default="id",
-    tiebreak=TaskTeam.id,
-)
-
-
-def task_team_query(thematic_group: int | None, lead: int | None, q: str | None) -> Select[Any]:
-    statement = select(TaskTeam)
-    if thematic_group is not None:
-        statement = statement.where(TaskTeam.thematic_group_id == thematic_group)
-    if lead is not None:
-        statement = statement.where(TaskTeam.lead_id == lead)
-    if q:
-        statement = statement.where(TaskTeam.name.icontains(q, autoescape=True))
-    return statement
-
-
-async def get_task_team_or_404(session: AsyncSession, team_id: int) -> TaskTeam:
-    return await get_or_404(session, TaskTeam, team_id, label="task team")
-
-
-async def _check_references(session: AsyncSession, changes: dict[str, Any]) -> None:
-    """Unknown or wrong-kind ids are a 422 naming the field; members become Person rows."""
-    group_id = changes.get("thematic_group_id")
-    if group_id is not None:
-        group = await session.get(Body, group_id)
-        if group is None or group.kind is not BodyKind.THEMATIC_GROUP:
-            raise InvalidInput(
-                f"thematic_group_id: {group_id} is not a thematic group", field="thematic_group_id"
-            )
-    await require_reference(session, Person, changes.get("lead_id"), field="lead_id", label="person")
-    if changes.get("members") is not None:
-        changes["members"] = await load_by_keys(
-            session, Person.id, changes["members"], field="members", label="person"
-        )
-
-
-async def create_task_team(session: AsyncSession, data: TaskTeamCreate) -> TaskTeam:
-    values = data.model_dump()
-    await _check_references(session, values)
-    ensure_period(data.starts_on, data.ends_on)
-    return await add_and_flush(session, TaskTeam(**values))
-
-
-async def update_task_team(
-    session: AsyncSession, team: TaskTeam, data: TaskTeamUpdate, if_match: str | None
-) -> None:
-    check_if_match(if_match, team.version)
-    changes = data.model_dump(exclude_unset=True)
-    await _check_references(session, changes)
-    apply_changes(team, changes)
-    ensure_period(team.starts_on, team.ends_on)
-    await session.flush()
-
-
-def _read(response: Response, team: TaskTeam) -> TaskTeamRead:
-    set_etag(response, team.version)
-    return TaskTeamRead.model_validate(team)
-
-
 @router.get("", summary="List task teams", response_model=Page[TaskTeamRead])
 async def list_task_teams(
     principal: Reader,
@@ -148,14 +69,14 @@ async def list_task_teams(
 async def post_task_team(
     principal: Coordinator, session: SessionDep, response: Response, data: TaskTeamCreate
 ) -> TaskTeamRead:
-    return _read(response, await create_task_team(session, data))
+    return tagged(response, TaskTeamRead, await TASK_TEAMS.create(session, data.model_dump()))
 
 
 @router.get("/{team_id}", summary="One task team", response_model=TaskTeamRead)
 async def read_task_team(
     principal: Reader, session: SessionDep, response: Response, team_id: int
 ) -> TaskTeamRead:
-    return _read(response, await get_task_team_or_404(session, team_id))
+    return tagged(response, TaskTeamRead, await TASK_TEAMS.get(session, team_id))
 
 
 @router.patch("/{team_id}", summary="Change a task team", response_model=TaskTeamRead)
@@ -167,14 +88,13 @@ async def patch_task_team(
     data: TaskTeamUpdate,
     if_match: IfMatch = None,
 ) -> TaskTeamRead:
-    team = await get_task_team_or_404(session, team_id)
-    await update_task_team(session, team, data, if_match)
-    return _read(response, team)
+    team = await TASK_TEAMS.get(session, team_id)
+    changes = data.model_dump(exclude_unset=True)
+    return tagged(response, TaskTeamRead, await TASK_TEAMS.update(session, team, changes, if_match))
 
 
 @router.delete("/{team_id}", status_code=204, summary="Delete a task team")
 async def delete_task_team(
     principal: Coordinator, session: SessionDep, team_id: int, if_match: IfMatch = None
 ) -> None:
-    team = await get_task_team_or_404(session, team_id)
-    await delete_row(session, team, if_match, label="task team")
+    await TASK_TEAMS.delete(session, await TASK_TEAMS.get(session, team_id), if_match)

@@ -30,20 +30,11 @@ from api.deps import (
     SettingsDep,
     TemporalDep,
 )
-from api.routes.actions import (
+from api.progress_schemas import (
     ActionEntryCreate,
     ActionEntryUpdate,
-    create_action,
-    get_action_or_404,
-    update_action,
-)
-from api.routes.activities import ensure_progress_writer, get_activity_or_404
-from api.routes.pilot_projects import (
     PilotProjectCreate,
     PilotProjectUpdate,
-    create_pilot,
-    get_writable_pilot,
-    update_pilot,
 )
 from api.web import queries
 from api.web.queries import BoardFilter
@@ -52,7 +43,7 @@ from core.errors import DomainError, Forbidden, NotFound
 from core.stages import GUARDS, Stage, evaluate_moves
 from core.versions import etag_for
 from models import ActionKind, Activity, Convention, Meeting, Person, Provision
-from services import activities, oidc_login, web_auth
+from services import actions, activities, oidc_login, pilot_projects, web_auth
 from services import notifications as feed
 from services.pagination import PageParams
 from services.records import InvalidInput
@@ -399,7 +390,7 @@ async def _activity_context(
     can_write = PROGRESS_WRITERS.admits(principal.role)
     if can_write:
         try:
-            await ensure_progress_writer(session, principal, activity)
+            await activities.ensure_progress_writer(session, principal, activity)
         except DomainError:
             can_write = False
     return {
@@ -640,23 +631,47 @@ async def bulk_move(
 # --- progress: actions, reminders, watching ---------------------------------------------------------
 
 
+def _action_form(
+    kind: Annotated[str, Form()], on_date: Annotated[str, Form()], text: Annotated[str, Form()]
+) -> dict[str, Any]:
+    """An action entry's form, as the fields of ActionEntryCreate/Update (they validate it)."""
+    return {"kind": kind, "on_date": on_date, "text": text.strip()}
+
+
+def _pilot_form(
+    title: Annotated[str, Form()],
+    region: Annotated[str, Form()] = "",
+    countries: Annotated[str, Form()] = "",
+    lessons_learned: Annotated[str, Form()] = "",
+) -> dict[str, Any]:
+    """A pilot project's form, as the fields of PilotProjectCreate/Update (they validate it)."""
+    return {
+        "title": title.strip(),
+        "region": region.strip() or None,
+        "countries": [part.strip() for part in countries.replace(";", ",").split(",") if part.strip()],
+        "lessons_learned": lessons_learned.strip() or None,
+    }
+
+
+ActionForm = Annotated[dict[str, Any], Depends(_action_form)]
+PilotForm = Annotated[dict[str, Any], Depends(_pilot_form)]
+
+
 @router.post("/app/activities/{activity_id}/actions")
 async def add_action(
     request: Request,
     activity_id: int,
     principal: ProgressWriter,
     session: SessionDep,
-    kind: Annotated[str, Form()],
-    on_date: Annotated[str, Form()],
-    text: Annotated[str, Form()],
+    form: ActionForm,
 ) -> Response:
-    activity = await get_activity_or_404(activity_id, session)
-    await ensure_progress_writer(session, principal, activity)
+    activity = await activities.get_activity(session, activity_id)
+    await activities.ensure_progress_writer(session, principal, activity)
     try:
-        data = ActionEntryCreate(kind=kind, on_date=on_date, text=text.strip())  # type: ignore[arg-type]
+        data = ActionEntryCreate(**form)
     except ValidationError:
         return _redirect(_activity_url(activity_id, "Give the date and what was done.", "actions"))
-    await create_action(session, activity, principal.person_id, data)
+    await actions.create_action(session, activity.id, principal.person_id, data.model_dump())
     return await _saved(session, _activity_url(activity_id, "Action recorded.", "actions"))
 
 
@@ -666,23 +681,15 @@ async def edit_action(
     principal: ProgressWriter,
     session: SessionDep,
     version: Annotated[int, Form()],
-    kind: Annotated[str, Form()],
-    on_date: Annotated[str, Form()],
-    text: Annotated[str, Form()],
+    form: ActionForm,
 ) -> Response:
-    action = await get_action_or_404(session, action_id)
-    activity = await get_activity_or_404(action.activity_id, session)
-    await ensure_progress_writer(session, principal, activity)
+    action = await activities.writable_record(session, principal, actions.ACTIONS, action_id)
     try:
-        data = ActionEntryUpdate(kind=kind, on_date=on_date, text=text.strip())  # type: ignore[arg-type]
+        data = ActionEntryUpdate(**form)
     except ValidationError:
-        return _redirect(_activity_url(activity.id, "Give the date and what was done.", "actions"))
-    await update_action(session, action, data, etag_for(version))
-    return await _saved(session, _activity_url(activity.id, "Action saved.", "actions"))
-
-
-def _countries(value: str) -> list[str]:
-    return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
+        return _redirect(_activity_url(action.activity_id, "Give the date and what was done.", "actions"))
+    await actions.ACTIONS.update(session, action, data.model_dump(exclude_unset=True), etag_for(version))
+    return await _saved(session, _activity_url(action.activity_id, "Action saved.", "actions"))
 
 
 @router.post("/app/activities/{activity_id}/pilots")
@@ -690,23 +697,15 @@ async def add_pilot(
     activity_id: int,
     principal: ProgressWriter,
     session: SessionDep,
-    title: Annotated[str, Form()],
-    region: Annotated[str, Form()] = "",
-    countries: Annotated[str, Form()] = "",
-    lessons_learned: Annotated[str, Form()] = "",
+    form: PilotForm,
 ) -> Response:
-    activity = await get_activity_or_404(activity_id, session)
-    await ensure_progress_writer(session, principal, activity)
+    activity = await activities.get_activity(session, activity_id)
+    await activities.ensure_progress_writer(session, principal, activity)
     try:
-        data = PilotProjectCreate(
-            title=title.strip(),
-            region=region.strip() or None,
-            countries=_countries(countries),
-            lessons_learned=lessons_learned.strip() or None,
-        )
+        data = PilotProjectCreate(**form)
     except ValidationError:
         return _redirect(_activity_url(activity_id, "A pilot project needs a title.", "pilots"))
-    await create_pilot(session, activity, data)
+    await pilot_projects.create_pilot(session, activity.id, data.model_dump())
     return await _saved(session, _activity_url(activity_id, "Pilot project added.", "pilots"))
 
 
@@ -716,22 +715,14 @@ async def edit_pilot(
     principal: ProgressWriter,
     session: SessionDep,
     version: Annotated[int, Form()],
-    title: Annotated[str, Form()],
-    region: Annotated[str, Form()] = "",
-    countries: Annotated[str, Form()] = "",
-    lessons_learned: Annotated[str, Form()] = "",
+    form: PilotForm,
 ) -> Response:
-    pilot = await get_writable_pilot(session, principal, pilot_id)
+    pilot = await activities.writable_record(session, principal, pilot_projects.PILOTS, pilot_id)
     try:
-        data = PilotProjectUpdate(
-            title=title.strip(),
-            region=region.strip() or None,
-            countries=_countries(countries),
-            lessons_learned=lessons_learned.strip() or None,
-        )
+        data = PilotProjectUpdate(**form)
     except ValidationError:
         return _redirect(_activity_url(pilot.activity_id, "A pilot project needs a title.", "pilots"))
-    await update_pilot(session, pilot, data, etag_for(version))
+    await pilot_projects.PILOTS.update(session, pilot, data.model_dump(exclude_unset=True), etag_for(version))
     return await _saved(session, _activity_url(pilot.activity_id, "Pilot project saved.", "pilots"))
 
 
@@ -744,8 +735,8 @@ async def acknowledge(
     temporal: TemporalDep,
     note: Annotated[str, Form()] = "",
 ) -> Response:
-    activity = await get_activity_or_404(activity_id, session)
-    await ensure_progress_writer(session, principal, activity)
+    activity = await activities.get_activity(session, activity_id)
+    await activities.ensure_progress_writer(session, principal, activity)
     await commands.acknowledge(session, temporal, settings, principal, activity, note.strip() or None)
     return _redirect(_activity_url(activity_id, "Reminder acknowledged.", "reminders"))
 
@@ -760,8 +751,8 @@ async def snooze(
     until: Annotated[date, Form()],
     note: Annotated[str, Form()] = "",
 ) -> Response:
-    activity = await get_activity_or_404(activity_id, session)
-    await ensure_progress_writer(session, principal, activity)
+    activity = await activities.get_activity(session, activity_id)
+    await activities.ensure_progress_writer(session, principal, activity)
     await commands.snooze(session, temporal, settings, principal, activity, until, note.strip() or None)
     return _redirect(_activity_url(activity_id, f"Reminders snoozed until {long_date(until)}.", "reminders"))
 
@@ -776,7 +767,7 @@ async def watch(
     watching: Annotated[bool, Form()],
 ) -> Response:
     """Watch or stop watching (oneself only), through the same workflow edit as any field."""
-    activity = await get_activity_or_404(activity_id, session)
+    activity = await activities.get_activity(session, activity_id)
     watchers = {person.id for person in activity.watchers}
     wanted = watchers | {principal.person_id} if watching else watchers - {principal.person_id}
     if wanted != watchers:

@@ -11,7 +11,6 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from api.routes.activities import SORTING, ActivityFilters, activity_query, today
 from core.stages import OPEN_STAGES, Stage
 from models import (
     Activity,
@@ -26,6 +25,7 @@ from models import (
     Transition,
     activity_watchers,
 )
+from services.activities import SORTING, ActivityFilters, activity_query, today
 from services.pagination import PageParams, paginate
 
 COLUMN_LIMIT = 50

@@ -18,7 +18,7 @@ from models import Channel, Delivery, DeliveryStatus, Notification
 from tests.conftest import People
 from tests.notifications.world import World, build_world
 from tests.servers_support import SMTPServer, wait_for
-from workflows.digest import DIGEST_SCHEDULE_ID, DigestWorkflow, ensure_digest_schedule
+from workflows.digest import DIGEST_SCHEDULE_ID, DigestActivities, DigestWorkflow, ensure_digest_schedule
 from workflows.notifications import NotificationActivities
 
 EXTRA = {"watcher-digest-a": {"daily_digest": True}, "watcher-digest-b": {"daily_digest": True}}
@@ -27,6 +27,11 @@ EXTRA = {"watcher-digest-a": {"daily_digest": True}, "watcher-digest-b": {"daily
 @pytest.fixture
 def extra_people() -> dict[str, dict[str, Any]]:
     return EXTRA
+
+
+@pytest.fixture
+def digest(settings: Settings, db) -> DigestActivities:  # type: ignore[no-untyped-def]
+    return DigestActivities(settings, db)
 
 
 async def plan_two_events(acts: NotificationActivities, world: World) -> None:
@@ -45,7 +50,7 @@ async def plan_two_events(acts: NotificationActivities, world: World) -> None:
 
 
 async def test_digest_sends_one_mail_per_reader_listing_their_entries_once(
-    db, world: World, acts: NotificationActivities, smtp: SMTPServer
+    db, world: World, acts: NotificationActivities, digest: DigestActivities, smtp: SMTPServer
 ) -> None:
     await plan_two_events(acts, world)
     async with db() as session:  # digest readers got feed entries but no immediate e-mail
@@ -53,7 +58,7 @@ async def test_digest_sends_one_mail_per_reader_listing_their_entries_once(
     assert targets == {world.persons["oversight"].email}
 
     env = ActivityEnvironment()
-    assert await env.run(acts.send_daily_digest, "2026-03-02") == 2
+    assert await env.run(digest.send_daily_digest, "2026-03-02") == 2
     assert smtp.recipients() == ["watcher-digest-a@example.org", "watcher-digest-b@example.org"]
     for mail in smtp.mails:
         assert mail.message["Subject"] == "Synergies Tracker daily digest, 2 March 2026: 2 updates"
@@ -64,7 +69,7 @@ async def test_digest_sends_one_mail_per_reader_listing_their_entries_once(
         assert f"http://testserver/app/activities/{world.activity_id}" in text
 
     # Retried, or run again the same day: nothing more is sent.
-    assert await env.run(acts.send_daily_digest, "2026-03-02") == 0
+    assert await env.run(digest.send_daily_digest, "2026-03-02") == 0
     assert len(smtp.mails) == 2
     async with db() as session:
         digests = list(await session.scalars(select(Delivery).where(Delivery.key.like("digest/%"))))
@@ -87,23 +92,23 @@ async def test_digest_sends_one_mail_per_reader_listing_their_entries_once(
             audiences=(Audience.WATCHERS,),
         ),
     )
-    assert await env.run(acts.send_daily_digest, "2026-03-03") == 2
+    assert await env.run(digest.send_daily_digest, "2026-03-03") == 2
     new = smtp.mails[2:]
     assert len(new) == 2
     reminder = "Reminder: Joint e-waste workshop (task team) is due in 14 days, on 17 March 2026"
     assert all(reminder in m.text and "moved to task team" not in m.text for m in new)
-    assert await env.run(acts.send_daily_digest, "2026-03-04") == 0
+    assert await env.run(digest.send_daily_digest, "2026-03-04") == 0
 
 
 async def test_digest_with_smtp_down_raises_and_sends_later_exactly_once(
-    db, world: World, acts: NotificationActivities, settings: Settings
+    db, world: World, acts: NotificationActivities, digest: DigestActivities, settings: Settings
 ) -> None:
     await plan_two_events(acts, world)
     smtp = SMTPServer()
     settings.smtp_port = smtp.port
     env = ActivityEnvironment()
     with pytest.raises(RuntimeError, match="2 digest mail"):
-        await env.run(acts.send_daily_digest, "2026-03-02")
+        await env.run(digest.send_daily_digest, "2026-03-02")
     async with db() as session:
         digests = list(await session.scalars(select(Delivery).where(Delivery.key.like("digest/%"))))
         assert len(digests) == 2
@@ -111,8 +116,8 @@ async def test_digest_with_smtp_down_raises_and_sends_later_exactly_once(
         assert all(n.digested_at is None for n in await session.scalars(select(Notification)))
     smtp.start()
     try:
-        assert await env.run(acts.send_daily_digest, "2026-03-02") == 2
-        assert await env.run(acts.send_daily_digest, "2026-03-02") == 0
+        assert await env.run(digest.send_daily_digest, "2026-03-02") == 2
+        assert await env.run(digest.send_daily_digest, "2026-03-02") == 0
         assert len(smtp.mails) == 2
     finally:
         smtp.stop()
@@ -122,6 +127,7 @@ async def test_schedule_is_created_idempotently_and_its_run_sends_the_digest(
     db,
     world: World,
     acts: NotificationActivities,
+    digest: DigestActivities,
     smtp: SMTPServer,
     settings: Settings,
     temporal_env: WorkflowEnvironment,
@@ -140,7 +146,7 @@ async def test_schedule_is_created_idempotently_and_its_run_sends_the_digest(
         assert isinstance(action, ScheduleActionStartWorkflow)
         assert action.workflow == "DigestWorkflow" and action.task_queue == task_queue
 
-        async with Worker(client, task_queue=task_queue, workflows=[DigestWorkflow], activities=acts.all()):
+        async with Worker(client, task_queue=task_queue, workflows=[DigestWorkflow], activities=digest.all()):
             await handle.trigger()
 
             async def started() -> bool:
@@ -159,6 +165,7 @@ async def test_digest_workflow_for_a_given_day(
     db,
     world: World,
     acts: NotificationActivities,
+    digest: DigestActivities,
     smtp: SMTPServer,
     temporal_env: WorkflowEnvironment,
     task_queue: str,
@@ -168,7 +175,7 @@ async def test_digest_workflow_for_a_given_day(
         temporal_env.client,
         task_queue=task_queue,
         workflows=[DigestWorkflow],
-        activities=acts.all(),
+        activities=digest.all(),
     ):
         for _ in range(2):
             sent = await temporal_env.client.execute_workflow(
@@ -183,7 +190,12 @@ async def test_digest_workflow_for_a_given_day(
 
 
 async def test_weekly_readers_get_one_digest_on_the_weekday_listing_what_is_due(
-    db, people: People, acts: NotificationActivities, smtp: SMTPServer, settings: Settings
+    db,
+    people: People,
+    acts: NotificationActivities,
+    digest: DigestActivities,
+    smtp: SMTPServer,
+    settings: Settings,
 ) -> None:
     from models import Activity
 
@@ -194,9 +206,9 @@ async def test_weekly_readers_get_one_digest_on_the_weekday_listing_what_is_due(
     await plan_two_events(acts, world)
     env = ActivityEnvironment()
     assert settings.digest_weekday == 0
-    assert await env.run(acts.send_daily_digest, "2026-03-03") == 0  # a Tuesday: not yet
+    assert await env.run(digest.send_daily_digest, "2026-03-03") == 0  # a Tuesday: not yet
     assert smtp.mails == []
-    assert await env.run(acts.send_daily_digest, "2026-03-02") == 1  # a Monday
+    assert await env.run(digest.send_daily_digest, "2026-03-02") == 1  # a Monday
     [mail] = smtp.mails
     assert mail.rcpt_tos == ["watcher-weekly@example.org"]
     assert mail.message["Subject"] == (

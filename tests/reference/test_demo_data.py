@@ -327,7 +327,7 @@ def _with_activity(**changes: Any) -> DemoData:
 async def test_the_loader_refuses_a_history_the_stage_machine_refuses(
     db, monkeypatch: pytest.MonkeyPatch, changes: dict[str, Any], message: str
 ) -> None:
-    monkeypatch.setattr("services.seed.demo_data", lambda: _with_activity(**changes))
+    monkeypatch.setattr("services.seed.demo.demo_data", lambda: _with_activity(**changes))
     with pytest.raises(SeedDataError, match="Broken demo activity") as refused:
         await _load(db)
     assert message in str(refused.value)

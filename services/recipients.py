@@ -1,0 +1,219 @@
+"""Who hears of an event, and by which channels.
+
+The audiences of the event (coordinators = active people with the coordinator role, narrowed to
+their conventions when they have any; the joint management group's members; the activity's lead;
+its watchers) plus every active subscription matching the event. An audience member without a
+matching subscription gets e-mail + feed; a subscriber gets the feed entry plus the channels of
+their matching subscriptions. The group addresses (settings.coordinators_group_email,
+settings.management_group_email) get one e-mail per event. Nobody is mailed about their own change
+unless they asked (`notify_own_changes`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Select, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.events import Audience, NotificationEvent
+from core.settings import Settings
+from models import (
+    Activity,
+    Body,
+    BodyKind,
+    Channel,
+    Person,
+    Role,
+    Subscription,
+    activity_watchers,
+    body_members,
+    person_conventions,
+)
+from services.notification_messages import Why
+
+# When someone is addressed for several reasons, the footer and the request name the strongest.
+WHY_RANK = {Why.LEAD: 0, Why.MANAGEMENT: 1, Why.COORDINATOR: 2, Why.WATCHER: 3, Why.SUBSCRIBER: 4}
+
+ChannelTarget = tuple[Channel, str]
+"""Where one delivery goes: (channel, e-mail address or webhook URL)."""
+
+
+@dataclass
+class EventRecipient:
+    """A person who hears of an event: why (the strongest reason), the conventions they work on
+    (named in the footer), and their channels, each with the subscription that asked for it (None:
+    the default e-mail of an audience member)."""
+
+    person: Person
+    why: Why
+    conventions: tuple[str, ...] = ()
+    channels: dict[ChannelTarget, int | None] = field(default_factory=dict)
+
+
+GroupAddress = tuple[Audience, str]
+"""A group's shared mailbox: the audience it stands for and its address."""
+
+
+async def conventions_of(session: AsyncSession, person_ids: list[int]) -> dict[int, tuple[str, ...]]:
+    """The conventions each person works on (none: all of them)."""
+    rows = await session.execute(
+        select(person_conventions.c.person_id, person_conventions.c.convention_code)
+        .where(person_conventions.c.person_id.in_(person_ids))
+        .order_by(person_conventions.c.convention_code)
+    )
+    result: dict[int, tuple[str, ...]] = {}
+    for person_id, code in rows:
+        result[person_id] = (*result.get(person_id, ()), code)
+    return result
+
+
+def matching_subscriptions(event: NotificationEvent, conventions: list[str]) -> Select[Subscription, Person]:
+    """Active subscriptions of active people whose filters (event type, convention, thematic
+    group, stage) all admit the event."""
+    return (
+        select(Subscription, Person)
+        .join(Person, Person.id == Subscription.person_id)
+        .where(
+            Subscription.active.is_(True),
+            Person.active.is_(True),
+            Subscription.event_type.in_(["*", event.type.value]),
+            or_(
+                Subscription.convention_code.is_(None),
+                Subscription.convention_code.in_(conventions),
+            ),
+            or_(
+                Subscription.thematic_group_id.is_(None),
+                Subscription.thematic_group_id == event.thematic_group_id,
+            ),
+            or_(Subscription.stage.is_(None), Subscription.stage == event.stage),
+        )
+        .order_by(Subscription.id)
+    )
+
+
+class _Audiences:
+    """The audience members of one event, each kept once with the strongest reason."""
+
+    def __init__(self) -> None:
+        self.members: dict[int, EventRecipient] = {}
+        self.groups: list[GroupAddress] = []
+
+    def add(self, person: Person, why: Why, conventions: tuple[str, ...] = ()) -> None:
+        current = self.members.get(person.id)
+        if current is None or WHY_RANK[why] < WHY_RANK[current.why]:
+            self.members[person.id] = EventRecipient(person, why, conventions)
+
+
+async def _add_coordinators(session: AsyncSession, audiences: _Audiences, conventions: list[str]) -> None:
+    """Active coordinators, except those who work only on conventions other than the event's."""
+    coordinators = list(
+        await session.scalars(
+            select(Person).where(Person.role == Role.COORDINATOR, Person.active.is_(True)).order_by(Person.id)
+        )
+    )
+    theirs = await conventions_of(session, [person.id for person in coordinators])
+    for person in coordinators:
+        codes = theirs.get(person.id, ())
+        if codes and conventions and not set(codes) & set(conventions):
+            continue  # a coordinator for other conventions
+        audiences.add(person, Why.COORDINATOR, codes)
+
+
+async def _add_management(session: AsyncSession, audiences: _Audiences) -> None:
+    """Active members of the joint management group."""
+    members = await session.scalars(
+        select(Person)
+        .join(body_members, body_members.c.person_id == Person.id)
+        .join(Body, Body.id == body_members.c.body_id)
+        .where(Body.kind == BodyKind.JOINT_MANAGEMENT_GROUP, Person.active.is_(True))
+        .order_by(Person.id)
+    )
+    for person in members.unique():
+        audiences.add(person, Why.MANAGEMENT)
+
+
+async def _add_watchers(session: AsyncSession, audiences: _Audiences, activity_id: int) -> None:
+    """Active watchers of the activity."""
+    watchers = await session.scalars(
+        select(Person)
+        .join(activity_watchers, activity_watchers.c.person_id == Person.id)
+        .where(activity_watchers.c.activity_id == activity_id, Person.active.is_(True))
+        .order_by(Person.id)
+    )
+    for person in watchers:
+        audiences.add(person, Why.WATCHER)
+
+
+async def _audiences_of(
+    session: AsyncSession,
+    settings: Settings,
+    event: NotificationEvent,
+    activity_row: Activity | None,
+    conventions: list[str],
+) -> _Audiences:
+    audiences = _Audiences()
+    for audience in dict.fromkeys(event.audiences):
+        if audience is Audience.COORDINATORS:
+            await _add_coordinators(session, audiences, conventions)
+            if settings.coordinators_group_email:
+                audiences.groups.append((audience, settings.coordinators_group_email))
+        elif audience is Audience.MANAGEMENT:
+            await _add_management(session, audiences)
+            if settings.management_group_email:
+                audiences.groups.append((audience, settings.management_group_email))
+        elif audience is Audience.LEAD and activity_row is not None and activity_row.lead_id:
+            lead = await session.get(Person, activity_row.lead_id)
+            if lead is not None and lead.active:
+                audiences.add(lead, Why.LEAD)
+        elif audience is Audience.WATCHERS and activity_row is not None:
+            await _add_watchers(session, audiences, activity_row.id)
+    return audiences
+
+
+async def recipients_of(
+    session: AsyncSession, settings: Settings, event: NotificationEvent
+) -> tuple[dict[int, EventRecipient], list[GroupAddress]]:
+    """Every person who hears of `event` (by person id) with their channels, and the group
+    addresses to mail. Subscribers get their subscriptions' channels; audience members without a
+    matching subscription get e-mail (the feed entry is everyone's)."""
+    conventions: list[str] = list(event.conventions)
+    activity_row: Activity | None = None
+    if event.activity_id is not None:
+        activity_row = await session.get(Activity, event.activity_id)
+        if activity_row is not None and not conventions:
+            conventions = activity_row.convention_codes
+    audiences = await _audiences_of(session, settings, event, activity_row, conventions)
+
+    recipients: dict[int, EventRecipient] = {}
+    for subscription, person in await session.execute(matching_subscriptions(event, conventions)):
+        member = audiences.members.get(person.id)
+        recipient = recipients.setdefault(
+            person.id,
+            EventRecipient(
+                person, member.why if member else Why.SUBSCRIBER, member.conventions if member else ()
+            ),
+        )
+        if subscription.channel is Channel.WEBHOOK:
+            if subscription.webhook_url:
+                recipient.channels.setdefault((Channel.WEBHOOK, subscription.webhook_url), subscription.id)
+        elif subscription.channel is Channel.EMAIL:
+            recipient.channels.setdefault((Channel.EMAIL, person.email), subscription.id)
+        # FEED: every recipient gets the feed entry anyway
+
+    for person_id, member in audiences.members.items():
+        if person_id not in recipients:  # no matching subscription: the default channels
+            member.channels[(Channel.EMAIL, member.person.email)] = None
+            recipients[person_id] = member
+    return recipients, audiences.groups
+
+
+def drop_own_email(recipients: dict[int, EventRecipient], actor_id: int | None) -> None:
+    """The person who made the change is not mailed about it unless they asked
+    (`notify_own_changes`); their feed entry and webhooks stay."""
+    recipient = recipients.get(actor_id) if actor_id is not None else None
+    if recipient is None or recipient.person.notify_own_changes:
+        return
+    recipient.channels = {
+        target: sub for target, sub in recipient.channels.items() if target[0] is not Channel.EMAIL
+    }
