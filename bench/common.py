@@ -1,4 +1,4 @@
-"""Shared bench helpers: machine facts, timing statistics, free ports, child processes, databases."""
+"""Shared bench helpers: machine facts, timing statistics, child processes (core.supervisor), databases."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import platform
-import socket
 import statistics
 import sys
 import time
@@ -158,12 +157,6 @@ async def timed_concurrent(call: Callable[[int, int], Awaitable[Any]], lanes: in
 
 
 # --- processes -----------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Children(Supervisor):

@@ -55,7 +55,6 @@ from bench.common import (
     Timing,
     dev_server_argv,
     drop_pg_database,
-    free_port,
     fresh_database,
     save,
     smtp_sink_argv,
@@ -64,6 +63,7 @@ from bench.common import (
     wait_port,
 )
 from bench.generate import generate
+from core.supervisor import free_port
 from models import Activity, Person, Role, TaskTeam, Transition, activity_conventions
 from models.counts import rebuild_counts
 from models.db import create_engine, session_factory

@@ -24,13 +24,13 @@ from bench.common import (
     Children,
     Section,
     dev_server_argv,
-    free_port,
     fresh_database,
     rss_mib,
     save,
     wait_port,
 )
 from bench.generate import generate
+from core.supervisor import free_port
 
 
 async def run(url: str, tag: str, n: int, cache: int, section: Section) -> None:

@@ -1,36 +1,10 @@
-"""Helpers for the REST API tests: rows created through the ORM, and page walking."""
+"""Helpers for the REST API tests: page walking and ETags."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import httpx
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from models import Activity, Convention, Provision
-
-
-async def add_activity(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    *,
-    conventions: Sequence[str] = ("basel", "rotterdam"),
-    provisions: Sequence[str] = (),
-    **fields: Any,
-) -> int:
-    """An activity row written straight through the ORM (POST /activities is the lifecycle's)."""
-    async with sessionmaker() as session, session.begin():
-        activity = Activity(**{"title": "Joint activity", **fields})
-        activity.conventions = list(
-            await session.scalars(select(Convention).where(Convention.code.in_(conventions)))
-        )
-        activity.provisions = list(
-            await session.scalars(select(Provision).where(Provision.element_code.in_(provisions)))
-        )
-        session.add(activity)
-        await session.flush()
-        return activity.id
 
 
 async def walk(

@@ -286,9 +286,45 @@ async def lifecycle_worker(
 @pytest.fixture
 def smtp(settings: Settings) -> Iterator[Any]:
     """A real SMTP server (aiosmtpd) on a free port; `settings` send to it."""
-    from tests.notifications.support import SMTPServer
+    from tests.servers_support import SMTPServer
 
     server = SMTPServer().start()
     settings.smtp_port = server.port
     yield server
     server.stop()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[Any]:
+    """A real SMTP server on a free port for processes the test starts (`settings` unchanged)."""
+    from tests.servers_support import SMTPServer
+
+    server = SMTPServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+# --- the lifecycle's starting point -------------------------------------------------------------
+
+
+@pytest.fixture
+async def team_and_meeting(
+    reference_data: async_sessionmaker[AsyncSession], people: People, smtp: Any
+) -> dict[str, object]:
+    """Reference data, one person per role, mail caught by `smtp`, and a task team and the SC-COP5
+    meeting to move towards: {"team_id", "meeting_id", "deadline"}."""
+    from tests.lifecycle_support import add_team_and_meeting
+
+    return await add_team_and_meeting(reference_data, people)
+
+
+@pytest.fixture
+async def task_team(reference_data: async_sessionmaker[AsyncSession], people: People) -> int:
+    """The task team of `team_and_meeting`, for tests whose processes send their own mail."""
+    from tests.lifecycle_support import add_team_and_meeting
+
+    team_id = (await add_team_and_meeting(reference_data, people))["team_id"]
+    assert isinstance(team_id, int)
+    return team_id

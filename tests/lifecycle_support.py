@@ -1,4 +1,5 @@
-"""Helpers for lifecycle tests: activity rows created the way the API creates them."""
+"""Helpers for lifecycle tests: the rows around an activity (task team, meeting, pilot, reminder),
+a worker, `synergies check`, and the lifecycle through the API (create, move, patch)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import date, datetime
+from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -15,49 +16,8 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from core.settings import Settings
-from core.stages import Role, Stage
-from models import Activity, Convention, Meeting, MeetingKind, PilotProject, ReminderEvent, TaskTeam, utcnow
-from services.transitions import TransitionRecord, record_transition
-
-
-async def make_activity(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    *,
-    at: datetime,
-    conventions: tuple[str, ...] = ("basel", "rotterdam"),
-    lead_id: int | None = None,
-    due_on: date | None = None,
-    **fields: object,
-) -> Activity:
-    async with sessionmaker() as session, session.begin():
-        for code in conventions:
-            if await session.get(Convention, code) is None:
-                session.add(
-                    Convention(
-                        code=code, acronym=code[:2].upper(), name=code.title(), short_name=code.title()
-                    )
-                )
-        await session.flush()
-        activity = Activity(title="Joint workshop", lead_id=lead_id, stage_entered_at=at, **fields)
-        activity.conventions = list(
-            await session.scalars(select(Convention).where(Convention.code.in_(conventions)))
-        )
-        session.add(activity)
-        await session.flush()
-        await record_transition(
-            session,
-            TransitionRecord(
-                activity_id=activity.id,
-                seq=1,
-                from_stage=None,
-                to_stage=Stage.THEMATIC_GROUP,
-                actor_id=lead_id,
-                at=at,
-                due_on=due_on,
-            ),
-        )
-    async with sessionmaker() as session:
-        return await session.get_one(Activity, activity.id)
+from core.stages import Role
+from models import Meeting, MeetingKind, PilotProject, ReminderEvent, TaskTeam, utcnow
 
 
 async def add_task_team(sessionmaker, lead_id: int, ends_on: date) -> int:  # type: ignore[no-untyped-def]
@@ -97,7 +57,7 @@ async def add_meeting(sessionmaker, starts_on: date, code: str = "SC-COP5") -> i
         return meeting.id
 
 
-async def team_and_meeting(reference_data, people) -> dict[str, object]:  # type: ignore[no-untyped-def]
+async def add_team_and_meeting(reference_data, people) -> dict[str, object]:  # type: ignore[no-untyped-def]
     """A task team led by the task-team lead, and the SC-COP5 meeting to move towards."""
     from datetime import timedelta
 

@@ -1,18 +1,21 @@
-"""Real OS processes for fault and scale tests: a Temporal dev server on a file database, worker
-processes (`synergies worker`) and API processes (uvicorn `api.main:app`), all on free ports and
-against one database, configured through the environment exactly like production.
+"""Real OS processes for the tests, all children of `core.supervisor` (the supervisor `synergies up`
+uses), on free ports, configured through the environment exactly like production:
 
-`Cluster` starts them (as children of `core.supervisor`, the supervisor `synergies up` uses), waits
-until each is ready (with timeouts), stops them cleanly (SIGTERM, in order) or kills them (SIGKILL),
-and keeps every process's output in a log file under the test's tmp_path.
-`cluster()` is an async context manager that always stops every process it started and prints
-the logs (pytest shows them when the test fails).
+- `live_server()`: one API server (uvicorn `api.main:create_app`), for server-sent events and the
+  browser tests (ASGITransport buffers responses: they need a real socket).
+- `cluster()`: for fault and scale tests, a Temporal dev server on a file database, worker
+  processes (`synergies worker`) and API processes (uvicorn `api.main:app`), against one database.
+  `Cluster` starts them, waits until each is ready (with timeouts), stops them cleanly (SIGTERM, in
+  order) or kills them (SIGKILL), and keeps every process's output in a log file under the test's
+  tmp_path; `cluster()` always stops every process it started and prints the logs (pytest shows
+  them when the test fails).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
 import time
 import uuid
@@ -28,8 +31,7 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest, GetSystemInfoRequest
 from temporalio.client import Client
 
-from core.supervisor import Child, Supervisor
-from tests.notifications.support import free_port
+from core.supervisor import Child, Supervisor, free_port
 from workflows import search
 from workflows.client import DATA_CONVERTER
 
@@ -38,6 +40,77 @@ TEMPORAL_CLI = BIN / "temporal"
 SYNERGIES = BIN / "synergies"
 UVICORN = BIN / "uvicorn"
 NAMESPACE = "default"
+
+
+# --- one API server -----------------------------------------------------------------------------
+
+
+@dataclass
+class LiveServer:
+    url: str
+    child: Child
+
+    def output(self) -> str:
+        return self.child.output()
+
+    async def stop(self, within: float = 15.0) -> int:
+        """SIGTERM, as a process manager would; returns the exit code."""
+        code = await asyncio.to_thread(self.child.stop, within)
+        if code == -signal.SIGKILL:
+            raise AssertionError(f"the server did not stop within {within} s:\n{self.output()}")
+        assert code is not None
+        return code
+
+
+@asynccontextmanager
+async def live_server(
+    database_url: str, tmp_path: Path, extra_env: dict[str, str] | None = None
+) -> AsyncIterator[LiveServer]:
+    """`extra_env`: more settings (SYNERGIES_*), e.g. the test's Temporal server and SMTP catcher."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SYNERGIES_DATA_DIR": str(tmp_path),
+        "SYNERGIES_PUBLIC_URL": url,
+        **(extra_env or {}),
+    }
+    argv = [
+        str(UVICORN),
+        "api.main:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+        "--timeout-graceful-shutdown",
+        "5",
+    ]
+    server = LiveServer(url, Child("uvicorn", argv, env, log=tmp_path / f"uvicorn-{port}.log").start())
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=2) as http:
+            for _ in range(300):
+                if not server.child.alive:
+                    raise AssertionError(f"the server exited at start:\n{server.output()}")
+                try:
+                    if (await http.get("/health")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError(f"the server did not start in 30 s:\n{server.output()}")
+        yield server
+    finally:
+        if server.child.alive:
+            await server.stop()
+
+
+# --- a cluster ----------------------------------------------------------------------------------
 
 
 @dataclass
@@ -284,7 +357,7 @@ async def gather_limited(limit: int, coroutines: list[Any]) -> list[Any]:
 async def poll(
     predicate: Any, seconds: float, every: float = 1.0, what: str = "condition", why: list[str] | None = None
 ) -> None:
-    """Like notification_support.wait_for, but gentle on a loaded machine (heavy predicates)."""
+    """Like servers_support.wait_for, but gentle on a loaded machine (heavy predicates)."""
     deadline = time.monotonic() + seconds
     while True:
         result = predicate()

@@ -7,7 +7,6 @@ import base64
 import hashlib
 import hmac
 import json
-import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -15,9 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Annotated, Any
 
 import httpx
-import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from fastapi import Depends, FastAPI
 from sqlalchemy import select
@@ -25,58 +22,12 @@ from sqlalchemy import select
 from api.deps import RoleGuard
 from core.settings import Settings
 from core.stages import Role
+from core.supervisor import free_port
 from models import Person
 from services.accounts import Principal
 from services.oidc import role_from_claims
 from tests.conftest import People
-
-ISSUER = "https://sso.brs.example.org/realms/brs"
-AUDIENCE = "synergies-tracker"
-
-
-class KeySet:
-    """An RSA and an EC signing key, published as a JWKS by a local HTTP server."""
-
-    def __init__(self) -> None:
-        self.rsa = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        self.ec = ec.generate_private_key(ec.SECP256R1())
-        self.intruder = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        keys = [
-            {
-                **json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.rsa.public_key())),
-                "kid": "rsa-1",
-                "use": "sig",
-                "alg": "RS256",
-            },
-            {
-                **json.loads(jwt.algorithms.ECAlgorithm.to_jwk(self.ec.public_key())),
-                "kid": "ec-1",
-                "use": "sig",
-                "alg": "ES256",
-            },
-        ]
-        self.document = json.dumps({"keys": keys}).encode()
-        self.requests = 0
-
-    def token(self, *, key: str = "rsa", kid: str | None = None, **overrides: Any) -> str:
-        now = int(time.time())
-        claims: dict[str, Any] = {
-            "iss": ISSUER,
-            "aud": AUDIENCE,
-            "sub": "user-1",
-            "iat": now,
-            "exp": now + 300,
-            "email": "ana.lima@brs.example.org",
-            "name": "Ana Lima",
-            "roles": ["coordinator"],
-        }
-        claims.update(overrides)
-        claims = {name: value for name, value in claims.items() if value is not None}
-        if key == "rsa":
-            return jwt.encode(claims, self.rsa, algorithm="RS256", headers={"kid": kid or "rsa-1"})
-        if key == "ec":
-            return jwt.encode(claims, self.ec, algorithm="ES256", headers={"kid": kid or "ec-1"})
-        return jwt.encode(claims, self.intruder, algorithm="RS256", headers={"kid": kid or "rsa-1"})
+from tests.oidc_support import AUDIENCE, ISSUER, KeySet
 
 
 @pytest.fixture(scope="module")
@@ -265,10 +216,7 @@ async def test_api_tokens_keep_working_beside_sso(sso: httpx.AsyncClient, people
 
 
 async def test_an_unreachable_key_set_is_a_503_not_a_401(settings: Settings, keys: KeySet) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        closed_port = sock.getsockname()[1]
-    dead = _oidc_settings(settings, f"http://127.0.0.1:{closed_port}/certs")
+    dead = _oidc_settings(settings, f"http://127.0.0.1:{free_port()}/certs")  # nothing listens there
     async for http in _app_client(dead):
         response = await http.get("/_test/whoami", headers=bearer(keys.token()))
         assert response.status_code == 503

@@ -17,7 +17,7 @@ from fastapi.routing import iter_route_contexts
 
 from api.deps import RoleGuard
 from core.stages import Role
-from tests.api_support import add_activity
+from tests.activity_support import add_activity
 from tests.conftest import People
 
 PUBLIC = {
@@ -87,7 +87,7 @@ def endpoints(app: Any) -> list[Endpoint]:
 async def existing_ids(db: Any, people: People) -> dict[str, str]:
     """An activity led by the task team lead, so the lead rule admits them and a route that loads
     the activity before checking the role still has to answer 403 to the others."""
-    activity_id = await add_activity(db, conventions=(), lead_id=people[Role.TASK_TEAM_LEAD].id)
+    activity_id = (await add_activity(db, conventions=(), lead_id=people[Role.TASK_TEAM_LEAD].id)).id
     return {"activity_id": str(activity_id)}
 
 

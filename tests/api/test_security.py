@@ -21,7 +21,7 @@ from core.settings import Settings
 from core.stages import Role
 from models import ApiToken
 from services.tokens import hash_token, revoke_token
-from tests.api_support import add_activity
+from tests.activity_support import add_activity
 from tests.conftest import People
 
 
@@ -172,7 +172,7 @@ async def test_every_text_field_of_every_request_body_has_a_maximum_length(app) 
 async def test_an_action_text_over_the_ceiling_is_a_422_naming_the_field(
     client, people: People, reference_data
 ) -> None:
-    activity_id = await add_activity(reference_data, lead_id=people[Role.TASK_TEAM_LEAD].id)
+    activity_id = (await add_activity(reference_data, lead_id=people[Role.TASK_TEAM_LEAD].id)).id
     url = f"/activities/{activity_id}/actions"
     headers = people.headers(Role.TASK_TEAM_LEAD)
     entry = {"kind": "taken", "on_date": "2026-03-01"}

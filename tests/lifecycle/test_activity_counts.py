@@ -32,6 +32,7 @@ from services.dashboard import DashboardFilter, Summary, SummaryCell, summary
 from services.seed import load_demo_data
 from services.transitions import TransitionRecord, record_transition
 from tests import lifecycle_support as lifecycle
+from tests.activity_support import add_activity
 from tests.lifecycle_support import synergies_check
 from workflows.consistency import check_counts
 
@@ -120,19 +121,15 @@ def pick_conventions(rng: random.Random) -> list[str]:
 
 async def create(db: async_sessionmaker[AsyncSession], world: World, rng: random.Random) -> int:
     """Through the ORM, as the API, the seed loader and the tests create activities."""
-    async with db() as session, session.begin():
-        codes = pick_conventions(rng)
-        activity = Activity(
-            title="Joint activity",
-            stage=Stage.THEMATIC_GROUP,
-            stage_entered_at=NOW,
-            thematic_group_id=rng.choice([*world.groups, None]),
-            target_meeting_id=rng.choice([*world.meetings, None]),
-            conventions=list(await session.scalars(select(Convention).where(Convention.code.in_(codes)))),
-        )
-        session.add(activity)
-        await session.flush()
-        return activity.id
+    activity = await add_activity(
+        db,
+        conventions=pick_conventions(rng),
+        stage=Stage.THEMATIC_GROUP,
+        stage_entered_at=NOW,
+        thematic_group_id=rng.choice([*world.groups, None]),
+        target_meeting_id=rng.choice([*world.meetings, None]),
+    )
+    return activity.id
 
 
 async def move(db: async_sessionmaker[AsyncSession], activity_id: int, to: Stage) -> None:
@@ -345,7 +342,7 @@ async def test_the_demo_data_is_counted(db) -> None:
 
 
 @pytest.mark.usefixtures("lifecycle_worker")
-async def test_creation_edits_and_moves_through_the_api_keep_the_counts(client, people, world, db):
+async def test_creation_edits_and_moves_through_the_api_keep_the_counts(client, people, team_and_meeting, db):
     """The paths the service takes: create (ORM insert + first transition), edit through the
     workflow's apply_edit, move through record_transition."""
     async with db() as session:
@@ -358,7 +355,7 @@ async def test_creation_edits_and_moves_through_the_api_keep_the_counts(client, 
         activity,
         conventions=["stockholm", "basel"],
         thematic_group_id=group_id,
-        target_meeting_id=world["meeting_id"],
+        target_meeting_id=team_and_meeting["meeting_id"],
     )
     moved = await lifecycle.move(client, people, other, "withdrawn", reason="merged")
     assert moved.status_code == 200, moved.text

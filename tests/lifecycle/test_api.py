@@ -11,12 +11,12 @@ from sqlalchemy import func, select
 from core.stages import Role
 from models import Meeting, MeetingKind, Notification, PilotProject, Transition
 from tests.lifecycle_support import create, fire_reminder, move, patch
-from tests.notifications.support import wait_for
+from tests.servers_support import wait_for
 
 pytestmark = pytest.mark.usefixtures("lifecycle_worker")
 
 
-async def test_created_activity_cites_provisions_and_derives_conventions(client, people, world):
+async def test_created_activity_cites_provisions_and_derives_conventions(client, people, team_and_meeting):
     activity = await create(client, people)
     assert activity["stage"] == "thematic_group"
     assert activity["conventions"] == ["basel", "rotterdam", "stockholm"]
@@ -28,7 +28,7 @@ async def test_created_activity_cites_provisions_and_derives_conventions(client,
     assert [(t["seq"], t["from_stage"], t["to_stage"]) for t in log] == [(1, None, "thematic_group")]
 
 
-async def test_moving_through_every_stage_records_and_notifies(client, people, world, smtp, db):
+async def test_moving_through_every_stage_records_and_notifies(client, people, team_and_meeting, smtp, db):
     activity = await create(client, people)
     allowed = (
         await client.get(
@@ -39,7 +39,11 @@ async def test_moving_through_every_stage_records_and_notifies(client, people, w
     assert not task_team["allowed"] and "task team with a lead" in task_team["blocked_by"][0]
 
     activity = await patch(
-        client, people, activity, task_team_id=world["team_id"], target_meeting_id=world["meeting_id"]
+        client,
+        people,
+        activity,
+        task_team_id=team_and_meeting["team_id"],
+        target_meeting_id=team_and_meeting["meeting_id"],
     )
     response = await move(client, people, activity, "task_team")
     assert response.status_code == 200, response.text
@@ -60,7 +64,7 @@ async def test_moving_through_every_stage_records_and_notifies(client, people, w
         )
     activity = (await move(client, people, activity, "pilot_project")).json()["activity"]
     activity = (await move(client, people, activity, "report_to_cop")).json()["activity"]
-    assert activity["stage_due_on"] == str(world["deadline"])
+    assert activity["stage_due_on"] == str(team_and_meeting["deadline"])
     refused = await move(client, people, activity, "closed")
     assert refused.status_code == 422 and "meeting" in refused.json()["detail"]
     async with db() as session, session.begin():
@@ -72,9 +76,9 @@ async def test_moving_through_every_stage_records_and_notifies(client, people, w
         session.add(future)
     not_yet = await move(client, people, activity, "closed", meeting_id=future.id)
     assert not_yet.status_code == 422 and not_yet.json()["code"] == "meeting_not_open", not_yet.text
-    response = await move(client, people, activity, "closed", meeting_id=world["meeting_id"])
+    response = await move(client, people, activity, "closed", meeting_id=team_and_meeting["meeting_id"])
     assert response.status_code == 200, response.text
-    assert response.json()["activity"]["closed_at_meeting_id"] == world["meeting_id"]
+    assert response.json()["activity"]["closed_at_meeting_id"] == team_and_meeting["meeting_id"]
 
     lead_email = people[Role.TASK_TEAM_LEAD].email
     await wait_for(lambda: smtp.recipients().count(lead_email) == 4)
@@ -95,7 +99,7 @@ async def test_moving_through_every_stage_records_and_notifies(client, people, w
     assert len(notifications["items"]) == 4
 
 
-async def test_forbidden_and_illegal_moves_change_nothing(client, people, world, db):
+async def test_forbidden_and_illegal_moves_change_nothing(client, people, team_and_meeting, db):
     activity = await create(client, people)
     for role in (Role.TASK_TEAM_LEAD, Role.OVERSIGHT):
         assert (await move(client, people, activity, "task_team", role=role)).status_code == 403
@@ -113,7 +117,7 @@ async def test_forbidden_and_illegal_moves_change_nothing(client, people, world,
     assert count == 1
 
 
-async def test_concurrent_conflicting_moves_exactly_one_wins(client, people, world):
+async def test_concurrent_conflicting_moves_exactly_one_wins(client, people, team_and_meeting):
     activity = await create(client, people)
     responses = await asyncio.gather(
         *(move(client, people, activity, "withdrawn", reason=f"attempt {n}") for n in range(8))
@@ -128,7 +132,7 @@ async def test_concurrent_conflicting_moves_exactly_one_wins(client, people, wor
     assert [t["seq"] for t in log] == [1, 2]
 
 
-async def test_retried_request_with_idempotency_key_moves_once(client, people, world):
+async def test_retried_request_with_idempotency_key_moves_once(client, people, team_and_meeting):
     activity = await create(client, people)
     key = {"Idempotency-Key": "withdraw-once-123"}
     first = await move(client, people, activity, "withdrawn", reason="duplicate", headers=key)
@@ -143,7 +147,7 @@ async def test_retried_request_with_idempotency_key_moves_once(client, people, w
     assert len(log) == 2
 
 
-async def test_stale_versions_are_refused(client, people, world):
+async def test_stale_versions_are_refused(client, people, team_and_meeting):
     activity = await create(client, people)
     updated = await patch(client, people, activity, description="now with a description")
     current = {"current_version": updated["version"], "current_etag": f'W/"{updated["version"]}"'}
@@ -162,19 +166,25 @@ async def test_stale_versions_are_refused(client, people, world):
     assert updated["version"] == activity["version"] + 1
 
 
-async def test_meeting_moving_reschedules_report_due_dates(client, people, world, db):
+async def test_meeting_moving_reschedules_report_due_dates(client, people, team_and_meeting, db):
     activity = await create(client, people, conventions=["basel", "stockholm"])
     activity = await patch(
-        client, people, activity, task_team_id=world["team_id"], target_meeting_id=world["meeting_id"]
+        client,
+        people,
+        activity,
+        task_team_id=team_and_meeting["team_id"],
+        target_meeting_id=team_and_meeting["meeting_id"],
     )
     activity = (await move(client, people, activity, "task_team")).json()["activity"]
     activity = (await move(client, people, activity, "report_to_cop", reason="no pilot needed")).json()[
         "activity"
     ]
-    meeting = await client.get(f"/meetings/{world['meeting_id']}", headers=people.headers(Role.ADMIN))
+    meeting = await client.get(
+        f"/meetings/{team_and_meeting['meeting_id']}", headers=people.headers(Role.ADMIN)
+    )
     new_start = date.fromisoformat(meeting.json()["starts_on"]) + timedelta(days=14)
     response = await client.patch(
-        f"/meetings/{world['meeting_id']}",
+        f"/meetings/{team_and_meeting['meeting_id']}",
         json={"starts_on": str(new_start), "ends_on": str(new_start + timedelta(days=4))},
         headers=people.headers(Role.ADMIN),
     )
@@ -183,7 +193,7 @@ async def test_meeting_moving_reschedules_report_due_dates(client, people, world
     assert got["stage_due_on"] == str(new_start - timedelta(weeks=6))
 
 
-async def test_bulk_moves_answer_per_item(client, people, world):
+async def test_bulk_moves_answer_per_item(client, people, team_and_meeting):
     first = await create(client, people)
     second = await create(client, people)
     response = await client.post(
@@ -206,7 +216,7 @@ async def test_bulk_moves_answer_per_item(client, people, world):
     assert [item["status"] for item in response.json()] == [200, 422, 404]
 
 
-async def test_lead_snoozes_and_acknowledges_own_activity_only(client, people, world, db):
+async def test_lead_snoozes_and_acknowledges_own_activity_only(client, people, team_and_meeting, db):
     activity = await create(client, people)
     until = str(date.today() + timedelta(days=10))
     lead = people.headers(Role.TASK_TEAM_LEAD)
@@ -227,7 +237,9 @@ async def test_lead_snoozes_and_acknowledges_own_activity_only(client, people, w
     assert past.status_code == 422
 
 
-async def test_temporal_unreachable_answers_503_and_changes_nothing(app, client, people, world, db):
+async def test_temporal_unreachable_answers_503_and_changes_nothing(
+    app, client, people, team_and_meeting, db
+):
     activity = await create(client, people)
     from temporalio.client import Client
 
@@ -253,7 +265,7 @@ async def test_temporal_unreachable_answers_503_and_changes_nothing(app, client,
 
 
 async def test_a_meeting_moved_while_temporal_is_down_is_re_timed_by_check_repair(
-    app, client, people, world, db, settings, temporal_env
+    app, client, people, team_and_meeting, db, settings, temporal_env
 ):
     from temporalio.client import Client
 
@@ -261,7 +273,11 @@ async def test_a_meeting_moved_while_temporal_is_down_is_re_timed_by_check_repai
 
     activity = await create(client, people, conventions=["basel", "stockholm"])
     activity = await patch(
-        client, people, activity, task_team_id=world["team_id"], target_meeting_id=world["meeting_id"]
+        client,
+        people,
+        activity,
+        task_team_id=team_and_meeting["team_id"],
+        target_meeting_id=team_and_meeting["meeting_id"],
     )
     activity = (await move(client, people, activity, "task_team")).json()["activity"]
     activity = (await move(client, people, activity, "report_to_cop", reason="no pilot needed")).json()[
@@ -269,15 +285,15 @@ async def test_a_meeting_moved_while_temporal_is_down_is_re_timed_by_check_repai
     ]
     app.state.temporal = None
     app.state.connect_temporal = lambda: Client.connect("127.0.0.1:1")
-    new_start = date.fromisoformat(str(world["deadline"])) + timedelta(weeks=6, days=21)
+    new_start = date.fromisoformat(str(team_and_meeting["deadline"])) + timedelta(weeks=6, days=21)
     response = await client.patch(
-        f"/meetings/{world['meeting_id']}",
+        f"/meetings/{team_and_meeting['meeting_id']}",
         headers=people.headers(Role.ADMIN),
         json={"starts_on": str(new_start), "ends_on": str(new_start)},
     )
     assert response.status_code == 200, response.text
     stale = (await client.get(f"/activities/{activity['id']}", headers=people.headers(Role.OVERSIGHT))).json()
-    assert stale["stage_due_on"] == str(world["deadline"])
+    assert stale["stage_due_on"] == str(team_and_meeting["deadline"])
 
     _, drifts = await check_all(temporal_env.client, db, settings, repair=True)
     assert [(d.activity_id, d.kind, d.repaired) for d in drifts] == [
@@ -289,7 +305,9 @@ async def test_a_meeting_moved_while_temporal_is_down_is_re_timed_by_check_repai
     assert after == []
 
 
-async def test_text_with_nul_characters_is_refused_before_reaching_the_database(client, people, world):
+async def test_text_with_nul_characters_is_refused_before_reaching_the_database(
+    client, people, team_and_meeting
+):
     activity = await create(client, people)
     for path, body in (
         (f"/activities/{activity['id']}/reminders/acknowledge", {"note": "a\x00b"}),
@@ -300,7 +318,7 @@ async def test_text_with_nul_characters_is_refused_before_reaching_the_database(
         assert "NUL" in response.json()["detail"]
 
 
-async def test_an_edit_may_leave_out_required_fields_but_not_null_them(client, people, world):
+async def test_an_edit_may_leave_out_required_fields_but_not_null_them(client, people, team_and_meeting):
     activity = await create(client, people)
     for field in ("title", "description", "provisions", "conventions", "watcher_ids"):
         response = await client.patch(
@@ -313,7 +331,9 @@ async def test_an_edit_may_leave_out_required_fields_but_not_null_them(client, p
     assert updated["title"] == activity["title"] and updated["description"] == "kept title"
 
 
-async def test_acknowledging_answers_the_pending_reminder_and_nothing_else(client, people, world, db):
+async def test_acknowledging_answers_the_pending_reminder_and_nothing_else(
+    client, people, team_and_meeting, db
+):
     activity = await create(client, people)
     lead = people.headers(Role.TASK_TEAM_LEAD)
     url = f"/activities/{activity['id']}/reminders/acknowledge"

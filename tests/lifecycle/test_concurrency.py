@@ -44,9 +44,11 @@ async def agree(client: Any, people: Any, db: Any, settings: Any, app: Any, acti
     return {"stage": row.stage, "version": row.version, "seq": len(seqs)}
 
 
-async def test_fifty_conflicting_moves_one_wins_per_version(client, people, world, db, settings, app):
+async def test_fifty_conflicting_moves_one_wins_per_version(
+    client, people, team_and_meeting, db, settings, app
+):
     activity = await create(client, people)
-    activity = await patch(client, people, activity, task_team_id=world["team_id"])
+    activity = await patch(client, people, activity, task_team_id=team_and_meeting["team_id"])
     rounds = [
         ("task_team", {}),
         ("thematic_group", {"reason": "rework"}),
@@ -69,7 +71,9 @@ async def test_fifty_conflicting_moves_one_wins_per_version(client, people, worl
     assert state["seq"] == 1 + len(rounds)
 
 
-async def test_fifty_moves_over_fifty_activities_all_succeed(client, people, world, db, settings, app):
+async def test_fifty_moves_over_fifty_activities_all_succeed(
+    client, people, team_and_meeting, db, settings, app
+):
     activities = [await create(client, people, title=f"Activity {n}") for n in range(CONCURRENCY)]
     responses = await asyncio.gather(
         *(move(client, people, activity, "withdrawn", reason="merged") for activity in activities)

@@ -8,7 +8,8 @@ from sqlalchemy import update
 
 from core.stages import Role
 from models import Activity, utcnow
-from tests.lifecycle_support import create, make_activity, move, synergies_check
+from tests.activity_support import add_activity
+from tests.lifecycle_support import create, move, synergies_check
 from workflows.commands import initial_state
 from workflows.consistency import DriftKind, check_all
 from workflows.lifecycle import ActivityLifecycle
@@ -26,7 +27,7 @@ async def row(db, activity_id) -> Activity:
         return await session.get_one(Activity, activity_id)
 
 
-async def test_consistent_activities_have_no_drift(client, people, world, app, db, settings):
+async def test_consistent_activities_have_no_drift(client, people, team_and_meeting, app, db, settings):
     activity = await create(client, people)
     await move(client, people, activity, "withdrawn", reason="merged")
     await create(client, people, title="Still open")
@@ -34,10 +35,10 @@ async def test_consistent_activities_have_no_drift(client, people, world, app, d
     assert (checked, drifts) == (2, [])
 
 
-async def test_drift_is_reported_and_repaired(client, people, world, app, db, settings):
+async def test_drift_is_reported_and_repaired(client, people, team_and_meeting, app, db, settings):
     temporal = app.state.temporal
     # 1. An open activity without a workflow (a restore, or a start that never happened).
-    orphan = await make_activity(db, at=utcnow(), lead_id=people[Role.TASK_TEAM_LEAD].id)
+    orphan = await add_activity(db, entered_at=utcnow(), lead_id=people[Role.TASK_TEAM_LEAD].id)
     # 2. A move recorded, then the workflow reset to the state before it.
     lagging = await create(client, people, title="Lagging")
     stale = initial_state(await row(db, lagging["id"]), settings)
@@ -94,8 +95,10 @@ async def test_drift_is_reported_and_repaired(client, people, world, app, db, se
     assert (await move(client, people, fresh, "withdrawn", reason="done")).status_code == 200
 
 
-async def test_the_cli_reports_and_repairs(people, world, app, db, settings, database_url, temporal_env):
-    orphan = await make_activity(db, at=utcnow(), lead_id=people[Role.TASK_TEAM_LEAD].id)
+async def test_the_cli_reports_and_repairs(
+    people, team_and_meeting, app, db, settings, database_url, temporal_env
+):
+    orphan = await add_activity(db, entered_at=utcnow(), lead_id=people[Role.TASK_TEAM_LEAD].id)
 
     async def run(*args: str) -> tuple[int, str]:
         return await synergies_check(database_url, settings, temporal_env.client, *args)

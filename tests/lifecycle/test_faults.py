@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections import Counter
 from typing import Any
 
@@ -16,18 +15,16 @@ from sqlalchemy import func, select
 
 from core.settings import Settings
 from core.stages import Role
+from core.supervisor import free_port
 from models import Activity, Channel, Delivery, DeliveryStatus, Transition
 from models.db import create_engine, session_factory
 from tests.lifecycle_support import create, move
-from tests.notifications.support import wait_for
+from tests.servers_support import wait_for
 
 
 def unreachable_postgres_url() -> str:
     """A PostgreSQL URL on a local port nothing listens on (connection refused at once)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"postgresql+asyncpg://postgres@127.0.0.1:{port}/nowhere"
+    return f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/nowhere"
 
 
 def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
@@ -42,7 +39,7 @@ def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
 
 
 @pytest.mark.usefixtures("lifecycle_worker")
-async def test_mail_waits_for_the_smtp_server_and_is_sent_once(client, people, world, smtp, db):
+async def test_mail_waits_for_the_smtp_server_and_is_sent_once(client, people, team_and_meeting, smtp, db):
     activity = await create(client, people)
     smtp.stop()
     response = await move(client, people, activity, "withdrawn", reason="merged into another")
@@ -108,7 +105,7 @@ async def test_api_answers_503_when_the_database_is_unreachable(settings: Settin
 async def test_a_move_whose_db_write_cannot_reach_the_database_is_503_and_records_nothing(
     client,
     people,
-    world,
+    team_and_meeting,
     db,
     settings,
     temporal_env,

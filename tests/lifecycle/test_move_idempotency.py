@@ -17,29 +17,12 @@ from core.stages import Role, Stage
 from models import Activity, Person, Transition
 from services.tokens import issue_token
 from services.transitions import TransitionRecord, record_transition
-from tests.lifecycle_support import team_and_meeting
-from tests.notifications.support import wait_for
+from tests.lifecycle_support import create
+from tests.servers_support import wait_for
 from workflows.commands import MoveCommand, move_body_hash, move_request_key
 from workflows.messages import LifecycleState
 
 pytestmark = pytest.mark.usefixtures("lifecycle_worker")
-
-
-@pytest.fixture
-async def world(reference_data, people, smtp):
-    return await team_and_meeting(reference_data, people)
-
-
-async def create(client, people, world):
-    body = {
-        "title": "Regional synergies workshop, Asia",
-        "provisions": ["BRS/SYN/I.A.4"],
-        "lead_id": people[Role.TASK_TEAM_LEAD].id,
-        "task_team_id": world["team_id"],
-    }
-    response = await client.post("/activities", json=body, headers=people.headers(Role.COORDINATOR))
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 async def move(client, headers, activity_id, version, to, reason=None, key=None):
@@ -55,9 +38,11 @@ async def workflow_state(temporal_env, settings, activity_id) -> LifecycleState:
     return await handle.query("current", result_type=LifecycleState)
 
 
-async def test_a_retried_key_returns_its_own_move_and_a_reused_key_is_refused(client, people, world, db):
+async def test_a_retried_key_returns_its_own_move_and_a_reused_key_is_refused(
+    client, people, team_and_meeting, db
+):
     coordinator = people.headers(Role.COORDINATOR)
-    activity = await create(client, people, world)
+    activity = await create(client, people, task_team_id=team_and_meeting["team_id"])
     first = await move(client, coordinator, activity["id"], activity["version"], "task_team", "go", key="k-1")
     assert first.status_code == 200, first.text
 
@@ -119,10 +104,10 @@ async def lose_a_write(db, activity_id: int, key: str, command: MoveCommand, act
 
 
 async def test_a_lost_write_is_adopted_by_the_next_move(
-    client, people, world, db, temporal_env, settings, smtp
+    client, people, team_and_meeting, db, temporal_env, settings, smtp
 ):
     coordinator = people.headers(Role.COORDINATOR)
-    activity = await create(client, people, world)
+    activity = await create(client, people, task_team_id=team_and_meeting["team_id"])
     command = MoveCommand(to=Stage.TASK_TEAM, expected_version=activity["version"], reason="lost answer")
     lost = await lose_a_write(db, activity["id"], "lost", command, people[Role.COORDINATOR].id)
 
@@ -154,10 +139,10 @@ async def test_a_lost_write_is_adopted_by_the_next_move(
 
 
 async def test_a_lost_write_is_adopted_when_its_request_is_retried(
-    client, people, world, db, temporal_env, settings
+    client, people, team_and_meeting, db, temporal_env, settings
 ):
     coordinator = people.headers(Role.COORDINATOR)
-    activity = await create(client, people, world)
+    activity = await create(client, people, task_team_id=team_and_meeting["team_id"])
     command = MoveCommand(to=Stage.TASK_TEAM, expected_version=activity["version"], reason="go")
     lost = await lose_a_write(db, activity["id"], "retry-me", command, people[Role.COORDINATOR].id)
 
@@ -175,11 +160,11 @@ async def test_a_lost_write_is_adopted_when_its_request_is_retried(
 
 
 async def test_a_lost_write_does_not_answer_a_competing_request(
-    client, people, world, db, temporal_env, settings
+    client, people, team_and_meeting, db, temporal_env, settings
 ):
     """The competing request moved from the version it read, which the lost write made stale."""
     coordinator = people.headers(Role.COORDINATOR)
-    activity = await create(client, people, world)
+    activity = await create(client, people, task_team_id=team_and_meeting["team_id"])
     command = MoveCommand(to=Stage.TASK_TEAM, expected_version=activity["version"], reason="lost")
     await lose_a_write(db, activity["id"], "lost-2", command, people[Role.COORDINATOR].id)
 
@@ -188,9 +173,9 @@ async def test_a_lost_write_does_not_answer_a_competing_request(
     assert competing.json()["code"] == "stale_version"
 
 
-async def test_a_repeated_bulk_move_answers_each_item_with_its_own_move(client, people, world):
+async def test_a_repeated_bulk_move_answers_each_item_with_its_own_move(client, people, team_and_meeting):
     coordinator = people.headers(Role.COORDINATOR)
-    activities = [await create(client, people, world) for _ in range(3)]
+    activities = [await create(client, people, task_team_id=team_and_meeting["team_id"]) for _ in range(3)]
     body = {
         "items": [
             {
@@ -215,12 +200,12 @@ async def test_a_repeated_bulk_move_answers_each_item_with_its_own_move(client, 
     assert [item["status"] for item in unkeyed.json()] == [409, 409, 409]
 
 
-async def test_a_repeated_bulk_tells_its_own_moves_from_others(client, people, world):
+async def test_a_repeated_bulk_tells_its_own_moves_from_others(client, people, team_and_meeting):
     """Between two sends of one bulk body, someone else moves one of its activities: the repeat
     answers the request's own moves with the same transitions (200) and that one with a 409; the
     same activity twice in one body is moved once."""
     coordinator = people.headers(Role.COORDINATOR)
-    activities = [await create(client, people, world) for _ in range(4)]
+    activities = [await create(client, people, task_team_id=team_and_meeting["team_id"]) for _ in range(4)]
     mine, taken = activities[:3], activities[3]
     items = [
         {"activity_id": a["id"], "to": "task_team", "expected_version": a["version"], "reason": "mine"}
@@ -248,7 +233,7 @@ async def test_a_repeated_bulk_tells_its_own_moves_from_others(client, people, w
     assert answers[2]["result"]["transition"]["seq"] == 2  # new in this send: moved now
     assert answers[3]["problem"]["code"] == "stale_version"
 
-    twice = await create(client, people, world)
+    twice = await create(client, people, task_team_id=team_and_meeting["team_id"])
     same = {"activity_id": twice["id"], "to": "task_team", "expected_version": twice["version"]}
     both = await client.post(
         "/transitions/bulk",

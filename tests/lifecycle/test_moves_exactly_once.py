@@ -22,7 +22,6 @@ import collections
 import functools
 import time
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +30,11 @@ import pytest
 from sqlalchemy import select
 
 from core.stages import Role
-from models import Activity, Person, TaskTeam, Transition
+from models import Activity, Person, Transition
 from services.tokens import issue_token
 from tests.lifecycle_support import synergies_check_in
-from tests.notifications.support import SMTPServer
 from tests.process_support import Cluster, cluster
+from tests.servers_support import SMTPServer
 from workflows.messages import LifecycleState
 
 pytestmark = [
@@ -44,15 +43,6 @@ pytestmark = [
 ]
 
 TARGETS = ["task_team", "thematic_group"]  # forward, then rework (reason required): repeatable
-
-
-@pytest.fixture
-def smtp_server():
-    server = SMTPServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @dataclass
@@ -74,19 +64,6 @@ async def coordinators(db, people) -> list[Coordinator]:
         _, token = await issue_token(session, second, name="test")
         result.append(Coordinator(second.id, {"Authorization": f"Bearer {token}"}))
     return result
-
-
-@pytest.fixture
-async def task_team(reference_data, people) -> int:
-    async with reference_data() as session, session.begin():
-        team = TaskTeam(
-            name="Synergies workshops",
-            lead_id=people[Role.TASK_TEAM_LEAD].id,
-            ends_on=date.today() + timedelta(days=200),
-        )
-        session.add(team)
-        await session.flush()
-        return team.id
 
 
 @dataclass

@@ -11,11 +11,11 @@ from core.errors import DomainError
 from core.stages import Role, Stage
 from models import Activity, Delivery, Notification, ReminderEvent, Transition
 from services import activities
+from tests.activity_support import add_activity
 from tests.lifecycle_support import (
     add_meeting,
     add_pilot,
     add_task_team,
-    make_activity,
     running_worker,
 )
 from workflows import commands
@@ -66,7 +66,7 @@ async def move(
 async def test_full_lifecycle_records_every_transition(time_env, db, people, time_settings):
     now = await time_env.get_current_time()
     lead = people[Role.TASK_TEAM_LEAD]
-    activity = await make_activity(db, at=now, lead_id=lead.id)
+    activity = await add_activity(db, entered_at=now, lead_id=lead.id)
     async with running_worker(time_env.client, time_settings, db):
         await commands.start_workflow(time_env.client, time_settings, activity)
         meeting_id = await add_meeting(db, (now + timedelta(days=400)).date())
@@ -185,7 +185,7 @@ async def test_reminders_fire_at_simulated_times_and_escalate_weekly(time_env, d
     now = await time_env.get_current_time()
     lead = people[Role.TASK_TEAM_LEAD]
     due = (now + timedelta(days=20)).date()
-    activity = await make_activity(db, at=now, lead_id=lead.id, due_on=due)
+    activity = await add_activity(db, entered_at=now, lead_id=lead.id, due_on=due)
     async with running_worker(time_env.client, time_settings, db):
         await commands.start_workflow(time_env.client, time_settings, activity)
         try:
@@ -227,8 +227,8 @@ async def test_reminders_fire_at_simulated_times_and_escalate_weekly(time_env, d
 
 async def test_long_lived_workflow_continues_as_new_keeping_its_state(time_env, db, people, time_settings):
     now = await time_env.get_current_time()
-    activity = await make_activity(
-        db, at=now, lead_id=people[Role.TASK_TEAM_LEAD].id, due_on=(now + timedelta(days=60)).date()
+    activity = await add_activity(
+        db, entered_at=now, lead_id=people[Role.TASK_TEAM_LEAD].id, due_on=(now + timedelta(days=60)).date()
     )
     workflow_id = time_settings.workflow_id(activity.id)
     async with running_worker(time_env.client, time_settings, db):
@@ -269,7 +269,7 @@ async def test_moving_the_due_date_reschedules_and_leaving_the_stage_cancels(
 ):
     now = await time_env.get_current_time()
     old_due, new_due = (now + timedelta(days=20)).date(), (now + timedelta(days=40)).date()
-    activity = await make_activity(db, at=now, lead_id=people[Role.TASK_TEAM_LEAD].id, due_on=old_due)
+    activity = await add_activity(db, entered_at=now, lead_id=people[Role.TASK_TEAM_LEAD].id, due_on=old_due)
     async with running_worker(time_env.client, time_settings, db):
         await commands.start_workflow(time_env.client, time_settings, activity)
         await time_env.sleep(timedelta(days=7))
@@ -303,7 +303,7 @@ async def test_a_snooze_holds_lead_reminders_until_its_date(time_env, db, people
     now = await time_env.get_current_time()
     due = (now + timedelta(days=20)).date()
     lead = people[Role.TASK_TEAM_LEAD]
-    activity = await make_activity(db, at=now, lead_id=lead.id, due_on=due)
+    activity = await add_activity(db, entered_at=now, lead_id=lead.id, due_on=due)
     async with running_worker(time_env.client, time_settings, db):
         await commands.start_workflow(time_env.client, time_settings, activity)
         await commands.send_update(

@@ -21,7 +21,8 @@ from temporalio.worker import Replayer
 
 from core.stages import Role
 from models import ReminderEvent
-from tests.lifecycle_support import fire_reminder, make_activity, running_worker, team_and_meeting
+from tests.activity_support import add_activity
+from tests.lifecycle_support import add_team_and_meeting, fire_reminder, running_worker
 from workflows import commands
 from workflows.client import DATA_CONVERTER
 from workflows.lifecycle import ActivityLifecycle
@@ -47,7 +48,7 @@ def test_a_history_of_an_earlier_version_is_stored() -> None:
 async def test_a_run_replays_its_own_history(app, client, people, reference_data, settings) -> None:
     """Create, edit, move, snooze and acknowledge; the recorded history replays without a
     nondeterminism error (and is saved when SYNERGIES_RECORD_HISTORY names a file)."""
-    world = await team_and_meeting(reference_data, people)
+    world = await add_team_and_meeting(reference_data, people)
     coordinator, lead = people.headers(Role.COORDINATOR), people.headers(Role.TASK_TEAM_LEAD)
     created = await client.post(
         "/activities",
@@ -98,7 +99,9 @@ async def test_a_run_with_reminders_replays_its_own_history(time_env, db, people
     settings = settings.model_copy(update={"temporal_search_attributes": False})
     now = await time_env.get_current_time()
     lead = people[Role.TASK_TEAM_LEAD]
-    activity = await make_activity(db, at=now, lead_id=lead.id, due_on=(now + timedelta(days=5)).date())
+    activity = await add_activity(
+        db, title="Joint workshop", entered_at=now, lead_id=lead.id, due_on=(now + timedelta(days=5)).date()
+    )
     async with running_worker(time_env.client, settings, db):
         await commands.start_workflow(time_env.client, settings, activity)
         handle = time_env.client.get_workflow_handle(settings.workflow_id(activity.id))

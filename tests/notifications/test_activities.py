@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
-import httpx
 import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
@@ -18,16 +17,9 @@ from core.events import Audience, EventType
 from core.settings import Settings
 from models import Channel, Delivery, DeliveryStatus, Notification
 from services.webhooks import verify_webhook
-from tests.conftest import People
 from tests.notifications.flow import NotifyInput, NotifyWorkflow, flow_activities
-from tests.notifications.support import (
-    SMTPServer,
-    WebhookReceiver,
-    World,
-    add_subscription,
-    build_world,
-    wait_for,
-)
+from tests.notifications.world import World, add_subscription
+from tests.servers_support import SMTPServer, WebhookReceiver, wait_for
 from workflows.notifications import DELIVERY_RETRY_POLICY, NotificationActivities
 
 EXTRA = {
@@ -53,22 +45,8 @@ def metric(name: str, channel: str = "email") -> float:
 
 
 @pytest.fixture
-def receiver() -> Iterator[WebhookReceiver]:
-    server = WebhookReceiver().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-async def acts(settings: Settings, db) -> AsyncIterator[NotificationActivities]:  # type: ignore[no-untyped-def]
-    settings.webhook_allow_loopback_targets = True  # the receiver listens on 127.0.0.1
-    async with httpx.AsyncClient(trust_env=False) as http:
-        yield NotificationActivities(settings, db, http)
-
-
-@pytest.fixture
-async def world(db, people: People) -> World:  # type: ignore[no-untyped-def]
-    return await build_world(db, people, EXTRA)
+def extra_people() -> dict[str, dict[str, Any]]:
+    return EXTRA
 
 
 async def subscribe_everyone(db, world: World, receiver: WebhookReceiver) -> None:  # type: ignore[no-untyped-def]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
 import pytest
 from temporalio.testing import ActivityEnvironment
@@ -12,20 +10,8 @@ from core.events import Audience
 from core.settings import Settings
 from models import Role
 from tests.conftest import People
-from tests.notifications.support import World, build_world
+from tests.notifications.world import World
 from workflows.notifications import NotificationActivities
-
-
-@pytest.fixture
-async def acts(settings: Settings, db) -> AsyncIterator[NotificationActivities]:  # type: ignore[no-untyped-def]
-    async with httpx.AsyncClient(trust_env=False) as http:
-        yield NotificationActivities(settings, db, http)
-
-
-@pytest.fixture
-async def world(db, people: People) -> World:  # type: ignore[no-untyped-def]
-    return await build_world(db, people)
-
 
 # --- subscriptions ------------------------------------------------------------------------------
 
@@ -369,7 +355,7 @@ async def test_delivery_log_hides_other_peoples_webhook_urls_from_non_admins(
     client, people: People, world: World, acts: NotificationActivities, settings: Settings
 ) -> None:
     from models import Channel
-    from tests.notifications.support import add_subscription
+    from tests.notifications.world import add_subscription
 
     url = "https://hooks.partner.example/secret-path-token"
     await add_subscription(

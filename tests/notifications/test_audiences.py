@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import httpx
 import pytest
 from sqlalchemy import select
 from temporalio.testing import ActivityEnvironment
@@ -57,10 +55,10 @@ class Place:
 
 
 @pytest.fixture
-async def acts(settings: Settings, db) -> AsyncIterator[NotificationActivities]:  # type: ignore[no-untyped-def]
+def settings(settings: Settings) -> Settings:
+    """The group addresses the expected recipients below name."""
     settings.coordinators_group_email, settings.management_group_email = CG, JMG
-    async with httpx.AsyncClient(trust_env=False) as http:
-        yield NotificationActivities(settings, db, http)
+    return settings
 
 
 @pytest.fixture

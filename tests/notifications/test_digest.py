@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select
 from temporalio.client import ScheduleActionStartWorkflow
@@ -17,7 +16,8 @@ from core.events import Audience, EventType
 from core.settings import Settings
 from models import ActionToken, Channel, Delivery, DeliveryStatus, Notification
 from tests.conftest import People
-from tests.notifications.support import SMTPServer, World, build_world, wait_for
+from tests.notifications.world import World, build_world
+from tests.servers_support import SMTPServer, wait_for
 from workflows.digest import DIGEST_SCHEDULE_ID, DigestActivities, DigestWorkflow, ensure_digest_schedule
 from workflows.notifications import NotificationActivities
 
@@ -25,19 +25,13 @@ EXTRA = {"watcher-digest-a": {"daily_digest": True}, "watcher-digest-b": {"daily
 
 
 @pytest.fixture
-async def acts(settings: Settings, db) -> AsyncIterator[NotificationActivities]:  # type: ignore[no-untyped-def]
-    async with httpx.AsyncClient(trust_env=False) as http:
-        yield NotificationActivities(settings, db, http)
+def extra_people() -> dict[str, dict[str, Any]]:
+    return EXTRA
 
 
 @pytest.fixture
 def digest(settings: Settings, db) -> DigestActivities:  # type: ignore[no-untyped-def]
     return DigestActivities(settings, db)
-
-
-@pytest.fixture
-async def world(db, people: People) -> World:  # type: ignore[no-untyped-def]
-    return await build_world(db, people, EXTRA)
 
 
 async def plan_two_events(acts: NotificationActivities, world: World) -> None:

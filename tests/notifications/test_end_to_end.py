@@ -11,35 +11,22 @@ from sqlalchemy import select, update
 from core.stages import Role
 from models import ActionToken, Notification, Person
 from services.notifications import create_action_links
-from tests.lifecycle_support import team_and_meeting
-from tests.notifications.support import wait_for
+from tests.lifecycle_support import create
+from tests.servers_support import wait_for
 
 pytestmark = pytest.mark.usefixtures("lifecycle_worker")
 
 
-@pytest.fixture
-async def world(reference_data, people, smtp):  # type: ignore[no-untyped-def]
-    return await team_and_meeting(reference_data, people)
-
-
-async def create_activity(client, people, **fields):  # type: ignore[no-untyped-def]
-    body = {
-        "title": "Regional synergies workshops",
-        "provisions": ["BRS/SYN/I.A.4"],
-        "lead_id": people[Role.TASK_TEAM_LEAD].id,
-    } | fields
-    response = await client.post("/activities", json=body, headers=people.headers(Role.COORDINATOR))
-    assert response.status_code == 201, response.text
-    return response.json()
+TITLE = "Regional synergies workshops"
 
 
 async def test_a_move_mails_the_lead_and_coordinators_a_message_they_can_read(
-    client, people, world, smtp, db, settings
+    client, people, team_and_meeting, smtp, db, settings
 ) -> None:
-    activity = await create_activity(client, people)
+    activity = await create(client, people, title=TITLE)
     patched = await client.patch(
         f"/activities/{activity['id']}",
-        json={"task_team_id": world["team_id"]},
+        json={"task_team_id": team_and_meeting["team_id"]},
         headers=people.headers(Role.COORDINATOR) | {"If-Match": f'W/"{activity["version"]}"'},
     )
     assert patched.status_code == 200, patched.text
@@ -83,9 +70,9 @@ async def test_a_move_mails_the_lead_and_coordinators_a_message_they_can_read(
 
 
 async def test_a_reminder_link_confirms_on_get_acts_once_on_post_and_is_refused_after(
-    client, people, world, db, settings
+    client, people, team_and_meeting, db, settings
 ) -> None:
-    activity = await create_activity(client, people)
+    activity = await create(client, people, title=TITLE)
     lead = people[Role.TASK_TEAM_LEAD]
     async with db() as session, session.begin():
         acknowledge, snooze = await create_action_links(
@@ -131,7 +118,9 @@ async def test_a_reminder_link_confirms_on_get_acts_once_on_post_and_is_refused_
     assert (await client.get("/notifications/actions/not-a-token")).status_code == 404
 
 
-async def test_a_coordinator_for_other_conventions_is_not_told(client, people, world, smtp, db) -> None:
+async def test_a_coordinator_for_other_conventions_is_not_told(
+    client, people, team_and_meeting, smtp, db
+) -> None:
     from models import person_conventions
 
     async with db() as session, session.begin():
@@ -140,7 +129,7 @@ async def test_a_coordinator_for_other_conventions_is_not_told(client, people, w
                 person_id=people[Role.COORDINATOR].id, convention_code="minamata"
             )
         )
-    activity = await create_activity(client, people)
+    activity = await create(client, people, title=TITLE)
     moved = await client.post(
         f"/activities/{activity['id']}/transitions",
         json={"to": "withdrawn", "expected_version": activity["version"], "reason": "Merged into another"},
@@ -161,7 +150,7 @@ async def test_a_coordinator_for_other_conventions_is_not_told(client, people, w
 
 
 async def test_the_acknowledge_button_of_a_mailed_reminder_works_once(
-    client, people, world, smtp, db, settings
+    client, people, team_and_meeting, smtp, db, settings
 ) -> None:
     import re
 
@@ -171,7 +160,7 @@ async def test_the_acknowledge_button_of_a_mailed_reminder_works_once(
     from core.events import Audience, EventType, NotificationEvent
     from workflows.notifications import NotificationActivities
 
-    activity = await create_activity(client, people)
+    activity = await create(client, people, title=TITLE)
     due = date.fromisoformat(activity["stage_due_on"])
     event = NotificationEvent(
         key=f"reminder-test-{activity['id']}/s1/{due}/before-3",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -24,8 +24,8 @@ from services.webhooks import (
     sign_webhook,
     verify_webhook,
 )
-from tests.conftest import People
-from tests.notifications.support import WebhookReceiver, World, add_subscription, build_world
+from tests.notifications.world import World, add_subscription
+from tests.servers_support import WebhookReceiver
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
@@ -107,24 +107,8 @@ async def test_a_host_name_is_resolved_once_and_the_checked_address_is_what_we_c
 
 
 @pytest.fixture
-def receiver() -> Iterator[WebhookReceiver]:
-    server = WebhookReceiver().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-async def acts(settings: Settings, db):  # type: ignore[no-untyped-def]
-    from workflows.notifications import NotificationActivities
-
-    settings.webhook_allow_loopback_targets = True  # the receiver listens on 127.0.0.1
-    async with httpx.AsyncClient(trust_env=False) as http:
-        yield NotificationActivities(settings, db, http)
-
-
-@pytest.fixture
-async def world(db, people: People) -> World:  # type: ignore[no-untyped-def]
-    return await build_world(db, people, {"hooked": {}})
+def extra_people() -> dict[str, dict[str, Any]]:
+    return {"hooked": {}}
 
 
 async def hook_deliveries(db) -> list[Delivery]:  # type: ignore[no-untyped-def]
@@ -238,7 +222,7 @@ async def test_a_success_resets_the_failure_count(
 async def test_https_targets_are_verified_against_their_host_name_while_connecting_to_the_checked_address(
     db, world: World, settings: Settings, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
-    from tests.notifications.support import self_signed_localhost
+    from tests.servers_support import self_signed_localhost
     from workflows.notifications import NotificationActivities
 
     server_tls, client_tls = self_signed_localhost(tmp_path)

@@ -41,7 +41,7 @@ def at(month: int, day: int, hour: int = 0) -> datetime:
 
 
 @dataclass
-class DataSet:
+class DashboardData:
     ids: dict[str, int] = field(default_factory=dict)
     alice_id: int = 0
     actor_id: int | None = None
@@ -50,8 +50,10 @@ class DataSet:
         return self.ids[key]
 
 
-async def build_data_set(factory: async_sessionmaker[AsyncSession], actor_id: int | None = None) -> DataSet:
-    data = DataSet(actor_id=actor_id)
+async def build_dashboard_data(
+    factory: async_sessionmaker[AsyncSession], actor_id: int | None = None
+) -> DashboardData:
+    data = DashboardData(actor_id=actor_id)
     async with factory() as session, session.begin():
         conventions = {
             code: Convention(code=code, acronym=code, name=f"{code} convention", short_name=code)

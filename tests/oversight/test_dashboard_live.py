@@ -7,7 +7,6 @@ import json
 import signal
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,19 +22,8 @@ from services.tokens import hash_token, issue_token, revoke_token
 from services.transitions import TransitionRecord, record_transition
 from services.web_auth import open_session, revoke_session
 from tests.conftest import People
-from tests.live_server import LiveServer, live_server
-from tests.oversight.dashboard_data import PP, TT, DataSet, build_data_set
-
-
-@pytest.fixture
-async def data(db, people: People) -> DataSet:
-    return await build_data_set(db, actor_id=people[Role.COORDINATOR].id)
-
-
-@pytest.fixture
-async def server(database_url: str, tmp_path: Path, db) -> AsyncIterator[LiveServer]:
-    async with live_server(database_url, tmp_path) as running:
-        yield running
+from tests.oversight.dashboard_data import PP, TT, DashboardData
+from tests.process_support import LiveServer
 
 
 async def read_events(lines: AsyncIterator[str], count: int, within: float = 15) -> list[dict[str, Any]]:
@@ -62,23 +50,23 @@ async def read_events(lines: AsyncIterator[str], count: int, within: float = 15)
     return events
 
 
-async def move_a2_to_pilot(db, data: DataSet) -> None:
+async def move_a2_to_pilot(db, dashboard_data: DashboardData) -> None:
     async with db() as session, session.begin():
         await record_transition(
             session,
             TransitionRecord(
-                activity_id=data["a2"],
+                activity_id=dashboard_data["a2"],
                 seq=3,
                 from_stage=TT,
                 to_stage=PP,
-                actor_id=data.actor_id,
+                actor_id=dashboard_data.actor_id,
                 at=datetime.now(UTC),
             ),
         )
 
 
 async def test_a_transition_recorded_while_reading_the_stream_arrives_as_an_event(
-    server: LiveServer, data: DataSet, people: People, db
+    server: LiveServer, dashboard_data: DashboardData, people: People, db
 ) -> None:
     async with httpx.AsyncClient(base_url=server.url, timeout=20) as http:
         async with http.stream("GET", "/events/stream", headers=people.headers(Role.OVERSIGHT)) as response:
@@ -86,11 +74,11 @@ async def test_a_transition_recorded_while_reading_the_stream_arrives_as_an_even
             assert response.headers["content-type"].startswith("text/event-stream")
             lines = response.aiter_lines()
             assert await asyncio.wait_for(anext(lines), 10) == ": connected"
-            await move_a2_to_pilot(db, data)
+            await move_a2_to_pilot(db, dashboard_data)
             [event] = await read_events(lines, 1)
     assert event["event"] == "transition"
     payload = json.loads(event["data"])
-    assert payload["activity_id"] == data["a2"]
+    assert payload["activity_id"] == dashboard_data["a2"]
     assert (payload["from_stage"], payload["to_stage"]) == ("task_team", "pilot_project")
     assert payload["activity_title"] == "Customs training"
     assert payload["actor_name"] == "Test Coordinator"
@@ -98,7 +86,7 @@ async def test_a_transition_recorded_while_reading_the_stream_arrives_as_an_even
 
 
 async def test_the_stream_resumes_after_last_event_id(
-    server: LiveServer, data: DataSet, people: People
+    server: LiveServer, dashboard_data: DashboardData, people: People
 ) -> None:
     async with httpx.AsyncClient(base_url=server.url, timeout=20) as http:
         page = (await http.get("/events", headers=people.headers(Role.OVERSIGHT))).json()
@@ -109,7 +97,7 @@ async def test_the_stream_resumes_after_last_event_id(
     assert [int(e["id"]) for e in events] == ids[6:9]
 
 
-async def test_the_stream_needs_a_valid_token(server: LiveServer, data: DataSet) -> None:
+async def test_the_stream_needs_a_valid_token(server: LiveServer, dashboard_data: DashboardData) -> None:
     async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
         assert (await http.get("/events/stream")).status_code == 401
         refused = await http.get("/events/stream", headers={"Authorization": "Bearer syn_not-a-token"})
@@ -117,7 +105,7 @@ async def test_the_stream_needs_a_valid_token(server: LiveServer, data: DataSet)
 
 
 async def test_the_stream_refuses_a_token_in_the_query_string(
-    server: LiveServer, data: DataSet, people: People
+    server: LiveServer, dashboard_data: DashboardData, people: People
 ) -> None:
     """A URL lands in server logs and browser history: a valid token there is not a credential."""
     async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
@@ -126,7 +114,7 @@ async def test_the_stream_refuses_a_token_in_the_query_string(
 
 
 async def test_the_web_app_s_session_cookie_opens_the_stream_until_the_session_is_revoked(
-    server: LiveServer, data: DataSet, people: People, db, settings: Settings
+    server: LiveServer, dashboard_data: DashboardData, people: People, db, settings: Settings
 ) -> None:
     from api.routes.events import AUTH_RECHECK_SECONDS
 
@@ -137,7 +125,7 @@ async def test_the_web_app_s_session_cookie_opens_the_stream_until_the_session_i
             assert response.status_code == 200
             lines = response.aiter_lines()
             assert await asyncio.wait_for(anext(lines), 10) == ": connected"
-            await move_a2_to_pilot(db, data)
+            await move_a2_to_pilot(db, dashboard_data)
             [event] = await read_events(lines, 1)
             assert event["event"] == "transition"
             async with db() as session, session.begin():
@@ -149,14 +137,14 @@ async def test_the_web_app_s_session_cookie_opens_the_stream_until_the_session_i
 
 
 async def test_open_streams_end_when_clients_leave_and_when_the_server_stops(
-    server: LiveServer, data: DataSet, people: People, db
+    server: LiveServer, dashboard_data: DashboardData, people: People, db
 ) -> None:
     headers = people.headers(Role.OVERSIGHT)
     async with httpx.AsyncClient(base_url=server.url, timeout=20) as http:
         async with http.stream("GET", "/events/stream", headers=headers) as left:
             await asyncio.wait_for(anext(left.aiter_lines()), 10)
         # The server keeps serving (and writing) after a client left mid-stream.
-        await move_a2_to_pilot(db, data)
+        await move_a2_to_pilot(db, dashboard_data)
         assert (await http.get("/health")).status_code == 200
         async with http.stream("GET", "/events/stream", headers=headers) as staying:
             lines = staying.aiter_lines()
@@ -175,15 +163,17 @@ async def test_open_streams_end_when_clients_leave_and_when_the_server_stops(
 # --- the calendar -------------------------------------------------------------------------------
 
 
-async def alice_token(db, data: DataSet) -> str:
+async def alice_token(db, dashboard_data: DashboardData) -> str:
     async with db() as session, session.begin():
-        alice = await session.get(Person, data.alice_id)
+        alice = await session.get(Person, dashboard_data.alice_id)
         assert alice is not None
         _, token = await issue_token(session, alice, name="calendar")
     return token
 
 
-async def test_calendar_feed_has_the_lead_s_due_dates_and_the_meetings(client, data: DataSet, db) -> None:
+async def test_calendar_feed_has_the_lead_s_due_dates_and_the_meetings(
+    client, dashboard_data: DashboardData, db
+) -> None:
     today = datetime.now(UTC).date()
     async with db() as session, session.begin():
         session.add(
@@ -197,7 +187,7 @@ async def test_calendar_feed_has_the_lead_s_due_dates_and_the_meetings(client, d
                 ends_on=today + timedelta(days=71),
             )
         )
-    token = await alice_token(db, data)
+    token = await alice_token(db, dashboard_data)
     response = await client.get("/me/calendar.ics", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/calendar")
@@ -211,17 +201,17 @@ async def test_calendar_feed_has_the_lead_s_due_dates_and_the_meetings(client, d
         if uid.startswith("activity-")
     }
     assert due == {
-        f"activity-{data['a1']}-report_to_cop-due@testserver": (
+        f"activity-{dashboard_data['a1']}-report_to_cop-due@testserver": (
             date(2026, 3, 23),
             date(2026, 3, 24),
             "Due: Joint clearing house (report to cop)",
         ),
-        f"activity-{data['a2']}-task_team-due@testserver": (
+        f"activity-{dashboard_data['a2']}-task_team-due@testserver": (
             date(2026, 2, 1),
             date(2026, 2, 2),
             "Due: Customs training (task team)",
         ),
-        f"activity-{data['a4']}-thematic_group-due@testserver": (
+        f"activity-{dashboard_data['a4']}-thematic_group-due@testserver": (
             date(2026, 2, 15),
             date(2026, 2, 16),
             "Due: Mercury inventory (thematic group)",
@@ -244,7 +234,7 @@ async def test_calendar_feed_has_the_lead_s_due_dates_and_the_meetings(client, d
 
 
 async def test_calendar_accepts_a_bearer_header_and_refuses_strangers(
-    client, data: DataSet, people: People
+    client, dashboard_data: DashboardData, people: People
 ) -> None:
     mine = await client.get("/me/calendar.ics", headers=people.headers(Role.COORDINATOR))
     assert mine.status_code == 200
@@ -257,20 +247,20 @@ async def test_calendar_accepts_a_bearer_header_and_refuses_strangers(
 
 
 async def test_calendar_refuses_a_token_in_the_query_string_and_accepts_the_session_cookie(
-    client, data: DataSet, db, settings: Settings
+    client, dashboard_data: DashboardData, db, settings: Settings
 ) -> None:
     """Calendar programs use the secret feed (`/calendar/{secret}.ics`); an API token in the URL
     would land in logs and histories, so it is refused even when valid."""
-    token = await alice_token(db, data)
+    token = await alice_token(db, dashboard_data)
     assert (await client.get("/me/calendar.ics", params={"token": token})).status_code == 401
     async with db() as session:
-        alice = await session.get_one(Person, data.alice_id)
+        alice = await session.get_one(Person, dashboard_data.alice_id)
     _, secret = await web_session(db, alice, settings)
     client.cookies.set(SESSION_COOKIE, secret)
     mine = await client.get("/me/calendar.ics")
     assert mine.status_code == 200
     uids = {str(e["UID"]) for e in Calendar.from_ical(mine.content).walk("VEVENT")}
-    assert f"activity-{data['a2']}-task_team-due@testserver" in uids
+    assert f"activity-{dashboard_data['a2']}-task_team-due@testserver" in uids
 
 
 @pytest.mark.parametrize("how", ["token revoked", "person deactivated"])

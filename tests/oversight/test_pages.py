@@ -10,9 +10,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from core.stages import Role
-from tests.conftest import People
-from tests.oversight.oversight_data import OversightData, build_oversight_data
+from tests.oversight.oversight_data import OversightData
 
 PAGES = ["", "/coverage", "/cop-readiness", "/due", "/flow", "/transitions", "/activities"]
 
@@ -34,19 +32,9 @@ def links(html: str) -> list[str]:
     return parser.hrefs
 
 
-@pytest.fixture
-async def data(db, people: People) -> OversightData:
-    return await build_oversight_data(db)
-
-
-@pytest.fixture
-def headers(people: People) -> dict[str, str]:
-    return people.headers(Role.OVERSIGHT)
-
-
 @pytest.mark.parametrize("page", PAGES, ids=[p.strip("/") or "overview" for p in PAGES])
 async def test_every_page_renders_filtered_and_keeps_the_filter_in_its_links(
-    client, data: OversightData, headers, page: str
+    client, oversight_data: OversightData, headers, page: str
 ) -> None:
     response = await client.get(
         f"/app/oversight{page}", headers=headers, params={"convention": "minamata", "from": "2026-01-01"}
@@ -67,13 +55,13 @@ async def test_every_page_renders_filtered_and_keeps_the_filter_in_its_links(
 
 
 async def test_coverage_counts_link_to_the_activities_behind_them(
-    client, data: OversightData, headers
+    client, oversight_data: OversightData, headers
 ) -> None:
     html = (await client.get("/app/oversight/coverage", headers=headers)).text
-    stalled = f"/app/oversight/activities?provision={data['p1']}&amp;due=overdue"
+    stalled = f"/app/oversight/activities?provision={oversight_data['p1']}&amp;due=overdue"
     assert f'<a href="{stalled}" aria-label="1 stalled activities of BRS/SYN/I.A.1">1</a>' in html
     listed = await client.get(stalled.replace("&amp;", "&"), headers=headers)
-    assert f'href="/app/activities/{data["a1"]}"' in listed.text
+    assert f'href="/app/activities/{oversight_data["a1"]}"' in listed.text
     assert "Joint clearing house" in listed.text and "Customs training" not in listed.text
 
     # The chart holds the table's figures, and each bar links to its activities.
@@ -84,11 +72,13 @@ async def test_coverage_counts_link_to_the_activities_behind_them(
     )
     pilot = next(d for d in spec["datasets"] if d["stage"] == "pilot_project")
     assert pilot["data"][0] == 1
-    assert pilot["links"][0] == f"/app/oversight/activities?provision={data['p1']}&stage=pilot_project"
+    assert (
+        pilot["links"][0] == f"/app/oversight/activities?provision={oversight_data['p1']}&stage=pilot_project"
+    )
 
 
 async def test_due_page_lists_the_bucket_and_its_export_holds_the_same_rows(
-    client, data: OversightData, headers
+    client, oversight_data: OversightData, headers
 ) -> None:
     html = (await client.get("/app/oversight/due", headers=headers, params={"bucket": "overdue"})).text
     export = next(h for h in links(html) if h.startswith("/oversight/due") and "format=csv" in h)
@@ -97,7 +87,7 @@ async def test_due_page_lists_the_bucket_and_its_export_holds_the_same_rows(
     assert len(rows.strip().splitlines()) == 1 + html.count('<a href="/app/activities/')
 
 
-async def test_pages_need_a_reader(client, data: OversightData) -> None:
+async def test_pages_need_a_reader(client, oversight_data: OversightData) -> None:
     response = await client.get("/app/oversight/coverage")
     # 401 for a caller without credentials; with the web app merged, a browser is sent to sign in.
     assert response.status_code == 401 or (
@@ -106,7 +96,7 @@ async def test_pages_need_a_reader(client, data: OversightData) -> None:
 
 
 async def test_pending_escalations_on_the_due_page_open_their_activities(
-    client, data: OversightData, headers
+    client, oversight_data: OversightData, headers
 ) -> None:
     html = (await client.get("/app/oversight/due", headers=headers)).text
     escalated = "/app/oversight/activities?due=overdue&amp;pending=escalation"
@@ -115,5 +105,5 @@ async def test_pending_escalations_on_the_due_page_open_their_activities(
         in html
     )
     listed = (await client.get(escalated.replace("&amp;", "&"), headers=headers)).text
-    assert f'href="/app/activities/{data["a1"]}"' in listed and "Activities <span" in listed
+    assert f'href="/app/activities/{oversight_data["a1"]}"' in listed and "Activities <span" in listed
     assert listed.count('<a href="/app/activities/') == 1

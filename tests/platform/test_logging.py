@@ -249,7 +249,7 @@ async def test_each_request_is_logged_once_and_no_access_log_means_none(
     import uvicorn
 
     from api.main import create_app
-    from tests.live_server import free_port
+    from core.supervisor import free_port
 
     port = free_port()
     config = uvicorn.Config(

@@ -12,7 +12,6 @@ Helpers for other tests:
 from __future__ import annotations
 
 import asyncio
-import socket
 import uuid
 from datetime import timedelta
 
@@ -25,6 +24,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from core.settings import Settings
+from core.supervisor import free_port
 from workflows.client import DATA_CONVERTER
 from workflows.observability import worker_runtime
 
@@ -116,16 +116,10 @@ class _Hello:
         return "hello"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def test_worker_runtime_serves_temporal_sdk_metrics(
     temporal_env: WorkflowEnvironment, task_queue: str
 ) -> None:
-    address = f"127.0.0.1:{_free_port()}"
+    address = f"127.0.0.1:{free_port()}"
     runtime = worker_runtime(Settings(worker_metrics_address=address))
     assert runtime is not None
     client = await Client.connect(

@@ -17,7 +17,7 @@ import asyncio
 import collections
 import hashlib
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,38 +26,16 @@ import pytest
 from sqlalchemy import func, select
 
 from core.stages import Role
-from models import Activity, Delivery, DeliveryStatus, ReminderEvent, TaskTeam, Transition
+from models import Activity, Delivery, DeliveryStatus, ReminderEvent, Transition
 from models.enums import Channel
-from tests.notifications.support import SMTPServer, wait_for
 from tests.process_support import Cluster, cluster, gather_limited, poll
+from tests.servers_support import SMTPServer, wait_for
 from workflows.messages import LifecycleState
 
 pytestmark = pytest.mark.timeout(240)
 
 POSTGRESQL = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 BOTH = pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
-
-
-@pytest.fixture
-def smtp_server():
-    server = SMTPServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-async def task_team(reference_data, people) -> int:
-    async with reference_data() as session, session.begin():
-        team = TaskTeam(
-            name="Synergies workshops",
-            lead_id=people[Role.TASK_TEAM_LEAD].id,
-            ends_on=date.today() + timedelta(days=200),
-        )
-        session.add(team)
-        await session.flush()
-        return team.id
 
 
 # --- helpers ------------------------------------------------------------------------------------

@@ -24,8 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from core.supervisor import Child
-from tests.notifications.support import free_port
+from core.supervisor import Child, free_port
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -6,7 +6,8 @@ from sqlalchemy import select
 
 from core.stages import Role
 from models import Provision
-from tests.api_support import add_activity, etag, walk
+from tests.activity_support import add_activity
+from tests.api_support import etag, walk
 from tests.conftest import People
 
 
@@ -15,7 +16,7 @@ async def test_action_round_trip_sorted_by_date_and_filtered_by_kind(
 ) -> None:
     lead = people[Role.TASK_TEAM_LEAD]
     headers = people.headers(Role.TASK_TEAM_LEAD)
-    activity_id = await add_activity(reference_data, lead_id=lead.id)
+    activity_id = (await add_activity(reference_data, lead_id=lead.id)).id
     async with reference_data() as session:
         provision_id = await session.scalar(
             select(Provision.id).where(Provision.element_code == "BRS/SYN/I.A.4")
@@ -51,7 +52,7 @@ async def test_action_round_trip_sorted_by_date_and_filtered_by_kind(
 
 async def test_actions_obey_the_lead_rule(client, people: People, db) -> None:
     other = await people.add(db, Role.TASK_TEAM_LEAD, "Someone Else")
-    activity_id = await add_activity(db, conventions=(), lead_id=other.id)
+    activity_id = (await add_activity(db, conventions=(), lead_id=other.id)).id
     entry = {"kind": "taken", "on_date": "2026-01-15", "text": "Done"}
     url = f"/activities/{activity_id}/actions"
     assert (
@@ -70,7 +71,7 @@ async def test_actions_obey_the_lead_rule(client, people: People, db) -> None:
 
 async def test_bad_action_input_names_the_field(client, people: People, db) -> None:
     headers = people.headers(Role.COORDINATOR)
-    activity_id = await add_activity(db, conventions=())
+    activity_id = (await add_activity(db, conventions=())).id
     url = f"/activities/{activity_id}/actions"
     cases = [
         ({"kind": "maybe", "on_date": "2026-01-01", "text": "x"}, "kind"),

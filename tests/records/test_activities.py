@@ -12,7 +12,8 @@ from sqlalchemy import select
 from api.routes.activities import today
 from core.stages import Role, Stage
 from models import Body, BodyKind
-from tests.api_support import add_activity, etag, walk, walk_back
+from tests.activity_support import add_activity
+from tests.api_support import etag, walk, walk_back
 from tests.conftest import People
 
 READER = Role.OVERSIGHT
@@ -29,15 +30,17 @@ async def _thematic_group(db) -> int:  # type: ignore[no-untyped-def]
 
 async def test_activity_representation_and_etag(client, people: People, reference_data, settings) -> None:
     lead = people[Role.TASK_TEAM_LEAD].id
-    activity_id = await add_activity(
-        reference_data,
-        title="Joint clearing-house",
-        conventions=("stockholm", "basel"),
-        provisions=("BRS/SYN/I.A.4",),
-        lead_id=lead,
-        stage=Stage.TASK_TEAM,
-        stage_due_on=today() - timedelta(days=1),
-    )
+    activity_id = (
+        await add_activity(
+            reference_data,
+            title="Joint clearing-house",
+            conventions=("stockholm", "basel"),
+            provisions=("BRS/SYN/I.A.4",),
+            lead_id=lead,
+            stage=Stage.TASK_TEAM,
+            stage_due_on=today() - timedelta(days=1),
+        )
+    ).id
     response = await client.get(f"/activities/{activity_id}", headers=people.headers(READER))
     assert response.status_code == 200
     assert etag(response) == 'W/"1"'
@@ -76,7 +79,9 @@ async def test_activity_representation_and_etag(client, people: People, referenc
 
 
 async def test_closed_activity_past_due_is_not_overdue(client, people: People, db) -> None:
-    activity_id = await add_activity(db, conventions=(), stage=Stage.CLOSED, stage_due_on=date(2000, 1, 1))
+    activity_id = (
+        await add_activity(db, conventions=(), stage=Stage.CLOSED, stage_due_on=date(2000, 1, 1))
+    ).id
     body = (await client.get(f"/activities/{activity_id}", headers=people.headers(READER))).json()
     assert body["overdue"] is False
 
@@ -84,26 +89,32 @@ async def test_closed_activity_past_due_is_not_overdue(client, people: People, d
 async def test_activity_filters(client, people: People, reference_data) -> None:
     lead = people[Role.TASK_TEAM_LEAD].id
     group = await _thematic_group(reference_data)
-    late = await add_activity(
-        reference_data,
-        title="Harmonised REPORTING formats",
-        conventions=("basel", "rotterdam"),
-        stage=Stage.TASK_TEAM,
-        stage_due_on=today() - timedelta(days=3),
-        lead_id=lead,
-    )
-    on_time = await add_activity(
-        reference_data,
-        title="Regional centres",
-        description="Joint use of 100% of centres",
-        conventions=("stockholm", "minamata"),
-        provisions=("BRS/SYN/I.A.4",),
-        stage_due_on=today() + timedelta(days=30),
-        thematic_group_id=group,
-    )
-    closed = await add_activity(
-        reference_data, title="Old work", stage=Stage.CLOSED, stage_due_on=date(2001, 1, 1)
-    )
+    late = (
+        await add_activity(
+            reference_data,
+            title="Harmonised REPORTING formats",
+            conventions=("basel", "rotterdam"),
+            stage=Stage.TASK_TEAM,
+            stage_due_on=today() - timedelta(days=3),
+            lead_id=lead,
+        )
+    ).id
+    on_time = (
+        await add_activity(
+            reference_data,
+            title="Regional centres",
+            description="Joint use of 100% of centres",
+            conventions=("stockholm", "minamata"),
+            provisions=("BRS/SYN/I.A.4",),
+            stage_due_on=today() + timedelta(days=30),
+            thematic_group_id=group,
+        )
+    ).id
+    closed = (
+        await add_activity(
+            reference_data, title="Old work", stage=Stage.CLOSED, stage_due_on=date(2001, 1, 1)
+        )
+    ).id
 
     async def ids(**params: object) -> set[int]:
         response = await client.get("/activities", params=params, headers=people.headers(READER))

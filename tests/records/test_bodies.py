@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from core.stages import Role
-from tests.api_support import add_activity, etag, walk
+from tests.activity_support import add_activity
+from tests.api_support import etag, walk
 from tests.conftest import People
 
 ADMIN = Role.ADMIN

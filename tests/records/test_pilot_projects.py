@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from core.stages import Role
 from models import TaskTeam
-from tests.api_support import add_activity, etag, walk
+from tests.activity_support import add_activity
+from tests.api_support import etag, walk
 from tests.conftest import People
 
 PILOT = {
@@ -19,7 +20,7 @@ PILOT = {
 
 async def test_pilot_round_trip_with_if_match(client, people: People, db) -> None:
     coordinator = people.headers(Role.COORDINATOR)
-    activity_id = await add_activity(db, conventions=())
+    activity_id = (await add_activity(db, conventions=())).id
     created = await client.post(f"/activities/{activity_id}/pilot-projects", json=PILOT, headers=coordinator)
     assert created.status_code == 201, created.text
     pilot = created.json()
@@ -52,9 +53,9 @@ async def test_task_team_lead_writes_only_on_activities_they_lead(client, people
         session.add(team)
         await session.flush()
         team_id = team.id
-    own = await add_activity(db, conventions=(), lead_id=lead.id)
-    via_team = await add_activity(db, conventions=(), lead_id=other_lead.id, task_team_id=team_id)
-    foreign = await add_activity(db, conventions=(), lead_id=other_lead.id)
+    own = (await add_activity(db, conventions=(), lead_id=lead.id)).id
+    via_team = (await add_activity(db, conventions=(), lead_id=other_lead.id, task_team_id=team_id)).id
+    foreign = (await add_activity(db, conventions=(), lead_id=other_lead.id)).id
 
     for activity_id in (own, via_team):
         response = await client.post(f"/activities/{activity_id}/pilot-projects", json=PILOT, headers=headers)
@@ -79,7 +80,7 @@ async def test_task_team_lead_writes_only_on_activities_they_lead(client, people
 
 async def test_bad_pilot_input_is_a_problem(client, people: People, db) -> None:
     headers = people.headers(Role.COORDINATOR)
-    activity_id = await add_activity(db, conventions=())
+    activity_id = (await add_activity(db, conventions=())).id
     url = f"/activities/{activity_id}/pilot-projects"
     backwards = await client.post(url, json={**PILOT, "ends_on": "2025-01-01"}, headers=headers)
     assert backwards.status_code == 422 and "ends_on" in backwards.json()["detail"]

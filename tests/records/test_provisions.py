@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from core.stages import Role
-from tests.api_support import add_activity, etag, walk
+from tests.activity_support import add_activity
+from tests.api_support import etag, walk
 from tests.conftest import People
 
 ADMIN = Role.ADMIN
@@ -82,7 +83,7 @@ async def test_deleting_a_provision_unlinks_it_from_activities(
     """The link rows cascade; the activity itself stays."""
     headers = people.headers(ADMIN)
     created = (await client.post("/provisions", json=PROVISION, headers=headers)).json()
-    activity_id = await add_activity(reference_data, provisions=(PROVISION["element_code"],))
+    activity_id = (await add_activity(reference_data, provisions=(PROVISION["element_code"],))).id
     deleted = await client.delete(f"/provisions/{created['id']}", headers=headers)
     assert deleted.status_code == 204
     activity = (await client.get(f"/activities/{activity_id}", headers=headers)).json()

@@ -28,23 +28,16 @@ from services.reports import (
     history_line,
     report_to_dict,
 )
-from tests.reports.data_support import (
+from tests.reports.report_data import (
     MERCURY_TAKEN,
     REPORTING_TAKEN,
     SYMBOL_PREFIX,
     WORKSHOP_LATE,
     WORKSHOP_PLANNED,
     WORKSHOP_TAKEN,
-    ReportData,
-    build_report_data,
 )
 
 END_2010 = date(2010, 12, 31)
-
-
-@pytest.fixture
-async def data(db) -> ReportData:
-    return await build_report_data(db)
 
 
 async def report_for(

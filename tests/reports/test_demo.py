@@ -66,7 +66,7 @@ def test_cli_report_writes_the_docx(tmp_path, database_url, monkeypatch) -> None
     from core.settings import get_settings
     from models.db import create_engine, session_factory
     from tests.conftest import empty_all_tables
-    from tests.reports.data_support import WORKSHOP_TAKEN, build_report_data
+    from tests.reports.report_data import WORKSHOP_TAKEN, build_report_data
 
     async def prepare() -> None:
         engine = create_engine(database_url)

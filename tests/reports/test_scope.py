@@ -8,29 +8,24 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from core.stages import Role
 from models import ActionEntry, ActionKind, Activity, Convention, Meeting, Provision, Stage
 from services.report_render import RenderTimeout, render, render_within
 from services.reports import NO_ACTION, Report, build_report
 from services.transitions import TransitionRecord, record_transition
-from tests.reports.data_support import (
+from tests.activity_support import add_activity
+from tests.reports.report_data import (
     REPORTING_TAKEN,
     WORKSHOP_PLANNED,
     WORKSHOP_TAKEN,
     ReportData,
     at,
-    build_report_data,
 )
 
 END_2010 = date(2010, 12, 31)
 LOCALE = Path(__file__).resolve().parents[2] / "services" / "locale"
-
-
-@pytest.fixture
-async def data(db) -> ReportData:
-    return await build_report_data(db)
 
 
 async def report_for(db, meeting, as_of: date = END_2010, **options) -> Report:
@@ -38,20 +33,16 @@ async def report_for(db, meeting, as_of: date = END_2010, **options) -> Report:
         return await build_report(session, meeting, as_of, **options)
 
 
-async def add_activity(
+async def add_activity_with_action(
     db, data: ReportData, title: str, conventions: list[str], provision: str, text: str
 ) -> int:
+    """An activity of early 2010 on one provision of the data set, with one action taken."""
+    async with db() as session:
+        element_code = (await session.get_one(Provision, data.provisions[provision])).element_code
+    activity = await add_activity(
+        db, title=title, conventions=conventions, provisions=(element_code,), created_at=at("2010-01-05")
+    )
     async with db() as session, session.begin():
-        activity = Activity(
-            title=title,
-            created_at=at("2010-01-05"),
-            conventions=list(
-                await session.scalars(select(Convention).where(Convention.code.in_(conventions)))
-            ),
-            provisions=[await session.get(Provision, data.provisions[provision])],
-        )
-        session.add(activity)
-        await session.flush()
         session.add(
             ActionEntry(activity_id=activity.id, kind=ActionKind.TAKEN, on_date=date(2010, 3, 1), text=text)
         )
@@ -72,7 +63,7 @@ async def test_single_convention_report_lists_only_provisions_addressed_to_its_s
 
 
 async def test_single_convention_report_leaves_out_activities_not_involving_it(db, data) -> None:
-    basel_only = await add_activity(
+    basel_only = await add_activity_with_action(
         db, data, "Basel compliance exchange", ["BC"], "II.2", "Basel alone did this."
     )
     stockholm = await report_for(db, "SC-COP5")
@@ -123,7 +114,7 @@ async def test_joint_report_is_one_note_for_several_cops(client, people, db, dat
 
 
 async def test_document_leaves_out_withdrawn_activities_internal_shows_them(db, data) -> None:
-    abandoned = await add_activity(
+    abandoned = await add_activity_with_action(
         db, data, "Abandoned compliance study", ["BC", "RC", "SC"], "II.2", "Dropped."
     )
     async with db() as session, session.begin():
@@ -188,7 +179,7 @@ async def test_document_json_and_csv_carry_no_workflow_data(db, data) -> None:
 
 
 async def test_markdown_escapes_raw_html_and_csv_neutralises_formulas(db, data) -> None:
-    await add_activity(
+    await add_activity_with_action(
         db, data, "<b>bold</b>", ["SC"], "II.2", '<script>alert(1)</script> =HYPERLINK("http://x")'
     )
     report = await report_for(db, "SC-COP5")
@@ -196,7 +187,7 @@ async def test_markdown_escapes_raw_html_and_csv_neutralises_formulas(db, data) 
     assert "<script>" not in markdown and "&lt;script&gt;alert(1)&lt;/script&gt;" in markdown
     html = render(report, "html")[0].decode()
     assert "<script>" not in html
-    formula = await add_activity(db, data, "=cmd|' /C calc'!A0", ["SC"], "II.2", "=1+2")
+    formula = await add_activity_with_action(db, data, "=cmd|' /C calc'!A0", ["SC"], "II.2", "=1+2")
     rows = list(csv.DictReader(io.StringIO(render(await report_for(db, "SC-COP5"), "csv")[0].decode())))
     [row] = [r for r in rows if r["activity_id"] == str(formula)]
     assert row["activity_title"].startswith("'=") and not row["actions_taken"].startswith("=")

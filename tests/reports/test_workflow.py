@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 
 from core.events import Audience, EventType
 from models import Meeting, Notification, StoredReport
-from tests.reports.data_support import build_report_data
+from tests.reports.report_data import build_report_data
 from workflows.reports import (
     DRAFT_HOUR_UTC,
     ReportActivities,

@@ -248,10 +248,10 @@ async def test_a_task_team_lead_is_not_offered_the_internal_report(
 async def test_malformed_form_values_get_a_page_not_a_500(
     app, temporal_env, client: httpx.AsyncClient, people: People, smtp, db
 ) -> None:
-    from tests.api_support import add_activity
+    from tests.activity_support import add_activity
 
     app.state.temporal = temporal_env.client  # the routes take a client; nothing reaches a workflow
-    activity_id = await add_activity(db, conventions=())
+    activity_id = (await add_activity(db, conventions=())).id
     token = await sign_in(client, smtp, people[Role.COORDINATOR].email)
     bulk = await client.post(
         "/app/bulk-move", data={"csrf_token": token, "to": "nowhere", "request_id": "r", "selected": "1:1"}
@@ -301,7 +301,7 @@ async def test_a_column_longer_than_the_board_shows_is_listed_page_by_page(
     from datetime import date
 
     from api.web import queries
-    from tests.api_support import add_activity
+    from tests.activity_support import add_activity
 
     for day in (3, 1, 2):
         await add_activity(db, conventions=(), title=f"Due on the {day}", stage_due_on=date(2031, 1, day))
@@ -325,9 +325,9 @@ async def test_a_column_longer_than_the_board_shows_is_listed_page_by_page(
 async def test_signing_in_returns_to_the_page_asked_for(
     client: httpx.AsyncClient, people: People, smtp, db
 ) -> None:
-    from tests.api_support import add_activity
+    from tests.activity_support import add_activity
 
-    activity_id = await add_activity(db, conventions=())
+    activity_id = (await add_activity(db, conventions=())).id
     asked = await client.get(f"/app/activities/{activity_id}?notice=x")
     assert asked.status_code == 303 and asked.headers["location"] == "/app/sign-in"
     path = await request_link(client, smtp, people[Role.OVERSIGHT].email)

@@ -29,14 +29,12 @@ from core.stages import Role
 from models import Body, BodyKind, Meeting, PilotProject, ReminderEvent, TaskTeam, utcnow
 from services import activities
 from services.accounts import Principal
-from tests.browser_support import launch_chromium
+from tests.browser_support import assert_accessible, launch_chromium
 from tests.conftest import People
-from tests.live_server import LiveServer, live_server
-from tests.notifications.support import SMTPServer
+from tests.process_support import LiveServer, live_server
+from tests.servers_support import SMTPServer
 from workflows import commands
 
-ROOT = Path(__file__).resolve().parents[2]
-AXE = (ROOT / "tests" / "vendor" / "axe-core-4.10.2.min.js").read_text()
 LINK = re.compile(r"(https?://\S+/app/sign-in/\S+)")
 WAIT = 20_000  # ms: a move is a Temporal Update and a DB write on a shared machine
 
@@ -176,19 +174,6 @@ async def page() -> AsyncIterator[Page]:
             await context.close()
             await browser.close()
         assert not errors, f"JavaScript errors on the page: {errors}"
-
-
-async def assert_accessible(page: Page) -> None:
-    """axe-core on the page as it is now: no serious or critical violation."""
-    if not await page.evaluate("typeof window.axe !== 'undefined'"):
-        await page.evaluate(AXE)  # through DevTools: the CSP forbids an inline <script>
-    violations = await page.evaluate(
-        """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
-            .map(v => ({id: v.id, impact: v.impact, help: v.help,
-                        nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}))"""
-    )
-    bad = [v for v in violations if v["impact"] in ("serious", "critical")]
-    assert not bad, f"{page.url}: {bad}"
 
 
 async def link_from_mail(smtp: SMTPServer, email: str) -> str:

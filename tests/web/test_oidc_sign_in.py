@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from core.settings import Settings
-from tests.api.test_oidc import KeySet
+from tests.oidc_support import KeySet
 
 CLIENT_ID = "synergies-web"
 
