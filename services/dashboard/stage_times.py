@@ -1,0 +1,129 @@
+"""Time in stage and cycle time per stage."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Select, and_, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from core.stages import Stage
+from models import Activity, Transition
+from services.dashboard.filters import ALL_STAGES, DashboardFilter, range_clauses
+from services.dashboard.sql import days_between, dialect_name, percentile
+
+
+@dataclass
+class Distribution:
+    stage: Stage
+    count: int
+    median_days: float | None
+    p90_days: float | None
+    mean_days: float | None
+
+
+@dataclass
+class StageTimes:
+    time_in_stage: list[Distribution]
+    cycle_time: list[Distribution]
+
+
+async def _distributions(session: AsyncSession, durations: Select[Any]) -> list[Distribution]:
+    """`durations` selects (stage, days); returns count, median, p90 and mean per stage."""
+    sub = durations.subquery()
+    stage_col, days_col = sub.c.stage, sub.c.days
+    results: dict[Stage, Distribution] = {}
+    if dialect_name(session) == "postgresql":
+        rows = await session.execute(
+            select(
+                stage_col,
+                func.count(),
+                func.percentile_cont(0.5).within_group(days_col),
+                func.percentile_cont(0.9).within_group(days_col),
+                func.avg(days_col),
+            ).group_by(stage_col)
+        )
+        for stage, count, median, p90, mean in rows:
+            results[Stage(stage)] = Distribution(
+                Stage(stage), int(count), float(median), float(p90), float(mean)
+            )
+    else:
+        # SQLite has no percentile aggregate: stream one float per stay, already sorted.
+        grouped: dict[str, list[float]] = defaultdict(list)
+        result = await session.stream(select(stage_col, days_col).order_by(stage_col, days_col))
+        async for stage, days in result:
+            grouped[stage].append(float(days))
+        for stage, values in grouped.items():
+            results[Stage(stage)] = Distribution(
+                Stage(stage),
+                len(values),
+                percentile(values, 0.5),
+                percentile(values, 0.9),
+                sum(values) / len(values),
+            )
+    return [results[stage] for stage in ALL_STAGES if stage in results]
+
+
+def time_in_stage_durations(
+    where: DashboardFilter, dialect: str, *, start: date | None, end: date | None
+) -> Select[Any]:
+    """(stage, days) for each completed stay that ended within the range: from entering a stage
+    (the activity's previous transition, by seq, or its creation) to the transition that left it.
+    A join on (activity_id, seq - 1) rather than a window over the whole log: only the range's
+    transitions are read (ix_transitions_at), each finding its predecessor by the unique index."""
+    previous = aliased(Transition)
+    entered_at = func.coalesce(previous.at, Activity.created_at)
+    return (
+        select(
+            Transition.from_stage.label("stage"),
+            days_between(entered_at, Transition.at, dialect).label("days"),
+        )
+        .join(Activity, Activity.id == Transition.activity_id)
+        .outerjoin(
+            previous,
+            and_(previous.activity_id == Transition.activity_id, previous.seq == Transition.seq - 1),
+        )
+        .where(
+            Transition.from_stage.is_not(None),
+            *range_clauses(Transition.at, start, end),
+            *where.clauses(),
+        )
+    )
+
+
+async def stage_times(
+    session: AsyncSession, where: DashboardFilter, *, start: date | None, end: date | None
+) -> StageTimes:
+    """Time in stage: each completed stay, from entering a stage to the next transition of the
+    same activity (LAG over its transitions by seq), counted in the stage it left, for stays that
+    ended within the range. Cycle time: days from the activity's start to its first arrival in a
+    stage, for arrivals within the range (for `closed`, the whole life of the activity)."""
+    dialect = dialect_name(session)
+    time_in_stage = time_in_stage_durations(where, dialect, start=start, end=end)
+    creation = aliased(Transition)
+    started_at = func.coalesce(creation.at, Activity.created_at)
+    arrivals = (
+        select(
+            Transition.to_stage.label("stage"),
+            func.min(Transition.at).label("arrived_at"),
+            started_at.label("started_at"),
+        )
+        .join(Activity, Activity.id == Transition.activity_id)
+        .outerjoin(
+            creation,
+            and_(creation.activity_id == Activity.id, creation.seq == 1, creation.from_stage.is_(None)),
+        )
+        .where(Transition.from_stage.is_not(None), *where.clauses())
+        .group_by(Transition.activity_id, Transition.to_stage, started_at)
+        .subquery()
+    )
+    cycle_time = select(
+        arrivals.c.stage.label("stage"),
+        days_between(arrivals.c.started_at, arrivals.c.arrived_at, dialect).label("days"),
+    ).where(*range_clauses(arrivals.c.arrived_at, start, end))
+
+    return StageTimes(await _distributions(session, time_in_stage), await _distributions(session, cycle_time))

@@ -1,0 +1,110 @@
+"""Upcoming stage deadlines, meeting openings and document deadlines."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from enum import StrEnum
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.stages import Stage
+from models import Meeting
+from models.reference import DOCUMENT_DEADLINE_BEFORE_OPENING, meeting_conventions
+from services.dashboard.due import due_soon
+from services.dashboard.filters import DashboardFilter
+
+
+class UpcomingKind(StrEnum):
+    STAGE_DUE = "stage_due"
+    MEETING = "meeting"
+    DOCUMENT_DEADLINE = "document_deadline"
+
+
+@dataclass
+class UpcomingItem:
+    date: date
+    kind: UpcomingKind
+    title: str
+    days_left: int
+    activity_id: int | None = None
+    stage: Stage | None = None
+    lead_name: str | None = None
+    meeting_id: int | None = None
+    meeting_code: str | None = None
+    ends_on: dt.date | None = None
+    conventions: list[str] = field(default_factory=list)
+
+
+async def upcoming(
+    session: AsyncSession, where: DashboardFilter, *, as_of: date, days: int, limit: int = 500
+) -> list[UpcomingItem]:
+    """Stage due dates of open activities, meeting openings and document deadlines between
+    `as_of` and `as_of + days` (inclusive), by date. The thematic group filter applies to
+    activities only; the convention and meeting filters to both."""
+    horizon = as_of + timedelta(days=days)
+    soon = await due_soon(session, where, as_of=as_of, days=days, limit=limit)
+    items = [
+        UpcomingItem(
+            item.due_on,
+            UpcomingKind.STAGE_DUE,
+            item.title,
+            item.days,
+            activity_id=item.id,
+            stage=item.stage,
+            lead_name=item.lead_name,
+        )
+        for item in soon.items
+    ]
+    # The document deadline defaults to six weeks before the opening (Meeting.document_deadline):
+    # narrow in SQL, then apply the exact rule on the few meetings left.
+    meetings = select(Meeting).where(
+        Meeting.ends_on >= as_of,
+        or_(
+            Meeting.starts_on <= horizon + DOCUMENT_DEADLINE_BEFORE_OPENING,
+            Meeting.document_deadline_override <= horizon,
+        ),
+    )
+    if where.conventions:
+        meetings = meetings.where(
+            Meeting.id.in_(
+                select(meeting_conventions.c.meeting_id).where(
+                    meeting_conventions.c.convention_code.in_(where.conventions)
+                )
+            )
+        )
+    if where.meeting_ids:
+        meetings = meetings.where(Meeting.id.in_(where.meeting_ids))
+    for meeting in (await session.scalars(meetings.order_by(Meeting.starts_on))).all():
+        common = {
+            "meeting_id": meeting.id,
+            "meeting_code": meeting.code,
+            "conventions": meeting.convention_codes,
+        }
+        if as_of <= meeting.starts_on <= horizon:
+            items.append(
+                UpcomingItem(
+                    meeting.starts_on,
+                    UpcomingKind.MEETING,
+                    meeting.title,
+                    (meeting.starts_on - as_of).days,
+                    ends_on=meeting.ends_on,
+                    **common,  # type: ignore[arg-type]
+                )
+            )
+        deadline = meeting.document_deadline
+        if as_of <= deadline <= horizon:
+            items.append(
+                UpcomingItem(
+                    deadline,
+                    UpcomingKind.DOCUMENT_DEADLINE,
+                    f"Document deadline for {meeting.title}",
+                    (deadline - as_of).days,
+                    **common,  # type: ignore[arg-type]
+                )
+            )
+    kind_order = list(UpcomingKind)
+    items.sort(key=lambda i: (i.date, kind_order.index(i.kind), i.activity_id or 0, i.meeting_id or 0))
+    return items[:limit]
