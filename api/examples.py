@@ -8,15 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-C = {
-    "thematic_group": 1,
-    "task_team": 4,
-    "pilot_project": 2,
-    "report_to_cop": 1,
-    "closed": 23,
-    "withdrawn": 0,
-}
-Z = {"thematic_group": 0, "task_team": 1, "pilot_project": 0, "report_to_cop": 1, "closed": 0, "withdrawn": 0}
 T = "2026-03-02T09:02:00Z"
 ACTIVITY = {
     "id": 3,
@@ -456,94 +447,6 @@ EXAMPLES: dict[str, dict[str, Any]] = {
             "docs": {"href": "/docs", "title": "API documentation (Swagger UI)"},
         },
         "collections": [{"href": "/activities", "title": "List activities"}],
-    },
-    "SummaryRead": {
-        "total": 29,
-        "by_stage": C,
-        "by_convention": {
-            "minamata": {
-                "thematic_group": 1,
-                "task_team": 4,
-                "pilot_project": 0,
-                "report_to_cop": 1,
-                "closed": 0,
-                "withdrawn": 0,
-            }
-        },
-        "cells": [
-            {
-                "stage": "task_team",
-                "convention": "minamata",
-                "thematic_group_id": 9,
-                "thematic_group_code": "tg-joint-inputs",
-                "thematic_group_name": (
-                    "Inter-secretariat thematic group on joint inputs into other processes"
-                ),
-                "count": 2,
-            }
-        ],
-    },
-    "DueListRead": {
-        "as_of": "2026-12-07",
-        "total": 1,
-        "items": [
-            {
-                "id": 27,
-                "title": "Membership of the Minamata secretariat in IOMC",
-                "stage": "task_team",
-                "due_on": "2026-12-05",
-                "days": 2,
-                "lead_id": 5,
-                "lead_name": "Keiko Tanaka",
-                "thematic_group_id": 9,
-            }
-        ],
-    },
-    "StageTimesRead": {
-        "time_in_stage": [
-            {
-                "stage": "thematic_group",
-                "count": 28,
-                "median_days": 118.0,
-                "p90_days": 205.1,
-                "mean_days": 120.2,
-            }
-        ],
-        "cycle_time": [
-            {
-                "stage": "report_to_cop",
-                "count": 24,
-                "median_days": 469.0,
-                "p90_days": 636.0,
-                "mean_days": 427.4,
-            }
-        ],
-    },
-    "CumulativeFlowRead": {
-        "interval": "week",
-        "start": "2026-09-01",
-        "end": "2026-11-30",
-        "stages": ["thematic_group", "task_team", "pilot_project", "report_to_cop", "closed", "withdrawn"],
-        "points": [
-            {
-                "date": "2026-09-30",
-                "counts": {
-                    "thematic_group": 0,
-                    "task_team": 5,
-                    "pilot_project": 0,
-                    "report_to_cop": 0,
-                    "closed": 23,
-                    "withdrawn": 0,
-                },
-            }
-        ],
-    },
-    "ThroughputRead": {
-        "interval": "week",
-        "start": "2026-08-31",
-        "end": "2026-12-06",
-        "points": [{"start": "2026-11-16", "end": "2026-11-22", "counts": Z, "total": 2}],
-        "totals": Z,
     },
     "UpcomingRead": {
         "as_of": "2026-12-07",

@@ -8,7 +8,6 @@ repeatable), `meeting` (target meeting id, repeatable). CSV: `?format=csv` or `A
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
@@ -16,13 +15,23 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from api.deps import Reader, SessionDep
 from api.examples import examples
-from core.stages import Stage
 from services import dashboard as service
-from services.dashboard import ALL_STAGES, DashboardFilter, Interval, UpcomingKind, utc_today
+from services.dashboard import (
+    ALL_STAGES,
+    CumulativeFlowRead,
+    DashboardFilter,
+    DueListRead,
+    Interval,
+    StageTimesRead,
+    SummaryRead,
+    ThroughputRead,
+    UpcomingItemRead,
+    utc_today,
+)
 from services.spreadsheet import neutralise_cell
 
 router = APIRouter(tags=["dashboard"])
@@ -79,119 +88,11 @@ def csv_response(columns: Sequence[str], rows: Iterable[Sequence[Any]], filename
     )
 
 
-# --- schemas --------------------------------------------------------------------------------------
+# --- schemas (the other figures answer the schemas their services return) -------------------------
 
 
-class _Schema(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-
-class SummaryCellRead(_Schema):
-    stage: Stage
-    convention: str | None = Field(description="null for an activity with no convention")
-    thematic_group_id: int | None
-    thematic_group_code: str | None
-    thematic_group_name: str | None
-    count: int
-
-
-class SummaryRead(_Schema):
-    model_config = ConfigDict(json_schema_extra=examples("SummaryRead"))
-
-    total: int = Field(description="activities matching the filters, each counted once")
-    by_stage: dict[Stage, int] = Field(description="each activity counted once")
-    by_convention: dict[str, dict[Stage, int]] = Field(
-        description="an activity with several conventions counts under each"
-    )
-    cells: list[SummaryCellRead] = Field(description="stage × convention × thematic group")
-
-
-class DueItemRead(_Schema):
-    id: int
-    title: str
-    stage: Stage
-    due_on: date
-    days: int = Field(description="days overdue (overdue list) or days left (due-soon list)")
-    lead_id: int | None
-    lead_name: str | None
-    thematic_group_id: int | None
-
-
-class DueListRead(_Schema):
-    model_config = ConfigDict(json_schema_extra=examples("DueListRead"))
-
-    as_of: date
-    total: int = Field(description="all matching activities; `items` stops at `limit`")
-    items: list[DueItemRead]
-
-
-class DistributionRead(_Schema):
-    stage: Stage
-    count: int
-    median_days: float | None
-    p90_days: float | None = Field(description="90th percentile, linear interpolation")
-    mean_days: float | None
-
-
-class StageTimesRead(_Schema):
-    model_config = ConfigDict(json_schema_extra=examples("StageTimesRead"))
-
-    time_in_stage: list[DistributionRead] = Field(
-        description="completed stays: entering a stage to the activity's next transition"
-    )
-    cycle_time: list[DistributionRead] = Field(
-        description="the activity's start to its first arrival in the stage"
-    )
-
-
-class FlowPointRead(_Schema):
-    date: dt.date = Field(description="counts are as at the end of this day")
-    counts: dict[Stage, int]
-
-
-class CumulativeFlowRead(_Schema):
-    model_config = ConfigDict(json_schema_extra=examples("CumulativeFlowRead"))
-
-    interval: Interval
-    start: date
-    end: date
-    stages: list[Stage] = list(ALL_STAGES)
-    points: list[FlowPointRead]
-
-
-class ThroughputPointRead(_Schema):
-    start: date
-    end: date
-    counts: dict[Stage, int] = Field(description="transitions by to_stage")
-    total: int
-
-
-class ThroughputRead(_Schema):
-    model_config = ConfigDict(json_schema_extra=examples("ThroughputRead"))
-
-    interval: Interval
-    start: date
-    end: date
-    points: list[ThroughputPointRead]
-    totals: dict[Stage, int]
-
-
-class UpcomingItemRead(_Schema):
-    date: dt.date
-    kind: UpcomingKind
-    title: str
-    days_left: int
-    activity_id: int | None
-    stage: Stage | None
-    lead_name: str | None
-    meeting_id: int | None
-    meeting_code: str | None
-    ends_on: dt.date | None
-    conventions: list[str]
-
-
-class UpcomingRead(_Schema):
-    model_config = ConfigDict(json_schema_extra=examples("UpcomingRead"))
+class UpcomingRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True, json_schema_extra=examples("UpcomingRead"))
 
     as_of: date
     days: int
@@ -235,10 +136,10 @@ async def get_summary(
             ),
             "summary.csv",
         )
-    return SummaryRead.model_validate(result)
+    return result
 
 
-def _due_csv(result: service.DueList, days_column: str, filename: str) -> Response:
+def _due_csv(result: DueListRead, days_column: str, filename: str) -> Response:
     return csv_response(
         ["id", "title", "stage", "due_on", days_column, "lead_id", "lead_name", "thematic_group_id"],
         (
@@ -276,7 +177,7 @@ async def get_overdue(
     result = await service.overdue(session, where, as_of=as_of or utc_today(), limit=limit)
     if wants_csv(request, format):
         return _due_csv(result, "days_overdue", "overdue.csv")
-    return DueListRead.model_validate(result)
+    return result
 
 
 @router.get(
@@ -298,7 +199,7 @@ async def get_due_soon(
     result = await service.due_soon(session, where, as_of=as_of or utc_today(), days=days, limit=limit)
     if wants_csv(request, format):
         return _due_csv(result, "days_left", "due-soon.csv")
-    return DueListRead.model_validate(result)
+    return result
 
 
 @router.get(
@@ -330,7 +231,7 @@ async def get_stage_times(
             rows,
             "stage-times.csv",
         )
-    return StageTimesRead.model_validate(result)
+    return result
 
 
 def _default_range(start: date | None, end: date | None, interval: Interval) -> tuple[date, date]:
@@ -366,7 +267,7 @@ async def get_cumulative_flow(
             ([p.date.isoformat(), *(p.counts[stage] for stage in ALL_STAGES)] for p in result.points),
             "cumulative-flow.csv",
         )
-    return CumulativeFlowRead.model_validate(result)
+    return result
 
 
 @router.get(
@@ -397,7 +298,7 @@ async def get_throughput(
             ),
             "throughput.csv",
         )
-    return ThroughputRead.model_validate(result)
+    return result
 
 
 @router.get(
@@ -452,4 +353,4 @@ async def get_upcoming(
             ),
             "upcoming.csv",
         )
-    return UpcomingRead(as_of=today, days=days, items=[UpcomingItemRead.model_validate(i) for i in items])
+    return UpcomingRead(as_of=today, days=days, items=items)

@@ -14,7 +14,7 @@ One module per view (summary, due, upcoming, stage_times, flow, throughput) on t
 and range (filters) and SQL helpers (sql); this package exports what its callers import.
 """
 
-from services.dashboard.due import DueItem, DueList, due_soon, overdue
+from services.dashboard.due import DueItemRead, DueListRead, due_soon, overdue
 from services.dashboard.filters import (
     ALL_STAGES,
     MAX_BUCKETS,
@@ -27,31 +27,36 @@ from services.dashboard.filters import (
     start_of,
     utc_today,
 )
-from services.dashboard.flow import CumulativeFlow, FlowPoint, cumulative_flow
+from services.dashboard.flow import CumulativeFlowRead, FlowPointRead, cumulative_flow
 from services.dashboard.sql import percentile
-from services.dashboard.stage_times import Distribution, StageTimes, stage_times, time_in_stage_durations
-from services.dashboard.summary import Summary, SummaryCell, summary
-from services.dashboard.throughput import Throughput, ThroughputPoint, throughput
-from services.dashboard.upcoming import UpcomingItem, UpcomingKind, upcoming
+from services.dashboard.stage_times import (
+    DistributionRead,
+    StageTimesRead,
+    stage_times,
+    time_in_stage_durations,
+)
+from services.dashboard.summary import SummaryCellRead, SummaryRead, summary
+from services.dashboard.throughput import ThroughputPointRead, ThroughputRead, throughput
+from services.dashboard.upcoming import UpcomingItemRead, UpcomingKind, upcoming
 
 __all__ = [
     "ALL_STAGES",
     "MAX_BUCKETS",
     "MAX_LIST",
     "STAGE_ORDER",
-    "CumulativeFlow",
+    "CumulativeFlowRead",
     "DashboardFilter",
-    "Distribution",
-    "DueItem",
-    "DueList",
-    "FlowPoint",
+    "DistributionRead",
+    "DueItemRead",
+    "DueListRead",
+    "FlowPointRead",
     "Interval",
-    "StageTimes",
-    "Summary",
-    "SummaryCell",
-    "Throughput",
-    "ThroughputPoint",
-    "UpcomingItem",
+    "StageTimesRead",
+    "SummaryRead",
+    "SummaryCellRead",
+    "ThroughputRead",
+    "ThroughputPointRead",
+    "UpcomingItemRead",
     "UpcomingKind",
     "buckets",
     "cumulative_flow",

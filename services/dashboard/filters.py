@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import ColumnElement, FromClause, exists
 
 from core.errors import DomainError
@@ -17,6 +18,12 @@ from models.counts import NO_ID
 ALL_STAGES: tuple[Stage, ...] = (*OPEN_STAGES, Stage.CLOSED, Stage.WITHDRAWN)
 MAX_BUCKETS = 1000
 MAX_LIST = 5000
+
+
+class Schema(BaseModel):
+    """The base of the views' answers, which are the API's response schemas."""
+
+    model_config = ConfigDict(from_attributes=True)
 
 
 class Interval(StrEnum):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
-from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from pydantic import ConfigDict, Field
 from sqlalchemy import Select, and_, case, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -14,27 +15,67 @@ from sqlalchemy.orm import aliased
 from core.stages import Stage
 from models import Activity, ActivityCount, Transition
 from models.rollups import StageDayCount
-from services.dashboard.filters import ALL_STAGES, DashboardFilter, Interval, buckets, snap_range, start_of
+from services.dashboard.filters import (
+    ALL_STAGES,
+    DashboardFilter,
+    Interval,
+    Schema,
+    buckets,
+    snap_range,
+    start_of,
+)
 from services.dashboard.sql import as_date, bucket_of, count_by, dialect_name, with_activities
 
 
-@dataclass
-class FlowPoint:
-    date: date  # the last day of the bucket: counts are as at the end of that day
+class FlowPointRead(Schema):
+    date: dt.date = Field(description="counts are as at the end of this day")
     counts: dict[Stage, int]
 
 
-@dataclass
-class CumulativeFlow:
+class CumulativeFlowRead(Schema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "interval": "week",
+                    "start": "2026-09-01",
+                    "end": "2026-11-30",
+                    "stages": [
+                        "thematic_group",
+                        "task_team",
+                        "pilot_project",
+                        "report_to_cop",
+                        "closed",
+                        "withdrawn",
+                    ],
+                    "points": [
+                        {
+                            "date": "2026-09-30",
+                            "counts": {
+                                "thematic_group": 0,
+                                "task_team": 5,
+                                "pilot_project": 0,
+                                "report_to_cop": 0,
+                                "closed": 23,
+                                "withdrawn": 0,
+                            },
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
     interval: Interval
     start: date
     end: date
-    points: list[FlowPoint] = field(default_factory=list)
+    stages: list[Stage] = list(ALL_STAGES)
+    points: list[FlowPointRead]
 
 
 async def cumulative_flow(
     session: AsyncSession, where: DashboardFilter, *, interval: Interval, start: date, end: date
-) -> CumulativeFlow:
+) -> CumulativeFlowRead:
     """Activities in each stage at the end of each day (or week, Monday to Sunday), rebuilt from
     the transition log backwards from today: the activities in each stage now, minus what happened
     after each bucket (+1 for `to_stage` and −1 for `from_stage` of every transition, +1 for the
@@ -97,14 +138,14 @@ def _walk_back(
     interval: Interval,
     start: date,
     end: date,
-) -> CumulativeFlow:
+) -> CumulativeFlowRead:
     """From the stage counts now, undo what happened after the range, then bucket by bucket."""
     for stage, delta in later.items():  # undo what happened after the range: its last day's end
         running[stage] -= delta
-    flow = CumulativeFlow(interval, start, end)
+    flow = CumulativeFlowRead(interval=interval, start=start, end=end, points=[])
     step = timedelta(days=0 if interval is Interval.DAY else 6)
     for bucket_start in reversed(buckets(start, end, interval)):
-        flow.points.append(FlowPoint(bucket_start + step, dict(running)))
+        flow.points.append(FlowPointRead(date=bucket_start + step, counts=dict(running)))
         for stage, delta in deltas.get(bucket_start, {}).items():
             running[stage] -= delta
     flow.points.reverse()
@@ -113,7 +154,7 @@ def _walk_back(
 
 async def _cumulative_flow_from_rollups(
     session: AsyncSession, *, interval: Interval, start: date, end: date
-) -> CumulativeFlow:
+) -> CumulativeFlowRead:
     """The unfiltered flow from the kept figures: the stage counts now (models.counts) and the
     per-day entered/exited/started counts from the range's first day on (models.rollups), the
     same sums `cumulative_flow` takes from the log (a few hundred rows instead of its transitions)."""

@@ -3,40 +3,69 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from pydantic import ConfigDict, Field
 from sqlalchemy import Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from core.stages import Stage
 from models import Activity, Transition
-from services.dashboard.filters import ALL_STAGES, DashboardFilter, range_clauses
+from services.dashboard.filters import ALL_STAGES, DashboardFilter, Schema, range_clauses
 from services.dashboard.sql import days_between, dialect_name, percentile
 
 
-@dataclass
-class Distribution:
+class DistributionRead(Schema):
     stage: Stage
     count: int
     median_days: float | None
-    p90_days: float | None
+    p90_days: float | None = Field(description="90th percentile, linear interpolation")
     mean_days: float | None
 
 
-@dataclass
-class StageTimes:
-    time_in_stage: list[Distribution]
-    cycle_time: list[Distribution]
+class StageTimesRead(Schema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "time_in_stage": [
+                        {
+                            "stage": "thematic_group",
+                            "count": 28,
+                            "median_days": 118.0,
+                            "p90_days": 205.1,
+                            "mean_days": 120.2,
+                        }
+                    ],
+                    "cycle_time": [
+                        {
+                            "stage": "report_to_cop",
+                            "count": 24,
+                            "median_days": 469.0,
+                            "p90_days": 636.0,
+                            "mean_days": 427.4,
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    time_in_stage: list[DistributionRead] = Field(
+        description="completed stays: entering a stage to the activity's next transition"
+    )
+    cycle_time: list[DistributionRead] = Field(
+        description="the activity's start to its first arrival in the stage"
+    )
 
 
-async def _distributions(session: AsyncSession, durations: Select[Any]) -> list[Distribution]:
+async def _distributions(session: AsyncSession, durations: Select[Any]) -> list[DistributionRead]:
     """`durations` selects (stage, days); returns count, median, p90 and mean per stage."""
     sub = durations.subquery()
     stage_col, days_col = sub.c.stage, sub.c.days
-    results: dict[Stage, Distribution] = {}
+    results: dict[Stage, DistributionRead] = {}
     if dialect_name(session) == "postgresql":
         rows = await session.execute(
             select(
@@ -48,8 +77,12 @@ async def _distributions(session: AsyncSession, durations: Select[Any]) -> list[
             ).group_by(stage_col)
         )
         for stage, count, median, p90, mean in rows:
-            results[Stage(stage)] = Distribution(
-                Stage(stage), int(count), float(median), float(p90), float(mean)
+            results[Stage(stage)] = DistributionRead(
+                stage=Stage(stage),
+                count=int(count),
+                median_days=float(median),
+                p90_days=float(p90),
+                mean_days=float(mean),
             )
     else:
         # SQLite has no percentile aggregate: stream one float per stay, already sorted.
@@ -58,12 +91,12 @@ async def _distributions(session: AsyncSession, durations: Select[Any]) -> list[
         async for stage, days in result:
             grouped[stage].append(float(days))
         for stage, values in grouped.items():
-            results[Stage(stage)] = Distribution(
-                Stage(stage),
-                len(values),
-                percentile(values, 0.5),
-                percentile(values, 0.9),
-                sum(values) / len(values),
+            results[Stage(stage)] = DistributionRead(
+                stage=Stage(stage),
+                count=len(values),
+                median_days=percentile(values, 0.5),
+                p90_days=percentile(values, 0.9),
+                mean_days=sum(values) / len(values),
             )
     return [results[stage] for stage in ALL_STAGES if stage in results]
 
@@ -97,7 +130,7 @@ def time_in_stage_durations(
 
 async def stage_times(
     session: AsyncSession, where: DashboardFilter, *, start: date | None, end: date | None
-) -> StageTimes:
+) -> StageTimesRead:
     """Time in stage: each completed stay, from entering a stage to the next transition of the
     same activity (LAG over its transitions by seq), counted in the stage it left, for stays that
     ended within the range. Cycle time: days from the activity's start to its first arrival in a
@@ -126,4 +159,7 @@ async def stage_times(
         days_between(arrivals.c.started_at, arrivals.c.arrived_at, dialect).label("days"),
     ).where(*range_clauses(arrivals.c.arrived_at, start, end))
 
-    return StageTimes(await _distributions(session, time_in_stage), await _distributions(session, cycle_time))
+    return StageTimesRead(
+        time_in_stage=await _distributions(session, time_in_stage),
+        cycle_time=await _distributions(session, cycle_time),
+    )

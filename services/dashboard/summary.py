@@ -3,36 +3,76 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 
+from pydantic import ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.stages import Stage
 from models import ActivityCount, Body
 from models.counts import convention_codes
-from services.dashboard.filters import ALL_STAGES, STAGE_ORDER, DashboardFilter
+from services.dashboard.filters import ALL_STAGES, STAGE_ORDER, DashboardFilter, Schema
 
 
-@dataclass
-class SummaryCell:
+class SummaryCellRead(Schema):
     stage: Stage
-    convention: str | None
+    convention: str | None = Field(description="null for an activity with no convention")
     thematic_group_id: int | None
     thematic_group_code: str | None
     thematic_group_name: str | None
     count: int
 
 
-@dataclass
-class Summary:
-    total: int
-    by_stage: dict[Stage, int]
-    by_convention: dict[str, dict[Stage, int]]
-    cells: list[SummaryCell]
+class SummaryRead(Schema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "total": 29,
+                    "by_stage": {
+                        "thematic_group": 1,
+                        "task_team": 4,
+                        "pilot_project": 2,
+                        "report_to_cop": 1,
+                        "closed": 23,
+                        "withdrawn": 0,
+                    },
+                    "by_convention": {
+                        "minamata": {
+                            "thematic_group": 1,
+                            "task_team": 4,
+                            "pilot_project": 0,
+                            "report_to_cop": 1,
+                            "closed": 0,
+                            "withdrawn": 0,
+                        }
+                    },
+                    "cells": [
+                        {
+                            "stage": "task_team",
+                            "convention": "minamata",
+                            "thematic_group_id": 9,
+                            "thematic_group_code": "tg-joint-inputs",
+                            "thematic_group_name": (
+                                "Inter-secretariat thematic group on joint inputs into other processes"
+                            ),
+                            "count": 2,
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    total: int = Field(description="activities matching the filters, each counted once")
+    by_stage: dict[Stage, int] = Field(description="each activity counted once")
+    by_convention: dict[str, dict[Stage, int]] = Field(
+        description="an activity with several conventions counts under each"
+    )
+    cells: list[SummaryCellRead] = Field(description="stage × convention × thematic group")
 
     @classmethod
-    def of(cls, cells: list[SummaryCell], by_stage: dict[Stage, int]) -> Summary:
+    def of(cls, cells: list[SummaryCellRead], by_stage: dict[Stage, int]) -> SummaryRead:
         """Sorts the cells and sums them per convention."""
         cells.sort(
             key=lambda c: (
@@ -48,10 +88,15 @@ class Summary:
                 continue
             per_stage = by_convention.setdefault(cell.convention, dict.fromkeys(ALL_STAGES, 0))
             per_stage[cell.stage] += cell.count
-        return cls(sum(by_stage.values()), by_stage, dict(sorted(by_convention.items())), cells)
+        return cls(
+            total=sum(by_stage.values()),
+            by_stage=by_stage,
+            by_convention=dict(sorted(by_convention.items())),
+            cells=cells,
+        )
 
 
-async def summary(session: AsyncSession, where: DashboardFilter) -> Summary:
+async def summary(session: AsyncSession, where: DashboardFilter) -> SummaryRead:
     """Counts by stage × convention × thematic group; an activity counts once under each of its
     conventions in the cells (only those in the filter, when it names some), and once in
     `by_stage`. Read from the counts table (models.counts), a few thousand rows whatever the
@@ -96,4 +141,17 @@ async def summary(session: AsyncSession, where: DashboardFilter) -> Summary:
         by_stage[stage] += count
         for convention in conventions:
             cells[(stage, convention, group_id or None, code, name)] += count
-    return Summary.of([SummaryCell(*cell, count) for cell, count in cells.items()], by_stage)
+    return SummaryRead.of(
+        [
+            SummaryCellRead(
+                stage=stage,
+                convention=convention,
+                thematic_group_id=group_id,
+                thematic_group_code=code,
+                thematic_group_name=name,
+                count=count,
+            )
+            for (stage, convention, group_id, code, name), count in cells.items()
+        ],
+        by_stage,
+    )

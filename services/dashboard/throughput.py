@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
+from pydantic import ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,33 +17,55 @@ from services.dashboard.filters import (
     ALL_STAGES,
     DashboardFilter,
     Interval,
+    Schema,
     buckets,
     range_clauses,
     snap_range,
 )
 from services.dashboard.sql import as_date, bucket_of, count_by, dialect_name, with_activities
 
+_Z: dict[str, Any] = {  # the example's counts per stage
+    "thematic_group": 0,
+    "task_team": 1,
+    "pilot_project": 0,
+    "report_to_cop": 1,
+    "closed": 0,
+    "withdrawn": 0,
+}
 
-@dataclass
-class ThroughputPoint:
+
+class ThroughputPointRead(Schema):
     start: date
     end: date
-    counts: dict[Stage, int]
+    counts: dict[Stage, int] = Field(description="transitions by to_stage")
     total: int
 
 
-@dataclass
-class Throughput:
+class ThroughputRead(Schema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "interval": "week",
+                    "start": "2026-08-31",
+                    "end": "2026-12-06",
+                    "points": [{"start": "2026-11-16", "end": "2026-11-22", "counts": _Z, "total": 2}],
+                    "totals": _Z,
+                }
+            ]
+        }
+    )
+
     interval: Interval
     start: date
     end: date
-    points: list[ThroughputPoint]
+    points: list[ThroughputPointRead]
     totals: dict[Stage, int]
 
 
 async def throughput(
     session: AsyncSession, where: DashboardFilter, *, interval: Interval, start: date, end: date
-) -> Throughput:
+) -> ThroughputRead:
     """Transitions per day or week (Monday to Sunday) by `to_stage` (uses ix_transitions_at)."""
     start, end = snap_range(start, end, interval)
     if not where.clauses():
@@ -85,7 +108,7 @@ async def _entered_from_rollups(
 
 def _throughput_points(
     counts: dict[date, dict[Stage, int]], interval: Interval, start: date, end: date
-) -> Throughput:
+) -> ThroughputRead:
     step = timedelta(days=0 if interval is Interval.DAY else 6)
     points = []
     totals = dict.fromkeys(ALL_STAGES, 0)
@@ -94,6 +117,11 @@ def _throughput_points(
         for stage, count in per_stage.items():
             totals[stage] += count
         points.append(
-            ThroughputPoint(bucket_start, bucket_start + step, dict(per_stage), sum(per_stage.values()))
+            ThroughputPointRead(
+                start=bucket_start,
+                end=bucket_start + step,
+                counts=dict(per_stage),
+                total=sum(per_stage.values()),
+            )
         )
-    return Throughput(interval, start, end, points, totals)
+    return ThroughputRead(interval=interval, start=start, end=end, points=points, totals=totals)

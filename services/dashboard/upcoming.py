@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
 
@@ -14,7 +13,7 @@ from core.stages import Stage
 from models import Meeting
 from models.reference import DOCUMENT_DEADLINE_BEFORE_OPENING, meeting_conventions
 from services.dashboard.due import due_soon
-from services.dashboard.filters import DashboardFilter
+from services.dashboard.filters import DashboardFilter, Schema
 
 
 class UpcomingKind(StrEnum):
@@ -23,38 +22,41 @@ class UpcomingKind(StrEnum):
     DOCUMENT_DEADLINE = "document_deadline"
 
 
-@dataclass
-class UpcomingItem:
-    date: date
+class UpcomingItemRead(Schema):
+    date: dt.date
     kind: UpcomingKind
     title: str
     days_left: int
-    activity_id: int | None = None
-    stage: Stage | None = None
-    lead_name: str | None = None
-    meeting_id: int | None = None
-    meeting_code: str | None = None
-    ends_on: dt.date | None = None
-    conventions: list[str] = field(default_factory=list)
+    activity_id: int | None
+    stage: Stage | None
+    lead_name: str | None
+    meeting_id: int | None
+    meeting_code: str | None
+    ends_on: dt.date | None
+    conventions: list[str]
 
 
 async def upcoming(
     session: AsyncSession, where: DashboardFilter, *, as_of: date, days: int, limit: int = 500
-) -> list[UpcomingItem]:
+) -> list[UpcomingItemRead]:
     """Stage due dates of open activities, meeting openings and document deadlines between
     `as_of` and `as_of + days` (inclusive), by date. The thematic group filter applies to
     activities only; the convention and meeting filters to both."""
     horizon = as_of + timedelta(days=days)
     soon = await due_soon(session, where, as_of=as_of, days=days, limit=limit)
     items = [
-        UpcomingItem(
-            item.due_on,
-            UpcomingKind.STAGE_DUE,
-            item.title,
-            item.days,
+        UpcomingItemRead(
+            date=item.due_on,
+            kind=UpcomingKind.STAGE_DUE,
+            title=item.title,
+            days_left=item.days,
             activity_id=item.id,
             stage=item.stage,
             lead_name=item.lead_name,
+            meeting_id=None,
+            meeting_code=None,
+            ends_on=None,
+            conventions=[],
         )
         for item in soon.items
     ]
@@ -85,11 +87,14 @@ async def upcoming(
         }
         if as_of <= meeting.starts_on <= horizon:
             items.append(
-                UpcomingItem(
-                    meeting.starts_on,
-                    UpcomingKind.MEETING,
-                    meeting.title,
-                    (meeting.starts_on - as_of).days,
+                UpcomingItemRead(
+                    date=meeting.starts_on,
+                    kind=UpcomingKind.MEETING,
+                    title=meeting.title,
+                    days_left=(meeting.starts_on - as_of).days,
+                    activity_id=None,
+                    stage=None,
+                    lead_name=None,
                     ends_on=meeting.ends_on,
                     **common,  # type: ignore[arg-type]
                 )
@@ -97,11 +102,15 @@ async def upcoming(
         deadline = meeting.document_deadline
         if as_of <= deadline <= horizon:
             items.append(
-                UpcomingItem(
-                    deadline,
-                    UpcomingKind.DOCUMENT_DEADLINE,
-                    f"Document deadline for {meeting.title}",
-                    (deadline - as_of).days,
+                UpcomingItemRead(
+                    date=deadline,
+                    kind=UpcomingKind.DOCUMENT_DEADLINE,
+                    title=f"Document deadline for {meeting.title}",
+                    days_left=(deadline - as_of).days,
+                    activity_id=None,
+                    stage=None,
+                    lead_name=None,
+                    ends_on=None,
                     **common,  # type: ignore[arg-type]
                 )
             )

@@ -28,7 +28,7 @@ from models.counts import CountKey, count_drift, rebuild_counts
 from models.rollups import rollup_drift
 from services import transitions
 from services.activity_edits import apply_edit
-from services.dashboard import DashboardFilter, Summary, SummaryCell, summary
+from services.dashboard import DashboardFilter, SummaryCellRead, SummaryRead, summary
 from services.seed import load_demo_data
 from services.transitions import TransitionRecord, record_transition
 from tests import lifecycle_support as lifecycle
@@ -42,7 +42,7 @@ STAGES = list(Stage)
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
 
-async def summary_from_activities(session: AsyncSession, where: DashboardFilter) -> Summary:
+async def summary_from_activities(session: AsyncSession, where: DashboardFilter) -> SummaryRead:
     """The reference: the summary as it was computed before the counts table, by grouping every
     activity × its conventions (only those in the filter) × its thematic group."""
     join_on = activity_conventions.c.activity_id == Activity.id
@@ -70,7 +70,14 @@ async def summary_from_activities(session: AsyncSession, where: DashboardFilter)
         )
     )
     cells = [
-        SummaryCell(Stage(stage), convention, group_id, code, name, int(count))
+        SummaryCellRead(
+            stage=Stage(stage),
+            convention=convention,
+            thematic_group_id=group_id,
+            thematic_group_code=code,
+            thematic_group_name=name,
+            count=int(count),
+        )
         for stage, convention, group_id, code, name, count in cell_rows
     ]
     stage_rows = await session.execute(
@@ -79,7 +86,7 @@ async def summary_from_activities(session: AsyncSession, where: DashboardFilter)
     by_stage = dict.fromkeys(STAGES, 0)
     for stage, count in stage_rows:
         by_stage[Stage(stage)] = int(count)
-    return Summary.of(cells, by_stage)
+    return SummaryRead.of(cells, by_stage)
 
 
 @dataclass
