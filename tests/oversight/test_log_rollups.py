@@ -319,7 +319,7 @@ async def test_the_cli_reports_and_repairs_rollup_drift(db, settings, database_u
 def test_whole_weeks_and_ragged_ends_cover_the_period_once() -> None:
     for period in periods():
         days: list[date] = []
-        for width, first, last in oversight._period_parts(period):
+        for width, first, last in oversight.period_parts(period):
             day = first
             while day <= last:
                 days += [day + timedelta(days=k) for k in range(width)]
