@@ -1,5 +1,5 @@
 """Request bodies of an activity's progress records (action entries, pilot projects), shared by
-their routers (api/routes/actions.py, pilot_projects.py) and the web app's forms (api/web/pages.py),
+their routers (api/routes/actions.py, pilot_projects.py) and the web app's forms (api/web/pages/activity.py),
 so a form accepts exactly what the API accepts."""
 
 from __future__ import annotations

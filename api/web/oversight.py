@@ -1,4 +1,4 @@
-"""The oversight team's pages under /app/oversight/: the views of services/oversight.py as
+"""The oversight team's pages under /app/oversight/: the views of services/oversight/ as
 server-rendered pages with charts (Chart.js, vendored), the figures in tables, every count a link
 to the activities behind it, and downloads of each view as CSV or XLSX (the JSON routes of
 api/routes/oversight.py with the same query string).
