@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from cli.runner import migrate  # noqa: E402
 from core.settings import Settings  # noqa: E402
+from core.supervisor import free_port  # noqa: E402
 from models.db import create_engine, session_factory, transaction  # noqa: E402
 from services.seed import load_demo_data, load_reference_data  # noqa: E402
 from services.web_auth import sign_in_link_for  # noqa: E402
@@ -36,12 +36,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 COORDINATOR = "anna.keller@brs.example.org"
 LEAD = "lucia.fernandez@brs.example.org"
 OVERSIGHT = "helen.okafor@brs.example.org"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def load(settings: Settings) -> None:
