@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,7 +33,7 @@ from core.stages import Stage
 from core.versions import etag_for
 from models import ActionKind, Activity, Provision
 from services import actions, activities, pilot_projects
-from services.records import InvalidInput
+from services.records import InvalidInput, Records
 from workflows import commands
 
 router = APIRouter(include_in_schema=False)
@@ -289,6 +289,39 @@ async def add_action(
     return await _saved(session, _activity_url(activity_id, "Action recorded.", "actions"))
 
 
+@dataclass(frozen=True)
+class _ProgressForm:
+    """Where a progress form sends its user back, and what it says when refused or saved."""
+
+    anchor: str
+    invalid: str
+    saved: str
+
+
+ACTION_FORM = _ProgressForm("actions", "Give the date and what was done.", "Action saved.")
+PILOT_FORM = _ProgressForm("pilots", "A pilot project needs a title.", "Pilot project saved.")
+
+
+async def _edit_progress(
+    session: AsyncSession,
+    principal: Principal,
+    records: Records[Any],
+    record_id: int,
+    schema: type[BaseModel],
+    form: dict[str, Any],
+    version: int,
+    shape: _ProgressForm,
+) -> Response:
+    """Edit an action entry or a pilot project from its form: the same checks as the API."""
+    row = await activities.writable_record(session, principal, records, record_id)
+    try:
+        data = schema(**form)
+    except ValidationError:
+        return _redirect(_activity_url(row.activity_id, shape.invalid, shape.anchor))
+    await records.update(session, row, data.model_dump(exclude_unset=True), etag_for(version))
+    return await _saved(session, _activity_url(row.activity_id, shape.saved, shape.anchor))
+
+
 @router.post("/app/actions/{action_id}")
 async def edit_action(
     action_id: int,
@@ -297,13 +330,9 @@ async def edit_action(
     version: Annotated[int, Form()],
     form: ActionForm,
 ) -> Response:
-    action = await activities.writable_record(session, principal, actions.ACTIONS, action_id)
-    try:
-        data = ActionEntryUpdate(**form)
-    except ValidationError:
-        return _redirect(_activity_url(action.activity_id, "Give the date and what was done.", "actions"))
-    await actions.ACTIONS.update(session, action, data.model_dump(exclude_unset=True), etag_for(version))
-    return await _saved(session, _activity_url(action.activity_id, "Action saved.", "actions"))
+    return await _edit_progress(
+        session, principal, actions.ACTIONS, action_id, ActionEntryUpdate, form, version, ACTION_FORM
+    )
 
 
 @router.post("/app/activities/{activity_id}/pilots")
@@ -331,13 +360,9 @@ async def edit_pilot(
     version: Annotated[int, Form()],
     form: PilotForm,
 ) -> Response:
-    pilot = await activities.writable_record(session, principal, pilot_projects.PILOTS, pilot_id)
-    try:
-        data = PilotProjectUpdate(**form)
-    except ValidationError:
-        return _redirect(_activity_url(pilot.activity_id, "A pilot project needs a title.", "pilots"))
-    await pilot_projects.PILOTS.update(session, pilot, data.model_dump(exclude_unset=True), etag_for(version))
-    return await _saved(session, _activity_url(pilot.activity_id, "Pilot project saved.", "pilots"))
+    return await _edit_progress(
+        session, principal, pilot_projects.PILOTS, pilot_id, PilotProjectUpdate, form, version, PILOT_FORM
+    )
 
 
 @router.post("/app/activities/{activity_id}/reminders/acknowledge")
