@@ -60,3 +60,16 @@ async def walk_back(
         ).json()
         assert ahead["items"] == later["items"]
     raise AssertionError("pagination never ended")
+
+
+# A meeting the reference data does not hold (POST /meetings body).
+NEW_MEETING = {
+    "code": "BC-17",
+    "kind": "cop",
+    "number": 17,
+    "title": "Seventeenth meeting",
+    "venue": "Geneva",
+    "starts_on": "2027-05-03",
+    "ends_on": "2027-05-14",
+    "conventions": ["basel"],
+}

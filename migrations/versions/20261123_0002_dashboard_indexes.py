@@ -1,10 +1,10 @@
 """dashboard indexes: activities by convention and by target meeting
 
 The oversight dashboards filter activities by convention (the primary key of activity_conventions
-starts with activity_id, so it cannot serve that) and by target meeting. Written by hand: the models
-do not declare these indexes yet (see the note in services/dashboard.py); the names follow the
-naming convention of models.base, so declaring them later (`index=True` on
-Activity.target_meeting_id, `Index("ix_activity_conventions_convention_code", ...)`) autogenerates
+starts with activity_id, so it cannot serve that) and by target meeting. Written by hand before the
+models declared these indexes; the names follow the naming convention of models.base, so
+declaring them since (`index=True` on Activity.target_meeting_id,
+`Index("ix_activity_conventions_convention_code", ...)` in models/activity.py) autogenerates
 nothing new.
 
 Revision ID: 0002_dashboard_indexes

@@ -10,8 +10,8 @@ from temporalio.client import Client
 
 from core.settings import Settings
 from core.stages import Role
+from tests.api_support import NEW_MEETING
 from tests.conftest import DEFAULT_TEMPORAL_ADDRESS, UNREACHABLE_TEMPORAL, People
-from tests.records.test_meetings import NEW_MEETING
 
 
 def test_settings_built_in_tests_point_away_from_the_default_server(settings: Settings) -> None:

@@ -9,21 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.stages import Role
 from models import Meeting
-from tests.api_support import etag
+from tests.api_support import NEW_MEETING, etag
 from tests.conftest import People
 
 ADMIN = Role.ADMIN
-
-NEW_MEETING = {
-    "code": "BC-17",
-    "kind": "cop",
-    "number": 17,
-    "title": "Seventeenth meeting",
-    "venue": "Geneva",
-    "starts_on": "2027-05-03",
-    "ends_on": "2027-05-14",
-    "conventions": ["basel"],
-}
 
 
 class RecordingHooks:

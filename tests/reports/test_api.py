@@ -12,8 +12,6 @@ from html.parser import HTMLParser
 from typing import Any
 
 import pytest
-from docx import Document
-from pypdf import PdfReader
 from sqlalchemy import event
 
 from core.stages import Role
@@ -28,6 +26,7 @@ from services.reports import (
     history_line,
     report_to_dict,
 )
+from tests.reports.documents import docx_text, pdf_pages
 from tests.reports.report_data import (
     MERCURY_TAKEN,
     REPORTING_TAKEN,
@@ -45,21 +44,6 @@ async def report_for(
 ) -> Report:
     async with db() as session:
         return await build_report(session, meeting, as_of, variant=variant, **options)
-
-
-def docx_text(content: bytes) -> tuple[Any, list[str]]:
-    document = Document(io.BytesIO(content))
-    texts = [p.text for p in document.paragraphs]
-    for table in document.tables:
-        for row in table.rows:
-            for cell in row.cells:
-                texts.extend(p.text for p in cell.paragraphs)
-    return document, texts
-
-
-def pdf_pages(content: bytes) -> list[str]:
-    """Each page's text, its line breaks and runs of spaces made single spaces."""
-    return [" ".join(page.extract_text().split()) for page in PdfReader(io.BytesIO(content)).pages]
 
 
 def entry(report_data: dict[str, Any], activity_id: int) -> dict[str, Any]:

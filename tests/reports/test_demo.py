@@ -12,7 +12,7 @@ from models import Activity, Meeting, Provision
 from services.report_render import render
 from services.reports import build_report
 from services.seed import load_demo_data
-from tests.reports.test_api import docx_text
+from tests.reports.documents import docx_text
 
 ANNEX_SECTIONS = {
     "I": "I. Organizational issues in the field",
