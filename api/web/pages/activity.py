@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
@@ -26,7 +27,7 @@ from api.deps import (
 )
 from api.progress_schemas import ActionEntryCreate, ActionEntryUpdate, PilotProjectCreate, PilotProjectUpdate
 from api.web import queries
-from api.web.pages.common import _activity_url, _redirect, _saved
+from api.web.pages.common import activity_url, commit_and_see_other, see_other
 from api.web.templating import long_date, render
 from core.errors import DomainError, NotFound
 from core.stages import Stage
@@ -83,10 +84,10 @@ def activity_form(
     fields = {
         "title": title.strip(),
         "description": description.strip(),
-        "lead_id": _optional_id(lead_id),
-        "thematic_group_id": _optional_id(thematic_group_id),
-        "task_team_id": _optional_id(task_team_id),
-        "target_meeting_id": _optional_id(target_meeting_id),
+        "lead_id": optional_id(lead_id),
+        "thematic_group_id": optional_id(thematic_group_id),
+        "task_team_id": optional_id(task_team_id),
+        "target_meeting_id": optional_id(target_meeting_id),
         "single_convention_reason": single_convention_reason.strip() or None,
     }
     return ActivityForm(fields, conventions, provisions)
@@ -130,10 +131,10 @@ async def create_activity(
     except DomainError as error:
         await session.rollback()
         return await _new_activity_page(request, session, status=error.status, error=error, **values)
-    return _redirect(_activity_url(activity.id, "Activity created in Thematic group."))
+    return see_other(activity_url(activity.id, "Activity created in Thematic group."))
 
 
-async def _activity_or_404(session: SessionDep, activity_id: int) -> Activity:
+async def activity_or_404(session: SessionDep, activity_id: int) -> Activity:
     activity = await queries.activity_page(session, activity_id)
     if activity is None:
         raise NotFound(f"activity {activity_id} does not exist")
@@ -194,12 +195,12 @@ async def activity_page(
     settings: SettingsDep,
     notice: str = "",
 ) -> HTMLResponse:
-    activity = await _activity_or_404(session, activity_id)
+    activity = await activity_or_404(session, activity_id)
     context = await _activity_context(session, settings, principal, activity)
     return render(request, "app/activity.html", notice=notice[:300], **context)
 
 
-def _optional_id(value: str) -> int | None:
+def optional_id(value: str) -> int | None:
     return int(value) if value.strip().isdigit() else None
 
 
@@ -215,14 +216,14 @@ async def edit_activity(
     version: Annotated[int, Form()],
     stage_due_on: Annotated[str, Form()] = "",
 ) -> Response:
-    activity = await _activity_or_404(session, activity_id)
+    activity = await activity_or_404(session, activity_id)
     wanted: dict[str, Any] = dict(form.fields)
     if Stage(activity.stage).is_open and stage_due_on:
         try:
             wanted["stage_due_on"] = date.fromisoformat(stage_due_on)
         except ValueError:
-            return _redirect(
-                _activity_url(activity_id, "The due date is not a date; nothing was saved.", "edit")
+            return see_other(
+                activity_url(activity_id, "The due date is not a date; nothing was saved.", "edit")
             )
     changes = {name: value for name, value in wanted.items() if getattr(activity, name) != value}
     if "title" in changes and not changes["title"]:
@@ -233,16 +234,16 @@ async def edit_activity(
     if form.provisions and sorted(form.provisions) != sorted(activity.provision_codes):
         changes["provisions"] = form.provisions
     if not changes:
-        return _redirect(_activity_url(activity_id, "Nothing to change."))
+        return see_other(activity_url(activity_id, "Nothing to change."))
     try:
         await commands.edit_activity(
             session, temporal, settings, principal, activity, changes, etag_for(version)
         )
     except DomainError as error:
-        activity = await _activity_or_404(session, activity_id)
+        activity = await activity_or_404(session, activity_id)
         context = await _activity_context(session, settings, principal, activity)
         return render(request, "app/activity.html", status=error.status, edit_error=error, **context)
-    return _redirect(_activity_url(activity_id, "Saved."))
+    return see_other(activity_url(activity_id, "Saved."))
 
 
 def _action_form(
@@ -271,35 +272,42 @@ ActionForm = Annotated[dict[str, Any], Depends(_action_form)]
 PilotForm = Annotated[dict[str, Any], Depends(_pilot_form)]
 
 
-@router.post("/app/activities/{activity_id}/actions")
-async def add_action(
-    request: Request,
-    activity_id: int,
-    principal: ProgressWriter,
-    session: SessionDep,
-    form: ActionForm,
-) -> Response:
-    activity = await activities.get_activity(session, activity_id)
-    await activities.ensure_progress_writer(session, principal, activity)
-    try:
-        data = ActionEntryCreate(**form)
-    except ValidationError:
-        return _redirect(_activity_url(activity_id, "Give the date and what was done.", "actions"))
-    await actions.create_action(session, activity.id, principal.person_id, data.model_dump())
-    return await _saved(session, _activity_url(activity_id, "Action recorded.", "actions"))
-
-
 @dataclass(frozen=True)
 class _ProgressForm:
     """Where a progress form sends its user back, and what it says when refused or saved."""
 
     anchor: str
     invalid: str
+    added: str
     saved: str
 
 
-ACTION_FORM = _ProgressForm("actions", "Give the date and what was done.", "Action saved.")
-PILOT_FORM = _ProgressForm("pilots", "A pilot project needs a title.", "Pilot project saved.")
+ACTION_FORM = _ProgressForm(
+    "actions", "Give the date and what was done.", "Action recorded.", "Action saved."
+)
+PILOT_FORM = _ProgressForm(
+    "pilots", "A pilot project needs a title.", "Pilot project added.", "Pilot project saved."
+)
+
+
+async def _add_progress(
+    session: AsyncSession,
+    principal: Principal,
+    activity_id: int,
+    schema: type[BaseModel],
+    form: dict[str, Any],
+    shape: _ProgressForm,
+    create: Callable[[Activity, dict[str, Any]], Awaitable[object]],
+) -> Response:
+    """Add an action entry or a pilot project from its form: the same checks as the API."""
+    activity = await activities.get_activity(session, activity_id)
+    await activities.ensure_progress_writer(session, principal, activity)
+    try:
+        data = schema(**form)
+    except ValidationError:
+        return see_other(activity_url(activity_id, shape.invalid, shape.anchor))
+    await create(activity, data.model_dump())
+    return await commit_and_see_other(session, activity_url(activity_id, shape.added, shape.anchor))
 
 
 async def _edit_progress(
@@ -317,9 +325,9 @@ async def _edit_progress(
     try:
         data = schema(**form)
     except ValidationError:
-        return _redirect(_activity_url(row.activity_id, shape.invalid, shape.anchor))
+        return see_other(activity_url(row.activity_id, shape.invalid, shape.anchor))
     await records.update(session, row, data.model_dump(exclude_unset=True), etag_for(version))
-    return await _saved(session, _activity_url(row.activity_id, shape.saved, shape.anchor))
+    return await commit_and_see_other(session, activity_url(row.activity_id, shape.saved, shape.anchor))
 
 
 @router.post("/app/actions/{action_id}")
@@ -335,21 +343,24 @@ async def edit_action(
     )
 
 
+@router.post("/app/activities/{activity_id}/actions")
+async def add_action(
+    activity_id: int, principal: ProgressWriter, session: SessionDep, form: ActionForm
+) -> Response:
+    async def create(activity: Activity, data: dict[str, Any]) -> object:
+        return await actions.create_action(session, activity.id, principal.person_id, data)
+
+    return await _add_progress(session, principal, activity_id, ActionEntryCreate, form, ACTION_FORM, create)
+
+
 @router.post("/app/activities/{activity_id}/pilots")
 async def add_pilot(
-    activity_id: int,
-    principal: ProgressWriter,
-    session: SessionDep,
-    form: PilotForm,
+    activity_id: int, principal: ProgressWriter, session: SessionDep, form: PilotForm
 ) -> Response:
-    activity = await activities.get_activity(session, activity_id)
-    await activities.ensure_progress_writer(session, principal, activity)
-    try:
-        data = PilotProjectCreate(**form)
-    except ValidationError:
-        return _redirect(_activity_url(activity_id, "A pilot project needs a title.", "pilots"))
-    await pilot_projects.create_pilot(session, activity.id, data.model_dump())
-    return await _saved(session, _activity_url(activity_id, "Pilot project added.", "pilots"))
+    async def create(activity: Activity, data: dict[str, Any]) -> object:
+        return await pilot_projects.create_pilot(session, activity.id, data)
+
+    return await _add_progress(session, principal, activity_id, PilotProjectCreate, form, PILOT_FORM, create)
 
 
 @router.post("/app/pilots/{pilot_id}")
@@ -377,7 +388,7 @@ async def acknowledge(
     activity = await activities.get_activity(session, activity_id)
     await activities.ensure_progress_writer(session, principal, activity)
     await commands.acknowledge(session, temporal, settings, principal, activity, note.strip() or None)
-    return _redirect(_activity_url(activity_id, "Reminder acknowledged.", "reminders"))
+    return see_other(activity_url(activity_id, "Reminder acknowledged.", "reminders"))
 
 
 @router.post("/app/activities/{activity_id}/reminders/snooze")
@@ -393,7 +404,7 @@ async def snooze(
     activity = await activities.get_activity(session, activity_id)
     await activities.ensure_progress_writer(session, principal, activity)
     await commands.snooze(session, temporal, settings, principal, activity, until, note.strip() or None)
-    return _redirect(_activity_url(activity_id, f"Reminders snoozed until {long_date(until)}.", "reminders"))
+    return see_other(activity_url(activity_id, f"Reminders snoozed until {long_date(until)}.", "reminders"))
 
 
 @router.post("/app/activities/{activity_id}/watch")
@@ -413,4 +424,4 @@ async def watch(
         await commands.edit_activity(
             session, temporal, settings, principal, activity, {"watcher_ids": sorted(wanted)}, None
         )
-    return _redirect(_activity_url(activity_id, "Watching." if watching else "No longer watching."))
+    return see_other(activity_url(activity_id, "Watching." if watching else "No longer watching."))

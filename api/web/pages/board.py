@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from api.deps import COORDINATORS, Coordinator, Principal, Reader, SessionDep, SettingsDep, TemporalDep
 from api.web import queries
-from api.web.pages.activity import _activity_or_404, _optional_id
-from api.web.pages.common import FIX_LINKS, _activity_url, _redirect
+from api.web.pages.activity import activity_or_404, optional_id
+from api.web.pages.common import FIX_LINKS, activity_url, see_other
 from api.web.queries import BoardFilter
 from api.web.templating import plain_words, render, stage_name
 from core.errors import DomainError
@@ -120,7 +120,7 @@ async def _move_context(session: SessionDep, principal: Principal, activity: Act
 async def move_dialog(
     request: Request, activity_id: int, principal: Coordinator, session: SessionDep, notice: str = ""
 ) -> HTMLResponse:
-    activity = await _activity_or_404(session, activity_id)
+    activity = await activity_or_404(session, activity_id)
     context = await _move_context(session, principal, activity)
     template = "app/_move.html" if request.headers.get("HX-Request") else "app/move.html"
     return render(request, template, notice=notice[:300], **context)
@@ -147,14 +147,14 @@ async def move(
             to=Stage(to),
             expected_version=version,
             reason=reason.strip() or None,
-            meeting_id=_optional_id(meeting_id),
+            meeting_id=optional_id(meeting_id),
         )
         moved, _ = await commands.move_activity(
             session, temporal, settings, principal, activity_id, command, request_id[:100] or None
         )
     except (DomainError, ValueError) as error:
         problem = error if isinstance(error, DomainError) else DomainError(str(error), status=422)
-        activity = await _activity_or_404(session, activity_id)
+        activity = await activity_or_404(session, activity_id)
         context = await _move_context(session, principal, activity)
         stale = activity.version != version  # changed since the dialog was opened
         latest = []
@@ -178,9 +178,9 @@ async def move(
     notice = f"Moved to {stage_name(moved.stage)}."
     if request.headers.get("HX-Request"):
         response = Response(status_code=204)
-        response.headers["HX-Redirect"] = _activity_url(activity_id, notice)
+        response.headers["HX-Redirect"] = activity_url(activity_id, notice)
         return response
-    return _redirect(_activity_url(activity_id, notice))
+    return see_other(activity_url(activity_id, notice))
 
 
 @dataclass(frozen=True)

@@ -29,23 +29,23 @@ EDITABLE = ("title", "description", "lead_id", "thematic_group_id", "task_team_i
 NEXT_COOKIE = "synergies_next"
 
 
-def _after_sign_in(request: Request) -> str:
+def after_sign_in_url(request: Request) -> str:
     """The app page the person asked for before signing in, or the board."""
     target = unquote(request.cookies.get(NEXT_COOKIE, ""))
     return target if target.startswith("/app/") and "//" not in target else "/app/"
 
 
-def _redirect(url: str) -> RedirectResponse:
+def see_other(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
-async def _saved(session: AsyncSession, url: str) -> RedirectResponse:
+async def commit_and_see_other(session: AsyncSession, url: str) -> RedirectResponse:
     """Commit, then redirect: the request session would commit only once the response is sent,
     and the browser's next GET could overtake it."""
     await session.commit()
-    return _redirect(url)
+    return see_other(url)
 
 
-def _activity_url(activity_id: int, notice: str = "", anchor: str = "") -> str:
+def activity_url(activity_id: int, notice: str = "", anchor: str = "") -> str:
     query = f"?{urlencode({'notice': notice})}" if notice else ""
     return f"/app/activities/{activity_id}{query}{('#' + anchor) if anchor else ''}"

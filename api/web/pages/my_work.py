@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import ADMINS, PROGRESS_WRITERS, Principal, ProgressWriter, Reader, SessionDep, SettingsDep
 from api.web import queries
-from api.web.pages.common import _saved
+from api.web.pages.common import commit_and_see_other
 from api.web.templating import render
 from core.errors import NotFound
 from models import Convention, Person
@@ -61,7 +61,7 @@ async def new_calendar_feed(
 @router.post("/app/calendar-feed/stop")
 async def stop_calendar_feed(principal: ProgressWriter, session: SessionDep) -> Response:
     await web_auth.revoke_calendar_feed(session, principal.person_id)
-    return await _saved(session, "/app/my-work#calendar")
+    return await commit_and_see_other(session, "/app/my-work#calendar")
 
 
 @router.get("/app/settings/notifications")
@@ -94,19 +94,19 @@ async def save_notification_settings(
     """The same change as PATCH /me."""
     changes = {"digest": digest, "notify_own_changes": notify_own_changes, "conventions": conventions}
     await feed.update_me(session, principal.person_id, changes)
-    return await _saved(session, "/app/settings/notifications?saved=1")
+    return await commit_and_see_other(session, "/app/settings/notifications?saved=1")
 
 
 @router.post("/app/notifications/{notification_id}/read")
 async def read_notification(notification_id: int, principal: Reader, session: SessionDep) -> Response:
     await feed.mark_read(session, principal.person_id, notification_id)
-    return await _saved(session, "/app/my-work#notifications")
+    return await commit_and_see_other(session, "/app/my-work#notifications")
 
 
 @router.post("/app/notifications/read-all")
 async def read_all_notifications(principal: Reader, session: SessionDep) -> Response:
     await feed.mark_all_read(session, principal.person_id)
-    return await _saved(session, "/app/my-work#notifications")
+    return await commit_and_see_other(session, "/app/my-work#notifications")
 
 
 @router.get("/app/sessions")
@@ -129,4 +129,4 @@ async def revoke(session_id: int, principal: Reader, session: SessionDep) -> Res
         session, session_id, person_id=None if everyone else principal.person_id
     ):
         raise NotFound(f"session {session_id} does not exist or is already signed out")
-    return await _saved(session, "/app/sessions")
+    return await commit_and_see_other(session, "/app/sessions")

@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from sqlalchemy import select
 
 from api.deps import Reader, SessionDep
-from api.web.pages.common import _redirect
+from api.web.pages.common import see_other
 from api.web.templating import render
 from models import Meeting
 from services.reports import Variant, may_read
@@ -32,7 +32,7 @@ async def reports_page(
     /reports route, which accepts the browser's session like a token (and refuses bad values)."""
     if meeting and format:
         query = {"format": format, "variant": variant, "lang": lang, **({"as_of": as_of} if as_of else {})}
-        return _redirect(f"/reports/meetings/{meeting}?{urlencode(query)}")
+        return see_other(f"/reports/meetings/{meeting}?{urlencode(query)}")
     meetings = list(await session.scalars(select(Meeting).order_by(Meeting.starts_on.desc())))
     internal = may_read(principal.role, Variant.INTERNAL)
     return render(request, "app/reports.html", meetings=meetings, internal=internal)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.deps import SESSION_COOKIE, Reader, SessionDep, SettingsDep
-from api.web.pages.common import NEXT_COOKIE, _after_sign_in, _redirect, _saved
+from api.web.pages.common import NEXT_COOKIE, after_sign_in_url, commit_and_see_other, see_other
 from api.web.templating import render
 from core.errors import Forbidden, NotFound
 from services import oidc_login, web_auth
@@ -48,7 +48,7 @@ async def request_sign_in_link(
             await web_auth.send_sign_in_mail(settings, person, url)
         except OSError:
             pass  # the same answer: an unreachable mail server must not reveal the account either
-    return _redirect("/app/sign-in?sent=1")
+    return see_other("/app/sign-in?sent=1")
 
 
 def _session_cookie(response: Response, secret: str, settings: SettingsDep) -> None:
@@ -97,7 +97,7 @@ async def oidc_callback(
         )
     person = await oidc_login.person_from_claims(session, settings, claims)
     _, secret = await web_auth.open_session(session, person, settings, request.headers.get("user-agent"))
-    response = await _saved(session, _after_sign_in(request))
+    response = await commit_and_see_other(session, after_sign_in_url(request))
     if NEXT_COOKIE in request.cookies:
         response.delete_cookie(NEXT_COOKIE)
     response.delete_cookie(oidc_login.FLOW_COOKIE, path=oidc_login.CALLBACK_PATH)
@@ -120,7 +120,7 @@ async def sign_in(request: Request, token: str, session: SessionDep, settings: S
             request, "app/sign_in.html", status=400, expired=True, oidc=oidc_login.enabled(settings)
         )
     _, secret = redeemed
-    response = await _saved(session, _after_sign_in(request))
+    response = await commit_and_see_other(session, after_sign_in_url(request))
     if NEXT_COOKIE in request.cookies:
         response.delete_cookie(NEXT_COOKIE)
     _session_cookie(response, secret, settings)
@@ -132,6 +132,6 @@ async def sign_out(request: Request, principal: Reader, session: SessionDep) -> 
     session_id = getattr(request.state, "web_session_id", None)  # None when signed by a bearer token
     if session_id is not None:
         await web_auth.revoke_session(session, session_id, person_id=principal.person_id)
-    response = await _saved(session, "/app/sign-in")
+    response = await commit_and_see_other(session, "/app/sign-in")
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
