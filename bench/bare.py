@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from core.stages import Stage
     from services.transitions import TransitionRecord
     from workflows.activities import LifecycleActivities
+    from workflows.messages import TransitionOutput
 
 TASK_QUEUE_SUFFIX = "-bare"
 CREATE_TABLE = (
@@ -92,7 +93,7 @@ class BareWorkflow:
         info = workflow.current_update_info()
         assert info is not None
         now = workflow.now()
-        written = await workflow.execute_local_activity_method(
+        written: TransitionOutput = await workflow.execute_local_activity_method(
             LifecycleActivities.record_transition,
             TransitionRecord(
                 activity_id=request.activity_id,

@@ -4,12 +4,14 @@ may record progress (pilot projects, action entries) on it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, and_, not_, select
+from sqlalchemy import Row, Select, and_, not_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from core.errors import Forbidden, NotFound
 from core.settings import Settings
@@ -115,60 +117,115 @@ async def writable_record(session: AsyncSession, principal: Principal, records: 
     return row
 
 
+# The guard facts' columns, one row per pilot project (one row with NULLs for none): the task
+# team, the target meeting and the pilots joined to the activity, so that a move reads its
+# activity and everything its guards need in one statement.
+_TARGET = aliased(Meeting)
+_FACT_COLUMNS = (
+    TaskTeam.lead_id.label("task_team_lead_id"),
+    TaskTeam.ends_on.label("task_team_ends_on"),
+    _TARGET.starts_on.label("target_starts_on"),
+    _TARGET.document_deadline_override.label("target_deadline_override"),
+    PilotProject.id.label("pilot_id"),
+    PilotProject.region.label("pilot_region"),
+    PilotProject.countries.label("pilot_countries"),
+    PilotProject.lessons_learned.label("pilot_lessons"),
+)
+
+
+def _facts_select(*head: Any) -> Select[Any]:
+    return (
+        select(*head, *_FACT_COLUMNS)
+        .select_from(Activity)
+        .outerjoin(TaskTeam, TaskTeam.id == Activity.task_team_id)
+        .outerjoin(_TARGET, _TARGET.id == Activity.target_meeting_id)
+        .outerjoin(PilotProject, PilotProject.activity_id == Activity.id)
+        .order_by(Activity.id, PilotProject.id)
+    )
+
+
+def _facts_of(
+    activity: Activity, rows: Sequence[Row[Any]], closing: tuple[int, date] | None
+) -> tuple[ActivityFacts, date | None]:
+    """The guard facts and the target meeting's document deadline from the activity's fact rows."""
+    first = rows[0]
+    facts = ActivityFacts(
+        conventions=tuple(activity.convention_codes),
+        single_convention_reason=activity.single_convention_reason,
+        task_team_lead_id=first.task_team_lead_id,
+        task_team_ends_on=first.task_team_ends_on,
+        pilots=tuple(
+            PilotFacts(row.pilot_region, tuple(row.pilot_countries or ()), row.pilot_lessons)
+            for row in rows
+            if row.pilot_id is not None
+        ),
+        target_meeting_id=activity.target_meeting_id,
+        closing_meeting_id=closing[0] if closing else None,
+        closing_meeting_starts_on=closing[1] if closing else None,
+        as_of=utcnow().date(),
+    )
+    deadline = (
+        Meeting.deadline_of(first.target_starts_on, first.target_deadline_override)
+        if first.target_starts_on is not None
+        else None
+    )
+    return facts, deadline
+
+
+async def _closing_meetings(
+    session: AsyncSession, meeting_ids: Iterable[int | None]
+) -> dict[int, tuple[int, date]]:
+    wanted = sorted({m for m in meeting_ids if m is not None})
+    if not wanted:
+        return {}
+    rows = await session.execute(select(Meeting.id, Meeting.starts_on).where(Meeting.id.in_(wanted)))
+    return {meeting_id: (meeting_id, starts_on) for meeting_id, starts_on in rows}
+
+
 async def gather_facts(
     session: AsyncSession, activity: Activity, closing_meeting_id: int | None = None
 ) -> ActivityFacts:
-    """The data the stage machine's guards read, as the record stands now (columns only: a move
-    reads it on every request)."""
-    task_team = (
-        (
-            await session.execute(
-                select(TaskTeam.lead_id, TaskTeam.ends_on).where(TaskTeam.id == activity.task_team_id)
-            )
-        ).first()
-        if activity.task_team_id
-        else None
-    )
-    pilots = await session.execute(
-        select(PilotProject.region, PilotProject.countries, PilotProject.lessons_learned).where(
-            PilotProject.activity_id == activity.id
-        )
-    )
-    closing_meeting = (
-        (
-            await session.execute(
-                select(Meeting.id, Meeting.starts_on).where(Meeting.id == closing_meeting_id)
-            )
-        ).first()
-        if closing_meeting_id is not None
-        else None
-    )
-    return ActivityFacts(
-        conventions=tuple(activity.convention_codes),
-        single_convention_reason=activity.single_convention_reason,
-        task_team_lead_id=task_team.lead_id if task_team else None,
-        task_team_ends_on=task_team.ends_on if task_team else None,
-        pilots=tuple(
-            PilotFacts(region, tuple(countries or ()), lessons) for region, countries, lessons in pilots
-        ),
-        target_meeting_id=activity.target_meeting_id,
-        closing_meeting_id=closing_meeting.id if closing_meeting else None,
-        closing_meeting_starts_on=closing_meeting.starts_on if closing_meeting else None,
-        as_of=utcnow().date(),
-    )
+    """The data the stage machine's guards read, as the record stands now (columns only)."""
+    rows = (await session.execute(_facts_select(Activity.id).where(Activity.id == activity.id))).all()
+    closing = await _closing_meetings(session, [closing_meeting_id])
+    return _facts_of(activity, rows, closing.get(closing_meeting_id or 0))[0]
 
 
-async def target_meeting_deadline(session: AsyncSession, activity: Activity) -> date | None:
-    if activity.target_meeting_id is None:
-        return None
-    meeting = (
+@dataclass(frozen=True)
+class MoveContext:
+    """An activity as a move reads it: the row (with the relations its answer shows), the facts
+    its guards read and its target meeting's document deadline."""
+
+    activity: Activity
+    facts: ActivityFacts
+    target_meeting_deadline: date | None
+
+
+async def move_contexts(
+    session: AsyncSession, wanted: Sequence[tuple[int, int | None]]
+) -> dict[tuple[int, int | None], MoveContext]:
+    """Each (activity id, closing meeting id) a move names, read for it: one statement for all
+    the activities and their facts (and their relations' selectin loads), one more for the named
+    closing meetings; an activity that does not exist is left out."""
+    ids = sorted({activity_id for activity_id, _ in wanted})
+    rows = (
         await session.execute(
-            select(Meeting.starts_on, Meeting.document_deadline_override).where(
-                Meeting.id == activity.target_meeting_id
-            )
+            _facts_select(Activity).where(Activity.id.in_(ids)).execution_options(populate_existing=True)
         )
-    ).first()
-    return Meeting.deadline_of(*meeting) if meeting else None
+    ).all()
+    closing = await _closing_meetings(session, (meeting_id for _, meeting_id in wanted))
+    by_activity: dict[int, list[Row[Any]]] = {}
+    for row in rows:
+        by_activity.setdefault(row.Activity.id, []).append(row)
+    contexts = {}
+    for activity_id, meeting_id in wanted:
+        group = by_activity.get(activity_id)
+        if group is None:
+            continue
+        activity = group[0].Activity
+        facts, deadline = _facts_of(activity, group, closing.get(meeting_id or 0))
+        contexts[(activity_id, meeting_id)] = MoveContext(activity, facts, deadline)
+    return contexts
 
 
 async def load_activity(session: AsyncSession, activity_id: int) -> Activity:

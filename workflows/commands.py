@@ -382,17 +382,20 @@ async def _move(
     request_key: str,
     request_hash: str,
 ) -> tuple[Activity, Transition | None]:
-    activity = await activities.load_activity(session, activity_id)
-    request = await _prepare(session, principal, activity, command, request_hash)
+    contexts = await activities.move_contexts(session, [(activity_id, command.meeting_id)])
+    context = contexts.get((activity_id, command.meeting_id))
+    if context is None:
+        raise NotFound(f"activity {activity_id} does not exist")
+    request = _prepare(principal, context, command, request_hash)
     await session.commit()  # end the read transaction before the workflow writes
-    return await _send(session, client, settings, principal, activity, command, request, request_key)
+    return await _send(session, client, settings, principal, context.activity, command, request, request_key)
 
 
-async def _prepare(
-    session: AsyncSession, principal: Principal, activity: Activity, command: MoveCommand, request_hash: str
+def _prepare(
+    principal: Principal, context: activities.MoveContext, command: MoveCommand, request_hash: str
 ) -> MoveRequest:
     """The pre-check (a clear 4xx without a round trip) and the workflow's request."""
-    facts = await activities.gather_facts(session, activity, command.meeting_id)
+    activity, facts = context.activity, context.facts
     if command.meeting_id is not None and facts.closing_meeting_id is None:
         raise InvalidInput(f"meeting_id: meeting {command.meeting_id} does not exist", field="meeting_id")
     if command.expected_version != activity.version:
@@ -416,7 +419,7 @@ async def _prepare(
         facts=facts,
         reason=command.reason,
         meeting_id=command.meeting_id,
-        target_meeting_deadline=await activities.target_meeting_deadline(session, activity),
+        target_meeting_deadline=context.target_meeting_deadline,
         request_hash=request_hash,
     )
 
@@ -477,23 +480,18 @@ async def move_many(
     hashes = [move_body_hash(m.command) for m in moves]
     prepared: list[tuple[Activity, MoveRequest] | DomainError] = []
     async with sessionmaker() as session:
-        ids = sorted({m.activity_id for m in moves})
-        loaded = {
-            a.id: a
-            for a in await session.scalars(
-                select(Activity).where(Activity.id.in_(ids)).execution_options(populate_existing=True)
-            )
-        }
-        for move, request_hash in zip(moves, hashes, strict=True):
-            activity = loaded.get(move.activity_id)
-            try:
-                if activity is None:
-                    raise NotFound(f"activity {move.activity_id} does not exist")
-                request = await _prepare(session, principal, activity, move.command, request_hash)
-                prepared.append((activity, request))
-            except DomainError as error:
-                prepared.append(error)
+        contexts = await activities.move_contexts(
+            session, [(m.activity_id, m.command.meeting_id) for m in moves]
+        )
         await session.commit()
+    for move, request_hash in zip(moves, hashes, strict=True):
+        context = contexts.get((move.activity_id, move.command.meeting_id))
+        try:
+            if context is None:
+                raise NotFound(f"activity {move.activity_id} does not exist")
+            prepared.append((context.activity, _prepare(principal, context, move.command, request_hash)))
+        except DomainError as error:
+            prepared.append(error)
     limit = asyncio.Semaphore(parallel)
 
     async def one(n: int) -> tuple[Activity, Transition | None] | DomainError:

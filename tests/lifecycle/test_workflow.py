@@ -42,9 +42,9 @@ async def move(
     actor_id=None,
 ):
     async with db() as session:
-        activity = await activities.load_activity(session, activity_id)
-        facts = await activities.gather_facts(session, activity, meeting_id)
-        deadline = await activities.target_meeting_deadline(session, activity)
+        context = (await activities.move_contexts(session, [(activity_id, meeting_id)]))[
+            (activity_id, meeting_id)
+        ]
     return await commands.send_update(
         client,
         settings,
@@ -55,10 +55,10 @@ async def move(
             actor_id=actor_id or 1,
             role=role,
             expected_version=version,
-            facts=facts,
+            facts=context.facts,
             reason=reason,
             meeting_id=meeting_id,
-            target_meeting_deadline=deadline,
+            target_meeting_deadline=context.target_meeting_deadline,
         ),
     )
 
