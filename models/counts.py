@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
     Connection,
     Insert,
     Select,
@@ -212,13 +211,10 @@ def _count_flushed_activities(session: Session, _flush: UOWTransaction) -> None:
 # --- rebuild and drift -----------------------------------------------------------------------------
 
 
-def _keys_of_activities(dialect: str) -> Subquery:
-    """One row per activity: its count key."""
-    columns: list[ColumnElement[Any]] = [
-        Activity.stage.label("stage"),
-        func.coalesce(Activity.thematic_group_id, NO_ID).label("thematic_group_id"),
-        func.coalesce(Activity.target_meeting_id, NO_ID).label("target_meeting_id"),
-    ]
+def conventions_keys(dialect: str, activity_ids: Iterable[int] | None = None) -> Subquery:
+    """One row per activity (all of them, or those of `activity_ids`): (activity_id,
+    conventions_key)."""
+    only = [] if activity_ids is None else [Activity.id.in_(list(activity_ids))]
     activity_id, code = activity_conventions.c.activity_id, activity_conventions.c.convention_code
     if dialect == "postgresql":
         binary = code.collate("C")  # the code-point order of `conventions_key`, whatever the locale
@@ -230,21 +226,46 @@ def _keys_of_activities(dialect: str) -> Subquery:
                     postgresql.aggregate_order_by(literal_column(f"'{CONVENTIONS_SEPARATOR}'"), binary),
                 ).label("conventions_key"),
             )
+            .where(*([] if activity_ids is None else [activity_id.in_(list(activity_ids))]))
             .group_by(activity_id)
             .subquery()
         )
         return (
-            select(*columns, func.coalesce(joined.c.conventions_key, "").label("conventions_key"))
+            select(
+                Activity.id.label("activity_id"),
+                func.coalesce(joined.c.conventions_key, "").label("conventions_key"),
+            )
             .outerjoin(joined, joined.c.activity_id == Activity.id)
+            .where(*only)
             .subquery()
         )
     # SQLite's group_concat (before 3.44) takes no ORDER BY: it concatenates in the order of its
     # input, here an ordered subquery per activity (EXPLAIN: a co-routine, no sorter in between).
     ordered = select(code).where(activity_id == Activity.id).order_by(code).correlate(Activity).subquery()
     joined_codes = select(func.group_concat(ordered.c.convention_code, CONVENTIONS_SEPARATOR))
-    return select(
-        *columns, func.coalesce(joined_codes.scalar_subquery(), "").label("conventions_key")
-    ).subquery()
+    return (
+        select(
+            Activity.id.label("activity_id"),
+            func.coalesce(joined_codes.scalar_subquery(), "").label("conventions_key"),
+        )
+        .where(*only)
+        .subquery()
+    )
+
+
+def _keys_of_activities(dialect: str) -> Subquery:
+    """One row per activity: its count key."""
+    keys = conventions_keys(dialect)
+    return (
+        select(
+            Activity.stage.label("stage"),
+            func.coalesce(Activity.thematic_group_id, NO_ID).label("thematic_group_id"),
+            func.coalesce(Activity.target_meeting_id, NO_ID).label("target_meeting_id"),
+            keys.c.conventions_key,
+        )
+        .join(keys, keys.c.activity_id == Activity.id)
+        .subquery()
+    )
 
 
 def counts_from_activities(dialect: str) -> Select[Any]:

@@ -1,8 +1,12 @@
 """Figures of the transition log kept up to date by the write path: the oversight views' rollups.
 
-Two tables, both functions of the log (and of the activities' creation), so that the cumulative
-flow, the throughput and the time in stage of a period read a few hundred or thousand rows instead
-of the period's transitions (bench/README.md, "Oversight views"):
+Three tables, functions of the log (and of the activities' creation and links), so that the
+cumulative flow, the throughput, the time in stage and the mandate coverage read a few hundred or
+thousand rows instead of the period's transitions (bench/README.md, "Oversight views"). Every row
+is kept twice: under `conventions_key` "*" (`ALL_CONVENTIONS`) for every activity, and under the
+set of conventions of the activities it counts (models.counts.conventions_key: "BC,SC", "" for
+none), so that a view filtered by conventions alone sums the keys that meet the filter, exactly,
+with the same query as the unfiltered view (which reads "*"):
 
 - `stage_day_counts`: per (UTC day, stage), the transitions that entered the stage (`entered`,
   every transition by `to_stage`), that left it (`exited`, by `from_stage`), and the activities
@@ -18,14 +22,21 @@ of the period's transitions (bench/README.md, "Oversight views"):
   from the day rows. Medians and percentiles read from it are exact over the stays' lengths in
   whole days: the true value (on fractional days) lies within one day above.
 
+- `provision_stage_counts`: per (provision, stage), the activities answering the provision.
+
 Every change is written in the transaction of the write that makes it, as additive upserts
 (`INSERT … ON CONFLICT DO UPDATE SET x = x + excluded.x`, rows in key order):
 - `record_transition` (services.transitions), after it inserted a new transition row (a
   replay that finds its row writes nothing), through `record_move`;
 - the ORM flush hooks below: a new activity starts (`started`) until its creation transition is
-  recorded; a deleted activity takes its whole contribution with it (read before the delete);
-- bulk loads (bench/generate.py, migration 0011, `synergies check --repair`): `rebuild_rollups`.
-Rows that fall to 0 stay. `rollup_drift` compares both tables with the log (`synergies check`).
+  recorded; a deleted activity takes its whole contribution with it (read from the log before the
+  delete), and an activity whose conventions change moves it from its old key to its new one;
+- bulk loads (bench/generate.py, migration 0012, `synergies check --repair`): `rebuild_rollups`.
+Rows that fall to 0 stay. `rollup_drift` compares the tables with the log (`synergies check`).
+
+Lock order, the same for every writer (no deadlock on PostgreSQL): the activity row, then
+`activity_counts` (models.counts, whose flush hook is registered first: this module imports it),
+then these tables in the order of `_upserts`, rows in key order.
 """
 
 from __future__ import annotations
@@ -34,6 +45,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from itertools import combinations
 from typing import Any
 
 from sqlalchemy import (
@@ -43,6 +55,7 @@ from sqlalchemy import (
     Date,
     Integer,
     Select,
+    String,
     and_,
     cast,
     delete,
@@ -61,12 +74,31 @@ from sqlalchemy.orm import Mapped, Session, UOWTransaction, aliased, mapped_colu
 
 from models.activity import Activity, Transition, activity_provisions
 from models.base import Base
+from models.counts import conventions_key, conventions_keys
 from models.enums import Stage, str_enum
 
 SECONDS_PER_DAY = 86400
 DAY, WEEK = 1, 7
 """`stage_stays.width`: a row of one day, or of the Monday-to-Sunday week starting on `starts_on`."""
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ALL_CONVENTIONS = "*"
+"""`conventions_key` of the rows that count every activity, whatever its conventions."""
+
+
+def keys_meeting(wanted: Iterable[str], codes: Iterable[str]) -> list[str]:
+    """The conventions keys of every set of `codes` that holds one of `wanted`: the rows a filter
+    on these conventions sums (an activity is in exactly one of them)."""
+    wanted, every = set(wanted), sorted(set(codes))
+    return sorted(
+        conventions_key(subset)
+        for n in range(1, len(every) + 1)
+        for subset in combinations(every, n)
+        if wanted.intersection(subset)
+    )
+
+
+def _conventions_key_column() -> Mapped[str]:
+    return mapped_column(String(400), primary_key=True)
 
 
 class StageDayCount(Base):
@@ -74,6 +106,7 @@ class StageDayCount(Base):
 
     __tablename__ = "stage_day_counts"
 
+    conventions_key: Mapped[str] = _conventions_key_column()
     day: Mapped[date] = mapped_column(primary_key=True)
     stage: Mapped[Stage] = mapped_column(str_enum(Stage), primary_key=True)
     entered: Mapped[int] = mapped_column(default=0)
@@ -87,7 +120,8 @@ class StageStay(Base):
 
     __tablename__ = "stage_stays"
 
-    # Key in this order: a period's rows are one range of (width, starts_on).
+    # Key in this order: a period's rows are one range of (width, starts_on) per conventions key.
+    conventions_key: Mapped[str] = _conventions_key_column()
     width: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     starts_on: Mapped[date] = mapped_column(primary_key=True)
     stage: Mapped[Stage] = mapped_column(str_enum(Stage), primary_key=True)
@@ -102,6 +136,7 @@ class ProvisionStageCount(Base):
 
     __tablename__ = "provision_stage_counts"
 
+    conventions_key: Mapped[str] = _conventions_key_column()
     provision_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     stage: Mapped[Stage] = mapped_column(str_enum(Stage), primary_key=True)
     count: Mapped[int] = mapped_column(default=0)
@@ -109,6 +144,7 @@ class ProvisionStageCount(Base):
 
 FLOW_FIELDS = ("entered", "exited", "started")
 STAY_FIELDS = ("count", "seconds")
+PROVISION_FIELDS = ("count",)
 
 
 # --- the rules, in Python (the write path) ----------------------------------------------------------
@@ -131,22 +167,45 @@ def stay_seconds(entered_at: datetime, left_at: datetime) -> int:
     return max(epoch_seconds(left_at) - epoch_seconds(entered_at), 0)
 
 
-FlowKey = tuple[date, str]
-StayKey = tuple[int, date, str, int]
-
-
-ProvisionKey = tuple[int, str]
+FLOW_KEY = ("conventions_key", "day", "stage")
+STAY_KEY = ("conventions_key", "width", "starts_on", "stage", "days")
+PROVISION_KEY = ("conventions_key", "provision_id", "stage")
+TABLES = (
+    (StageDayCount, FLOW_KEY, FLOW_FIELDS),
+    (StageStay, STAY_KEY, STAY_FIELDS),
+    (ProvisionStageCount, PROVISION_KEY, PROVISION_FIELDS),
+)
+"""The tables with their keys and figures, in the order every writer locks them."""
+RowKey = tuple[Any, ...]
+"""A row's key without its conventions key: (day, stage), (width, starts_on, stage, days) or
+(provision_id, stage) in `Deltas.figures`; with it first, once `under` a key."""
 
 
 @dataclass
 class Deltas:
-    flow: Counter[tuple[FlowKey, str]]
-    stays: Counter[tuple[StayKey, str]]
-    provisions: Counter[tuple[ProvisionKey, str]]
+    flow: Counter[tuple[RowKey, str]]
+    stays: Counter[tuple[RowKey, str]]
+    provisions: Counter[tuple[RowKey, str]]
 
     @classmethod
     def empty(cls) -> Deltas:
         return cls(Counter(), Counter(), Counter())
+
+    def counters(self) -> tuple[Counter[tuple[RowKey, str]], ...]:
+        return self.flow, self.stays, self.provisions
+
+    def under(self, *keys: str, sign: int = 1) -> Deltas:
+        """These figures (keyed without conventions) counted under each conventions key."""
+        keyed = Deltas.empty()
+        for mine, theirs in zip(self.counters(), keyed.counters(), strict=True):
+            for (key, name), value in mine.items():
+                for conventions in keys:
+                    theirs[((conventions, *key), name)] += sign * value
+        return keyed
+
+    def add(self, other: Deltas) -> None:
+        for mine, theirs in zip(self.counters(), other.counters(), strict=True):
+            mine.update(theirs)
 
 
 def move_deltas(
@@ -158,11 +217,12 @@ def move_deltas(
     entered_at: datetime,
     created_at: datetime,
     stage_before: str,
+    conventions: str,
     provision_ids: Iterable[int] = (),
 ) -> Deltas:
     """What recording one transition adds. `entered_at`: the previous transition's `at`, or the
     activity's `created_at` for seq 1; `stage_before`: the activity's stage before this write;
-    `provision_ids`: the provisions the activity answers."""
+    `conventions`: its conventions key; `provision_ids`: the provisions the activity answers."""
     deltas = Deltas.empty()
     if str(stage_before) != str(to_stage):
         for provision_id in provision_ids:
@@ -182,7 +242,7 @@ def move_deltas(
         deltas.flow[((created_on, str(stage_before)), "started")] -= 1
         if from_stage is not None:
             deltas.flow[((created_on, str(from_stage)), "started")] += 1
-    return deltas
+    return deltas.under(ALL_CONVENTIONS, conventions)
 
 
 def _rows(
@@ -199,11 +259,7 @@ def _upserts(dialect: str, deltas: Deltas) -> list[Any]:
     from models.sql import upsert_insert
 
     statements = []
-    for model, key_names, fields, counter in (
-        (StageDayCount, ("day", "stage"), FLOW_FIELDS, deltas.flow),
-        (StageStay, ("width", "starts_on", "stage", "days"), STAY_FIELDS, deltas.stays),
-        (ProvisionStageCount, ("provision_id", "stage"), ("count",), deltas.provisions),
-    ):
+    for (model, key_names, fields), counter in zip(TABLES, deltas.counters(), strict=True):
         rows = _rows(counter, key_names, fields)
         if not rows:
             continue
@@ -257,52 +313,58 @@ def _greatest(a: Any, b: Any, dialect: str) -> ColumnElement[Any]:
 
 
 def flow_from_log(dialect: str, activity_ids: Iterable[int] | None = None) -> Select[Any]:
-    """(day, stage, entered, exited, started) as the log and the activities say."""
+    """(conventions_key, day, stage, entered, exited, started) as the log and the activities say,
+    per set of conventions (not "*")."""
     ids = None if activity_ids is None else list(activity_ids)
-
-    def only(column: Any) -> list[ColumnElement[bool]]:
-        return [] if ids is None else [column.in_(ids)]
-
+    keys = conventions_keys(dialect, ids)
     day = _day_of(Transition.at, dialect)
 
     def figures(entered: int, exited: int, started: int) -> list[ColumnElement[Any]]:
         # Distinct labelled literals: a select drops a repeated column object.
         return [literal(entered).label("e"), literal(exited).label("x"), literal(started).label("s")]
 
-    arrivals = (
-        select(day.label("day"), Transition.to_stage.label("stage"), *figures(1, 0, 0))
-        .join(Activity, Activity.id == Transition.activity_id)
-        .where(*only(Transition.activity_id))
-    )
+    arrivals = select(
+        keys.c.conventions_key, day.label("day"), Transition.to_stage.label("stage"), *figures(1, 0, 0)
+    ).join(keys, keys.c.activity_id == Transition.activity_id)
     departures = (
-        select(day.label("day"), Transition.from_stage.label("stage"), *figures(0, 1, 0))
-        .join(Activity, Activity.id == Transition.activity_id)
-        .where(Transition.from_stage.is_not(None), *only(Transition.activity_id))
+        select(
+            keys.c.conventions_key,
+            day.label("day"),
+            Transition.from_stage.label("stage"),
+            *figures(0, 1, 0),
+        )
+        .join(keys, keys.c.activity_id == Transition.activity_id)
+        .where(Transition.from_stage.is_not(None))
     )
     first = aliased(Transition)
     starts = (
         select(
+            keys.c.conventions_key,
             _day_of(Activity.created_at, dialect).label("day"),
             func.coalesce(first.from_stage, Activity.stage).label("stage"),
             *figures(0, 0, 1),
         )
         .select_from(Activity)
+        .join(keys, keys.c.activity_id == Activity.id)
         .outerjoin(first, and_(first.activity_id == Activity.id, first.seq == 1))
-        .where(or_(first.id.is_(None), first.from_stage.is_not(None)), *only(Activity.id))
+        .where(or_(first.id.is_(None), first.from_stage.is_not(None)))
     )
     rows = union_all(arrivals, departures, starts).subquery()
     columns = list(rows.c)
     return select(
-        columns[0].label("day"),
-        columns[1].label("stage"),
-        func.sum(columns[2]).label("entered"),
-        func.sum(columns[3]).label("exited"),
-        func.sum(columns[4]).label("started"),
-    ).group_by(columns[0], columns[1])
+        columns[0].label("conventions_key"),
+        columns[1].label("day"),
+        columns[2].label("stage"),
+        func.sum(columns[3]).label("entered"),
+        func.sum(columns[4]).label("exited"),
+        func.sum(columns[5]).label("started"),
+    ).group_by(columns[0], columns[1], columns[2])
 
 
 def stays_from_log(dialect: str, activity_ids: Iterable[int] | None = None) -> Select[Any]:
-    """(width, starts_on, stage, days, count, seconds) as the log and the activities say."""
+    """(conventions_key, width, starts_on, stage, days, count, seconds) as the log and the
+    activities say, per set of conventions (not "*")."""
+    keys = conventions_keys(dialect, activity_ids)
     previous = aliased(Transition)
     seconds = _greatest(
         _seconds_of(Transition.at, dialect)
@@ -312,32 +374,32 @@ def stays_from_log(dialect: str, activity_ids: Iterable[int] | None = None) -> S
     )
     stays = (
         select(
+            keys.c.conventions_key,
             Transition.from_stage.label("stage"),
             _day_of(Transition.at, dialect).label("day"),
             _monday_of(Transition.at, dialect).label("monday"),
             seconds.label("seconds"),
         )
         .join(Activity, Activity.id == Transition.activity_id)
+        .join(keys, keys.c.activity_id == Transition.activity_id)
         .outerjoin(
             previous,
             and_(previous.activity_id == Transition.activity_id, previous.seq == Transition.seq - 1),
         )
-        .where(
-            Transition.from_stage.is_not(None),
-            *([] if activity_ids is None else [Transition.activity_id.in_(list(activity_ids))]),
-        )
+        .where(Transition.from_stage.is_not(None))
         .subquery()
     )
     days = cast(stays.c.seconds // SECONDS_PER_DAY, Integer)
     per_width = [
         select(
+            stays.c.conventions_key,
             literal(width, Integer).label("width"),
             starts.label("starts_on"),
             stays.c.stage,
             days.label("days"),
             func.count().label("count"),
             func.sum(stays.c.seconds).label("seconds"),
-        ).group_by(stays.c.stage, starts, days)
+        ).group_by(stays.c.conventions_key, stays.c.stage, starts, days)
         for width, starts in ((DAY, stays.c.day), (WEEK, stays.c.monday))
     ]
     both = union_all(*per_width).subquery()
@@ -345,43 +407,54 @@ def stays_from_log(dialect: str, activity_ids: Iterable[int] | None = None) -> S
 
 
 def provisions_from_links(dialect: str) -> Select[Any]:
-    """(provision_id, stage, count): the activities answering each provision, by stage."""
+    """(conventions_key, provision_id, stage, count): the activities answering each provision,
+    by set of conventions (not "*") and stage."""
     links = activity_provisions
+    keys = conventions_keys(dialect)
     return (
         select(
+            keys.c.conventions_key,
             links.c.provision_id.label("provision_id"),
             Activity.stage.label("stage"),
             func.count().label("count"),
         )
         .join(Activity, Activity.id == links.c.activity_id)
-        .group_by(links.c.provision_id, Activity.stage)
+        .join(keys, keys.c.activity_id == links.c.activity_id)
+        .group_by(keys.c.conventions_key, links.c.provision_id, Activity.stage)
     )
 
 
+def _from_log(dialect: str) -> tuple[Select[Any], ...]:
+    """What each table (in `TABLES` order) must hold under the sets of conventions."""
+    return flow_from_log(dialect), stays_from_log(dialect), provisions_from_links(dialect)
+
+
+def _all_rows(rows: Any, key_names: Sequence[str], fields: Sequence[str]) -> Select[Any]:
+    """The "*" rows: `rows` (per set of conventions) summed over the sets."""
+    keys = [rows.c[name] for name in key_names[1:]]
+    return select(
+        literal(ALL_CONVENTIONS, String).label("conventions_key"),
+        *keys,
+        *(func.sum(rows.c[name]).label(name) for name in fields),
+    ).group_by(*keys)
+
+
 def rebuild(connection: Connection) -> None:
-    """Recount both tables from the log (synchronous: the migration calls it too). On PostgreSQL
-    the tables are locked first, as models.counts.rebuild does."""
+    """Recount the tables from the log (synchronous: the migration calls it too): the rows per
+    set of conventions, then the "*" rows from them. On PostgreSQL the tables are locked first,
+    as models.counts.rebuild does."""
     if connection.dialect.name == "postgresql":
         connection.execute(
             text("LOCK TABLE stage_day_counts, stage_stays, provision_stage_counts IN EXCLUSIVE MODE")
         )
-    dialect = connection.dialect.name
-    connection.execute(delete(StageDayCount))
-    connection.execute(
-        insert(StageDayCount).from_select(["day", "stage", *FLOW_FIELDS], flow_from_log(dialect))
-    )
-    connection.execute(delete(StageStay))
-    connection.execute(
-        insert(StageStay).from_select(
-            ["width", "starts_on", "stage", "days", *STAY_FIELDS], stays_from_log(dialect)
+    for (model, key_names, fields), per_set in zip(TABLES, _from_log(connection.dialect.name), strict=True):
+        table = model.__table__
+        connection.execute(delete(model))
+        connection.execute(insert(model).from_select([*key_names, *fields], per_set))
+        by_set = select(table).where(table.c.conventions_key != ALL_CONVENTIONS).subquery()
+        connection.execute(
+            insert(model).from_select([*key_names, *fields], _all_rows(by_set, key_names, fields))
         )
-    )
-    connection.execute(delete(ProvisionStageCount))
-    connection.execute(
-        insert(ProvisionStageCount).from_select(
-            ["provision_id", "stage", "count"], provisions_from_links(dialect)
-        )
-    )
 
 
 async def rebuild_rollups(session: AsyncSession) -> None:
@@ -397,17 +470,14 @@ class RollupDrift:
 
 
 async def rollup_drift(session: AsyncSession) -> list[RollupDrift]:
-    """Rows whose stored figures differ from the log's, in both tables; one statement per table
-    (each side of a comparison from the same snapshot)."""
+    """Rows whose stored figures differ from the log's, in every table and under every
+    conventions key; one statement per table (each side of a comparison from the same snapshot)."""
     dialect = session.get_bind().dialect.name
     drifts: list[RollupDrift] = []
-    for model, key_names, fields, actual_query in (
-        (StageDayCount, ("day", "stage"), FLOW_FIELDS, flow_from_log(dialect)),
-        (StageStay, ("width", "starts_on", "stage", "days"), STAY_FIELDS, stays_from_log(dialect)),
-        (ProvisionStageCount, ("provision_id", "stage"), ("count",), provisions_from_links(dialect)),
-    ):
+    for (model, key_names, fields), per_set in zip(TABLES, _from_log(dialect), strict=True):
         table = model.__table__
-        actual = actual_query.subquery()
+        by_set = per_set.cte()
+        actual = union_all(select(by_set), _all_rows(by_set, key_names, fields)).subquery()
 
         def zeros(side: str, fields: Sequence[str] = fields) -> list[ColumnElement[Any]]:
             # Distinct labelled literals: a select drops a repeated column object.
@@ -454,65 +524,96 @@ def _plain(value: Any) -> Any:
     return value
 
 
-# --- ORM hooks: activities created or deleted -------------------------------------------------------
+# --- ORM hooks: activities created, re-linked or deleted --------------------------------------------
 
 
-def _negated(connection: Connection, activity_ids: list[int]) -> Deltas:
-    """Minus what these activities contribute now (read from the log before they go)."""
-    deltas = Deltas.empty()
+def _contributions(connection: Connection, activity_ids: list[int]) -> dict[str, Deltas]:
+    """What these activities contribute to the log's figures now, keyed without conventions, per
+    conventions key as stored (read from their own transitions: a few rows each)."""
     dialect = connection.dialect.name
-    for day, stage, *values in connection.execute(flow_from_log(dialect, activity_ids)):
+    found: dict[str, Deltas] = {}
+    for key, *row in connection.execute(flow_from_log(dialect, activity_ids)):
+        day, stage, *values = row
         for name, value in zip(FLOW_FIELDS, values, strict=True):
-            deltas.flow[((_plain(day), str(stage)), name)] -= int(value or 0)
-    for width, starts_on, stage, days, *values in connection.execute(stays_from_log(dialect, activity_ids)):
+            deltas = found.setdefault(key, Deltas.empty())
+            deltas.flow[((_plain(day), str(stage)), name)] += int(value or 0)
+    for key, *row in connection.execute(stays_from_log(dialect, activity_ids)):
+        width, starts_on, stage, days, *values = row
         for name, value in zip(STAY_FIELDS, values, strict=True):
-            deltas.stays[((int(width), _plain(starts_on), str(stage), int(days)), name)] -= int(value or 0)
-    return deltas
+            deltas = found.setdefault(key, Deltas.empty())
+            deltas.stays[((int(width), _plain(starts_on), str(stage), int(days)), name)] += int(value or 0)
+    return found
+
+
+_DELETED = "rollups_of_deleted_activities"
+"""`Session.info` key: the deleted activities' contributions, negated, read before the flush and
+written after `activity_counts` (the lock order of a move)."""
 
 
 @event.listens_for(Session, "before_flush")
-def _forget_deleted_activities(session: Session, _flush: UOWTransaction, _instances: object) -> None:
+def _read_deleted_activities(session: Session, _flush: UOWTransaction, _instances: object) -> None:
     deleted = [a.id for a in session.deleted if isinstance(a, Activity) and a.id is not None]
+    negated = Deltas.empty()
     if deleted:
-        connection = session.connection()
-        _apply(connection, _negated(connection, deleted))
+        for key, deltas in _contributions(session.connection(), deleted).items():
+            negated.add(deltas.under(ALL_CONVENTIONS, key, sign=-1))
+    session.info[_DELETED] = negated
 
 
-def _provisions_before(activity: Activity) -> tuple[str, list[int]]:
-    """The stage and the provisions at the last load (attribute history)."""
+def _before(activity: Activity) -> tuple[str, list[int], str]:
+    """The stage, the provisions and the conventions key at the last load (attribute history)."""
     state = inspect(activity)
-    stage = state.attrs["stage"].load_history()
-    provisions = state.attrs["provisions"].load_history()
-    stages = [*stage.unchanged, *stage.deleted]
-    return str(stages[0]) if stages else str(activity.stage), [
-        p.id for p in [*provisions.unchanged, *provisions.deleted]
-    ]
+
+    def loaded(name: str) -> list[Any]:
+        history = state.attrs[name].load_history()
+        return [*history.unchanged, *history.deleted]
+
+    stages = loaded("stage")
+    return (
+        str(stages[0]) if stages else str(activity.stage),
+        [p.id for p in loaded("provisions")],
+        conventions_key(c.code for c in loaded("conventions")),
+    )
+
+
+def _links(stage: str, provision_ids: Iterable[int], key: str, sign: int) -> Deltas:
+    """An activity's provisions counted at its stage, under "*" and its conventions key."""
+    deltas = Deltas.empty()
+    for provision_id in provision_ids:
+        deltas.provisions[((provision_id, stage), "count")] += 1
+    return deltas.under(ALL_CONVENTIONS, key, sign=sign)
 
 
 @event.listens_for(Session, "after_flush")
-def _count_new_activities(session: Session, _flush: UOWTransaction) -> None:
+def _count_flushed_activities(session: Session, _flush: UOWTransaction) -> None:
     """A new activity starts in its stage on the day of its creation, until its first transition
     says otherwise (`record_transition` moves that count). The provisions an activity answers
-    are counted at its stage when it is created, re-linked or deleted."""
-    deltas = Deltas.empty()
+    are counted at its stage when it is created, re-linked or deleted; a deleted activity's
+    figures go (read before the flush), and an activity whose conventions change moves its
+    figures from its old conventions key to its new one."""
+    deltas: Deltas = session.info.pop(_DELETED, None) or Deltas.empty()
+    connection = session.connection()
     for activity in session.new:
         if isinstance(activity, Activity):
-            deltas.flow[((utc_day(activity.created_at), str(activity.stage)), "started")] += 1
-            for provision in activity.provisions:
-                deltas.provisions[((provision.id, str(activity.stage)), "count")] += 1
+            key = conventions_key(activity.convention_codes)
+            started = Deltas.empty()
+            started.flow[((utc_day(activity.created_at), str(activity.stage)), "started")] += 1
+            deltas.add(started.under(ALL_CONVENTIONS, key))
+            deltas.add(_links(str(activity.stage), (p.id for p in activity.provisions), key, 1))
     for activity in session.deleted:
         if isinstance(activity, Activity):
-            stage, provision_ids = _provisions_before(activity)
-            for provision_id in provision_ids:
-                deltas.provisions[((provision_id, stage), "count")] -= 1
+            deltas.add(_links(*_before(activity), sign=-1))
     for activity in session.dirty:
         if isinstance(activity, Activity) and any(
-            inspect(activity).attrs[name].history.has_changes() for name in ("provisions", "stage")
+            inspect(activity).attrs[name].history.has_changes()
+            for name in ("provisions", "stage", "conventions")
         ):
-            stage, provision_ids = _provisions_before(activity)
-            for provision_id in provision_ids:
-                deltas.provisions[((provision_id, stage), "count")] -= 1
-            for provision in activity.provisions:
-                deltas.provisions[((provision.id, str(activity.stage)), "count")] += 1
-    if deltas.flow or deltas.provisions:
-        _apply(session.connection(), deltas)
+            stage, provision_ids, old_key = _before(activity)
+            new_key = conventions_key(activity.convention_codes)
+            deltas.add(_links(stage, provision_ids, old_key, -1))
+            deltas.add(_links(str(activity.stage), (p.id for p in activity.provisions), new_key, 1))
+            if old_key != new_key:
+                for logged in _contributions(connection, [activity.id]).values():
+                    deltas.add(logged.under(old_key, sign=-1))
+                    deltas.add(logged.under(new_key))
+    _apply(connection, deltas)

@@ -143,7 +143,8 @@ async def record_transition(session: AsyncSession, record: TransitionRecord) -> 
         )
     # Last: every move between the same two keys updates the same count rows, so their row
     # locks are held for as short a time as possible (until the caller's commit). Always in this
-    # order (counts, then the rollups' rows in key order): no two moves wait on each other crosswise.
+    # order (counts, then the rollups' rows in key order, "*" and the activity's conventions key):
+    # no two writers wait on each other crosswise (the flush hooks of an edit or a deletion too).
     await shift_count(session, old_key, replace(old_key, stage=str(record.to_stage)))
     await record_move(
         session,
@@ -155,6 +156,7 @@ async def record_transition(session: AsyncSession, record: TransitionRecord) -> 
             entered_at=entered_at,
             created_at=created_at,
             stage_before=old_key.stage,
+            conventions=old_key.conventions_key,
             provision_ids=provision_ids,
         ),
     )

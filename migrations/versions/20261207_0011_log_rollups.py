@@ -6,7 +6,8 @@ the throughput, and `stage_stays` (per stage, day or week the stay ended, whole 
 count and seconds) for the median and p85 of the time in stage; `provision_stage_counts` (per
 provision and stage: the activities answering it) for the mandate coverage. At 100,000 activities the views
 read a period's 120,000 transitions (a year: 400,000) and took 0.16-0.86 s on SQLite, 0.08-0.33 s
-on PostgreSQL (bench/README.md). Filled here from the existing log. Written from the models'
+on PostgreSQL (bench/README.md). Filled from the existing log by 0012, which adds their conventions
+key (the fill is the models' `rebuild`, which writes that key). Written from the models'
 autogenerate output.
 
 Revision ID: 0011_log_rollups
@@ -18,8 +19,6 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-
-from models.rollups import rebuild
 
 revision: str = "0011_log_rollups"
 down_revision: str | None = "0010_transitions_at_covering"
@@ -68,7 +67,6 @@ def upgrade() -> None:
         sa.Column("count", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("provision_id", "stage", name=op.f("pk_provision_stage_counts")),
     )
-    rebuild(op.get_bind())
 
 
 def downgrade() -> None:

@@ -28,7 +28,7 @@ from services.dashboard.filters import (
     utc_today,
 )
 from services.dashboard.flow import CumulativeFlowRead, FlowPointRead, cumulative_flow
-from services.dashboard.sql import percentile
+from services.dashboard.sql import kept_keys, percentile
 from services.dashboard.stage_times import (
     DistributionRead,
     StageTimesRead,
@@ -61,6 +61,7 @@ __all__ = [
     "buckets",
     "cumulative_flow",
     "due_soon",
+    "kept_keys",
     "overdue",
     "percentile",
     "snap_range",

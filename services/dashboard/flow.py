@@ -24,7 +24,15 @@ from services.dashboard.filters import (
     snap_range,
     start_of,
 )
-from services.dashboard.sql import as_date, bucket_of, count_by, dialect_name, with_activities
+from services.dashboard.sql import (
+    as_date,
+    bucket_of,
+    count_by,
+    counted_under,
+    dialect_name,
+    kept_keys,
+    with_activities,
+)
 
 
 class FlowPointRead(Schema):
@@ -82,8 +90,9 @@ async def cumulative_flow(
     starting stage of activities whose creation is not in the log), summed per bucket in SQL.
     Only the log from the start of the range on is read (ix_transitions_at), not all of it."""
     start, end = snap_range(start, end, interval)
-    if not where.clauses():
-        return await _cumulative_flow_from_rollups(session, interval=interval, start=start, end=end)
+    keys = await kept_keys(session, where)
+    if keys is not None:
+        return await _cumulative_flow_from_rollups(session, keys, interval=interval, start=start, end=end)
     dialect = dialect_name(session)
     range_start, range_end = start_of(start), start_of(end + timedelta(days=1))
 
@@ -153,15 +162,16 @@ def _walk_back(
 
 
 async def _cumulative_flow_from_rollups(
-    session: AsyncSession, *, interval: Interval, start: date, end: date
+    session: AsyncSession, keys: list[str], *, interval: Interval, start: date, end: date
 ) -> CumulativeFlowRead:
-    """The unfiltered flow from the kept figures: the stage counts now (models.counts) and the
-    per-day entered/exited/started counts from the range's first day on (models.rollups), the
-    same sums `cumulative_flow` takes from the log (a few hundred rows instead of its transitions)."""
+    """The flow of the activities under `keys` (`kept_keys`) from the kept figures: the stage
+    counts now (models.counts) and the per-day entered/exited/started counts from the range's
+    first day on (models.rollups), the same sums `cumulative_flow` takes from the log (a few
+    hundred rows instead of its transitions)."""
     counts = ActivityCount.__table__
     running: dict[Stage, int] = dict.fromkeys(ALL_STAGES, 0)
     for stage, count in await session.execute(
-        select(counts.c.stage, func.sum(counts.c.count)).group_by(counts.c.stage)
+        select(counts.c.stage, func.sum(counts.c.count)).where(*counted_under(keys)).group_by(counts.c.stage)
     ):
         running[Stage(stage)] = int(count or 0)
     rollup = StageDayCount.__table__
@@ -169,7 +179,7 @@ async def _cumulative_flow_from_rollups(
     deltas: dict[date, dict[Stage, int]] = defaultdict(lambda: dict.fromkeys(ALL_STAGES, 0))
     for day_value, stage, entered, exited, started in await session.execute(
         select(rollup.c.day, rollup.c.stage, rollup.c.entered, rollup.c.exited, rollup.c.started).where(
-            rollup.c.day >= start
+            rollup.c.conventions_key.in_(keys), rollup.c.day >= start
         )
     ):
         day = as_date(day_value)

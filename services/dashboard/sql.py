@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Date, Float, Select, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import Activity, Transition
+from models import Activity, ActivityCount, Convention, Transition
+from models.rollups import ALL_CONVENTIONS, keys_meeting
 from services.dashboard.filters import DashboardFilter, Interval
 
 
@@ -76,3 +78,19 @@ def count_by(rows: Select[Any]) -> Select[Any]:
     """(bucket, stage, count) from a select of (bucket, stage) rows."""
     sub = rows.subquery()
     return select(sub.c.bucket, sub.c.stage, func.count()).group_by(sub.c.bucket, sub.c.stage)
+
+
+async def kept_keys(session: AsyncSession, where: DashboardFilter) -> list[str] | None:
+    """The rollups' conventions keys (models.rollups) whose rows answer `where`, or None when the
+    filter needs the log: the figures are kept per set of conventions, so a filter on conventions
+    alone (or none, "*") is a sum over a few keys, exact and read by the same queries."""
+    if replace(where, conventions=()).clauses():
+        return None
+    if not where.conventions:
+        return [ALL_CONVENTIONS]
+    return keys_meeting(where.conventions, await session.scalars(select(Convention.code)))
+
+
+def counted_under(keys: Sequence[str]) -> list[ColumnElement[bool]]:
+    """`activity_counts` rows (keyed by the same sets, but with no "*" rows) for these keys."""
+    return [] if list(keys) == [ALL_CONVENTIONS] else [ActivityCount.conventions_key.in_(keys)]

@@ -22,7 +22,7 @@ from services.dashboard.filters import (
     range_clauses,
     snap_range,
 )
-from services.dashboard.sql import as_date, bucket_of, count_by, dialect_name, with_activities
+from services.dashboard.sql import as_date, bucket_of, count_by, dialect_name, kept_keys, with_activities
 
 _Z: dict[str, Any] = {  # the example's counts per stage
     "thematic_group": 0,
@@ -68,8 +68,9 @@ async def throughput(
 ) -> ThroughputRead:
     """Transitions per day or week (Monday to Sunday) by `to_stage` (uses ix_transitions_at)."""
     start, end = snap_range(start, end, interval)
-    if not where.clauses():
-        counted = await _entered_from_rollups(session, interval, start, end)
+    keys = await kept_keys(session, where)
+    if keys is not None:
+        counted = await _entered_from_rollups(session, keys, interval, start, end)
         return _throughput_points(counted, interval, start, end)
     dialect = dialect_name(session)
     rows = await session.execute(
@@ -90,14 +91,18 @@ async def throughput(
 
 
 async def _entered_from_rollups(
-    session: AsyncSession, interval: Interval, start: date, end: date
+    session: AsyncSession, keys: list[str], interval: Interval, start: date, end: date
 ) -> dict[date, dict[Stage, int]]:
-    """Unfiltered moves into each stage per bucket, from the per-day counts (models.rollups)."""
+    """Moves into each stage per bucket of the activities under `keys` (`kept_keys`), from the
+    per-day counts (models.rollups)."""
     rollup = StageDayCount.__table__
     counts: dict[date, dict[Stage, int]] = defaultdict(lambda: dict.fromkeys(ALL_STAGES, 0))
     for day_value, stage, entered in await session.execute(
         select(rollup.c.day, rollup.c.stage, rollup.c.entered).where(
-            rollup.c.day >= start, rollup.c.day <= end, rollup.c.entered != 0
+            rollup.c.conventions_key.in_(keys),
+            rollup.c.day >= start,
+            rollup.c.day <= end,
+            rollup.c.entered != 0,
         )
     ):
         day = as_date(day_value)

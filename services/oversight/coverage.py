@@ -18,6 +18,7 @@ from core.stages import OPEN_STAGES, Stage
 from models import Activity, Decision, Provision, activity_provisions, decision_provisions
 from models.enums import ProvisionStatus
 from models.rollups import ProvisionStageCount
+from services import dashboard
 from services.oversight.filters import (
     OversightFilter,
     Table,
@@ -169,7 +170,8 @@ async def coverage(session: AsyncSession, where: OversightFilter, *, as_of: date
                 .where(Decision.convention_code.in_(where.conventions))
             )
         )
-    if where.clauses():
+    keys = await dashboard.kept_keys(session, where)
+    if keys is None:
         tally = await _tally_by_stage(
             session,
             activity_provisions.c.provision_id,
@@ -178,18 +180,21 @@ async def coverage(session: AsyncSession, where: OversightFilter, *, as_of: date
             join_on=Activity.id == activity_provisions.c.activity_id,
         )
     else:
-        # Unfiltered: the counts by stage kept per provision (models.rollups), and only the links
-        # of the overdue activities (ix_activities_stage_due) for the stalled ones.
+        # Unfiltered or by conventions only: the counts by stage kept per provision and set of
+        # conventions (models.rollups), and only the links of the overdue activities
+        # (ix_activities_stage_due) for the stalled ones.
         tally = _StageTally(defaultdict(_stage_counts), defaultdict(int))
         kept = ProvisionStageCount.__table__
         for provision_id, stage, count in await session.execute(
-            select(kept.c.provision_id, kept.c.stage, kept.c.count).where(kept.c.count != 0)
+            select(kept.c.provision_id, kept.c.stage, kept.c.count).where(
+                kept.c.conventions_key.in_(keys), kept.c.count != 0
+            )
         ):
             tally.counts[provision_id][Stage(stage)] += int(count)
         for provision_id, stalled_count in await session.execute(
             select(activity_provisions.c.provision_id, func.count())
             .join(Activity, Activity.id == activity_provisions.c.activity_id)
-            .where(_stalled(as_of))
+            .where(_stalled(as_of), *where.clauses())
             .group_by(activity_provisions.c.provision_id)
         ):
             tally.stalled[provision_id] += int(stalled_count)

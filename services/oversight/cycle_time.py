@@ -22,8 +22,9 @@ class StageCycleTime(_Schema):
     stage: Stage
     stays: int = Field(description="completed stays in the stage that ended within the period")
     median_days: float | None = Field(
-        description="unfiltered: over the stays' lengths in whole days (kept figures, models.rollups; "
-        "the value on fractional days lies less than a day above); filtered: on fractional days"
+        description="unfiltered or filtered by conventions only: over the stays' lengths in whole days "
+        "(kept figures, models.rollups; the value on fractional days lies less than a day above); "
+        "other filters: on fractional days"
     )
     p85_days: float | None = Field(
         description="85th percentile, linear interpolation; days as for the median"
@@ -67,8 +68,9 @@ CYCLE_FRACTIONS = (0.5, 0.85)
 async def cycle_time(session: AsyncSession, where: OversightFilter, *, period: Period) -> CycleTimeView:
     """How long activities stay in each open stage: completed stays that ended within the period,
     entering the stage to the activity's next transition (the dashboard's time in stage)."""
-    if not where.clauses():
-        return _cycle_time_view(period, await stay_quantiles(session, period, CYCLE_FRACTIONS))
+    keys = await dashboard.kept_keys(session, where)
+    if keys is not None:
+        return _cycle_time_view(period, await stay_quantiles(session, period, CYCLE_FRACTIONS, keys))
     dialect = session.get_bind().dialect.name
     durations = dashboard.time_in_stage_durations(
         where, dialect, start=period.start, end=period.end
@@ -125,13 +127,19 @@ def period_parts(period: Period) -> list[tuple[int, date, date]]:
     return parts
 
 
-async def stay_histogram(session: AsyncSession, period: Period) -> dict[Stage, list[tuple[int, int]]]:
-    """Per stage, (whole days, stays) of the unfiltered stays that ended within the period, by
-    days (models.rollups: a few hundred rows per week of the period)."""
+async def stay_histogram(
+    session: AsyncSession, period: Period, keys: Sequence[str]
+) -> dict[Stage, list[tuple[int, int]]]:
+    """Per stage, (whole days, stays) of the stays that ended within the period, of the activities
+    under the conventions `keys` (`dashboard.kept_keys`), by days (models.rollups: a few hundred
+    rows per week of the period and key)."""
     stays = StageStay.__table__
     parts = [
         select(stays.c.stage, stays.c.days, stays.c.count).where(
-            stays.c.width == width, stays.c.starts_on.between(first, last), stays.c.count != 0
+            stays.c.conventions_key.in_(keys),
+            stays.c.width == width,
+            stays.c.starts_on.between(first, last),
+            stays.c.count != 0,
         )
         for width, first, last in period_parts(period)
     ]
@@ -168,11 +176,11 @@ def histogram_quantile(histogram: Sequence[tuple[int, int]], fraction: float) ->
 
 
 async def stay_quantiles(
-    session: AsyncSession, period: Period, fractions: Sequence[float]
+    session: AsyncSession, period: Period, fractions: Sequence[float], keys: Sequence[str]
 ) -> dict[Stage, tuple[int, float | None, float | None]]:
     """(stays, quantiles...) per stage from the kept histogram, in whole days: exact over the
     stays' lengths cut to whole days (the value on fractional days lies less than a day above)."""
-    histogram = await stay_histogram(session, period)
+    histogram = await stay_histogram(session, period, keys)
     return {
         stage: (sum(c for _, c in rows), *(histogram_quantile(rows, f) for f in fractions))  # type: ignore[misc]
         for stage, rows in histogram.items()

@@ -1,18 +1,22 @@
 """The transition log's rollups (models.rollups): kept by the write path in the same transaction,
-equal to a rebuild from the log, and giving the unfiltered cumulative flow and throughput exactly
-as the queries over the log do, and the time in stage exactly over whole days."""
+equal to a rebuild from the log, and giving the cumulative flow, throughput and coverage,
+unfiltered or filtered by conventions, exactly as the queries over the log do, and the time in
+stage exactly over whole days."""
 
 from __future__ import annotations
 
 import random
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, event, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.stages import Stage
 from models import Activity, Convention, Provision, ProvisionStageCount, StageDayCount, StageStay, Transition
-from models.rollups import epoch_seconds, rebuild_rollups, rollup_drift
+from models.rollups import epoch_seconds, keys_meeting, rebuild_rollups, rollup_drift
 from services import dashboard, oversight
 from services.activity_edits import apply_edit
 from services.dashboard import Interval, percentile
@@ -40,13 +44,15 @@ async def write(session: AsyncSession, record: TransitionRecord) -> None:
 async def build_history(db: async_sessionmaker[AsyncSession], seed: int = 3) -> list[int]:
     """Activities created over two months, some with a recorded creation, some without (their
     start counts from `created_at`), one with an imported first move; moves at fractional times,
-    now and then dated before the previous one (clock skew); replays; a few deletions."""
+    now and then dated before the previous one (clock skew); replays; provisions and conventions
+    re-linked mid-history; a few deletions."""
     rng = random.Random(seed)
     world = await reference_rows(db)
     ids: list[int] = []
     clock: dict[int, datetime] = {}
     async with db() as session, session.begin():
         conventions = list(await session.scalars(select(Convention)))
+        codes_of_conventions = [c.code for c in conventions]
         provisions = [
             Provision(element_code=f"P{k}", paragraph=str(k), text=f"Provision {k}") for k in range(5)
         ]
@@ -99,11 +105,15 @@ async def build_history(db: async_sessionmaker[AsyncSession], seed: int = 3) -> 
             async with db() as session, session.begin():
                 await write(session, record)
         stages[activity_id] = target
+        changes: dict[str, list[str]] = {}
         if rng.random() < 0.1:  # answers other provisions now
-            codes = rng.sample([f"P{k}" for k in range(5)], k=rng.choice((0, 1, 2)))
+            changes["provision_codes"] = rng.sample([f"P{k}" for k in range(5)], k=rng.choice((0, 1, 2)))
+        if rng.random() < 0.12:  # joins or leaves conventions: its figures move with it
+            changes["convention_codes"] = rng.sample(codes_of_conventions, k=rng.choice((0, 1, 2, 3)))
+        if changes:
             async with db() as session, session.begin():
                 version = (await session.get_one(Activity, activity_id)).version
-                await apply_edit(session, activity_id, version, {"provision_codes": codes})
+                await apply_edit(session, activity_id, version, changes)
     for activity_id in rng.sample(ids, 4):
         async with db() as session, session.begin():
             await session.delete(await session.get_one(Activity, activity_id))
@@ -164,12 +174,149 @@ async def test_rollups_equal_a_rebuild_and_answer_as_the_log_does(db) -> None:
         ).points[-1].total > 0
 
 
-async def check_cycle_time(session: AsyncSession, period: Period) -> None:
+async def test_convention_filters_answer_from_the_rollups_as_the_log_does(db) -> None:
+    await build_history(db, seed=11)
+    async with db() as session:
+        assert await rollup_drift(session) == []
+        codes = sorted(await session.scalars(select(Convention.code)))
+        counted = 0
+        for conventions in [*((code,) for code in codes), tuple(codes[:2]), tuple(codes)]:
+            kept_filter = OversightFilter(conventions=conventions)
+            exact = OversightFilter(conventions=conventions, stages=ALL)
+            assert await dashboard.kept_keys(session, kept_filter) is not None
+            assert await dashboard.kept_keys(session, exact) is None
+            for period in periods()[:7]:
+                for interval in Interval:
+                    start, end = period.start, period.end
+                    kept = await dashboard.cumulative_flow(
+                        session, kept_filter, interval=interval, start=start, end=end
+                    )
+                    logged = await dashboard.cumulative_flow(
+                        session, exact, interval=interval, start=start, end=end
+                    )
+                    assert kept == logged, (conventions, period, interval)
+                    kept_moves = await dashboard.throughput(
+                        session, kept_filter, interval=interval, start=start, end=end
+                    )
+                    logged_moves = await dashboard.throughput(
+                        session, exact, interval=interval, start=start, end=end
+                    )
+                    assert kept_moves == logged_moves, (conventions, period, interval)
+                    counted += sum(kept_moves.totals.values())
+                await check_cycle_time(session, period, conventions)
+            for as_of in (T0.date(), T0.date() + timedelta(days=40)):
+                kept_coverage = await oversight.coverage(session, kept_filter, as_of=as_of)
+                assert kept_coverage == await oversight.coverage(session, exact, as_of=as_of), conventions
+        assert counted > 0
+
+
+def test_the_keys_of_a_filter_are_the_sets_that_meet_it() -> None:
+    assert keys_meeting(["b"], ["a", "b", "c"]) == ["a,b", "a,b,c", "b", "b,c"]
+    assert keys_meeting(["a", "c"], ["c", "b", "a"]) == ["a", "a,b", "a,b,c", "a,c", "b,c", "c"]
+    assert keys_meeting(["z"], ["a"]) == []
+
+
+WRITTEN = ("activities", "activity_counts", "stage_day_counts", "stage_stays", "provision_stage_counts")
+"""Every writer of these rows locks them in this order (no deadlock on PostgreSQL)."""
+
+
+@contextmanager
+def tables_written(session: AsyncSession) -> Iterator[list[str]]:
+    """The tables of `WRITTEN` in the order the session's statements first write them."""
+    written: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        match = re.match(r"\s*(?:INSERT INTO|UPDATE|DELETE FROM)\s+(\w+)", statement)
+        if match and match.group(1) in WRITTEN and match.group(1) not in written:
+            written.append(match.group(1))
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        yield written
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+
+
+async def test_every_write_keeps_the_rows_of_each_set_of_conventions(db) -> None:
+    """No drift after each kind of write (creation, moves, conventions added, removed and changed
+    with the provisions, a replay, a deletion); a move and a deletion lock in the same order."""
+    world = await reference_rows(db)
+    async with db() as session, session.begin():
+        conventions = list(await session.scalars(select(Convention).order_by(Convention.code)))
+        codes = [c.code for c in conventions]
+        activity = Activity(
+            title="A",
+            stage=Stage.THEMATIC_GROUP,
+            created_at=T0,
+            thematic_group_id=world.groups[0],
+            conventions=conventions[:1],
+            provisions=[Provision(element_code="P", paragraph="1", text="P")],
+        )
+        session.add(activity)
+
+    async def no_drift(step: str) -> None:
+        async with db() as session:
+            assert await rollup_drift(session) == [], step
+
+    async def move(seq: int, from_stage: Stage | None, to_stage: Stage, days: float) -> list[str]:
+        record = TransitionRecord(
+            activity.id, seq, from_stage, to_stage, None, T0 + timedelta(days=days), request_key=f"m{seq}"
+        )
+        async with db() as session, session.begin():
+            with tables_written(session) as written:
+                await write(session, record)
+        await no_drift(f"move {seq}")
+        return written
+
+    async def edit(changes: dict[str, list[str]]) -> None:
+        async with db() as session, session.begin():
+            version = (await session.get_one(Activity, activity.id)).version
+            await apply_edit(session, activity.id, version, changes)
+        await no_drift(str(changes))
+
+    async def in_flow(code: str) -> int:
+        async with db() as session:
+            flow = await dashboard.cumulative_flow(
+                session,
+                OversightFilter(conventions=(code,)),
+                interval=Interval.DAY,
+                start=T0.date(),
+                end=T0.date() + timedelta(days=30),
+            )
+        return flow.points[-1].counts[Stage.PILOT_PROJECT] + flow.points[0].counts[Stage.THEMATIC_GROUP]
+
+    await no_drift("creation")
+    await move(1, None, Stage.THEMATIC_GROUP, 0.5)
+    await move(2, Stage.THEMATIC_GROUP, Stage.TASK_TEAM, 3.2)
+    await edit({"convention_codes": codes[:2]})  # one added
+    lock_order = await move(3, Stage.TASK_TEAM, Stage.PILOT_PROJECT, 9.7)
+    assert lock_order == list(WRITTEN)
+    assert (await in_flow(codes[0]), await in_flow(codes[1]), await in_flow(codes[2])) == (2, 2, 0)
+    await edit({"convention_codes": [codes[1]]})  # one removed
+    assert (await in_flow(codes[0]), await in_flow(codes[1])) == (0, 2)
+    await edit({"convention_codes": [], "provision_codes": []})  # none, and no provision
+    # A replay writes nothing (its UPDATE of the activity matches no row).
+    assert set(await move(3, Stage.TASK_TEAM, Stage.PILOT_PROJECT, 9.7)) <= {"activities"}
+    await edit({"convention_codes": codes[2:4], "provision_codes": ["P"]})
+    assert await in_flow(codes[2]) == 2
+    async with db() as session, session.begin():
+        with tables_written(session) as written:
+            await session.delete(await session.get_one(Activity, activity.id))
+            await session.flush()
+    assert written == list(WRITTEN)  # as a move: the activity, its count, then the rollups
+    await no_drift("deletion")
+    assert await in_flow(codes[2]) == 0
+
+
+async def check_cycle_time(session: AsyncSession, period: Period, conventions: tuple[str, ...] = ()) -> None:
     """Whole days: the quantiles equal the same quantiles over the stays' lengths cut to whole
     days (computed here from the log), and lie less than a day below the exact view's."""
-    kept = await oversight.cycle_time(session, OversightFilter(), period=period)
-    logged = await oversight.cycle_time(session, EXACT, period=period)
-    whole_days = await stay_days(session, period)
+    kept = await oversight.cycle_time(session, OversightFilter(conventions=conventions), period=period)
+    logged = await oversight.cycle_time(
+        session, OversightFilter(conventions=conventions, stages=ALL), period=period
+    )
+    whole_days = await stay_days(session, period, conventions)
     for mine, exact in zip(kept.stages, logged.stages, strict=True):
         values = sorted(whole_days.get(mine.stage, []))
         assert mine.stays == exact.stays == len(values), (period, mine.stage)
@@ -182,9 +329,20 @@ async def check_cycle_time(session: AsyncSession, period: Period) -> None:
                 assert rounded is not None and -1e-4 < precise - rounded < 1 + 1e-4, (period, mine.stage)
 
 
-async def stay_days(session: AsyncSession, period: Period) -> dict[Stage, list[int]]:
-    """Each completed stay that ended in the period, in whole days from second-truncated stamps."""
-    created = dict((await session.execute(select(Activity.id, Activity.created_at))).all())
+async def stay_days(
+    session: AsyncSession, period: Period, conventions: tuple[str, ...] = ()
+) -> dict[Stage, list[int]]:
+    """Each completed stay that ended in the period, in whole days from second-truncated stamps,
+    of the activities in one of `conventions` (all of them if none)."""
+    created = dict(
+        (
+            await session.execute(
+                select(Activity.id, Activity.created_at).where(
+                    *OversightFilter(conventions=conventions).clauses()
+                )
+            )
+        ).all()
+    )
     log = (
         await session.execute(
             select(Transition.activity_id, Transition.seq, Transition.from_stage, Transition.at).order_by(
@@ -195,6 +353,8 @@ async def stay_days(session: AsyncSession, period: Period) -> dict[Stage, list[i
     at_of = {(row.activity_id, row.seq): row.at for row in log}
     days: dict[Stage, list[int]] = {}
     for row in log:
+        if row.activity_id not in created:
+            continue
         if row.from_stage is None or not period.start <= row.at.astimezone(UTC).date() <= period.end:
             continue
         entered = at_of.get((row.activity_id, row.seq - 1), created[row.activity_id])
@@ -205,15 +365,15 @@ async def stay_days(session: AsyncSession, period: Period) -> dict[Stage, list[i
 
 async def rows(session: AsyncSession) -> set[tuple[object, ...]]:
     flow = {
-        ("flow", r.day, str(r.stage), r.entered, r.exited, r.started)
+        ("flow", r.conventions_key, r.day, str(r.stage), r.entered, r.exited, r.started)
         for r in await session.scalars(select(StageDayCount))
     }
     stays = {
-        ("stay", r.width, r.starts_on, str(r.stage), r.days, r.count, r.seconds)
+        ("stay", r.conventions_key, r.width, r.starts_on, str(r.stage), r.days, r.count, r.seconds)
         for r in await session.scalars(select(StageStay))
     }
     provisions = {
-        ("provision", r.provision_id, str(r.stage), r.count)
+        ("provision", r.conventions_key, r.provision_id, str(r.stage), r.count)
         for r in await session.scalars(select(ProvisionStageCount))
     }
     return flow | stays | provisions
@@ -246,9 +406,11 @@ async def test_a_replayed_write_changes_no_figure(db) -> None:
         assert await rows(session) == before
         assert await rollup_drift(session) == []
     # Started in thematic_group on its creation day (no recorded creation), left it 3 days later.
-    assert ("flow", T0.date(), "thematic_group", 0, 0, 1) in before
-    assert ("stay", 1, T0.date() + timedelta(days=3), "thematic_group", 3, 1, 3 * 86400) in before
-    assert ("stay", 7, T0.date(), "thematic_group", 3, 1, 3 * 86400) in before
+    # Under "*" and under its set of conventions (none: "").
+    for key in ("*", ""):
+        assert ("flow", key, T0.date(), "thematic_group", 0, 0, 1) in before
+        assert ("stay", key, 1, T0.date() + timedelta(days=3), "thematic_group", 3, 1, 3 * 86400) in before
+        assert ("stay", key, 7, T0.date(), "thematic_group", 3, 1, 3 * 86400) in before
 
 
 async def test_check_reports_and_repairs_rollup_drift(db) -> None:
@@ -309,7 +471,7 @@ async def test_the_cli_reports_and_repairs_rollup_drift(db, settings, database_u
         return await synergies_check(database_url, settings, temporal_env.client, *args)
 
     code, out = await run()
-    assert code == 1 and "transition log rollups: 2 rows with drift" in out, out
+    assert code == 1 and "transition log rollups: 4 rows with drift" in out, out  # "*" and ""
     code, out = await run("--repair")
     assert code == 0 and "(repaired)" in out, out
     code, out = await run()
