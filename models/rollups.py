@@ -1,6 +1,6 @@
 """Figures of the transition log kept up to date by the write path: the oversight views' rollups.
 
-Two tables, both functions of the log (and of the activities' creation), so that the cumulative
+Tables that are functions of the log (and of the activities' creation), so that the cumulative
 flow, the throughput and the time in stage of a period read a few hundred or thousand rows instead
 of the period's transitions (bench/README.md, "Oversight views"):
 
@@ -17,22 +17,29 @@ of the period's transitions (bench/README.md, "Oversight views"):
   week's (width 7), so that a period reads whole weeks from the week rows and only its ragged ends
   from the day rows. Medians and percentiles read from it are exact over the stays' lengths in
   whole days: the true value (on fractional days) lies within one day above.
+- `stage_arrivals`: the same shape for the cycle time: per (stage, day or week of an activity's
+  first arrival in it, whole days from the activity's start to that arrival), how many first
+  arrivals and their total length in seconds. The start is the activity's recorded creation (its
+  transition of seq 1 without a `from_stage`), else its `created_at`; the first arrival is its
+  earliest `at` among the transitions into the stage that have a `from_stage`; lengths as for stays.
 
 Every change is written in the transaction of the write that makes it, as additive upserts
 (`INSERT … ON CONFLICT DO UPDATE SET x = x + excluded.x`, rows in key order):
 - `record_transition` (services.transitions), after it inserted a new transition row (a
-  replay that finds its row writes nothing), through `record_move`;
+  replay that finds its row writes nothing), through `record_move` (`stage_arrivals`: when the
+  new transition is the activity's first arrival in its stage, moving an earlier-dated one's row);
 - the ORM flush hooks below: a new activity starts (`started`) until its creation transition is
   recorded; a deleted activity takes its whole contribution with it (read before the delete);
-- bulk loads (bench/generate.py, migration 0011, `synergies check --repair`): `rebuild_rollups`.
-Rows that fall to 0 stay. `rollup_drift` compares both tables with the log (`synergies check`).
+- bulk loads (bench/generate.py, migrations 0011 and 0013, `synergies check --repair`):
+  `rebuild_rollups` (0011: `rebuild`, 0013: `rebuild_arrivals`).
+Rows that fall to 0 stay. `rollup_drift` compares every table with the log (`synergies check`).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -96,6 +103,20 @@ class StageStay(Base):
     seconds: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class StageArrival(Base):
+    """Activities' first arrivals in a stage within a day (width 1) or a week (width 7, from the
+    Monday `starts_on`), by the whole days from the activity's start."""
+
+    __tablename__ = "stage_arrivals"
+
+    width: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    starts_on: Mapped[date] = mapped_column(primary_key=True)
+    stage: Mapped[Stage] = mapped_column(str_enum(Stage), primary_key=True)
+    days: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(default=0)
+    seconds: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 class ProvisionStageCount(Base):
     """How many activities answering a provision are at a stage (mandate coverage); rows are never
     deleted, so a count may be 0."""
@@ -143,6 +164,7 @@ class Deltas:
     flow: Counter[tuple[FlowKey, str]]
     stays: Counter[tuple[StayKey, str]]
     provisions: Counter[tuple[ProvisionKey, str]]
+    arrivals: Counter[tuple[StayKey, str]] = field(default_factory=Counter)
 
     @classmethod
     def empty(cls) -> Deltas:
@@ -185,6 +207,26 @@ def move_deltas(
     return deltas
 
 
+def arrival_deltas(
+    *, at: datetime, to_stage: str, started_at: datetime, earlier_at: datetime | None
+) -> Counter[tuple[StayKey, str]]:
+    """What recording a transition with a `from_stage` adds to `stage_arrivals`. `started_at`:
+    the activity's start; `earlier_at`: its first arrival in `to_stage` before this write (None:
+    none). Nothing when that one stands; when this one is dated before it, it takes its place."""
+    arrivals: Counter[tuple[StayKey, str]] = Counter()
+    if earlier_at is not None and earlier_at <= at:
+        return arrivals
+    moves = [(at, 1)] if earlier_at is None else [(at, 1), (earlier_at, -1)]
+    for arrived_at, sign in moves:
+        seconds = stay_seconds(started_at, arrived_at)
+        day = utc_day(arrived_at)
+        for width, starts_on in ((DAY, day), (WEEK, monday(day))):
+            key = (width, starts_on, str(to_stage), seconds // SECONDS_PER_DAY)
+            arrivals[(key, "count")] += sign
+            arrivals[(key, "seconds")] += sign * seconds
+    return arrivals
+
+
 def _rows(
     deltas: Mapping[tuple[Any, str], int], key_names: Sequence[str], fields: Sequence[str]
 ) -> list[dict[str, Any]]:
@@ -203,6 +245,7 @@ def _upserts(dialect: str, deltas: Deltas) -> list[Any]:
         (StageDayCount, ("day", "stage"), FLOW_FIELDS, deltas.flow),
         (StageStay, ("width", "starts_on", "stage", "days"), STAY_FIELDS, deltas.stays),
         (ProvisionStageCount, ("provision_id", "stage"), ("count",), deltas.provisions),
+        (StageArrival, ("width", "starts_on", "stage", "days"), STAY_FIELDS, deltas.arrivals),
     ):
         rows = _rows(counter, key_names, fields)
         if not rows:
@@ -344,6 +387,63 @@ def stays_from_log(dialect: str, activity_ids: Iterable[int] | None = None) -> S
     return select(*both.c)
 
 
+def arrivals_from_log(dialect: str, activity_ids: Iterable[int] | None = None) -> Select[Any]:
+    """(width, starts_on, stage, days, count, seconds) of the first arrivals, as the log and the
+    activities say."""
+    firsts = (
+        select(
+            Transition.activity_id.label("activity_id"),
+            Transition.to_stage.label("stage"),
+            func.min(Transition.at).label("arrived_at"),
+        )
+        .where(
+            Transition.from_stage.is_not(None),
+            *([] if activity_ids is None else [Transition.activity_id.in_(list(activity_ids))]),
+        )
+        .group_by(Transition.activity_id, Transition.to_stage)
+        .subquery()
+    )
+    creation = aliased(Transition)
+    seconds = _greatest(
+        _seconds_of(firsts.c.arrived_at, dialect)
+        - _seconds_of(func.coalesce(creation.at, Activity.created_at), dialect),
+        literal(0),
+        dialect,
+    )
+    arrivals = (
+        select(
+            firsts.c.stage,
+            _day_of(firsts.c.arrived_at, dialect).label("day"),
+            _monday_of(firsts.c.arrived_at, dialect).label("monday"),
+            seconds.label("seconds"),
+        )
+        .join(Activity, Activity.id == firsts.c.activity_id)
+        .outerjoin(
+            creation,
+            and_(
+                creation.activity_id == firsts.c.activity_id,
+                creation.seq == 1,
+                creation.from_stage.is_(None),
+            ),
+        )
+        .subquery()
+    )
+    # The same bucketing as stays_from_log's (kept apart from it while the rollups change).
+    days = cast(arrivals.c.seconds // SECONDS_PER_DAY, Integer)
+    per_width = [
+        select(
+            literal(width, Integer).label("width"),
+            starts.label("starts_on"),
+            arrivals.c.stage,
+            days.label("days"),
+            func.count().label("count"),
+            func.sum(arrivals.c.seconds).label("seconds"),
+        ).group_by(arrivals.c.stage, starts, days)
+        for width, starts in ((DAY, arrivals.c.day), (WEEK, arrivals.c.monday))
+    ]
+    return select(*union_all(*per_width).subquery().c)
+
+
 def provisions_from_links(dialect: str) -> Select[Any]:
     """(provision_id, stage, count): the activities answering each provision, by stage."""
     links = activity_provisions
@@ -384,8 +484,27 @@ def rebuild(connection: Connection) -> None:
     )
 
 
+def rebuild_arrivals(connection: Connection) -> None:
+    """Recount `stage_arrivals` from the log (apart from `rebuild`: migration 0011 runs that one
+    before this table exists)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("LOCK TABLE stage_arrivals IN EXCLUSIVE MODE"))
+    connection.execute(delete(StageArrival))
+    connection.execute(
+        insert(StageArrival).from_select(
+            ["width", "starts_on", "stage", "days", *STAY_FIELDS],
+            arrivals_from_log(connection.dialect.name),
+        )
+    )
+
+
+def _rebuild_all(connection: Connection) -> None:
+    rebuild(connection)
+    rebuild_arrivals(connection)
+
+
 async def rebuild_rollups(session: AsyncSession) -> None:
-    await session.run_sync(lambda sync_session: rebuild(sync_session.connection()))
+    await session.run_sync(lambda sync_session: _rebuild_all(sync_session.connection()))
 
 
 @dataclass(frozen=True)
@@ -405,6 +524,7 @@ async def rollup_drift(session: AsyncSession) -> list[RollupDrift]:
         (StageDayCount, ("day", "stage"), FLOW_FIELDS, flow_from_log(dialect)),
         (StageStay, ("width", "starts_on", "stage", "days"), STAY_FIELDS, stays_from_log(dialect)),
         (ProvisionStageCount, ("provision_id", "stage"), ("count",), provisions_from_links(dialect)),
+        (StageArrival, ("width", "starts_on", "stage", "days"), STAY_FIELDS, arrivals_from_log(dialect)),
     ):
         table = model.__table__
         actual = actual_query.subquery()
@@ -467,6 +587,11 @@ def _negated(connection: Connection, activity_ids: list[int]) -> Deltas:
     for width, starts_on, stage, days, *values in connection.execute(stays_from_log(dialect, activity_ids)):
         for name, value in zip(STAY_FIELDS, values, strict=True):
             deltas.stays[((int(width), _plain(starts_on), str(stage), int(days)), name)] -= int(value or 0)
+    for width, starts_on, stage, days, *values in connection.execute(
+        arrivals_from_log(dialect, activity_ids)
+    ):
+        for name, value in zip(STAY_FIELDS, values, strict=True):
+            deltas.arrivals[((int(width), _plain(starts_on), str(stage), int(days)), name)] -= int(value or 0)
     return deltas
 
 

@@ -7,14 +7,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import Conflict, NotFound
 from core.stages import Stage
 from models import Activity, Transition, activity_conventions, activity_provisions
 from models.counts import CountKey, shift_count
-from models.rollups import move_deltas, record_move
+from models.rollups import arrival_deltas, move_deltas, record_move
 
 
 @dataclass(frozen=True)
@@ -122,16 +122,10 @@ async def record_transition(session: AsyncSession, record: TransitionRecord) -> 
     session.add(transition)
     await session.flush()
     new_version, created_at = written
-    entered_at = created_at
+    entered_at, started_at, earlier_arrival = created_at, created_at, None
     if record.seq > 1:
-        entered_at = (
-            await session.scalar(
-                select(Transition.at).where(
-                    Transition.activity_id == record.activity_id, Transition.seq == record.seq - 1
-                )
-            )
-            or created_at
-        )
+        previous_at, creation_at, earlier_arrival = await _earlier_moments(session, record)
+        entered_at, started_at = previous_at or created_at, creation_at or created_at
     provision_ids: list[int] = []
     if old_key.stage != str(record.to_stage):
         provision_ids = list(
@@ -145,20 +139,42 @@ async def record_transition(session: AsyncSession, record: TransitionRecord) -> 
     # locks are held for as short a time as possible (until the caller's commit). Always in this
     # order (counts, then the rollups' rows in key order): no two moves wait on each other crosswise.
     await shift_count(session, old_key, replace(old_key, stage=str(record.to_stage)))
-    await record_move(
-        session,
-        move_deltas(
-            at=record.at,
-            seq=record.seq,
-            from_stage=None if record.from_stage is None else str(record.from_stage),
-            to_stage=str(record.to_stage),
-            entered_at=entered_at,
-            created_at=created_at,
-            stage_before=old_key.stage,
-            provision_ids=provision_ids,
-        ),
+    deltas = move_deltas(
+        at=record.at,
+        seq=record.seq,
+        from_stage=None if record.from_stage is None else str(record.from_stage),
+        to_stage=str(record.to_stage),
+        entered_at=entered_at,
+        created_at=created_at,
+        stage_before=old_key.stage,
+        provision_ids=provision_ids,
     )
+    if record.from_stage is not None:
+        deltas.arrivals = arrival_deltas(
+            at=record.at, to_stage=str(record.to_stage), started_at=started_at, earlier_at=earlier_arrival
+        )
+    await record_move(session, deltas)
     return transition, int(new_version)
+
+
+async def _earlier_moments(
+    session: AsyncSession, record: TransitionRecord
+) -> tuple[datetime | None, datetime | None, datetime | None]:
+    """From the activity's earlier transitions (a few rows of the (activity_id, seq) key): the
+    previous one's `at` (where the stay this move ends began), its recorded creation's (where its
+    cycle time starts) and its first arrival in `record.to_stage` (models.rollups)."""
+    first_arrival = and_(Transition.to_stage == record.to_stage, Transition.from_stage.is_not(None))
+    creation = and_(Transition.seq == 1, Transition.from_stage.is_(None))
+    row = (
+        await session.execute(
+            select(
+                func.max(case((Transition.seq == record.seq - 1, Transition.at))),
+                func.max(case((creation, Transition.at))),
+                func.min(case((first_arrival, Transition.at))),
+            ).where(Transition.activity_id == record.activity_id, Transition.seq < record.seq)
+        )
+    ).one()
+    return row[0], row[1], row[2]
 
 
 async def _counted_key(session: AsyncSession, activity_id: int) -> tuple[CountKey, int] | None:
