@@ -516,7 +516,7 @@ class RollupDrift:
 
 
 async def rollup_drift(session: AsyncSession) -> list[RollupDrift]:
-    """Rows whose stored figures differ from the log's, in both tables; one statement per table
+    """Rows whose stored figures differ from the log's, in every table; one statement per table
     (each side of a comparison from the same snapshot)."""
     dialect = session.get_bind().dialect.name
     drifts: list[RollupDrift] = []
