@@ -40,7 +40,7 @@ from models.reference import (
     decision_provisions,
     meeting_conventions,
 )
-from models.rollups import ProvisionStageCount, StageDayCount, StageStay
+from models.rollups import ProvisionStageCount, StageArrival, StageDayCount, StageStay
 from models.web import CalendarFeed, SignInLink, WebSession
 
 __all__ = [
@@ -51,6 +51,7 @@ __all__ = [
     "ActivityCount",
     "ProvisionStageCount",
     "StageDayCount",
+    "StageArrival",
     "StageStay",
     "ActivityEdit",
     "ApiToken",

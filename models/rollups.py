@@ -1,12 +1,13 @@
 """Figures of the transition log kept up to date by the write path: the oversight views' rollups.
 
-Three tables, functions of the log (and of the activities' creation and links), so that the
-cumulative flow, the throughput, the time in stage and the mandate coverage read a few hundred or
-thousand rows instead of the period's transitions (bench/README.md, "Oversight views"). Every row
-is kept twice: under `conventions_key` "*" (`ALL_CONVENTIONS`) for every activity, and under the
-set of conventions of the activities it counts (models.counts.conventions_key: "BC,SC", "" for
-none), so that a view filtered by conventions alone sums the keys that meet the filter, exactly,
-with the same query as the unfiltered view (which reads "*"):
+Four tables, functions of the log (and of the activities' creation and links), so that the
+cumulative flow, the throughput, the time in stage, the cycle time and the mandate coverage read a
+few hundred or thousand rows instead of the period's transitions (bench/README.md, "Oversight
+views"). Every row is kept twice: under `conventions_key` "*" (`ALL_CONVENTIONS`) for every
+activity, and under the set of conventions of the activities it counts
+(models.counts.conventions_key: "BC,SC", "" for none), so that a view filtered by conventions
+alone sums the keys that meet the filter, exactly, with the same query as the unfiltered view
+(which reads "*"):
 
 - `stage_day_counts`: per (UTC day, stage), the transitions that entered the stage (`entered`,
   every transition by `to_stage`), that left it (`exited`, by `from_stage`), and the activities
@@ -21,13 +22,18 @@ with the same query as the unfiltered view (which reads "*"):
   week's (width 7), so that a period reads whole weeks from the week rows and only its ragged ends
   from the day rows. Medians and percentiles read from it are exact over the stays' lengths in
   whole days: the true value (on fractional days) lies within one day above.
-
+- `stage_arrivals`: the same shape for the cycle time: per (stage, day or week of an activity's
+  first arrival in it, whole days from the activity's start to that arrival), how many first
+  arrivals and their total length in seconds. The start is the activity's recorded creation (its
+  transition of seq 1 without a `from_stage`), else its `created_at`; the first arrival is its
+  earliest `at` among the transitions into the stage that have a `from_stage`; lengths as stays'.
 - `provision_stage_counts`: per (provision, stage), the activities answering the provision.
 
 Every change is written in the transaction of the write that makes it, as additive upserts
 (`INSERT … ON CONFLICT DO UPDATE SET x = x + excluded.x`, rows in key order):
 - `record_transition` (services.transitions), after it inserted a new transition row (a
-  replay that finds its row writes nothing), through `record_move`;
+  replay that finds its row writes nothing), through `record_move` (`stage_arrivals`: when the
+  new transition is the activity's first arrival in its stage, replacing a later-dated one);
 - the ORM flush hooks below: a new activity starts (`started`) until its creation transition is
   recorded; a deleted activity takes its whole contribution with it (read from the log before the
   delete), and an activity whose conventions change moves it from its old key to its new one;
@@ -130,6 +136,21 @@ class StageStay(Base):
     seconds: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class StageArrival(Base):
+    """Activities' first arrivals in a stage within a day (width 1) or a week (width 7, from the
+    Monday `starts_on`), by whole days since the activity's start."""
+
+    __tablename__ = "stage_arrivals"
+
+    conventions_key: Mapped[str] = _conventions_key_column()
+    width: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    starts_on: Mapped[date] = mapped_column(primary_key=True)
+    stage: Mapped[Stage] = mapped_column(str_enum(Stage), primary_key=True)
+    days: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(default=0)
+    seconds: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 class ProvisionStageCount(Base):
     """How many activities answering a provision are at a stage (mandate coverage); rows are never
     deleted, so a count may be 0."""
@@ -174,11 +195,12 @@ TABLES = (
     (StageDayCount, FLOW_KEY, FLOW_FIELDS),
     (StageStay, STAY_KEY, STAY_FIELDS),
     (ProvisionStageCount, PROVISION_KEY, PROVISION_FIELDS),
+    (StageArrival, STAY_KEY, STAY_FIELDS),
 )
 """The tables with their keys and figures, in the order every writer locks them."""
 RowKey = tuple[Any, ...]
 """A row's key without its conventions key: (day, stage), (width, starts_on, stage, days) or
-(provision_id, stage) in `Deltas.figures`; with it first, once `under` a key."""
+(provision_id, stage) in `Deltas`' counters; with it first, once `under` a key."""
 
 
 @dataclass
@@ -186,13 +208,15 @@ class Deltas:
     flow: Counter[tuple[RowKey, str]]
     stays: Counter[tuple[RowKey, str]]
     provisions: Counter[tuple[RowKey, str]]
+    arrivals: Counter[tuple[RowKey, str]]
 
     @classmethod
     def empty(cls) -> Deltas:
-        return cls(Counter(), Counter(), Counter())
+        return cls(Counter(), Counter(), Counter(), Counter())
 
     def counters(self) -> tuple[Counter[tuple[RowKey, str]], ...]:
-        return self.flow, self.stays, self.provisions
+        """In `TABLES` order."""
+        return self.flow, self.stays, self.provisions, self.arrivals
 
     def under(self, *keys: str, sign: int = 1) -> Deltas:
         """These figures (keyed without conventions) counted under each conventions key."""
@@ -216,13 +240,17 @@ def move_deltas(
     to_stage: str,
     entered_at: datetime,
     created_at: datetime,
+    started_at: datetime,
+    earlier_arrival_at: datetime | None,
     stage_before: str,
     conventions: str,
     provision_ids: Iterable[int] = (),
 ) -> Deltas:
     """What recording one transition adds. `entered_at`: the previous transition's `at`, or the
-    activity's `created_at` for seq 1; `stage_before`: the activity's stage before this write;
-    `conventions`: its conventions key; `provision_ids`: the provisions the activity answers."""
+    activity's `created_at` for seq 1; `started_at`: the activity's start (its recorded creation,
+    else `created_at`); `earlier_arrival_at`: its first arrival in `to_stage` before this write;
+    `stage_before`: the activity's stage before this write; `conventions`: its conventions key;
+    `provision_ids`: the provisions the activity answers."""
     deltas = Deltas.empty()
     if str(stage_before) != str(to_stage):
         for provision_id in provision_ids:
@@ -232,17 +260,30 @@ def move_deltas(
     deltas.flow[((day, str(to_stage)), "entered")] += 1
     if from_stage is not None:
         deltas.flow[((day, str(from_stage)), "exited")] += 1
-        seconds = stay_seconds(entered_at, at)
-        for width, starts_on in ((DAY, day), (WEEK, monday(day))):
-            key = (width, starts_on, str(from_stage), seconds // SECONDS_PER_DAY)
-            deltas.stays[(key, "count")] += 1
-            deltas.stays[(key, "seconds")] += seconds
+        _bucket(deltas.stays, str(from_stage), at, stay_seconds(entered_at, at))
+        # The first arrival stands unless this one is dated before it (clock skew): then it moves.
+        if earlier_arrival_at is None or at < earlier_arrival_at:
+            _bucket(deltas.arrivals, str(to_stage), at, stay_seconds(started_at, at))
+            if earlier_arrival_at is not None:
+                seconds = stay_seconds(started_at, earlier_arrival_at)
+                _bucket(deltas.arrivals, str(to_stage), earlier_arrival_at, seconds, sign=-1)
     if seq == 1:  # the first transition decides where the activity started
         created_on = utc_day(created_at)
         deltas.flow[((created_on, str(stage_before)), "started")] -= 1
         if from_stage is not None:
             deltas.flow[((created_on, str(from_stage)), "started")] += 1
     return deltas.under(ALL_CONVENTIONS, conventions)
+
+
+def _bucket(
+    counter: Counter[tuple[RowKey, str]], stage: str, at: datetime, seconds: int, sign: int = 1
+) -> None:
+    """One length of `seconds` ending at `at`, in its day's row and its week's."""
+    day = utc_day(at)
+    for width, starts_on in ((DAY, day), (WEEK, monday(day))):
+        key = (width, starts_on, stage, seconds // SECONDS_PER_DAY)
+        counter[(key, "count")] += sign
+        counter[(key, "seconds")] += sign * seconds
 
 
 def _rows(
@@ -389,21 +430,75 @@ def stays_from_log(dialect: str, activity_ids: Iterable[int] | None = None) -> S
         .where(Transition.from_stage.is_not(None))
         .subquery()
     )
-    days = cast(stays.c.seconds // SECONDS_PER_DAY, Integer)
+    return _histogram(stays)
+
+
+def _histogram(lengths: Any) -> Select[Any]:
+    """(conventions_key, width, starts_on, stage, days, count, seconds) of `lengths` (a subquery
+    of conventions_key, stage, day, monday, seconds): each length in its day's row and its week's."""
+    days = cast(lengths.c.seconds // SECONDS_PER_DAY, Integer)
     per_width = [
         select(
-            stays.c.conventions_key,
+            lengths.c.conventions_key,
             literal(width, Integer).label("width"),
             starts.label("starts_on"),
-            stays.c.stage,
+            lengths.c.stage,
             days.label("days"),
             func.count().label("count"),
-            func.sum(stays.c.seconds).label("seconds"),
-        ).group_by(stays.c.conventions_key, stays.c.stage, starts, days)
-        for width, starts in ((DAY, stays.c.day), (WEEK, stays.c.monday))
+            func.sum(lengths.c.seconds).label("seconds"),
+        ).group_by(lengths.c.conventions_key, lengths.c.stage, starts, days)
+        for width, starts in ((DAY, lengths.c.day), (WEEK, lengths.c.monday))
     ]
     both = union_all(*per_width).subquery()
     return select(*both.c)
+
+
+def arrivals_from_log(dialect: str, activity_ids: Iterable[int] | None = None) -> Select[Any]:
+    """(conventions_key, width, starts_on, stage, days, count, seconds) of the first arrivals, as
+    the log and the activities say, per set of conventions (not "*")."""
+    ids = None if activity_ids is None else list(activity_ids)
+    firsts = (
+        select(
+            Transition.activity_id.label("activity_id"),
+            Transition.to_stage.label("stage"),
+            func.min(Transition.at).label("arrived_at"),
+        )
+        .where(
+            Transition.from_stage.is_not(None),
+            *([] if ids is None else [Transition.activity_id.in_(ids)]),
+        )
+        .group_by(Transition.activity_id, Transition.to_stage)
+        .subquery()
+    )
+    keys = conventions_keys(dialect, ids)
+    creation = aliased(Transition)
+    seconds = _greatest(
+        _seconds_of(firsts.c.arrived_at, dialect)
+        - _seconds_of(func.coalesce(creation.at, Activity.created_at), dialect),
+        literal(0),
+        dialect,
+    )
+    arrivals = (
+        select(
+            keys.c.conventions_key,
+            firsts.c.stage,
+            _day_of(firsts.c.arrived_at, dialect).label("day"),
+            _monday_of(firsts.c.arrived_at, dialect).label("monday"),
+            seconds.label("seconds"),
+        )
+        .join(Activity, Activity.id == firsts.c.activity_id)
+        .join(keys, keys.c.activity_id == firsts.c.activity_id)
+        .outerjoin(
+            creation,
+            and_(
+                creation.activity_id == firsts.c.activity_id,
+                creation.seq == 1,
+                creation.from_stage.is_(None),
+            ),
+        )
+        .subquery()
+    )
+    return _histogram(arrivals)
 
 
 def provisions_from_links(dialect: str) -> Select[Any]:
@@ -426,7 +521,12 @@ def provisions_from_links(dialect: str) -> Select[Any]:
 
 def _from_log(dialect: str) -> tuple[Select[Any], ...]:
     """What each table (in `TABLES` order) must hold under the sets of conventions."""
-    return flow_from_log(dialect), stays_from_log(dialect), provisions_from_links(dialect)
+    return (
+        flow_from_log(dialect),
+        stays_from_log(dialect),
+        provisions_from_links(dialect),
+        arrivals_from_log(dialect),
+    )
 
 
 def _all_rows(rows: Any, key_names: Sequence[str], fields: Sequence[str]) -> Select[Any]:
@@ -445,7 +545,10 @@ def rebuild(connection: Connection) -> None:
     as models.counts.rebuild does."""
     if connection.dialect.name == "postgresql":
         connection.execute(
-            text("LOCK TABLE stage_day_counts, stage_stays, provision_stage_counts IN EXCLUSIVE MODE")
+            text(
+                "LOCK TABLE stage_day_counts, stage_stays, provision_stage_counts, stage_arrivals"
+                " IN EXCLUSIVE MODE"
+            )
         )
     for (model, key_names, fields), per_set in zip(TABLES, _from_log(connection.dialect.name), strict=True):
         table = model.__table__
@@ -537,11 +640,15 @@ def _contributions(connection: Connection, activity_ids: list[int]) -> dict[str,
         for name, value in zip(FLOW_FIELDS, values, strict=True):
             deltas = found.setdefault(key, Deltas.empty())
             deltas.flow[((_plain(day), str(stage)), name)] += int(value or 0)
-    for key, *row in connection.execute(stays_from_log(dialect, activity_ids)):
-        width, starts_on, stage, days, *values = row
-        for name, value in zip(STAY_FIELDS, values, strict=True):
-            deltas = found.setdefault(key, Deltas.empty())
-            deltas.stays[((int(width), _plain(starts_on), str(stage), int(days)), name)] += int(value or 0)
+    for histogram, counter_of in (
+        (stays_from_log, lambda deltas: deltas.stays),
+        (arrivals_from_log, lambda deltas: deltas.arrivals),
+    ):
+        for key, *row in connection.execute(histogram(dialect, activity_ids)):
+            width, starts_on, stage, days, *values = row
+            for name, value in zip(STAY_FIELDS, values, strict=True):
+                counter = counter_of(found.setdefault(key, Deltas.empty()))
+                counter[((int(width), _plain(starts_on), str(stage), int(days)), name)] += int(value or 0)
     return found
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import Conflict, NotFound
@@ -122,16 +122,10 @@ async def record_transition(session: AsyncSession, record: TransitionRecord) -> 
     session.add(transition)
     await session.flush()
     new_version, created_at = written
-    entered_at = created_at
+    entered_at, started_at, earlier_arrival = created_at, created_at, None
     if record.seq > 1:
-        entered_at = (
-            await session.scalar(
-                select(Transition.at).where(
-                    Transition.activity_id == record.activity_id, Transition.seq == record.seq - 1
-                )
-            )
-            or created_at
-        )
+        previous_at, creation_at, earlier_arrival = await _earlier_moments(session, record)
+        entered_at, started_at = previous_at or created_at, creation_at or created_at
     provision_ids: list[int] = []
     if old_key.stage != str(record.to_stage):
         provision_ids = list(
@@ -155,12 +149,34 @@ async def record_transition(session: AsyncSession, record: TransitionRecord) -> 
             to_stage=str(record.to_stage),
             entered_at=entered_at,
             created_at=created_at,
+            started_at=started_at,
+            earlier_arrival_at=earlier_arrival,
             stage_before=old_key.stage,
             conventions=old_key.conventions_key,
             provision_ids=provision_ids,
         ),
     )
     return transition, int(new_version)
+
+
+async def _earlier_moments(
+    session: AsyncSession, record: TransitionRecord
+) -> tuple[datetime | None, datetime | None, datetime | None]:
+    """From the activity's earlier transitions (a few rows of the (activity_id, seq) key): the
+    previous one's `at` (where the stay this move ends began), its recorded creation's (where its
+    cycle time starts) and its first arrival in `record.to_stage` (models.rollups)."""
+    first_arrival = and_(Transition.to_stage == record.to_stage, Transition.from_stage.is_not(None))
+    creation = and_(Transition.seq == 1, Transition.from_stage.is_(None))
+    row = (
+        await session.execute(
+            select(
+                func.max(case((Transition.seq == record.seq - 1, Transition.at))),
+                func.max(case((creation, Transition.at))),
+                func.min(case((first_arrival, Transition.at))),
+            ).where(Transition.activity_id == record.activity_id, Transition.seq < record.seq)
+        )
+    ).one()
+    return row[0], row[1], row[2]
 
 
 async def _counted_key(session: AsyncSession, activity_id: int) -> tuple[CountKey, int] | None:

@@ -11,7 +11,8 @@ the first stage and the cycle times, so the figures agree with each other.
 Dates are UTC calendar dates; a date range `[start, end]` is inclusive of both days.
 
 One module per view (summary, due, upcoming, stage_times, flow, throughput) on the shared filter
-and range (filters) and SQL helpers (sql); this package exports what its callers import.
+and range (filters), SQL helpers (sql) and the kept histograms' quantiles (histograms); this
+package exports what its callers import.
 """
 
 from services.dashboard.due import DueItemRead, DueListRead, due_soon, overdue
@@ -28,6 +29,7 @@ from services.dashboard.filters import (
     utc_today,
 )
 from services.dashboard.flow import CumulativeFlowRead, FlowPointRead, cumulative_flow
+from services.dashboard.histograms import StageHistogram, histogram_quantile, period_parts, stage_histograms
 from services.dashboard.sql import kept_keys, percentile
 from services.dashboard.stage_times import (
     DistributionRead,
@@ -50,6 +52,7 @@ __all__ = [
     "DueItemRead",
     "DueListRead",
     "FlowPointRead",
+    "StageHistogram",
     "Interval",
     "StageTimesRead",
     "SummaryRead",
@@ -61,10 +64,13 @@ __all__ = [
     "buckets",
     "cumulative_flow",
     "due_soon",
+    "histogram_quantile",
     "kept_keys",
     "overdue",
     "percentile",
+    "period_parts",
     "snap_range",
+    "stage_histograms",
     "stage_times",
     "start_of",
     "summary",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -12,17 +13,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from core.stages import Stage
-from models import Activity, Transition
+from models import Activity, StageArrival, StageStay, Transition
 from services.dashboard.filters import ALL_STAGES, DashboardFilter, Schema, range_clauses
-from services.dashboard.sql import days_between, dialect_name, percentile
+from services.dashboard.histograms import stage_histograms
+from services.dashboard.sql import days_between, dialect_name, kept_keys, percentile
 
 
 class DistributionRead(Schema):
     stage: Stage
     count: int
-    median_days: float | None
-    p90_days: float | None = Field(description="90th percentile, linear interpolation")
-    mean_days: float | None
+    median_days: float | None = Field(
+        description="unfiltered or filtered by conventions only: over the lengths in whole days (kept "
+        "figures, models.rollups; the value on fractional days lies less than a day above); other "
+        "filters: on fractional days"
+    )
+    p90_days: float | None = Field(
+        description="90th percentile, linear interpolation; days as for the median"
+    )
+    mean_days: float | None = Field(description="on fractional days (kept figures: to the second)")
 
 
 class StageTimesRead(Schema):
@@ -134,7 +142,16 @@ async def stage_times(
     """Time in stage: each completed stay, from entering a stage to the next transition of the
     same activity (LAG over its transitions by seq), counted in the stage it left, for stays that
     ended within the range. Cycle time: days from the activity's start to its first arrival in a
-    stage, for arrivals within the range (for `closed`, the whole life of the activity)."""
+    stage, for arrivals within the range (for `closed`, the whole life of the activity).
+    Unfiltered or filtered by conventions alone, both come from the kept histograms
+    (`stage_stays`, `stage_arrivals`): medians and p90 over whole days, the rest exact; any other
+    filter reads the log."""
+    keys = await kept_keys(session, where)
+    if keys is not None:
+        return StageTimesRead(
+            time_in_stage=await _kept(session, StageStay, keys, start=start, end=end),
+            cycle_time=await _kept(session, StageArrival, keys, start=start, end=end),
+        )
     dialect = dialect_name(session)
     time_in_stage = time_in_stage_durations(where, dialect, start=start, end=end)
     creation = aliased(Transition)
@@ -163,3 +180,25 @@ async def stage_times(
         time_in_stage=await _distributions(session, time_in_stage),
         cycle_time=await _distributions(session, cycle_time),
     )
+
+
+async def _kept(
+    session: AsyncSession,
+    model: type[StageStay | StageArrival],
+    keys: Sequence[str],
+    *,
+    start: date | None,
+    end: date | None,
+) -> list[DistributionRead]:
+    histograms = await stage_histograms(session, model.__table__, start, end, keys)
+    return [
+        DistributionRead(
+            stage=stage,
+            count=histogram.count,
+            median_days=histogram.quantile(0.5),
+            p90_days=histogram.quantile(0.9),
+            mean_days=histogram.mean_days(),
+        )
+        for stage in ALL_STAGES
+        if (histogram := histograms.get(stage)) is not None
+    ]

@@ -26,9 +26,6 @@ from services.oversight.cycle_time import (
     CycleTimeView,
     StageCycleTime,
     cycle_time,
-    histogram_quantile,
-    period_parts,
-    stay_histogram,
     stay_quantiles,
 )
 from services.oversight.due import DUE_BUCKET_LABELS, DueBucket, DueBucketCount, DueItem, DueView, due
@@ -95,10 +92,7 @@ __all__ = [
     "cumulative_flow",
     "cycle_time",
     "due",
-    "histogram_quantile",
-    "period_parts",
     "recent_transitions",
-    "stay_histogram",
     "stay_quantiles",
     "throughput",
 ]

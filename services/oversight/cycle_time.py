@@ -5,15 +5,15 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from pydantic import ConfigDict, Field
-from sqlalchemy import ColumnElement, Integer, cast, func, or_, select, union_all
+from sqlalchemy import ColumnElement, Integer, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.stages import OPEN_STAGES, Stage
-from models.rollups import DAY, WEEK, StageStay
+from models.rollups import StageStay
 from services import dashboard
 from services.oversight.filters import OversightFilter, Period, Table, _code, _Schema, _table
 
@@ -110,80 +110,17 @@ def _cycle_time_view(
     )
 
 
-def period_parts(period: Period) -> list[tuple[int, date, date]]:
-    """The period as (width, first, last) ranges of `stage_stays.starts_on`: its whole Monday-to-
-    Sunday weeks from the week rows, its ragged ends from the day rows."""
-    first_monday = period.start + timedelta(days=(7 - period.start.weekday()) % 7)
-    last_monday = period.end - timedelta(days=period.end.weekday())
-    if period.end.weekday() != 6:
-        last_monday -= timedelta(weeks=1)  # the week of `end` is not whole
-    if last_monday < first_monday:
-        return [(DAY, period.start, period.end)]
-    parts = [(WEEK, first_monday, last_monday)]
-    if period.start < first_monday:
-        parts.append((DAY, period.start, first_monday - timedelta(days=1)))
-    if last_monday + timedelta(days=6) < period.end:
-        parts.append((DAY, last_monday + timedelta(days=7), period.end))
-    return parts
-
-
-async def stay_histogram(
-    session: AsyncSession, period: Period, keys: Sequence[str]
-) -> dict[Stage, list[tuple[int, int]]]:
-    """Per stage, (whole days, stays) of the stays that ended within the period, of the activities
-    under the conventions `keys` (`dashboard.kept_keys`), by days (models.rollups: a few hundred
-    rows per week of the period and key)."""
-    stays = StageStay.__table__
-    parts = [
-        select(stays.c.stage, stays.c.days, stays.c.count).where(
-            stays.c.conventions_key.in_(keys),
-            stays.c.width == width,
-            stays.c.starts_on.between(first, last),
-            stays.c.count != 0,
-        )
-        for width, first, last in period_parts(period)
-    ]
-    rows = union_all(*parts).subquery()
-    histogram: dict[Stage, list[tuple[int, int]]] = defaultdict(list)
-    for stage, days, count in await session.execute(
-        select(rows.c.stage, rows.c.days, func.sum(rows.c.count))
-        .group_by(rows.c.stage, rows.c.days)
-        .order_by(rows.c.stage, rows.c.days)
-    ):
-        if count:
-            histogram[Stage(stage)].append((int(days), int(count)))
-    return histogram
-
-
-def histogram_quantile(histogram: Sequence[tuple[int, int]], fraction: float) -> float | None:
-    """`dashboard.percentile` (linear between closest ranks) over the multiset the histogram of
-    (value, count) in ascending values stands for, reading only the two ranks it needs."""
-    n = sum(count for _, count in histogram)
-    if not n:
-        return None
-    position = (n - 1) * fraction
-    low, high = math.floor(position), math.ceil(position)
-    values: dict[int, float] = {}
-    seen = 0
-    for value, count in histogram:
-        for rank in (low, high):
-            if seen <= rank < seen + count:
-                values[rank] = float(value)
-        seen += count
-        if high in values:
-            break
-    return values[low] + (values[high] - values[low]) * (position - low)
-
-
 async def stay_quantiles(
     session: AsyncSession, period: Period, fractions: Sequence[float], keys: Sequence[str]
 ) -> dict[Stage, tuple[int, float | None, float | None]]:
     """(stays, quantiles...) per stage from the kept histogram, in whole days: exact over the
     stays' lengths cut to whole days (the value on fractional days lies less than a day above)."""
-    histogram = await stay_histogram(session, period, keys)
+    histograms = await dashboard.stage_histograms(
+        session, StageStay.__table__, period.start, period.end, keys
+    )
     return {
-        stage: (sum(c for _, c in rows), *(histogram_quantile(rows, f) for f in fractions))  # type: ignore[misc]
-        for stage, rows in histogram.items()
+        stage: (histogram.count, *(histogram.quantile(f) for f in fractions))  # type: ignore[misc]
+        for stage, histogram in histograms.items()
     }
 
 

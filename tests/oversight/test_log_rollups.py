@@ -1,28 +1,42 @@
 """The transition log's rollups (models.rollups): kept by the write path in the same transaction,
 equal to a rebuild from the log, and giving the cumulative flow, throughput and coverage,
 unfiltered or filtered by conventions, exactly as the queries over the log do, and the time in
-stage exactly over whole days."""
+stage and the cycle time exactly over whole days."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 import re
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import delete, event, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+import pytest
+from alembic import command
+from sqlalchemy import delete, event, inspect, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from core.stages import Stage
-from models import Activity, Convention, Provision, ProvisionStageCount, StageDayCount, StageStay, Transition
+from models import (
+    Activity,
+    Convention,
+    Provision,
+    ProvisionStageCount,
+    StageArrival,
+    StageDayCount,
+    StageStay,
+    Transition,
+)
 from models.rollups import epoch_seconds, keys_meeting, rebuild_rollups, rollup_drift
 from services import dashboard, oversight
 from services.activity_edits import apply_edit
-from services.dashboard import Interval, percentile
+from services.dashboard import DashboardFilter, Interval, percentile
 from services.oversight import CYCLE_FRACTIONS, OversightFilter, Period
 from services.seed import load_demo_data
 from services.transitions import TransitionRecord, record_transition
+from tests.conftest import alembic_config, empty_all_tables
 from tests.lifecycle.test_activity_counts import reference_rows
 from tests.lifecycle_support import synergies_check
 from workflows.consistency import check_rollups
@@ -163,6 +177,9 @@ async def test_rollups_equal_a_rebuild_and_answer_as_the_log_does(db) -> None:
                 )
                 assert kept_moves == logged_moves, (period, interval)
             await check_cycle_time(session, period)
+            await check_stage_times(session, period.start, period.end)
+        for start, end in ((None, None), (None, T0.date()), (T0.date() + timedelta(days=3), None)):
+            await check_stage_times(session, start, end)
         for as_of in (T0.date(), T0.date() + timedelta(days=40)):
             kept_coverage = await oversight.coverage(session, OversightFilter(), as_of=as_of)
             assert kept_coverage == await oversight.coverage(session, EXACT, as_of=as_of)
@@ -204,6 +221,7 @@ async def test_convention_filters_answer_from_the_rollups_as_the_log_does(db) ->
                     assert kept_moves == logged_moves, (conventions, period, interval)
                     counted += sum(kept_moves.totals.values())
                 await check_cycle_time(session, period, conventions)
+                await check_stage_times(session, period.start, period.end, conventions)
             for as_of in (T0.date(), T0.date() + timedelta(days=40)):
                 kept_coverage = await oversight.coverage(session, kept_filter, as_of=as_of)
                 assert kept_coverage == await oversight.coverage(session, exact, as_of=as_of), conventions
@@ -316,9 +334,9 @@ async def check_cycle_time(session: AsyncSession, period: Period, conventions: t
     logged = await oversight.cycle_time(
         session, OversightFilter(conventions=conventions, stages=ALL), period=period
     )
-    whole_days = await stay_days(session, period, conventions)
+    lengths = await stay_seconds(session, period.start, period.end, conventions)
     for mine, exact in zip(kept.stages, logged.stages, strict=True):
-        values = sorted(whole_days.get(mine.stage, []))
+        values = sorted(seconds // 86400 for seconds in lengths.get(mine.stage, []))
         assert mine.stays == exact.stays == len(values), (period, mine.stage)
         assert mine.median_days == percentile(values, CYCLE_FRACTIONS[0])
         assert mine.p85_days == percentile(values, CYCLE_FRACTIONS[1])
@@ -329,11 +347,45 @@ async def check_cycle_time(session: AsyncSession, period: Period, conventions: t
                 assert rounded is not None and -1e-4 < precise - rounded < 1 + 1e-4, (period, mine.stage)
 
 
-async def stay_days(
-    session: AsyncSession, period: Period, conventions: tuple[str, ...] = ()
-) -> dict[Stage, list[int]]:
-    """Each completed stay that ended in the period, in whole days from second-truncated stamps,
-    of the activities in one of `conventions` (all of them if none)."""
+async def check_stage_times(
+    session: AsyncSession, start: date | None, end: date | None, conventions: tuple[str, ...] = ()
+) -> None:
+    """/dashboard/stage-times unfiltered (kept histograms): counts and means as the log says (the
+    means to the second), median and p90 equal to the same quantiles over the lengths cut to whole
+    days, computed here from the log."""
+    kept = await dashboard.stage_times(
+        session, DashboardFilter(conventions=conventions), start=start, end=end
+    )
+    logged = await dashboard.stage_times(
+        session, OversightFilter(conventions=conventions, stages=ALL), start=start, end=end
+    )
+    for measure, lengths in (
+        ("time_in_stage", await stay_seconds(session, start, end, conventions)),
+        ("cycle_time", await arrival_seconds(session, start, end, conventions)),
+    ):
+        mine = {d.stage: d for d in getattr(kept, measure)}
+        exact = {d.stage: d for d in getattr(logged, measure)}
+        assert list(mine) == list(exact) and set(mine) == set(lengths), (measure, start, end)
+        for stage, figures in mine.items():
+            values = sorted(seconds // 86400 for seconds in lengths[stage])
+            assert figures.count == exact[stage].count == len(values), (measure, start, end, stage)
+            assert figures.median_days == percentile(values, 0.5)
+            assert figures.p90_days == percentile(values, 0.9)
+            assert figures.mean_days == pytest.approx(sum(lengths[stage]) / len(values) / 86400)
+            assert exact[stage].mean_days is not None and figures.mean_days is not None
+            assert abs(exact[stage].mean_days - figures.mean_days) < 1.001 / 86400  # under a second
+
+
+def within(moment: datetime, start: date | None, end: date | None) -> bool:
+    day = moment.astimezone(UTC).date()
+    return (start is None or start <= day) and (end is None or day <= end)
+
+
+async def log_rows(
+    session: AsyncSession, conventions: tuple[str, ...] = ()
+) -> tuple[dict[int, datetime], list[Transition]]:
+    """The creation time of the activities in one of `conventions` (all of them if none), and
+    their transitions."""
     created = dict(
         (
             await session.execute(
@@ -343,24 +395,47 @@ async def stay_days(
             )
         ).all()
     )
-    log = (
-        await session.execute(
-            select(Transition.activity_id, Transition.seq, Transition.from_stage, Transition.at).order_by(
-                Transition.activity_id, Transition.seq
-            )
-        )
-    ).all()
+    log = await session.scalars(select(Transition).order_by(Transition.activity_id, Transition.seq))
+    return created, [row for row in log if row.activity_id in created]
+
+
+async def stay_seconds(
+    session: AsyncSession, start: date | None, end: date | None, conventions: tuple[str, ...] = ()
+) -> dict[Stage, list[int]]:
+    """Each completed stay that ended in the range, in seconds between second-truncated stamps."""
+    created, log = await log_rows(session, conventions)
     at_of = {(row.activity_id, row.seq): row.at for row in log}
-    days: dict[Stage, list[int]] = {}
+    lengths: dict[Stage, list[int]] = {}
     for row in log:
-        if row.activity_id not in created:
-            continue
-        if row.from_stage is None or not period.start <= row.at.astimezone(UTC).date() <= period.end:
+        if row.from_stage is None or not within(row.at, start, end):
             continue
         entered = at_of.get((row.activity_id, row.seq - 1), created[row.activity_id])
         seconds = max(epoch_seconds(row.at) - epoch_seconds(entered), 0)
-        days.setdefault(Stage(row.from_stage), []).append(seconds // 86400)
-    return days
+        lengths.setdefault(Stage(row.from_stage), []).append(seconds)
+    return lengths
+
+
+async def arrival_seconds(
+    session: AsyncSession, start: date | None, end: date | None, conventions: tuple[str, ...] = ()
+) -> dict[Stage, list[int]]:
+    """Each first arrival in a stage within the range, in seconds from the activity's start (its
+    recorded creation, else `created_at`), between second-truncated stamps."""
+    created, log = await log_rows(session, conventions)
+    started = dict(created)
+    firsts: dict[tuple[int, Stage], datetime] = {}
+    for row in log:
+        if row.from_stage is None:
+            if row.seq == 1:
+                started[row.activity_id] = row.at
+            continue
+        key = (row.activity_id, Stage(row.to_stage))
+        firsts[key] = min(firsts.get(key, row.at), row.at)
+    lengths: dict[Stage, list[int]] = {}
+    for (activity_id, stage), arrived_at in firsts.items():
+        if within(arrived_at, start, end):
+            seconds = max(epoch_seconds(arrived_at) - epoch_seconds(started[activity_id]), 0)
+            lengths.setdefault(stage, []).append(seconds)
+    return lengths
 
 
 async def rows(session: AsyncSession) -> set[tuple[object, ...]]:
@@ -376,12 +451,16 @@ async def rows(session: AsyncSession) -> set[tuple[object, ...]]:
         ("provision", r.conventions_key, r.provision_id, str(r.stage), r.count)
         for r in await session.scalars(select(ProvisionStageCount))
     }
-    return flow | stays | provisions
+    arrivals = {
+        ("arrival", r.conventions_key, r.width, r.starts_on, str(r.stage), r.days, r.count, r.seconds)
+        for r in await session.scalars(select(StageArrival))
+    }
+    return flow | stays | provisions | arrivals
 
 
 def non_zero(found: set[tuple[object, ...]]) -> set[tuple[object, ...]]:
     """Rows that fell back to 0 stay in the table; a rebuild does not write them."""
-    width = {"flow": 3, "stay": 2, "provision": 1}
+    width = {"flow": 3, "stay": 2, "provision": 1, "arrival": 2}
     return {row for row in found if any(row[-width[str(row[0])] :])}
 
 
@@ -428,7 +507,9 @@ async def test_check_reports_and_repairs_rollup_drift(db) -> None:
         await session.execute(update(ProvisionStageCount).values(count=ProvisionStageCount.count - 1))
     drifts = await check_rollups(db)
     tables = {d.drift.table for d in drifts}
-    assert tables == {"stage_day_counts", "stage_stays", "provision_stage_counts"}, [d.line() for d in drifts]
+    assert tables == {"stage_day_counts", "stage_stays", "provision_stage_counts", "stage_arrivals"}, [
+        d.line() for d in drifts
+    ]
     assert not any(d.repaired for d in drifts) and "stored" in drifts[0].line()
     repaired = await check_rollups(db, repair=True)
     assert [d.drift for d in repaired] == [d.drift for d in drifts] and all(d.repaired for d in repaired)
@@ -481,7 +562,7 @@ async def test_the_cli_reports_and_repairs_rollup_drift(db, settings, database_u
 def test_whole_weeks_and_ragged_ends_cover_the_period_once() -> None:
     for period in periods():
         days: list[date] = []
-        for width, first, last in oversight.period_parts(period):
+        for width, first, last in dashboard.period_parts(period.start, period.end):
             day = first
             while day <= last:
                 days += [day + timedelta(days=k) for k in range(width)]
@@ -489,3 +570,93 @@ def test_whole_weeks_and_ragged_ends_cover_the_period_once() -> None:
         assert sorted(days) == [
             period.start + timedelta(days=k) for k in range((period.end - period.start).days + 1)
         ]
+
+
+async def arrival_rows(db: async_sessionmaker[AsyncSession]) -> set[tuple[object, ...]]:
+    """The non-zero `stage_arrivals` rows of every activity ("*"), after checking that no rollup
+    drifts from the log."""
+    async with db() as session:
+        assert await rollup_drift(session) == []
+        return {row[2:] for row in non_zero(await rows(session)) if row[:2] == ("arrival", "*")}
+
+
+def arrived(stage: Stage, at: datetime, seconds: int) -> set[tuple[object, ...]]:
+    day = at.date()
+    monday = day - timedelta(days=day.weekday())
+    return {
+        (width, first, str(stage), seconds // 86400, 1, seconds) for width, first in ((1, day), (7, monday))
+    }
+
+
+async def test_first_arrivals_follow_every_write(db) -> None:
+    """Counted from the recorded creation (else `created_at`); a later arrival in the same stage
+    changes nothing, an earlier-dated one takes the first one's place; a replay changes nothing;
+    a deletion takes the activity's arrivals away."""
+    world = await reference_rows(db)
+    async with db() as session, session.begin():
+        logged = Activity(
+            title="A", stage=Stage.THEMATIC_GROUP, created_at=T0, thematic_group_id=world.groups[0]
+        )
+        unlogged = Activity(title="B", stage=Stage.THEMATIC_GROUP, created_at=T0)
+        session.add_all([logged, unlogged])
+    assert await arrival_rows(db) == set()
+    hour, day = timedelta(hours=1), timedelta(days=1)
+    TG, TT, PP = Stage.THEMATIC_GROUP, Stage.TASK_TEAM, Stage.PILOT_PROJECT
+
+    async def move(activity: Activity, seq: int, source: Stage | None, target: Stage, at: datetime) -> None:
+        async with db() as session, session.begin():
+            await write(
+                session, TransitionRecord(activity.id, seq, source, target, None, at, request_key=f"{seq}")
+            )
+
+    await move(logged, 1, None, TG, T0 + hour)  # its start, an hour after the row
+    assert await arrival_rows(db) == set()
+    await move(logged, 2, TG, TT, T0 + 3 * day + hour)
+    assert await arrival_rows(db) == arrived(TT, T0 + 3 * day, 3 * 86400)
+    await move(logged, 3, TT, TG, T0 + 5 * day)
+    await move(logged, 4, TG, TT, T0 + 6 * day)  # back in task_team: not a first arrival
+    await move(logged, 4, TG, TT, T0 + 6 * day)  # a replay
+    back_in_tg = arrived(TG, T0 + 5 * day, 5 * 86400 - 3600)
+    assert await arrival_rows(db) == arrived(TT, T0 + 3 * day, 3 * 86400) | back_in_tg
+    await move(logged, 5, TT, PP, T0 + 2 * day)  # clock skew: dated before the previous moves
+    await move(logged, 6, PP, TT, T0 + day)  # before its first arrival in task_team: replaces it
+    expected = arrived(TT, T0 + day, 86400 - 3600) | back_in_tg | arrived(PP, T0 + 2 * day, 2 * 86400 - 3600)
+    assert await arrival_rows(db) == expected
+    await move(unlogged, 1, TG, PP, T0 + 2 * day + 5 * hour)  # counted from created_at
+    assert await arrival_rows(db) == expected | arrived(PP, T0 + 2 * day, 2 * 86400 + 5 * 3600)
+    async with db() as session, session.begin():
+        await session.delete(await session.get_one(Activity, unlogged.id))
+    assert await arrival_rows(db) == expected
+
+
+@pytest.mark.usefixtures("db")
+def test_migration_0012_fills_stage_arrivals_from_the_log_and_drops_them(database_url: str) -> None:
+    async def arrivals_after(step: Callable[[AsyncEngine], Awaitable[object]]) -> set[tuple[object, ...]]:
+        """Run `step`, then check the rollups against the log and read the kept arrivals."""
+        engine = create_async_engine(database_url, poolclass=NullPool)
+        try:
+            await step(engine)
+            return await arrival_rows(async_sessionmaker(engine, expire_on_commit=False))
+        finally:
+            await engine.dispose()
+
+    async def fill(engine: AsyncEngine) -> None:
+        await empty_all_tables(engine)
+        await build_history(async_sessionmaker(engine, expire_on_commit=False), seed=11)
+
+    async def tables(engine: AsyncEngine) -> set[str]:
+        async with engine.connect() as connection:
+            return await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
+
+    async def nothing(engine: AsyncEngine) -> None:
+        pass
+
+    kept = asyncio.run(arrivals_after(fill))
+    assert kept
+    config = alembic_config(database_url)
+    command.downgrade(config, "0011_log_rollups")
+    engine = create_async_engine(database_url, poolclass=NullPool)
+    assert "stage_arrivals" not in asyncio.run(tables(engine))
+    asyncio.run(engine.dispose())
+    command.upgrade(config, "head")
+    assert asyncio.run(arrivals_after(nothing)) == kept
