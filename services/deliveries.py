@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 from sqlalchemy import Row, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -224,18 +224,20 @@ async def plan_event(
 # --- the outcome of each send -------------------------------------------------------------------
 
 
-async def delivery_to_send(
-    session: AsyncSession, delivery_id: int
-) -> Row[Delivery, Notification, Subscription] | None:
-    """The delivery with its feed entry and subscription (either may be gone), None if unknown."""
-    return (
-        await session.execute(
-            select(Delivery, Notification, Subscription)
-            .outerjoin(Notification, Notification.id == Delivery.notification_id)
-            .outerjoin(Subscription, Subscription.id == Delivery.subscription_id)
-            .where(Delivery.id == delivery_id)
-        )
-    ).first()
+DeliveryToSend: TypeAlias = "Row[Delivery, Notification, Subscription]"
+"""A delivery with its feed entry and subscription (None when gone)."""
+
+
+async def deliveries_to_send(session: AsyncSession, delivery_ids: list[int]) -> dict[int, DeliveryToSend]:
+    """The deliveries with their feed entries and subscriptions (either may be gone), by id, in
+    one query; unknown ids are missing."""
+    rows = await session.execute(
+        select(Delivery, Notification, Subscription)
+        .outerjoin(Notification, Notification.id == Delivery.notification_id)
+        .outerjoin(Subscription, Subscription.id == Delivery.subscription_id)
+        .where(Delivery.id.in_(delivery_ids))
+    )
+    return {row[0].id: row for row in rows}
 
 
 async def mark_sent(session: AsyncSession, delivery_id: int, now: datetime) -> None:
