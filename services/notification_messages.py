@@ -128,12 +128,22 @@ def _person(person: Person | None) -> dict[str, Any] | None:
     return None if person is None else {"id": person.id, "name": person.name, "email": person.email}
 
 
-async def _activity_facts(
-    session: AsyncSession, settings: Settings, activity_id: int
-) -> dict[str, Any] | None:
-    """The activity with its thematic group's name and its lead in one query (the lead stays in
-    the session for services.recipients), its conventions and provisions selectin-loaded; not
-    its watchers (services.recipients reads the active ones)."""
+@dataclass(frozen=True)
+class EventActivity:
+    """The activity an event is about, read once for its message and its recipients: the row
+    (conventions and provisions loaded, watchers not: services.recipients reads the active ones),
+    its thematic group's name and its lead."""
+
+    activity: Activity
+    thematic_group: str | None
+    lead: Person | None
+
+
+async def event_activity(session: AsyncSession, event: NotificationEvent) -> EventActivity | None:
+    """The event's activity with its group's name and lead in one query (conventions and
+    provisions selectin-loaded); None if the event names none or it is gone."""
+    if event.activity_id is None:
+        return None
     lead = aliased(Person)
     row = (
         await session.execute(
@@ -141,12 +151,14 @@ async def _activity_facts(
             .outerjoin(Body, Body.id == Activity.thematic_group_id)
             .outerjoin(lead, lead.id == Activity.lead_id)
             .options(lazyload(Activity.watchers))
-            .where(Activity.id == activity_id)
+            .where(Activity.id == event.activity_id)
         )
     ).first()
-    if row is None:
-        return None
-    activity, group, lead_person = row
+    return None if row is None else EventActivity(*row)
+
+
+def _activity_facts(settings: Settings, subject: EventActivity) -> dict[str, Any]:
+    activity = subject.activity
     return {
         "id": activity.id,
         "title": activity.title,
@@ -154,8 +166,8 @@ async def _activity_facts(
         "stage": activity.stage.value,
         "stage_name": stage_name(activity.stage.value),
         "due_on": activity.stage_due_on.isoformat() if activity.stage_due_on else None,
-        "lead": _person(lead_person),
-        "thematic_group": group,
+        "lead": _person(subject.lead),
+        "thematic_group": subject.thematic_group,
         "conventions": [{"code": c.code, "name": c.short_name} for c in activity.conventions],
         "provisions": [{"code": p.element_code, "citation": p.citation} for p in activity.provisions],
     }
@@ -187,13 +199,17 @@ async def _transition_and_actor(
 
 
 async def build_message(
-    session: AsyncSession, settings: Settings, event: NotificationEvent, now: datetime
+    session: AsyncSession,
+    settings: Settings,
+    event: NotificationEvent,
+    now: datetime,
+    subject: EventActivity | None = None,
 ) -> dict[str, Any]:
-    """The facts of `event` as JSON-safe data (see the module docstring)."""
+    """The facts of `event` as JSON-safe data (see the module docstring); `subject`: its activity
+    if already read (`event_activity`)."""
     kind = kind_of(event)
-    facts = (
-        await _activity_facts(session, settings, event.activity_id) if event.activity_id is not None else None
-    )
+    subject = subject or await event_activity(session, event)
+    facts = _activity_facts(settings, subject) if subject is not None else None
     transition, actor = (
         await _transition_and_actor(session, event)
         if kind is Kind.MOVE

@@ -21,7 +21,6 @@ from sqlalchemy.orm import aliased
 from core.events import Audience, NotificationEvent
 from core.settings import Settings
 from models import (
-    Activity,
     Body,
     BodyKind,
     Channel,
@@ -32,7 +31,7 @@ from models import (
     body_members,
     person_conventions,
 )
-from services.notification_messages import Why
+from services.notification_messages import EventActivity, Why, event_activity
 
 # When someone is addressed for several reasons, the footer and the request name the strongest.
 WHY_RANK = {Why.LEAD: 0, Why.MANAGEMENT: 1, Why.COORDINATOR: 2, Why.WATCHER: 3, Why.SUBSCRIBER: 4}
@@ -140,14 +139,13 @@ async def _audiences_of(
     session: AsyncSession,
     settings: Settings,
     event: NotificationEvent,
-    activity_row: Activity | None,
+    subject: EventActivity | None,
     conventions: list[str],
 ) -> _Audiences:
-    """Each audience's members, in the event's order of audiences, by person id; the lead from the
-    session (build_message loaded it with the activity)."""
+    """Each audience's members, in the event's order of audiences, by person id."""
     wanted = list(dict.fromkeys(event.audiences))
     found: dict[Audience, dict[int, tuple[Person, tuple[str, ...]]]] = {audience: {} for audience in wanted}
-    statement = _audience_people(wanted, activity_row.id if activity_row is not None else None)
+    statement = _audience_people(wanted, subject.activity.id if subject is not None else None)
     for person, audience, code in await session.execute(statement) if statement is not None else ():
         members = found[Audience(audience)]
         _, codes = members.get(person.id, (person, ()))
@@ -166,10 +164,9 @@ async def _audiences_of(
                 audiences.add(person, Why.MANAGEMENT)
             if settings.management_group_email:
                 audiences.groups.append((audience, settings.management_group_email))
-        elif audience is Audience.LEAD and activity_row is not None and activity_row.lead_id:
-            lead = await session.get(Person, activity_row.lead_id)
-            if lead is not None and lead.active:
-                audiences.add(lead, Why.LEAD)
+        elif audience is Audience.LEAD and subject is not None:
+            if subject.lead is not None and subject.lead.active:
+                audiences.add(subject.lead, Why.LEAD)
         elif audience is Audience.WATCHERS:
             for person, _ in found[audience].values():
                 audiences.add(person, Why.WATCHER)
@@ -177,18 +174,17 @@ async def _audiences_of(
 
 
 async def recipients_of(
-    session: AsyncSession, settings: Settings, event: NotificationEvent
+    session: AsyncSession, settings: Settings, event: NotificationEvent, subject: EventActivity | None = None
 ) -> tuple[dict[int, EventRecipient], list[GroupAddress]]:
     """Every person who hears of `event` (by person id) with their channels, and the group
     addresses to mail. Subscribers get their subscriptions' channels; audience members without a
-    matching subscription get e-mail (the feed entry is everyone's)."""
+    matching subscription get e-mail (the feed entry is everyone's). `subject`: the event's
+    activity if already read (`event_activity`)."""
+    subject = subject or await event_activity(session, event)
     conventions: list[str] = list(event.conventions)
-    activity_row: Activity | None = None
-    if event.activity_id is not None:
-        activity_row = await session.get(Activity, event.activity_id)
-        if activity_row is not None and not conventions:
-            conventions = activity_row.convention_codes
-    audiences = await _audiences_of(session, settings, event, activity_row, conventions)
+    if subject is not None and not conventions:
+        conventions = subject.activity.convention_codes
+    audiences = await _audiences_of(session, settings, event, subject, conventions)
 
     recipients: dict[int, EventRecipient] = {}
     for subscription, person in await session.execute(matching_subscriptions(event, conventions)):
