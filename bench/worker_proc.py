@@ -18,11 +18,14 @@ from models.db import create_engine, session_factory
 from workflows.activities import LifecycleActivities
 from workflows.client import connect
 from workflows.observability import worker_interceptors
-from workflows.worker import WorkerPart, build_worker
+from workflows.worker import WorkerPart, build_worker, lower_priority
 
 
 async def main() -> None:
     settings = get_settings()
+    part = os.environ.get("BENCH_WORKER_PART")  # one part per process, as `synergies up` runs them
+    parts = (WorkerPart(part),) if part else tuple(WorkerPart)
+    lower_priority(settings, parts)  # before the Temporal runtime's threads start, as `synergies worker`
     engine = create_engine(settings.database_url)
     sessionmaker = session_factory(engine)
     client = await connect(settings)
@@ -32,8 +35,6 @@ async def main() -> None:
         loop.add_signal_handler(sig, stop.set)
     async with httpx.AsyncClient(timeout=settings.webhook_timeout_seconds) as http:
         cached = os.environ.get("BENCH_MAX_CACHED_WORKFLOWS")
-        part = os.environ.get("BENCH_WORKER_PART")  # one part per process, as `synergies up` runs them
-        parts = (WorkerPart(part),) if part else tuple(WorkerPart)
         if cached:  # the memory bench: the workflows alone, with another workflow cache bound
             parts = (WorkerPart.WORKFLOWS,)
         service = build_worker(

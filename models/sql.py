@@ -24,10 +24,11 @@ async def insert_new_rows(
     session: AsyncSession, model: Any, rows: list[dict[str, Any]], *returning: Any
 ) -> list[Any]:
     """INSERT … ON CONFLICT DO NOTHING for many rows at once (idempotent writes keyed by a unique
-    key); returns the `returning` columns (default: the id) of the rows actually inserted."""
+    key); returns the `returning` columns (default: the id) of the rows actually inserted. One
+    statement, compiled once per shape: the rows go as parameters ("insertmanyvalues" batches
+    them into one multi-row INSERT), not into the statement."""
     if not rows:
         return []
-    statement = upsert_insert(session.get_bind().dialect.name)(model).values(rows)
-    statement = statement.on_conflict_do_nothing()
+    statement = upsert_insert(session.get_bind().dialect.name)(model.__table__).on_conflict_do_nothing()
     statement = statement.returning(*(returning or (model.id,)))
-    return list((await session.execute(statement)).all())
+    return list((await session.execute(statement, rows)).all())

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 from sqlalchemy import Row, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,7 +21,7 @@ from core.events import Audience, NotificationEvent
 from core.settings import Settings
 from models import Channel, Delivery, DeliveryStatus, Notification, Subscription
 from models.sql import insert_new_rows
-from services.notification_messages import Why, build_message
+from services.notification_messages import Why, build_message, event_activity
 from services.recipients import EventRecipient, GroupAddress, drop_own_email, recipients_of
 
 KEY_LIMIT = 300  # Delivery.key / Notification.key column length
@@ -200,16 +200,27 @@ async def plan_event(
 ) -> EventPlan:
     """Write the feed entries and deliveries of `event` once (the message rendered from the
     database as it stands now); return the deliveries still to send."""
-    message = await build_message(session, settings, event, now)
-    recipients, groups = await recipients_of(session, settings, event)
+    subject = await event_activity(session, event)  # read once for the message and the recipients
+    message = await build_message(session, settings, event, now, subject)
+    recipients, groups = await recipients_of(session, settings, event, subject)
     drop_own_email(recipients, (message.get("actor") or {}).get("id"))
     notification_rows = _notification_rows(event, message, recipients, groups, now)
-    await insert_new_rows(session, Notification, notification_rows)
-    notification_ids = await _notification_ids(session, [row["key"] for row in notification_rows])
+    keys = [row["key"] for row in notification_rows]
+    new_notifications = await insert_new_rows(
+        session, Notification, notification_rows, Notification.key, Notification.id
+    )
+    notification_ids: dict[str, int] = {key: id_ for key, id_ in new_notifications}
+    if len(notification_ids) < len(keys):  # planned before (a retry): the others exist
+        notification_ids |= await _notification_ids(
+            session, [key for key in keys if key not in notification_ids]
+        )
     delivery_rows = _delivery_rows(event, recipients, groups, notification_ids, now)
-    new = await insert_new_rows(session, Delivery, delivery_rows, Delivery.channel)
-    if not delivery_rows:
-        return EventPlan([], 0)
+    new = await insert_new_rows(session, Delivery, delivery_rows, Delivery.id, Delivery.channel)
+    new_feed_entries = sum(1 for _, channel in new if channel == Channel.FEED)
+    if len(new) == len(delivery_rows):  # all new: the pending ones are those just written
+        return EventPlan(
+            sorted(delivery_id for delivery_id, channel in new if channel != Channel.FEED), new_feed_entries
+        )
     pending = await session.scalars(
         select(Delivery.id)
         .where(
@@ -218,24 +229,26 @@ async def plan_event(
         )
         .order_by(Delivery.id)
     )
-    return EventPlan(list(pending), sum(1 for (channel,) in new if channel == Channel.FEED))
+    return EventPlan(list(pending), new_feed_entries)
 
 
 # --- the outcome of each send -------------------------------------------------------------------
 
 
-async def delivery_to_send(
-    session: AsyncSession, delivery_id: int
-) -> Row[Delivery, Notification, Subscription] | None:
-    """The delivery with its feed entry and subscription (either may be gone), None if unknown."""
-    return (
-        await session.execute(
-            select(Delivery, Notification, Subscription)
-            .outerjoin(Notification, Notification.id == Delivery.notification_id)
-            .outerjoin(Subscription, Subscription.id == Delivery.subscription_id)
-            .where(Delivery.id == delivery_id)
-        )
-    ).first()
+DeliveryToSend: TypeAlias = "Row[Delivery, Notification, Subscription]"
+"""A delivery with its feed entry and subscription (None when gone)."""
+
+
+async def deliveries_to_send(session: AsyncSession, delivery_ids: list[int]) -> dict[int, DeliveryToSend]:
+    """The deliveries with their feed entries and subscriptions (either may be gone), by id, in
+    one query; unknown ids are missing."""
+    rows = await session.execute(
+        select(Delivery, Notification, Subscription)
+        .outerjoin(Notification, Notification.id == Delivery.notification_id)
+        .outerjoin(Subscription, Subscription.id == Delivery.subscription_id)
+        .where(Delivery.id.in_(delivery_ids))
+    )
+    return {row[0].id: row for row in rows}
 
 
 async def mark_sent(session: AsyncSession, delivery_id: int, now: datetime) -> None:

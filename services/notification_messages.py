@@ -24,8 +24,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from sqlalchemy import select
+from sqlalchemy import literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased, lazyload
 
 from core.events import Audience, EventType, NotificationEvent
 from core.settings import Settings
@@ -123,13 +124,41 @@ def long_time(value: str | datetime | None) -> str:
 # --- the facts --------------------------------------------------------------------------------
 
 
-async def _person(session: AsyncSession, person_id: int | None) -> dict[str, Any] | None:
-    person = await session.get(Person, person_id) if person_id else None
+def _person(person: Person | None) -> dict[str, Any] | None:
     return None if person is None else {"id": person.id, "name": person.name, "email": person.email}
 
 
-async def _activity_facts(session: AsyncSession, settings: Settings, activity: Activity) -> dict[str, Any]:
-    group = await session.get(Body, activity.thematic_group_id) if activity.thematic_group_id else None
+@dataclass(frozen=True)
+class EventActivity:
+    """The activity an event is about, read once for its message and its recipients: the row
+    (conventions and provisions loaded, watchers not: services.recipients reads the active ones),
+    its thematic group's name and its lead."""
+
+    activity: Activity
+    thematic_group: str | None
+    lead: Person | None
+
+
+async def event_activity(session: AsyncSession, event: NotificationEvent) -> EventActivity | None:
+    """The event's activity with its group's name and lead in one query (conventions and
+    provisions selectin-loaded); None if the event names none or it is gone."""
+    if event.activity_id is None:
+        return None
+    lead = aliased(Person)
+    row = (
+        await session.execute(
+            select(Activity, Body.name, lead)
+            .outerjoin(Body, Body.id == Activity.thematic_group_id)
+            .outerjoin(lead, lead.id == Activity.lead_id)
+            .options(lazyload(Activity.watchers))
+            .where(Activity.id == event.activity_id)
+        )
+    ).first()
+    return None if row is None else EventActivity(*row)
+
+
+def _activity_facts(settings: Settings, subject: EventActivity) -> dict[str, Any]:
+    activity = subject.activity
     return {
         "id": activity.id,
         "title": activity.title,
@@ -137,33 +166,55 @@ async def _activity_facts(session: AsyncSession, settings: Settings, activity: A
         "stage": activity.stage.value,
         "stage_name": stage_name(activity.stage.value),
         "due_on": activity.stage_due_on.isoformat() if activity.stage_due_on else None,
-        "lead": await _person(session, activity.lead_id),
-        "thematic_group": group.name if group else None,
+        "lead": _person(subject.lead),
+        "thematic_group": subject.thematic_group,
         "conventions": [{"code": c.code, "name": c.short_name} for c in activity.conventions],
         "provisions": [{"code": p.element_code, "citation": p.citation} for p in activity.provisions],
     }
 
 
-async def _transition(session: AsyncSession, event: NotificationEvent) -> Transition | None:
+async def _event_actor(session: AsyncSession, event: NotificationEvent) -> Person | None:
+    return await session.get(Person, event.actor_id) if event.actor_id else None
+
+
+async def _transition_and_actor(
+    session: AsyncSession, event: NotificationEvent
+) -> tuple[Transition | None, Person | None]:
+    """A move's transition row (by id, else by the `/t{seq}` key) and its actor (the event's, else
+    the row's) in one query."""
+    actor = aliased(Person)
     if event.transition_id is not None:
-        return await session.get(Transition, event.transition_id)
-    match = _TRANSITION_KEY.search(event.key)
-    if match is None or event.activity_id is None:
-        return None
-    return await session.scalar(
-        select(Transition).where(
-            Transition.activity_id == event.activity_id, Transition.seq == int(match.group(1))
-        )
-    )
+        where = Transition.id == event.transition_id
+    elif (match := _TRANSITION_KEY.search(event.key)) is not None and event.activity_id is not None:
+        where = (Transition.activity_id == event.activity_id) & (Transition.seq == int(match.group(1)))
+    else:
+        return None, await _event_actor(session, event)
+    actor_id = Transition.actor_id if event.actor_id is None else literal(event.actor_id)
+    row = (
+        await session.execute(select(Transition, actor).outerjoin(actor, actor.id == actor_id).where(where))
+    ).first()
+    if row is None:
+        return None, await _event_actor(session, event)
+    return row[0], row[1]
 
 
 async def build_message(
-    session: AsyncSession, settings: Settings, event: NotificationEvent, now: datetime
+    session: AsyncSession,
+    settings: Settings,
+    event: NotificationEvent,
+    now: datetime,
+    subject: EventActivity | None = None,
 ) -> dict[str, Any]:
-    """The facts of `event` as JSON-safe data (see the module docstring)."""
+    """The facts of `event` as JSON-safe data (see the module docstring); `subject`: its activity
+    if already read (`event_activity`)."""
     kind = kind_of(event)
-    activity = await session.get(Activity, event.activity_id) if event.activity_id is not None else None
-    facts = await _activity_facts(session, settings, activity) if activity is not None else None
+    subject = subject or await event_activity(session, event)
+    facts = _activity_facts(settings, subject) if subject is not None else None
+    transition, actor = (
+        await _transition_and_actor(session, event)
+        if kind is Kind.MOVE
+        else (None, await _event_actor(session, event))
+    )
     message: dict[str, Any] = {
         "version": MESSAGE_VERSION,
         "type": event.type.value,
@@ -171,7 +222,7 @@ async def build_message(
         "event": event.key,
         "at": now.isoformat(),
         "activity": facts,
-        "actor": await _person(session, event.actor_id),
+        "actor": _person(actor),
         "from_stage": None,
         "to_stage": None,
         "reason": event.reason,
@@ -182,10 +233,8 @@ async def build_message(
         "link": facts["url"] if facts else absolute(settings, event.link),
     }
     if kind is Kind.MOVE:
-        transition = await _transition(session, event)
         if transition is not None:
             message["at"] = transition.at.isoformat()
-            message["actor"] = message["actor"] or await _person(session, transition.actor_id)
             message["reason"] = message["reason"] or transition.reason
             message["due_on"] = transition.due_on.isoformat() if transition.due_on else None
         from_stage = event.from_stage or (transition.from_stage if transition else None)

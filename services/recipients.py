@@ -12,14 +12,15 @@ unless they asked (`notify_own_changes`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, literal, null, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from core.events import Audience, NotificationEvent
 from core.settings import Settings
 from models import (
-    Activity,
     Body,
     BodyKind,
     Channel,
@@ -30,7 +31,7 @@ from models import (
     body_members,
     person_conventions,
 )
-from services.notification_messages import Why
+from services.notification_messages import EventActivity, Why, event_activity
 
 # When someone is addressed for several reasons, the footer and the request name the strongest.
 WHY_RANK = {Why.LEAD: 0, Why.MANAGEMENT: 1, Why.COORDINATOR: 2, Why.WATCHER: 3, Why.SUBSCRIBER: 4}
@@ -53,19 +54,6 @@ class EventRecipient:
 
 GroupAddress = tuple[Audience, str]
 """A group's shared mailbox: the audience it stands for and its address."""
-
-
-async def conventions_of(session: AsyncSession, person_ids: list[int]) -> dict[int, tuple[str, ...]]:
-    """The conventions each person works on (none: all of them)."""
-    rows = await session.execute(
-        select(person_conventions.c.person_id, person_conventions.c.convention_code)
-        .where(person_conventions.c.person_id.in_(person_ids))
-        .order_by(person_conventions.c.convention_code)
-    )
-    result: dict[int, tuple[str, ...]] = {}
-    for person_id, code in rows:
-        result[person_id] = (*result.get(person_id, ()), code)
-    return result
 
 
 def matching_subscriptions(event: NotificationEvent, conventions: list[str]) -> Select[Subscription, Person]:
@@ -105,85 +93,98 @@ class _Audiences:
             self.members[person.id] = EventRecipient(person, why, conventions)
 
 
-async def _add_coordinators(session: AsyncSession, audiences: _Audiences, conventions: list[str]) -> None:
-    """Active coordinators, except those who work only on conventions other than the event's."""
-    coordinators = list(
-        await session.scalars(
-            select(Person).where(Person.role == Role.COORDINATOR, Person.active.is_(True)).order_by(Person.id)
+def _audience_people(audiences: list[Audience], activity_id: int | None) -> Select[Any] | None:
+    """The active people of the coordinators, management and watchers audiences in one query:
+    (person, audience, a convention the person works on or None), a coordinator once per
+    convention."""
+    columns = list(Person.__table__.c)
+    parts: list[Select[Any]] = []
+    if Audience.COORDINATORS in audiences:
+        parts.append(
+            select(
+                *columns,
+                literal(Audience.COORDINATORS.value).label("audience"),
+                person_conventions.c.convention_code,
+            )
+            .outerjoin(person_conventions, person_conventions.c.person_id == Person.id)
+            .where(Person.role == Role.COORDINATOR, Person.active.is_(True))
         )
-    )
-    theirs = await conventions_of(session, [person.id for person in coordinators])
-    for person in coordinators:
-        codes = theirs.get(person.id, ())
-        if codes and conventions and not set(codes) & set(conventions):
-            continue  # a coordinator for other conventions
-        audiences.add(person, Why.COORDINATOR, codes)
-
-
-async def _add_management(session: AsyncSession, audiences: _Audiences) -> None:
-    """Active members of the joint management group."""
-    members = await session.scalars(
-        select(Person)
-        .join(body_members, body_members.c.person_id == Person.id)
-        .join(Body, Body.id == body_members.c.body_id)
-        .where(Body.kind == BodyKind.JOINT_MANAGEMENT_GROUP, Person.active.is_(True))
-        .order_by(Person.id)
-    )
-    for person in members.unique():
-        audiences.add(person, Why.MANAGEMENT)
-
-
-async def _add_watchers(session: AsyncSession, audiences: _Audiences, activity_id: int) -> None:
-    """Active watchers of the activity."""
-    watchers = await session.scalars(
-        select(Person)
-        .join(activity_watchers, activity_watchers.c.person_id == Person.id)
-        .where(activity_watchers.c.activity_id == activity_id, Person.active.is_(True))
-        .order_by(Person.id)
-    )
-    for person in watchers:
-        audiences.add(person, Why.WATCHER)
+    if Audience.MANAGEMENT in audiences:
+        parts.append(
+            select(
+                *columns,
+                literal(Audience.MANAGEMENT.value).label("audience"),
+                null().label("convention_code"),
+            )
+            .join(body_members, body_members.c.person_id == Person.id)
+            .join(Body, Body.id == body_members.c.body_id)
+            .where(Body.kind == BodyKind.JOINT_MANAGEMENT_GROUP, Person.active.is_(True))
+        )
+    if Audience.WATCHERS in audiences and activity_id is not None:
+        parts.append(
+            select(
+                *columns, literal(Audience.WATCHERS.value).label("audience"), null().label("convention_code")
+            )
+            .join(activity_watchers, activity_watchers.c.person_id == Person.id)
+            .where(activity_watchers.c.activity_id == activity_id, Person.active.is_(True))
+        )
+    if not parts:
+        return None
+    rows = union_all(*parts).subquery()
+    person = aliased(Person, rows)
+    return select(person, rows.c.audience, rows.c.convention_code).order_by(rows.c.id, rows.c.convention_code)
 
 
 async def _audiences_of(
     session: AsyncSession,
     settings: Settings,
     event: NotificationEvent,
-    activity_row: Activity | None,
+    subject: EventActivity | None,
     conventions: list[str],
 ) -> _Audiences:
+    """Each audience's members, in the event's order of audiences, by person id."""
+    wanted = list(dict.fromkeys(event.audiences))
+    found: dict[Audience, dict[int, tuple[Person, tuple[str, ...]]]] = {audience: {} for audience in wanted}
+    statement = _audience_people(wanted, subject.activity.id if subject is not None else None)
+    for person, audience, code in await session.execute(statement) if statement is not None else ():
+        members = found[Audience(audience)]
+        _, codes = members.get(person.id, (person, ()))
+        members[person.id] = (person, (*codes, code) if code else codes)
     audiences = _Audiences()
-    for audience in dict.fromkeys(event.audiences):
+    for audience in wanted:
         if audience is Audience.COORDINATORS:
-            await _add_coordinators(session, audiences, conventions)
+            for person, codes in found[audience].values():
+                if codes and conventions and not set(codes) & set(conventions):
+                    continue  # a coordinator for other conventions
+                audiences.add(person, Why.COORDINATOR, codes)
             if settings.coordinators_group_email:
                 audiences.groups.append((audience, settings.coordinators_group_email))
         elif audience is Audience.MANAGEMENT:
-            await _add_management(session, audiences)
+            for person, _ in found[audience].values():
+                audiences.add(person, Why.MANAGEMENT)
             if settings.management_group_email:
                 audiences.groups.append((audience, settings.management_group_email))
-        elif audience is Audience.LEAD and activity_row is not None and activity_row.lead_id:
-            lead = await session.get(Person, activity_row.lead_id)
-            if lead is not None and lead.active:
-                audiences.add(lead, Why.LEAD)
-        elif audience is Audience.WATCHERS and activity_row is not None:
-            await _add_watchers(session, audiences, activity_row.id)
+        elif audience is Audience.LEAD and subject is not None:
+            if subject.lead is not None and subject.lead.active:
+                audiences.add(subject.lead, Why.LEAD)
+        elif audience is Audience.WATCHERS:
+            for person, _ in found[audience].values():
+                audiences.add(person, Why.WATCHER)
     return audiences
 
 
 async def recipients_of(
-    session: AsyncSession, settings: Settings, event: NotificationEvent
+    session: AsyncSession, settings: Settings, event: NotificationEvent, subject: EventActivity | None = None
 ) -> tuple[dict[int, EventRecipient], list[GroupAddress]]:
     """Every person who hears of `event` (by person id) with their channels, and the group
     addresses to mail. Subscribers get their subscriptions' channels; audience members without a
-    matching subscription get e-mail (the feed entry is everyone's)."""
+    matching subscription get e-mail (the feed entry is everyone's). `subject`: the event's
+    activity if already read (`event_activity`)."""
+    subject = subject or await event_activity(session, event)
     conventions: list[str] = list(event.conventions)
-    activity_row: Activity | None = None
-    if event.activity_id is not None:
-        activity_row = await session.get(Activity, event.activity_id)
-        if activity_row is not None and not conventions:
-            conventions = activity_row.convention_codes
-    audiences = await _audiences_of(session, settings, event, activity_row, conventions)
+    if subject is not None and not conventions:
+        conventions = subject.activity.convention_codes
+    audiences = await _audiences_of(session, settings, event, subject, conventions)
 
     recipients: dict[int, EventRecipient] = {}
     for subscription, person in await session.execute(matching_subscriptions(event, conventions)):

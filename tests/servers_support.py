@@ -23,6 +23,7 @@ from core.supervisor import free_port
 class ReceivedMail:
     rcpt_tos: list[str]
     message: EmailMessage
+    peer: Any = None  # the client's (address, port): one per SMTP connection
 
     @property
     def text(self) -> str:
@@ -48,7 +49,7 @@ class SMTPServer:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         mail = message_from_bytes(envelope.content, policy=policy.default)
         with self._lock:
-            self.mails.append(ReceivedMail(list(envelope.rcpt_tos), mail))  # type: ignore[arg-type]
+            self.mails.append(ReceivedMail(list(envelope.rcpt_tos), mail, session.peer))  # type: ignore[arg-type]
         return "250 Message accepted for delivery"
 
     def start(self) -> SMTPServer:

@@ -8,10 +8,13 @@ with the feed entry when the event was planned.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.message import EmailMessage
+from types import TracebackType
 
 import aiosmtplib
 import httpx
@@ -58,6 +61,72 @@ def _legacy_rendered(notification: Notification) -> Rendered:
     return Rendered(notification.title, text, f"<p>{notification.body}</p>")
 
 
+class Mailer:
+    """One SMTP connection for the messages of one activity run (an event's recipients), opened
+    at the first message; sends take turns on it. A failed send closes it, so the next message
+    starts on a fresh connection and one bad message never fails another; a failed connect fails
+    the run's remaining messages at once (each still counts its attempt) rather than trying again
+    per message. Past `deadline` (loop time) no message starts: it is left unsent for the retry."""
+
+    def __init__(self, settings: Settings, deadline: float | None = None) -> None:
+        self.settings = settings
+        self.deadline = deadline
+        self._smtp: aiosmtplib.SMTP | None = None
+        self._connect_error: Exception | None = None
+        self._turn = asyncio.Lock()
+
+    async def __aenter__(self) -> Mailer:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self._close()
+
+    async def send(self, message: EmailMessage) -> None:
+        async with self._turn:
+            if self.deadline is not None and asyncio.get_running_loop().time() > self.deadline:
+                raise SendDeferred("no time left in this attempt; sent by the next one")
+            if self._connect_error is not None:
+                raise self._connect_error
+            if self._smtp is None:
+                smtp = aiosmtplib.SMTP(
+                    hostname=self.settings.smtp_host,
+                    port=self.settings.smtp_port,
+                    username=self.settings.smtp_username,
+                    password=self.settings.smtp_password,
+                    start_tls=self.settings.smtp_starttls,
+                    timeout=SMTP_TIMEOUT,
+                )
+                try:
+                    await smtp.connect()
+                except Exception as exc:
+                    self._connect_error = exc
+                    raise
+                self._smtp = smtp
+            try:
+                await self._smtp.send_message(message)
+            except Exception:
+                self._smtp.close()  # in an unknown state: no QUIT, the next message reconnects
+                self._smtp = None
+                raise
+
+    async def _close(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None and smtp.is_connected:
+            try:
+                await smtp.quit()
+            except Exception:  # every message is sent already; only the goodbye failed
+                smtp.close()
+
+
+class SendDeferred(Exception):
+    """A send not attempted: its run ran out of time; the activity's retry sends it."""
+
+
 async def send_email(
     settings: Settings,
     rendered: Rendered,
@@ -66,9 +135,10 @@ async def send_email(
     key: str,
     activity_id: int | None = None,
     activity_title: str | None = None,
+    mailer: Mailer | None = None,
 ) -> None:
     """One rendered message to `to` through the configured SMTP server (`key`: the delivery's,
-    which the message id derives from)."""
+    which the message id derives from), on `mailer`'s connection or on one of its own."""
     message = email_message(
         settings,
         rendered,
@@ -78,15 +148,11 @@ async def send_email(
         activity_title=activity_title,
         now=datetime.now(UTC),
     )
-    await aiosmtplib.send(
-        message,
-        hostname=settings.smtp_host,
-        port=settings.smtp_port,
-        username=settings.smtp_username,
-        password=settings.smtp_password,
-        start_tls=settings.smtp_starttls,
-        timeout=SMTP_TIMEOUT,
-    )
+    if mailer is not None:
+        await mailer.send(message)
+        return
+    async with Mailer(settings) as own:
+        await own.send(message)
 
 
 @dataclass(frozen=True)
@@ -97,7 +163,9 @@ class Channels:
     sessionmaker: async_sessionmaker[AsyncSession]
     http: httpx.AsyncClient
 
-    async def send_email(self, delivery: Delivery, notification: Notification) -> None:
+    async def send_email(
+        self, delivery: Delivery, notification: Notification, mailer: Mailer | None = None
+    ) -> None:
         """The message rendered for its recipient now; a reminder to the lead carries one-click
         acknowledge/snooze links (new single-use tokens for each attempt)."""
         payload = notification.payload or {}
@@ -133,6 +201,7 @@ class Channels:
             key=delivery.key,
             activity_id=notification.activity_id,
             activity_title=activity_facts.get("title"),
+            mailer=mailer,
         )
 
     async def send_webhook(

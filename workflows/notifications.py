@@ -25,9 +25,16 @@ from core.events import NotificationEvent
 from core.metrics import DELIVERIES, DELIVERY_FAILURES
 from core.settings import Settings
 from models import Channel, DeliveryStatus
-from services.deliveries import delivery_to_send, mark_failed, mark_sent, plan_event, record_failed_attempt
+from services.deliveries import (
+    DeliveryToSend,
+    deliveries_to_send,
+    mark_failed,
+    mark_sent,
+    plan_event,
+    record_failed_attempt,
+)
 from services.webhooks import WebhookTargetRejected
-from workflows.channels import Channels, DeliveryRejected
+from workflows.channels import SMTP_TIMEOUT, Channels, DeliveryRejected, Mailer, SendDeferred
 
 DELIVERY_REJECTED = "DeliveryRejected"
 """Error type of failures that no retry can fix (target refused by policy, subscription gone)."""
@@ -44,6 +51,9 @@ DELIVERY_RETRY_POLICY = RetryPolicy(
 # A send is bounded by the SMTP/webhook timeouts (<= 30 s): a send lost with a crashed worker
 # is retried after this, not after minutes.
 DELIVER_TIMEOUT = timedelta(seconds=35)
+# The e-mails of one event take turns on one SMTP connection: none starts later than this into
+# the attempt, so the last one still ends within DELIVER_TIMEOUT; the rest wait for the retry.
+SEND_BUDGET = DELIVER_TIMEOUT - timedelta(seconds=SMTP_TIMEOUT + 2)
 
 
 class NotificationActivities:
@@ -87,7 +97,11 @@ class NotificationActivities:
         retries with backoff; refusals no retry can fix raise a non-retryable `DeliveryRejected`.
         """
         async with self.sessionmaker() as session:
-            row = await delivery_to_send(session, delivery_id)
+            rows = await deliveries_to_send(session, [delivery_id])
+        return await self._attempt(delivery_id, rows.get(delivery_id), None)
+
+    async def _attempt(self, delivery_id: int, row: DeliveryToSend | None, mailer: Mailer | None) -> str:
+        """One attempt at one delivery (`deliver`'s contract), e-mail on `mailer`'s connection."""
         if row is None:
             raise ApplicationError(
                 f"delivery {delivery_id} does not exist", type=DELIVERY_REJECTED, non_retryable=True
@@ -99,10 +113,12 @@ class NotificationActivities:
             if notification is None:
                 raise DeliveryRejected("the notification of this delivery no longer exists")
             if delivery.channel is Channel.EMAIL:
-                await self.channels.send_email(delivery, notification)
+                await self.channels.send_email(delivery, notification, mailer)
             elif delivery.channel is Channel.WEBHOOK:
                 await self.channels.send_webhook(delivery, notification, subscription)
             # FEED: the feed entry is the notification row itself
+        except SendDeferred:
+            raise  # not attempted: nothing to count
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             async with self.sessionmaker() as session, session.begin():
@@ -127,11 +143,19 @@ class NotificationActivities:
         return plan.pending
 
     async def _send_all(self, delivery_ids: list[int]) -> int:
-        """Send all deliveries of one event at once. A retry sends only what is still unsent; a
-        refusal no retry can fix is marked failed at once. Returns how many were sent."""
-        results = await asyncio.gather(
-            *(self.deliver(delivery_id) for delivery_id in delivery_ids), return_exceptions=True
-        )
+        """Send all deliveries of one event at once (read in one query; the e-mails on one SMTP
+        connection, webhooks alongside). A retry sends only what is still unsent; a refusal no
+        retry can fix is marked failed at once. Returns how many were sent."""
+        if not delivery_ids:
+            return 0
+        async with self.sessionmaker() as session:
+            rows = await deliveries_to_send(session, delivery_ids)
+        deadline = asyncio.get_running_loop().time() + SEND_BUDGET.total_seconds()
+        async with Mailer(self.settings, deadline) as mailer:
+            results = await asyncio.gather(
+                *(self._attempt(delivery_id, rows.get(delivery_id), mailer) for delivery_id in delivery_ids),
+                return_exceptions=True,
+            )
         failed = []
         for delivery_id, result in zip(delivery_ids, results, strict=True):
             if isinstance(result, ApplicationError) and result.non_retryable:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import py_compile
 import signal
 import sys
@@ -205,8 +206,17 @@ async def run_until_signalled(settings: Settings, parts: Iterable[WorkerPart]) -
     await run_worker(settings, parts, stop)
 
 
+def lower_priority(settings: Settings, parts: Iterable[WorkerPart]) -> None:
+    """A process running only the notifications yields the CPU to moves (settings'
+    `notifications_worker_nice`). Called first, before the Temporal runtime starts its threads:
+    on Linux a thread's niceness is its own, and threads inherit it when they start."""
+    if tuple(parts) == (WorkerPart.NOTIFICATIONS,) and settings.notifications_worker_nice:
+        os.nice(settings.notifications_worker_nice)
+
+
 def main(parts: Iterable[WorkerPart] = tuple(WorkerPart)) -> None:
     settings = get_settings()
+    lower_priority(settings, parts)
     configure_logging(settings)
     asyncio.run(run_until_signalled(settings, parts))
 

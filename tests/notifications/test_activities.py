@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from services.webhooks import verify_webhook
 from tests.notifications.flow import NotifyInput, NotifyWorkflow, flow_activities
 from tests.notifications.world import World, add_subscription
 from tests.servers_support import SMTPServer, WebhookReceiver, wait_for
+from workflows import notifications
 from workflows.notifications import DELIVERY_RETRY_POLICY, NotificationActivities
 
 EXTRA = {
@@ -334,6 +336,23 @@ async def test_notify_plans_and_sends_once_and_a_retry_sends_only_the_unsent(
     after = await deliveries(db)
     assert [d.id for d in after] == [d.id for d in planned]  # planned once
     assert all(d.status is DeliveryStatus.SENT for d in after)
+
+
+async def test_an_events_mails_share_one_connection_and_those_out_of_time_wait_unattempted(
+    db, world: World, acts: NotificationActivities, smtp: SMTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = ActivityEnvironment()
+    event = world.event()
+    monkeypatch.setattr(notifications, "SEND_BUDGET", timedelta(seconds=-1))  # out of time at once
+    with pytest.raises(ApplicationError, match="no time left"):
+        await env.run(acts.notify, event)
+    emails = [d for d in await deliveries(db) if d.channel is Channel.EMAIL]
+    assert smtp.mails == []
+    assert all(d.status is DeliveryStatus.PENDING and d.attempts == 0 for d in emails)  # not attempted
+
+    monkeypatch.undo()
+    assert await env.run(acts.notify, event) == len(emails) == 4
+    assert len(smtp.mails) == 4 and len({mail.peer for mail in smtp.mails}) == 1
 
 
 async def test_mark_event_failed_marks_only_what_is_unsent(
