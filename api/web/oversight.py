@@ -30,6 +30,7 @@ from core.stages import OPEN_STAGES, Stage
 from models import Body, BodyKind, Convention, Meeting, Person, Provision
 from services import oversight as service
 from services.dashboard import Interval, utc_today
+from services.events import last_transition_id
 from services.oversight import DueBucket, OversightFilter, PageRequest, Period
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -137,6 +138,18 @@ class PageQuery:
         kept = [(k, v) for k, v in self.extra.items() if k not in overrides]
         items = [*self.filter_items(), *kept, *((k, v) for k, v in overrides.items() if v is not None)]
         return f"{path}?{urlencode(items)}" if items else path
+
+    def stream(self) -> str:
+        """The event stream of the moves of this filter, as far as /events/stream filters them
+        (conventions, thematic groups, target meetings)."""
+        items = [(k, v) for k, v in self.filter_items() if k in ("convention", "thematic_group", "meeting")]
+        return f"/events/stream?{urlencode(items)}" if items else "/events/stream"
+
+    @property
+    def streamed_exactly(self) -> bool:
+        """The stream's filter is this one: its events are the page's rows (else the page asks its
+        own view after each event, for the lead and the stage)."""
+        return not (self.where.lead_ids or self.where.stages)
 
     def export(self, view: str, format: str, **extra: Any) -> str:
         """The download of the rows on screen: the JSON route, the same query, a format."""
@@ -373,11 +386,19 @@ async def flow_page(request: Request, session: SessionDep, principal: Reader) ->
 
 @router.get(f"{BASE}/transitions")
 async def transitions_page(request: Request, session: SessionDep, principal: Reader) -> HTMLResponse:
+    """Loaded with its rows, then live (oversight.js) while the period runs to today: new moves
+    after the newest transition at the time of reading, which is read before the rows (a move
+    recorded in between comes twice, and is shown once)."""
     query = PageQuery.of(request)
+    period = query.period()
+    newest = await last_transition_id(session)
     view = await service.recent_transitions(
-        session, query.where, period=query.period(), page=PageRequest(query.page, PER_PAGE)
+        session, query.where, period=period, page=PageRequest(query.page, PER_PAGE)
     )
-    return await _render(request, session, "transitions.html", query, "transitions", view=view)
+    live = view.page == 1 and period.start <= utc_today() <= period.end
+    return await _render(
+        request, session, "transitions.html", query, "transitions", view=view, live=live, live_after=newest
+    )
 
 
 @router.get(f"{BASE}/activities")
