@@ -31,7 +31,15 @@ from services.oversight.cycle_time import (
     stay_histogram,
     stay_quantiles,
 )
-from services.oversight.due import DUE_BUCKET_LABELS, DueBucket, DueBucketCount, DueItem, DueView, due
+from services.oversight.due import (
+    DUE_BUCKET_LABELS,
+    DueBucket,
+    DueBucketCount,
+    DueItem,
+    DueView,
+    due,
+    due_counts,
+)
 from services.oversight.filters import (
     DEFAULT_PERIOD_WEEKS,
     DUE_SOON_DAYS,
@@ -95,6 +103,7 @@ __all__ = [
     "cumulative_flow",
     "cycle_time",
     "due",
+    "due_counts",
     "histogram_quantile",
     "period_parts",
     "recent_transitions",
