@@ -127,11 +127,12 @@ async def set_hidden(page: Page, hidden: bool) -> None:
 
 
 async def test_moves_made_through_the_api_arrive_live_once_and_a_hidden_tab_catches_up(
-    server: LiveServer, oversight_data: OversightData, page: Page, client, people: People, lifecycle_worker
+    lifecycle_worker, client, server: LiveServer, oversight_data: OversightData, page: Page, people: People
 ) -> None:
     """The page opens with its rows, then each move made through the API (a Temporal Update and the
     log) arrives on the event stream at the top, once; a tab hidden meanwhile (its stream closed)
-    catches up from the last event it saw when shown again."""
+    catches up from the last event it saw when shown again. (The worker first: the server starts
+    once the Temporal dev server has settled, not beside its start on a loaded machine.)"""
     first = await create(
         client, people, title="Mercury storage guidance", provisions=["MC/6/COOP.1", "BRS/SYN/I.A.1"]
     )

@@ -96,6 +96,7 @@
     let source = null; // the EventSource
     let failures = 0; // streams that failed in a row
     let pending = []; // events not yet shown (a burst is added at once)
+    let signedOut = false; // the stream said the session ended: nothing more to ask for
 
     function cell(tag, text) { const c = document.createElement(tag); c.textContent = text; return c; }
 
@@ -188,6 +189,7 @@
       opened.addEventListener("unauthorized", () => {
         opened.close();
         source = null;
+        signedOut = true;
         if (status) status.textContent = "Your session has ended: sign in again to see new moves.";
       });
       opened.addEventListener("error", () => {
@@ -203,6 +205,7 @@
     const streaming = () => streamUrl && typeof EventSource !== "undefined" && !polling;
 
     document.addEventListener("visibilitychange", () => {
+      if (signedOut) return;
       if (document.hidden) {
         clearTimeout(timer);
         timer = null;
