@@ -206,6 +206,23 @@ def dev_server_argv(port: int, ui_port: int) -> list[str]:
     ]
 
 
+def uvicorn_argv(app: str, port: int) -> list[str]:
+    """One uvicorn process serving `app` on 127.0.0.1:`port`, quiet."""
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+
+
 def smtp_sink_argv(port: int) -> list[str]:
     return [sys.executable, "-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.Sink", "-l", f"127.0.0.1:{port}"]
 

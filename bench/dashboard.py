@@ -101,7 +101,7 @@ and is what a call takes on a quiet machine, less its waits on I/O and the netwo
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def _backend_cpu(database: str | None) -> float:
+def backend_cpu(database: str | None) -> float:
     """CPU seconds so far of the PostgreSQL backends connected to `database` (/proc)."""
     if not database:
         return 0.0
@@ -132,11 +132,11 @@ async def _time(call: Any, n: int, warmup: int = 3, database: str | None = None)
     latencies, cpu = [], []
     start = time.perf_counter()
     for _ in range(n):
-        c0 = time.process_time() + _backend_cpu(database)
+        c0 = time.process_time() + backend_cpu(database)
         t0 = time.perf_counter()
         await call()
         latencies.append(time.perf_counter() - t0)
-        cpu.append(time.process_time() + _backend_cpu(database) - c0)
+        cpu.append(time.process_time() + backend_cpu(database) - c0)
     timing = Timing(latencies, time.perf_counter() - start)
     CPU_TIMES[id(timing)] = Timing(cpu, sum(cpu))
     return timing

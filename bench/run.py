@@ -5,7 +5,8 @@
     .venv/bin/python -m bench.run --only dashboard --only reports
 
 Sizes (full / quick): dashboard 100,000 activities + 1,000,000 transitions / 10,000 + 100,000 on
-SQLite and PostgreSQL (generated once, reused while the bench database holds that many); moves
+SQLite and PostgreSQL (generated once, reused while the bench database holds that many), and
+the oversight pages loaded in Chromium on the same databases (bench/pages.py, n = 10 / 5); moves
 N=200 / 60 on SQLite and PostgreSQL; COP report 1,000 / 200 activities; worker memory 10,000 /
 1,000 open workflows with workflow caches 1,000 (SDK default) and 10,000 / 100 and 1,000.
 """
@@ -111,7 +112,7 @@ def collect() -> None:
 
     sections = []
     info = None
-    for name in ("dashboard", "transitions", "reports", "worker_memory"):
+    for name in ("dashboard", "pages", "transitions", "reports", "worker_memory"):
         path = RESULTS / f"{name}.json"
         if not path.exists():
             continue
@@ -157,10 +158,12 @@ def main() -> None:
     info = machine()
     sections: list[Section] = []
     if "dashboard" in only:
-        from bench import dashboard
+        from bench import dashboard, pages
 
         sizes = (10_000, 100_000) if args.quick else (100_000, 1_000_000)
-        sections.append(dashboard.main(dashboard_databases(*sizes), n=20 if args.quick else 30))
+        urls = dashboard_databases(*sizes)
+        sections.append(dashboard.main(urls, n=20 if args.quick else 30))
+        sections.append(pages.main(urls, n=5 if args.quick else 10))
     if "transitions" in only:
         from bench import transitions
 

@@ -60,6 +60,7 @@ from bench.common import (
     smtp_sink_argv,
     timed_concurrent,
     timed_sequential,
+    uvicorn_argv,
     wait_port,
 )
 from bench.generate import generate
@@ -186,22 +187,6 @@ PHASES = ("noop", "record", "write", "plain", "api", "bulk")
 BULK_SIZE, BULK_RUNS = 100, 3
 
 
-def _uvicorn(app: str, port: int) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        app,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ]
-
-
 def _profiled(argv: list[str], out: Path | None) -> list[str]:
     if out is None:
         return argv
@@ -290,9 +275,9 @@ async def run(
             _profiled([sys.executable, "-m", "bench.worker_proc"], out["notifier"]),
             env | {"BENCH_WORKER_PART": "notifications"},
         )
-        api = children.start("api", _profiled(_uvicorn("api.main:app", api_port), out["api"]), env)
+        api = children.start("api", _profiled(uvicorn_argv("api.main:app", api_port), out["api"]), env)
         if "plain" in phases:
-            children.start("plain", _uvicorn("bench.plain_app:app", plain_port), env)
+            children.start("plain", uvicorn_argv("bench.plain_app:app", plain_port), env)
             await wait_port(plain_port, 120)
         await wait_port(api_port, 120)  # under py-spy on a loaded machine the import takes a while
 

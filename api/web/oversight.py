@@ -12,8 +12,10 @@ the navigation.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -21,7 +23,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Reader, SessionDep
@@ -30,6 +32,7 @@ from core.stages import OPEN_STAGES, Stage
 from models import Body, BodyKind, Convention, Meeting, Person, Provision
 from services import oversight as service
 from services.dashboard import Interval, utc_today
+from services.events import last_transition_id
 from services.oversight import DueBucket, OversightFilter, PageRequest, Period
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,8 +100,10 @@ class PageQuery:
             extra={name: params[name] for name in extra_names if params.get(name)},
         )
 
-    def filter_items(self) -> list[tuple[str, Any]]:
-        """The filter (not the page) as query items, in the form's order."""
+    # A page asks for its filter hundreds of times (a drill-down link per count, the form's
+    # choices): it is put into words once per request.
+    @cached_property
+    def _items(self) -> tuple[tuple[str, Any], ...]:
         w = self.where
         items: list[tuple[str, Any]] = [("convention", c) for c in w.conventions]
         items += [("thematic_group", i) for i in w.thematic_group_ids]
@@ -109,14 +114,28 @@ class PageQuery:
             items.append(("from", self.start.isoformat()))
         if self.end:
             items.append(("to", self.end.isoformat()))
-        return items
+        return tuple(items)
+
+    @cached_property
+    def _firsts(self) -> dict[str, str]:
+        return {key: str(value) for key, value in reversed(self._items)}
+
+    @cached_property
+    def _drill_queries(self) -> tuple[str, str]:
+        """The filter without its period as a query string: with its stages, and without them."""
+        items = [(k, v) for k, v in self._items if k not in ("from", "to")]
+        return urlencode(items), urlencode([(k, v) for k, v in items if k != "stage"])
+
+    def filter_items(self) -> list[tuple[str, Any]]:
+        """The filter (not the page) as query items, in the form's order."""
+        return list(self._items)
 
     @property
     def active(self) -> bool:
-        return bool(self.filter_items())
+        return bool(self._items)
 
     def first(self, name: str) -> str:
-        return next((str(value) for key, value in self.filter_items() if key == name), "")
+        return self._firsts.get(name, "")
 
     def period(self) -> Period:
         return Period.of(self.start, self.end, utc_today())
@@ -124,19 +143,31 @@ class PageQuery:
     def drill(self, **extra: Any) -> str:
         """The activity list behind a count: this filter narrowed by `extra` (a stage given
         there replaces the filter's stages)."""
-        items = [(k, v) for k, v in self.filter_items() if k not in ("from", "to")]
-        if "stage" in extra:
-            items = [(k, v) for k, v in items if k != "stage"]
+        with_stages, without_stages = self._drill_queries
+        items: list[tuple[str, Any]] = []
         for key, value in extra.items():
             values = value if isinstance(value, list | tuple) else [value]
             items += [(key, v.value if isinstance(v, Stage) else v) for v in values]
-        return f"{BASE}/activities?{urlencode(items)}"
+        parts = (without_stages if "stage" in extra else with_stages, urlencode(items))
+        return f"{BASE}/activities?{'&'.join(part for part in parts if part)}"
 
     def url(self, path: str, **overrides: Any) -> str:
         """This page's query at `path`; `overrides` replace (None: drop) the page's own extras."""
         kept = [(k, v) for k, v in self.extra.items() if k not in overrides]
         items = [*self.filter_items(), *kept, *((k, v) for k, v in overrides.items() if v is not None)]
         return f"{path}?{urlencode(items)}" if items else path
+
+    def stream(self) -> str:
+        """The event stream of the moves of this filter, as far as /events/stream filters them
+        (conventions, thematic groups, target meetings)."""
+        items = [(k, v) for k, v in self.filter_items() if k in ("convention", "thematic_group", "meeting")]
+        return f"/events/stream?{urlencode(items)}" if items else "/events/stream"
+
+    @property
+    def streamed_exactly(self) -> bool:
+        """The stream's filter is this one: its events are the page's rows (else the page asks its
+        own view after each event, for the lead and the stage)."""
+        return not (self.where.lead_ids or self.where.stages)
 
     def export(self, view: str, format: str, **extra: Any) -> str:
         """The download of the rows on screen: the JSON route, the same query, a format."""
@@ -145,22 +176,26 @@ class PageQuery:
 
 @dataclass
 class Choices:
-    conventions: list[Convention]
-    thematic_groups: list[Body]
-    leads: list[Person]
-    meetings: list[Meeting]
+    """What the filter form offers: the columns it shows, read as rows (no models, so none of
+    their relationships: a body's members, a meeting's conventions)."""
+
+    conventions: Sequence[Row[str, str, str]]
+    thematic_groups: Sequence[Row[int, str]]
+    leads: Sequence[Row[int, str]]
+    meetings: Sequence[Row[int, str]]
 
 
 async def _choices(session: AsyncSession) -> Choices:
+    c = Convention
+    conventions = select(c.code, c.acronym, c.short_name).order_by(c.acronym)
+    groups = select(Body.id, Body.name).where(Body.kind == BodyKind.THEMATIC_GROUP).order_by(Body.name)
+    leads = select(Person.id, Person.name).where(Person.active).order_by(Person.name)
+    meetings = select(Meeting.id, Meeting.code).order_by(Meeting.starts_on)
     return Choices(
-        conventions=list(await session.scalars(select(Convention).order_by(Convention.acronym))),
-        thematic_groups=list(
-            await session.scalars(
-                select(Body).where(Body.kind == BodyKind.THEMATIC_GROUP).order_by(Body.name)
-            )
-        ),
-        leads=list(await session.scalars(select(Person).where(Person.active).order_by(Person.name))),
-        meetings=list(await session.scalars(select(Meeting).order_by(Meeting.starts_on))),
+        conventions=(await session.execute(conventions)).all(),
+        thematic_groups=(await session.execute(groups)).all(),
+        leads=(await session.execute(leads)).all(),
+        meetings=(await session.execute(meetings)).all(),
     )
 
 
@@ -304,7 +339,7 @@ async def overview(request: Request, session: SessionDep, principal: Reader) -> 
         "",
         coverage=await service.coverage(session, query.where, as_of=today),
         readiness=await service.cop_readiness(session, query.where, as_of=today),
-        due=await service.due(session, query.where, as_of=today, bucket=None, page=PageRequest(1, 10)),
+        due_buckets=await service.due_counts(session, query.where, as_of=today),  # not the list
     )
 
 
@@ -373,11 +408,19 @@ async def flow_page(request: Request, session: SessionDep, principal: Reader) ->
 
 @router.get(f"{BASE}/transitions")
 async def transitions_page(request: Request, session: SessionDep, principal: Reader) -> HTMLResponse:
+    """Loaded with its rows, then live (oversight.js) while the period runs to today: new moves
+    after the newest transition at the time of reading, which is read before the rows (a move
+    recorded in between comes twice, and is shown once)."""
     query = PageQuery.of(request)
+    period = query.period()
+    newest = await last_transition_id(session)
     view = await service.recent_transitions(
-        session, query.where, period=query.period(), page=PageRequest(query.page, PER_PAGE)
+        session, query.where, period=period, page=PageRequest(query.page, PER_PAGE)
     )
-    return await _render(request, session, "transitions.html", query, "transitions", view=view)
+    live = view.page == 1 and period.start <= utc_today() <= period.end
+    return await _render(
+        request, session, "transitions.html", query, "transitions", view=view, live=live, live_after=newest
+    )
 
 
 @router.get(f"{BASE}/activities")

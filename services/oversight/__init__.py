@@ -28,7 +28,15 @@ from services.oversight.cycle_time import (
     cycle_time,
     stay_quantiles,
 )
-from services.oversight.due import DUE_BUCKET_LABELS, DueBucket, DueBucketCount, DueItem, DueView, due
+from services.oversight.due import (
+    DUE_BUCKET_LABELS,
+    DueBucket,
+    DueBucketCount,
+    DueItem,
+    DueView,
+    due,
+    due_counts,
+)
 from services.oversight.filters import (
     DEFAULT_PERIOD_WEEKS,
     DUE_SOON_DAYS,
@@ -92,6 +100,7 @@ __all__ = [
     "cumulative_flow",
     "cycle_time",
     "due",
+    "due_counts",
     "recent_transitions",
     "stay_quantiles",
     "throughput",

@@ -59,39 +59,54 @@
     }
   }
 
-  // Recent transitions: the page arrives with its rows (loaded once, by the server); then it asks
-  // the JSON view only for moves after the newest one shown and adds them at the top. Never two
-  // requests at once: one poll runs at a time, a poll asked for meanwhile is coalesced into one
-  // follow-up, a request that hangs is cancelled, and the next poll is scheduled only when the
-  // previous one has finished (no timer queue builds up behind a slow server). Hidden tabs do not
-  // poll; they catch up once when shown again. (The SSE stream at /events/stream needs an API
-  // token, which the signed-in page does not hold: it polls the same log by id instead.)
+  // Recent transitions: the page arrives with its rows (loaded once, by the server), then goes live
+  // on the event stream (/events/stream, which the session cookie opens): each new move is added
+  // at the top once (by id), at most MAX_LIVE_ROWS rows kept. The stream carries the filter it can
+  // (conventions, thematic groups, meetings); with a lead or a stage chosen too, an event only says
+  // "something moved" and the page asks its own view for the moves after the newest it has.
+  // Reconnecting resumes after the last event seen: the browser sends Last-Event-ID itself; when
+  // it gives up (an HTTP error), the page opens a new stream with `after` = that id, and only after
+  // STREAM_ATTEMPTS failures in a row falls back to polling the view by id. A hidden tab closes the
+  // stream (or stops polling) and catches up when shown again.
+  // Polling: never two requests at once: one poll runs at a time, a poll asked for meanwhile is
+  // coalesced into one follow-up, a request that hangs is cancelled, and the next poll is scheduled
+  // only when the previous one has finished (no timer queue builds up behind a slow server).
   const POLL_MS = 10000;
   const REQUEST_TIMEOUT_MS = 8000;
   const MAX_LIVE_ROWS = 200;
+  const STREAM_ATTEMPTS = 3;
+  const STREAM_RETRY_MS = 1000;
 
   function followTransitions(table) {
     const pollMs = window.ovPollMs || POLL_MS; // tests shorten it
     const url = table.dataset.live;
-    let after = Number(table.dataset.after || 0);
+    const streamUrl = table.dataset.stream;
+    const exact = table.dataset.exact === "yes"; // the stream's filter is the page's
+    let after = Number(table.dataset.after || 0); // the newest move this page has asked for
+    let streamAfter = after; // the newest event the stream has sent
     const status = document.getElementById("ov-live-status");
     const body = table.tBodies[0];
     const shown = new Set();
     body.querySelectorAll("tr[data-id]").forEach((row) => shown.add(Number(row.dataset.id)));
     const stageNames = JSON.parse(table.dataset.stageNames || "{}");  // the server's STAGE_LABELS
+    let polling = false; // the fallback is on
     let inFlight = null; // the AbortController of the running request
     let again = false; // a poll was asked for while one ran
     let timer = null;
+    let source = null; // the EventSource
+    let failures = 0; // streams that failed in a row
+    let pending = []; // events not yet shown (a burst is added at once)
+    let signedOut = false; // the stream said the session ended: nothing more to ask for
 
     function cell(tag, text) { const c = document.createElement(tag); c.textContent = text; return c; }
 
-    function addRows(items) {
+    function addRows(items, more) {
       const fresh = items.filter((t) => !shown.has(t.id));
-      if (!fresh.length) return 0;
+      if (!fresh.length) return;
       const empty = body.querySelector(".ov-empty");
       if (empty) empty.remove();
       const fragment = document.createDocumentFragment();
-      for (const t of fresh) { // newest first, as the view sends them
+      for (const t of fresh) { // newest first
         shown.add(t.id);
         const row = document.createElement("tr");
         row.className = "ov-new";
@@ -109,7 +124,10 @@
       }
       body.insertBefore(fragment, body.firstChild);
       while (body.rows.length > MAX_LIVE_ROWS) body.deleteRow(body.rows.length - 1); // a page, not a log
-      return fresh.length;
+      if (status) {
+        status.textContent = fresh.length + (fresh.length === 1 ? " new move" : " new moves") + " added at the top." +
+          (more ? " More moves arrived than fit: reload the page for all of them." : "");
+      }
     }
 
     function schedule(ms) {
@@ -132,11 +150,7 @@
           const items = view.items || [];
           if (items.length) {
             after = Math.max(after, ...items.map((t) => t.id));
-            const added = addRows(items);
-            if (status && added) {
-              status.textContent = added + (added === 1 ? " new move" : " new moves") + " added at the top." +
-                (view.has_next ? " More moves arrived than fit: reload the page for all of them." : "");
-            }
+            addRows(items, view.has_next);
           }
         }
       } catch (error) {
@@ -145,19 +159,70 @@
         clearTimeout(abort);
         inFlight = null;
       }
-      if (again) { again = false; schedule(0); } else { schedule(pollMs); }
+      if (again) { again = false; schedule(0); } else if (polling) { schedule(pollMs); }
     }
 
+    function startPolling() {
+      polling = true;
+      schedule(0); // catch up with what the stream may have missed
+    }
+
+    function flush() {
+      const events = pending.sort((a, b) => b.id - a.id);
+      pending = [];
+      after = Math.max(after, events[0].id);
+      addRows(events, false);
+    }
+
+    function openStream() {
+      const joiner = streamUrl.includes("?") ? "&" : "?";
+      const opened = new EventSource(streamUrl + joiner + "after=" + streamAfter);
+      source = opened;
+      opened.addEventListener("open", () => { failures = 0; });
+      opened.addEventListener("transition", (event) => {
+        const move = JSON.parse(event.data);
+        streamAfter = Math.max(streamAfter, move.id);
+        if (!exact) { poll(); return; } // the view applies the lead and stage
+        if (!pending.length) setTimeout(flush, 50);
+        pending.push(move);
+      });
+      opened.addEventListener("unauthorized", () => {
+        opened.close();
+        source = null;
+        signedOut = true;
+        if (status) status.textContent = "Your session has ended: sign in again to see new moves.";
+      });
+      opened.addEventListener("error", () => {
+        // CONNECTING: the browser reconnects by itself, with Last-Event-ID. CLOSED: it gave up.
+        if (opened.readyState !== EventSource.CLOSED || source !== opened) return;
+        source = null;
+        failures += 1;
+        if (failures >= STREAM_ATTEMPTS) { startPolling(); return; }
+        setTimeout(() => { if (!source && !document.hidden) openStream(); }, STREAM_RETRY_MS * failures);
+      });
+    }
+
+    const streaming = () => streamUrl && typeof EventSource !== "undefined" && !polling;
+
     document.addEventListener("visibilitychange", () => {
+      if (signedOut) return;
       if (document.hidden) {
         clearTimeout(timer);
         timer = null;
         if (inFlight) inFlight.abort(); // a stale answer for a hidden page: drop it
+        if (source) { source.close(); source = null; }
+      } else if (streaming()) {
+        if (!source) openStream(); // resumes after the last event seen
       } else {
         poll(); // catch up once, then the usual rhythm
       }
     });
-    schedule(pollMs);
+    if (streaming()) {
+      openStream();
+    } else {
+      polling = true;
+      schedule(pollMs);
+    }
   }
 
   document.addEventListener("DOMContentLoaded", () => {
