@@ -8,6 +8,7 @@ import hashlib
 import json
 import logging
 import uuid
+import weakref
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -142,6 +143,23 @@ async def ensure_workflows(
     return len(open_activities)
 
 
+_turns: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+"""Per workflow, the lock its updates from this process take turns on (kept while anyone holds it)."""
+
+
+def _turn(workflow_id: str) -> asyncio.Lock:
+    """One update at a time per workflow from this process. A burst of changes to one activity
+    then waits here, where waiting is free, and each finds the version its predecessor wrote
+    (a quick 409 from the validator), instead of all racing to the engine: past the server's cap
+    of updates in flight per workflow, retried updates keep replacing the workflow's speculative
+    task, and on a busy machine the worker never completes one in time (a storm of 50 conflicting
+    moves ran into the move deadline)."""
+    turn = _turns.get(workflow_id)
+    if turn is None:
+        turn = _turns[workflow_id] = asyncio.Lock()
+    return turn
+
+
 async def send_update(
     client: Client,
     settings: Settings,
@@ -163,6 +181,22 @@ async def send_update(
     update_id = update_id or f"{update.__name__}-{uuid.uuid4().hex}"
     loop = asyncio.get_running_loop()
     deadline = loop.time() + settings.move_deadline_seconds
+    turn = _turn(handle.id)
+    try:
+        async with asyncio.timeout_at(deadline):
+            await turn.acquire()
+    except TimeoutError:
+        raise _too_many_updates() from None  # never sent: certainly nothing changed
+    try:
+        return await _send_in_turn(handle, update, argument, update_id, deadline)
+    finally:
+        turn.release()
+
+
+async def _send_in_turn(
+    handle: WorkflowHandle[Any, Any], update: Any, argument: Any, update_id: str, deadline: float
+) -> Outcome:
+    loop = asyncio.get_running_loop()
     pause = 0.2
     while True:
         refused: RPCError | None = None  # certainly not admitted: past the deadline, nothing changed
@@ -251,6 +285,15 @@ def _domain_error(cause: BaseException | None) -> DomainError:
     return Conflict(str(cause) if cause else "the workflow rejected the change")
 
 
+def _too_many_updates() -> DomainError:
+    return DomainError(
+        "too many changes in flight for this activity; retry shortly",
+        status=429,
+        code="too_many_updates",
+        retry_after=1,
+    )
+
+
 def _database_unavailable() -> DomainError:
     """Every attempt of the write failed; the last may have committed just before its connection
     broke, so only a read of the database can say that nothing changed."""
@@ -269,12 +312,7 @@ def _rpc_error(exc: RPCError) -> DomainError:
             code="workflow_not_running",
         )
     if exc.status == RPCStatusCode.RESOURCE_EXHAUSTED:
-        return DomainError(
-            "too many changes in flight for this activity; retry shortly",
-            status=429,
-            code="too_many_updates",
-            retry_after=1,
-        )
+        return _too_many_updates()
     return Unavailable(
         f"the workflow engine refused the request ({exc.status.name if exc.status else exc}); "
         "nothing was changed",
