@@ -24,11 +24,13 @@ import argparse
 import asyncio
 import os
 import time
+from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 from typing import Any
 
 import httpx
 from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bench.common import Section, Timing, save
 from models import Activity, Person, Role, Transition
@@ -142,9 +144,9 @@ async def _time(call: Any, n: int, warmup: int = 3, database: str | None = None)
     return timing
 
 
-async def _token(url: str) -> str:
-    from services.tokens import issue_token
-
+async def reader_secret(url: str, issue: Callable[[AsyncSession, Person], Awaitable[str]]) -> str:
+    """A secret (`issue`: an API token, a web session) for the bench's oversight member, created on
+    first use in the bench database."""
     engine = create_engine(url)
     try:
         async with session_factory(engine)() as session, session.begin():
@@ -153,10 +155,18 @@ async def _token(url: str) -> str:
                 person = Person(name="Bench reader", email="bench.reader@example.org", role=Role.OVERSIGHT)
                 session.add(person)
                 await session.flush()
-            _, secret = await issue_token(session, person, name="bench")
-            return secret
+            return await issue(session, person)
     finally:
         await engine.dispose()
+
+
+async def _token(url: str) -> str:
+    from services.tokens import issue_token
+
+    async def issue(session: AsyncSession, person: Person) -> str:
+        return (await issue_token(session, person, name="bench"))[1]
+
+    return await reader_secret(url, issue)
 
 
 async def run(url: str, n: int, section: Section, label: str) -> None:

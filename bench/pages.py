@@ -29,11 +29,12 @@ from typing import Any
 
 import httpx
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bench.common import Children, Section, Timing, save, uvicorn_argv, wait_port
-from bench.dashboard import backend_cpu
+from bench.dashboard import backend_cpu, reader_secret
 from core.supervisor import free_port
-from models import Activity, Person, Role, Transition
+from models import Activity, Person, Transition
 from models.db import create_engine, session_factory
 
 MINAMATA = "convention=minamata"
@@ -77,18 +78,11 @@ async def _signed_in(url: str) -> str:
     from core.settings import Settings
     from services.web_auth import open_session
 
-    engine = create_engine(url)
-    try:
-        async with session_factory(engine)() as session, session.begin():
-            person = await session.scalar(select(Person).where(Person.email == "bench.reader@example.org"))
-            if person is None:
-                person = Person(name="Bench reader", email="bench.reader@example.org", role=Role.OVERSIGHT)
-                session.add(person)
-                await session.flush()
-            _, secret = await open_session(session, person, Settings(database_url=url), user_agent="bench")
-            return secret
-    finally:
-        await engine.dispose()
+    async def issue(session: AsyncSession, person: Person) -> str:
+        settings = Settings(database_url=url)
+        return (await open_session(session, person, settings, user_agent="bench"))[1]
+
+    return await reader_secret(url, issue)
 
 
 async def _sizes(url: str) -> tuple[int, int]:

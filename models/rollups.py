@@ -120,11 +120,9 @@ class StageDayCount(Base):
     started: Mapped[int] = mapped_column(default=0)
 
 
-class StageStay(Base):
-    """Completed stays in a stage that ended within a day (width 1) or a week (width 7, from the
-    Monday `starts_on`), by their length in whole days."""
-
-    __tablename__ = "stage_stays"
+class _Lengths:
+    """A histogram of lengths in whole days, per conventions key, stage and day or week: the
+    columns of `stage_stays` and `stage_arrivals`."""
 
     # Key in this order: a period's rows are one range of (width, starts_on) per conventions key.
     conventions_key: Mapped[str] = _conventions_key_column()
@@ -136,19 +134,18 @@ class StageStay(Base):
     seconds: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-class StageArrival(Base):
+class StageStay(_Lengths, Base):
+    """Completed stays in a stage that ended within a day (width 1) or a week (width 7, from the
+    Monday `starts_on`), by their length in whole days."""
+
+    __tablename__ = "stage_stays"
+
+
+class StageArrival(_Lengths, Base):
     """Activities' first arrivals in a stage within a day (width 1) or a week (width 7, from the
     Monday `starts_on`), by whole days since the activity's start."""
 
     __tablename__ = "stage_arrivals"
-
-    conventions_key: Mapped[str] = _conventions_key_column()
-    width: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
-    starts_on: Mapped[date] = mapped_column(primary_key=True)
-    stage: Mapped[Stage] = mapped_column(str_enum(Stage), primary_key=True)
-    days: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
-    count: Mapped[int] = mapped_column(default=0)
-    seconds: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class ProvisionStageCount(Base):
