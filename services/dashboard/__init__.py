@@ -29,7 +29,7 @@ from services.dashboard.filters import (
     utc_today,
 )
 from services.dashboard.flow import CumulativeFlowRead, FlowPointRead, cumulative_flow
-from services.dashboard.histograms import StageHistogram, histogram_quantile, period_parts, stage_histograms
+from services.dashboard.histograms import period_parts, stage_histograms
 from services.dashboard.sql import kept_keys, percentile
 from services.dashboard.stage_times import (
     DistributionRead,
@@ -52,7 +52,6 @@ __all__ = [
     "DueItemRead",
     "DueListRead",
     "FlowPointRead",
-    "StageHistogram",
     "Interval",
     "StageTimesRead",
     "SummaryRead",
@@ -64,7 +63,6 @@ __all__ = [
     "buckets",
     "cumulative_flow",
     "due_soon",
-    "histogram_quantile",
     "kept_keys",
     "overdue",
     "percentile",
