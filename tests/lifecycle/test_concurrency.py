@@ -12,6 +12,7 @@ from sqlalchemy import select
 from core.stages import Role
 from models import Activity, Transition
 from tests.lifecycle_support import create, move, patch
+from workflows import commands
 from workflows.lifecycle import ActivityLifecycle
 
 pytestmark = pytest.mark.usefixtures("lifecycle_worker")
@@ -84,3 +85,22 @@ async def test_fifty_moves_over_fifty_activities_all_succeed(
     for activity in activities:
         state = await agree(client, people, db, settings, app, activity["id"])
         assert state == {"stage": "withdrawn", "version": state["version"], "seq": 2}
+
+
+async def test_a_move_that_never_gets_its_turn_is_refused_and_changes_nothing(
+    client, people, team_and_meeting, db, settings, app, monkeypatch
+):
+    """Updates to one workflow take turns in the API process; a request still waiting for its
+    turn at the deadline was never sent, so it is refused with 429 (retry), not 503 (unknown)."""
+    activity = await create(client, people)
+    activity = await patch(client, people, activity, task_team_id=team_and_meeting["team_id"])
+    monkeypatch.setattr(settings, "move_deadline_seconds", 0.5)
+    turn = commands._turn(settings.workflow_id(activity["id"]))
+    async with turn:  # another change to this activity, still in flight
+        refused = await move(client, people, activity, "task_team")
+    assert refused.status_code == 429, refused.text
+    assert refused.json()["code"] == "too_many_updates" and refused.headers["retry-after"] == "1"
+    state = await agree(client, people, db, settings, app, activity["id"])
+    assert (state["stage"], state["version"]) == ("thematic_group", activity["version"])
+    moved = await move(client, people, activity, "task_team")
+    assert moved.status_code == 200, moved.text
