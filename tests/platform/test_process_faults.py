@@ -317,7 +317,7 @@ async def test_pending_reminder_fires_after_temporal_restart(
     smtp_server,
     tmp_path: Path,
 ):
-    fire_at = (datetime.now(UTC) + timedelta(seconds=30)).replace(microsecond=0)
+    fire_at = (datetime.now(UTC) + timedelta(seconds=45)).replace(microsecond=0)
     async with cluster(
         tmp_path / "procs",
         database_url,
@@ -379,7 +379,7 @@ async def test_two_apis_two_workers_exactly_once(
     smtp_server,
     tmp_path: Path,
 ):
-    fire_at = (datetime.now(UTC) + timedelta(seconds=40)).replace(microsecond=0)
+    fire_at = (datetime.now(UTC) + timedelta(seconds=60)).replace(microsecond=0)
     async with cluster(
         tmp_path / "procs",
         database_url,
