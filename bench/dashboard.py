@@ -237,7 +237,7 @@ async def run(url: str, n: int, section: Section, label: str) -> None:
         section.add(f"{label} oversight {name} p50", timing.p50 * 1000, "ms")
         section.add(f"{label} oversight {name} p95", ms_p95, "ms", target="< 100 ms", met=ms_p95 < 100)
         cpu_p95 = CPU_TIMES[id(timing)].p95 * 1000
-        section.add(f"{label} oversight {name} CPU p95", cpu_p95, "ms", target="< 100 ms", met=cpu_p95 < 100)
+        section.add(f"{label} oversight {name} CPU p95", cpu_p95, "ms")
 
     for name, timing in timings.items():
         ms_p95 = timing.p95 * 1000

@@ -97,6 +97,7 @@ def write_markdown(sections: list[Section], info: dict[str, str], quick: bool, s
     ]
     for path in sorted(RESULTS.glob("generate_*.json")):
         lines.append(f"Data generation ({path.stem.split('_', 1)[1]}): `{path.read_text().strip()}`  ")
+    lines += _targets(sections)
     for section in sections:
         lines += ["", f"## {section.title}", "", "| figure | value | target | met |", "|---|---:|---|---|"]
         for f in section.figures:
@@ -105,6 +106,27 @@ def write_markdown(sections: list[Section], info: dict[str, str], quick: bool, s
         for note in section.notes:
             lines.append(f"\n- {note}")
     return "\n".join(lines) + "\n"
+
+
+def _targets(sections: list[Section]) -> list[str]:
+    """Every figure that has a target, met or missed, in one table ahead of the parts' details."""
+    judged = [(section, f) for section in sections for f in section.figures if f.met is not None]
+    if not judged:
+        return []
+    missed = sum(not f.met for _, f in judged)
+    lines = [
+        "",
+        f"## Targets: {len(judged) - missed} met, {missed} missed",
+        "",
+        "| part | figure | value | target | met |",
+        "|---|---|---:|---|---|",
+    ]
+    for section, f in judged:
+        part = section.title.split(" (run ")[0]
+        lines.append(
+            f"| {part} | {f.name} | {f.value:,.3g} {f.unit} | {f.target} | {'yes' if f.met else '**no**'} |"
+        )
+    return lines
 
 
 def collect() -> None:
