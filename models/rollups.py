@@ -59,6 +59,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Date,
+    Index,
     Integer,
     Select,
     String,
@@ -76,7 +77,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, Session, UOWTransaction, aliased, mapped_column
+from sqlalchemy.orm import Mapped, Session, UOWTransaction, aliased, declared_attr, mapped_column
 
 from models.activity import Activity, Transition, activity_provisions
 from models.base import Base
@@ -132,6 +133,14 @@ class _Lengths:
     days: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     count: Mapped[int] = mapped_column(default=0)
     seconds: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[Any, ...]:
+        # Covering (0014): a period's histogram reads its rows from this index alone. The rows of
+        # a range lie scattered in the table (upserts append them): through the key alone,
+        # PostgreSQL read ~9,800 pages for 34,000 rows (12 weeks, 8 keys), through this ~500.
+        columns = ("conventions_key", "width", "starts_on", "stage", "days", "count", "seconds")
+        return (Index(f"ix_{cls.__tablename__}_lengths", *columns),)
 
 
 class StageStay(_Lengths, Base):
