@@ -59,6 +59,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Date,
+    Index,
     Integer,
     Select,
     String,
@@ -120,6 +121,14 @@ class StageDayCount(Base):
     started: Mapped[int] = mapped_column(default=0)
 
 
+def _lengths_index(table: str) -> Index:
+    """Covering (0014): a period's histogram reads its rows from this index alone. The rows of a
+    range lie scattered in the table (upserts append them): through the key alone, PostgreSQL read
+    ~9,800 pages for 34,000 rows (12 weeks, 8 keys), through this ~500."""
+    columns = ("conventions_key", "width", "starts_on", "stage", "days", "count", "seconds")
+    return Index(f"ix_{table}_lengths", *columns)  # STAY_KEY, then STAY_FIELDS
+
+
 class _Lengths:
     """A histogram of lengths in whole days, per conventions key, stage and day or week: the
     columns of `stage_stays` and `stage_arrivals`."""
@@ -139,6 +148,7 @@ class StageStay(_Lengths, Base):
     Monday `starts_on`), by their length in whole days."""
 
     __tablename__ = "stage_stays"
+    __table_args__ = (_lengths_index(__tablename__),)
 
 
 class StageArrival(_Lengths, Base):
@@ -146,6 +156,7 @@ class StageArrival(_Lengths, Base):
     Monday `starts_on`), by whole days since the activity's start."""
 
     __tablename__ = "stage_arrivals"
+    __table_args__ = (_lengths_index(__tablename__),)
 
 
 class ProvisionStageCount(Base):

@@ -572,6 +572,50 @@ def test_whole_weeks_and_ragged_ends_cover_the_period_once() -> None:
         ]
 
 
+async def test_a_period_histogram_reads_its_covering_index_alone(db, engine: AsyncEngine) -> None:
+    """The histogram of a period (whole weeks and ragged ends) reads `stage_stays` and
+    `stage_arrivals` through ix_<table>_lengths without the table (0014). On PostgreSQL, an
+    index-only scan once the planner may not scan the table (a test's few rows would make a
+    sequential scan the cheaper)."""
+    await build_history(db)
+    postgres = engine.dialect.name == "postgresql"
+    if postgres:
+        async with engine.connect() as connection:
+            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await autocommit.exec_driver_sql("VACUUM ANALYZE stage_stays, stage_arrivals")
+    seen: list[tuple[str, object]] = []
+
+    def capture(_c: object, _cursor: object, statement: str, parameters: object, *_: object) -> None:
+        seen.append((statement, parameters))
+
+    tables = ("stage_stays", "stage_arrivals")
+    async with db() as session, session.begin():
+        event.listen(engine.sync_engine, "before_cursor_execute", capture)
+        try:
+            for table in (StageStay.__table__, StageArrival.__table__):
+                await dashboard.stage_histograms(
+                    session, table, T0.date() + timedelta(days=3), T0.date() + timedelta(days=40), ["*"]
+                )
+        finally:
+            event.remove(engine.sync_engine, "before_cursor_execute", capture)
+        assert len(seen) == len(tables)
+        connection = await session.connection()
+        if postgres:
+            await connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            await connection.exec_driver_sql("SET LOCAL enable_bitmapscan = off")
+        for table, (statement, parameters) in zip(tables, seen, strict=True):
+            explain = "EXPLAIN " if postgres else "EXPLAIN QUERY PLAN "
+            plan = [str(row[-1]) for row in await connection.exec_driver_sql(explain + statement, parameters)]
+            reads = [line for line in plan if (f" on {table}" if postgres else table) in line]
+            assert len(reads) == 3, plan  # a whole-weeks part and two ragged ends
+            covering = (
+                f"Index Only Scan using ix_{table}_lengths"
+                if postgres
+                else f"COVERING INDEX ix_{table}_lengths"
+            )
+            assert all(covering in line for line in reads), plan
+
+
 async def arrival_rows(db: async_sessionmaker[AsyncSession]) -> set[tuple[object, ...]]:
     """The non-zero `stage_arrivals` rows of every activity ("*"), after checking that no rollup
     drifts from the log."""
