@@ -44,6 +44,8 @@ class Activity(TimestampMixin, Base):
     __table_args__ = (
         Index("ix_activities_stage_due", "stage", "stage_due_on"),
         Index("ix_activities_due_id", "stage_due_on", "id"),  # overdue/due-soon order (0003)
+        # A convention filter is a few ranges of keys (models.counts), by stage and due date (0013).
+        Index("ix_activities_conventions_stage_due", "conventions_key", "stage", "stage_due_on"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -62,6 +64,9 @@ class Activity(TimestampMixin, Base):
     # services/seed/); None for what users enter. Pilot projects and action entries have it too.
     source: Mapped[str | None] = mapped_column(Text)
     transition_count: Mapped[int] = mapped_column(default=0)
+    # The set of `conventions` as models.counts keys it ("BC,SC", "" for none), kept by its flush
+    # hook: the views filter by convention on this column (key IN the sets meeting the filter).
+    conventions_key: Mapped[str] = mapped_column(String(400), default="", server_default="")
     version: Mapped[int] = mapped_column(default=1)
 
     provisions: Mapped[list[Provision]] = relationship(

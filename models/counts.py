@@ -11,6 +11,11 @@ The counts change in the transaction of the write that changes an activity's key
   calls `shift_count` itself;
 - bulk loads (bench/generate.py, migration 0004, `synergies check --repair`): `rebuild_counts`.
 
+The same key is kept on the activity row (`Activity.conventions_key`), for the views' convention
+filters (an index range per key instead of a probe of the links per activity): set before each
+flush by `_key_flushed_activities` below, refilled from the links by `rebuild_counts` (and by
+migration 0013), checked by `key_drift` (`synergies check`).
+
 Every change is an atomic `INSERT … ON CONFLICT DO UPDATE SET count = count + excluded.count`, so
 concurrent moves never lose an increment. Rows that fall to 0 stay (no delete/insert races).
 """
@@ -23,10 +28,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     Insert,
     Select,
     String,
+    column,
     delete,
     event,
     func,
@@ -35,8 +42,10 @@ from sqlalchemy import (
     literal,
     literal_column,
     select,
+    table,
     text,
     union_all,
+    update,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -184,6 +193,18 @@ def _before_and_after(
     return old, new
 
 
+@event.listens_for(Session, "before_flush")
+def _key_flushed_activities(session: Session, _flush: UOWTransaction, _instances: object) -> None:
+    """Write each new or re-linked activity's conventions key with the flush that writes its links."""
+    for activity in [*session.new, *session.dirty]:
+        if isinstance(activity, Activity) and (
+            activity in session.new or inspect(activity).attrs.conventions.history.has_changes()
+        ):
+            key = conventions_key(activity.convention_codes)
+            if activity.conventions_key != key:
+                activity.conventions_key = key
+
+
 @event.listens_for(Session, "after_flush")
 def _count_flushed_activities(session: Session, _flush: UOWTransaction) -> None:
     """Count activities inserted, re-keyed or deleted by this flush, in its transaction. The flush
@@ -253,6 +274,48 @@ def conventions_keys(dialect: str, activity_ids: Iterable[int] | None = None) ->
     )
 
 
+_activities = table("activities", column("id"), column("conventions_key"))
+"""The two columns the key's fill writes: a core UPDATE of these alone (no version, no
+`updated_at`: the activity did not change, its copy of a fact did)."""
+
+
+def key_of_links(dialect: str) -> ColumnElement[str]:
+    """The conventions key of the `activities` row of the enclosing statement, from its links
+    (correlated: the fill and the drift check read it per activity)."""
+    activity_id, code = activity_conventions.c.activity_id, activity_conventions.c.convention_code
+    linked = activity_id == _activities.c.id
+    if dialect == "postgresql":
+        binary = code.collate("C")  # code-point order, as in `conventions_keys`
+        separator: ColumnElement[str] = literal_column(f"'{CONVENTIONS_SEPARATOR}'")
+        joined = select(func.string_agg(binary, postgresql.aggregate_order_by(separator, binary))).where(
+            linked
+        )
+    else:
+        ordered = select(code).where(linked).order_by(code).correlate(_activities).subquery()
+        joined = select(func.group_concat(ordered.c.convention_code, CONVENTIONS_SEPARATOR))
+    return func.coalesce(joined.correlate(_activities).scalar_subquery(), "")
+
+
+def fill_keys(connection: Connection) -> None:
+    """Set every activity's `conventions_key` from its links (synchronous: migration 0013 calls
+    it); rows already right are not written."""
+    key = key_of_links(connection.dialect.name)
+    connection.execute(
+        update(_activities).where(_activities.c.conventions_key != key).values(conventions_key=key)
+    )
+
+
+async def key_drift(session: AsyncSession) -> dict[int, tuple[str, str]]:
+    """Activities whose kept conventions key differs from their links': id → (stored, actual)."""
+    key = key_of_links(session.get_bind().dialect.name)
+    rows = await session.execute(
+        select(_activities.c.id, _activities.c.conventions_key, key)
+        .where(_activities.c.conventions_key != key)
+        .order_by(_activities.c.id)
+    )
+    return {int(id_): (str(stored), str(actual)) for id_, stored, actual in rows}
+
+
 def _keys_of_activities(dialect: str) -> Subquery:
     """One row per activity: its count key."""
     keys = conventions_keys(dialect)
@@ -291,8 +354,14 @@ def rebuild(connection: Connection) -> None:
 
 
 async def rebuild_counts(session: AsyncSession) -> None:
-    """Recount from the activities, in the session's transaction."""
-    await session.run_sync(lambda sync_session: rebuild(sync_session.connection()))
+    """Refill the activities' conventions keys from their links and recount from the activities,
+    in the session's transaction (after a bulk load, or a repair)."""
+
+    def both(sync_session: Session) -> None:
+        fill_keys(sync_session.connection())
+        rebuild(sync_session.connection())
+
+    await session.run_sync(both)
 
 
 async def count_drift(session: AsyncSession) -> dict[CountKey, tuple[int, int]]:

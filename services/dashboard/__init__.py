@@ -30,7 +30,7 @@ from services.dashboard.filters import (
 )
 from services.dashboard.flow import CumulativeFlowRead, FlowPointRead, cumulative_flow
 from services.dashboard.histograms import period_parts, stage_histograms
-from services.dashboard.sql import kept_keys, percentile
+from services.dashboard.sql import kept_keys, keyed, percentile
 from services.dashboard.stage_times import (
     DistributionRead,
     StageTimesRead,
@@ -64,6 +64,7 @@ __all__ = [
     "cumulative_flow",
     "due_soon",
     "kept_keys",
+    "keyed",
     "overdue",
     "percentile",
     "period_parts",

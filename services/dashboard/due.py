@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.stages import OPEN_STAGES, Stage
 from models import Activity, Person
 from services.dashboard.filters import MAX_LIST, DashboardFilter, Schema
+from services.dashboard.sql import keyed
 
 
 class DueItemRead(Schema):
@@ -62,6 +63,7 @@ async def _due_list(
     overdue: bool,
     limit: int,
 ) -> DueListRead:
+    where = await keyed(session, where)
     clauses = [Activity.stage.in_(OPEN_STAGES), condition, *where.clauses()]
     total = await session.scalar(select(func.count()).select_from(Activity).where(*clauses))
     rows = await session.execute(

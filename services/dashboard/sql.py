@@ -7,7 +7,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Date, Float, Select, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -80,6 +80,19 @@ def count_by(rows: Select[Any]) -> Select[Any]:
     return select(sub.c.bucket, sub.c.stage, func.count()).group_by(sub.c.bucket, sub.c.stage)
 
 
+_Filter = TypeVar("_Filter", bound=DashboardFilter)
+
+
+async def keyed(session: AsyncSession, where: _Filter) -> _Filter:
+    """`where` with its conventions resolved to the keys meeting them, so that its clauses match
+    `activities.conventions_key` (index ranges) instead of probing each activity's links (at
+    100,000 activities, ~40,000 probes: ~85 ms a query)."""
+    if not where.conventions or where.conventions_keys is not None:
+        return where
+    codes = await session.scalars(select(Convention.code))
+    return replace(where, conventions_keys=tuple(keys_meeting(where.conventions, codes)))
+
+
 async def kept_keys(session: AsyncSession, where: DashboardFilter) -> list[str] | None:
     """The rollups' conventions keys (models.rollups) whose rows answer `where`, or None when the
     filter needs the log: the figures are kept per set of conventions, so a filter on conventions
@@ -88,6 +101,8 @@ async def kept_keys(session: AsyncSession, where: DashboardFilter) -> list[str] 
         return None
     if not where.conventions:
         return [ALL_CONVENTIONS]
+    if where.conventions_keys is not None:
+        return list(where.conventions_keys)
     return keys_meeting(where.conventions, await session.scalars(select(Convention.code)))
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import aliased
 
 from core.stages import Stage
 from models import Activity, Body, Convention, Meeting, Person, activity_conventions, activity_provisions
+from services import dashboard
 from services.oversight.due import DueBucket, _open, _reminders_pending
 from services.oversight.filters import (
     _ACTIVITY_COLUMNS,
@@ -123,6 +124,7 @@ async def activity_list(
     session: AsyncSession, where: OversightFilter, drill: Drill, *, as_of: date, page: PageRequest
 ) -> ActivityListView:
     """The activities behind a count, by id (the order the board's cards and the API use)."""
+    where = await dashboard.keyed(session, where)
     clauses = [*where.clauses(), *drill.clauses(as_of)]
     total = int(await session.scalar(select(func.count()).select_from(Activity).where(*clauses)) or 0)
     group, meeting = aliased(Body), aliased(Meeting)

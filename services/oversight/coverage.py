@@ -161,6 +161,7 @@ def _flag(status: ProvisionStatus, counts: dict[Stage, int], open_: int, stalled
 async def coverage(session: AsyncSession, where: OversightFilter, *, as_of: date) -> CoverageView:
     """One row per provision of the decisions (of the filter's conventions, when it names some):
     how many activities answer it, at which stage, how many are stalled, and its flag."""
+    where = await dashboard.keyed(session, where)
     provisions = select(Provision).order_by(Provision.sort_key, Provision.element_code)
     if where.conventions:
         provisions = provisions.where(

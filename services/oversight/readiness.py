@@ -13,6 +13,7 @@ from core.stages import Stage
 from models import Activity, Meeting
 from models.counts import NO_ID, ActivityCount, convention_codes
 from models.reference import meeting_conventions
+from services import dashboard
 from services.oversight.coverage import _answering, _StageTally, _stalled, _tally_by_stage
 from services.oversight.filters import (
     STAGES_BEFORE_REPORT,
@@ -99,6 +100,7 @@ class ReadinessView(_Schema):
 async def cop_readiness(session: AsyncSession, where: OversightFilter, *, as_of: date) -> ReadinessView:
     """Meetings that have not ended by `as_of` (of the filter's conventions and meetings), soonest
     first, with the activities targeting each by stage."""
+    where = await dashboard.keyed(session, where)
     meetings_query = select(Meeting).where(Meeting.ends_on >= as_of).order_by(Meeting.starts_on, Meeting.id)
     if where.conventions:
         meetings_query = meetings_query.where(
