@@ -281,47 +281,51 @@ def check(
         typer.Option(
             help="Start missing workflows; restart drifted ones "
             "from the database row; recount the activity "
-            "counts and the transition log's rollups."
+            "counts, the activities' conventions keys and the transition log's rollups."
         ),
     ] = False,
 ) -> None:
     """Compare every activity's database row with its Temporal workflow, the dashboard's
-    activity counts with the activities, and the oversight views' rollups with the transition
-    log; report (and repair) drift."""
+    activity counts with the activities, the activities' conventions keys with their links, and
+    the oversight views' rollups with the transition log; report (and repair) drift."""
     from workflows.client import connect
-    from workflows.consistency import check_all, check_counts, check_rollups
+    from workflows.consistency import check_all, check_counts, check_keys, check_rollups
 
     settings = get_settings()
 
-    async def main() -> tuple[int, list[str], list[str], list[str], bool]:
+    async def main() -> tuple[int, list[str], list[str], list[str], list[str], bool]:
         engine = create_engine(settings.database_url)
         try:
             client = await connect(settings)
             checked, drifts = await check_all(client, session_factory(engine), settings, repair=repair)
             count_drifts = await check_counts(session_factory(engine), repair=repair)
+            key_drifts = await check_keys(session_factory(engine), repair=repair)
             rollup_drifts = await check_rollups(session_factory(engine), repair=repair)
         finally:
             await engine.dispose()
         repaired = (
             all(d.repaired for d in drifts)
             and all(d.repaired for d in count_drifts)
+            and all(d.repaired for d in key_drifts)
             and all(d.repaired for d in rollup_drifts)
         )
         return (
             checked,
             [d.line() for d in drifts],
             [d.line() for d in count_drifts],
+            [d.line() for d in key_drifts],
             [d.line() for d in rollup_drifts],
             repaired,
         )
 
-    checked, lines, count_lines, rollup_lines, repaired = asyncio.run(main())
-    for line in [*lines, *count_lines, *rollup_lines]:
+    checked, lines, count_lines, key_lines, rollup_lines, repaired = asyncio.run(main())
+    for line in [*lines, *count_lines, *key_lines, *rollup_lines]:
         typer.echo(line)
     typer.echo(f"{checked} activities checked, {len(lines)} with drift")
     typer.echo(f"activity counts: {len(count_lines)} keys with drift")
+    typer.echo(f"activity conventions keys: {len(key_lines)} activities with drift")
     typer.echo(f"transition log rollups: {len(rollup_lines)} rows with drift")
-    if (lines or count_lines or rollup_lines) and not repaired:
+    if (lines or count_lines or key_lines or rollup_lines) and not repaired:
         raise typer.Exit(1)
 
 

@@ -24,7 +24,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from core.settings import Settings
 from core.stages import Stage
 from models import Activity, Meeting
-from models.counts import CountKey, count_drift, rebuild_counts
+from models.counts import CountKey, count_drift, fill_keys, key_drift, rebuild_counts
 from models.db import transaction
 from models.rollups import RollupDrift, rebuild_rollups, rollup_drift
 from workflows.commands import send_update, start_workflow
@@ -193,6 +193,33 @@ async def check_counts(
         ]
         if drifts and repair:
             await rebuild_counts(session)
+            for drift in drifts:
+                drift.repaired = True
+    return drifts
+
+
+@dataclass
+class ConventionsKeyDrift:
+    activity_id: int
+    stored: str
+    actual: str
+    repaired: bool = False
+
+    def line(self) -> str:
+        done = " (repaired)" if self.repaired else ""
+        key = f"{self.stored!r} stored, {self.actual!r} linked"
+        return f"activity {self.activity_id} conventions key: {key}{done}"
+
+
+async def check_keys(
+    sessionmaker: async_sessionmaker[AsyncSession], *, repair: bool = False
+) -> list[ConventionsKeyDrift]:
+    """Activities whose kept conventions key (the views' convention filter) disagrees with their
+    links; `repair` refills the keys from the links."""
+    async with transaction(sessionmaker) as session:
+        drifts = [ConventionsKeyDrift(id_, *keys) for id_, keys in (await key_drift(session)).items()]
+        if drifts and repair:
+            await session.run_sync(lambda sync_session: fill_keys(sync_session.connection()))
             for drift in drifts:
                 drift.repaired = True
     return drifts

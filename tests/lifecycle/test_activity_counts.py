@@ -24,7 +24,7 @@ from models import (
     MeetingKind,
     activity_conventions,
 )
-from models.counts import CountKey, count_drift, rebuild_counts
+from models.counts import CountKey, count_drift, key_drift, rebuild_counts
 from models.rollups import rollup_drift
 from services import transitions
 from services.activity_edits import apply_edit
@@ -328,16 +328,20 @@ async def test_the_cli_reports_and_repairs_count_drift(db, settings, database_ur
     activity_id = await create(db, world, random.Random(8))
     await move(db, activity_id, Stage.WITHDRAWN)  # no workflow expected for it
     await corrupt_counts(db)
+    async with db() as session, session.begin():
+        await session.execute(update(Activity).where(Activity.id == activity_id).values(conventions_key="XX"))
 
     async def run(*args: str) -> tuple[int, str]:
         return await synergies_check(database_url, settings, temporal_env.client, *args)
 
     code, out = await run()
     assert code == 1 and "activity counts: 1 keys with drift" in out, out
+    assert "activity conventions keys: 1 activities with drift" in out, out
     code, out = await run("--repair")
     assert code == 0 and "(repaired)" in out, out
     code, out = await run()
     assert code == 0 and "activity counts: 0 keys with drift" in out, out
+    assert "activity conventions keys: 0 activities with drift" in out, out
 
 
 async def test_the_demo_data_is_counted(db) -> None:
@@ -368,6 +372,7 @@ async def test_creation_edits_and_moves_through_the_api_keep_the_counts(client, 
     assert moved.status_code == 200, moved.text
     async with db() as session:
         assert await count_drift(session) == {}
+        assert await key_drift(session) == {}  # the activities' own conventions keys too
         assert await rollup_drift(session) == []  # the log's rollups (models.rollups) too
         assert await summary(session, DashboardFilter()) == await summary_from_activities(
             session, DashboardFilter()

@@ -8,11 +8,12 @@ from datetime import date
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from models import Base
+from models import Activity, Base
+from models.counts import key_drift
 from models.db import create_engine, session_factory
 from models.rollups import rollup_drift
 from tests.conftest import alembic_config, empty_all_tables
@@ -95,3 +96,55 @@ def test_the_convention_rollups_migrate_with_their_data(database_url: str) -> No
     after, drift = asyncio.run(kept_and_drift())
     assert drift == []
     assert non_zero(after) == non_zero(kept)
+
+
+def test_the_activity_conventions_key_migrates_with_its_data(database_url: str) -> None:
+    """0013 fills each activity's conventions key from its links (the key the ORM wrote), and its
+    downgrade drops the column and its index."""
+    config = alembic_config(database_url)
+
+    async def with_history() -> dict[int, str]:
+        engine = create_engine(database_url)
+        await empty_all_tables(engine)
+        await build_history(session_factory(engine), seed=5)
+        async with session_factory(engine)() as session:
+            found = {
+                id_: key for id_, key in await session.execute(select(Activity.id, Activity.conventions_key))
+            }
+        await engine.dispose()
+        return found
+
+    async def activity_columns() -> tuple[set[str], set[str]]:
+        engine = create_async_engine(database_url, poolclass=NullPool)
+        async with engine.connect() as connection:
+            columns, indexes = await connection.run_sync(
+                lambda c: (
+                    {column["name"] for column in inspect(c).get_columns("activities")},
+                    {str(index["name"]) for index in inspect(c).get_indexes("activities")},
+                )
+            )
+        await engine.dispose()
+        return columns, indexes
+
+    async def kept_and_drift() -> tuple[dict[int, str], dict[int, tuple[str, str]]]:
+        engine = create_engine(database_url)
+        async with session_factory(engine)() as session:
+            found = {
+                id_: key for id_, key in await session.execute(select(Activity.id, Activity.conventions_key))
+            }
+            drift = await key_drift(session)
+        await engine.dispose()
+        return found, drift
+
+    kept = asyncio.run(with_history())
+    assert len(set(kept.values())) > 2  # several sets of conventions
+    command.downgrade(config, "0012_convention_rollups")
+    try:
+        columns, indexes = asyncio.run(activity_columns())
+    finally:
+        command.upgrade(config, "head")
+    assert "conventions_key" not in columns and "ix_activities_conventions_stage_due" not in indexes
+    assert "stage_due_on" in columns
+    after, drift = asyncio.run(kept_and_drift())
+    assert drift == {}
+    assert after == kept
