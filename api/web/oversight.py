@@ -31,7 +31,7 @@ from api.web.templating import long_date, templates
 from core.stages import OPEN_STAGES, Stage
 from models import Body, BodyKind, Convention, Meeting, Person, Provision
 from services import oversight as service
-from services.dashboard import Interval, utc_today
+from services.dashboard import Interval, keyed, utc_today
 from services.events import last_transition_id
 from services.oversight import DueBucket, OversightFilter, PageRequest, Period
 
@@ -328,18 +328,21 @@ def flow_chart(view: service.FlowView, q: PageQuery) -> dict[str, Any]:
 
 @router.get(BASE)
 async def overview(request: Request, session: SessionDep, principal: Reader) -> HTMLResponse:
-    """What an executive secretary opens on Monday: the flags, the next deadlines, what is late."""
+    """What an executive secretary opens on Monday: the flags, the next deadlines, what is late.
+    Only what it shows: the coverage's flags (not every provision's stalled count), the due
+    counts (not the list); the filter's conventions resolved once for the three."""
     query = PageQuery.of(request)
     today = utc_today()
+    where = await keyed(session, query.where)
     return await _render(
         request,
         session,
         "overview.html",
         query,
         "",
-        coverage=await service.coverage(session, query.where, as_of=today),
-        readiness=await service.cop_readiness(session, query.where, as_of=today),
-        due_buckets=await service.due_counts(session, query.where, as_of=today),  # not the list
+        coverage=await service.coverage_flags(session, where, as_of=today),
+        readiness=await service.cop_readiness(session, where, as_of=today),
+        due_buckets=await service.due_counts(session, where, as_of=today),
     )
 
 

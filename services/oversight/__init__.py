@@ -20,7 +20,15 @@ package exports what its callers import.
 """
 
 from services.oversight.activities import ActivityListView, ActivityRow, Drill, Pending, activity_list
-from services.oversight.coverage import CoverageFlag, CoverageView, ProvisionCoverage, coverage
+from services.oversight.coverage import (
+    CoverageFlag,
+    CoverageFlags,
+    CoverageView,
+    FlaggedProvision,
+    ProvisionCoverage,
+    coverage,
+    coverage_flags,
+)
 from services.oversight.cycle_time import (
     CYCLE_FRACTIONS,
     CycleTimeView,
@@ -64,7 +72,9 @@ __all__ = [
     "Cell",
     "Column",
     "CoverageFlag",
+    "CoverageFlags",
     "CoverageView",
+    "FlaggedProvision",
     "CycleTimeView",
     "DEFAULT_PERIOD_WEEKS",
     "DUE_BUCKET_LABELS",
@@ -97,6 +107,7 @@ __all__ = [
     "activity_list",
     "cop_readiness",
     "coverage",
+    "coverage_flags",
     "cumulative_flow",
     "cycle_time",
     "due",

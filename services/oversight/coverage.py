@@ -148,6 +148,15 @@ def _answering(per_stage: dict[Stage, int]) -> int:
     return sum(per_stage.values()) - per_stage[Stage.WITHDRAWN]
 
 
+def _open_count(per_stage: dict[Stage, int]) -> int:
+    return sum(per_stage[stage] for stage in OPEN_STAGES)
+
+
+def _may_be_all_stalled(status: ProvisionStatus, per_stage: dict[Stage, int]) -> bool:
+    """Whether the stalled count decides the provision's flag (else `_flag` ignores it)."""
+    return status is ProvisionStatus.ACTIVE and per_stage[Stage.CLOSED] == 0 and _open_count(per_stage) > 0
+
+
 def _flag(status: ProvisionStatus, counts: dict[Stage, int], open_: int, stalled: int) -> CoverageFlag | None:
     if status is not ProvisionStatus.ACTIVE:
         return None  # implemented, elapsed or superseded: nothing more is asked
@@ -158,19 +167,23 @@ def _flag(status: ProvisionStatus, counts: dict[Stage, int], open_: int, stalled
     return None
 
 
-async def coverage(session: AsyncSession, where: OversightFilter, *, as_of: date) -> CoverageView:
-    """One row per provision of the decisions (of the filter's conventions, when it names some):
-    how many activities answer it, at which stage, how many are stalled, and its flag."""
+async def _provisions_and_tally(
+    session: AsyncSession, where: OversightFilter, *, as_of: date, flags_only: bool
+) -> tuple[list[Provision], _StageTally]:
+    """The provisions of the view (of the filter's conventions, when it names some) and their
+    activities by stage, with the stalled ones: of every provision, or (`flags_only`) of those
+    whose flag depends on it."""
     where = await dashboard.keyed(session, where)
-    provisions = select(Provision).order_by(Provision.sort_key, Provision.element_code)
+    query = select(Provision).order_by(Provision.sort_key, Provision.element_code)
     if where.conventions:
-        provisions = provisions.where(
+        query = query.where(
             Provision.id.in_(
                 select(decision_provisions.c.provision_id)
                 .join(Decision, Decision.id == decision_provisions.c.decision_id)
                 .where(Decision.convention_code.in_(where.conventions))
             )
         )
+    provisions = list((await session.scalars(query)).all())
     keys = await dashboard.kept_keys(session, where)
     if keys is None:
         tally = await _tally_by_stage(
@@ -180,29 +193,42 @@ async def coverage(session: AsyncSession, where: OversightFilter, *, as_of: date
             as_of=as_of,
             join_on=Activity.id == activity_provisions.c.activity_id,
         )
-    else:
-        # Unfiltered or by conventions only: the counts by stage kept per provision and set of
-        # conventions (models.rollups), and only the links of the overdue activities
-        # (ix_activities_stage_due) for the stalled ones.
-        tally = _StageTally(defaultdict(_stage_counts), defaultdict(int))
-        kept = ProvisionStageCount.__table__
-        for provision_id, stage, count in await session.execute(
-            select(kept.c.provision_id, kept.c.stage, kept.c.count).where(
-                kept.c.conventions_key.in_(keys), kept.c.count != 0
-            )
-        ):
-            tally.counts[provision_id][Stage(stage)] += int(count)
-        for provision_id, stalled_count in await session.execute(
-            select(activity_provisions.c.provision_id, func.count())
-            .join(Activity, Activity.id == activity_provisions.c.activity_id)
-            .where(_stalled(as_of), *where.clauses())
-            .group_by(activity_provisions.c.provision_id)
-        ):
-            tally.stalled[provision_id] += int(stalled_count)
+        return provisions, tally
+    # Unfiltered or by conventions only: the counts by stage kept per provision and set of
+    # conventions (models.rollups), and only the links of the overdue activities (by their due
+    # date, in ix_activities_stage_due or ix_activities_conventions_stage_due) for the stalled ones.
+    tally = _StageTally(defaultdict(_stage_counts), defaultdict(int))
+    kept = ProvisionStageCount.__table__
+    for provision_id, stage, count in await session.execute(
+        select(kept.c.provision_id, kept.c.stage, kept.c.count).where(
+            kept.c.conventions_key.in_(keys), kept.c.count != 0
+        )
+    ):
+        tally.counts[provision_id][Stage(stage)] += int(count)
+    only: list[ColumnElement[bool]] = []
+    if flags_only:
+        deciding = [p.id for p in provisions if _may_be_all_stalled(p.status, tally.of(p.id)[0])]
+        if not deciding:
+            return provisions, tally
+        only.append(activity_provisions.c.provision_id.in_(deciding))
+    for provision_id, stalled_count in await session.execute(
+        select(activity_provisions.c.provision_id, func.count())
+        .join(Activity, Activity.id == activity_provisions.c.activity_id)
+        .where(_stalled(as_of), *where.clauses(), *only)
+        .group_by(activity_provisions.c.provision_id)
+    ):
+        tally.stalled[provision_id] += int(stalled_count)
+    return provisions, tally
+
+
+async def coverage(session: AsyncSession, where: OversightFilter, *, as_of: date) -> CoverageView:
+    """One row per provision of the decisions (of the filter's conventions, when it names some):
+    how many activities answer it, at which stage, how many are stalled, and its flag."""
+    provisions, tally = await _provisions_and_tally(session, where, as_of=as_of, flags_only=False)
     items = []
-    for provision in (await session.scalars(provisions)).all():
+    for provision in provisions:
         per_stage, stalled = tally.of(provision.id)
-        open_ = sum(per_stage[stage] for stage in OPEN_STAGES)
+        open_ = _open_count(per_stage)
         items.append(
             ProvisionCoverage(
                 provision_id=provision.id,
@@ -219,3 +245,31 @@ async def coverage(session: AsyncSession, where: OversightFilter, *, as_of: date
             )
         )
     return CoverageView(as_of=as_of, provisions=items, flagged=sum(1 for i in items if i.flag))
+
+
+class FlaggedProvision(_Schema):
+    provision_id: int
+    element_code: str
+    flag: CoverageFlag
+
+
+class CoverageFlags(_Schema):
+    """The coverage's flags alone (the overview): the same flags as `coverage`, without the
+    stalled count of provisions whose flag does not depend on it."""
+
+    as_of: date
+    provisions: int = Field(description="provisions in the view")
+    flagged: list[FlaggedProvision]
+
+
+async def coverage_flags(session: AsyncSession, where: OversightFilter, *, as_of: date) -> CoverageFlags:
+    provisions, tally = await _provisions_and_tally(session, where, as_of=as_of, flags_only=True)
+    flagged = []
+    for provision in provisions:
+        per_stage, stalled = tally.of(provision.id)
+        flag = _flag(provision.status, per_stage, _open_count(per_stage), stalled)
+        if flag is not None:
+            flagged.append(
+                FlaggedProvision(provision_id=provision.id, element_code=provision.element_code, flag=flag)
+            )
+    return CoverageFlags(as_of=as_of, provisions=len(provisions), flagged=flagged)

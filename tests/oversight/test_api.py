@@ -100,6 +100,32 @@ async def test_coverage_filtered_to_minamata_and_to_a_lead(
     assert flags["BRS/SYN/I.A.1"] == "all_stalled"
 
 
+async def test_the_overviews_flags_are_the_coverages(db, oversight_data: OversightData) -> None:
+    """The overview reads the stalled count only where it decides a flag: the same flags, for every
+    filter and day (the all-stalled flag of AS_OF, none later once its activity is no longer due)."""
+    from datetime import timedelta
+
+    from services.oversight import OversightFilter, coverage, coverage_flags
+
+    filters = [
+        OversightFilter(),
+        OversightFilter(conventions=("minamata",)),
+        OversightFilter(conventions=("basel", "minamata")),
+        OversightFilter(lead_ids=(oversight_data["lucia"],)),
+    ]
+    seen = set()
+    async with db() as session:
+        for where in filters:
+            for as_of in (AS_OF - timedelta(days=30), AS_OF, AS_OF + timedelta(days=30)):
+                full = await coverage(session, where, as_of=as_of)
+                flags = await coverage_flags(session, where, as_of=as_of)
+                expected = [(p.provision_id, p.element_code, p.flag) for p in full.provisions if p.flag]
+                assert [(f.provision_id, f.element_code, f.flag) for f in flags.flagged] == expected
+                assert flags.provisions == len(full.provisions)
+                seen.update(flag for *_, flag in expected)
+    assert seen == {"none", "all_stalled"}
+
+
 # --- COP readiness ---------------------------------------------------------------------------------
 
 
