@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
@@ -38,7 +38,7 @@ class DashboardFilter:
     conventions: tuple[str, ...] = ()
     thematic_group_ids: tuple[int, ...] = ()
     meeting_ids: tuple[int, ...] = ()
-    conventions_keys: tuple[str, ...] | None = None
+    conventions_keys: tuple[str, ...] | None = field(default=None, kw_only=True)
     """The conventions keys meeting `conventions` (services.dashboard.sql.keyed), once resolved:
     the convention filter is then a few ranges of `ix_activities_conventions_stage_due`."""
 
