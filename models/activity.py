@@ -45,7 +45,7 @@ class Activity(TimestampMixin, Base):
         Index("ix_activities_stage_due", "stage", "stage_due_on"),
         Index("ix_activities_due_id", "stage_due_on", "id"),  # overdue/due-soon order (0003)
         # A convention filter is a few ranges of keys (models.counts), by stage and due date; with
-        # the id, PostgreSQL reads the activities of a count or a join from the index alone (0015).
+        # the id, PostgreSQL reads the activities of a count or a join from the index alone (0014).
         Index("ix_activities_conventions_stage_due", "conventions_key", "stage", "stage_due_on", "id"),
     )
 

@@ -14,7 +14,7 @@ The counts change in the transaction of the write that changes an activity's key
 The same key is kept on the activity row (`Activity.conventions_key`), for the views' convention
 filters (an index range per key instead of a probe of the links per activity): set before each
 flush by `_key_flushed_activities` below, refilled from the links by `rebuild_counts` (and by
-migration 0015), checked by `key_drift` (`synergies check`).
+migration 0014), checked by `key_drift` (`synergies check`).
 
 Every change is an atomic `INSERT … ON CONFLICT DO UPDATE SET count = count + excluded.count`, so
 concurrent moves never lose an increment. Rows that fall to 0 stay (no delete/insert races).
@@ -297,7 +297,7 @@ def key_of_links(dialect: str) -> ColumnElement[str]:
 
 
 def fill_keys(connection: Connection) -> None:
-    """Set every activity's `conventions_key` from its links (synchronous: migration 0015 calls
+    """Set every activity's `conventions_key` from its links (synchronous: migration 0014 calls
     it); rows already right are not written."""
     key = key_of_links(connection.dialect.name)
     connection.execute(

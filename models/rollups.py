@@ -122,7 +122,7 @@ class StageDayCount(Base):
 
 
 def _lengths_index(table: str) -> Index:
-    """Covering (0014): a period's histogram reads its rows from this index alone. The rows of a
+    """Covering (0013): a period's histogram reads its rows from this index alone. The rows of a
     range lie scattered in the table (upserts append them): through the key alone, PostgreSQL read
     ~9,800 pages for 34,000 rows (12 weeks, 8 keys), through this ~500."""
     columns = ("conventions_key", "width", "starts_on", "stage", "days", "count", "seconds")

@@ -574,7 +574,7 @@ def test_whole_weeks_and_ragged_ends_cover_the_period_once() -> None:
 
 async def test_a_period_histogram_reads_its_covering_index_alone(db, engine: AsyncEngine) -> None:
     """The histogram of a period (whole weeks and ragged ends) reads `stage_stays` and
-    `stage_arrivals` through ix_<table>_lengths without the table (0014). On PostgreSQL, an
+    `stage_arrivals` through ix_<table>_lengths without the table (0013). On PostgreSQL, an
     index-only scan once the planner may not scan the table (a test's few rows would make a
     sequential scan the cheaper)."""
     await build_history(db)

@@ -99,7 +99,7 @@ def test_the_convention_rollups_migrate_with_their_data(database_url: str) -> No
 
 
 def test_the_activity_conventions_key_migrates_with_its_data(database_url: str) -> None:
-    """0015 fills each activity's conventions key from its links (the key the ORM wrote), and its
+    """0014 fills each activity's conventions key from its links (the key the ORM wrote), and its
     downgrade drops the column and its index."""
     config = alembic_config(database_url)
 
@@ -138,7 +138,7 @@ def test_the_activity_conventions_key_migrates_with_its_data(database_url: str) 
 
     kept = asyncio.run(with_history())
     assert len(set(kept.values())) > 2  # several sets of conventions
-    command.downgrade(config, "0014_histogram_indexes")
+    command.downgrade(config, "0013_histogram_indexes")
     try:
         columns, indexes = asyncio.run(activity_columns())
     finally:

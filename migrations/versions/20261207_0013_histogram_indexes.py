@@ -9,7 +9,7 @@ the key's order, the same rows are ~500 contiguous index pages (an index-only sc
 a covering index, ~10 % less CPU). Key columns rather than PostgreSQL's INCLUDE: one definition for
 both backends. Declared in models.rollups (`_Lengths`) with the same names. Written by hand.
 
-Revision ID: 0014_histogram_indexes
+Revision ID: 0013_histogram_indexes
 Revises: 0012_convention_rollups
 Create Date: 2026-12-07 20:00:00
 """
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0014_histogram_indexes"
+revision: str = "0013_histogram_indexes"
 down_revision: str | None = "0012_convention_rollups"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -11,8 +11,8 @@ Filled here from the links (models.counts.fill_keys, which `synergies check --re
 loads use too); the downgrade drops the index and the column. Written from the models'
 autogenerate output.
 
-Revision ID: 0015_activity_conventions_key
-Revises: 0014_histogram_indexes
+Revision ID: 0014_activity_conventions_key
+Revises: 0013_histogram_indexes
 Create Date: 2026-12-07 20:00:00
 """
 
@@ -23,8 +23,8 @@ from alembic import op
 
 from models.counts import fill_keys
 
-revision: str = "0015_activity_conventions_key"
-down_revision: str | None = "0014_histogram_indexes"
+revision: str = "0014_activity_conventions_key"
+down_revision: str | None = "0013_histogram_indexes"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
