@@ -118,14 +118,30 @@ def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return session_factory(engine)
 
 
+# The sequences of the tables' serial and identity columns, back to their start (what TRUNCATE ...
+# RESTART IDENTITY does).
+_RESTART_SEQUENCES = text(
+    """
+    SELECT setval(seq.oid, pg_sequence.seqstart, false)
+    FROM pg_class seq
+    JOIN pg_sequence ON pg_sequence.seqrelid = seq.oid
+    JOIN pg_depend dep ON dep.objid = seq.oid AND dep.deptype IN ('a', 'i')
+    JOIN pg_class tab ON tab.oid = dep.refobjid
+    WHERE seq.relkind = 'S' AND tab.relname = ANY(:tables)
+    """
+)
+
+
 async def empty_all_tables(engine: AsyncEngine) -> None:
+    """Every table emptied, dependents first, and PostgreSQL's id sequences restarted. DELETE, not
+    TRUNCATE: on the few rows a test leaves, TRUNCATE's new files for ~40 tables and their indexes
+    cost ~0.6-1 s per test on PostgreSQL, DELETE ~0.05 s."""
     tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
     async with engine.begin() as connection:
+        for table in tables:
+            await connection.execute(text(f"DELETE FROM {table}"))
         if connection.dialect.name == "postgresql":
-            await connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                await connection.execute(text(f"DELETE FROM {table}"))
+            await connection.execute(_RESTART_SEQUENCES, {"tables": tables})
 
 
 @pytest.fixture
