@@ -309,10 +309,11 @@ async def test_worker_killed_midway_loses_and_doubles_nothing(
 
 
 def reminder_time(after: float) -> datetime:
-    """A reminder time of day for timers set within `after` seconds from now plus a margin: `after`
-    is what the processes' starts took so far, so a loaded machine gets a later time and a quiet
-    one waits less (a fixed time either waited ~45 s idle or missed its window under load)."""
-    return (datetime.now(UTC) + timedelta(seconds=10 + 2 * after)).replace(microsecond=0)
+    """A reminder time of day for timers set within about `after` seconds from now, plus a margin:
+    `after` is what the processes' starts took so far, and what remains before the timer must be
+    pending is about as many starts. A loaded machine gets a later time, a quiet one waits less (a
+    fixed time either waited ~45 s idle or missed its window under load)."""
+    return (datetime.now(UTC) + timedelta(seconds=10 + 1.5 * after)).replace(microsecond=0)
 
 
 def reminder_settings(fire_at: datetime) -> dict[str, str]:
@@ -335,8 +336,8 @@ async def test_pending_reminder_fires_after_temporal_restart(
     started = time.monotonic()
     async with cluster(tmp_path / "procs", database_url, smtp_server.port) as running:
         worker = await running.start_worker()
-        # Left for after the timer is set: an API start, a create and a Temporal restart, each
-        # like a start so far; the reminder time (the API's setting) leaves them twice that.
+        # Left for after the timer is set: an API start, a create and a Temporal restart, like the
+        # starts so far; the reminder time is the API's setting, so it is chosen here.
         fire_at = reminder_time(after=time.monotonic() - started)
         api_proc = await running.start_api(**reminder_settings(fire_at))
         api = Api([api_proc.url], people.headers(Role.COORDINATOR))
