@@ -43,10 +43,13 @@ lock: | $(UV)
 run: $(VENV)/.installed-run
 	$(BIN)/synergies up
 
-## Install everything the tests need (system packages, PostgreSQL running), lint, and run them all.
+## Install everything the tests need (system packages, PostgreSQL running), lint, and run them all:
+## two pytest processes at once, one per backend (.ci/pytest-shards; logs in .test-logs/), or one
+## process for both with `make test PYTEST=.venv/bin/pytest`.
+PYTEST ?= .ci/pytest-shards
 test: lint
 	scripts/test-services
-	$(BIN)/pytest
+	$(PYTEST)
 
 ## ruff (rules and format) and mypy: part of `make test`, so CI fails on a lint error.
 lint: $(VENV)/.installed-dev

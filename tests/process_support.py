@@ -269,7 +269,8 @@ class Cluster:
 
     # --- APIs ----------------------------------------------------------------------------------
 
-    async def start_api(self, within: float = 45.0) -> Proc:
+    async def start_api(self, within: float = 45.0, **extra_env: str) -> Proc:
+        """`extra_env`: settings of this API process only (SYNERGIES_*), beside the cluster's."""
         number = len(self.apis) + 1
         port = free_port()
         url = f"http://127.0.0.1:{port}"
@@ -288,7 +289,7 @@ class Cluster:
                 "--timeout-graceful-shutdown",
                 "5",
             ],
-            self.env(SYNERGIES_PUBLIC_URL=url),
+            self.env(SYNERGIES_PUBLIC_URL=url, **extra_env),
             self.directory / f"api-{number}.log",
             group="apis",
             url=url,

@@ -19,14 +19,14 @@ from typing import Any
 import anyio
 import pytest
 from openpyxl import load_workbook
-from playwright.async_api import BrowserContext, Page, async_playwright, expect
+from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from api.deps import SESSION_COOKIE
 from core.settings import Settings
 from core.stages import Role
 from services.transitions import TransitionRecord, record_transition
 from services.web_auth import open_session
-from tests.browser_support import assert_accessible, launch_chromium
+from tests.browser_support import assert_accessible
 from tests.conftest import People
 from tests.lifecycle_support import create, move
 from tests.oversight.oversight_data import TG, TT, OversightData
@@ -38,20 +38,17 @@ VIEWS = ["", "/coverage", "/cop-readiness", "/due", "/flow", "/transitions", "/a
 
 @pytest.fixture
 async def browser_context(
-    server: LiveServer, people: People, db, settings: Settings
+    server: LiveServer, people: People, db, settings: Settings, chromium: Browser
 ) -> AsyncIterator[BrowserContext]:
-    """Chromium with the oversight member's web session cookie."""
+    """A fresh context of the session's Chromium with the oversight member's web session cookie."""
     async with db() as session, session.begin():
         _, secret = await open_session(session, people[Role.OVERSIGHT], settings, user_agent="test")
-    async with async_playwright() as playwright:
-        browser = await launch_chromium(playwright)
-        context = await browser.new_context(accept_downloads=True)
-        await context.add_cookies([{"name": SESSION_COOKIE, "value": secret, "url": server.url}])
-        try:
-            yield context
-        finally:
-            await context.close()
-            await browser.close()
+    context = await chromium.new_context(accept_downloads=True)
+    await context.add_cookies([{"name": SESSION_COOKIE, "value": secret, "url": server.url}])
+    try:
+        yield context
+    finally:
+        await context.close()
 
 
 @pytest.fixture

@@ -308,6 +308,22 @@ async def test_worker_killed_midway_loses_and_doubles_nothing(
 # --- 2. Temporal restarted with a timer pending ---------------------------------------------------
 
 
+def reminder_time(after: float) -> datetime:
+    """A reminder time of day for timers set within about `after` seconds from now, plus a margin:
+    `after` is what the processes' starts took so far, and what remains before the timer must be
+    pending is about as many starts. A loaded machine gets a later time, a quiet one waits less (a
+    fixed time either waited ~45 s idle or missed its window under load)."""
+    return (datetime.now(UTC) + timedelta(seconds=10 + 1.5 * after)).replace(microsecond=0)
+
+
+def reminder_settings(fire_at: datetime) -> dict[str, str]:
+    """An API process's settings: reminders on the due date only, at `fire_at`'s time of day."""
+    return {
+        "SYNERGIES_REMINDER_TIME_UTC": fire_at.strftime("%H:%M:%S"),
+        "SYNERGIES_REMINDER_DAYS_BEFORE": "[0]",
+    }
+
+
 @BOTH
 async def test_pending_reminder_fires_after_temporal_restart(
     database_url,
@@ -317,16 +333,13 @@ async def test_pending_reminder_fires_after_temporal_restart(
     smtp_server,
     tmp_path: Path,
 ):
-    fire_at = (datetime.now(UTC) + timedelta(seconds=45)).replace(microsecond=0)
-    async with cluster(
-        tmp_path / "procs",
-        database_url,
-        smtp_server.port,
-        SYNERGIES_REMINDER_TIME_UTC=fire_at.strftime("%H:%M:%S"),
-        SYNERGIES_REMINDER_DAYS_BEFORE="[0]",
-    ) as running:
+    started = time.monotonic()
+    async with cluster(tmp_path / "procs", database_url, smtp_server.port) as running:
         worker = await running.start_worker()
-        api_proc = await running.start_api()
+        # Left for after the timer is set: an API start, a create and a Temporal restart, like the
+        # starts so far; the reminder time is the API's setting, so it is chosen here.
+        fire_at = reminder_time(after=time.monotonic() - started)
+        api_proc = await running.start_api(**reminder_settings(fire_at))
         api = Api([api_proc.url], people.headers(Role.COORDINATOR))
         try:
             activity = await api.create(people, stage_due_on=fire_at.date().isoformat())
@@ -379,19 +392,22 @@ async def test_two_apis_two_workers_exactly_once(
     smtp_server,
     tmp_path: Path,
 ):
-    fire_at = (datetime.now(UTC) + timedelta(seconds=60)).replace(microsecond=0)
-    async with cluster(
-        tmp_path / "procs",
-        database_url,
-        smtp_server.port,
-        SYNERGIES_REMINDER_TIME_UTC=fire_at.strftime("%H:%M:%S"),
-        SYNERGIES_REMINDER_DAYS_BEFORE="[0]",
-    ) as running:
+    started = time.monotonic()
+    async with cluster(tmp_path / "procs", database_url, smtp_server.port) as running:
         workers = [await running.start_worker(), await running.start_worker()]
-        apis = [await running.start_api(), await running.start_api()]
+        # Left for after the timers are set: two API starts and six creates, like the starts so far;
+        # the moves below run while the timers are pending.
+        fire_at = reminder_time(after=time.monotonic() - started)
+        apis = [await running.start_api(**reminder_settings(fire_at)) for _ in range(2)]
         assert {w.pid for w in workers} <= {int(i.split("@")[0]) for i in await running.pollers()}
         api = Api([a.url for a in apis], people.headers(Role.COORDINATOR))
         try:
+            # Reminders due today at fire_at: one each, whichever worker holds the timer.
+            reminded = [
+                await api.create(people, which=n, stage_due_on=fire_at.date().isoformat()) for n in range(6)
+            ]
+            assert datetime.now(UTC) < fire_at, "setup took too long for the reminder time"
+
             # Moves sent alternately to both APIs all succeed.
             created = [await api.create(people, task_team_id=task_team) for _ in range(20)]
             responses = await gather_limited(
@@ -413,19 +429,13 @@ async def test_two_apis_two_workers_exactly_once(
                 statuses = sorted(r.status_code for r in attempts)
                 assert statuses == [200, 409, 409, 409], [r.text for r in attempts]
 
-            # Reminders due today at fire_at: one each, whichever worker holds the timer.
-            reminded = [
-                await api.create(people, which=n, stage_due_on=fire_at.date().isoformat()) for n in range(6)
-            ]
-            assert datetime.now(UTC) < fire_at, "setup took too long for the reminder time"
-
             async def reminder_events() -> int:
                 async with db() as session:
                     return int(await session.scalar(select(func.count()).select_from(ReminderEvent)) or 0)
 
             await wait_for(
                 lambda: reminder_events_at_least(reminder_events, 6),
-                seconds=(fire_at - datetime.now(UTC)).total_seconds() + 30,
+                seconds=max((fire_at - datetime.now(UTC)).total_seconds(), 0) + 30,
             )
             prefix = running.workflow_id_prefix
             events = {f"{running.workflow_id(a['id'])}/t2" for a in created} | {

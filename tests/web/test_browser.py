@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 
@@ -29,7 +29,7 @@ from core.stages import Role
 from models import Body, BodyKind, Meeting, PilotProject, ReminderEvent, TaskTeam, utcnow
 from services import activities
 from services.accounts import Principal
-from tests.browser_support import assert_accessible, launch_chromium
+from tests.browser_support import assert_accessible
 from tests.conftest import People
 from tests.process_support import LiveServer, live_server
 from tests.servers_support import SMTPServer
@@ -161,19 +161,17 @@ async def journey(
 
 
 @pytest.fixture
-async def page() -> AsyncIterator[Page]:
-    async with async_playwright() as playwright:
-        browser = await launch_chromium(playwright)
-        context = await browser.new_context()
-        page = await context.new_page()
-        errors: list[Any] = []
-        page.on("pageerror", lambda error: errors.append(error))
-        try:
-            yield page
-        finally:
-            await context.close()
-            await browser.close()
-        assert not errors, f"JavaScript errors on the page: {errors}"
+async def page(chromium: Browser) -> AsyncIterator[Page]:
+    """A page in a fresh context of the session's Chromium (no cookie of another test)."""
+    context = await chromium.new_context()
+    page = await context.new_page()
+    errors: list[Any] = []
+    page.on("pageerror", lambda error: errors.append(error))
+    try:
+        yield page
+    finally:
+        await context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
 
 
 async def link_from_mail(smtp: SMTPServer, email: str) -> str:
