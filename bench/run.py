@@ -155,7 +155,7 @@ def collect() -> None:
 def _readme(text: str) -> None:
     if README.exists():
         readme = README.read_text()
-        body = text.split("\n", 1)[1]
+        body = text.split("\n", 1)[1].replace("\n## ", "\n### ")  # under the README's own heading
         readme = re.sub(f"{START}.*{END}", lambda _: f"{START}\n{body}\n{END}", readme, flags=re.S)
         README.write_text(readme)
 
