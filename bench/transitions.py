@@ -280,7 +280,7 @@ async def run(
         if "plain" in phases:
             children.start("plain", uvicorn_argv("bench.plain_app:app", plain_port), env)
             await wait_port(plain_port, 120)
-        await wait_port(api_port, 120)  # under py-spy on a loaded machine the import takes a while
+        await wait_port(api_port, 300 if profile else 120)  # under py-spy on a loaded machine: minutes
 
         lifecycle_ids = pools.get("api", []) + pools.get("bulk", [])
         engine = create_engine(url)
