@@ -153,11 +153,12 @@ async def wait_idle(seconds: float = 2.0) -> None:
     await asyncio.sleep(seconds)
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and its live children (py-spy's target), from /proc."""
+def cpu_seconds(pid: int, *, profiled: bool = False) -> float:
+    """User + system CPU of a process and its live children, from /proc; `profiled`: `pid` is
+    py-spy, and only its target (the child) counts, not the sampler's own CPU."""
     total = 0.0
     tick = os.sysconf("SC_CLK_TCK")
-    pids = [pid]
+    pids = [] if profiled else [pid]
     try:
         for task in Path(f"/proc/{pid}/task").iterdir():
             pids += [int(c) for c in (task / "children").read_text().split()]
@@ -279,7 +280,7 @@ async def run(
         if "plain" in phases:
             children.start("plain", uvicorn_argv("bench.plain_app:app", plain_port), env)
             await wait_port(plain_port, 120)
-        await wait_port(api_port, 120)  # under py-spy on a loaded machine the import takes a while
+        await wait_port(api_port, 300 if profile else 120)  # under py-spy on a loaded machine: minutes
 
         lifecycle_ids = pools.get("api", []) + pools.get("bulk", [])
         engine = create_engine(url)
@@ -312,6 +313,9 @@ async def run(
             f"{time.perf_counter() - t0:.1f} s",
             flush=True,
         )
+
+        def cpu_of(child: Any) -> float:
+            return cpu_seconds(child.pid or 0, profiled=bool(profile))
 
         limits = httpx.Limits(max_connections=LANES + 5, max_keepalive_connections=LANES + 5)
         failures: list[str] = []
@@ -358,7 +362,7 @@ async def run(
                 base = warm if mode == "sequential" else warm + n
                 for phase in timed:
                     print(f"  {mode} {phase}: load average {load()}", flush=True)
-                    before = [cpu_seconds(c.pid or 0) for c in (api, worker, notifier)]
+                    before = [cpu_of(c) for c in (api, worker, notifier)]
                     if mode == "sequential":
                         timing = await timed_sequential(lambda i, p=phase, b=base: calls[p](b + i), n)
                     else:
@@ -370,12 +374,12 @@ async def run(
                     results[f"{phase} {mode}"] = timing
                     await wait_idle(3 if phase == "api" else 1)
                     count = len(timing.latencies)
-                    cpu[f"{phase} worker {mode}"] = (cpu_seconds(worker.pid or 0) - before[1]) / count
+                    cpu[f"{phase} worker {mode}"] = (cpu_of(worker) - before[1]) / count
                     if phase == "api":  # with the notifications of these moves, sent in the pause
                         for name, child, t0_cpu in zip(
                             ("api", "worker", "notifier"), (api, worker, notifier), before, strict=True
                         ):
-                            cpu[f"{name} {mode}"] = (cpu_seconds(child.pid or 0) - t0_cpu) / count
+                            cpu[f"{name} {mode}"] = (cpu_of(child) - t0_cpu) / count
             bulk_times: list[float] = []
             bulk_replay: list[float] = []
             if "bulk" in phases:

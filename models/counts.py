@@ -22,6 +22,7 @@ concurrent moves never lose an increment. Rows that fall to 0 stay (no delete/in
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -122,9 +123,22 @@ def convention_codes(key: str) -> list[str]:
 # --- incremental changes ---------------------------------------------------------------------------
 
 
-def _upsert(dialect: str, deltas: Mapping[CountKey, int]) -> Insert | None:
-    """One statement adding each delta to its row; rows in key order, so that two transactions
-    touching the same rows lock them in the same order (no deadlock on PostgreSQL)."""
+@functools.cache
+def _upsert_statement(dialect: str) -> Insert:
+    """Adds each row's delta to its count; built once per dialect and executed with the rows as
+    parameters, so SQLAlchemy compiles it once (rows inlined with `.values([...])` make a
+    statement it cannot cache)."""
+    table = ActivityCount.__table__
+    statement = upsert_insert(dialect)(table)
+    return statement.on_conflict_do_update(  # type: ignore[no-any-return]
+        index_elements=list(KEY_COLUMNS),
+        set_={"count": table.c["count"] + statement.excluded["count"]},
+    )
+
+
+def _upsert(dialect: str, deltas: Mapping[CountKey, int]) -> tuple[Insert, list[dict[str, Any]]] | None:
+    """One statement adding each delta to its row, and its rows in key order, so that two
+    transactions touching the same rows lock them in the same order (no deadlock on PostgreSQL)."""
     rows = [
         {
             "stage": key.stage,
@@ -138,11 +152,7 @@ def _upsert(dialect: str, deltas: Mapping[CountKey, int]) -> Insert | None:
     ]
     if not rows:
         return None
-    statement = upsert_insert(dialect)(ActivityCount).values(rows)
-    return statement.on_conflict_do_update(
-        index_elements=list(KEY_COLUMNS),
-        set_={"count": ActivityCount.count + statement.excluded["count"]},
-    )
+    return _upsert_statement(dialect), rows
 
 
 def _deltas(moves: Iterable[tuple[CountKey | None, CountKey | None]]) -> Counter[CountKey]:
@@ -159,9 +169,9 @@ def _deltas(moves: Iterable[tuple[CountKey | None, CountKey | None]]) -> Counter
 
 async def shift_count(session: AsyncSession, old: CountKey | None, new: CountKey | None) -> None:
     """Move one activity from `old` to `new` (None: not counted, for a creation or a deletion)."""
-    statement = _upsert(session.get_bind().dialect.name, _deltas([(old, new)]))
-    if statement is not None:
-        await session.execute(statement)
+    upsert = _upsert(session.get_bind().dialect.name, _deltas([(old, new)]))
+    if upsert is not None:
+        await session.execute(*upsert)
 
 
 def _before_and_after(
@@ -224,9 +234,9 @@ def _count_flushed_activities(session: Session, _flush: UOWTransaction) -> None:
     if not moves:
         return
     connection = session.connection()
-    statement = _upsert(connection.dialect.name, _deltas(moves))
-    if statement is not None:
-        connection.execute(statement)
+    upsert = _upsert(connection.dialect.name, _deltas(moves))
+    if upsert is not None:
+        connection.execute(*upsert)
 
 
 # --- rebuild and drift -----------------------------------------------------------------------------

@@ -33,15 +33,19 @@ class _SharedCacheJSONConverter(PydanticJSONPlainPayloadConverter):
         self._type_adapter = _TYPE_ADAPTERS
 
 
+_CONVERTERS = tuple(
+    _SharedCacheJSONConverter() if isinstance(converter, JSONPlainPayloadConverter) else converter
+    for converter in DefaultPayloadConverter.default_encoding_payload_converters
+)
+
+
 class PayloadConverter(CompositePayloadConverter):
+    """The SDK builds one per workflow activation (with the activation's data converter); the
+    encoding converters hold no per-call state, so every instance shares the same ones instead of
+    building a pydantic serializer each time."""
+
     def __init__(self) -> None:
-        json = _SharedCacheJSONConverter()
-        super().__init__(
-            *(
-                json if isinstance(converter, JSONPlainPayloadConverter) else converter
-                for converter in DefaultPayloadConverter.default_encoding_payload_converters
-            )
-        )
+        super().__init__(*_CONVERTERS)
 
 
 DATA_CONVERTER = DataConverter(payload_converter_class=PayloadConverter)

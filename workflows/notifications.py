@@ -81,7 +81,8 @@ class NotificationActivities:
         """Plan and send an event's deliveries in one activity: one workflow round trip per event.
         A retry plans again (idempotent: nothing is written twice) and sends only what is still
         unsent. Returns how many were sent by this attempt."""
-        return await self._send_all(await self._plan(event))
+        pending, rows = await self._plan_and_read(event)
+        return await self._send_all(pending, rows)
 
     @activity.defn
     async def mark_event_failed(self, event: NotificationEvent, error: str) -> None:
@@ -135,21 +136,30 @@ class NotificationActivities:
 
     async def _plan(self, event: NotificationEvent) -> list[int]:
         """The event's feed entries and deliveries written once; the ids still to send."""
+        return (await self._plan_and_read(event, read=False))[0]
+
+    async def _plan_and_read(
+        self, event: NotificationEvent, *, read: bool = True
+    ) -> tuple[list[int], dict[int, DeliveryToSend]]:
+        """`_plan`, and (`read`) the deliveries still to send with their feed entries, read in the
+        same transaction: no second connection checkout per event."""
         async with self.sessionmaker() as session, session.begin():
             plan = await plan_event(session, self.settings, event, datetime.now(UTC))
+            rows = await deliveries_to_send(session, plan.pending) if read and plan.pending else {}
         if plan.new_feed_entries:  # the feed entries were delivered by this commit
             DELIVERIES.labels(channel=Channel.FEED.value).inc(plan.new_feed_entries)
         activity.logger.info("event %s: %d deliveries to send", event.key, len(plan.pending))
-        return plan.pending
+        return plan.pending, rows
 
-    async def _send_all(self, delivery_ids: list[int]) -> int:
-        """Send all deliveries of one event at once (read in one query; the e-mails on one SMTP
-        connection, webhooks alongside). A retry sends only what is still unsent; a refusal no
-        retry can fix is marked failed at once. Returns how many were sent."""
+    async def _send_all(self, delivery_ids: list[int], rows: dict[int, DeliveryToSend] | None = None) -> int:
+        """Send all deliveries of one event at once (read in one query unless `rows` holds them;
+        the e-mails on one SMTP connection, webhooks alongside). A retry sends only what is still
+        unsent; a refusal no retry can fix is marked failed at once. Returns how many were sent."""
         if not delivery_ids:
             return 0
-        async with self.sessionmaker() as session:
-            rows = await deliveries_to_send(session, delivery_ids)
+        if rows is None:
+            async with self.sessionmaker() as session:
+                rows = await deliveries_to_send(session, delivery_ids)
         deadline = asyncio.get_running_loop().time() + SEND_BUDGET.total_seconds()
         async with Mailer(self.settings, deadline) as mailer:
             results = await asyncio.gather(

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.errors import Conflict
@@ -266,6 +266,45 @@ async def test_concurrent_moves_lose_no_increment(db) -> None:
         assert await count_drift(session) == {}
         figures = await summary(session, DashboardFilter())
     assert figures.by_stage[Stage.TASK_TEAM] == 20 and figures.by_stage[Stage.THEMATIC_GROUP] == 0
+
+
+async def test_a_move_compiles_none_of_its_statements_again(db, engine) -> None:
+    """Every statement of the write path (the transition, the activity row, its count and the
+    log's rollups) comes from SQLAlchemy's compiled cache: a statement it cannot cache (rows
+    inlined with `.values([...])`) is compiled again on every move, a few milliseconds each."""
+    world = await reference_rows(db)
+    async with db() as session, session.begin():
+        conventions = list(await session.scalars(select(Convention)))
+        activities = [
+            Activity(
+                title=f"A{k}",
+                stage=Stage.THEMATIC_GROUP,
+                stage_entered_at=NOW,
+                thematic_group_id=world.groups[0],
+                conventions=conventions[: k + 1],
+            )
+            for k in range(2)
+        ]
+        session.add_all(activities)
+    await move(db, activities[0].id, Stage.TASK_TEAM)  # the first move fills the cache
+    seen: list[tuple[str, object]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        seen.append((statement, context.cache_hit))
+
+    sync_engine = engine.sync_engine
+    event.listen(sync_engine, "before_cursor_execute", record)
+    try:
+        await move(db, activities[1].id, Stage.TASK_TEAM)
+    finally:
+        event.remove(sync_engine, "before_cursor_execute", record)
+    dialect = sync_engine.dialect
+    writes = [(sql, hit) for sql, hit in seen if sql.lstrip().upper().startswith(("INSERT", "UPDATE"))]
+    assert len(writes) >= 4, seen  # the transition, the activity, its count, the rollups
+    assert [sql for sql, hit in writes if hit is dialect.NO_CACHE_KEY] == []
+    async with db() as session:
+        assert await count_drift(session) == {}
+        assert await rollup_drift(session) == []
 
 
 async def test_a_move_racing_an_edit_is_refused_rather_than_miscounted(db, monkeypatch) -> None:
