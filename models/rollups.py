@@ -365,8 +365,10 @@ def _seconds_of(column: Any, dialect: str) -> ColumnElement[Any]:
     return cast(func.strftime("%s", func.substr(column, 1, 19)), BigInteger)
 
 
-def _greatest(a: Any, b: Any, dialect: str) -> ColumnElement[Any]:
-    return func.greatest(a, b) if dialect == "postgresql" else func.max(a, b)
+def _length_seconds(start: Any, end: Any, dialect: str) -> ColumnElement[Any]:
+    """Whole seconds from `start` to `end`, never negative: `stay_seconds` in SQL."""
+    seconds = _seconds_of(end, dialect) - _seconds_of(start, dialect)
+    return func.greatest(seconds, 0) if dialect == "postgresql" else func.max(seconds, 0)
 
 
 def flow_from_log(dialect: str, activity_ids: Iterable[int] | None = None) -> Select[Any]:
@@ -423,12 +425,7 @@ def stays_from_log(dialect: str, activity_ids: Iterable[int] | None = None) -> S
     activities say, per set of conventions (not "*")."""
     keys = conventions_keys(dialect, activity_ids)
     previous = aliased(Transition)
-    seconds = _greatest(
-        _seconds_of(Transition.at, dialect)
-        - _seconds_of(func.coalesce(previous.at, Activity.created_at), dialect),
-        literal(0),
-        dialect,
-    )
+    seconds = _length_seconds(func.coalesce(previous.at, Activity.created_at), Transition.at, dialect)
     stays = (
         select(
             keys.c.conventions_key,
@@ -488,12 +485,7 @@ def arrivals_from_log(dialect: str, activity_ids: Iterable[int] | None = None) -
     )
     keys = conventions_keys(dialect, ids)
     creation = aliased(Transition)
-    seconds = _greatest(
-        _seconds_of(firsts.c.arrived_at, dialect)
-        - _seconds_of(func.coalesce(creation.at, Activity.created_at), dialect),
-        literal(0),
-        dialect,
-    )
+    seconds = _length_seconds(func.coalesce(creation.at, Activity.created_at), firsts.c.arrived_at, dialect)
     arrivals = (
         select(
             keys.c.conventions_key,
