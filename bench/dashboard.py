@@ -82,6 +82,10 @@ OVERSIGHT_CALLS = {
     "dashboard cumulative flow": "/dashboard/cumulative-flow",
     "dashboard throughput": "/dashboard/throughput",
     "dashboard stage times (12 weeks)": "/dashboard/stage-times?from={weeks_ago}",
+    # Filters no rollup answers (thematic group, lead): these read the log.
+    "coverage (a thematic group)": "/oversight/coverage?thematic_group={group}",
+    "cycle time (a thematic group)": "/oversight/cycle-time?thematic_group={group}",
+    "cumulative flow (a lead)": "/oversight/cumulative-flow?lead={lead}",
     "transitions": "/oversight/transitions",
     "transitions Minamata": f"/oversight/transitions?{MINAMATA}",
     "activities (a provision)": "/oversight/activities?provision=1",
@@ -181,6 +185,17 @@ async def run(url: str, n: int, section: Section, label: str) -> None:
     async with maker() as session:
         activities = await session.scalar(select(func.count()).select_from(Activity))
         transitions = await session.scalar(select(func.count()).select_from(Transition))
+        # The thematic group and the lead with the most activities: the heaviest of their filters.
+        group, lead = [
+            await session.scalar(
+                select(column)
+                .where(column.is_not(None))
+                .group_by(column)
+                .order_by(func.count().desc())
+                .limit(1)
+            )
+            for column in (Activity.thematic_group_id, Activity.lead_id)
+        ]
     section.notes.append(f"{label}: {activities:,} activities, {transitions:,} transitions")
     print(f"{label}: {activities:,} activities, {transitions:,} transitions", flush=True)
 
@@ -222,7 +237,7 @@ async def run(url: str, n: int, section: Section, label: str) -> None:
             database = url.rsplit("/", 1)[1] if url.startswith("postgresql") else None
             oversight = {}
             for name, path in OVERSIGHT_CALLS.items():
-                target = path.format(year_ago=year_ago, weeks_ago=weeks_ago)
+                target = path.format(year_ago=year_ago, weeks_ago=weeks_ago, group=group, lead=lead)
                 oversight[name] = await _time(lambda target=target: get(target), n, database=database)
                 cpu = CPU_TIMES[id(oversight[name])]
                 print(
