@@ -110,7 +110,7 @@ class ActivityLifecycle:
                 workflow.continue_as_new(self.state)
             await self._sleep_until_next_wakeup()
             if self._reconcile_requested:
-                async with self._exclusive():
+                async with self._exclusive(change=False):
                     await self._reconcile()
             await self._send_outbox()
         await self._settle()
@@ -179,10 +179,12 @@ class ActivityLifecycle:
     def _validate_move(self, request: MoveRequest) -> None:
         if _request_key() in self.state.adopted:
             return
-        if self._busy:
-            raise rejection("conflict", "another change to this activity is in progress", 409)
         if request.expected_version > self.state.version:
-            return  # the client saw a write this history lacks: the handler adopts it, then checks
+            # The client saw a write this history lacks, perhaps the one in progress (its answer
+            # came from the database while its update was still pending, as after a worker
+            # kill): the handler waits its turn, adopts the write, then checks.
+            return
+        self._refuse_if_busy()
         self._check_move(request)
 
     @workflow.signal
@@ -201,8 +203,8 @@ class ActivityLifecycle:
 
     @edit.validator
     def _validate_edit(self, request: EditRequest) -> None:
-        if self._busy:
-            raise rejection("conflict", "another change to this activity is in progress", 409)
+        if request.expected_version <= self.state.version:  # else as for a move: its turn comes
+            self._refuse_if_busy()
         if request.expected_version < self.state.version:
             self._check_version(request.expected_version)
         if "stage_due_on" in request.changes and not self.state.stage.is_open:
@@ -267,13 +269,21 @@ class ActivityLifecycle:
 
     # --- internals -----------------------------------------------------------------------------
 
-    def _exclusive(self) -> _Exclusive:
-        return _Exclusive(self)
+    def _exclusive(self, *, change: bool = True) -> _Exclusive:
+        """`change=False`: the workflow re-reading the database (a `reconcile` signal, a due
+        reminder), which a change arriving meanwhile waits for rather than being refused."""
+        return _Exclusive(self, change)
 
     async def _write(self, write: Callable[[LifecycleActivities, A], Awaitable[R]], argument: A) -> R:
         """An update's DB write (a `LifecycleActivities` method): a local activity, run inside the
         update's workflow task with no round trip through the server's activity queue."""
         return await workflow.execute_local_activity_method(write, argument, **DB_WRITE)
+
+    def _refuse_if_busy(self) -> None:
+        """A request from the version this history holds, while another change is being written:
+        it would be stale if that change succeeds, so say so at once (nothing is written)."""
+        if self._busy:
+            raise rejection("conflict", "another change to this activity is in progress", 409)
 
     def _check_version(self, expected: int) -> None:
         if expected != self.state.version:
@@ -429,7 +439,7 @@ class ActivityLifecycle:
         if reminder is None:
             return
         # A lost write may have moved the activity on: remind of the stage it is in.
-        async with self._exclusive():
+        async with self._exclusive(change=False):
             await self._reconcile()
         reminder = self._wakeup().fire
         if reminder is None or not self.state.stage.is_open:
@@ -540,12 +550,13 @@ class _Exclusive:
     """Serialise changes: one update at a time touches the activity row, and counts towards
     continue-as-new."""
 
-    def __init__(self, lifecycle: ActivityLifecycle) -> None:
+    def __init__(self, lifecycle: ActivityLifecycle, change: bool) -> None:
         self._lifecycle = lifecycle
+        self._change = change
 
     async def __aenter__(self) -> None:
         await self._lifecycle._lock.acquire()
-        self._lifecycle._busy = True
+        self._lifecycle._busy = self._change
         self._lifecycle._updates += 1
 
     async def __aexit__(self, *exc_info: object) -> None:
