@@ -237,9 +237,11 @@ def up(settings: Settings, *, host: str, port: int, demo: bool) -> None:
     `up` stops the rest and exits non-zero, for whoever runs `up` to act on. SIGINT, SIGTERM and
     SIGHUP stop the API, then the workers, then Temporal, within 10 s."""
     report_supervision()
-    # SIGTERM and SIGHUP stop `up` the way Ctrl-C does, at whatever step it is.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    signal.signal(signal.SIGHUP, signal.default_int_handler)
+    # SIGTERM and SIGHUP stop `up` the way Ctrl-C does, at whatever step it is; so does SIGINT
+    # even when `up` was started with it ignored (a shell's background job: Python then installs
+    # no handler of its own).
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.default_int_handler)
     settings = with_absolute_paths(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     env = dict(
