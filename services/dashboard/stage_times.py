@@ -140,7 +140,7 @@ def time_in_stage_durations(
         )
         .where(
             Transition.from_stage.is_not(None),
-            *range_clauses(at, start, end),
+            *range_clauses(at, start, end, literal=bool(clauses) and dialect == "postgresql"),
             *clauses,
         )
     )
