@@ -150,6 +150,9 @@ class Transition(Base):
         UniqueConstraint("activity_id", "request_key", name="uq_transitions_activity_request_key"),
         # Covering: flow, throughput and recent moves read a period of the log from the index alone (0010).
         Index("ix_transitions_at", "at", "to_stage", "from_stage", "activity_id"),
+        # Covering: a filtered figure reads its activities' log, each stay's entry from the previous
+        # seq, from the index alone (0015).
+        Index("ix_transitions_activity_seq_at", "activity_id", "seq", "at", "from_stage", "to_stage"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import ColumnElement, FromClause, exists
+from sqlalchemy import ColumnElement, FromClause, bindparam, exists
 
 from core.errors import DomainError
 from core.stages import OPEN_STAGES, Stage
@@ -86,12 +86,23 @@ def start_of(day: date) -> datetime:
 STAGE_ORDER = {stage: rank for rank, stage in enumerate(ALL_STAGES)}
 
 
-def range_clauses(column: Any, start: date | None, end: date | None) -> list[ColumnElement[bool]]:
+def range_clauses(
+    column: Any, start: date | None, end: date | None, *, literal: bool = False
+) -> list[ColumnElement[bool]]:
+    """`literal`: the bounds written into the statement rather than bound, for a plan that depends
+    on the range's size: PostgreSQL plans a prepared statement (asyncpg prepares each one) for
+    its parameters five times, then may keep a generic plan that guesses the range at ~0.5 % of
+    the table."""
+
+    def bound(day: date) -> Any:
+        moment = start_of(day)
+        return bindparam(None, moment, type_=column.type, literal_execute=True) if literal else moment
+
     clauses: list[ColumnElement[bool]] = []
     if start is not None:
-        clauses.append(column >= start_of(start))
+        clauses.append(column >= bound(start))
     if end is not None:
-        clauses.append(column < start_of(end + timedelta(days=1)))
+        clauses.append(column < bound(end + timedelta(days=1)))
     return clauses
 
 
