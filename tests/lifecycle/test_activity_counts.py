@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
@@ -245,9 +246,13 @@ async def stored_counts(session: AsyncSession) -> list[tuple[CountKey, int]]:
     ]
 
 
-async def test_concurrent_moves_lose_no_increment(db) -> None:
-    """Twenty activities with the same key move at once, each in its own transaction."""
-    world = await reference_rows(db)
+async def in_one_group(
+    db: async_sessionmaker[AsyncSession],
+    world: World,
+    conventions_of: Callable[[int, list[Convention]], list[Convention]],
+    how_many: int,
+) -> list[Activity]:
+    """`how_many` new activities in the first thematic group, the k-th with `conventions_of(k, all)`."""
     async with db() as session, session.begin():
         conventions = list(await session.scalars(select(Convention)))
         activities = [
@@ -256,11 +261,17 @@ async def test_concurrent_moves_lose_no_increment(db) -> None:
                 stage=Stage.THEMATIC_GROUP,
                 stage_entered_at=NOW,
                 thematic_group_id=world.groups[0],
-                conventions=conventions,
+                conventions=conventions_of(k, conventions),
             )
-            for k in range(20)
+            for k in range(how_many)
         ]
         session.add_all(activities)
+    return activities
+
+
+async def test_concurrent_moves_lose_no_increment(db) -> None:
+    """Twenty activities with the same key move at once, each in its own transaction."""
+    activities = await in_one_group(db, await reference_rows(db), lambda k, every: every, 20)
     await asyncio.gather(*(move(db, a.id, Stage.TASK_TEAM) for a in activities))
     async with db() as session:
         assert await count_drift(session) == {}
@@ -272,20 +283,7 @@ async def test_a_move_compiles_none_of_its_statements_again(db, engine) -> None:
     """Every statement of the write path (the transition, the activity row, its count and the
     log's rollups) comes from SQLAlchemy's compiled cache: a statement it cannot cache (rows
     inlined with `.values([...])`) is compiled again on every move, a few milliseconds each."""
-    world = await reference_rows(db)
-    async with db() as session, session.begin():
-        conventions = list(await session.scalars(select(Convention)))
-        activities = [
-            Activity(
-                title=f"A{k}",
-                stage=Stage.THEMATIC_GROUP,
-                stage_entered_at=NOW,
-                thematic_group_id=world.groups[0],
-                conventions=conventions[: k + 1],
-            )
-            for k in range(2)
-        ]
-        session.add_all(activities)
+    activities = await in_one_group(db, await reference_rows(db), lambda k, every: every[: k + 1], 2)
     await move(db, activities[0].id, Stage.TASK_TEAM)  # the first move fills the cache
     seen: list[tuple[str, object]] = []
 
