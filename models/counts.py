@@ -22,7 +22,6 @@ concurrent moves never lose an increment. Rows that fall to 0 stay (no delete/in
 
 from __future__ import annotations
 
-import functools
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -56,7 +55,7 @@ from sqlalchemy.sql import Subquery
 from models.activity import Activity, activity_conventions
 from models.base import Base
 from models.enums import Stage, str_enum
-from models.sql import upsert_insert
+from models.sql import additive_upsert
 
 NO_ID = 0
 """`thematic_group_id` / `target_meeting_id` of an activity that has none: key columns cannot be
@@ -123,19 +122,6 @@ def convention_codes(key: str) -> list[str]:
 # --- incremental changes ---------------------------------------------------------------------------
 
 
-@functools.cache
-def _upsert_statement(dialect: str) -> Insert:
-    """Adds each row's delta to its count; built once per dialect and executed with the rows as
-    parameters, so SQLAlchemy compiles it once (rows inlined with `.values([...])` make a
-    statement it cannot cache)."""
-    table = ActivityCount.__table__
-    statement = upsert_insert(dialect)(table)
-    return statement.on_conflict_do_update(  # type: ignore[no-any-return]
-        index_elements=list(KEY_COLUMNS),
-        set_={"count": table.c["count"] + statement.excluded["count"]},
-    )
-
-
 def _upsert(dialect: str, deltas: Mapping[CountKey, int]) -> tuple[Insert, list[dict[str, Any]]] | None:
     """One statement adding each delta to its row, and its rows in key order, so that two
     transactions touching the same rows lock them in the same order (no deadlock on PostgreSQL)."""
@@ -152,7 +138,8 @@ def _upsert(dialect: str, deltas: Mapping[CountKey, int]) -> tuple[Insert, list[
     ]
     if not rows:
         return None
-    return _upsert_statement(dialect), rows
+    key_names = tuple(column.key for column in KEY_COLUMNS)
+    return additive_upsert(dialect, ActivityCount.__table__, key_names, ("count",)), rows
 
 
 def _deltas(moves: Iterable[tuple[CountKey | None, CountKey | None]]) -> Counter[CountKey]:

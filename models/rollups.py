@@ -47,7 +47,6 @@ then these tables in the order of `_upserts`, rows in key order.
 
 from __future__ import annotations
 
-import functools
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -305,29 +304,15 @@ def _rows(
     return [row for key, row in sorted(rows.items()) if any(row[name] for name in fields)]
 
 
-@functools.cache
-def _upsert_statement(dialect: str, index: int) -> Any:
-    """TABLES[index]'s upsert, adding each row's figures to the stored ones; built once per dialect
-    and executed with the rows as parameters, so SQLAlchemy compiles it once (rows inlined with
-    `.values([...])` make a statement it cannot cache: compiled again on every move)."""
-    from models.sql import upsert_insert
-
-    model, key_names, fields = TABLES[index]
-    table = model.__table__
-    statement = upsert_insert(dialect)(table)
-    return statement.on_conflict_do_update(
-        index_elements=list(key_names),
-        set_={name: table.c[name] + statement.excluded[name] for name in fields},
-    )
-
-
 def _upserts(dialect: str, deltas: Deltas) -> list[tuple[Any, list[dict[str, Any]]]]:
     """(statement, rows) per table with changes, tables in TABLES order, rows in key order."""
+    from models.sql import additive_upsert
+
     statements = []
-    for index, ((_, key_names, fields), counter) in enumerate(zip(TABLES, deltas.counters(), strict=True)):
+    for (model, key_names, fields), counter in zip(TABLES, deltas.counters(), strict=True):
         rows = _rows(counter, key_names, fields)
         if rows:
-            statements.append((_upsert_statement(dialect, index), rows))
+            statements.append((additive_upsert(dialect, model.__table__, key_names, fields), rows))
     return statements
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert
@@ -12,6 +14,19 @@ from sqlalchemy.sql.dml import Insert
 def upsert_insert(dialect: str) -> Any:
     """The dialect's `insert`, which has `on_conflict_do_nothing` / `on_conflict_do_update`."""
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+@functools.cache
+def additive_upsert(dialect: str, table: Table, key_names: tuple[str, ...], fields: tuple[str, ...]) -> Any:
+    """INSERT … ON CONFLICT (key) DO UPDATE SET field = field + excluded.field, for counters kept by
+    concurrent writers (no increment lost). Built once per table and dialect and executed with its
+    rows as parameters, so SQLAlchemy compiles it once (rows inlined with `.values([...])` make a
+    statement it cannot cache: compiled again on every write)."""
+    statement = upsert_insert(dialect)(table)
+    return statement.on_conflict_do_update(
+        index_elements=list(key_names),
+        set_={name: table.c[name] + statement.excluded[name] for name in fields},
+    )
 
 
 def insert_ignore(session: AsyncSession, model: Any, values: dict[str, Any], *keys: str) -> Insert:

@@ -101,9 +101,7 @@ async def kept_keys(session: AsyncSession, where: DashboardFilter) -> list[str] 
         return None
     if not where.conventions:
         return [ALL_CONVENTIONS]
-    if where.conventions_keys is not None:
-        return list(where.conventions_keys)
-    return keys_meeting(where.conventions, await session.scalars(select(Convention.code)))
+    return list((await keyed(session, where)).conventions_keys or ())
 
 
 def counted_under(keys: Sequence[str]) -> list[ColumnElement[bool]]:
