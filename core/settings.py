@@ -143,6 +143,9 @@ class Settings(BaseSettings):
     """Serve Prometheus metrics at GET /metrics (unauthenticated: scrape it internally)."""
     worker_metrics_address: str | None = None
     """Temporal SDK worker metrics (Prometheus) at this host:port, e.g. 0.0.0.0:9464; unset = off."""
+    notifications_poll_seconds: float = Field(default=0.25, gt=0, le=60)
+    """How often the notifications worker looks for new events in the outbox when it is idle (a
+    busy one takes the next batch at once)."""
     notifications_worker_nice: int = Field(default=10, ge=0, le=19)
     """A worker running only the notifications (`synergies worker --only notifications`, as
     `synergies up` runs it) lowers its CPU priority by this much (os.nice), so that moves come

@@ -22,7 +22,15 @@ from models.enums import (
     Stage,
 )
 from models.history import ActivityEdit
-from models.notification import ActionToken, Delivery, Notification, ReminderEvent, StoredReport, Subscription
+from models.notification import (
+    ActionToken,
+    Delivery,
+    Notification,
+    OutboxEvent,
+    ReminderEvent,
+    StoredReport,
+    Subscription,
+)
 from models.people import (
     ApiToken,
     Body,
@@ -67,6 +75,7 @@ __all__ = [
     "Meeting",
     "MeetingKind",
     "Notification",
+    "OutboxEvent",
     "PilotProject",
     "Person",
     "Provision",

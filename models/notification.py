@@ -76,6 +76,24 @@ class Delivery(Base):
     sent_at: Mapped[datetime | None]
 
 
+class OutboxEvent(Base):
+    """An event waiting to be planned and sent, written in the same transaction as the change it
+    announces (services/outbox.py): the notifications worker's relay claims it, and deletes it
+    once its deliveries are sent or, after the last attempt, marked failed."""
+
+    __tablename__ = "notification_outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    event: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # When the relay may claim it next: now on writing, later while claimed (a lease) or after a
+    # failed attempt (the retry's backoff).
+    available_at: Mapped[datetime] = mapped_column(index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class ReminderEvent(Base):
     """A reminder or escalation the lifecycle workflow fired, and what the lead did with it."""
 

@@ -11,10 +11,12 @@ from sqlalchemy import and_, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import Conflict, NotFound
+from core.events import NotificationEvent
 from core.stages import Stage
-from models import Activity, Transition, activity_conventions, activity_provisions
+from models import Activity, Transition, activity_conventions, activity_provisions, utcnow
 from models.counts import CountKey, shift_count
 from models.rollups import move_deltas, record_move
+from services.outbox import enqueue
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,9 @@ class TransitionRecord:
     expected_version: int | None = None
     request_key: str | None = None
     request_hash: str | None = None
+    notification: NotificationEvent | None = None
+    """The event that announces the move, written to the outbox with the move (its
+    `transition_id` filled in here): no move without its notification, and none without a move."""
 
 
 WRITTEN_COLUMNS = (
@@ -121,6 +126,8 @@ async def record_transition(session: AsyncSession, record: TransitionRecord) -> 
     )
     session.add(transition)
     await session.flush()
+    if record.notification is not None:
+        await enqueue(session, [replace(record.notification, transition_id=transition.id)], utcnow())
     new_version, created_at = written
     entered_at, started_at, earlier_arrival = created_at, created_at, None
     if record.seq > 1:

@@ -17,10 +17,12 @@ from temporalio.exceptions import ApplicationError
 
 from core import metrics
 from core.errors import DomainError
-from models import ReminderEvent
+from core.events import NotificationEvent
+from models import ReminderEvent, utcnow
 from models.db import transaction
 from models.sql import insert_ignore
 from services.activity_edits import apply_edit as apply_edit_to_row
+from services.outbox import enqueue
 from services.transitions import TransitionRecord, lifecycle_row, record_transition
 from workflows.messages import (
     EditInput,
@@ -145,6 +147,8 @@ class LifecycleActivities:
                     "key",
                 )
             )
+            if data.notification is not None:
+                await enqueue(session, [data.notification], utcnow())
         metrics.REMINDERS.labels(data.kind.rstrip("+-0123456789")).inc()
 
     @activity.defn
@@ -193,8 +197,16 @@ class LifecycleActivities:
                 )
             )
 
+    @activity.defn
+    async def enqueue_notifications(self, events: list[NotificationEvent]) -> int:
+        """Events that no write of their own carries (a due-date change, a write adopted from the
+        database, a report draft) to the outbox; returns how many were new."""
+        async with transaction(self.sessionmaker) as session:
+            return await enqueue(session, events, utcnow())
+
     def all(self) -> list[Callable[..., Any]]:
         return [
+            self.enqueue_notifications,
             self.record_transition,
             self.read_lifecycle,
             self.apply_edit,

@@ -1,11 +1,13 @@
 """One workflow per joint activity: moves and edits are Updates (validated before anything is
 written), reminders and escalations are durable timers raced against those updates, and every
-change is handed to the notification activities without blocking the move."""
+change is announced by an event written to the notification outbox in the change's own
+transaction (services/outbox.py), so a move never waits for its mail."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any, TypedDict, TypeVar
 
@@ -89,7 +91,8 @@ class ActivityLifecycle:
         self._lock = asyncio.Lock()
         self._busy = False
         self._wake = False
-        self._outbox: list[NotificationEvent] = []
+        # Events of a history from before the outbox, each handed to a `notify` activity.
+        self._to_notify: list[NotificationEvent] = []
         self._deliveries: set[asyncio.Task[None]] = set()
         self._updates = 0
         self._reconcile_requested = False
@@ -112,7 +115,7 @@ class ActivityLifecycle:
             if self._reconcile_requested:
                 async with self._exclusive(change=False):
                     await self._reconcile()
-            await self._send_outbox()
+            await self._notify_in_background()
         await self._settle()
         return self._outcome()
 
@@ -139,6 +142,12 @@ class ActivityLifecycle:
                 meeting_deadline=request.target_meeting_deadline,
                 stage_due_days=state.stage_due_days,
             )
+            notification = None
+            if self._outbox():
+                event = self._transition_event(
+                    state.seq + 1, state.stage, request.to, request.actor_id, request.reason
+                )
+                notification = replace(event, stage=request.to.value, due_on=due_on)
             try:
                 written = await self._write(
                     LifecycleActivities.record_transition,
@@ -155,6 +164,7 @@ class ActivityLifecycle:
                         due_on=due_on,
                         request_key=key,
                         request_hash=request.request_hash,
+                        notification=notification,
                     ),
                 )
             except ActivityError as error:
@@ -168,9 +178,12 @@ class ActivityLifecycle:
             source = state.stage
             state.stage, state.seq, state.version = request.to, state.seq + 1, written.version
             self._set_due_date(due_on, now)
-            self._publish_transition(
-                state.seq, source, request.to, request.actor_id, request.reason, written.transition_id
-            )
+            if notification is None:
+                self._to_notify.append(
+                    self._transition_event(
+                        state.seq, source, request.to, request.actor_id, request.reason, written.transition_id
+                    )
+                )
             outcome = self._outcome(written.transition_id)
             outcome.written = written
             return outcome
@@ -323,7 +336,7 @@ class ActivityLifecycle:
         state.conventions, state.thematic_group_id = result.conventions, result.thematic_group_id
         if result.due_on != previous_due:
             self._set_due_date(result.due_on, workflow.now())
-            self._publish(
+            event = self._event(
                 EventType.DUE_DATE_CHANGED,
                 key=f"d{state.version}",
                 title=f"Activity {state.activity_id}: {state.stage} now due {result.due_on}",
@@ -332,6 +345,7 @@ class ActivityLifecycle:
                 actor_id=actor_id,
                 data={"previous_due_on": str(previous_due or "")},
             )
+            await self._announce([event])
         self._upsert_search_attributes()
 
     async def _reconcile(self) -> None:
@@ -360,27 +374,34 @@ class ActivityLifecycle:
         for written in found.transitions:
             if written.request_key:
                 state.adopted[written.request_key] = written.transition_id
-            self._publish_transition(
-                written.seq,
-                written.from_stage,
-                written.to_stage,
-                written.actor_id,
-                written.reason,
-                written.transition_id,
-            )
         while len(state.adopted) > ADOPTED_KEPT:
             state.adopted.pop(next(iter(state.adopted)))
+        # Written with its event since the outbox; written before it, or by a seed, without one.
+        await self._announce(
+            [
+                self._transition_event(
+                    written.seq,
+                    written.from_stage,
+                    written.to_stage,
+                    written.actor_id,
+                    written.reason,
+                    written.transition_id,
+                )
+                for written in found.transitions
+            ]
+        )
 
-    def _publish_transition(
+    def _transition_event(
         self,
         seq: int,
         source: Stage | None,
         target: Stage,
         actor_id: int | None,
         reason: str | None,
-        transition_id: int,
-    ) -> None:
-        self._publish(
+        transition_id: int | None = None,
+    ) -> NotificationEvent:
+        """`transition_id` None: the write fills it in (services.transitions.record_transition)."""
+        return self._event(
             EventType.TRANSITION,
             key=f"t{seq}",
             title=f"Activity {self.state.activity_id} moved from {source} to {target}",
@@ -412,7 +433,7 @@ class ActivityLifecycle:
                 lambda: (
                     self._wake
                     or self._reconcile_requested
-                    or bool(self._outbox)
+                    or bool(self._to_notify)
                     or not self.state.stage.is_open
                     or self._updates >= self.state.max_updates_per_run
                 ),
@@ -447,31 +468,41 @@ class ActivityLifecycle:
         state = self.state
         assert state.due_on is not None
         key = f"{workflow.info().workflow_id}/s{state.seq}/{state.due_on}/{reminder.label}"
+        event = self._reminder_event(reminder)
+        in_outbox = self._outbox()
         await workflow.execute_activity_method(
             LifecycleActivities.record_reminder,
-            ReminderInput(key, state.activity_id, state.stage, reminder.label, state.due_on, workflow.now()),
+            ReminderInput(
+                key,
+                state.activity_id,
+                state.stage,
+                reminder.label,
+                state.due_on,
+                workflow.now(),
+                notification=event if in_outbox else None,
+            ),
             **sending.BACKGROUND_WRITE,
         )
         state.reminder_watermark = reminder.fire_at
-        self._publish_reminder(reminder)
+        if not in_outbox:
+            self._to_notify.append(event)
 
-    def _publish_reminder(self, reminder: Reminder) -> None:
+    def _reminder_event(self, reminder: Reminder) -> NotificationEvent:
         state = self.state
         days = reminder.days_from_due
         if reminder.to_lead:
             when = "today" if days == 0 else (f"in {-days} days" if days < 0 else f"{days} days ago")
-            self._publish(
+            return self._event(
                 EventType.REMINDER,
                 key=f"s{state.seq}/{state.due_on}/{reminder.label}",
                 title=f"Reminder: activity {state.activity_id} ({state.stage}) is due {when}",
                 body=f"The {state.stage} stage is due on {state.due_on}.",
                 audiences=(Audience.LEAD,),
             )
-            return
         audiences: tuple[Audience, ...] = (Audience.COORDINATORS, Audience.LEAD)
         if reminder.kind is ReminderKind.MANAGEMENT:
             audiences += (Audience.MANAGEMENT,)
-        self._publish(
+        return self._event(
             EventType.ESCALATION,
             key=f"s{state.seq}/{state.due_on}/{reminder.label}",
             title=f"Overdue {days} days: activity {state.activity_id} ({state.stage})",
@@ -479,7 +510,7 @@ class ActivityLifecycle:
             audiences=audiences,
         )
 
-    def _publish(
+    def _event(
         self,
         type_: EventType,
         *,
@@ -488,37 +519,50 @@ class ActivityLifecycle:
         body: str,
         audiences: tuple[Audience, ...],
         **what: Any,
-    ) -> None:
+    ) -> NotificationEvent:
         """`what`: the event's who / from / to / why fields (core.events.NotificationEvent)."""
         state = self.state
-        self._outbox.append(
-            NotificationEvent(
-                key=f"{workflow.info().workflow_id}/{key}",
-                type=type_,
-                title=title,
-                body=body,
-                activity_id=state.activity_id,
-                stage=state.stage.value,
-                conventions=tuple(state.conventions),
-                thematic_group_id=state.thematic_group_id,
-                audiences=audiences,
-                due_on=state.due_on,
-                link=f"/activities/{state.activity_id}",
-                **what,
-            )
+        return NotificationEvent(
+            key=f"{workflow.info().workflow_id}/{key}",
+            type=type_,
+            title=title,
+            body=body,
+            activity_id=state.activity_id,
+            stage=state.stage.value,
+            conventions=tuple(state.conventions),
+            thematic_group_id=state.thematic_group_id,
+            audiences=audiences,
+            due_on=state.due_on,
+            link=f"/activities/{state.activity_id}",
+            **what,
         )
 
-    async def _send_outbox(self) -> None:
-        """Notify in the background: a move never waits for its mail."""
-        while self._outbox:
-            task = asyncio.create_task(sending.notify(self._outbox.pop(0)))
+    def _outbox(self) -> bool:
+        """Events go to the outbox with their write; a history from before it keeps handing
+        them to `notify` activities until its next event (then this marks it as patched)."""
+        return workflow.patched(sending.OUTBOX_PATCH)
+
+    async def _announce(self, events: list[NotificationEvent]) -> None:
+        """Events that no write of their own carries: to the outbox (a local activity), or in a
+        history from before it to `notify`."""
+        if not events:
+            return
+        if self._outbox():
+            await self._write(LifecycleActivities.enqueue_notifications, events)
+        else:
+            self._to_notify.extend(events)
+
+    async def _notify_in_background(self) -> None:
+        """A history from before the outbox: a `notify` activity per event, not awaited."""
+        while self._to_notify:
+            task = asyncio.create_task(sending.notify(self._to_notify.pop(0)))
             self._deliveries.add(task)
             task.add_done_callback(self._deliveries.discard)
 
     async def _settle(self) -> None:
         """Before continue-as-new or completion: no update, notification or delivery left behind."""
         await workflow.wait_condition(workflow.all_handlers_finished)
-        await self._send_outbox()
+        await self._notify_in_background()
         if self._deliveries:
             await asyncio.gather(*list(self._deliveries))
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from core.events import NotificationEvent
 from core.reminders import ReminderPolicy
 from core.stages import ActivityFacts, Role, Stage
 
@@ -192,6 +193,8 @@ class ReminderInput:
     kind: str
     due_on: date
     fired_at: datetime
+    notification: NotificationEvent | None = None
+    """Written to the outbox with the reminder."""
 
 
 @dataclass

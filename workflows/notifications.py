@@ -1,11 +1,11 @@
-"""The notification activities: plan an event (services/deliveries.py: who hears of it, in
-services/recipients.py, and one feed entry and delivery each, written once) and send what is still
-unsent through its channel (workflows/channels.py).
+"""Sending an event: plan it (services/deliveries.py: who hears of it, in services/recipients.py,
+and one feed entry and delivery each, written once) and send what is still unsent through its
+channel (workflows/channels.py).
 
-A workflow hands a `NotificationEvent` to `notify` (with `DELIVERY_RETRY_POLICY`); a retry plans
-again (nothing is written twice) and sends only what is still unsent. After the last attempt the
-workflow calls `mark_event_failed`. A delivery is marked sent only after the send succeeded. The
-digest (its activity next to its workflow) is in workflows/digest.py.
+Events come from the outbox (services/outbox.py, relayed by workflows/relay.py, which retries an
+event by `DELIVERY_RETRY_POLICY` and calls `fail_event` after the last attempt); workflows
+started before it hand them to the `notify` activity instead. A delivery is marked sent only after
+the send succeeded. The digest (its activity next to its workflow) is in workflows/digest.py.
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ DELIVERY_RETRY_POLICY = RetryPolicy(
     maximum_attempts=30,
     non_retryable_error_types=[DELIVERY_REJECTED],
 )
-"""For `deliver`: about 3.5 days of attempts (5 s doubling to 10 min, then every 10 min)."""
+"""For an event (and `deliver`): about 3.5 days of attempts (5 s doubling to 10 min, then every
+10 min)."""
 
 # A send is bounded by the SMTP/webhook timeouts (<= 30 s): a send lost with a crashed worker
 # is retried after this, not after minutes.
@@ -76,19 +77,30 @@ class NotificationActivities:
         registered: no workflow schedules them."""
         return [self.notify, self.mark_event_failed]
 
-    @activity.defn
-    async def notify(self, event: NotificationEvent) -> int:
-        """Plan and send an event's deliveries in one activity: one workflow round trip per event.
-        A retry plans again (idempotent: nothing is written twice) and sends only what is still
-        unsent. Returns how many were sent by this attempt."""
+    async def send_event(self, event: NotificationEvent) -> int:
+        """Plan and send an event's deliveries. Another attempt plans again (idempotent: nothing
+        is written twice) and sends only what is still unsent. Returns how many were sent by
+        this attempt."""
         pending, rows = await self._plan_and_read(event)
         return await self._send_all(pending, rows)
 
-    @activity.defn
-    async def mark_event_failed(self, event: NotificationEvent, error: str) -> None:
-        """After `notify`'s last attempt: the deliveries still unsent are failed, never sent."""
+    async def fail_event(self, event: NotificationEvent, error: str) -> None:
+        """After the last attempt: the deliveries still unsent are failed, never sent."""
         for delivery_id in await self._plan(event):
             await self._mark_failed(delivery_id, error)
+
+    # The activities of workflow histories written before the outbox (services/outbox.py):
+    # their workflows scheduled one `notify` per event.
+
+    @activity.defn
+    async def notify(self, event: NotificationEvent) -> int:
+        """`send_event` as an activity, retried by `DELIVERY_RETRY_POLICY`."""
+        return await self.send_event(event)
+
+    @activity.defn
+    async def mark_event_failed(self, event: NotificationEvent, error: str) -> None:
+        """After `notify`'s last attempt."""
+        await self.fail_event(event, error)
 
     @activity.defn
     async def deliver(self, delivery_id: int) -> str:

@@ -5,8 +5,8 @@ One `ReportDraftWorkflow` per meeting (id `report-<meeting code>`), started or r
 harmless and a moved meeting re-times its draft). The workflow sleeps on a durable timer until
 `settings.report_draft_days_before_deadline` days before the document deadline (06:00 UTC), runs
 `draft_report` (renders DOCX and PDF as the record stood that day and stores them as
-`StoredReport` rows, idempotent on meeting + as_of + format), hands a REPORT_READY
-`NotificationEvent` for the coordinators group to `notify`, then waits until the
+`StoredReport` rows, idempotent on meeting + as_of + format), writes a REPORT_READY
+`NotificationEvent` for the coordinators group to the notification outbox, then waits until the
 deadline has passed. If the deadline moves later after the draft, it drafts again at the new date.
 
 Worker registration: workflow `ReportDraftWorkflow`; activities `ReportActivities(sessionmaker,
@@ -245,7 +245,7 @@ class ReportDraftWorkflow:
             link=link,
             data={"meeting": result.meeting_code, "as_of": result.as_of.isoformat(), **links},
         )
-        await sending.notify(event)
+        await sending.announce(event)
 
 
 # --- starting and re-timing ---------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""Workflow-side steps for notifications, shared by every workflow that notifies: hand an event to
-the `notify` activity with retries, and mark failed what is left after the last attempt.
+"""Workflow-side steps for notifications, shared by every workflow that notifies: write an event to
+the outbox (services/outbox.py), or in a history from before it hand it to the `notify` activity
+with retries and mark failed what is left after the last attempt.
 
 Call these from workflow code only (they schedule activities)."""
 
@@ -14,7 +15,11 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from core.events import NotificationEvent
+    from workflows.activities import LifecycleActivities
     from workflows.notifications import DELIVER_TIMEOUT, DELIVERY_RETRY_POLICY, NotificationActivities
+
+OUTBOX_PATCH = "notification-outbox"
+"""`workflow.patched` id: from here on, events go to the outbox rather than to `notify`."""
 
 
 class ActivityOptions(TypedDict):
@@ -53,3 +58,13 @@ async def notify(event: NotificationEvent) -> None:
             task_queue=queue,
             **BACKGROUND_WRITE,
         )
+
+
+async def announce(event: NotificationEvent) -> None:
+    """An event of a workflow with no DB write of its own to carry it (a report draft)."""
+    if workflow.patched(OUTBOX_PATCH):
+        await workflow.execute_activity_method(
+            LifecycleActivities.enqueue_notifications, [event], **BACKGROUND_WRITE
+        )
+    else:
+        await notify(event)

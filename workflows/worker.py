@@ -9,7 +9,7 @@ import os
 import py_compile
 import signal
 import sys
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from contextlib import AsyncExitStack
 from datetime import timedelta
 from enum import StrEnum
@@ -30,6 +30,7 @@ from workflows.digest import DigestActivities, DigestWorkflow, ensure_digest_sch
 from workflows.lifecycle import ActivityLifecycle
 from workflows.notifications import NotificationActivities
 from workflows.observability import worker_interceptors, worker_runtime
+from workflows.relay import OutboxRelay
 from workflows.reports import ReportActivities, ReportDraftWorkflow, ensure_report_workflows
 from workflows.sending import notifications_task_queue
 
@@ -60,13 +61,16 @@ class ServiceWorkers:
     notification sends on its own queue (`sending.notifications_task_queue`), so that mail and
     webhooks never hold up a move. One process runs both unless told to run one part."""
 
-    def __init__(self, workers: list[Worker]) -> None:
+    def __init__(self, workers: list[Worker], relay: OutboxRelay | None = None) -> None:
         self.workers = workers
+        self.relay = relay
         self._stack = AsyncExitStack()
 
     async def __aenter__(self) -> ServiceWorkers:
         for worker in self.workers:
             await self._stack.enter_async_context(worker)
+        if self.relay is not None:
+            await self._stack.enter_async_context(_running(self.relay))
         return self
 
     async def __aexit__(
@@ -93,6 +97,18 @@ class ServiceWorkers:
         if stop.is_set():
             await asyncio.gather(*(worker.shutdown() for worker in self.workers))
         await running
+
+
+@contextlib.asynccontextmanager
+async def _running(relay: OutboxRelay) -> AsyncIterator[None]:
+    """The relay alongside the workers: it stops (finishing the events in hand) when they do."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
 
 
 def build_worker(
@@ -132,7 +148,9 @@ def build_worker(
                 **options,
             )
         )
+    relay = None
     if WorkerPart.NOTIFICATIONS in parts:
+        relay = OutboxRelay(notifications, settings.notifications_poll_seconds)
         workers.append(
             Worker(
                 client,
@@ -141,7 +159,7 @@ def build_worker(
                 **options,
             )
         )
-    return ServiceWorkers(workers)
+    return ServiceWorkers(workers, relay)
 
 
 async def connect_when_up(

@@ -37,6 +37,10 @@ async def _until(check: Callable[[], Awaitable[bool]], seconds: float = 30) -> N
     raise AssertionError("condition not met in time")
 
 
+async def _mailed(smtp: Any) -> bool:
+    return bool(smtp.recipients())
+
+
 async def _announcements(db: Any) -> list[Notification]:
     async with db() as session:
         return list(
@@ -105,6 +109,7 @@ async def test_draft_is_stored_and_announced_two_weeks_before_the_deadline(
 
         await time_env.sleep(timedelta(days=15))  # past the deadline: the workflow completes
         [result] = await handle.result()
+        await _until(lambda: _mailed(smtp))  # the announcement goes out through the outbox
 
     assert result.as_of == draft_on
     stored = await _stored(db)
@@ -144,6 +149,7 @@ async def test_moved_meeting_reschedules_the_draft(time_env, db, settings, task_
         await _until(lambda: _drafted(handle))
         await time_env.sleep(timedelta(days=20))
         results = await handle.result()
+        await _until(lambda: _mailed(smtp))
 
     assert [r.as_of for r in results] == [moved - timedelta(days=14)]
     assert {s.as_of for s in await _stored(db)} == {moved - timedelta(days=14)}
