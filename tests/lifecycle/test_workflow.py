@@ -12,6 +12,7 @@ from core.stages import Role, Stage
 from models import Activity, Delivery, Notification, ReminderEvent, Transition
 from services import activities
 from tests.activity_support import add_activity
+from tests.servers_support import wait_for
 from tests.lifecycle_support import (
     add_meeting,
     add_pilot,
@@ -133,6 +134,8 @@ async def test_full_lifecycle_records_every_transition(time_env, db, people, tim
             ActivityLifecycle.run, time_settings.workflow_id(activity.id)
         ).result()
         assert result.stage is Stage.CLOSED
+        # The relay sends the events the moves wrote to the outbox.
+        await wait_for(lambda: feed_has(db, lead.id, "transition", 4), seconds=30)
 
     async with db() as session:
         rows = list(
@@ -149,11 +152,17 @@ async def test_full_lifecycle_records_every_transition(time_env, db, people, tim
         (5, Stage.REPORT_TO_COP, Stage.CLOSED),
     ]
     assert stored.stage is Stage.CLOSED and stored.closed_at_meeting_id == meeting_id
+    assert await feed_has(db, lead.id, "transition", 4)
+
+
+async def feed_has(db, person_id, event_type, count) -> bool:
+    """`count` entries of `event_type` in the person's feed, no more."""
     async with db() as session:
         feed = list(
-            await session.scalars(select(Notification.event_type).where(Notification.person_id == lead.id))
+            await session.scalars(select(Notification.event_type).where(Notification.person_id == person_id))
         )
-    assert feed.count("transition") == 4
+    assert feed.count(event_type) <= count, feed
+    return feed.count(event_type) == count
 
 
 async def stop(env, settings, activity_id):
@@ -192,6 +201,7 @@ async def test_reminders_fire_at_simulated_times_and_escalate_weekly(time_env, d
             await time_env.sleep(timedelta(days=20 + 45))
         finally:
             await stop(time_env, time_settings, activity.id)
+        await wait_for(lambda: feed_has(db, lead.id, "escalation", 7), seconds=30)
         async with db() as session:
             fired = list(
                 await session.scalars(
