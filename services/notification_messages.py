@@ -14,9 +14,12 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import format_datetime
+from email.charset import QP, Charset
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.nonmultipart import MIMENonMultipart
+from email.utils import format_datetime, formataddr
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -530,6 +533,15 @@ def thread_id(settings: Settings, activity_id: int) -> str:
     return f"<activity-{activity_id}@{mail_domain(settings)}>"
 
 
+_UTF8 = Charset("utf-8")
+_UTF8.body_encoding = QP  # readable in a mail client's source view, unlike base64
+
+
+def _set_text(message: Message, name: str, value: str) -> None:
+    """A header of free text, RFC 2047-encoded when it is not ASCII."""
+    message[name] = value if value.isascii() else Header(value, "utf-8")  # type: ignore[assignment]
+
+
 def email_message(
     settings: Settings,
     rendered: Rendered,
@@ -539,29 +551,36 @@ def email_message(
     activity_id: int | None,
     activity_title: str | None,
     now: datetime,
-) -> EmailMessage:
+) -> Message:
     """A multipart/alternative mail with the headers mail clients need to show, thread and filter
-    it (RFC 5322 Date, Message-ID; In-Reply-To/References per activity; List-Unsubscribe)."""
-    message = EmailMessage()
-    address = Address(addr_spec=settings.smtp_from) if "@" in settings.smtp_from else None
+    it (RFC 5322 Date, Message-ID; In-Reply-To/References per activity; List-Unsubscribe).
+
+    Built with the email package's compat32 classes: headers stored as given (RFC 2047-encoded
+    when not ASCII) rather than parsed into structured ones, a third of `EmailMessage`'s CPU per
+    mail, and mail is most of a move's notification work."""
+    message = MIMEMultipart("alternative")
     message["From"] = (
-        Address(settings.smtp_from_name, address.username, address.domain) if address else settings.smtp_from
+        formataddr((settings.smtp_from_name, settings.smtp_from))
+        if "@" in settings.smtp_from
+        else settings.smtp_from
     )
     message["To"] = to
-    message["Subject"] = rendered.subject
+    _set_text(message, "Subject", rendered.subject)
     message["Date"] = format_datetime(now.astimezone(UTC))
     message["Message-ID"] = f"<{hashlib.sha256(key.encode()).hexdigest()[:40]}@{mail_domain(settings)}>"
     if activity_id is not None:
         message["In-Reply-To"] = thread_id(settings, activity_id)
         message["References"] = thread_id(settings, activity_id)
         if activity_title:
-            message["Thread-Topic"] = activity_title
+            _set_text(message, "Thread-Topic", activity_title)
     message["List-Id"] = f"Synergies Tracker <notifications.{mail_domain(settings)}>"
     message["List-Unsubscribe"] = f"<{settings_url(settings)}>"
     message["Auto-Submitted"] = "auto-generated"
-    message["X-Synergies-Delivery"] = key
-    message.set_content(rendered.text)
-    message.add_alternative(rendered.html, subtype="html")
+    _set_text(message, "X-Synergies-Delivery", key)
+    for content, subtype in ((rendered.text, "plain"), (rendered.html, "html")):
+        part = MIMENonMultipart("text", subtype)
+        part.set_payload(content, _UTF8)
+        message.attach(part)
     return message
 
 

@@ -13,7 +13,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.message import EmailMessage
+from email.message import Message
 from types import TracebackType
 
 import aiosmtplib
@@ -86,7 +86,7 @@ class Mailer:
     ) -> None:
         await self._close()
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: Message) -> None:
         async with self._turn:
             if self.deadline is not None and asyncio.get_running_loop().time() > self.deadline:
                 raise SendDeferred("no time left in this attempt; sent by the next one")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, date, datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage, Message
 from pathlib import Path
 
 import pytest
@@ -102,17 +104,48 @@ def test_values_from_people_are_escaped_in_html_but_not_in_text() -> None:
     assert '<script>alert("x")</script> & more' in rendered.text
 
 
+def on_the_wire(mail: Message) -> EmailMessage:
+    """The mail as a client reads it: its bytes parsed again."""
+    return message_from_bytes(mail.as_bytes(), policy=policy.default)  # type: ignore[return-value]
+
+
+def test_text_that_is_not_ascii_reaches_the_reader_intact() -> None:
+    message = dict(
+        SAMPLES["move"], reason="Réunion à Genève — ok", subject="Atelier régional — Côte d’Ivoire avancé"
+    )
+    message["activity"] = dict(message["activity"], title="Atelier régional — Côte d’Ivoire")
+    rendered = render(message, Recipient("Amélie Ngüema", Why.LEAD), SETTINGS)
+    mail = on_the_wire(
+        email_message(
+            SETTINGS,
+            rendered,
+            to="amelie@brs.example.org",
+            key="activity-26/t4/email/amelie@brs.example.org",
+            activity_id=26,
+            activity_title="Atelier régional — Côte d’Ivoire",
+            now=datetime(2026, 12, 2, tzinfo=UTC),
+        )
+    )
+    assert mail["Subject"] == rendered.subject and "Côte d’Ivoire" in mail["Subject"]
+    assert mail["Thread-Topic"] == "Atelier régional — Côte d’Ivoire"
+    text = mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Réunion à Genève — ok" in text and text == rendered.text
+    assert mail.get_body(("html",)).get_content() == rendered.html  # type: ignore[union-attr]
+
+
 def test_the_mail_has_the_headers_clients_need_to_show_thread_and_filter_it() -> None:
     rendered = render(SAMPLES["move"], Recipient("Amina Diallo", Why.LEAD), SETTINGS)
     now = datetime(2026, 12, 2, 10, 41, 5, tzinfo=UTC)
-    mail = email_message(
-        SETTINGS,
-        rendered,
-        to="amina.diallo@brs.example.org",
-        key="activity-26/t4/email/amina.diallo@brs.example.org",
-        activity_id=26,
-        activity_title="Regional synergies workshops",
-        now=now,
+    mail = on_the_wire(
+        email_message(
+            SETTINGS,
+            rendered,
+            to="amina.diallo@brs.example.org",
+            key="activity-26/t4/email/amina.diallo@brs.example.org",
+            activity_id=26,
+            activity_title="Regional synergies workshops",
+            now=now,
+        )
     )
     assert mail["From"] == "Synergies Tracker <tracker@brs.example.org>"
     assert mail["Subject"] == "Regional synergies workshops moved to pilot project"
@@ -124,14 +157,18 @@ def test_the_mail_has_the_headers_clients_need_to_show_thread_and_filter_it() ->
     assert mail["Auto-Submitted"] == "auto-generated"
     assert mail.get_content_type() == "multipart/alternative"
     assert [part.get_content_type() for part in mail.iter_parts()] == ["text/plain", "text/html"]
-    other = email_message(
-        SETTINGS,
-        rendered,
-        to="jean.martin@brs.example.org",
-        key="activity-26/t4/email/jean.martin@brs.example.org",
-        activity_id=26,
-        activity_title=None,
-        now=now,
+    assert mail.get_body(("plain",)).get_content() == rendered.text  # type: ignore[union-attr]
+    assert mail.get_body(("html",)).get_content() == rendered.html  # type: ignore[union-attr]
+    other = on_the_wire(
+        email_message(
+            SETTINGS,
+            rendered,
+            to="jean.martin@brs.example.org",
+            key="activity-26/t4/email/jean.martin@brs.example.org",
+            activity_id=26,
+            activity_title=None,
+            now=now,
+        )
     )
     assert other["Message-ID"] != mail["Message-ID"]  # one per mail, one thread per activity
     assert other["References"] == mail["References"]
