@@ -12,13 +12,13 @@ from core.stages import Role, Stage
 from models import Activity, Delivery, Notification, ReminderEvent, Transition
 from services import activities
 from tests.activity_support import add_activity
-from tests.servers_support import wait_for
 from tests.lifecycle_support import (
     add_meeting,
     add_pilot,
     add_task_team,
     running_worker,
 )
+from tests.servers_support import wait_for
 from workflows import commands
 from workflows.lifecycle import ActivityLifecycle
 from workflows.messages import EditRequest, MoveRequest
