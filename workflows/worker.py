@@ -58,19 +58,20 @@ class WorkerPart(StrEnum):
 
 class ServiceWorkers:
     """The service's workers: the workflows with their DB activities on the task queue, and the
-    notification sends on its own queue (`sending.notifications_task_queue`), so that mail and
-    webhooks never hold up a move. One process runs both unless told to run one part."""
+    notification sends (the outbox relay, and for histories from before it the `notify` activity
+    on its own queue, `sending.notifications_task_queue`), so that mail and webhooks never hold
+    up a move. One process runs both unless told to run one part."""
 
     def __init__(self, workers: list[Worker], relay: OutboxRelay | None = None) -> None:
         self.workers = workers
         self.relay = relay
+        self._relay_stop: asyncio.Event | None = None
         self._stack = AsyncExitStack()
 
     async def __aenter__(self) -> ServiceWorkers:
         for worker in self.workers:
             await self._stack.enter_async_context(worker)
-        if self.relay is not None:
-            await self._stack.enter_async_context(_running(self.relay))
+        await self._stack.enter_async_context(self._relaying())
         return self
 
     async def __aexit__(
@@ -86,29 +87,34 @@ class ServiceWorkers:
         at once, in-flight activities get `graceful_shutdown_timeout` to finish."""
         if stop is not None and stop.is_set():
             return
-        running = asyncio.gather(*(worker.run() for worker in self.workers))
-        if stop is None:
+        async with self._relaying():
+            running = asyncio.gather(*(worker.run() for worker in self.workers))
+            if stop is None:
+                await running
+                return
+            stopping = asyncio.ensure_future(stop.wait())
+            either: set[asyncio.Future[Any]] = {running, stopping}
+            await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if stop.is_set():
+                await asyncio.gather(*(worker.shutdown() for worker in self.workers))
             await running
+
+    @contextlib.asynccontextmanager
+    async def _relaying(self) -> AsyncIterator[None]:
+        """The outbox relay alongside the workers (once, whether they are entered or run): it stops
+        when they do, finishing the events in hand."""
+        if self.relay is None or self._relay_stop is not None:
+            yield
             return
-        stopping = asyncio.ensure_future(stop.wait())
-        either: set[asyncio.Future[Any]] = {running, stopping}
-        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
-        stopping.cancel()
-        if stop.is_set():
-            await asyncio.gather(*(worker.shutdown() for worker in self.workers))
-        await running
-
-
-@contextlib.asynccontextmanager
-async def _running(relay: OutboxRelay) -> AsyncIterator[None]:
-    """The relay alongside the workers: it stops (finishing the events in hand) when they do."""
-    stop = asyncio.Event()
-    task = asyncio.create_task(relay.run(stop))
-    try:
-        yield
-    finally:
-        stop.set()
-        await task
+        self._relay_stop = stop = asyncio.Event()
+        task = asyncio.create_task(self.relay.run(stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            await task
+            self._relay_stop = None
 
 
 def build_worker(
