@@ -16,7 +16,8 @@ beside honest references, in ONE run on the same dev server, worker process and 
 Processes (all on free ports, all stopped at the end): `temporal server start-dev` (in memory),
 an aiosmtpd sink (the notifications that every move sends go somewhere real), two worker processes
 as `synergies up` runs them (`bench.worker_proc`: the workflows part of `build_worker` + the
-reference workflow on its own task queue; and the notifications part), the API as a real
+reference workflow on its own task queue; and the notifications part, which relays the events
+the moves write to the outbox), the API as a real
 `uvicorn api.main:app` subprocess, the plain endpoint as another uvicorn, and this driver.
 
 Every move is thematic_group → task_team of a distinct, prepared activity (its own workflow), so
