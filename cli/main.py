@@ -287,13 +287,15 @@ def check(
 ) -> None:
     """Compare every activity's database row with its Temporal workflow, the dashboard's
     activity counts with the activities, the activities' conventions keys with their links, and
-    the oversight views' rollups with the transition log; report (and repair) drift."""
+    the oversight views' rollups with the transition log; report (and repair) drift. Say how
+    many notification events wait in the outbox, and why when they keep failing."""
+    from services.outbox import backlog
     from workflows.client import connect
     from workflows.consistency import check_all, check_counts, check_keys, check_rollups
 
     settings = get_settings()
 
-    async def main() -> tuple[int, list[str], list[str], list[str], list[str], bool]:
+    async def main() -> tuple[int, list[str], list[str], list[str], list[str], bool, str]:
         engine = create_engine(settings.database_url)
         try:
             client = await connect(settings)
@@ -301,6 +303,8 @@ def check(
             count_drifts = await check_counts(session_factory(engine), repair=repair)
             key_drifts = await check_keys(session_factory(engine), repair=repair)
             rollup_drifts = await check_rollups(session_factory(engine), repair=repair)
+            async with session_factory(engine)() as session:
+                outbox = await backlog(session)
         finally:
             await engine.dispose()
         repaired = (
@@ -316,15 +320,17 @@ def check(
             [d.line() for d in key_drifts],
             [d.line() for d in rollup_drifts],
             repaired,
+            outbox.line(),
         )
 
-    checked, lines, count_lines, key_lines, rollup_lines, repaired = asyncio.run(main())
+    checked, lines, count_lines, key_lines, rollup_lines, repaired, outbox_line = asyncio.run(main())
     for line in [*lines, *count_lines, *key_lines, *rollup_lines]:
         typer.echo(line)
     typer.echo(f"{checked} activities checked, {len(lines)} with drift")
     typer.echo(f"activity counts: {len(count_lines)} keys with drift")
     typer.echo(f"activity conventions keys: {len(key_lines)} activities with drift")
     typer.echo(f"transition log rollups: {len(rollup_lines)} rows with drift")
+    typer.echo(outbox_line)  # news, not drift: events wait there until sent
     if (lines or count_lines or key_lines or rollup_lines) and not repaired:
         raise typer.Exit(1)
 

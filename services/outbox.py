@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.events import NotificationEvent
@@ -89,3 +89,41 @@ async def remove(session: AsyncSession, event_ids: Sequence[int]) -> None:
             .where(OutboxEvent.id.in_(event_ids))
             .execution_options(synchronize_session=False)
         )
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What `synergies check` says of the outbox: events wait there only until they are sent."""
+
+    waiting: int
+    retrying: int
+    oldest: datetime | None
+    last_error: str | None
+
+    def line(self) -> str:
+        if not self.waiting:
+            return "notification outbox: empty"
+        events = "1 event" if self.waiting == 1 else f"{self.waiting} events"
+        line = f"notification outbox: {events} waiting since {self.oldest:%Y-%m-%d %H:%M} UTC"
+        if self.retrying:
+            line += f", {self.retrying} after failed attempts (last error: {self.last_error})"
+        return line
+
+
+async def backlog(session: AsyncSession) -> Backlog:
+    waiting, retrying, oldest = (
+        await session.execute(
+            select(
+                func.count(),
+                func.count(OutboxEvent.last_error),
+                func.min(OutboxEvent.created_at),
+            )
+        )
+    ).one()
+    last_error = await session.scalar(
+        select(OutboxEvent.last_error)
+        .where(OutboxEvent.last_error.is_not(None))
+        .order_by(OutboxEvent.available_at.desc())
+        .limit(1)
+    )
+    return Backlog(waiting, retrying, oldest, last_error)

@@ -3,11 +3,16 @@ drift between an activity's row and its workflow is reported, and repaired from 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import update
 
+from core.events import EventType, NotificationEvent
 from core.stages import Role
-from models import Activity, utcnow
+from models import Activity, OutboxEvent, utcnow
+from models.db import transaction
+from services.outbox import enqueue
 from tests.activity_support import add_activity
 from tests.lifecycle_support import create, move, synergies_check
 from workflows.commands import initial_state
@@ -110,3 +115,20 @@ async def test_the_cli_reports_and_repairs(
     code, out = await run()
     assert code == 0 and "0 with drift" in out, out
     assert (await workflow_state(app, settings, orphan.id)).version == orphan.version
+
+    # An event whose sends keep failing: told, with its error, without failing the check.
+    async with transaction(db) as session:
+        await enqueue(
+            session,
+            [NotificationEvent(key="activity-x/t9", type=EventType.TRANSITION, title="t", body="")],
+            utcnow(),
+        )
+        await session.execute(
+            update(OutboxEvent).values(
+                available_at=utcnow() + timedelta(hours=1), attempts=3, last_error="SMTPConnectError: refused"
+            )
+        )
+    code, out = await run()
+    assert code == 0, out
+    assert "notification outbox: 1 event waiting since" in out, out
+    assert "1 after failed attempts (last error: SMTPConnectError: refused)" in out, out
